@@ -1,0 +1,71 @@
+// Per-worker match cache (see match_cache.h).
+#include "core/match_cache.h"
+
+#include "core/subject.h"
+
+namespace gannet {
+
+MatchCache::MatchCache(Sublist& sublist, size_t max_entries)
+    : sublist_(sublist), max_entries_(max_entries) {
+  sublist_.RegisterCache(this);
+}
+
+MatchCache::~MatchCache() { sublist_.UnregisterCache(this); }
+
+void MatchCache::QueueInvalidation(std::string_view subject) {
+  std::lock_guard lock(invalidations_mu_);
+  invalidations_.emplace_back(subject);
+  has_invalidations_.store(true, std::memory_order_release);
+}
+
+void MatchCache::Drain() {
+  if (!has_invalidations_.load(std::memory_order_acquire)) return;
+  {
+    std::lock_guard lock(invalidations_mu_);
+    draining_.swap(invalidations_);
+    has_invalidations_.store(false, std::memory_order_relaxed);
+  }
+  for (const std::string& changed : draining_) {
+    if (!SubjectHasWildcard(changed)) {
+      entries_.erase(changed);
+      continue;
+    }
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      if (SubjectMatchesPattern(it->first, changed)) {
+        it = entries_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  draining_.clear();
+}
+
+void MatchCache::Evict() {
+  // Drop about a quarter of the entries; which ones does not matter for correctness.
+  size_t to_drop = entries_.size() / 4 + 1;
+  for (auto it = entries_.begin(); it != entries_.end() && to_drop > 0; --to_drop) {
+    it = entries_.erase(it);
+  }
+}
+
+const MatchResult& MatchCache::Lookup(std::string_view subject) {
+  Drain();
+  auto it = entries_.find(subject);
+  if (it != entries_.end()) {
+    ++hits_;
+    return it->second;
+  }
+  ++misses_;
+  scratch_.clear();
+  uint64_t generation = 0;
+  sublist_.Match(subject, scratch_, &generation);
+  // Any invalidation queued before the match has been seen by it; one queued after it bumped
+  // the generation, and then the result is used once but not kept.
+  Drain();
+  if (sublist_.generation() != generation) return scratch_;
+  if (entries_.size() >= max_entries_) Evict();
+  return entries_.emplace(std::string(subject), scratch_).first->second;
+}
+
+}  // namespace gannet

@@ -1,0 +1,59 @@
+// A worker thread's private cache of subject → MatchResult, kept correct by targeted
+// invalidation: a subscription change on subject S erases only the cached subjects S matches,
+// so the churn of request/reply's unique inbox subscriptions does not throw the cache away.
+//
+// Threading: Lookup() and Drain() only from the owning worker thread; QueueInvalidation() from
+// any thread (the Sublist calls it under its write lock).
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/sublist.h"
+
+namespace gannet {
+
+class MatchCache {
+ public:
+  explicit MatchCache(Sublist& sublist, size_t max_entries = 4096);
+  ~MatchCache();
+  MatchCache(const MatchCache&) = delete;
+  MatchCache& operator=(const MatchCache&) = delete;
+
+  // The subscriptions matching a literal subject. The reference stays valid until the next
+  // call of Lookup() or Drain() on this cache.
+  const MatchResult& Lookup(std::string_view subject);
+  // Applies queued invalidations. Called at each quiescent point of the worker.
+  void Drain();
+  void QueueInvalidation(std::string_view subject);
+
+  uint64_t hits() const { return hits_; }
+  uint64_t misses() const { return misses_; }
+  size_t size() const { return entries_.size(); }
+
+ private:
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  void Evict();
+
+  Sublist& sublist_;
+  size_t max_entries_;
+  std::unordered_map<std::string, MatchResult, StringHash, std::equal_to<>> entries_;
+  MatchResult scratch_;  // result of an uncacheable lookup
+
+  std::mutex invalidations_mu_;
+  std::vector<std::string> invalidations_;
+  std::vector<std::string> draining_;
+  std::atomic<bool> has_invalidations_{false};
+
+  uint64_t hits_ = 0;
+  uint64_t misses_ = 0;
+};
+
+}  // namespace gannet

@@ -1,0 +1,105 @@
+// The subject index: a trie of subscriptions keyed by subject tokens, with '*' and '>' branches.
+//
+// Threading: one Sublist is shared by all worker threads. Inserts and removes take the write
+// side of a shared_mutex; matches take the read side. Workers do not call Match() per message:
+// they go through their own MatchCache (match_cache.h), which the Sublist keeps correct by
+// queueing the subject of every change to each registered cache.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace gannet {
+
+class Client;  // The server layer's connection type; the index only stores pointers to it.
+class MatchCache;
+
+// One subscription. Owned by its client; freed only through the reclaimer (reclaimer.h) so
+// other threads may hold a pointer taken from the index until their next quiescent point.
+struct Subscription {
+  std::string subject;
+  std::string queue;  // empty for a plain subscription
+  std::string sid;
+  Client* client = nullptr;
+  uint64_t id = 0;  // unique per client, so a deferred removal cannot hit a reused sid
+  // Auto-unsubscribe limit (0: none). Written by the owner's thread, read by publishers'.
+  std::atomic<uint64_t> max{0};
+  // Messages delivered; publishers on any thread count here to enforce `max`.
+  std::atomic<uint64_t> delivered{0};
+};
+
+struct QueueGroupMatch {
+  std::string_view name;
+  std::vector<Subscription*> members;
+};
+
+// What one subject matches: every plain subscription, and each queue group's members (one of
+// which receives the message).
+struct MatchResult {
+  std::vector<Subscription*> plain;
+  std::vector<QueueGroupMatch> queues;
+  bool empty() const { return plain.empty() && queues.empty(); }
+  void clear() {
+    plain.clear();
+    queues.clear();
+  }
+};
+
+struct SublistStats {
+  uint64_t subscriptions = 0;
+  uint64_t inserts = 0;
+  uint64_t removes = 0;
+  uint64_t matches = 0;
+};
+
+class Sublist {
+ public:
+  Sublist();
+  ~Sublist();
+  Sublist(const Sublist&) = delete;
+  Sublist& operator=(const Sublist&) = delete;
+
+  // The subject must be valid (IsValidSubject); the caller checked it.
+  void Insert(Subscription* sub);
+  // Returns false if the subscription was not in the index.
+  bool Remove(Subscription* sub);
+  // Computes the full result under the read lock. `generation` receives the change counter
+  // as of the match, so a cache can tell whether the result is still current.
+  void Match(std::string_view subject, MatchResult& out, uint64_t* generation = nullptr) const;
+  // Any subscription matching the subject? (used for no-responders on the reply subject)
+  bool HasInterest(std::string_view subject) const;
+
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  SublistStats Stats() const;
+  size_t Count() const;
+
+  // Caches register to receive invalidations; unregister before they are destroyed.
+  void RegisterCache(MatchCache* cache);
+  void UnregisterCache(MatchCache* cache);
+
+ private:
+  struct Node;
+  struct Level;
+  static void MatchLevel(const Level* level, const std::string_view* tokens, size_t ntokens,
+                         MatchResult& out);
+  static void AddNodeSubs(const Node* node, MatchResult& out);
+  void Invalidate(std::string_view subject);
+
+  mutable std::shared_mutex mu_;
+  std::unique_ptr<Level> root_;
+  std::vector<MatchCache*> caches_;
+  std::atomic<uint64_t> generation_{0};
+  uint64_t count_ = 0;
+  uint64_t inserts_ = 0;
+  uint64_t removes_ = 0;
+  mutable std::atomic<uint64_t> matches_{0};
+};
+
+}  // namespace gannet

@@ -1,0 +1,82 @@
+// gannet-server: command line, logging, PID file, signals; the server itself is in server/.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "server/logger.h"
+#include "server/options.h"
+#include "server/server.h"
+
+using namespace gannet;
+
+int main(int argc, char** argv) {
+  CommandLine cl;
+  if (auto err = ParseCommandLine(argc, argv, cl)) {
+    std::fprintf(stderr, "gannet-server: %s\n%s", err->c_str(), UsageText());
+    return 1;
+  }
+  if (cl.show_help) {
+    std::printf("\n%s\n", UsageText());
+    return 0;
+  }
+  if (cl.show_version) {
+    std::printf("gannet-server: v%s (compatible with nats-server v%s)\n", GANNET_VERSION,
+                kCompatibleNatsVersion);
+    return 0;
+  }
+  Options& opts = cl.options;
+  if (auto err = ValidateOptions(opts)) {
+    std::fprintf(stderr, "gannet-server: %s\n", err->c_str());
+    return 1;
+  }
+  if (cl.check_config) {
+    std::printf("gannet-server: configuration file %s is valid\n", opts.config_file.c_str());
+    return 0;
+  }
+  if (!Logger::Get().Configure(opts.log_file, opts.logtime, opts.debug, opts.trace)) {
+    std::fprintf(stderr, "gannet-server: cannot open log file %s: %s\n", opts.log_file.c_str(),
+                 std::strerror(errno));
+    return 1;
+  }
+  for (const auto& w : cl.warnings) LOG_WARN("%s", w.c_str());
+  if (!opts.password.empty() && opts.password.rfind("$2", 0) != 0) {
+    LOG_WARN("Plaintext passwords detected, use nkeys or bcrypt");
+  }
+
+  // Signals are taken synchronously by this thread; every other thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Server server(opts);
+  if (!server.Start()) return 1;
+  if (!opts.pid_file.empty()) {
+    std::ofstream pid(opts.pid_file);
+    pid << getpid();
+  }
+
+  for (;;) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig == SIGINT || sig == SIGTERM) {
+      LOG_DEBUG("Trapped \"%s\" signal", sig == SIGINT ? "interrupt" : "terminated");
+      break;
+    }
+    if (sig == SIGUSR1) {
+      LOG_INFO("Reopening log file");
+      Logger::Get().Reopen();
+      continue;
+    }
+    LOG_WARN("Signal %d not supported yet, ignored", sig);
+  }
+  LOG_INFO("Initiating Shutdown...");
+  server.Shutdown();
+  if (!opts.pid_file.empty()) unlink(opts.pid_file.c_str());
+  LOG_INFO("Server Exiting..");
+  return 0;
+}

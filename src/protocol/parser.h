@@ -1,0 +1,410 @@
+// The resumable NATS protocol parser: one state machine for every kind of connection.
+//
+// It takes whatever bytes a read returned — a command split at any byte, or hundreds pipelined
+// — and calls the handler once per complete command. Control lines and payloads that lie wholly
+// inside the read buffer are passed as views into it (no copy); only a command split across
+// reads is copied into the parser's own buffers, bounded by max_control_line and the payload
+// size the handler accepted.
+//
+// The Handler is a template parameter (the Client, a route, a test double), so dispatch is
+// direct calls. Every handler method returns false to stop parsing: the connection is closing.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace gannet {
+
+// Which verbs a connection may send to us.
+enum class ParserRole : uint8_t {
+  kServerForClient,  // we are the server; the peer is a client (PUB, SUB, CONNECT, ...)
+  kClientForServer,  // we are a client; the peer is a server (INFO, MSG, HMSG, ...)
+};
+
+enum class ParseStatus : uint8_t {
+  kOk,              // everything consumed; a partial command may be buffered
+  kStopped,         // a handler method returned false
+  kUnknownOp,       // not a verb we accept here, or a payload not followed by CRLF
+  kMaxControlLine,  // control line longer than the limit
+  kBadArguments,    // wrong argument count or sizes: the reference closes without -ERR
+};
+
+// Arguments of PUB/HPUB (and MSG/HMSG on the client side).
+struct MsgArgs {
+  std::string_view subject;
+  std::string_view sid;      // MSG/HMSG only
+  std::string_view reply;    // empty if none
+  int64_t header_size = -1;  // HPUB/HMSG only; -1 otherwise
+  int64_t total_size = 0;    // payload bytes including headers
+  // The size arguments exactly as sent: the reference echoes them verbatim in MSG/HMSG.
+  std::string_view header_size_token;
+  std::string_view total_size_token;
+};
+
+enum class Verb : uint8_t {
+  kNone,
+  kConnect,
+  kInfo,
+  kPub,
+  kHpub,
+  kSub,
+  kUnsub,
+  kPing,
+  kPong,
+  kMsg,
+  kHmsg,
+  kOk,
+  kErr
+};
+
+namespace parser_detail {
+struct VerbSpec {
+  const char* name;
+  Verb verb;
+  bool takes_args;  // needs a space/tab after the verb, then arguments up to the line end
+  bool free_args;   // CONNECT/INFO: arguments may follow the verb directly
+  bool client_sends;
+  bool server_sends;
+};
+inline constexpr VerbSpec kVerbs[] = {
+    {"CONNECT", Verb::kConnect, true, true, true, false},
+    {"INFO", Verb::kInfo, true, true, true, true},
+    {"PUB", Verb::kPub, true, false, true, false},
+    {"HPUB", Verb::kHpub, true, false, true, false},
+    {"SUB", Verb::kSub, true, false, true, false},
+    {"UNSUB", Verb::kUnsub, true, false, true, false},
+    {"PING", Verb::kPing, false, false, true, true},
+    {"PONG", Verb::kPong, false, false, true, true},
+    {"MSG", Verb::kMsg, true, false, false, true},
+    {"HMSG", Verb::kHmsg, true, false, false, true},
+    {"+OK", Verb::kOk, false, false, true, true},
+    {"-ERR", Verb::kErr, true, false, true, true},
+};
+inline constexpr int kNumVerbs = sizeof(kVerbs) / sizeof(kVerbs[0]);
+
+inline char Upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
+
+// Parses a decimal size as the reference's parseSize: digits only, no sign, no overflow.
+inline int64_t ParseSize(std::string_view s) {
+  if (s.empty() || s.size() > 9) return -1;  // util.go:parseSize: at most 9 digits
+  int64_t n = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return -1;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+}  // namespace parser_detail
+
+// Splits arguments on spaces and tabs (and stray CR/LF, as the reference's splitArg does).
+struct SplitArgs {
+  static constexpr int kMax = 8;
+  std::string_view args[kMax];
+  int count = 0;  // kMax + 1 means "too many"
+  explicit SplitArgs(std::string_view line) {
+    size_t i = 0, n = line.size();
+    while (i < n) {
+      while (i < n && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' || line[i] == '\n')) {
+        ++i;
+      }
+      if (i >= n) break;
+      size_t start = i;
+      while (i < n && line[i] != ' ' && line[i] != '\t' && line[i] != '\r' && line[i] != '\n') {
+        ++i;
+      }
+      if (count == kMax) {
+        count = kMax + 1;
+        return;
+      }
+      args[count++] = line.substr(start, i - start);
+    }
+  }
+};
+
+template <typename Handler>
+class Parser {
+ public:
+  Parser(ParserRole role, size_t max_control_line)
+      : role_(role), max_control_line_(max_control_line) {}
+
+  void set_max_control_line(size_t n) { max_control_line_ = n; }
+  // True when no command is partially buffered.
+  bool idle() const { return state_ == State::kStart; }
+
+  ParseStatus Feed(Handler& h, const char* data, size_t len) {
+    using namespace parser_detail;
+    size_t i = 0;
+    while (i < len) {
+      switch (state_) {
+        case State::kStart: {
+          char c = data[i];
+          if (!h.BeforeCommand(c)) return ParseStatus::kStopped;
+          verb_len_ = 0;
+          candidates_ = AllowedMask();
+          state_ = State::kVerb;
+          [[fallthrough]];
+        }
+        case State::kVerb: {
+          char c = Upper(data[i]);
+          uint32_t next = 0;
+          const VerbSpec* done = nullptr;
+          for (int v = 0; v < kNumVerbs; ++v) {
+            if (!(candidates_ & (1u << v))) continue;
+            const char* name = kVerbs[v].name;
+            if (name[verb_len_] == c) {
+              next |= 1u << v;
+              if (name[verb_len_ + 1] == '\0') done = &kVerbs[v];
+            }
+          }
+          if (!next) return ParseStatus::kUnknownOp;
+          candidates_ = next;
+          ++verb_len_;
+          ++i;
+          if (done) {
+            verb_ = done->verb;
+            if (!done->takes_args) {
+              state_ = State::kSkipLine;
+            } else {
+              state_ = done->free_args ? State::kArgSpace : State::kVerbEnd;
+            }
+          }
+          break;
+        }
+        case State::kVerbEnd:
+          if (data[i] != ' ' && data[i] != '\t') return ParseStatus::kUnknownOp;
+          state_ = State::kArgSpace;
+          ++i;
+          break;
+        case State::kArgSpace:
+          while (i < len && (data[i] == ' ' || data[i] == '\t')) ++i;
+          if (i < len) {
+            state_ = State::kArgs;
+            line_.clear();
+          }
+          break;
+        case State::kArgs: {
+          const char* nl = static_cast<const char*>(std::memchr(data + i, '\n', len - i));
+          if (!nl) {
+            // Split control line: keep what we have, bounded by the limit.
+            line_.append(data + i, len - i);
+            if (line_.size() > max_control_line_ && role_ == ParserRole::kServerForClient) {
+              return ParseStatus::kMaxControlLine;
+            }
+            i = len;
+            break;
+          }
+          size_t end = static_cast<size_t>(nl - data);
+          std::string_view line;
+          if (line_.empty()) {
+            line = std::string_view(data + i, end - i);
+          } else {
+            line_.append(data + i, end - i);
+            line = line_;
+          }
+          if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+          i = end + 1;
+          if (line.size() > max_control_line_ && role_ == ParserRole::kServerForClient) {
+            return ParseStatus::kMaxControlLine;
+          }
+          ParseStatus st = DispatchLine(h, line);
+          if (st != ParseStatus::kOk) return st;
+          if (state_ == State::kPayload) {
+            payload_start_ = i;
+            // Fast path: the whole payload and its CRLF are in this buffer.
+            size_t need = static_cast<size_t>(msg_.total_size);
+            if (len - i >= need + 2) {
+              if (data[i + need] != '\r' || data[i + need + 1] != '\n') {
+                return ParseStatus::kUnknownOp;
+              }
+              st = DeliverMessage(h, std::string_view(data + i, need));
+              if (st != ParseStatus::kOk) return st;
+              i += need + 2;
+              state_ = State::kStart;
+            } else {
+              // Carry the control line over: the views in msg_ must outlive this buffer.
+              if (line.data() != line_.data()) line_.assign(line);
+              payload_.clear();
+              payload_.reserve(need + 2);
+            }
+          }
+          break;
+        }
+        case State::kPayload: {
+          size_t want = static_cast<size_t>(msg_.total_size) + 2 - payload_.size();
+          size_t take = std::min(want, len - i);
+          payload_.append(data + i, take);
+          i += take;
+          if (payload_.size() == static_cast<size_t>(msg_.total_size) + 2) {
+            size_t n = static_cast<size_t>(msg_.total_size);
+            if (payload_[n] != '\r' || payload_[n + 1] != '\n') return ParseStatus::kUnknownOp;
+            // Re-split the carried control line so the argument views point into line_.
+            ParseStatus st = ParseMsgArgs(line_, verb_);
+            if (st != ParseStatus::kOk) return st;
+            st = DeliverMessage(h, std::string_view(payload_.data(), n));
+            if (st != ParseStatus::kOk) return st;
+            state_ = State::kStart;
+          }
+          break;
+        }
+        case State::kSkipLine: {
+          const char* nl = static_cast<const char*>(std::memchr(data + i, '\n', len - i));
+          if (!nl) {
+            i = len;
+            break;
+          }
+          i = static_cast<size_t>(nl - data) + 1;
+          state_ = State::kStart;
+          bool ok = true;
+          switch (verb_) {
+            case Verb::kPing:
+              ok = h.OnPing();
+              break;
+            case Verb::kPong:
+              ok = h.OnPong();
+              break;
+            case Verb::kOk:
+              ok = h.OnOk();
+              break;
+            default:
+              break;
+          }
+          if (!ok) return ParseStatus::kStopped;
+          break;
+        }
+      }
+    }
+    // A payload larger than what we keep in the read buffer is copied; bound the line too.
+    return ParseStatus::kOk;
+  }
+
+ private:
+  enum class State : uint8_t { kStart, kVerb, kVerbEnd, kArgSpace, kArgs, kPayload, kSkipLine };
+
+  uint32_t AllowedMask() const {
+    uint32_t m = 0;
+    for (int v = 0; v < parser_detail::kNumVerbs; ++v) {
+      const auto& spec = parser_detail::kVerbs[v];
+      bool ok = role_ == ParserRole::kServerForClient ? spec.client_sends : spec.server_sends;
+      if (ok) m |= 1u << v;
+    }
+    return m;
+  }
+
+  // Parses PUB/HPUB/MSG/HMSG arguments into msg_ (views into `line`).
+  ParseStatus ParseMsgArgs(std::string_view line, Verb verb) {
+    using parser_detail::ParseSize;
+    SplitArgs a(line);
+    msg_ = MsgArgs{};
+    int n = a.count;
+    switch (verb) {
+      case Verb::kPub:
+        if (n != 2 && n != 3) return ParseStatus::kBadArguments;
+        msg_.subject = a.args[0];
+        if (n == 3) msg_.reply = a.args[1];
+        msg_.total_size = ParseSize(a.args[n - 1]);
+        break;
+      case Verb::kHpub:
+        if (n != 3 && n != 4) return ParseStatus::kBadArguments;
+        msg_.subject = a.args[0];
+        if (n == 4) msg_.reply = a.args[1];
+        msg_.header_size = ParseSize(a.args[n - 2]);
+        msg_.total_size = ParseSize(a.args[n - 1]);
+        if (msg_.header_size < 0) return ParseStatus::kBadArguments;
+        break;
+      case Verb::kMsg:
+        if (n != 3 && n != 4) return ParseStatus::kBadArguments;
+        msg_.subject = a.args[0];
+        msg_.sid = a.args[1];
+        if (n == 4) msg_.reply = a.args[2];
+        msg_.total_size = ParseSize(a.args[n - 1]);
+        break;
+      case Verb::kHmsg:
+        if (n != 4 && n != 5) return ParseStatus::kBadArguments;
+        msg_.subject = a.args[0];
+        msg_.sid = a.args[1];
+        if (n == 5) msg_.reply = a.args[2];
+        msg_.header_size = ParseSize(a.args[n - 2]);
+        msg_.total_size = ParseSize(a.args[n - 1]);
+        if (msg_.header_size < 0) return ParseStatus::kBadArguments;
+        break;
+      default:
+        return ParseStatus::kBadArguments;
+    }
+    msg_.total_size_token = a.args[n - 1];
+    if (msg_.header_size >= 0) msg_.header_size_token = a.args[n - 2];
+    if (msg_.total_size < 0) return ParseStatus::kBadArguments;
+    if (msg_.header_size > msg_.total_size) return ParseStatus::kBadArguments;
+    return ParseStatus::kOk;
+  }
+
+  ParseStatus DispatchLine(Handler& h, std::string_view line) {
+    bool ok = true;
+    switch (verb_) {
+      case Verb::kConnect:
+        ok = h.OnConnect(line);
+        break;
+      case Verb::kInfo:
+        ok = h.OnInfo(line);
+        break;
+      case Verb::kErr:
+        ok = h.OnErr(line);
+        break;
+      case Verb::kSub: {
+        SplitArgs a(line);
+        if (a.count == 2) {
+          ok = h.OnSub(a.args[0], std::string_view(), a.args[1]);
+        } else if (a.count == 3) {
+          ok = h.OnSub(a.args[0], a.args[1], a.args[2]);
+        } else {
+          return ParseStatus::kBadArguments;
+        }
+        break;
+      }
+      case Verb::kUnsub: {
+        SplitArgs a(line);
+        if (a.count == 1) {
+          ok = h.OnUnsub(a.args[0], -1);
+        } else if (a.count == 2) {
+          // An unparsable max reads as -1, which unsubscribes at once (as the reference).
+          ok = h.OnUnsub(a.args[0], parser_detail::ParseSize(a.args[1]));
+        } else {
+          return ParseStatus::kBadArguments;
+        }
+        break;
+      }
+      case Verb::kPub:
+      case Verb::kHpub:
+      case Verb::kMsg:
+      case Verb::kHmsg: {
+        ParseStatus st = ParseMsgArgs(line, verb_);
+        if (st != ParseStatus::kOk) return st;
+        if (!h.OnMsgArgs(verb_, msg_)) return ParseStatus::kStopped;
+        state_ = State::kPayload;
+        return ParseStatus::kOk;
+      }
+      default:
+        break;
+    }
+    state_ = State::kStart;
+    return ok ? ParseStatus::kOk : ParseStatus::kStopped;
+  }
+
+  ParseStatus DeliverMessage(Handler& h, std::string_view payload) {
+    return h.OnMsg(verb_, msg_, payload) ? ParseStatus::kOk : ParseStatus::kStopped;
+  }
+
+  ParserRole role_;
+  size_t max_control_line_;
+  State state_ = State::kStart;
+  Verb verb_ = Verb::kNone;
+  uint32_t candidates_ = 0;
+  int verb_len_ = 0;
+  MsgArgs msg_;
+  size_t payload_start_ = 0;
+  std::string line_;     // control line carried across reads
+  std::string payload_;  // payload (+CRLF) carried across reads
+};
+
+}  // namespace gannet

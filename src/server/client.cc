@@ -1,0 +1,669 @@
+// One client connection (see client.h).
+#include "server/client.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <random>
+
+#include "core/subject.h"
+#include "server/logger.h"
+#include "server/server.h"
+#include "server/worker.h"
+
+namespace gannet {
+
+namespace {
+
+constexpr auto kFirstClientPing = std::chrono::seconds(2);
+constexpr std::string_view kNoRespondersHeader = "NATS/1.0 503\r\n\r\n";
+
+// Per-thread fast random numbers for picking queue group members.
+uint64_t NextRandom() {
+  thread_local uint64_t state = std::random_device{}() | 1;
+  state ^= state << 13;
+  state ^= state >> 7;
+  state ^= state << 17;
+  return state;
+}
+
+bool HasPrefix(std::string_view s, std::string_view p) {
+  return s.size() >= p.size() && s.compare(0, p.size(), p) == 0;
+}
+
+// Reply subjects the reference refuses (client.go:isReservedReply).
+bool IsReservedReply(std::string_view reply) {
+  return HasPrefix(reply, "_R_.") || (reply.size() > 8 && HasPrefix(reply, "$JS.ACK.")) ||
+         (reply.size() > 5 && HasPrefix(reply, "_GR_."));
+}
+
+void AppendNumber(std::string& out, uint64_t n) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
+  out.append(buf, static_cast<size_t>(end - buf));
+}
+
+// Writes one MSG or HMSG for a subscriber, headers stripped if it did not ask for them.
+void AppendMessage(std::string& out, std::string_view subject, std::string_view sid,
+                   const MsgArgs& args, std::string_view payload, bool wants_headers) {
+  bool has_headers = args.header_size > 0;
+  if (has_headers && wants_headers) {
+    out.append("HMSG ", 5);
+  } else {
+    out.append("MSG ", 4);
+  }
+  out.append(subject);
+  out += ' ';
+  out.append(sid);
+  out += ' ';
+  if (!args.reply.empty()) {
+    out.append(args.reply);
+    out += ' ';
+  }
+  if (has_headers && wants_headers) {
+    out.append(args.header_size_token);
+    out += ' ';
+    out.append(args.total_size_token);
+  } else if (has_headers) {
+    payload.remove_prefix(static_cast<size_t>(args.header_size));
+    AppendNumber(out, payload.size());
+  } else {
+    out.append(args.total_size_token);
+  }
+  out.append("\r\n", 2);
+  out.append(payload);
+  out.append("\r\n", 2);
+}
+
+std::string Quote(std::string_view s) {
+  std::string q = "\"";
+  q.append(s);
+  q += '"';
+  return q;
+}
+
+}  // namespace
+
+const char* CloseReasonText(CloseReason reason) {
+  switch (reason) {
+    case CloseReason::kClientClosed:
+      return "Client Closed";
+    case CloseReason::kAuthenticationTimeout:
+      return "Authentication Timeout";
+    case CloseReason::kAuthenticationViolation:
+      return "Authentication Failure";
+    case CloseReason::kTLSHandshakeError:
+      return "TLS Handshake Failure";
+    case CloseReason::kSlowConsumerPendingBytes:
+      return "Slow Consumer (Pending Bytes)";
+    case CloseReason::kSlowConsumerWriteDeadline:
+      return "Slow Consumer (Write Deadline)";
+    case CloseReason::kWriteError:
+      return "Write Error";
+    case CloseReason::kReadError:
+      return "Read Error";
+    case CloseReason::kParseError:
+      return "Parse Error";
+    case CloseReason::kStaleConnection:
+      return "Stale Connection";
+    case CloseReason::kProtocolViolation:
+      return "Protocol Violation";
+    case CloseReason::kBadClientProtocolVersion:
+      return "Bad Client Protocol Version";
+    case CloseReason::kMaxPayloadExceeded:
+      return "Maximum Message Payload Exceeded";
+    case CloseReason::kMaxConnectionsExceeded:
+      return "Maximum Connections Exceeded";
+    case CloseReason::kMaxControlLineExceeded:
+      return "Maximum Control Line Exceeded";
+    case CloseReason::kServerShutdown:
+      return "Server Shutdown";
+    case CloseReason::kNoRespondersRequiresHeaders:
+      return "No Responders Requires Headers";
+  }
+  return "Unknown State";
+}
+
+Client::Client(Server& server, Worker& worker, int fd, uint64_t cid, std::string ip, int port)
+    : server_(server),
+      worker_(worker),
+      fd_(fd),
+      cid_(cid),
+      ip_(std::move(ip)),
+      port_(port),
+      parser_(ParserRole::kServerForClient,
+              static_cast<size_t>(server.options().max_control_line)) {
+  log_prefix_ = ip_ + ":" + std::to_string(port_) + " - cid:" + std::to_string(cid_);
+}
+
+Client::~Client() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void Client::Start() {
+  const Options& opts = server_.options();
+  created_ = last_activity_ = worker_.now();
+  next_ping_ = created_ + opts.ping_interval;
+  auth_required_ = opts.AuthRequired();
+  int64_t n = server_.num_clients.fetch_add(1) + 1;
+  LOG_DEBUG("%s - Client connection created", log_prefix_.c_str());
+  SendProto(server_.ClientInfo(cid_, ip_));
+  if (n > opts.max_connections) {
+    LOG_ERROR("%s - maximum connections exceeded", log_prefix_.c_str());
+    SendErr("maximum connections exceeded");
+    Close(CloseReason::kMaxConnectionsExceeded);
+  }
+}
+
+void Client::SendProto(std::string_view bytes) {
+  out_.append(bytes);
+  worker_.MarkDirty(this);
+}
+
+void Client::SendErr(std::string_view text) {
+  out_.append("-ERR '");
+  out_.append(text);
+  out_.append("'\r\n");
+  worker_.MarkDirty(this);
+  LOG_TRACE("%s - ->> [-ERR '%.*s']", log_prefix_.c_str(), static_cast<int>(text.size()),
+            text.data());
+}
+
+// ---- Reading ----
+
+void Client::OnReadable() {
+  std::vector<char>& buf = worker_.read_buffer;
+  ssize_t n = ::read(fd_, buf.data(), buf.size());
+  if (n == 0) {
+    Close(CloseReason::kClientClosed);
+    return;
+  }
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+    Close(errno == ECONNRESET ? CloseReason::kClientClosed : CloseReason::kReadError);
+    return;
+  }
+  ParseStatus st = parser_.Feed(*this, buf.data(), static_cast<size_t>(n));
+  switch (st) {
+    case ParseStatus::kOk:
+    case ParseStatus::kStopped:
+      break;
+    case ParseStatus::kUnknownOp:
+      SendErr("Unknown Protocol Operation");
+      LOG_ERROR("%s - Client parser ERROR", log_prefix_.c_str());
+      Close(CloseReason::kProtocolViolation);
+      break;
+    case ParseStatus::kMaxControlLine:
+      SendErr("maximum control line exceeded");
+      Close(CloseReason::kMaxControlLineExceeded);
+      break;
+    case ParseStatus::kBadArguments:
+      LOG_ERROR("%s - Client protocol arguments error", log_prefix_.c_str());
+      Close(CloseReason::kProtocolViolation);
+      break;
+  }
+}
+
+bool Client::BeforeCommand(char first_byte) {
+  if (auth_required_ && !connect_received_ && first_byte != 'C' && first_byte != 'c') {
+    AuthViolation();
+    return false;
+  }
+  return true;
+}
+
+void Client::AuthViolation() {
+  LOG_ERROR("%s - authentication error", log_prefix_.c_str());
+  SendErr("Authorization Violation");
+  Close(CloseReason::kAuthenticationViolation);
+}
+
+bool Client::OnConnect(std::string_view json) {
+  const Options& opts = server_.options();
+  LOG_TRACE("%s - <<- [CONNECT %.*s]", log_prefix_.c_str(), static_cast<int>(json.size()),
+            json.data());
+  last_activity_ = worker_.now();
+  // The first PING comes soon after CONNECT, to measure the round-trip time.
+  auto first = std::min<std::chrono::milliseconds>(opts.ping_interval, kFirstClientPing);
+  auto jitter_range = first.count() / 5;
+  next_ping_ = last_activity_ + first +
+               std::chrono::milliseconds(jitter_range > 0 ? NextRandom() % jitter_range : 0);
+
+  if (auto err = ParseConnectOptions(json, opts_)) {
+    LOG_ERROR("%s - %s", log_prefix_.c_str(), err->c_str());
+    Close(CloseReason::kProtocolViolation);
+    return false;
+  }
+  connect_received_ = true;
+  headers_.store(!opts.no_header_support && opts_.headers, std::memory_order_relaxed);
+
+  if (auth_required_) {
+    bool ok = !opts.token.empty() ? opts_.auth_token == opts.token
+                                  : (opts_.user == opts.username && opts_.pass == opts.password);
+    if (!ok) {
+      AuthViolation();
+      return false;
+    }
+  }
+  if (opts_.new_account || !opts_.account.empty()) {
+    AuthViolation();
+    return false;
+  }
+  if (opts_.protocol < 0 || opts_.protocol > 1) {
+    SendErr("invalid client protocol");
+    Close(CloseReason::kBadClientProtocolVersion);
+    LOG_ERROR("%s - invalid client protocol", log_prefix_.c_str());
+    return false;
+  }
+  if (opts_.no_responders && !wants_headers()) {
+    SendErr("no responders requires headers support");
+    Close(CloseReason::kNoRespondersRequiresHeaders);
+    return false;
+  }
+  // Name the connection in the log as the reference does: "v<version>:<lang>:<name>".
+  std::string ncs;
+  auto add = [&](std::string_view part) {
+    if (part.empty()) return;
+    if (!ncs.empty()) ncs += ':';
+    ncs.append(part);
+  };
+  if (!opts_.version.empty()) add("v" + opts_.version);
+  add(opts_.lang);
+  add(opts_.name);
+  if (!ncs.empty()) {
+    log_prefix_ =
+        ip_ + ":" + std::to_string(port_) + " - cid:" + std::to_string(cid_) + " - " + Quote(ncs);
+  }
+  if (opts_.verbose) SendProto("+OK\r\n");
+  return true;
+}
+
+bool Client::OnErr(std::string_view text) {
+  LOG_ERROR("%s - Client Error %.*s", log_prefix_.c_str(), static_cast<int>(text.size()),
+            text.data());
+  Close(CloseReason::kParseError);
+  return false;
+}
+
+bool Client::OnPing() {
+  LOG_TRACE("%s - <<- [PING]", log_prefix_.c_str());
+  SendProto("PONG\r\n");
+  last_ping_in_ = worker_.now();
+  return true;
+}
+
+bool Client::OnPong() {
+  LOG_TRACE("%s - <<- [PONG]", log_prefix_.c_str());
+  pings_out_ = 0;
+  return true;
+}
+
+// ---- Subscriptions ----
+
+bool Client::OnSub(std::string_view subject, std::string_view queue, std::string_view sid) {
+  const Options& opts = server_.options();
+  LOG_TRACE("%s - <<- [SUB %.*s%s%.*s %.*s]", log_prefix_.c_str(), static_cast<int>(subject.size()),
+            subject.data(), queue.empty() ? "" : " ", static_cast<int>(queue.size()), queue.data(),
+            static_cast<int>(sid.size()), sid.data());
+  last_activity_ = worker_.now();
+  if (!IsValidSubject(subject) || (!queue.empty() && !IsValidSubject(queue))) {
+    SendErr("Invalid Subject");
+    return true;
+  }
+  if (opts.max_subscriptions > 0 && static_cast<int64_t>(subs_.size()) >= opts.max_subscriptions) {
+    LOG_ERROR("%s - maximum subscriptions exceeded", log_prefix_.c_str());
+    SendErr("maximum subscriptions exceeded");
+    return true;
+  }
+  std::string key(sid);
+  if (subs_.find(key) == subs_.end()) {
+    auto sub = std::make_unique<Subscription>();
+    sub->subject.assign(subject);
+    sub->queue.assign(queue);
+    sub->sid = key;
+    sub->client = this;
+    sub->id = next_sub_seq_++;
+    server_.sublist().Insert(sub.get());
+    subs_.emplace(std::move(key), std::move(sub));
+  }
+  if (opts_.verbose) SendProto("+OK\r\n");
+  return true;
+}
+
+void Client::RemoveSubscription(Subscription* sub) {
+  LOG_TRACE("%s - <-> [DELSUB %s]", log_prefix_.c_str(), sub->sid.c_str());
+  server_.sublist().Remove(sub);
+  auto it = subs_.find(sub->sid);
+  Subscription* owned = it->second.release();
+  subs_.erase(it);
+  // Publishers on other threads may still hold the pointer until their next quiescent point.
+  server_.reclaimer().Retire([owned] { delete owned; });
+}
+
+bool Client::OnUnsub(std::string_view sid, int64_t max) {
+  LOG_TRACE("%s - <<- [UNSUB %.*s]", log_prefix_.c_str(), static_cast<int>(sid.size()), sid.data());
+  last_activity_ = worker_.now();
+  auto it = subs_.find(std::string(sid));
+  if (it != subs_.end()) {
+    Subscription* sub = it->second.get();
+    uint64_t delivered = sub->delivered.load(std::memory_order_acquire);
+    if (max > 0 && static_cast<uint64_t>(max) > delivered) {
+      sub->max.store(static_cast<uint64_t>(max), std::memory_order_release);
+    } else {
+      RemoveSubscription(sub);
+    }
+  }
+  if (opts_.verbose) SendProto("+OK\r\n");
+  return true;
+}
+
+void Client::RemoveSubscriptionIfDone(std::string_view sid, uint64_t seq) {
+  auto it = subs_.find(std::string(sid));
+  if (it != subs_.end() && it->second->id == seq) {
+    LOG_DEBUG("%s - Auto-unsubscribe limit of %llu reached for sid '%s'", log_prefix_.c_str(),
+              static_cast<unsigned long long>(it->second->max.load()), it->second->sid.c_str());
+    RemoveSubscription(it->second.get());
+  }
+}
+
+// ---- Publishing ----
+
+bool Client::OnMsgArgs(Verb verb, const MsgArgs& args) {
+  const Options& opts = server_.options();
+  if (verb == Verb::kHpub && !wants_headers()) {
+    LOG_ERROR("%s - message headers not supported", log_prefix_.c_str());
+    Close(CloseReason::kProtocolViolation);
+    return false;
+  }
+  if (opts.max_payload >= 0 && args.total_size > opts.max_payload) {
+    LOG_ERROR("%s - maximum payload exceeded: %lld vs %lld", log_prefix_.c_str(),
+              static_cast<long long>(args.total_size), static_cast<long long>(opts.max_payload));
+    SendErr("Maximum Payload Violation");
+    Close(CloseReason::kMaxPayloadExceeded);
+    return false;
+  }
+  if (opts_.pedantic && !IsValidLiteralSubject(args.subject)) SendErr("Invalid Publish Subject");
+  return true;
+}
+
+bool Client::OnMsg(Verb verb, const MsgArgs& args, std::string_view payload) {
+  if (Logger::Get().trace()) {
+    LOG_TRACE("%s - <<- [%s %.*s%s%.*s %.*s]", log_prefix_.c_str(),
+              verb == Verb::kHpub ? "HPUB" : "PUB", static_cast<int>(args.subject.size()),
+              args.subject.data(), args.reply.empty() ? "" : " ",
+              static_cast<int>(args.reply.size()), args.reply.data(),
+              static_cast<int>(args.total_size_token.size()), args.total_size_token.data());
+  }
+  ProcessPublish(args, payload);
+  return !closing();
+}
+
+void Client::ProcessPublish(const MsgArgs& args, std::string_view payload) {
+  in_msgs++;
+  in_bytes += payload.size();
+  last_activity_ = worker_.now();
+
+  if (args.subject.size() > 5 && HasPrefix(args.subject, "_GR_.")) {
+    LOG_ERROR("%s - Publish Violation - User \"N/A\", Subject \"%.*s\"", log_prefix_.c_str(),
+              static_cast<int>(args.subject.size()), args.subject.data());
+    SendErr("Permissions Violation for Publish to " + Quote(args.subject));
+    return;
+  }
+  if (!args.reply.empty() && IsReservedReply(args.reply)) {
+    LOG_ERROR("%s - Publish Violation - User \"N/A\", Reply \"%.*s\"", log_prefix_.c_str(),
+              static_cast<int>(args.reply.size()), args.reply.data());
+    SendErr("Permissions Violation for Publish with Reply of " + Quote(args.reply));
+    return;
+  }
+  if (opts_.verbose) SendProto("+OK\r\n");
+
+  const MatchResult& result = worker_.cache().Lookup(args.subject);
+  bool delivered = false;
+  for (Subscription* sub : result.plain) {
+    delivered |= DeliverToSubscription(sub, args, payload);
+  }
+  for (const QueueGroupMatch& group : result.queues) {
+    size_t n = group.members.size();
+    size_t start = n > 1 ? NextRandom() % n : 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (DeliverToSubscription(group.members[(start + i) % n], args, payload)) {
+        delivered = true;
+        break;
+      }
+    }
+  }
+
+  if (!delivered && !args.reply.empty() && opts_.no_responders) {
+    // The reference answers on the publisher's own plain subscription matching the reply.
+    MatchResult reply_subs;
+    server_.sublist().Match(args.reply, reply_subs);
+    for (Subscription* sub : reply_subs.plain) {
+      if (sub->client != this) continue;
+      out_.append("HMSG ");
+      out_.append(args.reply);
+      out_ += ' ';
+      out_.append(sub->sid);
+      out_.append(" 16 16\r\n");
+      out_.append(kNoRespondersHeader);
+      out_.append("\r\n");
+      worker_.MarkDirty(this);
+      break;
+    }
+  }
+}
+
+bool Client::DeliverToSubscription(Subscription* sub, const MsgArgs& args, std::string_view payload,
+                                   std::string_view) {
+  Client* dst = sub->client;
+  if (dst->closing()) return false;
+  if (dst == this && !opts_.echo) return false;
+
+  uint64_t count = sub->delivered.fetch_add(1, std::memory_order_acq_rel) + 1;
+  uint64_t max = sub->max.load(std::memory_order_acquire);
+  if (max > 0) {
+    if (count > max) return false;
+    if (count == max) dst->worker().PostRemoveSub(dst->cid(), sub->sid, sub->id);
+  }
+
+  const int64_t max_pending = server_.options().max_pending;
+  if (&dst->worker() == &worker_) {
+    AppendMessage(dst->out_, args.subject, sub->sid, args, payload, dst->wants_headers());
+    dst->out_msgs++;
+    dst->last_activity_ = worker_.now();
+    worker_.MarkDirty(dst);
+    int64_t pending = static_cast<int64_t>(dst->pending_out());
+    if (pending > max_pending) {
+      server_.slow_consumers.fetch_add(1, std::memory_order_relaxed);
+      LOG_INFO("%s - Slow Consumer Detected: MaxPending of %lld Exceeded", dst->log_prefix_.c_str(),
+               static_cast<long long>(max_pending));
+      dst->Close(CloseReason::kSlowConsumerPendingBytes);
+    } else if (pending > max_pending / 2 && dst != this) {
+      saw_backpressure = true;
+    }
+  } else {
+    AppendMessage(worker_.StagingFor(dst), args.subject, sub->sid, args, payload,
+                  dst->wants_headers());
+  }
+  if (Logger::Get().trace()) {
+    LOG_TRACE("%s - ->> [MSG %.*s %s %.*s]", dst->log_prefix_.c_str(),
+              static_cast<int>(args.subject.size()), args.subject.data(), sub->sid.c_str(),
+              static_cast<int>(args.total_size_token.size()), args.total_size_token.data());
+  }
+  return true;
+}
+
+// ---- Cross-worker hand-over ----
+
+bool Client::HandOver(const std::string& bytes, uint64_t msgs, bool& notify) {
+  const int64_t max_pending = server_.options().max_pending;
+  std::lock_guard lock(inbox_mu_);
+  notify = !flush_posted_;
+  flush_posted_ = true;
+  if (static_cast<int64_t>(inbox_.size() + bytes.size()) + owner_pending() > max_pending) {
+    slow_consumer_.store(true, std::memory_order_relaxed);
+    return false;
+  }
+  inbox_.append(bytes);
+  inbox_msgs_ += msgs;
+  return static_cast<int64_t>(inbox_.size()) + owner_pending() > max_pending / 2;
+}
+
+void Client::PauseReading(Clock::time_point until) {
+  paused_until = until;
+  if (read_paused) return;
+  read_paused = true;
+  worker_.ModifyEpoll(fd_, cid_, false, want_write_);
+}
+
+void Client::ResumeReading() {
+  if (!read_paused) return;
+  read_paused = false;
+  worker_.ModifyEpoll(fd_, cid_, true, want_write_);
+}
+
+void Client::DrainInbox() {
+  uint64_t msgs;
+  {
+    std::lock_guard lock(inbox_mu_);
+    flush_posted_ = false;
+    msgs = inbox_msgs_;
+    inbox_msgs_ = 0;
+    if (pending_out() == 0) {
+      out_.clear();
+      out_off_ = 0;
+      out_.swap(inbox_);  // both keep their capacity: no allocation in steady state
+    } else {
+      out_.append(inbox_);
+      inbox_.clear();
+    }
+  }
+  if (msgs > 0) {
+    out_msgs += msgs;
+    last_activity_ = worker_.now();
+  }
+  if (slow_consumer_.load(std::memory_order_relaxed)) {
+    server_.slow_consumers.fetch_add(1, std::memory_order_relaxed);
+    LOG_INFO("%s - Slow Consumer Detected: MaxPending of %lld Exceeded", log_prefix_.c_str(),
+             static_cast<long long>(server_.options().max_pending));
+    Close(CloseReason::kSlowConsumerPendingBytes);
+  }
+}
+
+// ---- Writing ----
+
+void Client::UpdateWriteInterest(bool want_write) {
+  if (want_write == want_write_) return;
+  want_write_ = want_write;
+  worker_.ModifyEpoll(fd_, cid_, !read_paused, want_write);
+}
+
+void Client::OnWritable() { FlushOutbound(); }
+
+bool Client::FlushOutbound() {
+  while (pending_out() > 0) {
+    ssize_t n = ::send(fd_, out_.data() + out_off_, pending_out(), MSG_NOSIGNAL);
+    if (n > 0) {
+      out_off_ += static_cast<size_t>(n);
+      write_blocked_since_ = {};
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (write_blocked_since_ == Clock::time_point{}) write_blocked_since_ = worker_.now();
+      UpdateWriteInterest(true);
+      break;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (!closing()) Close(CloseReason::kWriteError);
+    return false;
+  }
+  if (pending_out() == 0) {
+    out_.clear();
+    out_off_ = 0;
+    // Give back memory after a burst; an idle connection keeps no large buffer.
+    if (out_.capacity() > 256 * 1024) out_.shrink_to_fit();
+    UpdateWriteInterest(false);
+  } else if (out_off_ > 64 * 1024 && out_off_ > out_.size() / 2) {
+    out_.erase(0, out_off_);
+    out_off_ = 0;
+  }
+  owner_pending_.store(static_cast<int64_t>(pending_out()), std::memory_order_relaxed);
+  return true;
+}
+
+// ---- Timers ----
+
+void Client::OnTick(Clock::time_point now) {
+  const Options& opts = server_.options();
+  if (auth_required_ && !connect_received_ && now - created_ > opts.auth_timeout) {
+    LOG_DEBUG("%s - Authentication Timeout", log_prefix_.c_str());
+    SendErr("Authentication Timeout");
+    Close(CloseReason::kAuthenticationTimeout);
+    return;
+  }
+  if (pending_out() > 0 && write_blocked_since_ != Clock::time_point{} &&
+      now - write_blocked_since_ > opts.write_deadline) {
+    server_.slow_consumers.fetch_add(1, std::memory_order_relaxed);
+    LOG_INFO("%s - Slow Consumer Detected: WriteDeadline of %lldms exceeded with %zu total bytes.",
+             log_prefix_.c_str(), static_cast<long long>(opts.write_deadline.count()),
+             pending_out());
+    Close(CloseReason::kSlowConsumerWriteDeadline);
+    return;
+  }
+  if (now >= next_ping_) {
+    bool need_rtt = !rtt_measured_;
+    bool send = true;
+    if (!need_rtt && now - last_activity_ < opts.ping_interval) send = false;
+    if (!need_rtt && last_ping_in_ != Clock::time_point{} &&
+        now - last_ping_in_ < opts.ping_interval) {
+      send = false;
+    }
+    if (send) {
+      if (pings_out_ + 1 > opts.ping_max) {
+        LOG_DEBUG("%s - Stale Client Connection - Closing", log_prefix_.c_str());
+        SendErr("Stale Connection");
+        Close(CloseReason::kStaleConnection);
+        return;
+      }
+      LOG_TRACE("%s - ->> [PING]", log_prefix_.c_str());
+      SendProto("PING\r\n");
+      pings_out_++;
+      rtt_start_ = now;
+      rtt_measured_ = true;
+    }
+    next_ping_ = now + opts.ping_interval;
+  }
+}
+
+// ---- Closing ----
+
+void Client::Close(CloseReason reason) {
+  if (closing_.exchange(true)) return;
+  LOG_DEBUG("%s - Client connection closed: %s", log_prefix_.c_str(), CloseReasonText(reason));
+  // Best effort: let a final -ERR reach the peer. Drain unread input first so the close sends
+  // FIN rather than RST, which could discard what we wrote.
+  if (pending_out() > 0) {
+    ::send(fd_, out_.data() + out_off_, pending_out(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+  char sink[4096];
+  while (::recv(fd_, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+  }
+  ::shutdown(fd_, SHUT_WR);
+  worker_.RemoveFromEpoll(fd_);
+  ::close(fd_);
+  fd_ = -1;
+  for (auto& [sid, sub] : subs_) {
+    server_.sublist().Remove(sub.get());
+    LOG_TRACE("%s - <-> [DELSUB %s]", log_prefix_.c_str(), sid.c_str());
+  }
+  server_.num_clients.fetch_sub(1);
+  worker_.in_msgs.fetch_add(in_msgs, std::memory_order_relaxed);
+  worker_.in_bytes.fetch_add(in_bytes, std::memory_order_relaxed);
+  worker_.out_msgs.fetch_add(out_msgs, std::memory_order_relaxed);
+  // Subscriptions are freed with the client, after every worker has moved past them.
+  worker_.ForgetClient(this);
+}
+
+}  // namespace gannet

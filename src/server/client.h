@@ -1,0 +1,168 @@
+// One client connection: its protocol state, subscriptions and buffers.
+//
+// Threading: a Client belongs to one Worker (its owner). Everything here is touched only by
+// the owner's thread, except the members marked "any thread", which publishers on other
+// workers use to hand over messages (see worker.h for the delivery path).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/sublist.h"
+#include "protocol/connect_options.h"
+#include "protocol/parser.h"
+
+namespace gannet {
+
+class Server;
+class Worker;
+
+// Why a connection closed, with the reference's names (monitor.go ClosedState.String).
+enum class CloseReason {
+  kClientClosed,
+  kAuthenticationTimeout,
+  kAuthenticationViolation,
+  kTLSHandshakeError,
+  kSlowConsumerPendingBytes,
+  kSlowConsumerWriteDeadline,
+  kWriteError,
+  kReadError,
+  kParseError,
+  kStaleConnection,
+  kProtocolViolation,
+  kBadClientProtocolVersion,
+  kMaxPayloadExceeded,
+  kMaxConnectionsExceeded,
+  kMaxControlLineExceeded,
+  kServerShutdown,
+  kNoRespondersRequiresHeaders,
+};
+const char* CloseReasonText(CloseReason reason);
+
+class Client {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Client(Server& server, Worker& worker, int fd, uint64_t cid, std::string ip, int port);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // ---- Owner thread ----
+  void Start();          // sends INFO, applies connection limits
+  void OnReadable();     // reads once and parses
+  void OnWritable();     // socket drained: write more
+  void DrainInbox();     // moves messages handed over by other workers into the out buffer
+  bool FlushOutbound();  // writes what is buffered; false if the connection closed
+  void OnTick(Clock::time_point now);  // ping, auth and write-deadline timers
+  void Close(CloseReason reason);
+  void RemoveSubscriptionIfDone(std::string_view sid, uint64_t seq);
+
+  // Appends a protocol line (PONG, +OK, -ERR, INFO) to our own out buffer.
+  void SendProto(std::string_view bytes);
+  void SendErr(std::string_view text);
+
+  // ---- Parser handler (owner thread) ----
+  bool BeforeCommand(char first_byte);
+  bool OnConnect(std::string_view json);
+  bool OnInfo(std::string_view) { return true; }
+  bool OnErr(std::string_view text);
+  bool OnOk() { return true; }
+  bool OnPing();
+  bool OnPong();
+  bool OnSub(std::string_view subject, std::string_view queue, std::string_view sid);
+  bool OnUnsub(std::string_view sid, int64_t max);
+  bool OnMsgArgs(Verb verb, const MsgArgs& args);
+  bool OnMsg(Verb verb, const MsgArgs& args, std::string_view payload);
+
+  // ---- Any thread ----
+  uint64_t cid() const { return cid_; }
+  Worker& worker() const { return worker_; }
+  bool closing() const { return closing_.load(std::memory_order_acquire); }
+  bool wants_headers() const { return headers_.load(std::memory_order_relaxed); }
+  // Bytes waiting on the owner's side, as last published by the owner.
+  int64_t owner_pending() const { return owner_pending_.load(std::memory_order_relaxed); }
+  // Hands over bytes staged by another worker. Sets `notify` when the owner must be woken.
+  // Returns true when the receiver is over half its pending limit: the producer should stall.
+  // Past the limit the bytes are dropped and the receiver is flagged as a slow consumer.
+  bool HandOver(const std::string& bytes, uint64_t msgs, bool& notify);
+  // Back-pressure on a producer: stop reading it for a moment.
+  void PauseReading(Clock::time_point until);
+  void ResumeReading();
+
+  // ---- Owner thread, used by the delivery path ----
+  std::string& out() { return out_; }
+  bool dirty = false;  // in the worker's list of clients to flush
+  uint64_t out_msgs = 0;
+  uint64_t out_bytes = 0;
+  size_t pending_out() const { return out_.size() - out_off_; }
+  std::string_view log_prefix() const { return log_prefix_; }
+
+ private:
+  bool DeliverToSubscription(Subscription* sub, const MsgArgs& args, std::string_view payload,
+                             std::string_view subject_override = {});
+  void ProcessPublish(const MsgArgs& args, std::string_view payload);
+  void AuthViolation();
+  void UpdateWriteInterest(bool want_write);
+  void RemoveSubscription(Subscription* sub);
+
+  Server& server_;
+  Worker& worker_;
+  int fd_;
+  const uint64_t cid_;
+  const std::string ip_;
+  const int port_;
+  std::string log_prefix_;  // "ip:port - cid:N"
+
+  Parser<Client> parser_;
+  ConnectOptions opts_;
+  bool connect_received_ = false;
+  bool auth_required_ = false;
+  std::atomic<bool> headers_{false};
+  std::atomic<bool> closing_{false};
+
+  // Subscriptions by sid; the index (Sublist) points at these.
+  std::unordered_map<std::string, std::unique_ptr<Subscription>> subs_;
+  uint64_t next_sub_seq_ = 1;
+
+  // Outbound: owner-thread buffer, written from out_off_.
+  std::string out_;
+  size_t out_off_ = 0;
+  bool want_write_ = false;
+  std::atomic<int64_t> owner_pending_{0};
+
+  // Inbox: bytes handed over by other workers (any thread, under inbox_mu_).
+  std::mutex inbox_mu_;
+  std::string inbox_;
+  uint64_t inbox_msgs_ = 0;
+  bool flush_posted_ = false;
+  std::atomic<bool> slow_consumer_{false};
+
+  // Timers.
+  Clock::time_point created_;
+  Clock::time_point last_activity_;
+  Clock::time_point last_ping_in_;
+  Clock::time_point next_ping_;
+  Clock::time_point rtt_start_{};
+  Clock::time_point write_blocked_since_{};
+  bool rtt_measured_ = false;
+  int pings_out_ = 0;
+
+ public:
+  // Statistics (owner thread).
+  uint64_t in_msgs = 0;
+  uint64_t in_bytes = 0;
+  // Back-pressure: set by the delivery path when a receiver is over half its pending limit.
+  bool saw_backpressure = false;
+  Clock::time_point paused_until{};
+  bool read_paused = false;
+  int stall_count = 0;
+};
+
+}  // namespace gannet

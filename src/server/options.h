@@ -1,0 +1,71 @@
+// Server options: defaults as the reference's (const.go, opts.go), set from flags and a config
+// file.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gannet {
+
+// The nats-server release whose client-visible behaviour Gannet matches; reported in INFO.
+inline constexpr const char* kCompatibleNatsVersion = "2.9.10";
+
+struct Options {
+  std::string host = "0.0.0.0";
+  int port = 4222;
+  std::string server_name;  // defaults to the server id
+  std::string pid_file;
+  std::string log_file;
+  bool logtime = true;
+  bool debug = false;
+  bool trace = false;
+
+  int64_t max_control_line = 4096;
+  int64_t max_payload = 1024 * 1024;
+  int64_t max_pending = 64 * 1024 * 1024;
+  int64_t max_connections = 65536;
+  int64_t max_subscriptions = 0;  // 0: unlimited
+  std::chrono::milliseconds ping_interval = std::chrono::minutes(2);
+  int ping_max = 2;
+  std::chrono::milliseconds write_deadline = std::chrono::seconds(10);
+  std::chrono::milliseconds auth_timeout = std::chrono::seconds(2);
+  bool no_header_support = false;
+
+  // Single-user or token authentication (--user/--pass, --auth, authorization {}).
+  std::string username;
+  std::string password;
+  std::string token;
+
+  int threads = 0;  // worker threads; 0: one per core
+  std::string config_file;
+
+  bool AuthRequired() const { return !username.empty() || !token.empty(); }
+};
+
+// What the command line asked for, beyond the options.
+struct CommandLine {
+  Options options;
+  bool show_help = false;
+  bool show_version = false;
+  bool check_config = false;  // -t
+  std::vector<std::string> warnings;
+};
+
+// Parses Go-style flags (-flag, --flag, -flag=value, -flag value) and loads -c FILE, with
+// flags overriding the file. Returns an error message on bad input.
+std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& out);
+
+// Applies `key: value` settings from a config file (the flat subset used so far; the full
+// configuration language arrives with its own parser).
+std::optional<std::string> LoadConfigFile(const std::string& path, Options& opts,
+                                          std::vector<std::string>& warnings);
+
+// Rejects option combinations the reference refuses at startup.
+std::optional<std::string> ValidateOptions(const Options& opts);
+
+const char* UsageText();
+
+}  // namespace gannet

@@ -1,0 +1,187 @@
+// The server: listener, accept loop, workers, INFO (see server.h).
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include "server/logger.h"
+#include "server/worker.h"
+
+namespace gannet {
+
+namespace {
+
+// A server id shaped like the reference's (an nkey public server key: 'N' + 55 base32 chars).
+std::string NewServerId() {
+  static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  std::random_device rd;
+  std::mt19937_64 rng(rd());
+  std::string id = "N";
+  for (int i = 0; i < 55; ++i) id += kAlphabet[rng() % 32];
+  return id;
+}
+
+std::string JsonEscape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Server::Server(Options options) : options_(std::move(options)), server_id_(NewServerId()) {
+  if (options_.server_name.empty()) options_.server_name = server_id_;
+  // Internal clients take ids 1-3 in the reference, so its first real client is cid 4.
+  next_cid_ = 3;
+}
+
+Server::~Server() { Shutdown(); }
+
+std::string Server::ClientInfo(uint64_t cid, const std::string& client_ip) const {
+  std::string info = info_prefix_;
+  info += ",\"client_id\":";
+  info += std::to_string(cid);
+  info += ",\"client_ip\":\"";
+  info += JsonEscape(client_ip);
+  info += "\"} \r\n";
+  return info;
+}
+
+bool Server::Start() {
+  LOG_INFO("Starting gannet-server");
+  LOG_INFO("  Version:  %s (compatible with nats-server %s)", GANNET_VERSION,
+           kCompatibleNatsVersion);
+  LOG_INFO("  Git:      [not set]");
+  LOG_INFO("  Name:     %s", options_.server_name.c_str());
+  LOG_INFO("  ID:       %s", server_id_.c_str());
+  LOG_DEBUG("  Threads:  %d", options_.threads);
+
+  // Field order and omissions as the reference's Info struct.
+  info_prefix_ = "INFO {\"server_id\":\"" + server_id_ + "\",\"server_name\":\"" +
+                 JsonEscape(options_.server_name) + "\",\"version\":\"" + kCompatibleNatsVersion +
+                 "\",\"proto\":1,\"host\":\"" + JsonEscape(options_.host) +
+                 "\",\"port\":" + std::to_string(options_.port) +
+                 ",\"headers\":" + (options_.no_header_support ? "false" : "true");
+  if (options_.AuthRequired()) info_prefix_ += ",\"auth_required\":true";
+  info_prefix_ += ",\"max_payload\":" + std::to_string(options_.max_payload);
+
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  std::string port = std::to_string(options_.port);
+  const char* host = options_.host.empty() ? nullptr : options_.host.c_str();
+  if (int rc = getaddrinfo(host, port.c_str(), &hints, &res); rc != 0) {
+    LOG_FATAL("Error listening on port: %s:%d, \"%s\"", options_.host.c_str(), options_.port,
+              gai_strerror(rc));
+    return false;
+  }
+  listen_fd_ = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(listen_fd_, res->ai_addr, res->ai_addrlen) != 0 || listen(listen_fd_, 4096) != 0) {
+    LOG_FATAL("Error listening on port: %s:%d, \"%s\"", options_.host.c_str(), options_.port,
+              std::strerror(errno));
+    freeaddrinfo(res);
+    close(listen_fd_);
+    listen_fd_ = -1;
+    return false;
+  }
+  freeaddrinfo(res);
+  sockaddr_storage bound{};
+  socklen_t len = sizeof bound;
+  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&bound), &len);
+  bound_port_ =
+      ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                        : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+
+  reclaimer_ = std::make_unique<Reclaimer>(static_cast<size_t>(options_.threads));
+  for (int i = 0; i < options_.threads; ++i) {
+    workers_.push_back(std::make_unique<Worker>(*this, static_cast<size_t>(i)));
+  }
+  for (auto& w : workers_) w->Start();
+
+  LOG_INFO("Listening for client connections on %s:%d", options_.host.c_str(), bound_port_);
+  LOG_INFO("Server is ready");
+  acceptor_ = std::thread([this] { AcceptLoop(); });
+  return true;
+}
+
+void Server::AcceptLoop() {
+  while (!shutdown_.load()) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    int fd =
+        accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (shutdown_.load()) break;
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE) {
+        LOG_ERROR("Temporary Client Accept Error(%s), sleeping 10ms", std::strerror(errno));
+        usleep(10000);
+        continue;
+      }
+      if (errno == EINVAL || errno == EBADF) break;  // listener shut down
+      LOG_ERROR("Client Accept Error: %s", std::strerror(errno));
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    total_connections.fetch_add(1, std::memory_order_relaxed);
+    workers_[next_worker_]->PostNewConnection(fd, addr);
+    next_worker_ = (next_worker_ + 1) % workers_.size();
+  }
+  LOG_DEBUG("Client accept loop exiting..");
+}
+
+void Server::Shutdown() {
+  if (shutdown_.exchange(true)) return;
+  if (listen_fd_ >= 0) {
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    if (acceptor_.joinable()) acceptor_.join();
+    close(listen_fd_);
+    listen_fd_ = -1;
+  }
+  for (auto& w : workers_) w->Stop();
+  for (auto& w : workers_) w->Join();
+  if (reclaimer_) reclaimer_->CollectAll();
+  workers_.clear();
+}
+
+}  // namespace gannet

@@ -1,0 +1,65 @@
+// The server: options, the shared subject index, the workers and the accept loop.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/reclaimer.h"
+#include "core/sublist.h"
+#include "server/options.h"
+
+namespace gannet {
+
+class Worker;
+class Client;
+
+class Server {
+ public:
+  explicit Server(Options options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds the client port and starts the workers and the accept loop. Logs the startup lines.
+  bool Start();
+  // Stops accepting, closes every connection, joins the threads. Idempotent.
+  void Shutdown();
+
+  const Options& options() const { return options_; }
+  Sublist& sublist() { return sublist_; }
+  Reclaimer& reclaimer() { return *reclaimer_; }
+  const std::string& server_id() const { return server_id_; }
+  int port() const { return bound_port_; }
+
+  uint64_t NextClientId() { return next_cid_.fetch_add(1) + 1; }
+  bool shutting_down() const { return shutdown_.load(); }
+
+  // The INFO line for a new client (with its id and address), CRLF-terminated.
+  std::string ClientInfo(uint64_t cid, const std::string& client_ip) const;
+
+  // Connection accounting.
+  std::atomic<int64_t> num_clients{0};
+  std::atomic<uint64_t> total_connections{0};
+  std::atomic<uint64_t> slow_consumers{0};
+
+ private:
+  void AcceptLoop();
+
+  Options options_;
+  std::string server_id_;
+  std::string info_prefix_;  // INFO JSON up to and including max_payload
+  Sublist sublist_;
+  std::unique_ptr<Reclaimer> reclaimer_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::thread acceptor_;
+  int listen_fd_ = -1;
+  int bound_port_ = 0;
+  std::atomic<uint64_t> next_cid_{0};
+  std::atomic<bool> shutdown_{false};
+  size_t next_worker_ = 0;
+};
+
+}  // namespace gannet

@@ -1,0 +1,319 @@
+// A worker thread's event loop (see worker.h).
+#include "server/worker.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "server/client.h"
+#include "server/logger.h"
+#include "server/server.h"
+
+namespace gannet {
+
+namespace {
+constexpr size_t kReadBufferSize = 128 * 1024;
+constexpr auto kTickInterval = std::chrono::milliseconds(100);
+constexpr int kMaxEvents = 256;
+// How long a producer is held back when a receiver is over half its pending limit.
+constexpr auto kStall = std::chrono::milliseconds(2);
+// The eventfd's epoll tag; client fds are tagged with their cid (never 0).
+constexpr uint64_t kEventFdTag = 0;
+}  // namespace
+
+Worker::Worker(Server& server, size_t index)
+    : server_(server), index_(index), cache_(server.sublist()) {
+  read_buffer.resize(kReadBufferSize);
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kEventFdTag;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev);
+}
+
+Worker::~Worker() {
+  Stop();
+  Join();
+  close(event_fd_);
+  close(epoll_fd_);
+}
+
+void Worker::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Worker::Stop() {
+  if (stopping_.exchange(true)) return;
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(event_fd_, &one, sizeof one);
+}
+
+void Worker::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::Post(Task task) {
+  bool was_empty;
+  {
+    std::lock_guard lock(tasks_mu_);
+    was_empty = tasks_.empty();
+    tasks_.push_back(std::move(task));
+  }
+  if (was_empty) {
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(event_fd_, &one, sizeof one);
+  }
+}
+
+void Worker::PostNewConnection(int fd, const sockaddr_storage& addr) {
+  Task t{TaskKind::kNewConnection};
+  t.fd = fd;
+  t.addr = addr;
+  Post(std::move(t));
+}
+
+void Worker::PostFlush(uint64_t cid) {
+  Task t{TaskKind::kFlush};
+  t.cid = cid;
+  Post(std::move(t));
+}
+
+void Worker::PostRemoveSub(uint64_t cid, std::string sid, uint64_t seq) {
+  Task t{TaskKind::kRemoveSub};
+  t.cid = cid;
+  t.sid = std::move(sid);
+  t.seq = seq;
+  Post(std::move(t));
+}
+
+Client* Worker::FindClient(uint64_t cid) {
+  auto it = clients_.find(cid);
+  return it == clients_.end() ? nullptr : it->second;
+}
+
+void Worker::AcceptConnection(int fd, const sockaddr_storage& addr) {
+  char ip[INET6_ADDRSTRLEN] = "";
+  int port = 0;
+  if (addr.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
+    inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+    port = ntohs(a->sin6_port);
+  } else {
+    auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
+    inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+    port = ntohs(a->sin_port);
+  }
+  uint64_t cid = server_.NextClientId();
+  auto* c = new Client(server_, *this, fd, cid, ip, port);
+  clients_.emplace(cid, c);
+  num_clients_.fetch_add(1, std::memory_order_relaxed);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = cid;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  c->Start();
+}
+
+void Worker::ModifyEpoll(int fd, uint64_t cid, bool want_read, bool want_write) {
+  epoll_event ev{};
+  ev.events = (want_read ? EPOLLIN : 0) | (want_write ? EPOLLOUT : 0);
+  ev.data.u64 = cid;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+}
+
+void Worker::RemoveFromEpoll(int fd) { epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }
+
+void Worker::ForgetClient(Client* c) {
+  clients_.erase(c->cid());
+  num_clients_.fetch_sub(1, std::memory_order_relaxed);
+  auto it = staged_index_.find(c);
+  (void)it;  // staged bytes for a closed client are dropped at hand-over (closing() check)
+  server_.reclaimer().Retire([c] { delete c; });
+}
+
+std::string& Worker::StagingFor(Client* dst) {
+  if (dst == last_staged_dst_) return staged_[last_staged_slot_].bytes;
+  auto it = staged_index_.find(dst);
+  size_t slot;
+  if (it != staged_index_.end()) {
+    slot = it->second;
+  } else {
+    slot = staged_.size();
+    Staged s{dst, {}, 0};
+    if (!spare_buffers_.empty()) {
+      s.bytes = std::move(spare_buffers_.back());
+      spare_buffers_.pop_back();
+    }
+    staged_.push_back(std::move(s));
+    staged_index_.emplace(dst, slot);
+  }
+  last_staged_dst_ = dst;
+  last_staged_slot_ = slot;
+  staged_[slot].msgs++;
+  return staged_[slot].bytes;
+}
+
+void Worker::MarkDirty(Client* c) {
+  if (!c->dirty) {
+    c->dirty = true;
+    dirty_.push_back(c);
+  }
+}
+
+bool Worker::FlushStaged() {
+  bool pressure = false;
+  for (Staged& s : staged_) {
+    bool notify = false;
+    if (!s.dst->closing()) {
+      pressure |= s.dst->HandOver(s.bytes, s.msgs, notify);
+      if (notify) s.dst->worker().PostFlush(s.dst->cid());
+    }
+    s.bytes.clear();
+    if (spare_buffers_.size() < 64) spare_buffers_.push_back(std::move(s.bytes));
+  }
+  staged_.clear();
+  staged_index_.clear();
+  last_staged_dst_ = nullptr;
+  return pressure;
+}
+
+void Worker::ResumePaused() {
+  size_t kept = 0;
+  for (uint64_t cid : paused_) {
+    Client* c = FindClient(cid);
+    if (!c || c->closing()) continue;
+    if (now_ >= c->paused_until) {
+      c->ResumeReading();
+    } else {
+      paused_[kept++] = cid;
+    }
+  }
+  paused_.resize(kept);
+}
+
+void Worker::FlushDirty() {
+  // FlushOutbound may close a client; the pointer stays valid until our next quiescent point.
+  for (size_t i = 0; i < dirty_.size(); ++i) {
+    Client* c = dirty_[i];
+    c->dirty = false;
+    if (!c->closing()) c->FlushOutbound();
+  }
+  dirty_.clear();
+}
+
+void Worker::RunTasks() {
+  {
+    std::lock_guard lock(tasks_mu_);
+    running_tasks_.swap(tasks_);
+  }
+  for (Task& t : running_tasks_) {
+    switch (t.kind) {
+      case TaskKind::kNewConnection:
+        if (stopping_.load()) {
+          close(t.fd);
+        } else {
+          AcceptConnection(t.fd, t.addr);
+        }
+        break;
+      case TaskKind::kFlush:
+        if (Client* c = FindClient(t.cid)) {
+          c->DrainInbox();
+          if (!c->closing()) MarkDirty(c);
+        }
+        break;
+      case TaskKind::kRemoveSub:
+        if (Client* c = FindClient(t.cid)) c->RemoveSubscriptionIfDone(t.sid, t.seq);
+        break;
+    }
+  }
+  running_tasks_.clear();
+}
+
+void Worker::Tick() {
+  // Clients may close during the scan: collect first.
+  std::vector<Client*> all;
+  all.reserve(clients_.size());
+  for (auto& [cid, c] : clients_) all.push_back(c);
+  for (Client* c : all) {
+    if (!c->closing()) c->OnTick(now_);
+  }
+}
+
+void Worker::CloseAll() {
+  std::vector<Client*> all;
+  for (auto& [cid, c] : clients_) all.push_back(c);
+  for (Client* c : all) {
+    c->FlushOutbound();
+    c->Close(CloseReason::kServerShutdown);
+  }
+}
+
+void Worker::Run() {
+  Reclaimer& reclaimer = server_.reclaimer();
+  epoll_event events[kMaxEvents];
+  now_ = Clock::now();
+  next_tick_ = now_ + kTickInterval;
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    reclaimer.Quiescent(index_, [this] { cache_.Drain(); });
+    // Block only when idle; an idle worker must not hold reclamation back.
+    int timeout_ms = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(next_tick_ - Clock::now()).count());
+    if (!paused_.empty()) timeout_ms = std::min(timeout_ms, 1);
+    if (timeout_ms < 0) timeout_ms = 0;
+    int n = epoll_wait(epoll_fd_, events, kMaxEvents, 0);
+    if (n == 0 && timeout_ms > 0) {
+      reclaimer.GoingIdle(index_);
+      n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+      reclaimer.Quiescent(index_, [this] { cache_.Drain(); });
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      LOG_ERROR("epoll_wait: %s", std::strerror(errno));
+      break;
+    }
+    now_ = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      uint64_t tag = events[i].data.u64;
+      if (tag == kEventFdTag) {
+        uint64_t v;
+        [[maybe_unused]] ssize_t r = read(event_fd_, &v, sizeof v);
+        RunTasks();
+        continue;
+      }
+      Client* c = FindClient(tag);
+      if (!c || c->closing()) continue;
+      if (events[i].events & (EPOLLOUT)) c->OnWritable();
+      if (c->closing()) continue;
+      if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        c->saw_backpressure = false;
+        c->OnReadable();
+        // Hand this producer's messages over now, so back-pressure lands on it.
+        if (FlushStaged()) c->saw_backpressure = true;
+        if (c->saw_backpressure && !c->closing()) {
+          c->PauseReading(now_ + kStall);
+          paused_.push_back(c->cid());
+        }
+      }
+    }
+    FlushStaged();
+    FlushDirty();
+    if (!paused_.empty()) ResumePaused();
+    if (now_ >= next_tick_) {
+      Tick();
+      FlushStaged();
+      FlushDirty();
+      next_tick_ = now_ + kTickInterval;
+    }
+  }
+  CloseAll();
+  reclaimer.GoingIdle(index_);
+}
+
+}  // namespace gannet

@@ -1,0 +1,123 @@
+// A worker thread: an epoll loop owning a share of the connections.
+//
+// The life of a message across threads: the publisher's worker parses a PUB, looks the subject
+// up in its own MatchCache, and writes each MSG either straight into the receiver's out buffer
+// (receiver on the same worker) or into a staging buffer per receiver (other workers). After
+// the read batch, each staging buffer is handed over to its receiver under the receiver's inbox
+// lock — one lock per receiver per batch, never per message — and the receiver's worker is
+// woken through its task queue and eventfd. Each worker then writes every connection that has
+// output once: one write per connection per batch.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/match_cache.h"
+
+namespace gannet {
+
+class Server;
+class Client;
+
+class Worker {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Worker(Server& server, size_t index);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void Start();
+  // Asks the loop to close every connection and exit; Join() waits for it.
+  void Stop();
+  void Join();
+
+  // ---- Any thread ----
+  void PostNewConnection(int fd, const sockaddr_storage& addr);
+  void PostFlush(uint64_t cid);
+  void PostRemoveSub(uint64_t cid, std::string sid, uint64_t seq);
+  size_t index() const { return index_; }
+  size_t num_clients() const { return num_clients_.load(std::memory_order_relaxed); }
+
+  // ---- Owner thread ----
+  MatchCache& cache() { return cache_; }
+  // The buffer where MSGs for `dst` (a client of another worker) are staged during a batch.
+  std::string& StagingFor(Client* dst);
+  // Marks a local client as having output to write at the end of the batch.
+  void MarkDirty(Client* c);
+  void ModifyEpoll(int fd, uint64_t cid, bool want_read, bool want_write);
+  void RemoveFromEpoll(int fd);
+  // Called by Client::Close: forget the client; it is freed by the reclaimer.
+  void ForgetClient(Client* c);
+  Clock::time_point now() const { return now_; }
+  // Aggregate counters of closed clients, for the server's totals.
+  std::atomic<uint64_t> in_msgs{0}, in_bytes{0}, out_msgs{0}, out_bytes{0};
+  std::atomic<uint64_t> slow_consumers{0};
+
+ private:
+  enum class TaskKind { kNewConnection, kFlush, kRemoveSub };
+  struct Task {
+    TaskKind kind;
+    int fd = -1;
+    uint64_t cid = 0;
+    sockaddr_storage addr{};
+    std::string sid;
+    uint64_t seq = 0;
+  };
+  struct Staged {
+    Client* dst;
+    std::string bytes;
+    uint64_t msgs = 0;
+  };
+
+  void Run();
+  void Post(Task task);
+  void RunTasks();
+  void AcceptConnection(int fd, const sockaddr_storage& addr);
+  // Hands staged bytes to their receivers; true if one is over half its pending limit.
+  bool FlushStaged();
+  void ResumePaused();
+  void FlushDirty();
+  void Tick();
+  void CloseAll();
+  Client* FindClient(uint64_t cid);
+
+  Server& server_;
+  const size_t index_;
+  int epoll_fd_ = -1;
+  int event_fd_ = -1;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  MatchCache cache_;
+  Clock::time_point now_;
+  Clock::time_point next_tick_;
+
+  std::mutex tasks_mu_;
+  std::vector<Task> tasks_;
+  std::vector<Task> running_tasks_;
+
+  std::unordered_map<uint64_t, Client*> clients_;
+  std::atomic<size_t> num_clients_{0};
+  std::vector<Client*> dirty_;
+  std::vector<uint64_t> paused_;  // cids of producers held back
+  std::vector<Staged> staged_;
+  std::unordered_map<Client*, size_t> staged_index_;
+  Client* last_staged_dst_ = nullptr;
+  size_t last_staged_slot_ = 0;
+  std::vector<std::string> spare_buffers_;
+
+ public:
+  // The shared read buffer: connections read into it one at a time.
+  std::vector<char> read_buffer;
+};
+
+}  // namespace gannet
