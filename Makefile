@@ -1,0 +1,55 @@
+# Gannet's front door. `make run` and `make test` work on a fresh Debian 12 machine.
+.PHONY: deps build run test test-release test-asan test-tsan fuzz bench clean
+
+JOBS ?= 2
+# Debian packages the build and the test suite need (the reference server and the official C
+# client are test peers).
+DEPS := build-essential cmake g++ pkg-config googletest libgtest-dev libgmock-dev \
+        libbenchmark-dev nlohmann-json3-dev libnats-dev nats-server clang libclang-rt-14-dev
+
+deps:
+	@missing=""; for p in $(DEPS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j$(JOBS)
+
+run: build
+	./build/release/bin/gannet-server
+
+# The whole suite: unit, integration and interoperability tests on the release build, then
+# the same tests on the asan+ubsan build (the server under test is then sanitized too).
+test: build test-release test-asan
+
+test-release:
+	ctest --test-dir build/release --output-on-failure -j$(JOBS) --timeout 300
+
+test-asan: deps
+	cmake --preset asan >/dev/null
+	cmake --build --preset asan -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  ctest --test-dir build/asan --output-on-failure -j$(JOBS) --timeout 600
+
+test-tsan: deps
+	cmake --preset tsan >/dev/null
+	cmake --build --preset tsan -j$(JOBS)
+	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure -j$(JOBS) --timeout 600
+
+fuzz: deps
+	CC=clang CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DGANNET_FUZZ=ON -DGANNET_BUILD_TESTS=OFF >/dev/null
+	cmake --build build/fuzz -j$(JOBS) --target parser_fuzz
+	./build/fuzz/bin/parser_fuzz -max_total_time=60 fuzz/corpus/parser
+
+bench: build
+	bench/compare
+
+clean:
+	rm -rf build
