@@ -1,6 +1,8 @@
 // Per-worker match cache (see match_cache.h).
 #include "core/match_cache.h"
 
+#include <cstring>
+
 #include "core/subject.h"
 
 namespace gannet {
@@ -25,6 +27,7 @@ void MatchCache::Drain() {
     draining_.swap(invalidations_);
     has_invalidations_.store(false, std::memory_order_relaxed);
   }
+  last_result_ = nullptr;
   for (const std::string& changed : draining_) {
     if (!SubjectHasWildcard(changed)) {
       entries_.erase(changed);
@@ -42,6 +45,7 @@ void MatchCache::Drain() {
 }
 
 void MatchCache::Evict() {
+  last_result_ = nullptr;
   // Drop about a quarter of the entries; which ones does not matter for correctness.
   size_t to_drop = entries_.size() / 4 + 1;
   for (auto it = entries_.begin(); it != entries_.end() && to_drop > 0; --to_drop) {
@@ -51,9 +55,15 @@ void MatchCache::Evict() {
 
 const MatchResult& MatchCache::Lookup(std::string_view subject) {
   Drain();
+  if (last_result_ && subject.size() == last_key_len_ &&
+      std::memcmp(subject.data(), last_key_, last_key_len_) == 0) {
+    ++hits_;
+    return *last_result_;
+  }
   auto it = entries_.find(subject);
   if (it != entries_.end()) {
     ++hits_;
+    Remember(subject, &it->second);
     return it->second;
   }
   ++misses_;
@@ -65,7 +75,19 @@ const MatchResult& MatchCache::Lookup(std::string_view subject) {
   Drain();
   if (sublist_.generation() != generation) return scratch_;
   if (entries_.size() >= max_entries_) Evict();
-  return entries_.emplace(std::string(subject), scratch_).first->second;
+  const MatchResult& cached = entries_.emplace(std::string(subject), scratch_).first->second;
+  Remember(subject, &cached);
+  return cached;
+}
+
+void MatchCache::Remember(std::string_view subject, const MatchResult* result) {
+  if (subject.size() > kLastKeyMax) {
+    last_result_ = nullptr;
+    return;
+  }
+  std::memcpy(last_key_, subject.data(), subject.size());
+  last_key_len_ = subject.size();
+  last_result_ = result;
 }
 
 }  // namespace gannet

@@ -41,11 +41,18 @@ class MatchCache {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   void Evict();
+  void Remember(std::string_view subject, const MatchResult* result);
 
   Sublist& sublist_;
   size_t max_entries_;
   std::unordered_map<std::string, MatchResult, StringHash, std::equal_to<>> entries_;
   MatchResult scratch_;  // result of an uncacheable lookup
+  // The last subject looked up and its entry: a publisher repeating a subject skips the hash.
+  // Node-based map: the pointer stays valid until that entry is erased (which resets it).
+  static constexpr size_t kLastKeyMax = 128;
+  char last_key_[kLastKeyMax];
+  size_t last_key_len_ = 0;
+  const MatchResult* last_result_ = nullptr;
 
   std::mutex invalidations_mu_;
   std::vector<std::string> invalidations_;

@@ -104,21 +104,23 @@ struct SplitArgs {
   std::string_view args[kMax];
   int count = 0;  // kMax + 1 means "too many"
   explicit SplitArgs(std::string_view line) {
-    size_t i = 0, n = line.size();
-    while (i < n) {
-      while (i < n && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' || line[i] == '\n')) {
-        ++i;
-      }
-      if (i >= n) break;
-      size_t start = i;
-      while (i < n && line[i] != ' ' && line[i] != '\t' && line[i] != '\r' && line[i] != '\n') {
-        ++i;
-      }
+    const char* p = line.data();
+    const char* end = p + line.size();
+    // ' ', '\t', '\r' and '\n' are all <= 0x20: one comparison rejects the common byte.
+    auto is_sep = [](char c) {
+      return static_cast<unsigned char>(c) <= ' ' &&
+             (c == ' ' || c == '\t' || c == '\r' || c == '\n');
+    };
+    while (p < end) {
+      while (p < end && is_sep(*p)) ++p;
+      if (p >= end) break;
+      const char* start = p;
+      while (p < end && !is_sep(*p)) ++p;
       if (count == kMax) {
         count = kMax + 1;
         return;
       }
-      args[count++] = line.substr(start, i - start);
+      args[count++] = std::string_view(start, static_cast<size_t>(p - start));
     }
   }
 };
@@ -141,6 +143,16 @@ class Parser {
         case State::kStart: {
           char c = data[i];
           if (!h.BeforeCommand(c)) return ParseStatus::kStopped;
+          // Fast path for the verbs of the message path, when the whole verb is here.
+          if (len - i >= 4) {
+            Verb fast = FastVerb(data + i);
+            if (fast != Verb::kNone) {
+              verb_ = fast;
+              i += (fast == Verb::kHpub || fast == Verb::kHmsg) ? 5 : 4;
+              state_ = State::kArgSpace;
+              break;
+            }
+          }
           verb_len_ = 0;
           candidates_ = AllowedMask();
           state_ = State::kVerb;
@@ -222,6 +234,9 @@ class Parser {
               if (st != ParseStatus::kOk) return st;
               i += need + 2;
               state_ = State::kStart;
+            } else if (len - i > need && data[i + need] != '\r') {
+              return ParseStatus::kUnknownOp;  // fail as soon as the byte after the payload is
+                                               // wrong
             } else {
               // Carry the control line over: the views in msg_ must outlive this buffer.
               if (line.data() != line_.data()) line_.assign(line);
@@ -236,6 +251,10 @@ class Parser {
           size_t take = std::min(want, len - i);
           payload_.append(data + i, take);
           i += take;
+          if (payload_.size() > static_cast<size_t>(msg_.total_size) &&
+              payload_[static_cast<size_t>(msg_.total_size)] != '\r') {
+            return ParseStatus::kUnknownOp;
+          }
           if (payload_.size() == static_cast<size_t>(msg_.total_size) + 2) {
             size_t n = static_cast<size_t>(msg_.total_size);
             if (payload_[n] != '\r' || payload_[n + 1] != '\n') return ParseStatus::kUnknownOp;
@@ -281,6 +300,21 @@ class Parser {
 
  private:
   enum class State : uint8_t { kStart, kVerb, kVerbEnd, kArgSpace, kArgs, kPayload, kSkipLine };
+
+  // Recognizes "PUB ", "MSG " (by role), "HPUB ", "HMSG " and "SUB " (space or tab after the
+  // verb, any case) from at least 4 available bytes; kNone sends the byte-wise path.
+  Verb FastVerb(const char* p) const {
+    auto lower = [](char c) { return static_cast<char>(c | 0x20); };
+    auto is_space = [](char c) { return c == ' ' || c == '\t'; };
+    char c0 = lower(p[0]), c1 = lower(p[1]), c2 = lower(p[2]);
+    bool server = role_ == ParserRole::kServerForClient;
+    if (is_space(p[3])) {
+      if (server && c0 == 'p' && c1 == 'u' && c2 == 'b') return Verb::kPub;
+      if (server && c0 == 's' && c1 == 'u' && c2 == 'b') return Verb::kSub;
+      if (!server && c0 == 'm' && c1 == 's' && c2 == 'g') return Verb::kMsg;
+    }
+    return Verb::kNone;
+  }
 
   uint32_t AllowedMask() const {
     uint32_t m = 0;

@@ -175,6 +175,11 @@ void Client::SendErr(std::string_view text) {
 // ---- Reading ----
 
 void Client::OnReadable() {
+  if (has_inbox_.load(std::memory_order_acquire)) {
+    DrainInbox();
+    if (closing()) return;
+    worker_.MarkDirty(this);
+  }
   std::vector<char>& buf = worker_.read_buffer;
   ssize_t n = ::read(fd_, buf.data(), buf.size());
   if (n == 0) {
@@ -508,6 +513,7 @@ bool Client::HandOver(const std::string& bytes, uint64_t msgs, bool& notify) {
   }
   inbox_.append(bytes);
   inbox_msgs_ += msgs;
+  has_inbox_.store(true, std::memory_order_release);
   return static_cast<int64_t>(inbox_.size()) + owner_pending() > max_pending / 2;
 }
 
@@ -529,6 +535,7 @@ void Client::DrainInbox() {
   {
     std::lock_guard lock(inbox_mu_);
     flush_posted_ = false;
+    has_inbox_.store(false, std::memory_order_relaxed);
     msgs = inbox_msgs_;
     inbox_msgs_ = 0;
     if (pending_out() == 0) {

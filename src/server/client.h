@@ -142,6 +142,9 @@ class Client {
   std::string inbox_;
   uint64_t inbox_msgs_ = 0;
   bool flush_posted_ = false;
+  // Set with the inbox non-empty: a read drains it first, so messages handed over before a
+  // client's PING are written before its PONG.
+  std::atomic<bool> has_inbox_{false};
   std::atomic<bool> slow_consumer_{false};
 
   // Timers.

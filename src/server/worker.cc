@@ -73,20 +73,23 @@ void Worker::Post(Task task) {
 }
 
 void Worker::PostNewConnection(int fd, const sockaddr_storage& addr) {
-  Task t{TaskKind::kNewConnection};
+  Task t;
+  t.kind = TaskKind::kNewConnection;
   t.fd = fd;
   t.addr = addr;
   Post(std::move(t));
 }
 
 void Worker::PostFlush(uint64_t cid) {
-  Task t{TaskKind::kFlush};
+  Task t;
+  t.kind = TaskKind::kFlush;
   t.cid = cid;
   Post(std::move(t));
 }
 
 void Worker::PostRemoveSub(uint64_t cid, std::string sid, uint64_t seq) {
-  Task t{TaskKind::kRemoveSub};
+  Task t;
+  t.kind = TaskKind::kRemoveSub;
   t.cid = cid;
   t.sid = std::move(sid);
   t.seq = seq;
@@ -123,7 +126,7 @@ void Worker::AcceptConnection(int fd, const sockaddr_storage& addr) {
 
 void Worker::ModifyEpoll(int fd, uint64_t cid, bool want_read, bool want_write) {
   epoll_event ev{};
-  ev.events = (want_read ? EPOLLIN : 0) | (want_write ? EPOLLOUT : 0);
+  ev.events = (want_read ? uint32_t{EPOLLIN} : 0u) | (want_write ? uint32_t{EPOLLOUT} : 0u);
   ev.data.u64 = cid;
   epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
 }

@@ -66,7 +66,7 @@ class Worker {
  private:
   enum class TaskKind { kNewConnection, kFlush, kRemoveSub };
   struct Task {
-    TaskKind kind;
+    TaskKind kind = TaskKind::kFlush;
     int fd = -1;
     uint64_t cid = 0;
     sockaddr_storage addr{};
