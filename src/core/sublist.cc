@@ -184,9 +184,11 @@ bool Sublist::Remove(Subscription* sub) {
 
 void Sublist::AddNodeSubs(const Node* node, MatchResult& out) {
   out.plain.insert(out.plain.end(), node->plain.begin(), node->plain.end());
-  for (const auto& [name, members] : node->queues) {
+  for (const auto& group : node->queues) {
+    const std::string& name = group.first;
+    const std::vector<Subscription*>& members = group.second;
     auto it = std::find_if(out.queues.begin(), out.queues.end(),
-                           [&](const QueueGroupMatch& q) { return q.name == name; });
+                           [&name](const QueueGroupMatch& q) { return q.name == name; });
     if (it == out.queues.end()) {
       out.queues.push_back(QueueGroupMatch{name, members});
     } else {

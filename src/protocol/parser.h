@@ -101,8 +101,9 @@ inline int64_t ParseSize(std::string_view s) {
 // Splits arguments on spaces and tabs (and stray CR/LF, as the reference's splitArg does).
 struct SplitArgs {
   static constexpr int kMax = 8;
-  std::string_view args[kMax];
   int count = 0;  // kMax + 1 means "too many"
+  std::string_view arg(int i) const { return std::string_view(starts[i], lens[i]); }
+
   explicit SplitArgs(std::string_view line) {
     const char* p = line.data();
     const char* end = p + line.size();
@@ -120,9 +121,18 @@ struct SplitArgs {
         count = kMax + 1;
         return;
       }
-      args[count++] = std::string_view(start, static_cast<size_t>(p - start));
+      starts[count] = start;
+      lens[count] = static_cast<size_t>(p - start);
+      ++count;
     }
   }
+
+ private:
+  // Pointers and lengths apart, and not value-initialized: zeroing per command compiled to a
+  // slow block clear, and string_views written as two halves then read whole stalled on
+  // store forwarding. Only entries [0, count) are read.
+  const char* starts[kMax];
+  size_t lens[kMax];
 };
 
 template <typename Handler>
@@ -330,44 +340,48 @@ class Parser {
   ParseStatus ParseMsgArgs(std::string_view line, Verb verb) {
     using parser_detail::ParseSize;
     SplitArgs a(line);
-    msg_ = MsgArgs{};
+    // Field by field: assigning MsgArgs{} compiles to a slow block clear.
+    msg_.sid = {};
+    msg_.reply = {};
+    msg_.header_size = -1;
+    msg_.header_size_token = {};
     int n = a.count;
     switch (verb) {
       case Verb::kPub:
         if (n != 2 && n != 3) return ParseStatus::kBadArguments;
-        msg_.subject = a.args[0];
-        if (n == 3) msg_.reply = a.args[1];
-        msg_.total_size = ParseSize(a.args[n - 1]);
+        msg_.subject = a.arg(0);
+        if (n == 3) msg_.reply = a.arg(1);
+        msg_.total_size = ParseSize(a.arg(n - 1));
         break;
       case Verb::kHpub:
         if (n != 3 && n != 4) return ParseStatus::kBadArguments;
-        msg_.subject = a.args[0];
-        if (n == 4) msg_.reply = a.args[1];
-        msg_.header_size = ParseSize(a.args[n - 2]);
-        msg_.total_size = ParseSize(a.args[n - 1]);
+        msg_.subject = a.arg(0);
+        if (n == 4) msg_.reply = a.arg(1);
+        msg_.header_size = ParseSize(a.arg(n - 2));
+        msg_.total_size = ParseSize(a.arg(n - 1));
         if (msg_.header_size < 0) return ParseStatus::kBadArguments;
         break;
       case Verb::kMsg:
         if (n != 3 && n != 4) return ParseStatus::kBadArguments;
-        msg_.subject = a.args[0];
-        msg_.sid = a.args[1];
-        if (n == 4) msg_.reply = a.args[2];
-        msg_.total_size = ParseSize(a.args[n - 1]);
+        msg_.subject = a.arg(0);
+        msg_.sid = a.arg(1);
+        if (n == 4) msg_.reply = a.arg(2);
+        msg_.total_size = ParseSize(a.arg(n - 1));
         break;
       case Verb::kHmsg:
         if (n != 4 && n != 5) return ParseStatus::kBadArguments;
-        msg_.subject = a.args[0];
-        msg_.sid = a.args[1];
-        if (n == 5) msg_.reply = a.args[2];
-        msg_.header_size = ParseSize(a.args[n - 2]);
-        msg_.total_size = ParseSize(a.args[n - 1]);
+        msg_.subject = a.arg(0);
+        msg_.sid = a.arg(1);
+        if (n == 5) msg_.reply = a.arg(2);
+        msg_.header_size = ParseSize(a.arg(n - 2));
+        msg_.total_size = ParseSize(a.arg(n - 1));
         if (msg_.header_size < 0) return ParseStatus::kBadArguments;
         break;
       default:
         return ParseStatus::kBadArguments;
     }
-    msg_.total_size_token = a.args[n - 1];
-    if (msg_.header_size >= 0) msg_.header_size_token = a.args[n - 2];
+    msg_.total_size_token = a.arg(n - 1);
+    if (msg_.header_size >= 0) msg_.header_size_token = a.arg(n - 2);
     if (msg_.total_size < 0) return ParseStatus::kBadArguments;
     if (msg_.header_size > msg_.total_size) return ParseStatus::kBadArguments;
     return ParseStatus::kOk;
@@ -388,9 +402,9 @@ class Parser {
       case Verb::kSub: {
         SplitArgs a(line);
         if (a.count == 2) {
-          ok = h.OnSub(a.args[0], std::string_view(), a.args[1]);
+          ok = h.OnSub(a.arg(0), std::string_view(), a.arg(1));
         } else if (a.count == 3) {
-          ok = h.OnSub(a.args[0], a.args[1], a.args[2]);
+          ok = h.OnSub(a.arg(0), a.arg(1), a.arg(2));
         } else {
           return ParseStatus::kBadArguments;
         }
@@ -399,10 +413,10 @@ class Parser {
       case Verb::kUnsub: {
         SplitArgs a(line);
         if (a.count == 1) {
-          ok = h.OnUnsub(a.args[0], -1);
+          ok = h.OnUnsub(a.arg(0), -1);
         } else if (a.count == 2) {
           // An unparsable max reads as -1, which unsubscribes at once (as the reference).
-          ok = h.OnUnsub(a.args[0], parser_detail::ParseSize(a.args[1]));
+          ok = h.OnUnsub(a.arg(0), parser_detail::ParseSize(a.arg(1)));
         } else {
           return ParseStatus::kBadArguments;
         }

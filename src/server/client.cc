@@ -502,7 +502,7 @@ bool Client::DeliverToSubscription(Subscription* sub, const MsgArgs& args, std::
 
 // ---- Cross-worker hand-over ----
 
-bool Client::HandOver(const std::string& bytes, uint64_t msgs, bool& notify) {
+bool Client::HandOver(std::string& bytes, uint64_t msgs, bool& notify) {
   const int64_t max_pending = server_.options().max_pending;
   std::lock_guard lock(inbox_mu_);
   notify = !flush_posted_;
@@ -511,7 +511,11 @@ bool Client::HandOver(const std::string& bytes, uint64_t msgs, bool& notify) {
     slow_consumer_.store(true, std::memory_order_relaxed);
     return false;
   }
-  inbox_.append(bytes);
+  if (inbox_.empty()) {
+    inbox_.swap(bytes);  // the staging side gets the inbox's empty buffer back
+  } else {
+    inbox_.append(bytes);
+  }
   inbox_msgs_ += msgs;
   has_inbox_.store(true, std::memory_order_release);
   return static_cast<int64_t>(inbox_.size()) + owner_pending() > max_pending / 2;

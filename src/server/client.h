@@ -88,10 +88,11 @@ class Client {
   bool wants_headers() const { return headers_.load(std::memory_order_relaxed); }
   // Bytes waiting on the owner's side, as last published by the owner.
   int64_t owner_pending() const { return owner_pending_.load(std::memory_order_relaxed); }
-  // Hands over bytes staged by another worker. Sets `notify` when the owner must be woken.
+  // Hands over bytes staged by another worker (taking the buffer itself when the inbox is
+  // empty, so the bytes are not copied again). Sets `notify` when the owner must be woken.
   // Returns true when the receiver is over half its pending limit: the producer should stall.
   // Past the limit the bytes are dropped and the receiver is flagged as a slow consumer.
-  bool HandOver(const std::string& bytes, uint64_t msgs, bool& notify);
+  bool HandOver(std::string& bytes, uint64_t msgs, bool& notify);
   // Back-pressure on a producer: stop reading it for a moment.
   void PauseReading(Clock::time_point until);
   void ResumeReading();
