@@ -1,11 +1,12 @@
 # Gannet's front door. `make run` and `make test` work on a fresh Debian 12 machine.
-.PHONY: deps build run test test-release test-asan test-tsan fuzz bench clean
+.PHONY: deps build run test test-release test-asan test-tsan lint format fuzz bench clean
 
 JOBS ?= 2
 # Debian packages the build and the test suite need (the reference server and the official C
 # client are test peers).
 DEPS := build-essential cmake g++ pkg-config googletest libgtest-dev libgmock-dev \
-        libbenchmark-dev nlohmann-json3-dev libnats-dev nats-server clang libclang-rt-14-dev
+        libbenchmark-dev nlohmann-json3-dev libnats-dev nats-server clang libclang-rt-14-dev \
+        clang-format clang-tidy
 
 deps:
 	@missing=""; for p in $(DEPS); do \
@@ -41,6 +42,17 @@ test-tsan: deps
 	cmake --preset tsan >/dev/null
 	cmake --build --preset tsan -j$(JOBS)
 	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure -j$(JOBS) --timeout 600
+
+# Style and static analysis: clang-format must have nothing to change; clang-tidy (.clang-tidy)
+# must report nothing on the product's sources.
+SOURCES := $(shell find src tests bench fuzz -name '*.cc' -o -name '*.h' 2>/dev/null)
+lint: build
+	clang-format --dry-run -Werror $(SOURCES)
+	@out=$$(for f in $$(find src -name '*.cc'); do clang-tidy -p build/release --quiet $$f 2>/dev/null; done | grep -E 'warning:|error:' || true); \
+	if [ -n "$$out" ]; then echo "$$out"; exit 1; else echo "clang-tidy: clean"; fi
+
+format:
+	clang-format -i $(SOURCES)
 
 fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \

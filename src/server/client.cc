@@ -594,9 +594,9 @@ bool Client::FlushOutbound() {
     out_.clear();
     out_off_ = 0;
     // Give back memory after a burst; an idle connection keeps no large buffer.
-    if (out_.capacity() > 256 * 1024) out_.shrink_to_fit();
+    if (out_.capacity() > size_t{256} * 1024) out_.shrink_to_fit();
     UpdateWriteInterest(false);
-  } else if (out_off_ > 64 * 1024 && out_off_ > out_.size() / 2) {
+  } else if (out_off_ > size_t{64} * 1024 && out_off_ > out_.size() / 2) {
     out_.erase(0, out_off_);
     out_off_ = 0;
   }

@@ -24,8 +24,8 @@ struct Options {
   bool trace = false;
 
   int64_t max_control_line = 4096;
-  int64_t max_payload = 1024 * 1024;
-  int64_t max_pending = 64 * 1024 * 1024;
+  int64_t max_payload = int64_t{1} << 20;
+  int64_t max_pending = int64_t{64} << 20;
   int64_t max_connections = 65536;
   int64_t max_subscriptions = 0;  // 0: unlimited
   std::chrono::milliseconds ping_interval = std::chrono::minutes(2);

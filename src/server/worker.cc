@@ -18,7 +18,7 @@
 namespace gannet {
 
 namespace {
-constexpr size_t kReadBufferSize = 128 * 1024;
+constexpr size_t kReadBufferSize = size_t{128} * 1024;
 constexpr auto kTickInterval = std::chrono::milliseconds(100);
 constexpr int kMaxEvents = 256;
 // How long a producer is held back when a receiver is over half its pending limit.
