@@ -7,8 +7,11 @@
 
 namespace gannet {
 
-MatchCache::MatchCache(Sublist& sublist, size_t max_entries)
-    : sublist_(sublist), max_entries_(max_entries) {
+MatchCache::MatchCache(Sublist& sublist, size_t max_entries, Admission admission)
+    : sublist_(sublist),
+      max_entries_(max_entries),
+      admission_(admission),
+      seen_once_(kSeenSlots, 0) {
   sublist_.RegisterCache(this);
 }
 
@@ -74,6 +77,14 @@ const MatchResult& MatchCache::Lookup(std::string_view subject) {
   // the generation, and then the result is used once but not kept.
   Drain();
   if (sublist_.generation() != generation) return scratch_;
+  if (admission_ == Admission::kSecondMiss) {
+    size_t hash = StringHash{}(subject) | 1;  // 0 marks an empty slot
+    size_t& seen = seen_once_[hash % kSeenSlots];
+    if (seen != hash) {
+      seen = hash;
+      return scratch_;
+    }
+  }
   if (entries_.size() >= max_entries_) Evict();
   const MatchResult& cached = entries_.emplace(std::string(subject), scratch_).first->second;
   Remember(subject, &cached);

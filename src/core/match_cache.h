@@ -19,7 +19,12 @@ namespace gannet {
 
 class MatchCache {
  public:
-  explicit MatchCache(Sublist& sublist, size_t max_entries = 4096);
+  enum class Admission {
+    kSecondMiss,  // cache a subject when it is missed a second time (the server's policy)
+    kFirstMiss,   // cache every miss (for tests of invalidation)
+  };
+  explicit MatchCache(Sublist& sublist, size_t max_entries = 4096,
+                      Admission admission = Admission::kSecondMiss);
   ~MatchCache();
   MatchCache(const MatchCache&) = delete;
   MatchCache& operator=(const MatchCache&) = delete;
@@ -45,6 +50,7 @@ class MatchCache {
 
   Sublist& sublist_;
   size_t max_entries_;
+  Admission admission_;
   std::unordered_map<std::string, MatchResult, StringHash, std::equal_to<>> entries_;
   MatchResult scratch_;  // result of an uncacheable lookup
   // The last subject looked up and its entry: a publisher repeating a subject skips the hash.
@@ -53,6 +59,10 @@ class MatchCache {
   char last_key_[kLastKeyMax];
   size_t last_key_len_ = 0;
   const MatchResult* last_result_ = nullptr;
+  // Hashes of subjects missed once. A subject is cached on its second miss, so the unique
+  // reply subjects of request/reply never allocate a cache entry.
+  static constexpr size_t kSeenSlots = 4096;
+  std::vector<size_t> seen_once_;
 
   std::mutex invalidations_mu_;
   std::vector<std::string> invalidations_;

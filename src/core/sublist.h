@@ -36,7 +36,7 @@ struct Subscription {
 };
 
 struct QueueGroupMatch {
-  std::string_view name;
+  std::string name;  // a copy: results outlive the index's nodes (they are cached)
   std::vector<Subscription*> members;
 };
 

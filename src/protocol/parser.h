@@ -211,7 +211,9 @@ class Parser {
           if (!nl) {
             // Split control line: keep what we have, bounded by the limit.
             line_.append(data + i, len - i);
-            if (line_.size() > max_control_line_ && role_ == ParserRole::kServerForClient) {
+            // A trailing CR may be the line's end: it does not count, as on the complete path.
+            size_t counted = line_.size() - (line_.back() == '\r' ? 1 : 0);
+            if (counted > max_control_line_ && role_ == ParserRole::kServerForClient) {
               return ParseStatus::kMaxControlLine;
             }
             i = len;

@@ -395,7 +395,7 @@ bool Client::OnMsgArgs(Verb verb, const MsgArgs& args) {
 }
 
 bool Client::OnMsg(Verb verb, const MsgArgs& args, std::string_view payload) {
-  if (Logger::Get().trace()) {
+  if (Logger::trace()) {
     LOG_TRACE("%s - <<- [%s %.*s%s%.*s %.*s]", log_prefix_.c_str(),
               verb == Verb::kHpub ? "HPUB" : "PUB", static_cast<int>(args.subject.size()),
               args.subject.data(), args.reply.empty() ? "" : " ",
@@ -492,7 +492,7 @@ bool Client::DeliverToSubscription(Subscription* sub, const MsgArgs& args, std::
     AppendMessage(worker_.StagingFor(dst), args.subject, sub->sid, args, payload,
                   dst->wants_headers());
   }
-  if (Logger::Get().trace()) {
+  if (Logger::trace()) {
     LOG_TRACE("%s - ->> [MSG %.*s %s %.*s]", dst->log_prefix_.c_str(),
               static_cast<int>(args.subject.size()), args.subject.data(), sub->sid.c_str(),
               static_cast<int>(args.total_size_token.size()), args.total_size_token.data());

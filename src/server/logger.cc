@@ -16,8 +16,8 @@ Logger& Logger::Get() {
 bool Logger::Configure(const std::string& path, bool logtime, bool debug, bool trace) {
   std::lock_guard lock(mu_);
   logtime_ = logtime;
-  debug_ = debug;
-  trace_ = trace;
+  g_log_debug = debug;
+  g_log_trace = trace;
   path_ = path;
   if (!path.empty()) {
     FILE* f = std::fopen(path.c_str(), "a");

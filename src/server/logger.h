@@ -11,6 +11,10 @@
 
 namespace gannet {
 
+// Checked on the message path: plain globals, so a disabled level costs one relaxed load.
+inline std::atomic<bool> g_log_debug{false};
+inline std::atomic<bool> g_log_trace{false};
+
 class Logger {
  public:
   static Logger& Get();
@@ -20,8 +24,8 @@ class Logger {
   // Reopens the log file (after rotation).
   bool Reopen();
 
-  bool debug() const { return debug_.load(std::memory_order_relaxed); }
-  bool trace() const { return trace_.load(std::memory_order_relaxed); }
+  static bool debug() { return g_log_debug.load(std::memory_order_relaxed); }
+  static bool trace() { return g_log_trace.load(std::memory_order_relaxed); }
 
   void Log(std::string_view label, std::string_view message);
 
@@ -31,8 +35,6 @@ class Logger {
   FILE* out_ = stderr;
   std::string path_;
   bool logtime_ = true;
-  std::atomic<bool> debug_{false};
-  std::atomic<bool> trace_{false};
   bool color_ = false;
 };
 
@@ -49,13 +51,13 @@ std::string Format(const char* fmt, Args&&... args) {
 #define LOG_WARN(...) GANNET_LOG("WRN", __VA_ARGS__)
 #define LOG_ERROR(...) GANNET_LOG("ERR", __VA_ARGS__)
 #define LOG_FATAL(...) GANNET_LOG("FTL", __VA_ARGS__)
-#define LOG_DEBUG(...)                                                   \
-  do {                                                                   \
-    if (::gannet::Logger::Get().debug()) GANNET_LOG("DBG", __VA_ARGS__); \
+#define LOG_DEBUG(...)                                             \
+  do {                                                             \
+    if (::gannet::Logger::debug()) GANNET_LOG("DBG", __VA_ARGS__); \
   } while (0)
-#define LOG_TRACE(...)                                                   \
-  do {                                                                   \
-    if (::gannet::Logger::Get().trace()) GANNET_LOG("TRC", __VA_ARGS__); \
+#define LOG_TRACE(...)                                             \
+  do {                                                             \
+    if (::gannet::Logger::trace()) GANNET_LOG("TRC", __VA_ARGS__); \
   } while (0)
 
 }  // namespace gannet

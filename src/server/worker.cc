@@ -142,20 +142,35 @@ void Worker::ForgetClient(Client* c) {
 }
 
 std::string& Worker::StagingFor(Client* dst) {
-  if (dst == last_staged_dst_) return staged_[last_staged_slot_].bytes;
-  auto it = staged_index_.find(dst);
-  size_t slot;
-  if (it != staged_index_.end()) {
-    slot = it->second;
+  if (dst == last_staged_dst_) {
+    staged_[last_staged_slot_].msgs++;
+    return staged_[last_staged_slot_].bytes;
+  }
+  // Few receivers per batch is the common case: a linear scan allocates nothing. Past a
+  // handful, an index (allocating once per receiver per batch, never per message).
+  constexpr size_t kLinearScanMax = 16;
+  size_t slot = staged_.size();
+  if (staged_.size() <= kLinearScanMax) {
+    for (size_t i = 0; i < staged_.size(); ++i) {
+      if (staged_[i].dst == dst) {
+        slot = i;
+        break;
+      }
+    }
   } else {
-    slot = staged_.size();
+    if (staged_index_.empty()) {
+      for (size_t i = 0; i < staged_.size(); ++i) staged_index_.emplace(staged_[i].dst, i);
+    }
+    if (auto it = staged_index_.find(dst); it != staged_index_.end()) slot = it->second;
+  }
+  if (slot == staged_.size()) {
     Staged s{dst, {}, 0};
     if (!spare_buffers_.empty()) {
       s.bytes = std::move(spare_buffers_.back());
       spare_buffers_.pop_back();
     }
     staged_.push_back(std::move(s));
-    staged_index_.emplace(dst, slot);
+    if (!staged_index_.empty()) staged_index_.emplace(dst, slot);
   }
   last_staged_dst_ = dst;
   last_staged_slot_ = slot;
@@ -241,10 +256,9 @@ void Worker::RunTasks() {
 
 void Worker::Tick() {
   // Clients may close during the scan: collect first.
-  std::vector<Client*> all;
-  all.reserve(clients_.size());
-  for (auto& [cid, c] : clients_) all.push_back(c);
-  for (Client* c : all) {
+  tick_scratch_.clear();
+  for (auto& [cid, c] : clients_) tick_scratch_.push_back(c);
+  for (Client* c : tick_scratch_) {
     if (!c->closing()) c->OnTick(now_);
   }
 }

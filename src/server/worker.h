@@ -109,6 +109,7 @@ class Worker {
   std::atomic<size_t> num_clients_{0};
   std::vector<Client*> dirty_;
   std::vector<uint64_t> paused_;  // cids of producers held back
+  std::vector<Client*> tick_scratch_;
   std::vector<Staged> staged_;
   std::unordered_map<Client*, size_t> staged_index_;
   Client* last_staged_dst_ = nullptr;

@@ -61,17 +61,6 @@ ServerProcess::~ServerProcess() {
   if (!log_path_.empty()) ::unlink(log_path_.c_str());
 }
 
-static bool PortAccepts(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
 bool ServerProcess::Start(std::chrono::milliseconds timeout) {
   std::vector<std::string> argv{ServerBinary(kind_)};
   bool has_port = false;
@@ -107,11 +96,13 @@ bool ServerProcess::Start(std::chrono::milliseconds timeout) {
     std::_Exit(127);
   }
   ::close(log_fd);
+  // Ready when the server says so: both servers log "Server is ready" once listening. This
+  // does not open a connection, which would count against max_connections.
   auto deadline = Clock::now() + timeout;
   while (Clock::now() < deadline) {
     if (!Running()) return false;
-    if (PortAccepts(port_)) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (Output().find("Server is ready") != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return false;
 }
