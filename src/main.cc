@@ -1,4 +1,5 @@
 // gannet-server: command line, logging, PID file, signals; the server itself is in server/.
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -52,6 +53,11 @@ int main(int argc, char** argv) {
   for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+
+  // Output buffers of 64 KB to a few hundred KB circulate between threads; keep them in the
+  // heap (no mmap/munmap and fresh-page faults per buffer) and do not trim the heap eagerly.
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
 
   Server server(opts);
   if (!server.Start()) return 1;

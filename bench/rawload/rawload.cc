@@ -157,7 +157,7 @@ double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 void Report(const Config& c, const char* what, double rate, double secs) {
   if (c.json) {
     std::printf(
-        "{\"mode\":\"%s\",\"size\":%d,\"msgs\":%ld,\"metric\":\"%s\",\"rate\":%.0f,"
+        "{\"ok\":true,\"mode\":\"%s\",\"size\":%d,\"msgs\":%ld,\"metric\":\"%s\",\"rate\":%.0f,"
         "\"seconds\":%.3f}\n",
         c.mode.c_str(), c.size, c.msgs, what, rate, secs);
   } else {
@@ -305,7 +305,8 @@ int RunRequestReply(const Config& c) {
   auto pct = [&](double p) { return lat[static_cast<size_t>(p * (lat.size() - 1))]; };
   if (c.json) {
     std::printf(
-        "{\"mode\":\"reqrep\",\"size\":%d,\"requests\":%zu,\"p50_us\":%.1f,\"p90_us\":%.1f,"
+        "{\"ok\":true,\"mode\":\"reqrep\",\"size\":%d,\"requests\":%zu,\"p50_us\":%.1f,\"p90_us\":%"
+        ".1f,"
         "\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f}\n",
         c.size, lat.size(), pct(0.5), pct(0.9), pct(0.99), pct(0.999), lat.back());
   } else {

@@ -159,14 +159,15 @@ void Client::Start() {
 }
 
 void Client::SendProto(std::string_view bytes) {
-  out_.append(bytes);
+  out_.Append(bytes);
   worker_.MarkDirty(this);
 }
 
 void Client::SendErr(std::string_view text) {
-  out_.append("-ERR '");
-  out_.append(text);
-  out_.append("'\r\n");
+  std::string& tail = out_.Tail();
+  tail.append("-ERR '");
+  tail.append(text);
+  tail.append("'\r\n");
   worker_.MarkDirty(this);
   LOG_TRACE("%s - ->> [-ERR '%.*s']", log_prefix_.c_str(), static_cast<int>(text.size()),
             text.data());
@@ -447,13 +448,14 @@ void Client::ProcessPublish(const MsgArgs& args, std::string_view payload) {
     server_.sublist().Match(args.reply, reply_subs);
     for (Subscription* sub : reply_subs.plain) {
       if (sub->client != this) continue;
-      out_.append("HMSG ");
-      out_.append(args.reply);
-      out_ += ' ';
-      out_.append(sub->sid);
-      out_.append(" 16 16\r\n");
-      out_.append(kNoRespondersHeader);
-      out_.append("\r\n");
+      std::string& tail = out_.Tail();
+      tail.append("HMSG ");
+      tail.append(args.reply);
+      tail += ' ';
+      tail.append(sub->sid);
+      tail.append(" 16 16\r\n");
+      tail.append(kNoRespondersHeader);
+      tail.append("\r\n");
       worker_.MarkDirty(this);
       break;
     }
@@ -475,7 +477,7 @@ bool Client::DeliverToSubscription(Subscription* sub, const MsgArgs& args, std::
 
   const int64_t max_pending = server_.options().max_pending;
   if (&dst->worker() == &worker_) {
-    AppendMessage(dst->out_, args.subject, sub->sid, args, payload, dst->wants_headers());
+    AppendMessage(dst->out_.Tail(), args.subject, sub->sid, args, payload, dst->wants_headers());
     dst->out_msgs++;
     dst->last_activity_ = worker_.now();
     worker_.MarkDirty(dst);
@@ -502,23 +504,31 @@ bool Client::DeliverToSubscription(Subscription* sub, const MsgArgs& args, std::
 
 // ---- Cross-worker hand-over ----
 
-bool Client::HandOver(std::string& bytes, uint64_t msgs, bool& notify) {
+bool Client::HandOver(const std::string& bytes, uint64_t msgs, bool& notify) {
   const int64_t max_pending = server_.options().max_pending;
   std::lock_guard lock(inbox_mu_);
   notify = !flush_posted_;
   flush_posted_ = true;
-  if (static_cast<int64_t>(inbox_.size() + bytes.size()) + owner_pending() > max_pending) {
+  if (static_cast<int64_t>(inbox_bytes_ + bytes.size()) + owner_pending() > max_pending) {
     slow_consumer_.store(true, std::memory_order_relaxed);
     return false;
   }
-  if (inbox_.empty()) {
-    inbox_.swap(bytes);  // the staging side gets the inbox's empty buffer back
-  } else {
-    inbox_.append(bytes);
+  // Copied, not swapped: the staging buffer stays with the publisher's worker, and inbox
+  // chunks circulate within the receiver's side, so steady state allocates nothing.
+  constexpr size_t kInboxChunk = size_t{64} * 1024;
+  if (inbox_.empty() || inbox_.back().size() + bytes.size() > kInboxChunk) {
+    std::string chunk;
+    if (!inbox_spares_.empty()) {
+      chunk.swap(inbox_spares_.back());
+      inbox_spares_.pop_back();
+    }
+    inbox_.push_back(std::move(chunk));
   }
+  inbox_.back().append(bytes);
+  inbox_bytes_ += bytes.size();
   inbox_msgs_ += msgs;
   has_inbox_.store(true, std::memory_order_release);
-  return static_cast<int64_t>(inbox_.size()) + owner_pending() > max_pending / 2;
+  return static_cast<int64_t>(inbox_bytes_) + owner_pending() > max_pending / 2;
 }
 
 void Client::PauseReading(Clock::time_point until) {
@@ -542,15 +552,17 @@ void Client::DrainInbox() {
     has_inbox_.store(false, std::memory_order_relaxed);
     msgs = inbox_msgs_;
     inbox_msgs_ = 0;
-    if (pending_out() == 0) {
-      out_.clear();
-      out_off_ = 0;
-      out_.swap(inbox_);  // both keep their capacity: no allocation in steady state
-    } else {
-      out_.append(inbox_);
-      inbox_.clear();
+    inbox_bytes_ = 0;
+    drained_.swap(inbox_);
+    // Written buffers go back round for the next hand-overs.
+    while (inbox_spares_.size() < 4) {
+      std::string spare;
+      if (!out_.TakeSpare(spare)) break;
+      inbox_spares_.push_back(std::move(spare));
     }
   }
+  for (std::string& chunk : drained_) out_.AppendChunk(std::move(chunk));  // queued, not copied
+  drained_.clear();
   if (msgs > 0) {
     out_msgs += msgs;
     last_activity_ = worker_.now();
@@ -574,10 +586,9 @@ void Client::UpdateWriteInterest(bool want_write) {
 void Client::OnWritable() { FlushOutbound(); }
 
 bool Client::FlushOutbound() {
-  while (pending_out() > 0) {
-    ssize_t n = ::send(fd_, out_.data() + out_off_, pending_out(), MSG_NOSIGNAL);
+  while (!out_.empty()) {
+    ssize_t n = out_.WriteTo(fd_);
     if (n > 0) {
-      out_off_ += static_cast<size_t>(n);
       write_blocked_since_ = {};
       continue;
     }
@@ -590,17 +601,8 @@ bool Client::FlushOutbound() {
     if (!closing()) Close(CloseReason::kWriteError);
     return false;
   }
-  if (pending_out() == 0) {
-    out_.clear();
-    out_off_ = 0;
-    // Give back memory after a burst; an idle connection keeps no large buffer.
-    if (out_.capacity() > size_t{256} * 1024) out_.shrink_to_fit();
-    UpdateWriteInterest(false);
-  } else if (out_off_ > size_t{64} * 1024 && out_off_ > out_.size() / 2) {
-    out_.erase(0, out_off_);
-    out_off_ = 0;
-  }
-  owner_pending_.store(static_cast<int64_t>(pending_out()), std::memory_order_relaxed);
+  if (out_.empty()) UpdateWriteInterest(false);
+  owner_pending_.store(static_cast<int64_t>(out_.pending()), std::memory_order_relaxed);
   return true;
 }
 
@@ -608,6 +610,9 @@ bool Client::FlushOutbound() {
 
 void Client::OnTick(Clock::time_point now) {
   const Options& opts = server_.options();
+  if (out_.empty() && out_.has_spares() && now - last_activity_ > std::chrono::seconds(1)) {
+    out_.ReleaseSpares();
+  }
   if (auth_required_ && !connect_received_ && now - created_ > opts.auth_timeout) {
     LOG_DEBUG("%s - Authentication Timeout", log_prefix_.c_str());
     SendErr("Authentication Timeout");
@@ -655,9 +660,7 @@ void Client::Close(CloseReason reason) {
   LOG_DEBUG("%s - Client connection closed: %s", log_prefix_.c_str(), CloseReasonText(reason));
   // Best effort: let a final -ERR reach the peer. Drain unread input first so the close sends
   // FIN rather than RST, which could discard what we wrote.
-  if (pending_out() > 0) {
-    ::send(fd_, out_.data() + out_off_, pending_out(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  }
+  if (pending_out() > 0) out_.WriteTo(fd_);  // the socket is non-blocking
   char sink[4096];
   while (::recv(fd_, sink, sizeof sink, MSG_DONTWAIT) > 0) {
   }

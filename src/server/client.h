@@ -13,10 +13,12 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "core/sublist.h"
 #include "protocol/connect_options.h"
 #include "protocol/parser.h"
+#include "server/outbound.h"
 
 namespace gannet {
 
@@ -88,21 +90,19 @@ class Client {
   bool wants_headers() const { return headers_.load(std::memory_order_relaxed); }
   // Bytes waiting on the owner's side, as last published by the owner.
   int64_t owner_pending() const { return owner_pending_.load(std::memory_order_relaxed); }
-  // Hands over bytes staged by another worker (taking the buffer itself when the inbox is
-  // empty, so the bytes are not copied again). Sets `notify` when the owner must be woken.
+  // Hands over bytes staged by another worker. Sets `notify` when the owner must be woken.
   // Returns true when the receiver is over half its pending limit: the producer should stall.
   // Past the limit the bytes are dropped and the receiver is flagged as a slow consumer.
-  bool HandOver(std::string& bytes, uint64_t msgs, bool& notify);
+  bool HandOver(const std::string& bytes, uint64_t msgs, bool& notify);
   // Back-pressure on a producer: stop reading it for a moment.
   void PauseReading(Clock::time_point until);
   void ResumeReading();
 
   // ---- Owner thread, used by the delivery path ----
-  std::string& out() { return out_; }
   bool dirty = false;  // in the worker's list of clients to flush
   uint64_t out_msgs = 0;
   uint64_t out_bytes = 0;
-  size_t pending_out() const { return out_.size() - out_off_; }
+  size_t pending_out() const { return out_.pending(); }
   std::string_view log_prefix() const { return log_prefix_; }
 
  private:
@@ -132,16 +132,20 @@ class Client {
   std::unordered_map<std::string, std::unique_ptr<Subscription>> subs_;
   uint64_t next_sub_seq_ = 1;
 
-  // Outbound: owner-thread buffer, written from out_off_.
-  std::string out_;
-  size_t out_off_ = 0;
+  // Outbound: owner-thread queue of chunks.
+  OutboundQueue out_;
   bool want_write_ = false;
   std::atomic<int64_t> owner_pending_{0};
 
   // Inbox: bytes handed over by other workers (any thread, under inbox_mu_).
+  // Chunks of bounded size, so a receiver that falls behind never makes one buffer grow (and
+  // reallocate, touching fresh pages) without limit; buffers circulate inbox -> out -> spares.
   std::mutex inbox_mu_;
-  std::string inbox_;
+  std::vector<std::string> inbox_;
+  std::vector<std::string> inbox_spares_;
+  size_t inbox_bytes_ = 0;
   uint64_t inbox_msgs_ = 0;
+  std::vector<std::string> drained_;  // owner thread: swapped with inbox_ when draining
   bool flush_posted_ = false;
   // Set with the inbox non-empty: a read drains it first, so messages handed over before a
   // client's PING are written before its PONG.
