@@ -78,6 +78,32 @@ void AppendMessage(std::string& out, std::string_view subject, std::string_view 
   out.append("\r\n", 2);
 }
 
+// A duration as Go's time.Duration prints it ("10s", "1.5s", "500ms", "2m0s").
+std::string GoDuration(std::chrono::milliseconds d) {
+  long long ms = d.count();
+  char buf[48];
+  if (ms < 1000) {
+    std::snprintf(buf, sizeof buf, "%lldms", ms);
+  } else if (ms < 60000) {
+    if (ms % 1000 == 0) {
+      std::snprintf(buf, sizeof buf, "%llds", ms / 1000);
+    } else {
+      std::snprintf(buf, sizeof buf,
+                    "%g"
+                    "s",
+                    static_cast<double>(ms) / 1000.0);
+    }
+  } else {
+    long long m = ms / 60000, rest = ms % 60000;
+    if (rest % 1000 == 0) {
+      std::snprintf(buf, sizeof buf, "%lldm%llds", m, rest / 1000);
+    } else {
+      std::snprintf(buf, sizeof buf, "%lldm%gs", m, static_cast<double>(rest) / 1000.0);
+    }
+  }
+  return buf;
+}
+
 std::string Quote(std::string_view s) {
   std::string q = "\"";
   q.append(s);
@@ -622,9 +648,11 @@ void Client::OnTick(Clock::time_point now) {
   if (pending_out() > 0 && write_blocked_since_ != Clock::time_point{} &&
       now - write_blocked_since_ > opts.write_deadline) {
     server_.slow_consumers.fetch_add(1, std::memory_order_relaxed);
-    LOG_INFO("%s - Slow Consumer Detected: WriteDeadline of %lldms exceeded with %zu total bytes.",
-             log_prefix_.c_str(), static_cast<long long>(opts.write_deadline.count()),
-             pending_out());
+    LOG_INFO(
+        "%s - Slow Consumer Detected: WriteDeadline of %s exceeded with %zu chunks of %zu "
+        "total bytes.",
+        log_prefix_.c_str(), GoDuration(opts.write_deadline).c_str(), out_.chunk_count(),
+        pending_out());
     Close(CloseReason::kSlowConsumerWriteDeadline);
     return;
   }

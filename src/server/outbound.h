@@ -32,6 +32,7 @@ class OutboundQueue {
   // Frees the spare buffers: a connection that went quiet keeps no memory for bursts.
   void ReleaseSpares();
   bool has_spares() const { return !spare_.empty(); }
+  size_t chunk_count() const { return chunks_.size(); }
   // Gives a written buffer for reuse by someone else (the inbox), if one is spare.
   bool TakeSpare(std::string& out);
 
