@@ -2,6 +2,7 @@
 .PHONY: deps build run test test-release test-asan test-tsan lint format fuzz bench clean
 
 JOBS ?= 2
+FUZZ_SECONDS ?= 60
 # Debian packages the build and the test suite need (the reference server and the official C
 # client are test peers).
 DEPS := build-essential cmake g++ pkg-config googletest libgtest-dev libgmock-dev \
@@ -26,8 +27,8 @@ run: build
 	./build/release/bin/gannet-server
 
 # The whole suite: unit, integration and interoperability tests on the release build, then
-# the same tests on the asan+ubsan build (the server under test is then sanitized too).
-test: build test-release test-asan
+# the same tests on the asan+ubsan and tsan builds (the server under test is then sanitized too).
+test: build test-release test-asan test-tsan
 
 test-release:
 	ctest --test-dir build/release --output-on-failure -j$(JOBS) --timeout 300
@@ -58,7 +59,9 @@ fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DGANNET_FUZZ=ON -DGANNET_BUILD_TESTS=OFF >/dev/null
 	cmake --build build/fuzz -j$(JOBS) --target parser_fuzz
-	./build/fuzz/bin/parser_fuzz -max_total_time=60 fuzz/corpus/parser
+	@# New inputs go to a scratch directory first, so the seed corpus stays as committed.
+	scratch=$$(mktemp -d) && ./build/fuzz/bin/parser_fuzz -max_total_time=$(FUZZ_SECONDS) \
+	  $$scratch fuzz/corpus/parser && rm -rf $$scratch
 
 bench: build
 	bench/compare

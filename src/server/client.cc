@@ -488,8 +488,8 @@ void Client::ProcessPublish(const MsgArgs& args, std::string_view payload) {
   }
 }
 
-bool Client::DeliverToSubscription(Subscription* sub, const MsgArgs& args, std::string_view payload,
-                                   std::string_view) {
+bool Client::DeliverToSubscription(Subscription* sub, const MsgArgs& args,
+                                   std::string_view payload) {
   Client* dst = sub->client;
   if (dst->closing()) return false;
   if (dst == this && !opts_.echo) return false;

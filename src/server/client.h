@@ -106,8 +106,7 @@ class Client {
   std::string_view log_prefix() const { return log_prefix_; }
 
  private:
-  bool DeliverToSubscription(Subscription* sub, const MsgArgs& args, std::string_view payload,
-                             std::string_view subject_override = {});
+  bool DeliverToSubscription(Subscription* sub, const MsgArgs& args, std::string_view payload);
   void ProcessPublish(const MsgArgs& args, std::string_view payload);
   void AuthViolation();
   void UpdateWriteInterest(bool want_write);

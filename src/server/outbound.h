@@ -37,7 +37,7 @@ class OutboundQueue {
   bool TakeSpare(std::string& out);
 
  private:
-  static constexpr size_t kChunkTarget = 64 * 1024;  // start a new tail past this
+  static constexpr size_t kChunkTarget = size_t{64} * 1024;  // start a new tail past this
   static constexpr int kMaxIov = 64;
   static constexpr size_t kMaxSpare = 4;
 

@@ -136,8 +136,7 @@ void Worker::RemoveFromEpoll(int fd) { epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, n
 void Worker::ForgetClient(Client* c) {
   clients_.erase(c->cid());
   num_clients_.fetch_sub(1, std::memory_order_relaxed);
-  auto it = staged_index_.find(c);
-  (void)it;  // staged bytes for a closed client are dropped at hand-over (closing() check)
+  // Bytes staged for it in this batch are dropped at hand-over (the closing() check).
   server_.reclaimer().Retire([c] { delete c; });
 }
 
