@@ -32,7 +32,14 @@ bool SubjectHasWildcard(std::string_view subject) {
 }
 
 bool IsValidLiteralSubject(std::string_view subject) {
-  return IsValidSubject(subject) && !SubjectHasWildcard(subject);
+  // As the reference's: no empty token, no wildcard token; characters are not checked.
+  if (subject.empty()) return false;
+  TokenIterator it(subject);
+  std::string_view token;
+  while (it.Next(token)) {
+    if (token.empty() || token == kSingleWildcard || token == kFullWildcard) return false;
+  }
+  return true;
 }
 
 bool SubjectMatchesPattern(std::string_view literal, std::string_view pattern) {

@@ -12,7 +12,7 @@ inline constexpr std::string_view kFullWildcard = ">";
 // A subject for SUB: non-empty tokens, no whitespace, '>' only as the last token.
 // '*' and '>' are wildcards only as whole tokens ("foo*" is a literal token).
 bool IsValidSubject(std::string_view subject);
-// A subject for PUB: valid and without wildcard tokens.
+// A subject for PUB (pedantic check): no empty token and no wildcard token.
 bool IsValidLiteralSubject(std::string_view subject);
 // True if the subject has a '*' or '>' token.
 bool SubjectHasWildcard(std::string_view subject);

@@ -341,7 +341,8 @@ bool Client::OnSub(std::string_view subject, std::string_view queue, std::string
             subject.data(), queue.empty() ? "" : " ", static_cast<int>(queue.size()), queue.data(),
             static_cast<int>(sid.size()), sid.data());
   last_activity_ = worker_.now();
-  if (!IsValidSubject(subject) || (!queue.empty() && !IsValidSubject(queue))) {
+  // Queue names are not validated, as in the reference.
+  if (!IsValidSubject(subject)) {
     SendErr("Invalid Subject");
     return true;
   }

@@ -323,6 +323,16 @@ TEST_P(PubSubTest, UnsubMaxAlreadyReachedRemovesAtOnce) {
   EXPECT_EQ(sub->Flush(), "");
 }
 
+TEST_P(PubSubTest, QueueNamesAreNotValidated) {
+  Start();
+  auto sub = Client();
+  auto pub = Client();
+  // A queue name that would be an invalid subject is still a queue name to the reference.
+  ASSERT_EQ(SendAndFlush(*sub, "SUB foo q.*.> 1\r\n"), "");
+  ASSERT_EQ(SendAndFlush(*pub, "PUB foo 1\r\na\r\n"), "");
+  EXPECT_EQ(sub->Flush(), "MSG foo 1 1\r\na\r\n");
+}
+
 TEST_P(PubSubTest, DuplicateSidKeepsTheFirstSubscription) {
   Start();
   auto sub = Client();

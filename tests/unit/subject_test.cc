@@ -48,11 +48,13 @@ TEST(SubjectTest, InvalidSubjects) {
 }
 
 TEST(SubjectTest, LiteralSubjects) {
-  for (std::string_view s : {"foo", "foo.bar", "foo*", "foo>", "**", ">>", "a.b*.c", "*a.b>"}) {
+  // Characters are not checked, as in the reference (sublist.go:IsValidLiteralSubject).
+  for (std::string_view s :
+       {"foo", "foo.bar", "foo*", "foo>", "**", ">>", "a.b*.c", "*a.b>", "foo bar", "a\fb"}) {
     EXPECT_TRUE(IsValidLiteralSubject(s)) << s;
   }
-  for (std::string_view s : {"*", ">", "foo.*", "foo.>", "*.foo", "a.*.b", "", "foo..bar", ".foo",
-                             "foo.", "foo bar", ">.a"}) {
+  for (std::string_view s :
+       {"*", ">", "foo.*", "foo.>", "*.foo", "a.*.b", "", "foo..bar", ".foo", "foo.", ">.a"}) {
     EXPECT_FALSE(IsValidLiteralSubject(s)) << "'" << s << "'";
   }
 }
