@@ -202,6 +202,8 @@ void Client::SendErr(std::string_view text) {
 // ---- Reading ----
 
 void Client::OnReadable() {
+  // Whatever this read produces (a +OK for a SUB, say) must not be overtaken by a direct write.
+  CloseDirectWrites();
   if (has_inbox_.load(std::memory_order_acquire)) {
     DrainInbox();
     if (closing()) return;
@@ -553,6 +555,7 @@ bool Client::HandOver(const std::string& bytes, uint64_t msgs, bool& notify) {
   }
   inbox_.back().append(bytes);
   inbox_bytes_ += bytes.size();
+  direct_ok_.store(false, std::memory_order_release);  // queued bytes must go out first
   inbox_msgs_ += msgs;
   has_inbox_.store(true, std::memory_order_release);
   return static_cast<int64_t>(inbox_bytes_) + owner_pending() > max_pending / 2;
@@ -571,8 +574,9 @@ void Client::ResumeReading() {
   worker_.ModifyEpoll(fd_, cid_, true, want_write_);
 }
 
-void Client::DrainInbox() {
+bool Client::TakeInbox() {
   uint64_t msgs;
+  std::string head;
   {
     std::lock_guard lock(inbox_mu_);
     flush_posted_ = false;
@@ -581,6 +585,7 @@ void Client::DrainInbox() {
     inbox_msgs_ = 0;
     inbox_bytes_ = 0;
     drained_.swap(inbox_);
+    head.swap(inbox_head_);
     // Written buffers go back round for the next hand-overs.
     while (inbox_spares_.size() < 4) {
       std::string spare;
@@ -588,18 +593,57 @@ void Client::DrainInbox() {
       inbox_spares_.push_back(std::move(spare));
     }
   }
+  // The rest of a direct write was already partly on the wire: it must come next.
+  out_.PrependChunk(std::move(head));
   for (std::string& chunk : drained_) out_.AppendChunk(std::move(chunk));  // queued, not copied
   drained_.clear();
   if (msgs > 0) {
     out_msgs += msgs;
     last_activity_ = worker_.now();
   }
-  if (slow_consumer_.load(std::memory_order_relaxed)) {
-    server_.slow_consumers.fetch_add(1, std::memory_order_relaxed);
-    LOG_INFO("%s - Slow Consumer Detected: MaxPending of %lld Exceeded", log_prefix_.c_str(),
-             static_cast<long long>(server_.options().max_pending));
-    Close(CloseReason::kSlowConsumerPendingBytes);
+  return slow_consumer_.load(std::memory_order_relaxed);
+}
+
+void Client::CloseAsSlowConsumer() {
+  server_.slow_consumers.fetch_add(1, std::memory_order_relaxed);
+  LOG_INFO("%s - Slow Consumer Detected: MaxPending of %lld Exceeded", log_prefix_.c_str(),
+           static_cast<long long>(server_.options().max_pending));
+  Close(CloseReason::kSlowConsumerPendingBytes);
+}
+
+void Client::DrainInbox() {
+  CloseDirectWrites();
+  bool slow;
+  {
+    std::lock_guard wlock(write_mu_);  // a direct write may be putting its rest in front
+    slow = TakeInbox();
   }
+  if (slow) CloseAsSlowConsumer();
+}
+
+bool Client::TryDirectWrite(const std::string& bytes, uint64_t msgs) {
+  if (!direct_ok_.load(std::memory_order_acquire)) return false;
+  std::unique_lock wlock(write_mu_, std::try_to_lock);
+  if (!wlock.owns_lock() || !direct_ok_.load(std::memory_order_acquire) || closing()) {
+    return false;
+  }
+  ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  size_t written = n > 0 ? static_cast<size_t>(n) : 0;
+  direct_msgs_.fetch_add(msgs, std::memory_order_relaxed);
+  if (written == bytes.size()) return true;
+  // The socket took only part (or failed): the rest goes out before anything else; the owner
+  // writes it (and sees any error) once woken.
+  bool notify;
+  {
+    std::lock_guard lock(inbox_mu_);
+    inbox_head_.append(bytes, written, std::string::npos);
+    direct_ok_.store(false, std::memory_order_release);
+    has_inbox_.store(true, std::memory_order_release);
+    notify = !flush_posted_;
+    flush_posted_ = true;
+  }
+  if (notify) worker_.PostFlush(cid_);
+  return true;
 }
 
 // ---- Writing ----
@@ -613,23 +657,46 @@ void Client::UpdateWriteInterest(bool want_write) {
 void Client::OnWritable() { FlushOutbound(); }
 
 bool Client::FlushOutbound() {
-  while (!out_.empty()) {
-    ssize_t n = out_.WriteTo(fd_);
-    if (n > 0) {
-      write_blocked_since_ = {};
-      continue;
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (write_blocked_since_ == Clock::time_point{}) write_blocked_since_ = worker_.now();
-      UpdateWriteInterest(true);
+  bool failed = false;
+  bool slow = false;
+  {
+    std::lock_guard wlock(write_mu_);
+    // Anything a direct write left over goes first.
+    if (has_inbox_.load(std::memory_order_acquire)) slow = TakeInbox();
+    while (!slow && !out_.empty()) {
+      ssize_t n = out_.WriteTo(fd_);
+      if (n > 0) {
+        write_blocked_since_ = {};
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (write_blocked_since_ == Clock::time_point{}) write_blocked_since_ = worker_.now();
+        UpdateWriteInterest(true);
+        break;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      failed = true;
       break;
     }
-    if (n < 0 && errno == EINTR) continue;
+    if (!failed && !slow && out_.empty()) {
+      UpdateWriteInterest(false);
+      // Nothing queued: other workers may write to the socket directly until we queue again.
+      std::lock_guard ilock(inbox_mu_);
+      if (inbox_.empty() && inbox_head_.empty() && !closing()) {
+        direct_ok_.store(true, std::memory_order_release);
+        direct_ok_local_ = true;
+      }
+    }
+    owner_pending_.store(static_cast<int64_t>(out_.pending()), std::memory_order_relaxed);
+  }
+  if (slow) {
+    CloseAsSlowConsumer();
+    return false;
+  }
+  if (failed) {
     if (!closing()) Close(CloseReason::kWriteError);
     return false;
   }
-  if (out_.empty()) UpdateWriteInterest(false);
-  owner_pending_.store(static_cast<int64_t>(out_.pending()), std::memory_order_relaxed);
   return true;
 }
 
@@ -687,16 +754,22 @@ void Client::OnTick(Clock::time_point now) {
 void Client::Close(CloseReason reason) {
   if (closing_.exchange(true)) return;
   LOG_DEBUG("%s - Client connection closed: %s", log_prefix_.c_str(), CloseReasonText(reason));
-  // Best effort: let a final -ERR reach the peer. Drain unread input first so the close sends
-  // FIN rather than RST, which could discard what we wrote.
-  if (pending_out() > 0) out_.WriteTo(fd_);  // the socket is non-blocking
-  char sink[4096];
-  while (::recv(fd_, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+  CloseDirectWrites();
+  {
+    // No direct write may be using the socket while it goes away.
+    std::lock_guard wlock(write_mu_);
+    // Best effort: let a final -ERR reach the peer. Drain unread input first so the close
+    // sends FIN rather than RST, which could discard what we wrote.
+    if (pending_out() > 0) out_.WriteTo(fd_);  // the socket is non-blocking
+    char sink[4096];
+    while (::recv(fd_, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+    }
+    ::shutdown(fd_, SHUT_WR);
+    worker_.RemoveFromEpoll(fd_);
+    ::close(fd_);
+    fd_ = -1;
   }
-  ::shutdown(fd_, SHUT_WR);
-  worker_.RemoveFromEpoll(fd_);
-  ::close(fd_);
-  fd_ = -1;
+  out_msgs += direct_msgs_.load(std::memory_order_relaxed);
   for (auto& [sid, sub] : subs_) {
     server_.sublist().Remove(sub.get());
     LOG_TRACE("%s - <-> [DELSUB %s]", log_prefix_.c_str(), sid.c_str());

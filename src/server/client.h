@@ -94,11 +94,23 @@ class Client {
   // Returns true when the receiver is over half its pending limit: the producer should stall.
   // Past the limit the bytes are dropped and the receiver is flagged as a slow consumer.
   bool HandOver(const std::string& bytes, uint64_t msgs, bool& notify);
+  // Another worker's shortcut: when this client has nothing queued, write `bytes` straight to
+  // its socket instead of handing them over, saving the owner's wake-up. Returns false when the
+  // shortcut is not open (the caller hands over instead); true when the bytes were written or,
+  // if the socket took only part, the rest was queued ahead of everything else.
+  bool TryDirectWrite(const std::string& bytes, uint64_t msgs);
   // Back-pressure on a producer: stop reading it for a moment.
   void PauseReading(Clock::time_point until);
   void ResumeReading();
 
   // ---- Owner thread, used by the delivery path ----
+  // The owner is about to queue output: close the direct-write shortcut.
+  void CloseDirectWrites() {
+    if (direct_ok_local_) {
+      direct_ok_local_ = false;
+      direct_ok_.store(false, std::memory_order_release);
+    }
+  }
   bool dirty = false;  // in the worker's list of clients to flush
   uint64_t out_msgs = 0;
   uint64_t out_bytes = 0;
@@ -109,6 +121,10 @@ class Client {
   bool DeliverToSubscription(Subscription* sub, const MsgArgs& args, std::string_view payload);
   void ProcessPublish(const MsgArgs& args, std::string_view payload);
   void AuthViolation();
+  // Moves handed-over bytes into out_ (the rest of a direct write first). Returns true when a
+  // publisher flagged this client a slow consumer. Caller holds write_mu_ or is the only writer.
+  bool TakeInbox();
+  void CloseAsSlowConsumer();
   void UpdateWriteInterest(bool want_write);
   void RemoveSubscription(Subscription* sub);
 
@@ -145,6 +161,16 @@ class Client {
   size_t inbox_bytes_ = 0;
   uint64_t inbox_msgs_ = 0;
   std::vector<std::string> drained_;  // owner thread: swapped with inbox_ when draining
+  std::string inbox_head_;  // the unwritten rest of a direct write: goes out before anything
+
+  // Direct writes by other workers (TryDirectWrite). write_mu_ serializes every write to the
+  // socket; direct_ok_ is true only while nothing is queued here (set by the owner under
+  // write_mu_ and inbox_mu_ after a complete flush; cleared before the owner queues anything
+  // and by any hand-over). Lock order: write_mu_, then inbox_mu_.
+  std::mutex write_mu_;
+  std::atomic<bool> direct_ok_{false};
+  bool direct_ok_local_ = false;  // owner's copy, so clearing costs a store only once
+  std::atomic<uint64_t> direct_msgs_{0};
   bool flush_posted_ = false;
   // Set with the inbox non-empty: a read drains it first, so messages handed over before a
   // client's PING are written before its PONG.

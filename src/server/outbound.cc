@@ -32,6 +32,16 @@ void OutboundQueue::AppendChunk(std::string&& chunk) {
   chunks_.push_back(std::move(chunk));
 }
 
+void OutboundQueue::PrependChunk(std::string&& chunk) {
+  if (chunk.empty()) return;
+  if (chunks_.empty()) {
+    chunks_.push_back(std::move(chunk));
+    return;
+  }
+  sealed_bytes_ += chunk.size();  // not the tail: it goes in front of it
+  chunks_.insert(chunks_.begin(), std::move(chunk));
+}
+
 size_t OutboundQueue::pending() const {
   if (chunks_.empty()) return 0;
   return sealed_bytes_ + chunks_.back().size() - head_offset_;

@@ -21,6 +21,8 @@ class OutboundQueue {
   void Append(std::string_view bytes) { Tail().append(bytes); }
   // Queues a whole buffer without copying it (small ones are copied into the tail instead).
   void AppendChunk(std::string&& chunk);
+  // Queues a buffer ahead of everything else. Only while nothing queued has been written.
+  void PrependChunk(std::string&& chunk);
 
   size_t pending() const;
   bool empty() const { return pending() == 0; }

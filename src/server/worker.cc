@@ -178,6 +178,7 @@ std::string& Worker::StagingFor(Client* dst) {
 }
 
 void Worker::MarkDirty(Client* c) {
+  c->CloseDirectWrites();
   if (!c->dirty) {
     c->dirty = true;
     dirty_.push_back(c);
@@ -188,7 +189,7 @@ bool Worker::FlushStaged() {
   bool pressure = false;
   for (Staged& s : staged_) {
     bool notify = false;
-    if (!s.dst->closing()) {
+    if (!s.dst->closing() && !s.dst->TryDirectWrite(s.bytes, s.msgs)) {
       pressure |= s.dst->HandOver(s.bytes, s.msgs, notify);
       if (notify) s.dst->worker().PostFlush(s.dst->cid());
     }
