@@ -235,7 +235,6 @@ class Parser {
           ParseStatus st = DispatchLine(h, line);
           if (st != ParseStatus::kOk) return st;
           if (state_ == State::kPayload) {
-            payload_start_ = i;
             // Fast path: the whole payload and its CRLF are in this buffer.
             size_t need = static_cast<size_t>(msg_.total_size);
             if (len - i >= need + 2) {
@@ -452,7 +451,6 @@ class Parser {
   uint32_t candidates_ = 0;
   int verb_len_ = 0;
   MsgArgs msg_;
-  size_t payload_start_ = 0;
   std::string line_;     // control line carried across reads
   std::string payload_;  // payload (+CRLF) carried across reads
 };

@@ -113,7 +113,6 @@ class Client {
   }
   bool dirty = false;  // in the worker's list of clients to flush
   uint64_t out_msgs = 0;
-  uint64_t out_bytes = 0;
   size_t pending_out() const { return out_.pending(); }
   std::string_view log_prefix() const { return log_prefix_; }
 
