@@ -9,6 +9,7 @@
 #include <cstring>
 #include <random>
 
+#include "core/fast_random.h"
 #include "core/subject.h"
 #include "server/logger.h"
 #include "server/server.h"
@@ -21,13 +22,10 @@ namespace {
 constexpr auto kFirstClientPing = std::chrono::seconds(2);
 constexpr std::string_view kNoRespondersHeader = "NATS/1.0 503\r\n\r\n";
 
-// Per-thread fast random numbers for picking queue group members.
-uint64_t NextRandom() {
-  thread_local uint64_t state = std::random_device{}() | 1;
-  state ^= state << 13;
-  state ^= state >> 7;
-  state ^= state << 17;
-  return state;
+// Per-thread random numbers: the queue group member for a message, the first PING's jitter.
+FastRandom& ThreadRandom() {
+  thread_local FastRandom random(std::random_device{}());
+  return random;
 }
 
 bool HasPrefix(std::string_view s, std::string_view p) {
@@ -264,7 +262,7 @@ bool Client::OnConnect(std::string_view json) {
   auto first = std::min<std::chrono::milliseconds>(opts.ping_interval, kFirstClientPing);
   auto jitter_range = first.count() / 5;
   next_ping_ = last_activity_ + first +
-               std::chrono::milliseconds(jitter_range > 0 ? NextRandom() % jitter_range : 0);
+               std::chrono::milliseconds(ThreadRandom().Below(static_cast<size_t>(jitter_range)));
 
   if (auto err = ParseConnectOptions(json, opts_)) {
     LOG_ERROR("%s - %s", log_prefix_.c_str(), err->c_str());
@@ -462,7 +460,7 @@ void Client::ProcessPublish(const MsgArgs& args, std::string_view payload) {
   }
   for (const QueueGroupMatch& group : result.queues) {
     size_t n = group.members.size();
-    size_t start = n > 1 ? NextRandom() % n : 0;
+    size_t start = ThreadRandom().Below(n);  // as the reference: a random member first
     for (size_t i = 0; i < n; ++i) {
       if (DeliverToSubscription(group.members[(start + i) % n], args, payload)) {
         delivered = true;
