@@ -1,6 +1,8 @@
 // Shared fixture and helpers for the black-box protocol tests.
 #include "integration_util.h"
 
+#include <sys/wait.h>
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -152,6 +154,21 @@ std::string TempDir::Write(const std::string& name, std::string_view content) {
 }
 
 void ProtocolTest::TearDown() {
+  // The server must shut down cleanly, and a sanitized build must not have reported anything
+  // (a report that does not crash the server would otherwise go unnoticed).
+  if (server_ && server_->Running()) {
+    int status = server_->Stop();
+    std::string out = server_->Output();
+    for (const char* marker : {"AddressSanitizer", "LeakSanitizer", "ThreadSanitizer",
+                               "UndefinedBehaviorSanitizer", "runtime error:"}) {
+      EXPECT_EQ(out.find(marker), std::string::npos)
+          << ServerKindName(kind()) << " reported " << marker;
+    }
+    if (kind() == ServerKind::kGannet) {
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+          << "gannet-server did not exit cleanly on SIGTERM (status " << status << ")";
+    }
+  }
   if (HasFailure() && server_) {
     std::string out = server_->Output();
     if (out.size() > 4000) out = "..." + out.substr(out.size() - 4000);
