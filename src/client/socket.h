@@ -1,0 +1,23 @@
+// Small blocking-with-deadline helpers over non-blocking TCP sockets, for the connect
+// handshake. The I/O loop itself uses poll directly.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace gannet::client::detail {
+
+using Deadline = std::chrono::steady_clock::time_point;
+
+// Resolves and connects (each address in turn) before the deadline. Returns a non-blocking
+// socket with TCP_NODELAY, or -1 with *error set.
+int ConnectTcp(const std::string& host, int port, Deadline deadline, std::string* error);
+// Writes everything before the deadline; false with *error set otherwise.
+bool WriteAll(int fd, const char* data, size_t len, Deadline deadline, std::string* error);
+// Reads what is available, waiting until the deadline for something. Returns bytes read, 0 on
+// EOF, -1 on error or timeout (*error set).
+long ReadSome(int fd, char* buf, size_t len, Deadline deadline, std::string* error);
+// Milliseconds from now to the deadline for poll(): 0 if past, capped to int.
+int PollTimeout(Deadline deadline);
+
+}  // namespace gannet::client::detail
