@@ -1,0 +1,47 @@
+// gannet: the command-line tool for NATS (and Gannet) users.
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "cli.h"
+
+namespace {
+
+const char* kUsage =
+    "usage: gannet COMMAND [options]\n"
+    "\n"
+    "commands:\n"
+    "  pub SUBJECT [MSG]        publish a message\n"
+    "  sub SUBJECT              print the messages of a subject (--queue Q to share them)\n"
+    "  request SUBJECT [MSG]    send a request and print the reply\n"
+    "  reply SUBJECT RESPONSE   answer requests on a subject (a service)\n"
+    "  bench [SUBJECT]          measure throughput and latency\n"
+    "\n"
+    "Each command takes -s/--server URL (default $NATS_URL, else nats://127.0.0.1:4222),\n"
+    "--user/--password or --token, and --help.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace gannet::cli;
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  std::string_view cmd = argv[1];
+  if (cmd == "-h" || cmd == "--help" || cmd == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (cmd == "-v" || cmd == "--version" || cmd == "version") {
+    std::printf("gannet %s\n", GANNET_VERSION);
+    return 0;
+  }
+  if (cmd == "pub" || cmd == "publish") return RunPub(argc, argv);
+  if (cmd == "sub" || cmd == "subscribe") return RunSub(argc, argv);
+  if (cmd == "request" || cmd == "req") return RunRequest(argc, argv);
+  if (cmd == "reply") return RunReply(argc, argv);
+  if (cmd == "bench") return RunBench(argc, argv);
+  std::fprintf(stderr, "gannet: unknown command '%s'\n\n%s", argv[1], kUsage);
+  return 2;
+}
