@@ -46,7 +46,7 @@ test-tsan: deps
 
 # Style and static analysis: clang-format must have nothing to change; clang-tidy (.clang-tidy)
 # must report nothing on the product's sources.
-SOURCES := $(shell find src tests bench fuzz -name '*.cc' -o -name '*.h' 2>/dev/null)
+SOURCES := $(shell find src include tools examples tests bench fuzz -name '*.cc' -o -name '*.h' 2>/dev/null)
 lint: build
 	clang-format --dry-run -Werror $(SOURCES)
 	@out=$$(for f in $$(find src -name '*.cc'); do clang-tidy -p build/release --quiet $$f 2>/dev/null; done | grep -E 'warning:|error:' || true); \

@@ -1,0 +1,218 @@
+// gannet-client-sink: how fast can a client publish? Gannet's client against the official C
+// client (libnats), each publishing to a sink: an in-process server that sends INFO, answers
+// PINGs and throws everything else away. The sink is far cheaper than a real server, so the
+// figure is the client's own publish rate. Runs alternate between the two clients; the median
+// of the runs is reported.
+//
+//   gannet-client-sink [--msgs N] [--size BYTES] [--runs R] [--json]
+#include <arpa/inet.h>
+#include <nats/nats.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gannet/client.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Accepts connections one after another; each is served on its own thread until it closes.
+class Sink {
+ public:
+  Sink() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(fd_, 64) != 0) {
+      std::perror("sink: bind/listen");
+      std::exit(1);
+    }
+    socklen_t len = sizeof(a);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    acceptor_ = std::thread([this] { Accept(); });
+  }
+  ~Sink() {
+    stop_ = true;
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    acceptor_.join();
+    for (auto& t : conns_) t.join();
+  }
+  int port() const { return port_; }
+  uint64_t bytes() const { return bytes_.load(); }
+
+ private:
+  void Accept() {
+    while (!stop_) {
+      int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) return;
+      conns_.emplace_back([this, c] { Serve(c); });
+    }
+  }
+  void Serve(int c) {
+    std::string info =
+        "INFO {\"server_id\":\"SINK\",\"version\":\"2.9.10\",\"proto\":1,\"headers\":true,"
+        "\"max_payload\":1048576}\r\n";
+    send(c, info.data(), info.size(), MSG_NOSIGNAL);
+    std::vector<char> buf(1 << 20);
+    // Finds "PING\r\n" even when split across reads: keep the last 5 bytes.
+    std::string carry;
+    while (true) {
+      ssize_t n = recv(c, buf.data(), buf.size(), 0);
+      if (n <= 0) break;
+      bytes_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+      std::string_view view(buf.data(), static_cast<size_t>(n));
+      std::string joined;
+      if (!carry.empty()) {
+        joined = carry;
+        joined.append(view.substr(0, std::min<size_t>(view.size(), 5)));
+      }
+      int pings = 0;
+      for (std::string_view v : {std::string_view(joined), view}) {
+        size_t pos = 0;
+        while ((pos = v.find("PING\r\n", pos)) != std::string_view::npos) {
+          ++pings;
+          pos += 6;
+        }
+      }
+      carry.assign(view.substr(view.size() > 5 ? view.size() - 5 : 0));
+      for (int i = 0; i < pings; ++i) send(c, "PONG\r\n", 6, MSG_NOSIGNAL);
+    }
+    close(c);
+  }
+  int fd_;
+  int port_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> bytes_{0};
+  std::thread acceptor_;
+  std::vector<std::thread> conns_;
+};
+
+double RunGannet(const std::string& url, int64_t msgs, const std::string& payload) {
+  auto nc = gannet::client::Connection::Connect(url);
+  if (!nc.ok()) {
+    std::fprintf(stderr, "gannet client: %s\n", nc.error().c_str());
+    std::exit(1);
+  }
+  auto start = Clock::now();
+  for (int64_t i = 0; i < msgs; ++i) {
+    if (nc->Publish("bench.sink", payload) != gannet::client::Status::kOk) std::exit(1);
+  }
+  if (nc->Flush(std::chrono::seconds(60)) != gannet::client::Status::kOk) std::exit(1);
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  nc->Close();
+  return static_cast<double>(msgs) / secs;
+}
+
+double RunLibnats(const std::string& url, int64_t msgs, const std::string& payload) {
+  natsConnection* nc = nullptr;
+  if (natsConnection_ConnectTo(&nc, url.c_str()) != NATS_OK) {
+    std::fprintf(stderr, "libnats: connect failed\n");
+    std::exit(1);
+  }
+  auto start = Clock::now();
+  for (int64_t i = 0; i < msgs; ++i) {
+    if (natsConnection_Publish(nc, "bench.sink", payload.data(),
+                               static_cast<int>(payload.size())) != NATS_OK) {
+      std::exit(1);
+    }
+  }
+  if (natsConnection_FlushTimeout(nc, 60000) != NATS_OK) std::exit(1);
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  natsConnection_Destroy(nc);
+  return static_cast<double>(msgs) / secs;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int64_t msgs = 2000000;
+  int64_t size = 16;
+  int runs = 5;
+  bool json = false;
+  std::string only;  // "gannet" or "libnats": run one client (for profiling)
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "missing value for %s\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--msgs") {
+      msgs = std::atoll(next());
+    } else if (a == "--size") {
+      size = std::atoll(next());
+    } else if (a == "--runs") {
+      runs = std::atoi(next());
+    } else if (a == "--only") {
+      only = next();
+    } else if (a == "--json") {
+      json = true;
+    } else {
+      std::fprintf(stderr,
+                   "usage: gannet-client-sink [--msgs N] [--size BYTES] [--runs R] [--json] "
+                   "[--only gannet|libnats]\n");
+      return a == "-h" || a == "--help" ? 0 : 2;
+    }
+  }
+  Sink sink;
+  std::string url = "nats://127.0.0.1:" + std::to_string(sink.port());
+  std::string payload(static_cast<size_t>(size), 'x');
+  std::vector<double> gannet, libnats;
+  if (!only.empty()) {
+    for (int r = 0; r < runs; ++r) {
+      double rate =
+          only == "gannet" ? RunGannet(url, msgs, payload) : RunLibnats(url, msgs, payload);
+      std::printf("%s: %.0f msgs/s\n", only.c_str(), rate);
+    }
+    return 0;
+  }
+  for (int r = 0; r < runs; ++r) {
+    if (r % 2 == 0) {
+      gannet.push_back(RunGannet(url, msgs, payload));
+      libnats.push_back(RunLibnats(url, msgs, payload));
+    } else {
+      libnats.push_back(RunLibnats(url, msgs, payload));
+      gannet.push_back(RunGannet(url, msgs, payload));
+    }
+  }
+  double g = Median(gannet), l = Median(libnats);
+  if (json) {
+    std::printf(
+        "{\"msgs\":%lld,\"size\":%lld,\"runs\":%d,\"gannet_rate\":%.0f,\"libnats_rate\":%.0f,"
+        "\"ratio\":%.3f}\n",
+        static_cast<long long>(msgs), static_cast<long long>(size), runs, g, l, g / l);
+  } else {
+    std::printf("publish to a sink, %lld msgs of %lld B, median of %d runs:\n",
+                static_cast<long long>(msgs), static_cast<long long>(size), runs);
+    std::printf(
+        "  gannet client: %12.0f msgs/s\n  libnats:       %12.0f msgs/s\n  ratio:         %12.2f\n",
+        g, l, g / l);
+  }
+  nats_Close();
+  return 0;
+}

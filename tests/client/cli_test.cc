@@ -1,0 +1,218 @@
+// The `gannet` tool as a user runs it, against gannet-server and the reference nats-server.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "server_process.h"
+
+namespace gannet::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// `gannet ARGS...` as a child process; stdout and stderr go to files.
+class Tool {
+ public:
+  explicit Tool(std::vector<std::string> args) {
+    static int seq = 0;
+    std::string base = "/tmp/gannet-cli-" + std::to_string(getpid()) + "-" + std::to_string(++seq);
+    out_ = base + ".out";
+    err_ = base + ".err";
+    pid_ = fork();
+    if (pid_ == 0) {
+      int o = open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      int e = open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      int in = open("/dev/null", O_RDONLY);
+      dup2(o, 1);
+      dup2(e, 2);
+      dup2(in, 0);
+      std::vector<char*> argv;
+      std::string bin = GANNET_CLI_PATH;
+      argv.push_back(bin.data());
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(bin.c_str(), argv.data());
+      _exit(127);
+    }
+  }
+  ~Tool() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    unlink(out_.c_str());
+    unlink(err_.c_str());
+  }
+  // Exit status, or -1 if it has not exited within the timeout (it is then killed).
+  int Wait(std::chrono::milliseconds timeout = 20s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      int status = 0;
+      pid_t r = waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        exited_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      if (std::chrono::steady_clock::now() > deadline) return -1;
+      std::this_thread::sleep_for(5ms);  // polling the child's state, not timing the test
+    }
+  }
+  // Waits until the tool's stderr contains `text`.
+  bool WaitForStderr(const std::string& text, std::chrono::milliseconds timeout = 10s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (ReadFile(err_).find(text) == std::string::npos) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(5ms);
+    }
+    return true;
+  }
+  void Signal(int sig) { kill(pid_, sig); }
+  std::string out() const { return ReadFile(out_); }
+  std::string err() const { return ReadFile(err_); }
+
+ private:
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  std::string out_, err_;
+};
+
+class CliTest : public ::testing::TestWithParam<ServerKind> {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<ServerProcess>(GetParam());
+    ASSERT_TRUE(server_->Start());
+    url_ = server_->url();
+  }
+  std::unique_ptr<ServerProcess> server_;
+  std::string url_;
+};
+
+TEST_P(CliTest, PubAndSub) {
+  Tool sub({"sub", "-s", url_, "greet.*", "--count", "2"});
+  ASSERT_TRUE(sub.WaitForStderr("Subscribing on greet.*")) << sub.err();
+  Tool pub1({"pub", "-s", url_, "greet.joe", "hello", "-H", "Trace: 7"});
+  ASSERT_EQ(pub1.Wait(), 0) << pub1.err();
+  EXPECT_NE(pub1.out().find("Published 5 bytes to \"greet.joe\""), std::string::npos) << pub1.out();
+  Tool pub2({"pub", "--server", url_, "greet.ann", "bye", "--reply", "back"});
+  ASSERT_EQ(pub2.Wait(), 0) << pub2.err();
+  ASSERT_EQ(sub.Wait(), 0) << sub.err();
+  EXPECT_EQ(sub.out(),
+            "[#1] Received on \"greet.joe\"\nTrace: 7\n\nhello\n\n"
+            "[#2] Received on \"greet.ann\" with reply \"back\"\nbye\n\n");
+}
+
+TEST_P(CliTest, PubCountAndQueueSub) {
+  Tool a({"sub", "-s", url_, "jobs", "--queue", "w", "--raw"});
+  Tool b({"sub", "-s", url_, "jobs", "--queue", "w", "--raw"});
+  ASSERT_TRUE(a.WaitForStderr("Subscribing on jobs in group w"));
+  ASSERT_TRUE(b.WaitForStderr("Subscribing on jobs in group w"));
+  Tool pub({"pub", "-s", url_, "jobs", "job", "--count", "200", "--quiet"});
+  ASSERT_EQ(pub.Wait(), 0) << pub.err();
+  EXPECT_EQ(pub.out(), "");
+  auto lines = [](const std::string& s) { return std::count(s.begin(), s.end(), '\n'); };
+  // The messages reached the server; wait until the subscribers have printed them all.
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (lines(a.out()) + lines(b.out()) < 200 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);  // polling the output files for a condition
+  }
+  a.Signal(SIGTERM);
+  b.Signal(SIGTERM);
+  ASSERT_EQ(a.Wait(), 0);
+  ASSERT_EQ(b.Wait(), 0);
+  // Each message went to exactly one member of the group.
+  EXPECT_GT(lines(a.out()), 0);
+  EXPECT_GT(lines(b.out()), 0);
+  EXPECT_EQ(lines(a.out()) + lines(b.out()), 200) << a.out().size() << " " << b.out().size();
+}
+
+TEST_P(CliTest, RequestAndReply) {
+  Tool svc({"reply", "-s", url_, "time.now", "noon", "--count", "1"});
+  ASSERT_TRUE(svc.WaitForStderr("Listening on \"time.now\" in group \"NATS-RPLY-22\""));
+  Tool req({"request", "-s", url_, "time.now", "what time?", "--raw"});
+  ASSERT_EQ(req.Wait(), 0) << req.err();
+  EXPECT_EQ(req.out(), "noon\n");
+  ASSERT_EQ(svc.Wait(), 0);
+  EXPECT_NE(svc.out().find("what time?"), std::string::npos) << svc.out();
+
+  Tool none({"request", "-s", url_, "nobody", "x", "--timeout", "2s"});
+  EXPECT_EQ(none.Wait(), 1);
+  EXPECT_NE(none.err().find("no responders"), std::string::npos) << none.err();
+}
+
+TEST_P(CliTest, BenchJson) {
+  Tool pubsub({"bench", "-s", url_, "--msgs", "20000", "--size", "64", "--pub", "2", "--sub", "2",
+               "--json"});
+  ASSERT_EQ(pubsub.Wait(60s), 0) << pubsub.err() << pubsub.out();
+  auto j = nlohmann::json::parse(pubsub.out());
+  EXPECT_EQ(j["ok"], true);
+  EXPECT_EQ(j["mode"], "fanout");
+  EXPECT_EQ(j["expected"], 40000);
+  EXPECT_EQ(j["received"], 40000);
+  EXPECT_EQ(j["lost"], 0);
+  EXPECT_GT(j["rate"].get<double>(), 0);
+  EXPECT_EQ(j["pub_clients"].size(), 2u);
+  EXPECT_EQ(j["sub_clients"].size(), 2u);
+
+  Tool queue({"bench", "-s", url_, "--msgs", "10000", "--sub", "3", "--queue", "--json"});
+  ASSERT_EQ(queue.Wait(60s), 0) << queue.err();
+  auto q = nlohmann::json::parse(queue.out());
+  EXPECT_EQ(q["mode"], "queue");
+  EXPECT_EQ(q["received"], 10000);
+
+  Tool req({"bench", "-s", url_, "--msgs", "500", "--request", "--json"});
+  ASSERT_EQ(req.Wait(60s), 0) << req.err();
+  auto r = nlohmann::json::parse(req.out());
+  EXPECT_EQ(r["mode"], "reqrep");
+  EXPECT_EQ(r["completed"], 500);
+  EXPECT_GT(r["p50_us"].get<double>(), 0);
+  EXPECT_LE(r["p50_us"].get<double>(), r["p99_us"].get<double>());
+  EXPECT_LE(r["p99_us"].get<double>(), r["max_us"].get<double>());
+}
+
+TEST_P(CliTest, BenchTextAndCsv) {
+  Tool text({"bench", "-s", url_, "--msgs", "5000", "--sub", "1", "--no-progress"});
+  ASSERT_EQ(text.Wait(60s), 0) << text.err();
+  EXPECT_NE(text.out().find("NATS Pub/Sub stats:"), std::string::npos) << text.out();
+  EXPECT_NE(text.out().find(" Pub stats:"), std::string::npos);
+  EXPECT_NE(text.out().find(" Sub stats:"), std::string::npos);
+  Tool csv({"bench", "-s", url_, "--msgs", "5000", "--pub", "2", "--csv"});
+  ASSERT_EQ(csv.Wait(60s), 0) << csv.err();
+  std::string out = csv.out();
+  EXPECT_EQ(out.rfind("#RunID, ClientID, MsgCount", 0), 0u) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 3);  // header + 2 publishers
+}
+
+INSTANTIATE_TEST_SUITE_P(BothServers, CliTest,
+                         ::testing::Values(ServerKind::kGannet, ServerKind::kNatsServer),
+                         [](const auto& info) { return std::string(ServerKindName(info.param)); });
+
+TEST(Cli, UnreachableServerAndBadUsage) {
+  std::string url = "nats://127.0.0.1:" + std::to_string(FreeTcpPort());
+  Tool pub({"pub", "-s", url, "x", "y"});
+  EXPECT_EQ(pub.Wait(), 1);
+  EXPECT_NE(pub.err().find("gannet: cannot connect to " + url), std::string::npos) << pub.err();
+  EXPECT_NE(pub.err().find("Connection refused"), std::string::npos) << pub.err();
+  Tool bad({"pub", "--bogus", "x"});
+  EXPECT_EQ(bad.Wait(), 2);
+  EXPECT_NE(bad.err().find("unknown option: --bogus"), std::string::npos) << bad.err();
+  Tool unknown({"frobnicate"});
+  EXPECT_EQ(unknown.Wait(), 2);
+  EXPECT_NE(unknown.err().find("unknown command 'frobnicate'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace gannet::test
