@@ -1,5 +1,5 @@
 # Gannet's front door. `make run` and `make test` work on a fresh Debian 12 machine.
-.PHONY: deps build run test test-release test-asan test-tsan lint format fuzz bench clean
+.PHONY: deps build run install test test-release test-asan test-tsan lint format fuzz bench clean
 
 JOBS ?= 2
 FUZZ_SECONDS ?= 60
@@ -25,6 +25,12 @@ build: deps
 
 run: build
 	./build/release/bin/gannet-server
+
+# Installs gannet-server, gannet, the client library's headers, archive and CMake package
+# under PREFIX (default /usr/local).
+PREFIX ?= /usr/local
+install: build
+	cmake --install build/release --prefix $(PREFIX)
 
 # The whole suite: unit, integration and interoperability tests on the release build, then
 # the same tests on the asan+ubsan and tsan builds (the server under test is then sanitized too).
@@ -58,10 +64,12 @@ format:
 fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DGANNET_FUZZ=ON -DGANNET_BUILD_TESTS=OFF >/dev/null
-	cmake --build build/fuzz -j$(JOBS) --target parser_fuzz
+	cmake --build build/fuzz -j$(JOBS) --target parser_fuzz client_fuzz
 	@# New inputs go to a scratch directory first, so the seed corpus stays as committed.
-	scratch=$$(mktemp -d) && ./build/fuzz/bin/parser_fuzz -max_total_time=$(FUZZ_SECONDS) \
-	  $$scratch fuzz/corpus/parser && rm -rf $$scratch
+	for t in parser client; do \
+	  scratch=$$(mktemp -d) && ./build/fuzz/bin/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) \
+	    $$scratch fuzz/corpus/$$t && rm -rf $$scratch || exit 1; \
+	done
 
 bench: build
 	bench/compare

@@ -49,7 +49,7 @@ void Headers::Delete(std::string_view key) {
 }
 
 void Headers::SetStatus(int status, std::string_view description) {
-  status_ = status;
+  status_ = status < 0 || status > 999 ? 0 : status;
   description_ = description;
 }
 
@@ -67,8 +67,11 @@ void Headers::AppendTo(std::string& out) const {
   out.reserve(out.size() + WireSize());
   out += kVersion;
   if (status_ != 0) {
+    // Always three digits, as the wire format has it ("048" stays "048").
     out += ' ';
-    out += std::to_string(status_);
+    out += static_cast<char>('0' + status_ / 100);
+    out += static_cast<char>('0' + status_ / 10 % 10);
+    out += static_cast<char>('0' + status_ % 10);
     if (!description_.empty()) {
       out += ' ';
       out += description_;
@@ -116,8 +119,10 @@ bool Headers::Parse(std::string_view block, Headers& out) {
     body.remove_prefix(e + 2);
     if (line.empty()) return true;
     size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) return false;
-    out.Add(Trim(line.substr(0, colon)), Trim(line.substr(colon + 1)));
+    if (colon == std::string_view::npos) return false;
+    std::string_view key = Trim(line.substr(0, colon));
+    if (key.empty()) return false;
+    out.Add(key, Trim(line.substr(colon + 1)));
   }
 }
 

@@ -42,7 +42,8 @@ Result<ServerUrl> ParseServerUrl(std::string_view url) {
     }
   }
   std::string_view port;
-  if (!s.empty() && s.front() == '[') {
+  bool bracketed = !s.empty() && s.front() == '[';
+  if (bracketed) {
     size_t close = s.find(']');
     if (close == std::string_view::npos) return bad("unterminated IPv6 address");
     u.host = std::string(s.substr(1, close - 1));
@@ -61,6 +62,15 @@ Result<ServerUrl> ParseServerUrl(std::string_view url) {
     }
   }
   if (u.host.empty()) return bad("missing host");
+  // A name or an IPv4 address, or (bracketed above) an IPv6 address: nothing that would print
+  // back as a different URL.
+  for (char c : u.host) {
+    auto uc = static_cast<unsigned char>(c);
+    if (uc <= ' ' || uc >= 0x7f || c == '[' || c == ']' || c == '@' || c == '/') {
+      return bad("bad host");
+    }
+    if (c == ':' && !bracketed) return bad("bad host");
+  }
   if (!port.empty()) {
     int p = 0;
     auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);

@@ -27,6 +27,13 @@ TEST(ClientHeaders, StatusLine) {
   h.SetStatus(408, "Request Timeout");
   EXPECT_EQ(h.Serialize(), "NATS/1.0 408 Request Timeout\r\n\r\n");
   EXPECT_EQ(h.WireSize(), h.Serialize().size());
+  // Three digits always (found by fuzz/client_fuzz: "048" came back as "48").
+  Headers z;
+  ASSERT_TRUE(Headers::Parse("NATS/1.0 048\r\n\r\n", z));
+  EXPECT_EQ(z.status(), 48);
+  EXPECT_EQ(z.Serialize(), "NATS/1.0 048\r\n\r\n");
+  h.SetStatus(1000);
+  EXPECT_EQ(h.status(), 0);
 }
 
 TEST(ClientHeaders, ParseWhatServersSend) {
@@ -60,6 +67,7 @@ TEST(ClientHeaders, ParseRejectsMalformed) {
   EXPECT_FALSE(Headers::Parse("NATS/1.0\r\nK: v\r\n", h));  // no blank line
   EXPECT_FALSE(Headers::Parse("NATS/1.0 5x3\r\n\r\n", h));
   EXPECT_FALSE(Headers::Parse("NATS/1.0\r\n: v\r\n\r\n", h));
+  EXPECT_FALSE(Headers::Parse("NATS/1.0\r\n  : v\r\n\r\n", h));  // empty once trimmed
 }
 
 TEST(ClientMessage, OwnsItsBytes) {

@@ -34,6 +34,7 @@ class Headers {
   // The status on the version line; 0 when there is none.
   int status() const { return status_; }
   const std::string& description() const { return description_; }
+  // A three-digit code (0 removes the status line; values outside 0-999 are ignored).
   void SetStatus(int status, std::string_view description = {});
 
   // Appends the wire form (version line, fields, blank line) to `out`.
