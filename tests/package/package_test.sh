@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The client library as another project uses it: installed and found with find_package, and
+# included with add_subdirectory. Both builds of examples/hello then run against gannet-server.
+#
+#   package_test.sh BUILD_DIR SOURCE_DIR GANNET_SERVER
+set -euo pipefail
+BUILD=$1 SRC=$2 SERVER=$3
+TMP=$(mktemp -d)
+SERVER_PID=""
+cleanup() {
+  [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+echo "== install, then find_package(gannet)"
+cmake --install "$BUILD" --prefix "$TMP/prefix" >"$TMP/install.log"
+test -f "$TMP/prefix/include/gannet/client.h"
+test -f "$TMP/prefix/lib/cmake/gannet/gannetConfig.cmake"
+cmake -S "$SRC/examples/hello" -B "$TMP/found" -DCMAKE_PREFIX_PATH="$TMP/prefix" >"$TMP/found.log"
+cmake --build "$TMP/found" -j2 >>"$TMP/found.log"
+
+echo "== add_subdirectory(gannet)"
+mkdir -p "$TMP/consumer"
+cat >"$TMP/consumer/CMakeLists.txt" <<CMAKE
+cmake_minimum_required(VERSION 3.25)
+project(consumer LANGUAGES CXX)
+set(CMAKE_CXX_STANDARD 20)
+add_subdirectory("$SRC" gannet EXCLUDE_FROM_ALL)
+add_executable(consumer "$SRC/examples/hello/hello.cc")
+target_link_libraries(consumer PRIVATE gannet::client)
+CMAKE
+cmake -S "$TMP/consumer" -B "$TMP/consumer/build" >"$TMP/consumer.log"
+cmake --build "$TMP/consumer/build" -j2 --target consumer >>"$TMP/consumer.log"
+
+echo "== run both against gannet-server"
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$SERVER" -a 127.0.0.1 -p "$PORT" >"$TMP/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 500); do  # wait for the port (a condition, bounded at ~5 s)
+  (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null && break
+  sleep 0.01
+done
+for bin in "$TMP/found/gannet-hello" "$TMP/consumer/build/consumer"; do
+  out=$("$bin" "nats://127.0.0.1:$PORT")
+  echo "$out"
+  grep -q "^reply: hello, world$" <<<"$out"
+  grep -q "^event from gannet-hello: {\"id\":1}$" <<<"$out"
+done
+echo "package test: ok"
