@@ -200,6 +200,22 @@ INSTANTIATE_TEST_SUITE_P(BothServers, CliTest,
                          ::testing::Values(ServerKind::kGannet, ServerKind::kNatsServer),
                          [](const auto& info) { return std::string(ServerKindName(info.param)); });
 
+TEST_P(CliTest, Credentials) {
+  ServerProcess secured(GetParam(), {"--user", "bob", "--pass", "pw"});
+  ASSERT_TRUE(secured.Start());
+  Tool ok({"pub", "-s", secured.url(), "--user", "bob", "--password", "pw", "x", "y"});
+  EXPECT_EQ(ok.Wait(), 0) << ok.err();
+  Tool in_url({"pub", "-s", "nats://bob:pw@127.0.0.1:" + std::to_string(secured.port()), "x", "y"});
+  EXPECT_EQ(in_url.Wait(), 0) << in_url.err();
+  Tool wrong({"pub", "-s", secured.url(), "--user", "bob", "--password", "nope", "x", "y"});
+  EXPECT_EQ(wrong.Wait(), 1);
+  EXPECT_NE(wrong.err().find("authorization violation"), std::string::npos) << wrong.err();
+  ServerProcess tokened(GetParam(), {"--auth", "s3cr3t"});
+  ASSERT_TRUE(tokened.Start());
+  Tool token({"pub", "-s", tokened.url(), "--token", "s3cr3t", "x", "y"});
+  EXPECT_EQ(token.Wait(), 0) << token.err();
+}
+
 TEST(Cli, UnreachableServerAndBadUsage) {
   std::string url = "nats://127.0.0.1:" + std::to_string(FreeTcpPort());
   Tool pub({"pub", "-s", url, "x", "y"});

@@ -503,6 +503,39 @@ TEST_P(ClientTest, GivesUpAfterMaxReconnects) {
   EXPECT_EQ(nc.Publish("x", "y"), Status::kConnectionClosed);
 }
 
+TEST_P(ClientTest, ReconnectBufferIsBounded) {
+  auto& s = StartServer();
+  Counter disconnected;
+  Options o = OptionsFor(s);
+  o.reconnect_buffer_size = 1000;
+  o.reconnect_wait = 10s;  // stay disconnected for the test
+  o.on_disconnected = [&] { disconnected.Add(); };
+  auto nc = Connect(o);
+  s.Stop();
+  ASSERT_TRUE(disconnected.WaitFor(1));
+  EXPECT_EQ(nc.Publish("a", std::string(500, 'x')), Status::kOk);
+  EXPECT_EQ(nc.Publish("a", std::string(500, 'x')), Status::kBufferFull);
+  EXPECT_EQ(nc.state(), ConnectionState::kReconnecting);
+  nc.Close();  // wakes the reconnect wait
+  EXPECT_EQ(nc.state(), ConnectionState::kClosed);
+}
+
+TEST_P(ClientTest, VerboseAndPedanticConnectionsWork) {
+  auto& s = StartServer();
+  Options o = OptionsFor(s);
+  o.verbose = true;
+  o.pedantic = true;
+  o.name = "verbose client";
+  auto nc = Connect(o);
+  auto sub = nc.SubscribeSync("v.>");
+  ASSERT_TRUE(sub.ok());
+  ASSERT_EQ(nc.Publish("v.1", "x"), Status::kOk);
+  auto m = sub->NextMessage(5s);
+  ASSERT_TRUE(m.ok()) << m.error();
+  EXPECT_EQ(m->subject(), "v.1");
+  EXPECT_EQ(nc.Flush(), Status::kOk);  // +OKs in between do not confuse the PONG count
+}
+
 INSTANTIATE_TEST_SUITE_P(BothServers, ClientTest,
                          ::testing::Values(ServerKind::kGannet, ServerKind::kNatsServer),
                          [](const auto& info) { return std::string(ServerKindName(info.param)); });
@@ -619,6 +652,22 @@ TEST(ClientFakeServer, NotANatsServerFailsTheConnect) {
   t.join();
   EXPECT_EQ(r.status(), Status::kNoServers);
   EXPECT_NE(r.detail().find("did not speak the NATS protocol"), std::string::npos) << r.detail();
+}
+
+TEST(ClientFakeServer, ConnectTimeoutWhenNoInfoComes) {
+  FakeServer fake(kFakeInfo);
+  std::thread t([&] { ASSERT_TRUE(fake.AcceptRaw()); });  // accepts, then says nothing
+  Options o;
+  o.servers = {fake.url()};
+  o.connect_timeout = 200ms;
+  auto start = std::chrono::steady_clock::now();
+  auto r = Connection::Connect(o);
+  auto took = std::chrono::steady_clock::now() - start;
+  t.join();
+  EXPECT_EQ(r.status(), Status::kNoServers);
+  EXPECT_NE(r.detail().find("read timeout"), std::string::npos) << r.detail();
+  EXPECT_GE(took, 200ms);
+  EXPECT_LT(took, 5s);
 }
 
 // Discovery from a real cluster: two reference servers routed together. The client is given

@@ -1,4 +1,5 @@
 // gannet pub | sub | request | reply: the everyday commands, with the nats tool's output.
+#include <atomic>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -189,8 +190,11 @@ int RunSub(int argc, char** argv) {
     return 2;
   }
   StopSignal stop;
+  std::atomic<bool> exiting{false};
   auto opts = ConnectOptionsFrom(args, "gannet sub");
-  opts.on_disconnected = [] { std::fprintf(stderr, "%s Disconnected\n", TimeStamp().c_str()); };
+  opts.on_disconnected = [&exiting] {
+    if (!exiting) std::fprintf(stderr, "%s Disconnected\n", TimeStamp().c_str());
+  };
   opts.on_reconnected = [](const std::string& url) {
     std::fprintf(stderr, "%s Reconnected to %s\n", TimeStamp().c_str(), url.c_str());
   };
@@ -222,6 +226,7 @@ int RunSub(int argc, char** argv) {
   std::fprintf(stderr, "%s Subscribing on %s%s\n", TimeStamp().c_str(), subject.c_str(),
                args.Has("queue") ? (" in group " + args.Get("queue")).c_str() : "");
   stop.Wait();
+  exiting = true;
   nc.Close();
   return 0;
 }
