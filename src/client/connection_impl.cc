@@ -28,7 +28,8 @@ constexpr auto kCloseFlushTimeout = std::chrono::seconds(1);
 // Queued bytes at which a publisher writes to the socket itself (when the I/O thread is not
 // writing).
 constexpr size_t kInlineWriteBytes = size_t{32} * 1024;
-// How long such a publisher waits for a full socket before leaving it to the I/O thread.
+// How long such a publisher's blocking send waits for a full socket before leaving it to the
+// I/O thread.
 constexpr auto kInlineWriteWait = std::chrono::milliseconds(100);
 // Queued bytes that mark a publisher's burst, and how long the I/O thread then leaves the
 // queue to the publisher (libnats's flusher waits 1 ms in every case).
@@ -36,7 +37,7 @@ constexpr size_t kBurstBytes = size_t{16} * 1024;
 constexpr int kBurstMessages = 8;
 // Queue memory kept when idle; a burst's larger buffer is given back.
 constexpr size_t kKeepBufferBytes = size_t{1024} * 1024;
-constexpr auto kBurstHoldOff = std::chrono::milliseconds(1);
+constexpr auto kBurstTick = std::chrono::milliseconds(1);
 
 uint64_t RandomSeed() {
   std::random_device rd;
@@ -200,7 +201,7 @@ Status ConnectionImpl::Handshake(ServerUrl& server, std::string* detail) {
     *detail = "TLS is not supported by this client yet";
     return Status::kIoError;
   }
-  int fd = ConnectTcp(server.host, server.port, deadline, detail);
+  int fd = ConnectTcp(server.host, server.port, deadline, kInlineWriteWait, detail);
   if (fd < 0) return Status::kNoServers;
 
   parser_ =
@@ -468,7 +469,7 @@ void ConnectionImpl::WakeIo() {
 
 bool ConnectionImpl::ReadAvailable() {
   for (int round = 0; round < 4; ++round) {
-    ssize_t n = ::recv(fd_, read_buf_.data(), read_buf_.size(), 0);
+    ssize_t n = ::recv(fd_, read_buf_.data(), read_buf_.size(), MSG_DONTWAIT);
     if (n == 0) {
       io_error_ = "connection closed by the server";
       return false;
@@ -502,49 +503,60 @@ bool ConnectionImpl::ReadAvailable() {
 }
 
 void ConnectionImpl::IoLoop() {
+  bool room_again = false;  // the socket was full and has room now
   while (true) {
     bool have_fd;
     bool holding_off = false;
     bool want_pollout = false;
     bool write_failed = false;
-    std::unique_lock lk(mu_, std::defer_lock);
-    if (in_hold_off_ && !lk.try_lock()) {
-      // Holding off, and a publisher holds the lock: it is still at work. Do not queue up
-      // behind it (each hand-over would cost both threads a futex call); look again later.
-      hold_off_end_ = Clock::now() + kBurstHoldOff;
-      holding_off = true;
-      have_fd = true;
-    } else {
-      if (!lk.owns_lock()) lk.lock();
+    bool ticking = false;  // a publisher's burst: look at the queue every tick
+    {
+      std::lock_guard lk(mu_);
       if (close_requested_) break;
       have_fd = fd_ >= 0;
-      if (have_fd && !pending_.empty() && !socket_full_) {
-        auto now = Clock::now();
+      auto now = Clock::now();
+      if (have_fd && burst_mode_) {
+        // Publishers write their own batches (Publish). Once a tick, see whether they are
+        // still at it; if not, write what they left and, with nothing left, end the burst.
+        // Room in a socket that was full is used at once.
+        if (now >= burst_check_ || room_again) {
+          bool active = publish_count_ != count_at_tick_;
+          if (now >= burst_check_) {
+            count_at_tick_ = publish_count_;
+            burst_check_ = now + kBurstTick;
+          }
+          if ((!active || room_again) && !pending_.empty() && !socket_full_) {
+            write_failed = !WriteLocked(false);
+          }
+          if (!active && pending_.empty()) burst_mode_ = false;
+        }
+      } else if (have_fd && !pending_.empty() && !socket_full_) {
         if (pending_.size() >= kBurstBytes || queued_since_write_ >= kBurstMessages) {
           // A publisher in a burst (it queued many messages in the moment it took us to
-          // wake): it writes its batches itself (Publish), so leave the queue to it for a
-          // moment rather than contend with it for the lock and the socket, message by
-          // message. A lone message (a reply, a sparse publisher) is written at once.
+          // wake): it writes its batches itself, so leave the queue to it for a moment rather
+          // than contend with it for the lock and the socket, message by message. A lone
+          // message (a reply, a sparse publisher) is written at once.
           if (!in_hold_off_) {
             in_hold_off_ = true;
-            hold_off_end_ = now + kBurstHoldOff;
+            hold_off_end_ = now + kBurstTick;
           }
           holding_off = now < hold_off_end_;
         }
         if (!holding_off) {
           in_hold_off_ = false;
-          write_failed = !WriteLocked(std::chrono::milliseconds(0));
+          write_failed = !WriteLocked(false);
         }
       }
-      if (have_fd && pending_.empty()) {
+      if (have_fd && !burst_mode_ && pending_.empty()) {
         kicked_ = false;  // idle: from here a publisher must wake us
         in_hold_off_ = false;
         pending_.Shrink(kKeepBufferBytes);
       }
+      ticking = burst_mode_;
       want_pollout = socket_full_;
       if (space_waiters_ > 0 && pending_.size() < opts_.max_queued_bytes) space_cv_.notify_all();
-      lk.unlock();
     }
+    room_again = false;
     if (!have_fd) {
       if (!Reconnect()) break;
       continue;
@@ -556,7 +568,10 @@ void ConnectionImpl::IoLoop() {
 
     pollfd fds[2] = {{fd_, static_cast<short>(POLLIN | (want_pollout ? POLLOUT : 0)), 0},
                      {wake_fd_, POLLIN, 0}};
-    int r = ::poll(fds, 2, holding_off ? PollTimeout(hold_off_end_) : PollTimeout(next_ping_));
+    Deadline wake_at = next_ping_;
+    if (holding_off) wake_at = std::min(wake_at, hold_off_end_);
+    if (ticking) wake_at = std::min(wake_at, burst_check_);
+    int r = ::poll(fds, 2, PollTimeout(wake_at));
     if (r < 0 && errno != EINTR) {
       OnDisconnect(std::string("poll: ") + std::strerror(errno));
       continue;
@@ -569,6 +584,7 @@ void ConnectionImpl::IoLoop() {
     if (fds[0].revents & POLLOUT) {
       std::lock_guard lk(mu_);
       socket_full_ = false;  // room again: write on the next round
+      room_again = true;
     }
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       if (!ReadAvailable()) {
@@ -885,16 +901,19 @@ void ConnectionImpl::AppendPub(std::string_view subject, std::string_view reply,
 }
 
 bool ConnectionImpl::NeedKickLocked() {
-  if (kicked_ || pending_.empty() || fd_ < 0) return false;
+  if (kicked_ || burst_mode_ || pending_.empty() || fd_ < 0) return false;
   kicked_ = true;
   return true;
 }
 
-bool ConnectionImpl::WriteLocked(std::chrono::milliseconds wait) {
+bool ConnectionImpl::WriteLocked(bool wait) {
   if (fd_ < 0) return true;
-  Deadline deadline = Clock::now() + wait;
+  // With `wait`, a blocking send: the kernel waits for room (at most SO_SNDTIMEO, set at
+  // connect), holding our lock: back-pressure on every publisher of this connection, with no
+  // other thread in the way, as libnats does.
+  const int flags = MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT);
   while (!pending_.empty()) {
-    ssize_t n = ::send(fd_, pending_.data(), pending_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = ::send(fd_, pending_.data(), pending_.size(), flags);
     if (n > 0) {
       taken_ += static_cast<uint64_t>(n);
       pending_.Consume(static_cast<size_t>(n));
@@ -906,13 +925,8 @@ bool ConnectionImpl::WriteLocked(std::chrono::milliseconds wait) {
       socket_full_ = true;  // publishers stop; the I/O thread finds the error
       return false;
     }
-    // Full. A publisher may wait for the socket itself, holding the lock: back-pressure on
-    // every publisher of this connection, with no other thread in the way (as libnats).
-    if (wait.count() > 0) {
-      pollfd p{fd_, POLLOUT, 0};
-      if (::poll(&p, 1, PollTimeout(deadline)) > 0) continue;
-    }
-    // Still full: the I/O thread waits for room; publishers stop trying until then.
+    // Full (or the send timed out): the I/O thread waits for room; publishers stop trying
+    // until then.
     socket_full_ = true;
     break;
   }
@@ -967,6 +981,7 @@ Status ConnectionImpl::Publish(std::string_view subject, const Headers* headers,
   }
   AppendPub(subject, reply, headers, data);
   ++queued_since_write_;
+  ++publish_count_;
   out_stats_.out_msgs++;
   out_stats_.out_bytes += size;
   // A request wants its bytes out now; a publisher in a loop writes a full batch itself, as
@@ -975,9 +990,15 @@ Status ConnectionImpl::Publish(std::string_view subject, const Headers* headers,
   // still in this core's cache.
   if (!socket_full_) {
     if (latency_sensitive) {
-      WriteLocked(std::chrono::milliseconds(0));
+      WriteLocked(false);
     } else if (pending_.size() >= kInlineWriteBytes) {
-      WriteLocked(kInlineWriteWait);
+      WriteLocked(true);
+      // A burst: the I/O thread now looks at the queue once a tick (for the tail when the
+      // burst ends) instead of being woken for every batch's first message.
+      if (!burst_mode_) {
+        burst_mode_ = true;
+        burst_check_ = Clock::now() + kBurstTick;
+      }
     }
   }
   bool wake = NeedKickLocked();
@@ -1146,7 +1167,7 @@ Status ConnectionImpl::Flush(Deadline deadline) {
   if (state_ == ConnectionState::kClosed || close_requested_) return Status::kConnectionClosed;
   PongWaiter w;
   QueuePingLocked(&w);
-  if (!socket_full_) WriteLocked(std::chrono::milliseconds(0));
+  if (!socket_full_) WriteLocked(false);
   bool wake = NeedKickLocked();
   lk.unlock();
   if (wake) WakeIo();

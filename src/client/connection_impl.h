@@ -164,8 +164,9 @@ class ConnectionImpl : public std::enable_shared_from_this<ConnectionImpl> {
   // True when the I/O thread must be woken (the caller does so after unlocking).
   bool NeedKickLocked();
   // Writes the queue from the calling thread (publisher or I/O thread, under mu_, so in
-  // order); waits up to `wait` for room in a full socket. False on a socket error.
-  bool WriteLocked(std::chrono::milliseconds wait);
+  // order); with `wait`, waits (a bounded blocking send) for room in a full socket. False on
+  // a socket error.
+  bool WriteLocked(bool wait);
   void FailPongsLocked(uint64_t up_to, Status status);
 
   void PostEvent(std::function<void()> ev);
@@ -191,9 +192,13 @@ class ConnectionImpl : public std::enable_shared_from_this<ConnectionImpl> {
   uint64_t appended_ = 0;        // bytes ever appended to the stream (PING bookkeeping)
   uint64_t taken_ = 0;           // bytes ever taken by the I/O thread
   bool kicked_ = false;          // a wake-up is outstanding
-  bool head_partial_ = false;    // a write sent part of pending_'s first command
-  bool socket_full_ = false;     // a write could not send everything: the I/O thread waits
-                                 // for room (or finds the error); publishers do not write
+  bool burst_mode_ = false;      // publishers write batches themselves; the I/O thread ticks
+  std::chrono::steady_clock::time_point burst_check_{};  // its next tick
+  uint64_t publish_count_ = 0;                           // messages ever queued
+  uint64_t count_at_tick_ = 0;                           // publish_count_ at the last tick
+  bool head_partial_ = false;  // a write sent part of pending_'s first command
+  bool socket_full_ = false;   // a write could not send everything: the I/O thread waits
+                               // for room (or finds the error); publishers do not write
   int space_waiters_ = 0;
   std::condition_variable space_cv_;
   std::condition_variable pong_cv_;

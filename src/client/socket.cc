@@ -33,7 +33,8 @@ bool WaitFor(int fd, short events, Deadline deadline) {
 }
 }  // namespace
 
-int ConnectTcp(const std::string& host, int port, Deadline deadline, std::string* error) {
+int ConnectTcp(const std::string& host, int port, Deadline deadline,
+               std::chrono::milliseconds send_timeout, std::string* error) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -71,6 +72,14 @@ int ConnectTcp(const std::string& host, int port, Deadline deadline, std::string
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    // Blocking from here on: every call that must not block says MSG_DONTWAIT, and a
+    // publisher writing a batch lets the kernel wait for room, bounded by SO_SNDTIMEO (one
+    // system call per batch instead of send, poll, send).
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    timeval tv{};
+    tv.tv_sec = send_timeout.count() / 1000;
+    tv.tv_usec = static_cast<suseconds_t>(send_timeout.count() % 1000 * 1000);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     break;
   }
   freeaddrinfo(res);
@@ -79,7 +88,7 @@ int ConnectTcp(const std::string& host, int port, Deadline deadline, std::string
 
 bool WriteAll(int fd, const char* data, size_t len, Deadline deadline, std::string* error) {
   while (len > 0) {
-    ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+    ssize_t n = send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       data += n;
       len -= static_cast<size_t>(n);
@@ -101,7 +110,7 @@ bool WriteAll(int fd, const char* data, size_t len, Deadline deadline, std::stri
 
 long ReadSome(int fd, char* buf, size_t len, Deadline deadline, std::string* error) {
   while (true) {
-    ssize_t n = recv(fd, buf, len, 0);
+    ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
     if (n >= 0) return static_cast<long>(n);
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
