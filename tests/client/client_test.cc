@@ -543,6 +543,16 @@ INSTANTIATE_TEST_SUITE_P(BothServers, ClientTest,
 // ---------------------------------------------------------------------------------------------
 // Behaviour a real server shows only in a cluster or on demand: a scripted fake server.
 
+// Connects to the fake server while it accepts and completes the handshake.
+client::Result<Connection> ConnectToFake(FakeServer& fake, const Options& o) {
+  bool accepted = false;
+  std::thread t([&] { accepted = fake.AcceptClient(); });
+  auto nc = Connection::Connect(o);
+  t.join();
+  if (!accepted) ADD_FAILURE() << "the fake server saw no handshake";
+  return nc;
+}
+
 constexpr const char* kFakeInfo =
     R"({"server_id":"FAKE","version":"2.9.10","proto":1,"headers":true,"max_payload":1048576})";
 
@@ -559,9 +569,7 @@ TEST(ClientFakeServer, DiscoveredServersAndLameDuck) {
     discovered.Add();
   };
   o.on_lame_duck = [&] { ldm.Add(); };
-  std::thread t([&] { ASSERT_TRUE(fake.AcceptClient()); });
-  auto nc = Connection::Connect(o);
-  t.join();
+  auto nc = ConnectToFake(fake, o);
   ASSERT_TRUE(nc.ok()) << nc.error();
   ASSERT_TRUE(fake.Send(
       R"(INFO {"server_id":"FAKE","headers":true,"connect_urls":["10.0.0.1:4222","10.0.0.2:4223"]})"
@@ -590,9 +598,7 @@ TEST(ClientFakeServer, AnswersServerPingsAndDetectsAStaleServer) {
   o.max_pings_out = 2;
   o.allow_reconnect = false;
   o.on_disconnected = [&] { disconnected.Add(); };
-  std::thread t([&] { ASSERT_TRUE(fake.AcceptClient()); });
-  auto nc = Connection::Connect(o);
-  t.join();
+  auto nc = ConnectToFake(fake, o);
   ASSERT_TRUE(nc.ok());
   ASSERT_TRUE(fake.Send("PING\r\n"));
   EXPECT_NE(fake.ReadUntil("PONG\r\n").find("PONG\r\n"), std::string::npos);
@@ -614,9 +620,7 @@ TEST(ClientFakeServer, ServerErrorIsReported) {
     if (st == Status::kServerError) text = d;
     errors.Add();
   };
-  std::thread t([&] { ASSERT_TRUE(fake.AcceptClient()); });
-  auto nc = Connection::Connect(o);
-  t.join();
+  auto nc = ConnectToFake(fake, o);
   ASSERT_TRUE(nc.ok());
   ASSERT_TRUE(fake.Send("-ERR 'Permissions Violation for Publish to \"x\"'\r\n"));
   ASSERT_TRUE(errors.WaitFor(1));
@@ -631,9 +635,7 @@ TEST(ClientFakeServer, GarbageFromTheServerDisconnects) {
   o.servers = {fake.url()};
   o.allow_reconnect = false;
   o.on_disconnected = [&] { disconnected.Add(); };
-  std::thread t([&] { ASSERT_TRUE(fake.AcceptClient()); });
-  auto nc = Connection::Connect(o);
-  t.join();
+  auto nc = ConnectToFake(fake, o);
   ASSERT_TRUE(nc.ok());
   ASSERT_TRUE(fake.Send("BOGUS nonsense\r\n"));
   ASSERT_TRUE(disconnected.WaitFor(1));
