@@ -260,6 +260,9 @@ Status ConnectionImpl::Handshake(ServerUrl& server, std::string* detail) {
   hs_fd_ = -1;
 
   std::lock_guard lk(mu_);
+  // A server sends nothing larger than its max_payload; a peer that announces more is not
+  // buffered (the parser would hold the whole message).
+  msg_limit_ = std::max<int64_t>(info_.max_payload, 1024 * 1024) * 2;
   fd_ = fd;
   connected_url_ = server.ToString();
   pings_out_ = 0;
@@ -1110,7 +1113,9 @@ Result<Message> ConnectionImpl::NextMessage(SubState& s, std::chrono::millisecon
     if (s.draining.load() && s.pending_msgs.load() == 0) s.cv.notify_all();
     return m;
   }
-  if (s.closed) {
+  bool closed = s.closed;
+  lk.unlock();  // state() takes mu_, which comes before SubState::mu
+  if (closed) {
     return state() == ConnectionState::kClosed ? Status::kConnectionClosed
                                                : Status::kInvalidSubscription;
   }

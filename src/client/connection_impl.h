@@ -106,7 +106,7 @@ class ConnectionImpl : public std::enable_shared_from_this<ConnectionImpl> {
   bool OnPong();
   bool OnSub(std::string_view, std::string_view, std::string_view) { return false; }
   bool OnUnsub(std::string_view, int64_t) { return false; }
-  bool OnMsgArgs(Verb, const MsgArgs&) { return true; }
+  bool OnMsgArgs(Verb, const MsgArgs& args) { return args.total_size <= msg_limit_; }
   bool OnMsg(Verb verb, const MsgArgs& args, std::string_view payload);
 
  private:
@@ -237,6 +237,7 @@ class ConnectionImpl : public std::enable_shared_from_this<ConnectionImpl> {
   int ctl_pongs_ = 0;
   bool handshake_ = false;
   int hs_fd_ = -1;
+  int64_t msg_limit_ = 2 * 1024 * 1024;  // largest MSG we accept from this server
   bool hs_got_info_ = false;
   bool hs_got_pong_ = false;
   std::string hs_error_;

@@ -503,6 +503,28 @@ TEST_P(ClientTest, GivesUpAfterMaxReconnects) {
   EXPECT_EQ(nc.Publish("x", "y"), Status::kConnectionClosed);
 }
 
+TEST_P(ClientTest, RetryOnFailedConnect) {
+  int port = FreeTcpPort();
+  Counter reconnected;
+  Options o;
+  o.servers = {"nats://127.0.0.1:" + std::to_string(port)};
+  o.retry_on_failed_connect = true;
+  o.reconnect_wait = 50ms;
+  o.max_reconnect_attempts = -1;
+  o.on_reconnected = [&](const std::string&) { reconnected.Add(); };
+  auto nc = Connect(o);  // nobody listens yet: the connection starts reconnecting
+  ASSERT_TRUE(nc.valid());
+  EXPECT_EQ(nc.state(), ConnectionState::kReconnecting);
+  auto sub = nc.SubscribeSync("early");
+  ASSERT_TRUE(sub.ok());
+  ASSERT_EQ(nc.Publish("early", "queued before any server"), Status::kOk);
+  StartServer({"-p", std::to_string(port)});
+  ASSERT_TRUE(reconnected.WaitFor(1, 20s));
+  auto m = sub->NextMessage(5s);
+  ASSERT_TRUE(m.ok()) << m.error();
+  EXPECT_EQ(m->data(), "queued before any server");
+}
+
 TEST_P(ClientTest, ReconnectBufferIsBounded) {
   auto& s = StartServer();
   Counter disconnected;
@@ -638,6 +660,23 @@ TEST(ClientFakeServer, GarbageFromTheServerDisconnects) {
   auto nc = ConnectToFake(fake, o);
   ASSERT_TRUE(nc.ok());
   ASSERT_TRUE(fake.Send("BOGUS nonsense\r\n"));
+  ASSERT_TRUE(disconnected.WaitFor(1));
+  EXPECT_NE(nc->last_error().find("protocol error"), std::string::npos) << nc->last_error();
+}
+
+TEST(ClientFakeServer, OversizedMessageFromTheServerDisconnects) {
+  FakeServer fake(kFakeInfo);
+  Counter disconnected;
+  Options o;
+  o.servers = {fake.url()};
+  o.allow_reconnect = false;
+  o.on_disconnected = [&] { disconnected.Add(); };
+  auto nc = ConnectToFake(fake, o);
+  ASSERT_TRUE(nc.ok());
+  auto sub = nc->SubscribeSync("big");
+  ASSERT_TRUE(sub.ok());
+  // Announces 900 MB: refused before any of it is buffered.
+  ASSERT_TRUE(fake.Send("MSG big 1 900000000\r\n"));
   ASSERT_TRUE(disconnected.WaitFor(1));
   EXPECT_NE(nc->last_error().find("protocol error"), std::string::npos) << nc->last_error();
 }
