@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 60
 # client are test peers).
 DEPS := build-essential cmake g++ pkg-config googletest libgtest-dev libgmock-dev \
         libbenchmark-dev nlohmann-json3-dev libnats-dev nats-server clang libclang-rt-14-dev \
-        clang-format clang-tidy
+        clang-format clang-tidy libssl-dev libcrypt-dev
 
 deps:
 	@missing=""; for p in $(DEPS); do \

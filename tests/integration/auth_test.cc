@@ -79,6 +79,26 @@ TEST_P(AuthTest, ConnectChecksAfterAuthentication) {
   EXPECT_EQ(c3->ReadUntil("\r\n"), "+OK\r\n");
 }
 
+// A bcrypt hash as the configured password or token (the reference's own test vectors, made
+// by Go's bcrypt): the client sends the plain text.
+TEST_P(AuthTest, BcryptPassword) {
+  Start({"--user", "alice", "--pass",
+         "$2a$04$Q.CgCP2Sl9pkcTXEZHazaeMwPaAkSHk7AI51HkyMt5iJQQyUA4qxq"});
+  auto ok = DialAndSend("CONNECT {\"user\":\"alice\",\"pass\":\"IW@$6v(y1(t@fhPDvf!5^%\"}\r\n");
+  EXPECT_EQ(ok->Flush(), "+OK\r\n");
+  auto bad = DialAndSend(
+      "CONNECT {\"verbose\":false,\"user\":\"alice\",\"pass\":"
+      "\"$2a$04$Q.CgCP2Sl9pkcTXEZHazaeMwPaAkSHk7AI51HkyMt5iJQQyUA4qxq\"}\r\n");
+  EXPECT_TRUE(ClosesWith(*bad, kViolation));
+}
+
+TEST_P(AuthTest, BcryptToken) {
+  Start({"--auth", "$2a$04$u5ZClXpcjHgpfc61Ee0VKuwI1K3vTC4zq7SjphjnlHMeb1Llkb5Y6"});
+  auto tok =
+      DialAndSend("CONNECT {\"verbose\":false,\"auth_token\":\"0uhJOSr3GW7xvHvtd^K6pa\"}\r\n");
+  EXPECT_EQ(tok->Flush(), "");
+}
+
 TEST_P(AuthTest, TokenAccepted) {
   Start({"--auth", "tok123"});
   auto conn = DialAndSend("CONNECT {\"verbose\":false,\"auth_token\":\"tok123\"}\r\n");
