@@ -200,6 +200,13 @@ int main(int argc, char** argv) {
       gannet.push_back(RunGannet(url, msgs, payload));
     }
   }
+  if (!json) {
+    std::printf("runs (msgs/s):\n");
+    for (size_t i = 0; i < gannet.size(); ++i) {
+      std::printf("  %zu: gannet %.0f  libnats %.0f  (%s first)\n", i + 1, gannet[i], libnats[i],
+                  i % 2 == 0 ? "gannet" : "libnats");
+    }
+  }
   double g = Median(gannet), l = Median(libnats);
   if (json) {
     std::printf(

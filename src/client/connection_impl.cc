@@ -507,30 +507,38 @@ bool ConnectionImpl::ReadAvailable() {
 
 void ConnectionImpl::IoLoop() {
   bool room_again = false;  // the socket was full and has room now
+  bool saw_burst = false;   // burst_mode_ as last seen
   while (true) {
     bool have_fd;
     bool holding_off = false;
     bool want_pollout = false;
     bool write_failed = false;
     bool ticking = false;  // a publisher's burst: look at the queue every tick
-    {
-      std::lock_guard lk(mu_);
+    std::unique_lock lk(mu_, std::defer_lock);
+    if (saw_burst && !room_again && !lk.try_lock()) {
+      // A burst, and a publisher holds the lock: it is at work, which is all this tick wanted
+      // to know. Waiting for the lock would cost both threads a futex call.
+      have_fd = true;
+      ticking = true;
+      burst_check_ = Clock::now() + kBurstTick;
+    } else {
+      if (!lk.owns_lock()) lk.lock();
       if (close_requested_) break;
       have_fd = fd_ >= 0;
       auto now = Clock::now();
       if (have_fd && burst_mode_) {
-        // Publishers write their own batches (Publish). Once a tick, see whether they are
-        // still at it; if not, write what they left and, with nothing left, end the burst.
-        // Room in a socket that was full is used at once.
-        if (now >= burst_check_ || room_again) {
+        // Publishers write their own batches (Publish). Once a tick, and when a full socket
+        // has room again, see whether they are still at it: if so, leave the writing to them
+        // (two writers would take turns at the lock and the socket); if not, write what they
+        // left and, with nothing left, end the burst.
+        bool tick = now >= burst_check_;
+        if (tick || room_again) {
           bool active = publish_count_ != count_at_tick_;
-          if (now >= burst_check_) {
+          if (tick) {
             count_at_tick_ = publish_count_;
             burst_check_ = now + kBurstTick;
           }
-          if ((!active || room_again) && !pending_.empty() && !socket_full_) {
-            write_failed = !WriteLocked(false);
-          }
+          if (!active && !pending_.empty() && !socket_full_) write_failed = !WriteLocked(false);
           if (!active && pending_.empty()) burst_mode_ = false;
         }
       } else if (have_fd && !pending_.empty() && !socket_full_) {
@@ -556,8 +564,10 @@ void ConnectionImpl::IoLoop() {
         pending_.Shrink(kKeepBufferBytes);
       }
       ticking = burst_mode_;
+      saw_burst = burst_mode_;
       want_pollout = socket_full_;
       if (space_waiters_ > 0 && pending_.size() < opts_.max_queued_bytes) space_cv_.notify_all();
+      lk.unlock();
     }
     room_again = false;
     if (!have_fd) {

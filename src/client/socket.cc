@@ -14,10 +14,12 @@
 namespace gannet::client::detail {
 
 int PollTimeout(Deadline deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - std::chrono::steady_clock::now());
+  // Rounded up: a deadline 0.4 ms away must not become a 0 ms timeout, which would return
+  // at once and spin the caller's loop until the deadline.
+  auto left =
+      std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
   if (left.count() <= 0) return 0;
-  return left.count() > 1000000 ? 1000000 : static_cast<int>(left.count()) + 1;
+  return left.count() > 1000000 ? 1000000 : static_cast<int>(left.count());
 }
 
 namespace {

@@ -19,7 +19,7 @@ bool WriteAll(int fd, const char* data, size_t len, Deadline deadline, std::stri
 // Reads what is available, waiting until the deadline for something. Returns bytes read, 0 on
 // EOF, -1 on error or timeout (*error set).
 long ReadSome(int fd, char* buf, size_t len, Deadline deadline, std::string* error);
-// Milliseconds from now to the deadline for poll(): 0 if past, capped to int.
+// Milliseconds from now to the deadline for poll(), rounded up: 0 only if past; capped.
 int PollTimeout(Deadline deadline);
 
 }  // namespace gannet::client::detail
