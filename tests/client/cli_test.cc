@@ -27,7 +27,8 @@ std::string ReadFile(const std::string& path) {
 // `gannet ARGS...` as a child process; stdout and stderr go to files.
 class Tool {
  public:
-  explicit Tool(std::vector<std::string> args) {
+  // `stdin_fd`: what the tool reads as standard input (default /dev/null).
+  explicit Tool(std::vector<std::string> args, int stdin_fd = -1) {
     static int seq = 0;
     std::string base = "/tmp/gannet-cli-" + std::to_string(getpid()) + "-" + std::to_string(++seq);
     out_ = base + ".out";
@@ -36,7 +37,7 @@ class Tool {
     if (pid_ == 0) {
       int o = open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       int e = open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      int in = open("/dev/null", O_RDONLY);
+      int in = stdin_fd >= 0 ? stdin_fd : open("/dev/null", O_RDONLY);
       dup2(o, 1);
       dup2(e, 2);
       dup2(in, 0);
@@ -113,6 +114,20 @@ TEST_P(CliTest, PubAndSub) {
   EXPECT_EQ(sub.out(),
             "[#1] Received on \"greet.joe\"\nTrace: 7\n\nhello\n\n"
             "[#2] Received on \"greet.ann\" with reply \"back\"\nbye\n\n");
+}
+
+TEST_P(CliTest, PubReadsPipedStandardInput) {
+  Tool sub({"sub", "-s", url_, "piped", "--count", "1", "--raw"});
+  ASSERT_TRUE(sub.WaitForStderr("Subscribing on piped"));
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  ASSERT_EQ(write(fds[1], "from stdin", 10), 10);
+  close(fds[1]);
+  Tool pub({"pub", "-s", url_, "piped"}, fds[0]);
+  close(fds[0]);
+  ASSERT_EQ(pub.Wait(), 0) << pub.err();
+  ASSERT_EQ(sub.Wait(), 0);
+  EXPECT_EQ(sub.out(), "from stdin\n");
 }
 
 TEST_P(CliTest, PubCountAndQueueSub) {

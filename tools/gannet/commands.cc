@@ -1,6 +1,8 @@
 // gannet pub | sub | request | reply: the everyday commands, with the nats tool's output.
+#include <unistd.h>
 #include <atomic>
 #include <condition_variable>
+
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -114,7 +116,7 @@ int RunPub(int argc, char** argv) {
       "  --reply SUBJECT      reply subject\n"
       "  -H, --header K:V     a header (repeatable)\n"
       "  --quiet              print nothing on success\n"
-      "MESSAGE defaults to standard input when not given.\n";
+      "Without MESSAGE, standard input is sent when it is not a terminal.\n";
   Args args;
   std::string err;
   if (!args.Parse(argc, argv, 2, With({"count", "reply", "header"}), {"quiet", "help"},
@@ -134,7 +136,8 @@ int RunPub(int argc, char** argv) {
   std::string body;
   if (args.positional().size() == 2) {
     body = args.positional()[1];
-  } else {
+  } else if (!isatty(0)) {
+    // No MESSAGE: what is piped in (a terminal means an empty message, not a wait).
     body.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
   auto nc = ConnectOrReport(ConnectOptionsFrom(args, "gannet pub"));
