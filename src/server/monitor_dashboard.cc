@@ -10,6 +10,7 @@ const char* DashboardHtml() {
 <head>
 <meta charset="utf-8">
 <title>gannet-server dashboard</title>
+<link rel="icon" href="data:,">
 <style>
   body { font-family: ui-sans-serif, system-ui, sans-serif; margin: 16px 24px; background: #f7f7fa;
          color: #24243a; }
