@@ -333,8 +333,8 @@ bool Client::OnPong() {
   pings_out_ = 0;
   if (rtt_start_ != Clock::time_point{}) {
     // The round-trip time of our last PING (as the reference, measured on every PONG to one).
-    rtt_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - rtt_start_)
-                  .count();
+    rtt_ns_ =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - rtt_start_).count();
     rtt_start_ = {};
   }
   return true;
@@ -777,8 +777,8 @@ void Client::Snapshot(ConnSnapshot& out, bool with_subs) const {
   out.port = port_;
   out.start = created_wall_;
   out.last_activity =
-      created_wall_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                          last_activity_ - created_);
+      created_wall_ +
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(last_activity_ - created_);
   out.rtt_ns = rtt_ns_;
   out.pending_bytes = static_cast<int64_t>(out_.pending());
   out.in_msgs = in_msgs;

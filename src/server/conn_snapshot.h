@@ -40,7 +40,7 @@ struct ConnSnapshot {
   std::string name;
   std::string lang;
   std::string version;
-  std::string user;  // the user name it authenticated with, if any
+  std::string user;               // the user name it authenticated with, if any
   std::vector<SubSnapshot> subs;  // filled when asked for (always for closed connections)
 };
 

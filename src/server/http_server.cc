@@ -375,7 +375,8 @@ bool HttpServer::ProcessInput(Conn& c) {
         size_t n = 0;
         if (value.empty()) return bad(400, "malformed Content-Length");
         for (char ch : value) {
-          if (ch < '0' || ch > '9' || n > kMaxBodyBytes) return bad(400, "malformed Content-Length");
+          if (ch < '0' || ch > '9' || n > kMaxBodyBytes)
+            return bad(400, "malformed Content-Length");
           n = n * 10 + static_cast<size_t>(ch - '0');
         }
         if (n > kMaxBodyBytes) return bad(413, "request body too large");

@@ -76,14 +76,20 @@ enum class SortKey {
 };
 
 std::optional<SortKey> ParseSortKey(std::string_view s) {
-  static const std::pair<std::string_view, SortKey> kKeys[] = {
-      {"", SortKey::kCid},          {"cid", SortKey::kCid},
-      {"start", SortKey::kStart},   {"subs", SortKey::kSubs},
-      {"pending", SortKey::kPending}, {"msgs_to", SortKey::kMsgsTo},
-      {"msgs_from", SortKey::kMsgsFrom}, {"bytes_to", SortKey::kBytesTo},
-      {"bytes_from", SortKey::kBytesFrom}, {"last", SortKey::kLast},
-      {"idle", SortKey::kIdle},     {"uptime", SortKey::kUptime},
-      {"stop", SortKey::kStop},     {"reason", SortKey::kReason}};
+  static const std::pair<std::string_view, SortKey> kKeys[] = {{"", SortKey::kCid},
+                                                               {"cid", SortKey::kCid},
+                                                               {"start", SortKey::kStart},
+                                                               {"subs", SortKey::kSubs},
+                                                               {"pending", SortKey::kPending},
+                                                               {"msgs_to", SortKey::kMsgsTo},
+                                                               {"msgs_from", SortKey::kMsgsFrom},
+                                                               {"bytes_to", SortKey::kBytesTo},
+                                                               {"bytes_from", SortKey::kBytesFrom},
+                                                               {"last", SortKey::kLast},
+                                                               {"idle", SortKey::kIdle},
+                                                               {"uptime", SortKey::kUptime},
+                                                               {"stop", SortKey::kStop},
+                                                               {"reason", SortKey::kReason}};
   for (const auto& [name, key] : kKeys) {
     if (name == s) return key;
   }
@@ -109,8 +115,8 @@ Monitor::Json SubDetailJson(const SubSnapshot& s, bool with_account) {
   return j;
 }
 
-Monitor::Json ConnJson(const ConnSnapshot& c, std::chrono::system_clock::time_point now,
-                       bool subs, bool subs_detail, bool auth) {
+Monitor::Json ConnJson(const ConnSnapshot& c, std::chrono::system_clock::time_point now, bool subs,
+                       bool subs_detail, bool auth) {
   Monitor::Json j;
   j["cid"] = c.cid;
   j["kind"] = "Client";
@@ -194,10 +200,9 @@ void SortConnections(std::vector<const ConnSnapshot*>& conns, SortKey key,
       desc([](const ConnSnapshot& c) { return c.last_activity - c.start; });
       break;
     case SortKey::kUptime:
-      std::stable_sort(conns.begin(), conns.end(),
-                       [&](const ConnSnapshot* a, const ConnSnapshot* b) {
-                         return uptime(*a) < uptime(*b);
-                       });
+      std::stable_sort(
+          conns.begin(), conns.end(),
+          [&](const ConnSnapshot* a, const ConnSnapshot* b) { return uptime(*a) < uptime(*b); });
       break;
     case SortKey::kStop:
       desc([](const ConnSnapshot& c) {
@@ -205,10 +210,9 @@ void SortConnections(std::vector<const ConnSnapshot*>& conns, SortKey key,
       });
       break;
     case SortKey::kReason:
-      std::stable_sort(conns.begin(), conns.end(),
-                       [](const ConnSnapshot* a, const ConnSnapshot* b) {
-                         return a->reason < b->reason;
-                       });
+      std::stable_sort(
+          conns.begin(), conns.end(),
+          [](const ConnSnapshot* a, const ConnSnapshot* b) { return a->reason < b->reason; });
       break;
   }
 }
@@ -314,7 +318,8 @@ std::optional<Monitor::Json> Monitor::BuildVarz() {
   if (o.AuthRequired()) j["auth_required"] = true;
   j["max_connections"] = o.max_connections;
   if (o.max_subscriptions > 0) j["max_subscriptions"] = o.max_subscriptions;
-  j["ping_interval"] = std::chrono::duration_cast<std::chrono::nanoseconds>(o.ping_interval).count();
+  j["ping_interval"] =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(o.ping_interval).count();
   j["ping_max"] = o.ping_max;
   j["http_host"] = o.http_host.empty() ? o.host : o.http_host;
   j["http_port"] = port();
@@ -553,8 +558,7 @@ HttpResponse Monitor::Subsz(const HttpRequest& r) {
   std::string test = r.Param("test");
   std::string acc = r.Param("acc");
   if (!test.empty() && !IsValidLiteralSubject(test)) {
-    return HttpResponse::Text(400,
-                              "invalid test subject, must be valid publish subject: " + test);
+    return HttpResponse::Text(400, "invalid test subject, must be valid publish subject: " + test);
   }
   int64_t off = std::max<int64_t>(*offset, 0);
   int64_t lim = *limit <= 0 ? kDefaultListSize : *limit;
@@ -591,9 +595,9 @@ HttpResponse Monitor::Subsz(const HttpRequest& r) {
 
 HttpResponse Monitor::Root(const HttpRequest& r) {
   static const std::pair<const char*, const char*> kLinks[] = {
-      {"varz", "General"},       {"connz", "Connections"}, {"accountz", "Accounts"},
-      {"subsz", "Subscriptions"}, {"routez", "Routes"},     {"leafz", "LeafNodes"},
-      {"gatewayz", "Gateways"},  {"healthz", "Health Probe"}, {"metrics", "Prometheus Metrics"},
+      {"varz", "General"},        {"connz", "Connections"},    {"accountz", "Accounts"},
+      {"subsz", "Subscriptions"}, {"routez", "Routes"},        {"leafz", "LeafNodes"},
+      {"gatewayz", "Gateways"},   {"healthz", "Health Probe"}, {"metrics", "Prometheus Metrics"},
       {"dashboard", "Dashboard"}};
   HttpResponse resp;
   resp.content_type = "text/html; charset=utf-8";

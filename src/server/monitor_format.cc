@@ -96,8 +96,7 @@ std::string FormatUptime(std::chrono::nanoseconds d) {
   return buf;
 }
 
-std::optional<bool> ParseGoBool(std::string_view param, std::string_view text,
-                                std::string& error) {
+std::optional<bool> ParseGoBool(std::string_view param, std::string_view text, std::string& error) {
   if (text.empty()) return false;
   for (std::string_view t : {"1", "t", "T", "TRUE", "true", "True"}) {
     if (text == t) return true;

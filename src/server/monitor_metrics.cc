@@ -38,7 +38,8 @@ std::string FormatValue(double v) {
 
 class Exposition {
  public:
-  explicit Exposition(std::string server_id) : labels_("server_id=\"" + EscapeLabel(server_id) + "\"") {}
+  explicit Exposition(const std::string& server_id)
+      : labels_("server_id=\"" + EscapeLabel(server_id) + "\"") {}
 
   void Add(std::string_view name, std::string_view help, std::string_view type, double value,
            std::string_view extra_labels = {}) {

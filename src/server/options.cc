@@ -399,9 +399,9 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
        }},
   };
   std::map<std::string, std::string> aliases = {
-      {"addr", "a"},  {"net", "a"}, {"http_port", "m"},  {"port", "p"},   {"name", "n"},    {"server_name", "n"},
-      {"pid", "P"},   {"log", "l"},  {"config", "c"}, {"logtime", "T"}, {"debug", "D"},
-      {"trace", "V"}, {"help", "h"}, {"version", "v"}};
+      {"addr", "a"},        {"net", "a"},   {"http_port", "m"}, {"port", "p"},   {"name", "n"},
+      {"server_name", "n"}, {"pid", "P"},   {"log", "l"},       {"config", "c"}, {"logtime", "T"},
+      {"debug", "D"},       {"trace", "V"}, {"help", "h"},      {"version", "v"}};
   // Boolean flags.
   std::map<std::string, std::function<void(bool)>> booleans = {
       {"T", [&](bool b) { overrides.push_back([b](Options& o) { o.logtime = b; }); }},

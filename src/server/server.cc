@@ -229,8 +229,7 @@ std::vector<ConnSnapshot> Server::ClosedConnections() const {
   return {closed_.begin(), closed_.end()};
 }
 
-std::shared_ptr<SnapshotRequest> Server::Gather(bool want_conns, bool want_subs,
-                                                uint64_t only_cid,
+std::shared_ptr<SnapshotRequest> Server::Gather(bool want_conns, bool want_subs, uint64_t only_cid,
                                                 std::chrono::milliseconds timeout) {
   auto request = std::make_shared<SnapshotRequest>();
   request->want_conns = want_conns;

@@ -27,10 +27,18 @@ bool WaitFor(const std::function<bool()>& check, std::chrono::milliseconds timeo
 }
 
 // The endpoints compared, with the queries that fill in their optional parts.
-const char* const kEndpoints[] = {
-    "/varz",          "/connz?subs=detail", "/connz?state=closed&subs=1", "/connz?state=all&auth=1",
-    "/routez",        "/subsz",             "/subsz?subs=1",              "/subscriptionsz",
-    "/healthz",       "/accountz",          "/gatewayz",                  "/leafz"};
+const char* const kEndpoints[] = {"/varz",
+                                  "/connz?subs=detail",
+                                  "/connz?state=closed&subs=1",
+                                  "/connz?state=all&auth=1",
+                                  "/routez",
+                                  "/subsz",
+                                  "/subsz?subs=1",
+                                  "/subscriptionsz",
+                                  "/healthz",
+                                  "/accountz",
+                                  "/gatewayz",
+                                  "/leafz"};
 
 // Keys of the reference that Gannet leaves out on purpose: it has no system account yet.
 const std::set<std::string> kNotYet = {"/varz.system_account", "/accountz.system_account"};
@@ -52,8 +60,8 @@ struct Scenario {
     auto sub = Connect(R"({"verbose":false,"name":"subscriber","lang":"raw","version":"1.2.3"})");
     if (!sub->Send("SUB foo 1\r\nSUB bar q 2\r\n") || !sub->Flush().empty()) Fail("SUB");
     auto pub = Connect(R"({"verbose":false})");
-    std::string three = PubBytes("foo", "", "one") + PubBytes("foo", "", "two") +
-                        PubBytes("foo", "", "three");
+    std::string three =
+        PubBytes("foo", "", "one") + PubBytes("foo", "", "two") + PubBytes("foo", "", "three");
     if (!pub->Send(three) || !pub->Flush().empty()) Fail("PUB");
     if (sub->ReadUntil("three\r\n").empty()) Fail("delivery");
     auto leaver = Connect(R"({"verbose":false,"name":"leaver"})");
@@ -157,14 +165,15 @@ std::vector<std::string> ParseWithPrometheusClient(const std::string& exposition
                                                    std::string& error) {
   TempDir dir;
   std::string input = dir.Write("metrics.txt", exposition);
-  std::string script = dir.Write("parse.py",
-                                 "import json, sys\n"
-                                 "from prometheus_client.parser import "
-                                 "text_string_to_metric_families\n"
-                                 "for fam in text_string_to_metric_families(open(sys.argv[1]).read()):\n"
-                                 "    for s in fam.samples:\n"
-                                 "        print(fam.type, s.name, repr(s.value), "
-                                 "json.dumps(s.labels, sort_keys=True))\n");
+  std::string script =
+      dir.Write("parse.py",
+                "import json, sys\n"
+                "from prometheus_client.parser import "
+                "text_string_to_metric_families\n"
+                "for fam in text_string_to_metric_families(open(sys.argv[1]).read()):\n"
+                "    for s in fam.samples:\n"
+                "        print(fam.type, s.name, repr(s.value), "
+                "json.dumps(s.labels, sort_keys=True))\n");
   std::string cmd = "/usr/bin/python3 " + script + " " + input + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) {

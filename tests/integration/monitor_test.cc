@@ -126,7 +126,8 @@ TEST_P(MonitorTest, ConnzSortsByEveryKey) {
   for (int i = 1; i <= 4; ++i) {
     conns.push_back(Client());
     std::string cmds;
-    for (int s = 0; s < i; ++s) cmds += "SUB s" + std::to_string(s) + " " + std::to_string(s) + "\r\n";
+    for (int s = 0; s < i; ++s)
+      cmds += "SUB s" + std::to_string(s) + " " + std::to_string(s) + "\r\n";
     for (int m = 0; m < i; ++m) cmds += PubBytes("nobody", "", std::string(i, 'x'));
     EXPECT_EQ(SendAndFlush(*conns.back(), cmds), "");
   }
@@ -290,7 +291,8 @@ TEST_P(MonitorTest, BadHttpGets400AndServerKeepsRunning) {
   // The monitoring port and the client port both still work.
   EXPECT_EQ(GetJson("/healthz")["status"], "ok");
   auto c = Client();
-  EXPECT_EQ(SendAndFlush(*c, "SUB a 1\r\n" + PubBytes("a", "", "ok")), MsgBytes("a", "1", "", "ok"));
+  EXPECT_EQ(SendAndFlush(*c, "SUB a 1\r\n" + PubBytes("a", "", "ok")),
+            MsgBytes("a", "1", "", "ok"));
 }
 
 TEST_P(MonitorTest, BasePathAndPortFromConfig) {

@@ -23,9 +23,8 @@ void Parse(HttpResult& r) {
   size_t pos = head.find("\r\n");
   while (pos != std::string_view::npos && pos < head.size()) {
     size_t next = head.find("\r\n", pos + 2);
-    std::string_view line = head.substr(pos + 2, next == std::string_view::npos
-                                                     ? std::string_view::npos
-                                                     : next - pos - 2);
+    std::string_view line = head.substr(
+        pos + 2, next == std::string_view::npos ? std::string_view::npos : next - pos - 2);
     size_t colon = line.find(':');
     if (colon != std::string_view::npos) {
       std::string name(line.substr(0, colon));
@@ -90,8 +89,8 @@ HttpResult HttpRaw(int port, std::string_view request, std::chrono::milliseconds
 }
 
 HttpResult HttpGet(int port, std::string_view target, std::chrono::milliseconds timeout) {
-  std::string request = "GET " + std::string(target) +
-                        " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  std::string request =
+      "GET " + std::string(target) + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
   return HttpRaw(port, request, timeout);
 }
 

@@ -10,7 +10,7 @@
 namespace gannet::test {
 
 struct HttpResult {
-  int status = 0;  // 0: no (parsable) response
+  int status = 0;                              // 0: no (parsable) response
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
   std::string raw;  // the whole response as received

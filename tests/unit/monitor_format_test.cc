@@ -39,11 +39,11 @@ TEST(MonitorFormat, Uptime) {
 
 TEST(MonitorFormat, Rfc3339NanoDropsTrailingZeros) {
   using std::chrono::system_clock;
-  system_clock::time_point t{std::chrono::duration_cast<system_clock::duration>(
-      nanoseconds(1'795'670'695'055'093'000LL))};
+  system_clock::time_point t{
+      std::chrono::duration_cast<system_clock::duration>(nanoseconds(1'795'670'695'055'093'000LL))};
   EXPECT_EQ(FormatRfc3339Nano(t), "2026-11-26T05:24:55.055093Z");
-  system_clock::time_point whole{std::chrono::duration_cast<system_clock::duration>(
-      seconds(1'795'670'695LL))};
+  system_clock::time_point whole{
+      std::chrono::duration_cast<system_clock::duration>(seconds(1'795'670'695LL))};
   EXPECT_EQ(FormatRfc3339Nano(whole), "2026-11-26T05:24:55Z");
 }
 
@@ -53,7 +53,8 @@ TEST(MonitorFormat, QueryValuesParseAsGoStrconv) {
   EXPECT_EQ(ParseGoBool("subs", "T", err), true);
   EXPECT_EQ(ParseGoBool("subs", "0", err), false);
   EXPECT_FALSE(ParseGoBool("subs", "yes", err));
-  EXPECT_EQ(err, "Error decoding boolean for 'subs': strconv.ParseBool: parsing \"yes\": invalid syntax");
+  EXPECT_EQ(
+      err, "Error decoding boolean for 'subs': strconv.ParseBool: parsing \"yes\": invalid syntax");
   EXPECT_EQ(ParseGoInt("limit", "-3", err), -3);
   EXPECT_EQ(ParseGoInt("limit", "+3", err), 3);
   EXPECT_FALSE(ParseGoInt("limit", "99999999999999999999", err));
