@@ -23,6 +23,9 @@ namespace {
 constexpr size_t kMaxHeaderBytes = size_t{16} * 1024;
 constexpr size_t kMaxBodyBytes = size_t{1} << 20;
 constexpr size_t kMaxConnections = 256;
+// Pipelined requests wait while this much output is unsent, so a flood of requests on one
+// connection cannot pile up responses in memory.
+constexpr size_t kMaxQueuedOutput = size_t{1} << 20;
 constexpr int64_t kIdleTimeoutMs = 60'000;
 constexpr uint64_t kListenTag = ~uint64_t{0};
 constexpr uint64_t kWakeTag = ~uint64_t{0} - 1;
@@ -315,7 +318,7 @@ void HttpServer::OnReadable(Conn& c) {
 }
 
 bool HttpServer::ProcessInput(Conn& c) {
-  while (!c.close_after_write) {
+  while (!c.close_after_write && c.out.size() - c.out_off < kMaxQueuedOutput) {
     if (c.body_left > 0) {
       size_t drop = std::min(c.body_left, c.in.size());
       c.in.erase(0, drop);
