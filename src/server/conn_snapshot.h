@@ -2,6 +2,7 @@
 // request that each worker answers with its own connections' copies from its own thread.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -54,6 +55,8 @@ struct WorkerTotals {
   uint64_t cache_entries = 0;
   uint64_t cache_hits = 0;
   uint64_t cache_misses = 0;
+  uint64_t max_fanout = 0;    // over the cached match results
+  uint64_t total_fanout = 0;  // summed over the cached match results
 
   void Add(const WorkerTotals& o) {
     in_msgs += o.in_msgs;
@@ -63,6 +66,8 @@ struct WorkerTotals {
     cache_entries += o.cache_entries;
     cache_hits += o.cache_hits;
     cache_misses += o.cache_misses;
+    max_fanout = std::max(max_fanout, o.max_fanout);
+    total_fanout += o.total_fanout;
   }
 };
 

@@ -115,6 +115,7 @@ void Worker::AnswerSnapshot(SnapshotRequest& request) {
   totals.cache_entries = cache_.size();
   totals.cache_hits = cache_.hits();
   totals.cache_misses = cache_.misses();
+  cache_.FanoutStats(totals.max_fanout, totals.total_fanout);
   if (request.want_conns) conns.reserve(request.only_cid != 0 ? 1 : clients_.size());
   for (auto& [cid, c] : clients_) {
     if (c->closing()) continue;

@@ -251,6 +251,23 @@ TEST_P(MonitorTest, SubszListsAndTestsSubscriptions) {
   EXPECT_EQ(page["limit"], 1);
 }
 
+TEST_P(MonitorTest, SubszReportsCacheFanout) {
+  StartMonitored();
+  auto subs = Client();
+  EXPECT_EQ(SendAndFlush(*subs, "SUB fan 1\r\nSUB fan 2\r\nSUB fan q 3\r\n"), "");
+  auto pub = Client();
+  // Repeated lookups of one subject get it cached (Gannet caches on the second miss).
+  std::string pubs;
+  for (int i = 0; i < 3; ++i) pubs += PubBytes("fan", "", "x");
+  EXPECT_EQ(SendAndFlush(*pub, pubs), "");
+  Json stats = GetJson("/subsz");
+  EXPECT_GE(stats["num_cache"].get<int>(), 1) << stats.dump(2);
+  // Two plain subscriptions and one queue group.
+  EXPECT_GE(stats["max_fanout"].get<int>(), 3) << stats.dump(2);
+  EXPECT_GT(stats["avg_fanout"].get<double>(), 0) << stats.dump(2);
+  EXPECT_GE(stats["num_matches"].get<int>(), 3) << stats.dump(2);
+}
+
 TEST_P(MonitorTest, JsonpContentTypesAndUnknownPaths) {
   StartMonitored();
   HttpResult jsonp = Get("/varz?callback=render");
