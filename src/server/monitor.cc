@@ -543,9 +543,9 @@ Monitor::Json Monitor::BuildSubszStats(const WorkerTotals& t) {
   j["cache_hit_rate"] =
       matches > 0 ? static_cast<double>(t.cache_hits) / static_cast<double>(matches) : 0.0;
   j["max_fanout"] = t.max_fanout;
-  j["avg_fanout"] = t.cache_entries > 0 ? static_cast<double>(t.total_fanout) /
-                                              static_cast<double>(t.cache_entries)
-                                        : 0.0;
+  j["avg_fanout"] = t.cache_entries > 0
+                        ? static_cast<double>(t.total_fanout) / static_cast<double>(t.cache_entries)
+                        : 0.0;
   return j;
 }
 
