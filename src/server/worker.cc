@@ -106,6 +106,7 @@ void Worker::PostSnapshot(std::shared_ptr<SnapshotRequest> request) {
 void Worker::AnswerSnapshot(SnapshotRequest& request) {
   // Copied here, on the owner thread, into a local list: the request's lock is held only to
   // merge, so monitoring never blocks this loop for longer than one copy of its own clients.
+  auto started = Clock::now();
   std::vector<ConnSnapshot> conns;
   WorkerTotals totals;
   totals.in_msgs = in_msgs.load(std::memory_order_relaxed);
@@ -124,6 +125,12 @@ void Worker::AnswerSnapshot(SnapshotRequest& request) {
       c->Snapshot(conns.emplace_back(), request.want_subs);
     }
   }
+  // How long this worker's connections waited for monitoring: the figure to watch.
+  LOG_DEBUG(
+      "Worker %zu: monitoring snapshot of %zu connections (%zu copied) in %lld us", index_,
+      clients_.size(), conns.size(),
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count()));
   std::lock_guard lock(request.mu);
   request.totals.Add(totals);
   for (ConnSnapshot& c : conns) request.conns.push_back(std::move(c));
