@@ -3,6 +3,7 @@
 
 JOBS ?= 2
 FUZZ_SECONDS ?= 60
+HTTP_FUZZ_SECONDS ?= 10
 # Debian packages the build and the test suite need (the reference server and the official C
 # client are test peers; Prometheus' Python parser reads /metrics; chromium shows /dashboard).
 DEPS := build-essential cmake g++ pkg-config googletest libgtest-dev libgmock-dev \
@@ -68,10 +69,12 @@ format:
 fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DGANNET_FUZZ=ON -DGANNET_BUILD_TESTS=OFF >/dev/null
-	cmake --build build/fuzz -j$(JOBS) --target parser_fuzz
+	cmake --build build/fuzz -j$(JOBS) --target parser_fuzz http_fuzz
 	@# New inputs go to a scratch directory first, so the seed corpus stays as committed.
 	scratch=$$(mktemp -d) && ./build/fuzz/bin/parser_fuzz -max_total_time=$(FUZZ_SECONDS) \
 	  $$scratch fuzz/corpus/parser && rm -rf $$scratch
+	scratch=$$(mktemp -d) && ./build/fuzz/bin/http_fuzz -max_total_time=$(HTTP_FUZZ_SECONDS) \
+	  $$scratch fuzz/corpus/http && rm -rf $$scratch
 
 bench: build
 	bench/compare

@@ -152,6 +152,78 @@ std::string HttpRequest::Param(std::string_view key) const {
   return {};
 }
 
+HttpParse ParseHttpRequestHead(std::string_view buffer, HttpRequestHead& out,
+                               HttpParseError& error) {
+  auto fail = [&](int status, const char* text) {
+    error.status = status;
+    error.text = text;
+    return HttpParse::kError;
+  };
+  size_t end = buffer.find("\r\n\r\n");
+  if (end == std::string_view::npos) {
+    if (buffer.size() > kMaxHeaderBytes) return fail(431, "request header too large");
+    return HttpParse::kIncomplete;
+  }
+  if (end > kMaxHeaderBytes) return fail(431, "request header too large");
+  std::string_view head = buffer.substr(0, end);
+  out.head_bytes = end + 4;
+  size_t line_end = head.find("\r\n");
+  std::string_view line = head.substr(0, line_end);
+  std::string_view headers =
+      line_end == std::string_view::npos ? std::string_view{} : head.substr(line_end + 2);
+  // Request line: METHOD SP target SP HTTP/1.x
+  size_t sp1 = line.find(' ');
+  size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp1 == std::string_view::npos || sp2 == std::string_view::npos || sp1 == 0 ||
+      line.find(' ', sp2 + 1) != std::string_view::npos) {
+    return fail(400, "malformed HTTP request line");
+  }
+  std::string_view method = line.substr(0, sp1);
+  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  std::string_view version = line.substr(sp2 + 1);
+  if (version != "HTTP/1.1" && version != "HTTP/1.0") {
+    if (version.substr(0, 5) == "HTTP/") return fail(505, "unsupported HTTP version");
+    return fail(400, "malformed HTTP version");
+  }
+  if (target.empty() || target[0] != '/') return fail(400, "malformed request target");
+  out.keep_alive = version == "HTTP/1.1";
+  out.content_length = 0;
+  // Header lines: "Name: value".
+  while (!headers.empty()) {
+    size_t eol = headers.find("\r\n");
+    std::string_view h = headers.substr(0, eol);
+    headers = eol == std::string_view::npos ? std::string_view{} : headers.substr(eol + 2);
+    size_t colon = h.find(':');
+    if (colon == std::string_view::npos || colon == 0) return fail(400, "malformed header line");
+    std::string_view name = h.substr(0, colon);
+    std::string_view value = Trim(h.substr(colon + 1));
+    if (IEquals(name, "connection")) {
+      if (IEquals(value, "close")) out.keep_alive = false;
+      if (IEquals(value, "keep-alive")) out.keep_alive = true;
+    } else if (IEquals(name, "content-length")) {
+      size_t n = 0;
+      if (value.empty()) return fail(400, "malformed Content-Length");
+      for (char ch : value) {
+        if (ch < '0' || ch > '9') return fail(400, "malformed Content-Length");
+        if (n > kMaxBodyBytes) return fail(413, "request body too large");
+        n = n * 10 + static_cast<size_t>(ch - '0');
+      }
+      if (n > kMaxBodyBytes) return fail(413, "request body too large");
+      out.content_length = n;
+    } else if (IEquals(name, "transfer-encoding")) {
+      return fail(400, "chunked request bodies are not supported");
+    }
+  }
+  out.request = HttpRequest{};
+  out.request.method.assign(method);
+  size_t qmark = target.find('?');
+  if (qmark != std::string_view::npos) out.request.query.assign(target.substr(qmark + 1));
+  if (!HttpServer::PercentDecode(target.substr(0, qmark), out.request.path, false)) {
+    return fail(400, "malformed percent-encoding in path");
+  }
+  return HttpParse::kComplete;
+}
+
 HttpServer::HttpServer(HttpHandler handler) : handler_(std::move(handler)) {}
 
 HttpServer::~HttpServer() { Stop(); }
@@ -325,78 +397,23 @@ bool HttpServer::ProcessInput(Conn& c) {
       c.body_left -= drop;
       if (c.body_left > 0) return true;
     }
-    size_t end = c.in.find("\r\n\r\n");
-    if (end == std::string::npos) {
-      if (c.in.size() > kMaxHeaderBytes) {
-        AppendResponse(c.out, HttpResponse::Text(431, "request header too large"), false, true);
+    HttpRequestHead head;
+    HttpParseError error;
+    switch (ParseHttpRequestHead(c.in, head, error)) {
+      case HttpParse::kIncomplete:
+        return true;
+      case HttpParse::kError:
+        AppendResponse(c.out, HttpResponse::Text(error.status, std::move(error.text)), false, true);
         c.close_after_write = true;
-      }
-      return true;
+        c.in.clear();
+        return true;
+      case HttpParse::kComplete:
+        break;
     }
-    std::string_view head(c.in.data(), end);
-    size_t consumed = end + 4;
-    auto bad = [&](int status, std::string text) {
-      AppendResponse(c.out, HttpResponse::Text(status, std::move(text)), false, true);
-      c.close_after_write = true;
-      c.in.clear();
-      return true;
-    };
-    size_t line_end = head.find("\r\n");
-    std::string_view line = head.substr(0, line_end);
-    std::string_view headers =
-        line_end == std::string_view::npos ? std::string_view{} : head.substr(line_end + 2);
-    // Request line: METHOD SP target SP HTTP/1.x
-    size_t sp1 = line.find(' ');
-    size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-    if (sp1 == std::string_view::npos || sp2 == std::string_view::npos || sp1 == 0 ||
-        line.find(' ', sp2 + 1) != std::string_view::npos) {
-      return bad(400, "malformed HTTP request line");
-    }
-    std::string_view method = line.substr(0, sp1);
-    std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-    std::string_view version = line.substr(sp2 + 1);
-    if (version != "HTTP/1.1" && version != "HTTP/1.0") {
-      if (version.substr(0, 5) == "HTTP/") return bad(505, "unsupported HTTP version");
-      return bad(400, "malformed HTTP version");
-    }
-    if (target.empty() || target[0] != '/') return bad(400, "malformed request target");
-    bool keep_alive = version == "HTTP/1.1";
-    size_t content_length = 0;
-    // Header lines: Name: value
-    while (!headers.empty()) {
-      size_t eol = headers.find("\r\n");
-      std::string_view h = headers.substr(0, eol);
-      headers = eol == std::string_view::npos ? std::string_view{} : headers.substr(eol + 2);
-      size_t colon = h.find(':');
-      if (colon == std::string_view::npos || colon == 0) return bad(400, "malformed header line");
-      std::string_view name = h.substr(0, colon);
-      std::string_view value = Trim(h.substr(colon + 1));
-      if (IEquals(name, "connection")) {
-        if (IEquals(value, "close")) keep_alive = false;
-        if (IEquals(value, "keep-alive")) keep_alive = true;
-      } else if (IEquals(name, "content-length")) {
-        size_t n = 0;
-        if (value.empty()) return bad(400, "malformed Content-Length");
-        for (char ch : value) {
-          if (ch < '0' || ch > '9' || n > kMaxBodyBytes)
-            return bad(400, "malformed Content-Length");
-          n = n * 10 + static_cast<size_t>(ch - '0');
-        }
-        if (n > kMaxBodyBytes) return bad(413, "request body too large");
-        content_length = n;
-      } else if (IEquals(name, "transfer-encoding")) {
-        return bad(400, "chunked request bodies are not supported");
-      }
-    }
-    HttpRequest req;
-    req.method.assign(method);
-    size_t qmark = target.find('?');
-    if (qmark != std::string_view::npos) req.query.assign(target.substr(qmark + 1));
-    if (!PercentDecode(target.substr(0, qmark), req.path, false)) {
-      return bad(400, "malformed percent-encoding in path");
-    }
-    c.in.erase(0, consumed);
-    c.body_left = content_length;
+    c.in.erase(0, head.head_bytes);
+    c.body_left = head.content_length;
+    HttpRequest& req = head.request;
+    bool keep_alive = head.keep_alive;
     bool head_only = req.method == "HEAD";
     // Any method is served, as the reference's handlers do; HEAD gets the headers only.
     HttpResponse resp = handler_(req);

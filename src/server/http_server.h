@@ -36,6 +36,22 @@ struct HttpResponse {
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+// One request head parsed from the start of a buffer (the server's parser, exposed for tests
+// and the fuzzer).
+struct HttpRequestHead {
+  HttpRequest request;
+  bool keep_alive = true;
+  size_t content_length = 0;
+  size_t head_bytes = 0;  // request line and headers, with the blank line
+};
+struct HttpParseError {
+  int status = 400;
+  std::string text;
+};
+enum class HttpParse { kIncomplete, kComplete, kError };
+HttpParse ParseHttpRequestHead(std::string_view buffer, HttpRequestHead& out,
+                               HttpParseError& error);
+
 class HttpServer {
  public:
   explicit HttpServer(HttpHandler handler);
