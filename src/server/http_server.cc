@@ -244,7 +244,10 @@ std::string HttpServer::Start(const std::string& host, int port) {
   setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (listen_fd_ < 0 || bind(listen_fd_, res->ai_addr, res->ai_addrlen) != 0 ||
       listen(listen_fd_, 128) != 0) {
-    std::string err = std::strerror(errno);
+    // Worded as Go's net package does ("bind: address already in use").
+    std::string reason = std::strerror(errno);
+    if (!reason.empty() && reason[0] >= 'A' && reason[0] <= 'Z') reason[0] += 'a' - 'A';
+    std::string err = "bind: " + reason;
     freeaddrinfo(res);
     if (listen_fd_ >= 0) close(listen_fd_);
     listen_fd_ = -1;

@@ -246,12 +246,12 @@ bool Monitor::Start() {
   const Options& o = server_.options();
   std::string host = o.http_host.empty() ? o.host : o.http_host;
   int port = o.http_port < 0 ? 0 : o.http_port;
-  LOG_INFO("Starting http monitor on %s:%d", host.c_str(), port);
   if (std::string err = http_.Start(host, port); !err.empty()) {
-    LOG_FATAL("Can't listen to the monitor port: listen tcp %s:%d: %s", host.c_str(), port,
-              err.c_str());
+    LOG_FATAL("Can't start monitoring: can't listen to the monitor port: listen tcp %s:%d: %s",
+              host.c_str(), port, err.c_str());
     return false;
   }
+  LOG_INFO("Starting http monitor on %s:%d", host.c_str(), http_.port());
   return true;
 }
 

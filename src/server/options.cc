@@ -316,6 +316,7 @@ std::optional<std::string> ValidateOptions(const Options& opts) {
                          static_cast<long long>(opts.max_pending));
   }
   if (opts.port < 0 || opts.port > 65535) return std::string("invalid port");
+  if (opts.http_port < -1 || opts.http_port > 65535) return std::string("invalid http port");
   if (!opts.username.empty() && !opts.token.empty()) {
     return std::string("token and user/password authentication cannot be used together");
   }

@@ -1,6 +1,10 @@
 // The monitoring endpoints over HTTP, each test run against gannet-server and nats-server: the
 // same scenario must give the same answers (fields, types, error texts, content types).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <functional>
@@ -319,6 +323,26 @@ TEST_P(MonitorTest, BasePathAndPortFromConfig) {
   EXPECT_EQ(GetJson("/mon/varz")["http_base_path"], "/mon");
   EXPECT_EQ(Get("/varz").status, 404);
   EXPECT_EQ(GetJson("/mon/connz")["num_connections"], 0);
+}
+
+TEST_P(MonitorTest, MonitorPortInUseStopsTheServerWithAClearError) {
+  // Hold a port, then ask the server to monitor on it.
+  int holder = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(holder, 1), 0);
+  socklen_t len = sizeof addr;
+  getsockname(holder, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  ServerProcess server(kind(), {"-a", "127.0.0.1", "-m", std::to_string(port)});
+  EXPECT_FALSE(server.Start(3s));
+  EXPECT_NE(server.Output().find("can't listen to the monitor port: listen tcp 127.0.0.1:" +
+                                 std::to_string(port) + ": bind: address already in use"),
+            std::string::npos)
+      << server.Output();
+  close(holder);
 }
 
 GANNET_INSTANTIATE_FOR_BOTH_SERVERS(MonitorTest);
