@@ -325,6 +325,17 @@ TEST_P(MonitorTest, BasePathAndPortFromConfig) {
   EXPECT_EQ(GetJson("/mon/connz")["num_connections"], 0);
 }
 
+TEST_P(MonitorTest, ConnzShowsAndFiltersAuthorizedUsers) {
+  StartMonitored({"--user", "alice", "--pass", "secret"});
+  auto a = Client(R"({"verbose":false,"user":"alice","pass":"secret"})");
+  Json with_auth = GetJson("/connz?auth=1");
+  ASSERT_EQ(with_auth["num_connections"], 1) << with_auth.dump(2);
+  EXPECT_EQ(with_auth["connections"][0]["authorized_user"], "alice");
+  EXPECT_FALSE(GetJson("/connz")["connections"][0].contains("authorized_user"));
+  EXPECT_EQ(GetJson("/connz?auth=1&user=alice")["num_connections"], 1);
+  EXPECT_EQ(GetJson("/connz?auth=1&user=bob")["num_connections"], 0);
+}
+
 TEST_P(MonitorTest, MonitorPortInUseStopsTheServerWithAClearError) {
   // Hold a port, then ask the server to monitor on it.
   int holder = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
