@@ -1,19 +1,23 @@
 # Gannet's front door. `make run` and `make test` work on a fresh Debian 12 machine.
-.PHONY: deps build run install test test-release test-asan test-tsan lint format fuzz bench clean
+.PHONY: deps dashboard-deps build run install test test-release test-asan test-tsan lint format fuzz bench clean
 
 JOBS ?= 2
 FUZZ_SECONDS ?= 60
+HTTP_FUZZ_SECONDS ?= 10
 # Debian packages the build and the test suite need (the reference server and the official C
-# client are test peers).
+# client are test peers; Prometheus' Python parser reads /metrics; chromium shows /dashboard).
 DEPS := build-essential cmake g++ pkg-config googletest libgtest-dev libgmock-dev \
         libbenchmark-dev nlohmann-json3-dev libnats-dev nats-server clang libclang-rt-14-dev \
-        clang-format clang-tidy libssl-dev libcrypt-dev
+        clang-format clang-tidy libssl-dev libcrypt-dev python3-prometheus-client chromium
+# Node and npm for the dashboard's browser test, from Debian unless some node is installed.
+NODE_DEPS := $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
 
 deps:
 	@missing=""; for p in $(DEPS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
-	if [ -n "$$missing" ]; then \
+	missing="$$missing $(strip $(NODE_DEPS))"; missing="$${missing% }"; \
+	if [ -n "$${missing# }" ]; then \
 	  echo "Installing:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
@@ -36,7 +40,14 @@ install: build
 # the same tests on the asan+ubsan and tsan builds (the server under test is then sanitized too).
 test: build test-release test-asan test-tsan
 
-test-release:
+# playwright-core for the dashboard test, as pinned by tests/dashboard/package-lock.json.
+dashboard-deps: deps
+	@if [ ! -d tests/dashboard/node_modules/playwright-core ] || \
+	    [ tests/dashboard/package-lock.json -nt tests/dashboard/node_modules/.package-lock.json ]; then \
+	  cd tests/dashboard && npm ci --no-audit --no-fund; \
+	fi
+
+test-release: dashboard-deps
 	ctest --test-dir build/release --output-on-failure -j$(JOBS) --timeout 300
 
 test-asan: deps
@@ -64,11 +75,12 @@ format:
 fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DGANNET_FUZZ=ON -DGANNET_BUILD_TESTS=OFF >/dev/null
-	cmake --build build/fuzz -j$(JOBS) --target parser_fuzz client_fuzz
+	cmake --build build/fuzz -j$(JOBS) --target parser_fuzz client_fuzz http_fuzz
 	@# New inputs go to a scratch directory first, so the seed corpus stays as committed.
-	for t in parser client; do \
-	  scratch=$$(mktemp -d) && ./build/fuzz/bin/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) \
-	    $$scratch fuzz/corpus/$$t && rm -rf $$scratch || exit 1; \
+	for t in parser:$(FUZZ_SECONDS) client:$(FUZZ_SECONDS) http:$(HTTP_FUZZ_SECONDS); do \
+	  name=$${t%%:*}; secs=$${t##*:}; \
+	  scratch=$$(mktemp -d) && ./build/fuzz/bin/$${name}_fuzz -max_total_time=$$secs \
+	    $$scratch fuzz/corpus/$$name && rm -rf $$scratch || exit 1; \
 	done
 
 bench: build

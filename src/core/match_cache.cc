@@ -23,6 +23,14 @@ void MatchCache::QueueInvalidation(std::string_view subject) {
   has_invalidations_.store(true, std::memory_order_release);
 }
 
+void MatchCache::FanoutStats(uint64_t& max, uint64_t& total) const {
+  for (const auto& [subject, result] : entries_) {
+    uint64_t n = result.plain.size() + result.queues.size();
+    total += n;
+    if (n > max) max = n;
+  }
+}
+
 void MatchCache::Drain() {
   if (!has_invalidations_.load(std::memory_order_acquire)) return;
   {

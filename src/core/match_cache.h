@@ -39,6 +39,9 @@ class MatchCache {
   uint64_t hits() const { return hits_; }
   uint64_t misses() const { return misses_; }
   size_t size() const { return entries_.size(); }
+  // Fan-out of the cached results (plain subscriptions plus queue groups, as the reference
+  // counts it): the largest, and the sum over entries. Owner thread.
+  void FanoutStats(uint64_t& max, uint64_t& total) const;
 
  private:
   struct StringHash {

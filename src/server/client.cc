@@ -172,6 +172,7 @@ Client::~Client() {
 void Client::Start() {
   const Options& opts = server_.options();
   created_ = last_activity_ = worker_.now();
+  created_wall_ = std::chrono::system_clock::now();
   next_ping_ = created_ + opts.ping_interval;
   auth_required_ = opts.AuthRequired();
   int64_t n = server_.num_clients.fetch_add(1) + 1;
@@ -336,6 +337,12 @@ bool Client::OnPing() {
 bool Client::OnPong() {
   LOG_TRACE("%s - <<- [PONG]", log_prefix_.c_str());
   pings_out_ = 0;
+  if (rtt_start_ != Clock::time_point{}) {
+    // The round-trip time of our last PING (as the reference, measured on every PONG to one).
+    rtt_ns_ =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - rtt_start_).count();
+    rtt_start_ = {};
+  }
   return true;
 }
 
@@ -512,6 +519,7 @@ bool Client::DeliverToSubscription(Subscription* sub, const MsgArgs& args,
   if (&dst->worker() == &worker_) {
     AppendMessage(dst->out_.Tail(), args.subject, sub->sid, args, payload, dst->wants_headers());
     dst->out_msgs++;
+    dst->out_bytes += payload.size();
     dst->last_activity_ = worker_.now();
     worker_.MarkDirty(dst);
     int64_t pending = static_cast<int64_t>(dst->pending_out());
@@ -524,7 +532,7 @@ bool Client::DeliverToSubscription(Subscription* sub, const MsgArgs& args,
       saw_backpressure = true;
     }
   } else {
-    AppendMessage(worker_.StagingFor(dst), args.subject, sub->sid, args, payload,
+    AppendMessage(worker_.StagingFor(dst, payload.size()), args.subject, sub->sid, args, payload,
                   dst->wants_headers());
   }
   if (Logger::trace()) {
@@ -537,7 +545,8 @@ bool Client::DeliverToSubscription(Subscription* sub, const MsgArgs& args,
 
 // ---- Cross-worker hand-over ----
 
-bool Client::HandOver(const std::string& bytes, uint64_t msgs, bool& notify) {
+bool Client::HandOver(const std::string& bytes, uint64_t msgs, uint64_t payload_bytes,
+                      bool& notify) {
   const int64_t max_pending = server_.options().max_pending;
   std::lock_guard lock(inbox_mu_);
   notify = !flush_posted_;
@@ -561,6 +570,7 @@ bool Client::HandOver(const std::string& bytes, uint64_t msgs, bool& notify) {
   inbox_bytes_ += bytes.size();
   direct_ok_.store(false, std::memory_order_release);  // queued bytes must go out first
   inbox_msgs_ += msgs;
+  inbox_payload_bytes_ += payload_bytes;
   has_inbox_.store(true, std::memory_order_release);
   return static_cast<int64_t>(inbox_bytes_) + owner_pending() > max_pending / 2;
 }
@@ -580,6 +590,7 @@ void Client::ResumeReading() {
 
 bool Client::TakeInbox() {
   uint64_t msgs;
+  uint64_t payload_bytes;
   std::string head;
   {
     std::lock_guard lock(inbox_mu_);
@@ -587,6 +598,8 @@ bool Client::TakeInbox() {
     has_inbox_.store(false, std::memory_order_relaxed);
     msgs = inbox_msgs_;
     inbox_msgs_ = 0;
+    payload_bytes = inbox_payload_bytes_;
+    inbox_payload_bytes_ = 0;
     inbox_bytes_ = 0;
     drained_.swap(inbox_);
     head.swap(inbox_head_);
@@ -603,6 +616,7 @@ bool Client::TakeInbox() {
   drained_.clear();
   if (msgs > 0) {
     out_msgs += msgs;
+    out_bytes += payload_bytes;
     last_activity_ = worker_.now();
   }
   return slow_consumer_.load(std::memory_order_relaxed);
@@ -625,7 +639,7 @@ void Client::DrainInbox() {
   if (slow) CloseAsSlowConsumer();
 }
 
-bool Client::TryDirectWrite(const std::string& bytes, uint64_t msgs) {
+bool Client::TryDirectWrite(const std::string& bytes, uint64_t msgs, uint64_t payload_bytes) {
   if (!direct_ok_.load(std::memory_order_acquire)) return false;
   std::unique_lock wlock(write_mu_, std::try_to_lock);
   if (!wlock.owns_lock() || !direct_ok_.load(std::memory_order_acquire) || closing()) {
@@ -634,6 +648,7 @@ bool Client::TryDirectWrite(const std::string& bytes, uint64_t msgs) {
   ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   size_t written = n > 0 ? static_cast<size_t>(n) : 0;
   direct_msgs_.fetch_add(msgs, std::memory_order_relaxed);
+  direct_bytes_.fetch_add(payload_bytes, std::memory_order_relaxed);
   if (written == bytes.size()) return true;
   // The socket took only part (or failed): the rest goes out before anything else; the owner
   // writes it (and sees any error) once woken.
@@ -753,6 +768,45 @@ void Client::OnTick(Clock::time_point now) {
   }
 }
 
+// ---- Monitoring ----
+
+void Client::AddCounters(WorkerTotals& totals) const {
+  totals.in_msgs += in_msgs;
+  totals.in_bytes += in_bytes;
+  totals.out_msgs += out_msgs + direct_msgs_.load(std::memory_order_relaxed);
+  totals.out_bytes += out_bytes + direct_bytes_.load(std::memory_order_relaxed);
+}
+
+void Client::Snapshot(ConnSnapshot& out, bool with_subs) const {
+  out.cid = cid_;
+  out.ip = ip_;
+  out.port = port_;
+  out.start = created_wall_;
+  out.last_activity =
+      created_wall_ +
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(last_activity_ - created_);
+  out.rtt_ns = rtt_ns_;
+  out.pending_bytes = static_cast<int64_t>(out_.pending());
+  out.in_msgs = in_msgs;
+  out.in_bytes = in_bytes;
+  out.out_msgs = out_msgs + direct_msgs_.load(std::memory_order_relaxed);
+  out.out_bytes = out_bytes + direct_bytes_.load(std::memory_order_relaxed);
+  out.num_subs = static_cast<uint32_t>(subs_.size());
+  out.name = opts_.name;
+  out.lang = opts_.lang;
+  out.version = opts_.version;
+  if (!server_.options().username.empty()) out.user = opts_.user;
+  out.subs.clear();
+  if (with_subs) {
+    out.subs.reserve(subs_.size());
+    for (const auto& [sid, sub] : subs_) {
+      out.subs.push_back(SubSnapshot{sub->subject, sub->queue, sub->sid,
+                                     sub->delivered.load(std::memory_order_relaxed),
+                                     sub->max.load(std::memory_order_relaxed), cid_});
+    }
+  }
+}
+
 // ---- Closing ----
 
 void Client::Close(CloseReason reason) {
@@ -773,7 +827,15 @@ void Client::Close(CloseReason reason) {
     ::close(fd_);
     fd_ = -1;
   }
-  out_msgs += direct_msgs_.load(std::memory_order_relaxed);
+  out_msgs += direct_msgs_.exchange(0, std::memory_order_relaxed);
+  out_bytes += direct_bytes_.exchange(0, std::memory_order_relaxed);
+  {
+    ConnSnapshot closed;
+    Snapshot(closed, true);
+    closed.stop = std::chrono::system_clock::now();
+    closed.reason = CloseReasonText(reason);
+    server_.RecordClosed(std::move(closed));
+  }
   for (auto& [sid, sub] : subs_) {
     server_.sublist().Remove(sub.get());
     LOG_TRACE("%s - <-> [DELSUB %s]", log_prefix_.c_str(), sid.c_str());
@@ -782,6 +844,7 @@ void Client::Close(CloseReason reason) {
   worker_.in_msgs.fetch_add(in_msgs, std::memory_order_relaxed);
   worker_.in_bytes.fetch_add(in_bytes, std::memory_order_relaxed);
   worker_.out_msgs.fetch_add(out_msgs, std::memory_order_relaxed);
+  worker_.out_bytes.fetch_add(out_bytes, std::memory_order_relaxed);
   // Subscriptions are freed with the client, after every worker has moved past them.
   worker_.ForgetClient(this);
 }

@@ -18,6 +18,7 @@
 #include "core/sublist.h"
 #include "protocol/connect_options.h"
 #include "protocol/parser.h"
+#include "server/conn_snapshot.h"
 #include "server/outbound.h"
 
 namespace gannet {
@@ -66,6 +67,11 @@ class Client {
   void Close(CloseReason reason);
   void RemoveSubscriptionIfDone(std::string_view sid, uint64_t seq);
 
+  // A copy of this connection's state for monitoring (subscriptions only when asked).
+  void Snapshot(ConnSnapshot& out, bool with_subs) const;
+  // Adds this connection's message and byte counters to a worker's totals.
+  void AddCounters(WorkerTotals& totals) const;
+
   // Appends a protocol line (PONG, +OK, -ERR, INFO) to our own out buffer.
   void SendProto(std::string_view bytes);
   void SendErr(std::string_view text);
@@ -93,12 +99,13 @@ class Client {
   // Hands over bytes staged by another worker. Sets `notify` when the owner must be woken.
   // Returns true when the receiver is over half its pending limit: the producer should stall.
   // Past the limit the bytes are dropped and the receiver is flagged as a slow consumer.
-  bool HandOver(const std::string& bytes, uint64_t msgs, bool& notify);
+  // `payload_bytes` is what the messages carry, for the out_bytes statistic.
+  bool HandOver(const std::string& bytes, uint64_t msgs, uint64_t payload_bytes, bool& notify);
   // Another worker's shortcut: when this client has nothing queued, write `bytes` straight to
   // its socket instead of handing them over, saving the owner's wake-up. Returns false when the
   // shortcut is not open (the caller hands over instead); true when the bytes were written or,
   // if the socket took only part, the rest was queued ahead of everything else.
-  bool TryDirectWrite(const std::string& bytes, uint64_t msgs);
+  bool TryDirectWrite(const std::string& bytes, uint64_t msgs, uint64_t payload_bytes);
   // Back-pressure on a producer: stop reading it for a moment.
   void PauseReading(Clock::time_point until);
   void ResumeReading();
@@ -113,6 +120,7 @@ class Client {
   }
   bool dirty = false;  // in the worker's list of clients to flush
   uint64_t out_msgs = 0;
+  uint64_t out_bytes = 0;
   size_t pending_out() const { return out_.pending(); }
   std::string_view log_prefix() const { return log_prefix_; }
 
@@ -159,6 +167,7 @@ class Client {
   std::vector<std::string> inbox_spares_;
   size_t inbox_bytes_ = 0;
   uint64_t inbox_msgs_ = 0;
+  uint64_t inbox_payload_bytes_ = 0;
   std::vector<std::string> drained_;  // owner thread: swapped with inbox_ when draining
   std::string inbox_head_;  // the unwritten rest of a direct write: goes out before anything
 
@@ -170,6 +179,7 @@ class Client {
   std::atomic<bool> direct_ok_{false};
   bool direct_ok_local_ = false;  // owner's copy, so clearing costs a store only once
   std::atomic<uint64_t> direct_msgs_{0};
+  std::atomic<uint64_t> direct_bytes_{0};
   bool flush_posted_ = false;
   // Set with the inbox non-empty: a read drains it first, so messages handed over before a
   // client's PING are written before its PONG.
@@ -178,6 +188,8 @@ class Client {
 
   // Timers.
   Clock::time_point created_;
+  std::chrono::system_clock::time_point created_wall_;  // for monitoring
+  int64_t rtt_ns_ = 0;
   Clock::time_point last_activity_;
   Clock::time_point last_ping_in_;
   Clock::time_point next_ping_;

@@ -245,6 +245,23 @@ std::optional<std::string> LoadConfigFile(const std::string& path, Options& opts
       return true;
     }
     if (key == "host" || key == "net") return opts.host = v, true;
+    if (key == "http" || key == "monitor") {  // "port" or "host:port"
+      auto colon = v.rfind(':');
+      std::string port_text = colon == std::string::npos ? v : v.substr(colon + 1);
+      auto n = ParseSizeValue(port_text);
+      if (!n) return r.Fail("invalid value for " + key + ": " + v);
+      if (colon != std::string::npos && colon > 0) opts.http_host = v.substr(0, colon);
+      opts.http_port = static_cast<int>(*n);
+      return true;
+    }
+    if (key == "http_port" || key == "monitor_port") {
+      auto n = ParseSizeValue(v);
+      if (!n) return r.Fail("invalid value for " + key + ": " + v);
+      opts.http_port = static_cast<int>(*n);
+      return true;
+    }
+    if (key == "http_host") return opts.http_host = v, true;
+    if (key == "http_base_path") return opts.http_base_path = v, true;
     if (key == "port") {
       auto n = ParseSizeValue(v);
       if (!n) return r.Fail("invalid port: " + v);
@@ -299,6 +316,7 @@ std::optional<std::string> ValidateOptions(const Options& opts) {
                          static_cast<long long>(opts.max_pending));
   }
   if (opts.port < 0 || opts.port > 65535) return std::string("invalid port");
+  if (opts.http_port < -1 || opts.http_port > 65535) return std::string("invalid http port");
   if (!opts.username.empty() && !opts.token.empty()) {
     return std::string("token and user/password authentication cannot be used together");
   }
@@ -311,6 +329,7 @@ const char* UsageText() {
 Server Options:
     -a, --addr, --net <host>         Bind to host address (default: 0.0.0.0)
     -p, --port <port>                Use port for clients (default: 4222)
+    -m, --http_port <port>           Use port for http monitoring
     -n, --name
         --server_name <server_name>  Server name (default: auto)
     -P, --pid <file>                 File to store PID
@@ -371,6 +390,7 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
       {"user", str([](Options& o, const std::string& v) { o.username = v; })},
       {"pass", str([](Options& o, const std::string& v) { o.password = v; })},
       {"auth", str([](Options& o, const std::string& v) { o.token = v; })},
+      {"m", integer("m", [](Options& o, int64_t v) { o.http_port = static_cast<int>(v); })},
       {"threads",
        integer("threads", [](Options& o, int64_t v) { o.threads = static_cast<int>(v); })},
       {"c",
@@ -380,9 +400,9 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
        }},
   };
   std::map<std::string, std::string> aliases = {
-      {"addr", "a"},  {"net", "a"},  {"port", "p"},   {"name", "n"},    {"server_name", "n"},
-      {"pid", "P"},   {"log", "l"},  {"config", "c"}, {"logtime", "T"}, {"debug", "D"},
-      {"trace", "V"}, {"help", "h"}, {"version", "v"}};
+      {"addr", "a"},        {"net", "a"},   {"http_port", "m"}, {"port", "p"},   {"name", "n"},
+      {"server_name", "n"}, {"pid", "P"},   {"log", "l"},       {"config", "c"}, {"logtime", "T"},
+      {"debug", "D"},       {"trace", "V"}, {"help", "h"},      {"version", "v"}};
   // Boolean flags.
   std::map<std::string, std::function<void(bool)>> booleans = {
       {"T", [&](bool b) { overrides.push_back([b](Options& o) { o.logtime = b; }); }},
@@ -396,9 +416,7 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
       {"t", [&](bool b) { out.check_config = b; }},
   };
   // Flags of nats-server for features not built yet: refused, never silently ignored.
-  static const char* kNotYet[] = {"m",
-                                  "http_port",
-                                  "ms",
+  static const char* kNotYet[] = {"ms",
                                   "https_port",
                                   "sl",
                                   "signal",

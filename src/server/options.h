@@ -39,6 +39,12 @@ struct Options {
   std::string password;
   std::string token;
 
+  // Monitoring (HTTP): off while http_port is 0; -1 picks a free port.
+  std::string http_host;  // defaults to `host`
+  int http_port = 0;
+  std::string http_base_path;
+  int64_t max_closed_clients = 10000;  // closed connections kept for /connz?state=closed
+
   int threads = 0;  // worker threads; 0: one per core
   std::string config_file;
 

@@ -14,6 +14,7 @@
 #include <random>
 
 #include "server/logger.h"
+#include "server/monitor.h"
 #include "server/worker.h"
 
 namespace gannet {
@@ -64,7 +65,10 @@ std::string JsonEscape(std::string_view s) {
 
 }  // namespace
 
-Server::Server(Options options) : options_(std::move(options)), server_id_(NewServerId()) {
+Server::Server(Options options)
+    : options_(std::move(options)),
+      server_id_(NewServerId()),
+      start_time_(std::chrono::system_clock::now()) {
   if (options_.server_name.empty()) options_.server_name = server_id_;
   // Internal clients take ids 1-3 in the reference, so its first real client is cid 4.
   next_cid_ = 3;
@@ -115,7 +119,7 @@ bool Server::Start() {
   listen_fd_ = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(listen_fd_, res->ai_addr, res->ai_addrlen) != 0 || listen(listen_fd_, 4096) != 0) {
+  if (bind(listen_fd_, res->ai_addr, res->ai_addrlen) != 0) {
     LOG_FATAL("Error listening on port: %s:%d, \"%s\"", options_.host.c_str(), options_.port,
               std::strerror(errno));
     freeaddrinfo(res);
@@ -136,6 +140,31 @@ bool Server::Start() {
     workers_.push_back(std::make_unique<Worker>(*this, static_cast<size_t>(i)));
   }
   for (auto& w : workers_) w->Start();
+
+  if (options_.http_port != 0) {
+    monitor_ = std::make_unique<Monitor>(*this);
+    if (!monitor_->Start()) {
+      monitor_.reset();
+      for (auto& w : workers_) w->Stop();
+      for (auto& w : workers_) w->Join();
+      workers_.clear();
+      close(listen_fd_);
+      listen_fd_ = -1;
+      return false;
+    }
+  }
+  // Clients are let in only once monitoring is up (as the reference), so whoever sees the
+  // client port open can query the monitoring port.
+  if (listen(listen_fd_, 4096) != 0) {
+    LOG_FATAL("Error listening on port: %s:%d, \"%s\"", options_.host.c_str(), options_.port,
+              std::strerror(errno));
+    for (auto& w : workers_) w->Stop();
+    for (auto& w : workers_) w->Join();
+    workers_.clear();
+    close(listen_fd_);
+    listen_fd_ = -1;
+    return false;
+  }
 
   LOG_INFO("Listening for client connections on %s:%d", options_.host.c_str(), bound_port_);
   LOG_INFO("Server is ready");
@@ -172,6 +201,8 @@ void Server::AcceptLoop() {
 
 void Server::Shutdown() {
   if (shutdown_.exchange(true)) return;
+  // Monitoring first: its requests wait on the workers.
+  if (monitor_) monitor_->Stop();
   if (listen_fd_ >= 0) {
     ::shutdown(listen_fd_, SHUT_RDWR);
     if (acceptor_.joinable()) acceptor_.join();
@@ -182,6 +213,35 @@ void Server::Shutdown() {
   for (auto& w : workers_) w->Join();
   if (reclaimer_) reclaimer_->CollectAll();
   workers_.clear();
+}
+
+int Server::monitor_port() const { return monitor_ ? monitor_->port() : 0; }
+
+void Server::RecordClosed(ConnSnapshot closed) {
+  if (options_.max_closed_clients <= 0) return;
+  std::lock_guard lock(closed_mu_);
+  if (closed_.size() >= static_cast<size_t>(options_.max_closed_clients)) closed_.pop_front();
+  closed_.push_back(std::move(closed));
+}
+
+std::vector<ConnSnapshot> Server::ClosedConnections() const {
+  std::lock_guard lock(closed_mu_);
+  return {closed_.begin(), closed_.end()};
+}
+
+std::shared_ptr<SnapshotRequest> Server::Gather(bool want_conns, bool want_subs, uint64_t only_cid,
+                                                std::chrono::milliseconds timeout) {
+  auto request = std::make_shared<SnapshotRequest>();
+  request->want_conns = want_conns;
+  request->want_subs = want_subs;
+  request->only_cid = only_cid;
+  request->workers_left = workers_.size();
+  for (auto& w : workers_) w->PostSnapshot(request);
+  std::unique_lock lock(request->mu);
+  if (!request->done.wait_for(lock, timeout, [&] { return request->workers_left == 0; })) {
+    return nullptr;
+  }
+  return request;
 }
 
 }  // namespace gannet

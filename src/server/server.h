@@ -2,19 +2,24 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "core/reclaimer.h"
 #include "core/sublist.h"
+#include "server/conn_snapshot.h"
 #include "server/options.h"
 
 namespace gannet {
 
 class Worker;
 class Client;
+class Monitor;
 
 class Server {
  public:
@@ -40,6 +45,18 @@ class Server {
   // The INFO line for a new client (with its id and address), CRLF-terminated.
   std::string ClientInfo(uint64_t cid, const std::string& client_ip) const;
 
+  // ---- Monitoring ----
+  // Keeps a closed connection's last state (the newest max_closed_clients). Any worker thread.
+  void RecordClosed(ConnSnapshot closed);
+  // A copy of the closed connections, oldest first.
+  std::vector<ConnSnapshot> ClosedConnections() const;
+  // Asks every worker for its totals and (if asked) its connections' copies, on the workers'
+  // own threads, and waits for all of them. Null if one did not answer within the timeout.
+  std::shared_ptr<SnapshotRequest> Gather(bool want_conns, bool want_subs, uint64_t only_cid,
+                                          std::chrono::milliseconds timeout);
+  std::chrono::system_clock::time_point start_time() const { return start_time_; }
+  int monitor_port() const;
+
   // Connection accounting.
   std::atomic<int64_t> num_clients{0};
   std::atomic<uint64_t> total_connections{0};
@@ -60,6 +77,10 @@ class Server {
   std::atomic<uint64_t> next_cid_{0};
   std::atomic<bool> shutdown_{false};
   size_t next_worker_ = 0;
+  std::chrono::system_clock::time_point start_time_;
+  std::unique_ptr<Monitor> monitor_;
+  mutable std::mutex closed_mu_;
+  std::deque<ConnSnapshot> closed_;
 };
 
 }  // namespace gannet

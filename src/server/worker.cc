@@ -96,6 +96,47 @@ void Worker::PostRemoveSub(uint64_t cid, std::string sid, uint64_t seq) {
   Post(std::move(t));
 }
 
+void Worker::PostSnapshot(std::shared_ptr<SnapshotRequest> request) {
+  Task t;
+  t.kind = TaskKind::kSnapshot;
+  t.snapshot = std::move(request);
+  Post(std::move(t));
+}
+
+void Worker::AnswerSnapshot(SnapshotRequest& request) {
+  // Copied here, on the owner thread, into a local list: the request's lock is held only to
+  // merge, so monitoring never blocks this loop for longer than one copy of its own clients.
+  auto started = Clock::now();
+  std::vector<ConnSnapshot> conns;
+  WorkerTotals totals;
+  totals.in_msgs = in_msgs.load(std::memory_order_relaxed);
+  totals.in_bytes = in_bytes.load(std::memory_order_relaxed);
+  totals.out_msgs = out_msgs.load(std::memory_order_relaxed);
+  totals.out_bytes = out_bytes.load(std::memory_order_relaxed);
+  totals.cache_entries = cache_.size();
+  totals.cache_hits = cache_.hits();
+  totals.cache_misses = cache_.misses();
+  cache_.FanoutStats(totals.max_fanout, totals.total_fanout);
+  if (request.want_conns) conns.reserve(request.only_cid != 0 ? 1 : clients_.size());
+  for (auto& [cid, c] : clients_) {
+    if (c->closing()) continue;
+    c->AddCounters(totals);
+    if (request.want_conns && (request.only_cid == 0 || request.only_cid == cid)) {
+      c->Snapshot(conns.emplace_back(), request.want_subs);
+    }
+  }
+  // How long this worker's connections waited for monitoring: the figure to watch.
+  LOG_DEBUG(
+      "Worker %zu: monitoring snapshot of %zu connections (%zu copied) in %lld us", index_,
+      clients_.size(), conns.size(),
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count()));
+  std::lock_guard lock(request.mu);
+  request.totals.Add(totals);
+  for (ConnSnapshot& c : conns) request.conns.push_back(std::move(c));
+  if (--request.workers_left == 0) request.done.notify_all();
+}
+
 Client* Worker::FindClient(uint64_t cid) {
   auto it = clients_.find(cid);
   return it == clients_.end() ? nullptr : it->second;
@@ -140,9 +181,10 @@ void Worker::ForgetClient(Client* c) {
   server_.reclaimer().Retire([c] { delete c; });
 }
 
-std::string& Worker::StagingFor(Client* dst) {
+std::string& Worker::StagingFor(Client* dst, size_t payload_bytes) {
   if (dst == last_staged_dst_) {
     staged_[last_staged_slot_].msgs++;
+    staged_[last_staged_slot_].payload_bytes += payload_bytes;
     return staged_[last_staged_slot_].bytes;
   }
   // Few receivers per batch is the common case: a linear scan allocates nothing. Past a
@@ -163,7 +205,7 @@ std::string& Worker::StagingFor(Client* dst) {
     if (auto it = staged_index_.find(dst); it != staged_index_.end()) slot = it->second;
   }
   if (slot == staged_.size()) {
-    Staged s{dst, {}, 0};
+    Staged s{dst, {}, 0, 0};
     if (!spare_buffers_.empty()) {
       s.bytes = std::move(spare_buffers_.back());
       spare_buffers_.pop_back();
@@ -174,6 +216,7 @@ std::string& Worker::StagingFor(Client* dst) {
   last_staged_dst_ = dst;
   last_staged_slot_ = slot;
   staged_[slot].msgs++;
+  staged_[slot].payload_bytes += payload_bytes;
   return staged_[slot].bytes;
 }
 
@@ -189,8 +232,8 @@ bool Worker::FlushStaged() {
   bool pressure = false;
   for (Staged& s : staged_) {
     bool notify = false;
-    if (!s.dst->closing() && !s.dst->TryDirectWrite(s.bytes, s.msgs)) {
-      pressure |= s.dst->HandOver(s.bytes, s.msgs, notify);
+    if (!s.dst->closing() && !s.dst->TryDirectWrite(s.bytes, s.msgs, s.payload_bytes)) {
+      pressure |= s.dst->HandOver(s.bytes, s.msgs, s.payload_bytes, notify);
       if (notify) s.dst->worker().PostFlush(s.dst->cid());
     }
     s.bytes.clear();
@@ -248,6 +291,9 @@ void Worker::RunTasks() {
         break;
       case TaskKind::kRemoveSub:
         if (Client* c = FindClient(t.cid)) c->RemoveSubscriptionIfDone(t.sid, t.seq);
+        break;
+      case TaskKind::kSnapshot:
+        AnswerSnapshot(*t.snapshot);
         break;
     }
   }

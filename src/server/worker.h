@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "core/match_cache.h"
+#include "server/conn_snapshot.h"
 
 namespace gannet {
 
@@ -45,13 +47,17 @@ class Worker {
   void PostNewConnection(int fd, const sockaddr_storage& addr);
   void PostFlush(uint64_t cid);
   void PostRemoveSub(uint64_t cid, std::string sid, uint64_t seq);
+  // Monitoring: the worker adds its connections' copies and totals to `request` on its own
+  // thread, then counts it down.
+  void PostSnapshot(std::shared_ptr<SnapshotRequest> request);
   size_t index() const { return index_; }
   size_t num_clients() const { return num_clients_.load(std::memory_order_relaxed); }
 
   // ---- Owner thread ----
   MatchCache& cache() { return cache_; }
-  // The buffer where MSGs for `dst` (a client of another worker) are staged during a batch.
-  std::string& StagingFor(Client* dst);
+  // The buffer where MSGs for `dst` (a client of another worker) are staged during a batch;
+  // counts one message of `payload_bytes`.
+  std::string& StagingFor(Client* dst, size_t payload_bytes);
   // Marks a local client as having output to write at the end of the batch.
   void MarkDirty(Client* c);
   void ModifyEpoll(int fd, uint64_t cid, bool want_read, bool want_write);
@@ -64,7 +70,7 @@ class Worker {
   std::atomic<uint64_t> slow_consumers{0};
 
  private:
-  enum class TaskKind { kNewConnection, kFlush, kRemoveSub };
+  enum class TaskKind { kNewConnection, kFlush, kRemoveSub, kSnapshot };
   struct Task {
     TaskKind kind = TaskKind::kFlush;
     int fd = -1;
@@ -72,16 +78,19 @@ class Worker {
     sockaddr_storage addr{};
     std::string sid;
     uint64_t seq = 0;
+    std::shared_ptr<SnapshotRequest> snapshot;
   };
   struct Staged {
     Client* dst;
     std::string bytes;
     uint64_t msgs = 0;
+    uint64_t payload_bytes = 0;
   };
 
   void Run();
   void Post(Task task);
   void RunTasks();
+  void AnswerSnapshot(SnapshotRequest& request);
   void AcceptConnection(int fd, const sockaddr_storage& addr);
   // Hands staged bytes to their receivers; true if one is over half its pending limit.
   bool FlushStaged();

@@ -1,0 +1,241 @@
+// The monitoring JSON of gannet-server against the reference's for one scenario: every key
+// nats-server returns must exist in ours with the same JSON type (recursively, through
+// connection and subscription lists). And /metrics read by a real Prometheus text parser.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "http_client.h"
+#include "integration_util.h"
+
+namespace gannet::test {
+namespace {
+
+using Json = nlohmann::json;
+
+bool WaitFor(const std::function<bool()>& check, std::chrono::milliseconds timeout = 5s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (check()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return check();
+}
+
+// The endpoints compared, with the queries that fill in their optional parts.
+const char* const kEndpoints[] = {"/varz",
+                                  "/connz?subs=detail",
+                                  "/connz?state=closed&subs=1",
+                                  "/connz?state=all&auth=1",
+                                  "/routez",
+                                  "/subsz",
+                                  "/subsz?subs=1",
+                                  "/subscriptionsz",
+                                  "/healthz",
+                                  "/accountz",
+                                  "/gatewayz",
+                                  "/leafz"};
+
+// Keys of the reference that Gannet leaves out on purpose: it has no system account yet.
+const std::set<std::string> kNotYet = {"/varz.system_account", "/accountz.system_account"};
+
+// A server with monitoring, put through the same scenario: a named subscriber (a plain and a
+// queue subscription), a publisher that sent three messages, and one connection closed for a
+// payload over the limit.
+struct Scenario {
+  std::unique_ptr<ServerProcess> server;
+  int http_port = 0;
+  std::vector<std::unique_ptr<RawConn>> conns;
+  std::map<std::string, Json> docs;
+
+  explicit Scenario(ServerKind kind) {
+    http_port = FreeTcpPort();
+    server = std::make_unique<ServerProcess>(
+        kind, std::vector<std::string>{"-m", std::to_string(http_port)});
+    if (!server->Start()) Fail("server did not start");
+    auto sub = Connect(R"({"verbose":false,"name":"subscriber","lang":"raw","version":"1.2.3"})");
+    if (!sub->Send("SUB foo 1\r\nSUB bar q 2\r\n") || !sub->Flush().empty()) Fail("SUB");
+    auto pub = Connect(R"({"verbose":false})");
+    std::string three =
+        PubBytes("foo", "", "one") + PubBytes("foo", "", "two") + PubBytes("foo", "", "three");
+    if (!pub->Send(three) || !pub->Flush().empty()) Fail("PUB");
+    if (sub->ReadUntil("three\r\n").empty()) Fail("delivery");
+    auto leaver = Connect(R"({"verbose":false,"name":"leaver"})");
+    if (!leaver->Send("SUB gone 9\r\nPUB foo 2000000\r\n") || !leaver->WaitClosed()) {
+      Fail("the oversized publish did not close the connection");
+    }
+    conns.push_back(std::move(sub));
+    conns.push_back(std::move(pub));
+    bool closed_listed = WaitFor([&] {
+      HttpResult r = HttpGet(http_port, "/connz?state=closed");
+      return r.status == 200 && Json::parse(r.body)["total"] == 1;
+    });
+    if (!closed_listed) Fail("the closed connection never showed in /connz?state=closed");
+    for (const char* e : kEndpoints) {
+      HttpResult r = HttpGet(http_port, e);
+      if (r.status != 200) Fail(std::string(e) + " answered " + std::to_string(r.status));
+      docs[e] = Json::parse(r.body);
+    }
+  }
+
+  std::unique_ptr<RawConn> Connect(std::string_view connect_json) {
+    auto c = std::make_unique<RawConn>();
+    if (!c->Connect(server->port())) Fail("connect");
+    Handshake(*c, connect_json);
+    if (!c->Flush().empty()) Fail("CONNECT refused");
+    return c;
+  }
+};
+
+std::string TypeOf(const Json& j) { return j.is_number() ? "number" : j.type_name(); }
+
+// Merges the objects of a list into one, so that every key any element has is checked.
+Json MergedElements(const Json& list) {
+  Json merged = Json::object();
+  for (const Json& e : list) {
+    if (!e.is_object()) return e;
+    for (auto& [k, v] : e.items()) {
+      if (!merged.contains(k)) merged[k] = v;
+    }
+  }
+  return merged;
+}
+
+void CompareShape(const Json& ref, const Json& ours, const std::string& path,
+                  std::vector<std::string>& problems) {
+  if (TypeOf(ref) != TypeOf(ours)) {
+    problems.push_back(path + ": reference " + TypeOf(ref) + ", ours " + TypeOf(ours));
+    return;
+  }
+  if (ref.is_object()) {
+    for (auto& [k, v] : ref.items()) {
+      std::string sub = path + "." + k;
+      if (kNotYet.count(sub) != 0) continue;
+      if (!ours.contains(k)) {
+        problems.push_back(sub + ": missing");
+      } else {
+        CompareShape(v, ours[k], sub, problems);
+      }
+    }
+  } else if (ref.is_array() && !ref.empty()) {
+    if (ours.empty()) {
+      problems.push_back(path + ": reference lists elements, ours is empty");
+      return;
+    }
+    CompareShape(MergedElements(ref), MergedElements(ours), path + "[]", problems);
+  }
+}
+
+TEST(MonitorCompatTest, ShapeCheckFindsMissingKeysAndTypeChanges) {
+  Json ref = Json::parse(R"({"a":1,"b":"x","list":[{"cid":1},{"cid":2,"name":"n"}]})");
+  Json ours = Json::parse(R"({"a":1.5,"b":2,"list":[{"cid":1}],"extra":true})");
+  std::vector<std::string> problems;
+  CompareShape(ref, ours, "", problems);
+  EXPECT_EQ(problems, (std::vector<std::string>{".b: reference string, ours number",
+                                                ".list[].name: missing"}));
+}
+
+TEST(MonitorCompatTest, EveryReferenceKeyExistsWithTheSameType) {
+  Scenario ours(ServerKind::kGannet);
+  Scenario ref(ServerKind::kNatsServer);
+  for (const char* e : kEndpoints) {
+    std::vector<std::string> problems;
+    CompareShape(ref.docs[e], ours.docs[e], e, problems);
+    EXPECT_TRUE(problems.empty()) << e << ":\n  " << ::testing::PrintToString(problems)
+                                  << "\nreference: " << ref.docs[e].dump(2)
+                                  << "\nours: " << ours.docs[e].dump(2);
+  }
+  // And the figures of the scenario agree.
+  for (const char* key : {"connections", "total_connections", "in_msgs", "out_msgs"}) {
+    EXPECT_EQ(ours.docs["/varz"][key], ref.docs["/varz"][key]) << key;
+  }
+  EXPECT_EQ(ours.docs["/connz?state=all&auth=1"]["total"],
+            ref.docs["/connz?state=all&auth=1"]["total"]);
+  EXPECT_EQ(ours.docs["/connz?state=closed&subs=1"]["connections"][0]["reason"],
+            ref.docs["/connz?state=closed&subs=1"]["connections"][0]["reason"]);
+}
+
+// Runs Debian's python3-prometheus-client parser over an exposition; one line per sample:
+// "<name> <value> <labels as JSON>".
+std::vector<std::string> ParseWithPrometheusClient(const std::string& exposition,
+                                                   std::string& error) {
+  TempDir dir;
+  std::string input = dir.Write("metrics.txt", exposition);
+  std::string script =
+      dir.Write("parse.py",
+                "import json, sys\n"
+                "from prometheus_client.parser import "
+                "text_string_to_metric_families\n"
+                "for fam in text_string_to_metric_families(open(sys.argv[1]).read()):\n"
+                "    for s in fam.samples:\n"
+                "        print(fam.type, s.name, repr(s.value), "
+                "json.dumps(s.labels, sort_keys=True))\n");
+  std::string cmd = "/usr/bin/python3 " + script + " " + input + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) {
+    error = "cannot run python3";
+    return {};
+  }
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int status = pclose(p);
+  if (status != 0) {
+    error = "python3-prometheus-client failed (is it installed? make deps): " + out;
+    return {};
+  }
+  std::vector<std::string> lines;
+  size_t at = 0;
+  while (at < out.size()) {
+    size_t nl = out.find('\n', at);
+    lines.push_back(out.substr(at, nl - at));
+    if (nl == std::string::npos) break;
+    at = nl + 1;
+  }
+  return lines;
+}
+
+TEST(MonitorCompatTest, MetricsParseAsPrometheusTextWithTheExportersNames) {
+  Scenario ours(ServerKind::kGannet);
+  HttpResult r = HttpGet(ours.http_port, "/metrics");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  std::string error;
+  std::vector<std::string> samples = ParseWithPrometheusClient(r.body, error);
+  ASSERT_TRUE(error.empty()) << error;
+  const Json& varz = ours.docs["/varz"];
+  std::string id = varz["server_id"];
+  std::map<std::string, double> values;
+  std::map<std::string, std::string> types;
+  for (const std::string& line : samples) {
+    // "<type> <name> <value> <labels>"
+    size_t a = line.find(' '), b = line.find(' ', a + 1), c = line.find(' ', b + 1);
+    ASSERT_NE(c, std::string::npos) << line;
+    std::string name = line.substr(a + 1, b - a - 1);
+    Json labels = Json::parse(line.substr(c + 1));
+    EXPECT_EQ(labels["server_id"], id) << line;
+    values[name] = std::stod(line.substr(b + 1, c - b - 1));
+    types[name] = line.substr(0, a);
+  }
+  EXPECT_EQ(values["gnatsd_varz_connections"], 2);
+  EXPECT_EQ(values["gnatsd_varz_total_connections"], 3);
+  EXPECT_EQ(values["gnatsd_varz_in_msgs"], varz["in_msgs"].get<double>());
+  EXPECT_EQ(values["gnatsd_varz_out_msgs"], 3);
+  EXPECT_EQ(values["gnatsd_varz_subscriptions"], 2);
+  EXPECT_EQ(values["gnatsd_varz_max_payload"], 1048576);
+  EXPECT_EQ(values["gnatsd_varz_version"], 1);
+  EXPECT_EQ(values["gnatsd_connz_num_connections"], 2);
+  EXPECT_EQ(values["gnatsd_connz_subscriptions"], 2);
+  EXPECT_EQ(types["gnatsd_connz_in_msgs_total"], "counter");  // the parser adds _total
+  EXPECT_EQ(values["gnatsd_connz_out_msgs_total"], 3);
+  EXPECT_EQ(values["gnatsd_routez_num_routes"], 0);
+  EXPECT_EQ(values["gnatsd_subsz_num_subscriptions"], 2);
+  EXPECT_EQ(types["gnatsd_subsz_num_subscriptions"], "gauge");
+}
+
+}  // namespace
+}  // namespace gannet::test
