@@ -9,6 +9,7 @@
 
 #include "server/logger.h"
 #include "server/options.h"
+#include "server/process_control.h"
 #include "server/server.h"
 
 using namespace gannet;
@@ -26,6 +27,14 @@ int main(int argc, char** argv) {
   if (cl.show_version) {
     std::printf("gannet-server: v%s (compatible with nats-server v%s)\n", GANNET_VERSION,
                 kCompatibleNatsVersion);
+    return 0;
+  }
+  if (!cl.signal.empty()) {
+    // --signal: act on a running server, as the reference does, and exit.
+    if (auto err = SendSignalCommand(cl.signal, "gannet-server")) {
+      std::fprintf(stderr, "gannet-server: %s\n", err->c_str());
+      return 1;
+    }
     return 0;
   }
   Options& opts = cl.options;
@@ -65,6 +74,20 @@ int main(int argc, char** argv) {
     std::ofstream pid(opts.pid_file);
     pid << getpid();
   }
+  std::string ports_file;
+  if (!opts.ports_file_dir.empty()) {
+    Ports ports;
+    ports.nats = ListenerUrls("nats", opts.host, server.port());
+    if (server.monitor_port() > 0) {
+      const std::string& mhost = opts.http_host.empty() ? opts.host : opts.http_host;
+      ports.monitoring = ListenerUrls("http", mhost, server.monitor_port());
+    }
+    ports_file = PortsFilePath(opts.ports_file_dir, argv[0], getpid());
+    std::ofstream f(ports_file);
+    f << PortsJson(ports);
+    if (!f)
+      LOG_ERROR("Error writing ports file (%s): %s", ports_file.c_str(), std::strerror(errno));
+  }
 
   for (;;) {
     int sig = 0;
@@ -83,6 +106,9 @@ int main(int argc, char** argv) {
   LOG_INFO("Initiating Shutdown...");
   server.Shutdown();
   if (!opts.pid_file.empty()) unlink(opts.pid_file.c_str());
+  if (!ports_file.empty() && unlink(ports_file.c_str()) != 0) {
+    LOG_ERROR("Error cleaning up ports file %s: %s", ports_file.c_str(), std::strerror(errno));
+  }
   LOG_INFO("Server Exiting..");
   return 0;
 }

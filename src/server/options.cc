@@ -391,6 +391,12 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
       {"pass", str([](Options& o, const std::string& v) { o.password = v; })},
       {"auth", str([](Options& o, const std::string& v) { o.token = v; })},
       {"m", integer("m", [](Options& o, int64_t v) { o.http_port = static_cast<int>(v); })},
+      {"ports_file_dir", str([](Options& o, const std::string& v) { o.ports_file_dir = v; })},
+      {"sl",
+       [&](const std::string& v) -> std::optional<std::string> {
+         out.signal = v;
+         return std::nullopt;
+       }},
       {"threads",
        integer("threads", [](Options& o, int64_t v) { o.threads = static_cast<int>(v); })},
       {"c",
@@ -400,9 +406,9 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
        }},
   };
   std::map<std::string, std::string> aliases = {
-      {"addr", "a"},        {"net", "a"},   {"http_port", "m"}, {"port", "p"},   {"name", "n"},
-      {"server_name", "n"}, {"pid", "P"},   {"log", "l"},       {"config", "c"}, {"logtime", "T"},
-      {"debug", "D"},       {"trace", "V"}, {"help", "h"},      {"version", "v"}};
+      {"addr", "a"},        {"net", "a"},   {"http_port", "m"}, {"port", "p"},    {"name", "n"},
+      {"server_name", "n"}, {"pid", "P"},   {"log", "l"},       {"config", "c"},  {"logtime", "T"},
+      {"debug", "D"},       {"trace", "V"}, {"help", "h"},      {"version", "v"}, {"signal", "sl"}};
   // Boolean flags.
   std::map<std::string, std::function<void(bool)>> booleans = {
       {"T", [&](bool b) { overrides.push_back([b](Options& o) { o.logtime = b; }); }},
@@ -418,8 +424,6 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
   // Flags of nats-server for features not built yet: refused, never silently ignored.
   static const char* kNotYet[] = {"ms",
                                   "https_port",
-                                  "sl",
-                                  "signal",
                                   "s",
                                   "syslog",
                                   "r",
@@ -442,7 +446,6 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
                                   "connect_retries",
                                   "profile",
                                   "client_advertise",
-                                  "ports_file_dir",
                                   "log_size_limit",
                                   "max_traced_msg_len",
                                   "help_tls"};

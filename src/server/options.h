@@ -18,6 +18,8 @@ struct Options {
   int port = 4222;
   std::string server_name;  // defaults to the server id
   std::string pid_file;
+  // --ports_file_dir: where to write <exe>_<pid>.ports, the URLs the server listens at.
+  std::string ports_file_dir;
   std::string log_file;
   bool logtime = true;
   bool debug = false;
@@ -57,6 +59,7 @@ struct CommandLine {
   bool show_help = false;
   bool show_version = false;
   bool check_config = false;  // -t
+  std::string signal;         // --signal CMD[=PID|PIDFILE]: signal a running server and exit
   std::vector<std::string> warnings;
 };
 
