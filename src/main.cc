@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <thread>
 
 #include "server/logger.h"
 #include "server/options.h"
@@ -89,12 +90,31 @@ int main(int argc, char** argv) {
       LOG_ERROR("Error writing ports file (%s): %s", ports_file.c_str(), std::strerror(errno));
   }
 
+  // Lame duck mode runs on its own thread; when it has closed every client it interrupts
+  // this loop, which then shuts down as for SIGINT.
+  std::thread lame_duck;
   for (;;) {
     int sig = 0;
     sigwait(&signals, &sig);
-    if (sig == SIGINT || sig == SIGTERM) {
-      LOG_DEBUG("Trapped \"%s\" signal", sig == SIGINT ? "interrupt" : "terminated");
+    if (sig == SIGINT) {
+      LOG_DEBUG("Trapped \"interrupt\" signal");
       break;
+    }
+    if (sig == SIGTERM) {
+      LOG_DEBUG("Trapped \"terminated\" signal");
+      // As the reference: a SIGTERM does not cut short a lame duck mode in progress.
+      if (server.in_lame_duck_mode()) continue;
+      break;
+    }
+    if (sig == SIGUSR2) {
+      LOG_DEBUG("Trapped \"user defined signal 2\" signal");
+      if (!lame_duck.joinable()) {
+        lame_duck = std::thread([&server] {
+          server.LameDuckMode();
+          kill(getpid(), SIGINT);
+        });
+      }
+      continue;
     }
     if (sig == SIGUSR1) {
       LOG_INFO("Reopening log file");
@@ -102,6 +122,10 @@ int main(int argc, char** argv) {
       continue;
     }
     LOG_WARN("Signal %d not supported yet, ignored", sig);
+  }
+  if (lame_duck.joinable()) {
+    server.InterruptLameDuck();
+    lame_duck.join();
   }
   LOG_INFO("Initiating Shutdown...");
   server.Shutdown();

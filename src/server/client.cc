@@ -331,6 +331,7 @@ bool Client::OnPing() {
   LOG_TRACE("%s - <<- [PING]", log_prefix_.c_str());
   SendProto("PONG\r\n");
   last_ping_in_ = worker_.now();
+  if (connect_received_) first_pong_sent_ = true;
   return true;
 }
 

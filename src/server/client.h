@@ -91,6 +91,10 @@ class Client {
 
   // ---- Any thread ----
   uint64_t cid() const { return cid_; }
+  const std::string& ip() const { return ip_; }
+  // Whether the client takes INFO updates (lame duck mode, cluster changes): it speaks
+  // protocol 1 and its first PING after CONNECT was answered, as the reference decides.
+  bool TakesAsyncInfo() const { return first_pong_sent_ && opts_.protocol >= 1; }
   Worker& worker() const { return worker_; }
   bool closing() const { return closing_.load(std::memory_order_acquire); }
   bool wants_headers() const { return headers_.load(std::memory_order_relaxed); }
@@ -146,6 +150,7 @@ class Client {
   Parser<Client> parser_;
   ConnectOptions opts_;
   bool connect_received_ = false;
+  bool first_pong_sent_ = false;  // a PING after CONNECT was answered
   bool auth_required_ = false;
   std::atomic<bool> headers_{false};
   std::atomic<bool> closing_{false};

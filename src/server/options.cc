@@ -290,6 +290,20 @@ std::optional<std::string> LoadConfigFile(const std::string& path, Options& opts
       return true;
     }
     if (key == "write_deadline") return duration_opt(opts.write_deadline, key, v);
+    if (key == "lame_duck_duration") {
+      if (!duration_opt(opts.lame_duck_duration, key, v)) return false;
+      if (opts.lame_duck_duration < std::chrono::seconds(30)) {
+        return r.Fail("invalid lame_duck_duration of " + v + ", minimum is 30 seconds");
+      }
+      return true;
+    }
+    if (key == "lame_duck_grace_period") {
+      if (!duration_opt(opts.lame_duck_grace_period, key, v)) return false;
+      if (opts.lame_duck_grace_period < std::chrono::milliseconds(0)) {
+        return r.Fail("invalid lame_duck_grace_period, needs to be positive");
+      }
+      return true;
+    }
     if (key == "no_header_support") return bool_opt(opts.no_header_support, key, v);
     return r.Fail("unknown field \"" + key + "\"");
   };

@@ -33,6 +33,10 @@ struct Options {
   std::chrono::milliseconds ping_interval = std::chrono::minutes(2);
   int ping_max = 2;
   std::chrono::milliseconds write_deadline = std::chrono::seconds(10);
+  // Lame duck mode (SIGUSR2): clients are closed spread over the duration, after the grace
+  // period. The reference refuses a duration under 30 s.
+  std::chrono::milliseconds lame_duck_duration = std::chrono::minutes(2);
+  std::chrono::milliseconds lame_duck_grace_period = std::chrono::seconds(10);
   std::chrono::milliseconds auth_timeout = std::chrono::seconds(2);
   bool no_header_support = false;
 

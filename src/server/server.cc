@@ -13,6 +13,8 @@
 #include <cstring>
 #include <random>
 
+#include "core/fast_random.h"
+#include "server/client.h"
 #include "server/logger.h"
 #include "server/monitor.h"
 #include "server/worker.h"
@@ -199,16 +201,22 @@ void Server::AcceptLoop() {
   LOG_DEBUG("Client accept loop exiting..");
 }
 
-void Server::Shutdown() {
-  if (shutdown_.exchange(true)) return;
-  // Monitoring first: its requests wait on the workers.
-  if (monitor_) monitor_->Stop();
+void Server::StopAccepting() {
+  std::lock_guard lock(accept_mu_);
   if (listen_fd_ >= 0) {
     ::shutdown(listen_fd_, SHUT_RDWR);
     if (acceptor_.joinable()) acceptor_.join();
     close(listen_fd_);
     listen_fd_ = -1;
   }
+}
+
+void Server::Shutdown() {
+  if (shutdown_.exchange(true)) return;
+  InterruptLameDuck();
+  // Monitoring first: its requests wait on the workers.
+  if (monitor_) monitor_->Stop();
+  StopAccepting();
   for (auto& w : workers_) w->Stop();
   for (auto& w : workers_) w->Join();
   if (reclaimer_) reclaimer_->CollectAll();
@@ -242,6 +250,95 @@ std::shared_ptr<SnapshotRequest> Server::Gather(bool want_conns, bool want_subs,
     return nullptr;
   }
   return request;
+}
+
+}  // namespace gannet
+
+namespace gannet {
+
+bool Server::LameDuckWait(std::chrono::nanoseconds d) {
+  std::unique_lock lock(ldm_mu_);
+  return !ldm_cv_.wait_for(lock, d, [&] { return ldm_interrupted_; });
+}
+
+void Server::InterruptLameDuck() {
+  std::lock_guard lock(ldm_mu_);
+  ldm_interrupted_ = true;
+  ldm_cv_.notify_all();
+}
+
+void Server::LameDuckMode() {
+  if (shutdown_.load() || ldm_.exchange(true)) return;
+  LOG_INFO("Entering lame duck mode, stop accepting new clients");
+  StopAccepting();
+
+  // On each worker's own thread: tell the clients that take INFO updates, and list them all.
+  struct Listing {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t pending;
+    std::vector<std::pair<Worker*, uint64_t>> clients;
+  };
+  auto listing = std::make_shared<Listing>();
+  listing->pending = workers_.size();
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    worker->PostRun([this, worker, listing] {
+      std::vector<std::pair<Worker*, uint64_t>> mine;
+      worker->ForEachClient([&](Client& c) {
+        if (c.TakesAsyncInfo()) {
+          std::string info = ClientInfo(c.cid(), c.ip());
+          info.insert(info.size() - 4, ",\"ldm\":true");  // before "} \r\n"
+          c.SendProto(info);
+        }
+        mine.emplace_back(worker, c.cid());
+      });
+      std::lock_guard lock(listing->mu);
+      listing->clients.insert(listing->clients.end(), mine.begin(), mine.end());
+      if (--listing->pending == 0) listing->cv.notify_all();
+    });
+  }
+  std::vector<std::pair<Worker*, uint64_t>> clients;
+  {
+    std::unique_lock lock(listing->mu);
+    if (!listing->cv.wait_for(lock, std::chrono::seconds(10),
+                              [&] { return listing->pending == 0; })) {
+      LOG_ERROR("Lame duck mode: a worker did not answer; shutting down now");
+      return;
+    }
+    clients = std::move(listing->clients);
+  }
+  if (clients.empty()) return;
+
+  // Spread the closes over what is left of the duration after the grace period: at least
+  // half an interval apart, at most a second (the reference's pacing).
+  using std::chrono::nanoseconds;
+  nanoseconds grace = options_.lame_duck_grace_period;
+  nanoseconds dur = options_.lame_duck_duration - grace;
+  if (dur.count() <= 0) dur = std::chrono::seconds(1);
+  const auto n = static_cast<int64_t>(clients.size());
+  int64_t si = dur.count() / n;
+  int64_t batch = 1;
+  if (si < 1) {
+    si = 1;
+    batch = n / dur.count();
+  } else if (si > 1'000'000'000) {
+    si = 1'000'000'000;
+  }
+  if (!LameDuckWait(grace)) return;
+  LOG_INFO("Closing existing clients");
+  FastRandom rng(
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  for (size_t i = 0; i < clients.size(); ++i) {
+    auto [worker, cid] = clients[i];
+    worker->PostRun([worker, cid] { worker->CloseClient(cid, CloseReason::kServerShutdown); });
+    if (i + 1 == clients.size()) break;
+    if (batch == 1 || static_cast<int64_t>(i) % batch == 0) {
+      auto v = static_cast<int64_t>(rng.Below(static_cast<size_t>(si)));
+      if (v < si / 2) v = si / 2;
+      if (!LameDuckWait(nanoseconds(v))) return;
+    }
+  }
 }
 
 }  // namespace gannet

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -32,6 +33,13 @@ class Server {
   bool Start();
   // Stops accepting, closes every connection, joins the threads. Idempotent.
   void Shutdown();
+  // Lame duck mode (SIGUSR2, --signal ldm), as the reference: stops accepting, sends INFO
+  // with "ldm":true to the clients that take INFO updates, waits the grace period, then closes
+  // the clients spread over the rest of lame_duck_duration. Returns when all are closed (the
+  // caller then shuts down), or soon after InterruptLameDuck.
+  void LameDuckMode();
+  void InterruptLameDuck();
+  bool in_lame_duck_mode() const { return ldm_.load(); }
 
   const Options& options() const { return options_; }
   Sublist& sublist() { return sublist_; }
@@ -64,6 +72,9 @@ class Server {
 
  private:
   void AcceptLoop();
+  void StopAccepting();
+  // Waits up to `d` unless lame duck mode is interrupted; false if it was.
+  bool LameDuckWait(std::chrono::nanoseconds d);
 
   Options options_;
   std::string server_id_;
@@ -79,6 +90,11 @@ class Server {
   size_t next_worker_ = 0;
   std::chrono::system_clock::time_point start_time_;
   std::unique_ptr<Monitor> monitor_;
+  std::atomic<bool> ldm_{false};
+  std::mutex ldm_mu_;
+  std::condition_variable ldm_cv_;
+  bool ldm_interrupted_ = false;
+  std::mutex accept_mu_;  // stopping the accept loop: lame duck mode or shutdown
   mutable std::mutex closed_mu_;
   std::deque<ConnSnapshot> closed_;
 };

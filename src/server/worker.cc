@@ -103,6 +103,30 @@ void Worker::PostSnapshot(std::shared_ptr<SnapshotRequest> request) {
   Post(std::move(t));
 }
 
+void Worker::PostRun(std::function<void()> fn) {
+  Task t;
+  t.kind = TaskKind::kRun;
+  t.run = std::move(fn);
+  Post(std::move(t));
+}
+
+void Worker::ForEachClient(const std::function<void(Client&)>& fn) {
+  // Collected first: fn may close a client.
+  std::vector<Client*> all;
+  all.reserve(clients_.size());
+  for (auto& [cid, c] : clients_) all.push_back(c);
+  for (Client* c : all) {
+    if (!c->closing()) fn(*c);
+  }
+}
+
+void Worker::CloseClient(uint64_t cid, CloseReason reason) {
+  if (Client* c = FindClient(cid); c && !c->closing()) {
+    c->FlushOutbound();
+    c->Close(reason);
+  }
+}
+
 void Worker::AnswerSnapshot(SnapshotRequest& request) {
   // Copied here, on the owner thread, into a local list: the request's lock is held only to
   // merge, so monitoring never blocks this loop for longer than one copy of its own clients.
@@ -294,6 +318,9 @@ void Worker::RunTasks() {
         break;
       case TaskKind::kSnapshot:
         AnswerSnapshot(*t.snapshot);
+        break;
+      case TaskKind::kRun:
+        t.run();
         break;
     }
   }

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -28,6 +29,7 @@ namespace gannet {
 
 class Server;
 class Client;
+enum class CloseReason;
 
 class Worker {
  public:
@@ -50,6 +52,13 @@ class Worker {
   // Monitoring: the worker adds its connections' copies and totals to `request` on its own
   // thread, then counts it down.
   void PostSnapshot(std::shared_ptr<SnapshotRequest> request);
+  // Runs `fn` on this worker's thread (for server-wide operations on its connections, such as
+  // lame duck mode). `fn` may call the worker-thread-only methods below.
+  void PostRun(std::function<void()> fn);
+  // Worker thread only: every live connection of this worker.
+  void ForEachClient(const std::function<void(Client&)>& fn);
+  // Worker thread only: writes what is queued and closes the connection, if still here.
+  void CloseClient(uint64_t cid, CloseReason reason);
   size_t index() const { return index_; }
   size_t num_clients() const { return num_clients_.load(std::memory_order_relaxed); }
 
@@ -70,7 +79,7 @@ class Worker {
   std::atomic<uint64_t> slow_consumers{0};
 
  private:
-  enum class TaskKind { kNewConnection, kFlush, kRemoveSub, kSnapshot };
+  enum class TaskKind { kNewConnection, kFlush, kRemoveSub, kSnapshot, kRun };
   struct Task {
     TaskKind kind = TaskKind::kFlush;
     int fd = -1;
@@ -79,6 +88,7 @@ class Worker {
     std::string sid;
     uint64_t seq = 0;
     std::shared_ptr<SnapshotRequest> snapshot;
+    std::function<void()> run;
   };
   struct Staged {
     Client* dst;

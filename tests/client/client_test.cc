@@ -2,7 +2,12 @@
 // against both, so the expectation is also checked against the reference.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <set>
 
 #include "client_test_util.h"
@@ -523,6 +528,31 @@ TEST_P(ClientTest, RetryOnFailedConnect) {
   auto m = sub->NextMessage(5s);
   ASSERT_TRUE(m.ok()) << m.error();
   EXPECT_EQ(m->data(), "queued before any server");
+}
+
+TEST_P(ClientTest, LameDuckEventThenReconnectElsewhere) {
+  std::string conf = "/tmp/gannet-client-ldm-" + std::to_string(getpid()) + ".conf";
+  {
+    std::ofstream f(conf);
+    f << "lame_duck_grace_period: \"1s\"\nlame_duck_duration: \"30s\"\n";
+  }
+  auto& a = StartServer({"-c", conf});
+  auto& b = StartServer();
+  Counter ldm, reconnected;
+  Options o;
+  o.servers = {a.url(), b.url()};
+  o.randomize = false;
+  o.reconnect_wait = 50ms;
+  o.on_lame_duck = [&] { ldm.Add(); };
+  o.on_reconnected = [&](const std::string&) { reconnected.Add(); };
+  auto nc = Connect(o);
+  ASSERT_EQ(nc.Flush(), Status::kOk);  // the first PING: now it takes INFO updates
+  a.Signal(SIGUSR2);
+  EXPECT_TRUE(ldm.WaitFor(1));
+  EXPECT_TRUE(nc.server_info().lame_duck_mode);
+  ASSERT_TRUE(reconnected.WaitFor(1, 20s));
+  EXPECT_EQ(nc.connected_url(), b.url());
+  std::remove(conf.c_str());
 }
 
 TEST_P(ClientTest, ReconnectBufferIsBounded) {

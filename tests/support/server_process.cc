@@ -113,6 +113,7 @@ bool ServerProcess::Running() {
   pid_t r = ::waitpid(pid_, &status, WNOHANG);
   if (r == pid_) {
     pid_ = -1;
+    exit_status_ = status;
     return false;
   }
   return true;
@@ -123,7 +124,7 @@ void ServerProcess::Signal(int sig) {
 }
 
 int ServerProcess::Stop(std::chrono::milliseconds timeout) {
-  if (pid_ <= 0) return -1;
+  if (pid_ <= 0) return exit_status_;  // already exited (seen by Running): how it did
   ::kill(pid_, SIGTERM);
   auto deadline = Clock::now() + timeout;
   int status = 0;

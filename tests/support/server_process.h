@@ -30,7 +30,8 @@ class ServerProcess {
 
   // Picks a free port (unless -p is among extra_args), forks, execs, waits for the port.
   bool Start(std::chrono::milliseconds timeout = std::chrono::seconds(10));
-  // SIGTERM, then SIGKILL if it does not exit within the timeout. Returns the exit status.
+  // SIGTERM, then SIGKILL if it does not exit within the timeout. Returns the exit status
+  // (of the earlier exit, if the server had already exited; -1 if it was never started).
   int Stop(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Sends a signal to the child.
   void Signal(int sig);
@@ -48,6 +49,7 @@ class ServerProcess {
   std::vector<std::string> args_;
   int port_ = 0;
   int pid_ = -1;
+  int exit_status_ = -1;
   std::string log_path_;
 };
 
