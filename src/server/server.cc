@@ -330,7 +330,8 @@ void Server::LameDuckMode() {
   FastRandom rng(
       static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
   for (size_t i = 0; i < clients.size(); ++i) {
-    auto [worker, cid] = clients[i];
+    Worker* worker = clients[i].first;
+    uint64_t cid = clients[i].second;
     worker->PostRun([worker, cid] { worker->CloseClient(cid, CloseReason::kServerShutdown); });
     if (i + 1 == clients.size()) break;
     if (batch == 1 || static_cast<int64_t>(i) % batch == 0) {
