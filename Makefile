@@ -64,9 +64,9 @@ format:
 fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DGANNET_FUZZ=ON -DGANNET_BUILD_TESTS=OFF >/dev/null
-	cmake --build build/fuzz -j$(JOBS) --target parser_fuzz client_fuzz
+	cmake --build build/fuzz -j$(JOBS) --target parser_fuzz client_fuzz conf_fuzz
 	@# New inputs go to a scratch directory first, so the seed corpus stays as committed.
-	for t in parser client; do \
+	for t in parser client conf; do \
 	  scratch=$$(mktemp -d) && ./build/fuzz/bin/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) \
 	    $$scratch fuzz/corpus/$$t && rm -rf $$scratch || exit 1; \
 	done
