@@ -17,8 +17,8 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 uint64_t UnitNanoseconds(std::string_view unit) {
   if (unit == "ns") return 1;
   if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") return 1000;  // us, µs, μs
-  if (unit == "ms") return 1000 * 1000;
-  if (unit == "s") return 1000 * 1000 * 1000;
+  if (unit == "ms") return uint64_t{1000} * 1000;
+  if (unit == "s") return uint64_t{1000} * 1000 * 1000;
   if (unit == "m") return uint64_t{60} * 1000 * 1000 * 1000;
   if (unit == "h") return uint64_t{3600} * 1000 * 1000 * 1000;
   return 0;

@@ -337,7 +337,9 @@ std::optional<ParseError> FileParser::Include(Value& map, const Token& token) {
   const std::string canonical = Canonical(path);
   for (const std::string& open : shared_.include_chain) {
     if (open == canonical) {
-      return ErrorAt(token, prefix + "include cycle: '" + path + "' is already being read");
+      std::string message = prefix;
+      message += "include cycle: '" + path + "' is already being read";
+      return ErrorAt(token, std::move(message));
     }
   }
   std::string contents;
