@@ -41,7 +41,7 @@ inline constexpr size_t kMaxNesting = 128;
 
 // Pull tokenizer: Next() until kEof or kError (after which it keeps returning the same end).
 // Every key is followed by one value (a scalar, or a bracketed map or array), except a key
-// with nothing after it at the end of a map or of the input, which the reference ignores.
+// with nothing after it at the end of a map or of the input (the parser decides about those).
 class Lexer {
  public:
   explicit Lexer(std::string_view input);

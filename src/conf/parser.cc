@@ -1,7 +1,8 @@
 // Builds the value tree from the lexer's tokens, resolving includes and variables (see
 // parser.h). Deliberate differences from the reference, all on input it mishandles: an
 // integer with an unknown size suffix (1kbb) or one that overflows int64 is an error (the
-// reference drops the key or wraps around), include cycles and runaway include or
+// reference drops the key or wraps around), so is a key without a value at the end of a map
+// (the reference renames the map after it), include cycles and runaway include or
 // environment-variable nesting are errors (the reference recurses until it crashes), and an
 // included file's keys keep their order.
 #include "conf/parser.h"
@@ -203,9 +204,13 @@ std::optional<ParseError> FileParser::ParseMapBody(Value& map, bool top) {
         break;
       case TokenKind::kKey: {
         Token value_token = lexer_.Next();
-        // A key with nothing after it, at the end of the input or of a map, is ignored.
+        // A key alone at the end of the input is ignored, as the reference does (a JSON-style
+        // file's closing brace on its own line is such a key). A key alone at the end of a map
+        // is refused: the reference gives the map that key's name instead of its own.
         if (value_token.kind == TokenKind::kEof && top) return std::nullopt;
-        if (value_token.kind == TokenKind::kMapEnd && !top) return std::nullopt;
+        if (value_token.kind == TokenKind::kMapEnd && !top) {
+          return ErrorAt(token, "Key '" + token.text + "' has no value.");
+        }
         Value value;
         if (auto error = ParseValue(value_token, value)) return error;
         map.Set(std::move(token.text), At(token), std::move(value));

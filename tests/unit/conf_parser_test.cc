@@ -253,8 +253,10 @@ TEST(ConfParser, SyntaxForms) {
   EXPECT_EQ(Parse("text (\nline one\n  line two\n)\n"),
             "{text: \"\\x0aline one\\x0a  line two\\x0a\"}");
   EXPECT_EQ(Parse("a = {}\nb = []\nc {\n}\n"), "{a: {}, b: [], c: {}}");
-  EXPECT_EQ(Parse("foo"), "{}");  // a key alone is ignored, as in the reference
-  EXPECT_EQ(Parse("a { b = 1; c }"), "{a: {b: 1}}");
+  EXPECT_EQ(Parse("foo"), "{}");             // a key alone is ignored, as in the reference
+  EXPECT_EQ(Parse("a = 1\n}\n"), "{a: 1}");  // "}" is a key alone
+  // In a map, the reference would rename the map to "c": refused.
+  EXPECT_EQ(Error("a { b = 1; c }"), "<string>:1:12: Key 'c' has no value.");
   EXPECT_EQ(Parse("a ="), "{a: \"\"}");
   EXPECT_EQ(Parse("{\"port\": 4222, \"cluster\": {\"name\": \"c\"}}"),
             "{port: 4222, cluster: {name: \"c\"}}");
