@@ -31,11 +31,25 @@ namespace {
 // A='$B' works) deeper than this are refused: A='$A' would otherwise never end.
 constexpr int kMaxEnvironmentDepth = 8;
 
+// Copies made by `$name` references may not add up to more values than this, nor the files
+// read for `include` to more bytes than kMaxFileSize: nested references or includes repeated
+// at every level grow exponentially (a = [1, 1]; b = [$a, $a]; c = [$b, $b]; ...).
+constexpr size_t kMaxCopiedValues = size_t{1} << 20;
+
+size_t CountValues(const Value& value) {
+  size_t n = 1;
+  for (const Value& item : value.AsArray()) n += CountValues(item);
+  for (const MapEntry& entry : value.AsMap()) n += CountValues(entry.value);
+  return n;
+}
+
 // What a file and the files it includes share.
 struct SharedState {
   const ParseOptions& options;
   std::vector<std::string> include_chain;  // canonical paths, outermost first
   int environment_depth = 0;
+  size_t copied_values = 0;
+  size_t included_bytes = 0;
 };
 
 std::string Lowercase(std::string_view s) {
@@ -297,6 +311,13 @@ std::optional<ParseError> FileParser::ResolveVariable(const Token& token, Value&
   for (auto scope = scopes_.rbegin(); scope != scopes_.rend(); ++scope) {
     if (const Value* found = (*scope)->Find(name)) {
       found->mark_used_as_variable();
+      shared_.copied_values += CountValues(*found);
+      if (shared_.copied_values > kMaxCopiedValues) {
+        return ErrorAt(token, "variable reference for '" + name + "' on line " +
+                                  std::to_string(token.line) +
+                                  ": variable references copy more than " +
+                                  std::to_string(kMaxCopiedValues) + " values");
+      }
       out = *found;
       out.set_position(At(token));
       return std::nullopt;
@@ -353,6 +374,11 @@ std::optional<ParseError> FileParser::Include(Value& map, const Token& token) {
                         ? shared_.options.read_file(path, contents, read_error)
                         : ReadConfigFile(path, contents, read_error);
   if (!read) return ErrorAt(token, prefix + read_error);
+  shared_.included_bytes += contents.size();
+  if (shared_.included_bytes > kMaxFileSize) {
+    return ErrorAt(token, prefix + "included files add up to more than " +
+                              std::to_string(kMaxFileSize >> 20) + " MB");
+  }
 
   shared_.include_chain.push_back(canonical);
   Value included;
@@ -423,7 +449,7 @@ bool ReadConfigFile(const std::string& path, std::string& contents, std::string&
 
 ParseResult ParseString(std::string_view text, const ParseOptions& options,
                         const std::string& base_dir) {
-  SharedState shared{options, {}, 0};
+  SharedState shared{options, {}, 0, 0, 0};
   ParseResult result;
   result.error = FileParser(text, nullptr, base_dir, shared).Parse(result.root);
   if (result.error) result.root = Value();
@@ -440,7 +466,7 @@ ParseResult ParseFile(const std::string& path, const ParseOptions& options) {
     result.error = ParseError{Position{}, read_error};
     return result;
   }
-  SharedState shared{options, {Canonical(path)}, 0};
+  SharedState shared{options, {Canonical(path)}, 0, 0, 0};
   result.error =
       FileParser(contents, std::make_shared<const std::string>(path), DirName(path), shared)
           .Parse(result.root);

@@ -425,6 +425,28 @@ TEST(ConfParser, IncludeCyclesAndDepthAreGuarded) {
   EXPECT_EQ(result.root.Find("end")->AsBool(), true);
 }
 
+TEST(ConfParser, ExponentialGrowthIsRefused) {
+  // Each level doubles: 2^25 values if nothing stopped it.
+  std::string text = "a0 = [1, 1 ]\n";
+  for (int i = 1; i <= 25; ++i) {
+    const std::string prev = "$a" + std::to_string(i - 1);
+    text += "a" + std::to_string(i) + " = [" + prev + ", " + prev + "]\n";
+  }
+  const std::string error = Error(text);
+  EXPECT_NE(error.find("variable references copy more than 1048576 values"), std::string::npos)
+      << error;
+
+  ParseOptions options;
+  options.read_file = [](const std::string& path, std::string& contents, std::string&) {
+    contents = "# " + std::string(size_t{20} << 20, 'a') + "\nk = 1\n";
+    return true;
+  };
+  const std::string includes = Parse("include a\ninclude b\ninclude c\ninclude d\n", options);
+  EXPECT_EQ(includes,
+            "ERROR: <string>:4:1: error parsing include file 'd', included files add up to more "
+            "than 64 MB");
+}
+
 TEST(ConfParser, ReadFileHook) {
   ParseOptions options;
   options.read_file = [](const std::string& path, std::string& contents, std::string& error) {
