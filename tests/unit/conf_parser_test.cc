@@ -291,6 +291,61 @@ TEST(ConfParser, SyntaxErrorsNamePlaceAndExpectation) {
   EXPECT_NE(Error("include \"9/\xEF\xBF\xBD").find("Unexpected EOF"), std::string::npos);
 }
 
+// Inputs whose acceptance was checked with `nats-server -t` (2.9): the reference accepts (or
+// rejects, for syntax) exactly these.
+TEST(ConfParser, AcceptsAndRejectsAsTheReference) {
+  const char* accepted[] = {
+      "port = 4222 / \n",
+      "port = 4222\n}\n",
+      "authorization { user = a / password = b }\n",
+      "port: 4222; server_name: x,\n",
+      "server_tags: [a, b,]\n",
+      "server_tags: [\n a\n b\n]\n",
+      "port: 4222 # c\ndebug: true // c\n",
+      "authorization {\n user: a\n password: b\n}}\n",
+      "authorization = { user = a; password = b; }\n",
+      "{ port: 4222 }\n",
+      "max_payload = 1kb;\n",
+      "port = 4222\r\nauthorization {\r\n  user: a\r\n  password: b\r\n}\r\n",
+      "authorization {\n  users = [\n    {user: a, password: b}\n    {user: c, password: d},\n  "
+      "]\n}\n",
+      "authorization: {\n  users: [\n    {user: a, password: b},{user: c, password: d}\n  ]\n}\n",
+      "server_name = 'abc' # x\nport = 1\n",
+      "server_name: (\nabc\n)\n",
+      "\"port\" 4222\n",
+      "port =\t4222\n",
+      "authorization { user\n: a\n password: b }\n",
+      "server_tags: [ # c\n a, // d\n b ]\n",
+      "server_tags: []\n",
+      "port: -4222\n",
+      "server_name: 1.2.3\n",
+      "server_name: 12:30\n",
+      "server_tags: [1k]\n",
+      "server_tags: [a, 3xyz]\n",
+      "server_tags = [1.2.3.4]\n",
+  };
+  for (const char* text : accepted) EXPECT_EQ(Error(text).rfind("no error", 0), 0u) << text;
+  const char* rejected[] = {
+      "server_tags: [\"a\", 2]\n",
+      "server_tags: [2]\n",
+      "server_name = \n",
+      "server_name = \"abc\\q\"\n",
+      "server_name = foo'bar\n",
+      "port = 4222 ]\n",
+      "server_tags = [ \"a\" \"b\" ]\n",
+      "server_name: $2b$xyz\n",
+      "port = 4222 /port = 4223\n",
+      "server_name: \"a\"b\n",
+      "port\n=\n4222\n",
+      "authorization { user: a password: b }\n",
+      "server_tags = [a\n,b]\n",
+      "max_payload: 1.5MB\n",
+      "server_name: 2020-01-01\n",
+  };
+  for (const char* text : rejected)
+    EXPECT_EQ(Error(text).rfind("no error", 0), std::string::npos) << text;
+}
+
 TEST(ConfParser, IncludesAreRelativeToTheIncludingFile) {
   TempDir dir;
   dir.Write("includes/passwords.conf",
