@@ -320,6 +320,7 @@ std::optional<ParseError> FileParser::ResolveVariable(const Token& token, Value&
       }
       out = *found;
       out.set_position(At(token));
+      out.clear_used_as_variable();  // the copy is a value of its own key
       return std::nullopt;
     }
   }

@@ -79,6 +79,7 @@ class Value {
   // does not report such keys as unknown fields).
   bool used_as_variable() const { return used_as_variable_; }
   void mark_used_as_variable() const { used_as_variable_ = true; }
+  void clear_used_as_variable() { used_as_variable_ = false; }
 
   // A compact rendering for tests and messages: {a: 1, b: ["x", 2.5, true]} (strings always
   // quoted, floats always with a point or exponent).

@@ -77,6 +77,7 @@ TEST(ConfParser, VariableIsMarkedUsed) {
   ASSERT_TRUE(result.ok());
   EXPECT_TRUE(result.root.Find("index")->used_as_variable());
   EXPECT_FALSE(result.root.Find("bar")->used_as_variable());
+  EXPECT_FALSE(result.root.Find("foo")->used_as_variable());
   // The copy takes the position of the reference.
   EXPECT_EQ(result.root.Find("foo")->position().line, 2);
   EXPECT_EQ(result.root.Find("foo")->position().column, 7);
