@@ -11,9 +11,6 @@ namespace gannet::conf {
 
 namespace {
 
-bool IsSpace(int c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
 bool IsBlank(int c) { return c == ' ' || c == '\t'; }
 bool IsNewline(int c) { return c == '\n' || c == '\r'; }
 bool IsDigit(int c) { return c >= '0' && c <= '9'; }
@@ -152,8 +149,27 @@ std::string Lexer::Describe(int c) const {
   return std::string(input_.substr(pos_, len));
 }
 
+size_t Lexer::SpaceAt() const {
+  const int c = Peek();
+  if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f') return 1;
+  // The other characters of Go's unicode.IsSpace, in UTF-8: U+0085, U+00A0, U+1680,
+  // U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000.
+  const int c1 = Peek(1);
+  if (c == 0xC2) return (c1 == 0x85 || c1 == 0xA0) ? 2 : 0;
+  const int c2 = Peek(2);
+  if (c == 0xE1) return (c1 == 0x9A && c2 == 0x80) ? 3 : 0;
+  if (c == 0xE2 && c1 == 0x80) {
+    return ((c2 >= 0x80 && c2 <= 0x8A) || c2 == 0xA8 || c2 == 0xA9 || c2 == 0xAF) ? 3 : 0;
+  }
+  if (c == 0xE2) return (c1 == 0x81 && c2 == 0x9F) ? 3 : 0;
+  if (c == 0xE3) return (c1 == 0x80 && c2 == 0x80) ? 3 : 0;
+  return 0;
+}
+
 void Lexer::SkipSpaces() {
-  while (IsSpace(Peek())) Advance();
+  for (size_t n = SpaceAt(); n > 0; n = SpaceAt()) {
+    for (size_t i = 0; i < n; ++i) Advance();
+  }
 }
 
 void Lexer::SkipBlanks() {
@@ -260,10 +276,10 @@ Token Lexer::LexKey() {
   }
   const size_t begin = pos_;
   Advance();
-  while (!AtEnd() && !IsSpace(Peek()) && !IsKeySeparator(Peek())) Advance();
+  while (!AtEnd() && SpaceAt() == 0 && !IsKeySeparator(Peek())) Advance();
   if (!top && AtEnd()) return Error("Unexpected EOF processing map key.");
   std::string key(input_.substr(begin, pos_ - begin));
-  if (IsSpace(Peek()) && EqualsLower(key, "include")) return LexInclude(line, column);
+  if (SpaceAt() > 0 && EqualsLower(key, "include")) return LexInclude(line, column);
   expect_ = Expect::kAfterKey;
   return Make(TokenKind::kKey, std::move(key), line, column);
 }

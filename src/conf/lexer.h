@@ -61,9 +61,10 @@ class Lexer {
   Token ErrorAt(std::string message, size_t line, size_t column);
   std::string Describe(int c) const;  // the character at pos_ as the reference prints it
 
-  void SkipSpaces();   // all of " \t\r\n\v\f"
-  void SkipBlanks();   // " \t"
-  void SkipComment();  // from '#' or "//" to the end of the line
+  size_t SpaceAt() const;  // bytes of the space at pos_ (Go's unicode.IsSpace), 0 if none
+  void SkipSpaces();       // all of " \t\r\n\v\f" and Unicode spaces
+  void SkipBlanks();       // " \t"
+  void SkipComment();      // from '#' or "//" to the end of the line
   bool AtComment() const;
   Context CurrentContext() const { return contexts_.back(); }
 

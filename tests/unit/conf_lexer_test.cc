@@ -361,6 +361,26 @@ TEST(ConfLexer, JsonCompatibility) {
   });
 }
 
+TEST(ConfLexer, UnicodeSpacesSeparateKeysAsInTheReference) {
+  // Go's unicode.IsSpace ends keys and is skipped between them; values end only at ' ' and
+  // '\t', so a no-break space stays inside a bare string (checked with nats-server -t).
+  ExpectAll({
+      {"port\xC2\xA0"
+       "4222",
+       "Key(port) Integer(4222) EOF"},
+      {"a {\xC2\xA0user: x\xE3\x80\x80}", "Key(a) { Key(user) String(x\xE3\x80\x80) } EOF"},
+      {"\xE2\x80\xA8port = 1", "Key(port) Integer(1) EOF"},
+      {"name: a\xC2\xA0"
+       "b",
+       "Key(name) String(a\xC2\xA0"
+       "b) EOF"},
+      {"p\xC2"
+       "x = 1",
+       "Key(p\xC2"
+       "x) Integer(1) EOF"},
+  });
+}
+
 TEST(ConfLexer, Positions) {
   Lexer lexer("\nfoo = {\n  ip = '127.0.0.1'\n  port= 4242\n}\n");
   const Token key = lexer.Next();
