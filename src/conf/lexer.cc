@@ -1,7 +1,9 @@
 // The configuration tokenizer (see lexer.h). It accepts what the reference's lexer accepts,
 // quirks included (`[1, 2]` is not closed: "2]" is a string; `1.5s` is a float followed by
-// junk; a bare string ends at a single quote), with messages in the reference's words; where
-// the reference reports a dangling quote at the end of the file, we report where it opened.
+// junk; a bare string ends at a single quote), with messages in the reference's words. Where
+// the reference reports a dangling quote at the end of the file, we report where it opened; a
+// quote that is the very last byte of the file (`key = "`) is an error here, where the
+// reference silently drops the key.
 #include "conf/lexer.h"
 
 #include <cstdio>
