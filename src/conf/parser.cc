@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <climits>
@@ -36,11 +37,13 @@ constexpr int kMaxEnvironmentDepth = 8;
 // at every level grow exponentially (a = [1, 1]; b = [$a, $a]; c = [$b, $b]; ...).
 constexpr size_t kMaxCopiedValues = size_t{1} << 20;
 
-size_t CountValues(const Value& value) {
-  size_t n = 1;
-  for (const Value& item : value.AsArray()) n += CountValues(item);
-  for (const MapEntry& entry : value.AsMap()) n += CountValues(entry.value);
-  return n;
+// Counts the values of a tree and finds how deep its maps and arrays nest (0 for a scalar).
+void Measure(const Value& value, size_t level, size_t& count, size_t& depth) {
+  ++count;
+  if (!value.IsArray() && !value.IsMap()) return;
+  depth = std::max(depth, level + 1);
+  for (const Value& item : value.AsArray()) Measure(item, level + 1, count, depth);
+  for (const MapEntry& entry : value.AsMap()) Measure(entry.value, level + 1, count, depth);
 }
 
 // What a file and the files it includes share.
@@ -50,7 +53,15 @@ struct SharedState {
   int environment_depth = 0;
   size_t copied_values = 0;
   size_t included_bytes = 0;
+  // Maps and arrays open around the value being parsed, across included files and
+  // environment values: the tree (walked recursively everywhere) stays within kMaxNesting.
+  size_t depth = 0;
 };
+
+std::string NestingError() {
+  return "Maps and arrays nested more than " + std::to_string(kMaxNesting) +
+         " levels deep (counting included files and variables).";
+}
 
 std::string Lowercase(std::string_view s) {
   std::string out(s);
@@ -291,10 +302,19 @@ std::optional<ParseError> FileParser::ParseValue(const Token& token, Value& out)
     case TokenKind::kVariable:
       return ResolveVariable(token, out);
     case TokenKind::kArrayStart:
-      return ParseArray(token, out);
-    case TokenKind::kMapStart:
-      out = Value::EmptyMap(At(token));
-      return ParseMapBody(out, /*top=*/false);
+    case TokenKind::kMapStart: {
+      if (shared_.depth >= kMaxNesting) return ErrorAt(token, NestingError());
+      ++shared_.depth;
+      std::optional<ParseError> error;
+      if (token.kind == TokenKind::kArrayStart) {
+        error = ParseArray(token, out);
+      } else {
+        out = Value::EmptyMap(At(token));
+        error = ParseMapBody(out, /*top=*/false);
+      }
+      --shared_.depth;
+      return error;
+    }
     default:
       return ErrorAt(token,
                      std::string("Expected a value but got ") + TokenKindName(token.kind) + ".");
@@ -311,7 +331,14 @@ std::optional<ParseError> FileParser::ResolveVariable(const Token& token, Value&
   for (auto scope = scopes_.rbegin(); scope != scopes_.rend(); ++scope) {
     if (const Value* found = (*scope)->Find(name)) {
       found->mark_used_as_variable();
-      shared_.copied_values += CountValues(*found);
+      size_t count = 0;
+      size_t depth = 0;
+      Measure(*found, 0, count, depth);
+      if (shared_.depth + depth > kMaxNesting) {
+        return ErrorAt(token, "variable reference for '" + name + "' on line " +
+                                  std::to_string(token.line) + ": " + NestingError());
+      }
+      shared_.copied_values += count;
       if (shared_.copied_values > kMaxCopiedValues) {
         return ErrorAt(token, "variable reference for '" + name + "' on line " +
                                   std::to_string(token.line) +
@@ -450,7 +477,7 @@ bool ReadConfigFile(const std::string& path, std::string& contents, std::string&
 
 ParseResult ParseString(std::string_view text, const ParseOptions& options,
                         const std::string& base_dir) {
-  SharedState shared{options, {}, 0, 0, 0};
+  SharedState shared{options, {}, 0, 0, 0, 0};
   ParseResult result;
   result.error = FileParser(text, nullptr, base_dir, shared).Parse(result.root);
   if (result.error) result.root = Value();
@@ -467,7 +494,7 @@ ParseResult ParseFile(const std::string& path, const ParseOptions& options) {
     result.error = ParseError{Position{}, read_error};
     return result;
   }
-  SharedState shared{options, {Canonical(path)}, 0, 0, 0};
+  SharedState shared{options, {Canonical(path)}, 0, 0, 0, 0};
   result.error =
       FileParser(contents, std::make_shared<const std::string>(path), DirName(path), shared)
           .Parse(result.root);

@@ -503,6 +503,34 @@ TEST(ConfParser, ExponentialGrowthIsRefused) {
             "than 64 MB");
 }
 
+// Found by the fuzzer: nesting was limited per file, so includes multiplied it until the stack
+// overflowed. The limit now counts the whole tree, across includes and variables.
+TEST(ConfParser, NestingIsLimitedAcrossIncludesAndVariables) {
+  ParseOptions options;
+  options.read_file = [](const std::string& path, std::string& contents, std::string&) {
+    contents.clear();  // 60 maps around the include of the next file
+    for (int i = 0; i < 60; ++i) contents += "a {\n";
+    contents += "include " + path + "y\n";
+    for (int i = 0; i < 60; ++i) contents += "}\n";
+    return true;
+  };
+  const std::string error = Parse("include x\n", options);
+  EXPECT_NE(error.find("Maps and arrays nested more than 128 levels deep (counting included "
+                       "files and variables)."),
+            std::string::npos)
+      << error;
+
+  const std::string levels100 = std::string(100, '[') + std::string(100, ']');
+  EXPECT_EQ(
+      Error("a = " + levels100 + "\nb = " + std::string(50, '[') + "$a" + std::string(50, ']')),
+      "<string>:2:55: variable reference for 'a' on line 2: Maps and arrays nested more "
+      "than 128 levels deep (counting included files and variables).");
+  EXPECT_EQ(
+      Error("a = " + levels100 + "\nb = " + std::string(28, '[') + "$a" + std::string(28, ']'))
+          .rfind("no error", 0),
+      0u);
+}
+
 TEST(ConfParser, ReadFileHook) {
   ParseOptions options;
   options.read_file = [](const std::string& path, std::string& contents, std::string& error) {
