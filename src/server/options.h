@@ -4,9 +4,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "auth/users.h"
 
 namespace gannet {
 
@@ -54,7 +57,12 @@ struct Options {
   int threads = 0;  // worker threads; 0: one per core
   std::string config_file;
 
-  bool AuthRequired() const { return !username.empty() || !token.empty(); }
+  // authorization { users = [...] } (users with passwords or nkeys), no_auth_user, and the
+  // permissions users get when they have none of their own.
+  std::vector<User> users;
+  std::string no_auth_user;
+  std::shared_ptr<const Permissions> default_permissions;
+  bool AuthRequired() const { return !username.empty() || !token.empty() || !users.empty(); }
 };
 
 // What the command line asked for, beyond the options.
