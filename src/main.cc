@@ -18,7 +18,7 @@ using namespace gannet;
 int main(int argc, char** argv) {
   CommandLine cl;
   if (auto err = ParseCommandLine(argc, argv, cl)) {
-    std::fprintf(stderr, "gannet-server: %s\n%s", err->c_str(), UsageText());
+    std::fprintf(stderr, "gannet-server: %s\n%s", err->c_str(), cl.config_error ? "" : UsageText());
     return 1;
   }
   if (cl.show_help) {

@@ -1,5 +1,7 @@
-// Command-line flags and the config-file subset (see options.h).
+// Command-line flags (see options.h); the config file is read by server/config.cc.
 #include "server/options.h"
+
+#include "server/config.h"
 
 #include <cctype>
 #include <cstdio>
@@ -13,89 +15,6 @@ namespace gannet {
 
 namespace {
 
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-// Sizes as the reference reads them: k = 1000, kb/ki/kib = 1024, likewise m, g, t.
-std::optional<int64_t> ParseSizeValue(const std::string& text) {
-  size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '-')) {
-    ++i;
-  }
-  if (i == 0) return std::nullopt;
-  int64_t n = 0;
-  try {
-    n = std::stoll(text.substr(0, i));
-  } catch (...) {
-    return std::nullopt;
-  }
-  std::string suffix = Lower(text.substr(i));
-  static const std::map<std::string, int64_t> kMult = {{"", 1},
-                                                       {"k", 1000},
-                                                       {"kb", 1024},
-                                                       {"ki", 1024},
-                                                       {"kib", 1024},
-                                                       {"m", 1000 * 1000},
-                                                       {"mb", 1 << 20},
-                                                       {"mi", 1 << 20},
-                                                       {"mib", 1 << 20},
-                                                       {"g", 1000LL * 1000 * 1000},
-                                                       {"gb", 1LL << 30},
-                                                       {"gi", 1LL << 30},
-                                                       {"gib", 1LL << 30},
-                                                       {"t", 1000LL * 1000 * 1000 * 1000},
-                                                       {"tb", 1LL << 40},
-                                                       {"ti", 1LL << 40},
-                                                       {"tib", 1LL << 40}};
-  auto it = kMult.find(suffix);
-  if (it == kMult.end()) return std::nullopt;
-  return n * it->second;
-}
-
-// Go-style durations ("2s", "1m30s", "500ms", "1h"); a bare number is seconds.
-std::optional<std::chrono::milliseconds> ParseDuration(const std::string& text, bool* bare) {
-  if (bare) *bare = false;
-  if (text.empty()) return std::nullopt;
-  bool all_digits = true;
-  for (char c : text) all_digits = all_digits && std::isdigit(static_cast<unsigned char>(c));
-  if (all_digits) {
-    if (bare) *bare = true;
-    return std::chrono::seconds(std::stoll(text));
-  }
-  double total_ms = 0;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t start = i;
-    while (i < text.size() &&
-           (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
-      ++i;
-    }
-    if (start == i) return std::nullopt;
-    double v = std::stod(text.substr(start, i - start));
-    size_t ustart = i;
-    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
-    std::string unit = text.substr(ustart, i - ustart);
-    if (unit == "h")
-      v *= 3600e3;
-    else if (unit == "m")
-      v *= 60e3;
-    else if (unit == "s")
-      v *= 1e3;
-    else if (unit == "ms")
-      v *= 1;
-    else if (unit == "us" || unit == "µs")
-      v /= 1e3;
-    else if (unit == "ns")
-      v /= 1e6;
-    else
-      return std::nullopt;
-    total_ms += v;
-  }
-  return std::chrono::milliseconds(static_cast<int64_t>(total_ms));
-}
-
 std::string FormatMessage(const char* fmt, long long a, long long b) {
   char buf[256];
   std::snprintf(buf, sizeof buf, fmt, a, b);
@@ -103,225 +22,14 @@ std::string FormatMessage(const char* fmt, long long a, long long b) {
 }
 
 std::optional<bool> ParseBool(const std::string& text) {
-  std::string t = Lower(text);
+  std::string t = text;
+  for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (t == "true" || t == "yes" || t == "on" || t == "1" || t == "t") return true;
   if (t == "false" || t == "no" || t == "off" || t == "0" || t == "f") return false;
   return std::nullopt;
 }
 
-// ---- A minimal reader for the config-file subset: key [=|:| ] value, blocks, comments. ----
-struct ConfReader {
-  std::string text;
-  size_t pos = 0;
-  int line = 1;
-  std::string path;
-  std::string error;
-
-  void SkipSpaceAndComments() {
-    for (;;) {
-      while (pos < text.size() && (std::isspace(static_cast<unsigned char>(text[pos])) ||
-                                   text[pos] == ',' || text[pos] == ';')) {
-        if (text[pos] == '\n') ++line;
-        ++pos;
-      }
-      if (pos < text.size() && (text[pos] == '#' || (text[pos] == '/' && pos + 1 < text.size() &&
-                                                     text[pos + 1] == '/'))) {
-        while (pos < text.size() && text[pos] != '\n') ++pos;
-        continue;
-      }
-      return;
-    }
-  }
-  bool Fail(const std::string& what) {
-    if (error.empty()) error = path + ":" + std::to_string(line) + ": " + what;
-    return false;
-  }
-  bool ReadKey(std::string& key) {
-    size_t start = pos;
-    while (pos < text.size() && !std::isspace(static_cast<unsigned char>(text[pos])) &&
-           text[pos] != '=' && text[pos] != ':' && text[pos] != '{') {
-      ++pos;
-    }
-    key = Lower(text.substr(start, pos - start));
-    if (key.empty()) return Fail("expected a key");
-    while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t')) ++pos;
-    if (pos < text.size() && (text[pos] == '=' || text[pos] == ':')) ++pos;
-    while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t')) ++pos;
-    return true;
-  }
-  // Reads a scalar value (quoted or bare to end of line/comma/brace).
-  bool ReadScalar(std::string& value) {
-    if (pos >= text.size()) return Fail("expected a value");
-    char q = text[pos];
-    if (q == '"' || q == '\'') {
-      size_t end = text.find(q, pos + 1);
-      if (end == std::string::npos) return Fail("unterminated string");
-      value = text.substr(pos + 1, end - pos - 1);
-      pos = end + 1;
-      return true;
-    }
-    size_t start = pos;
-    while (pos < text.size() && text[pos] != '\n' && text[pos] != ',' && text[pos] != '}' &&
-           text[pos] != '#' && text[pos] != ';') {
-      ++pos;
-    }
-    value = text.substr(start, pos - start);
-    while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back())))
-      value.pop_back();
-    if (value.empty()) return Fail("expected a value");
-    return true;
-  }
-  // Parses `key value` pairs until `}` (nested) or the end, calling `on_pair` for scalars and
-  // `on_block` for `{` blocks.
-  bool ReadPairs(const std::function<bool(const std::string&, const std::string&)>& on_pair,
-                 const std::function<bool(const std::string&)>& on_block, bool nested) {
-    for (;;) {
-      SkipSpaceAndComments();
-      if (pos >= text.size()) return nested ? Fail("unexpected end of file, expected '}'") : true;
-      if (text[pos] == '}') {
-        if (!nested) return Fail("unexpected '}'");
-        ++pos;
-        return true;
-      }
-      std::string key;
-      if (!ReadKey(key)) return false;
-      if (pos < text.size() && text[pos] == '{') {
-        ++pos;
-        if (!on_block(key)) return false;
-        continue;
-      }
-      std::string value;
-      if (!ReadScalar(value)) return false;
-      if (!on_pair(key, value)) return false;
-    }
-  }
-};
-
 }  // namespace
-
-std::optional<std::string> LoadConfigFile(const std::string& path, Options& opts,
-                                          std::vector<std::string>& warnings) {
-  std::ifstream in(path);
-  if (!in) return "error opening config file: open " + path + ": no such file or directory";
-  std::stringstream ss;
-  ss << in.rdbuf();
-  ConfReader r{ss.str(), 0, 1, path, {}};
-
-  auto size_opt = [&](int64_t& field, const std::string& key, const std::string& v) {
-    auto n = ParseSizeValue(v);
-    if (!n) return r.Fail("invalid value for " + key + ": " + v);
-    field = *n;
-    return true;
-  };
-  auto duration_opt = [&](std::chrono::milliseconds& field, const std::string& key,
-                          const std::string& v) {
-    bool bare = false;
-    auto d = ParseDuration(v, &bare);
-    if (!d) return r.Fail("invalid duration for " + key + ": " + v);
-    if (bare) {
-      warnings.push_back(path + ":" + std::to_string(r.line) + ": " + key +
-                         " should be converted to a duration");
-    }
-    field = *d;
-    return true;
-  };
-  auto bool_opt = [&](bool& field, const std::string& key, const std::string& v) {
-    auto b = ParseBool(v);
-    if (!b) return r.Fail("invalid boolean for " + key + ": " + v);
-    field = *b;
-    return true;
-  };
-
-  std::function<bool(const std::string&, const std::string&)> top_pair =
-      [&](const std::string& key, const std::string& v) -> bool {
-    if (key == "listen") {
-      auto colon = v.rfind(':');
-      if (colon == std::string::npos) {
-        opts.port = std::stoi(v);
-      } else {
-        if (colon > 0) opts.host = v.substr(0, colon);
-        opts.port = std::stoi(v.substr(colon + 1));
-      }
-      return true;
-    }
-    if (key == "host" || key == "net") return opts.host = v, true;
-    if (key == "http" || key == "monitor") {  // "port" or "host:port"
-      auto colon = v.rfind(':');
-      std::string port_text = colon == std::string::npos ? v : v.substr(colon + 1);
-      auto n = ParseSizeValue(port_text);
-      if (!n) return r.Fail("invalid value for " + key + ": " + v);
-      if (colon != std::string::npos && colon > 0) opts.http_host = v.substr(0, colon);
-      opts.http_port = static_cast<int>(*n);
-      return true;
-    }
-    if (key == "http_port" || key == "monitor_port") {
-      auto n = ParseSizeValue(v);
-      if (!n) return r.Fail("invalid value for " + key + ": " + v);
-      opts.http_port = static_cast<int>(*n);
-      return true;
-    }
-    if (key == "http_host") return opts.http_host = v, true;
-    if (key == "http_base_path") return opts.http_base_path = v, true;
-    if (key == "port") {
-      auto n = ParseSizeValue(v);
-      if (!n) return r.Fail("invalid port: " + v);
-      opts.port = static_cast<int>(*n);
-      return true;
-    }
-    if (key == "server_name") return opts.server_name = v, true;
-    if (key == "pidfile" || key == "pid_file") return opts.pid_file = v, true;
-    if (key == "logfile" || key == "log_file") return opts.log_file = v, true;
-    if (key == "logtime") return bool_opt(opts.logtime, key, v);
-    if (key == "debug") return bool_opt(opts.debug, key, v);
-    if (key == "trace") return bool_opt(opts.trace, key, v);
-    if (key == "max_control_line") return size_opt(opts.max_control_line, key, v);
-    if (key == "max_payload") return size_opt(opts.max_payload, key, v);
-    if (key == "max_pending") return size_opt(opts.max_pending, key, v);
-    if (key == "max_connections" || key == "max_conn")
-      return size_opt(opts.max_connections, key, v);
-    if (key == "max_subscriptions" || key == "max_subs") {
-      return size_opt(opts.max_subscriptions, key, v);
-    }
-    if (key == "ping_interval") return duration_opt(opts.ping_interval, key, v);
-    if (key == "ping_max") {
-      int64_t n = 0;
-      if (!size_opt(n, key, v)) return false;
-      opts.ping_max = static_cast<int>(n);
-      return true;
-    }
-    if (key == "write_deadline") return duration_opt(opts.write_deadline, key, v);
-    if (key == "lame_duck_duration") {
-      if (!duration_opt(opts.lame_duck_duration, key, v)) return false;
-      if (opts.lame_duck_duration < std::chrono::seconds(30)) {
-        return r.Fail("invalid lame_duck_duration of " + v + ", minimum is 30 seconds");
-      }
-      return true;
-    }
-    if (key == "lame_duck_grace_period") {
-      if (!duration_opt(opts.lame_duck_grace_period, key, v)) return false;
-      if (opts.lame_duck_grace_period < std::chrono::milliseconds(0)) {
-        return r.Fail("invalid lame_duck_grace_period, needs to be positive");
-      }
-      return true;
-    }
-    if (key == "no_header_support") return bool_opt(opts.no_header_support, key, v);
-    return r.Fail("unknown field \"" + key + "\"");
-  };
-  std::function<bool(const std::string&)> top_block = [&](const std::string& key) -> bool {
-    if (key != "authorization") return r.Fail("\"" + key + "\" is not supported yet");
-    return r.ReadPairs(
-        [&](const std::string& k, const std::string& v) -> bool {
-          if (k == "user" || k == "username") return opts.username = v, true;
-          if (k == "password" || k == "pass") return opts.password = v, true;
-          if (k == "token") return opts.token = v, true;
-          if (k == "timeout") return duration_opt(opts.auth_timeout, k, v);
-          return r.Fail("authorization field \"" + k + "\" is not supported yet");
-        },
-        [&](const std::string& k) { return r.Fail("\"" + k + "\" is not supported yet"); }, true);
-  };
-  if (!r.ReadPairs(top_pair, top_block, false)) return r.error;
-  return std::nullopt;
-}
 
 std::optional<std::string> ValidateOptions(const Options& opts) {
   if (opts.max_payload > opts.max_pending) {
@@ -330,6 +38,14 @@ std::optional<std::string> ValidateOptions(const Options& opts) {
                          static_cast<long long>(opts.max_pending));
   }
   if (opts.port < 0 || opts.port > 65535) return std::string("invalid port");
+  // Read from the config file, but not built yet: refuse to run rather than ignore them (a
+  // server asked for TLS must not serve plain text).
+  if (opts.tls.configured) return std::string("TLS is not supported yet by gannet-server");
+  if (opts.https_port != 0)
+    return std::string("https monitoring is not supported yet by gannet-server");
+  if (opts.cluster.configured) {
+    return std::string("clustering is not supported yet by gannet-server");
+  }
   if (opts.http_port < -1 || opts.http_port > 65535) return std::string("invalid http port");
   if (!opts.username.empty() && !opts.token.empty()) {
     return std::string("token and user/password authentication cannot be used together");
@@ -503,7 +219,10 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
   out.options = Options{};
   if (!config.empty()) {
     out.options.config_file = config;
-    if (auto err = LoadConfigFile(config, out.options, out.warnings)) return err;
+    if (auto err = LoadConfig(config, out.options, out.warnings, out.check_config)) {
+      out.config_error = true;
+      return err;
+    }
   }
   for (auto& apply : overrides) apply(out.options);
   if (out.options.threads <= 0) {

@@ -16,6 +16,34 @@ namespace gannet {
 // The nats-server release whose client-visible behaviour Gannet matches; reported in INFO.
 inline constexpr const char* kCompatibleNatsVersion = "2.9.10";
 
+// tls { ... } (and --tls* flags): read and checked now; served once TLS is built (issue 6).
+struct TlsConfig {
+  bool configured = false;
+  std::string cert_file;
+  std::string key_file;
+  std::string ca_file;
+  bool verify = false;
+  bool verify_and_map = false;
+  bool insecure = false;
+  std::chrono::milliseconds timeout = std::chrono::seconds(2);
+  std::vector<std::string> cipher_suites;
+  std::vector<std::string> curve_preferences;
+  std::vector<std::string> pinned_certs;
+};
+
+// cluster { ... } (and the cluster flags): read and checked now; used once clustering is built.
+struct ClusterConfig {
+  bool configured = false;
+  std::string name;
+  std::string host;
+  int port = 0;
+  std::vector<std::string> routes;
+  std::string advertise;
+  bool no_advertise = false;
+  int connect_retries = 0;
+  TlsConfig tls;
+};
+
 struct Options {
   std::string host = "0.0.0.0";
   int port = 4222;
@@ -54,6 +82,11 @@ struct Options {
   std::string http_base_path;
   int64_t max_closed_clients = 10000;  // closed connections kept for /connz?state=closed
 
+  std::string client_advertise;
+  int https_port = 0;  // refused until TLS exists
+  TlsConfig tls;
+  ClusterConfig cluster;
+
   int threads = 0;  // worker threads; 0: one per core
   std::string config_file;
 
@@ -72,17 +105,13 @@ struct CommandLine {
   bool show_version = false;
   bool check_config = false;  // -t
   std::string signal;         // --signal CMD[=PID|PIDFILE]: signal a running server and exit
+  bool config_error = false;  // the error came from the config file (no usage text then)
   std::vector<std::string> warnings;
 };
 
 // Parses Go-style flags (-flag, --flag, -flag=value, -flag value) and loads -c FILE, with
 // flags overriding the file. Returns an error message on bad input.
 std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& out);
-
-// Applies `key: value` settings from a config file (the flat subset used so far; the full
-// configuration language arrives with its own parser).
-std::optional<std::string> LoadConfigFile(const std::string& path, Options& opts,
-                                          std::vector<std::string>& warnings);
 
 // Rejects option combinations the reference refuses at startup.
 std::optional<std::string> ValidateOptions(const Options& opts);
