@@ -14,7 +14,6 @@ namespace gannet {
 
 namespace {
 
-using conf::Kind;
 using conf::MapEntry;
 using conf::Value;
 
