@@ -75,6 +75,29 @@ class Exposition {
     }
   }
 
+  // A family of per-connection samples: one HELP/TYPE, one line per connection.
+  void AddPerConnection(std::string_view name, std::string_view help,
+                        const std::vector<ConnSnapshot>& conns, size_t n,
+                        double (*value)(const ConnSnapshot&)) {
+    out_ += "# HELP ";
+    out_ += name;
+    out_ += ' ';
+    out_ += help;
+    out_ += "\n# TYPE ";
+    out_ += name;
+    out_ += " gauge\n";
+    for (size_t i = 0; i < n; ++i) {
+      const ConnSnapshot& c = conns[i];
+      out_ += name;
+      out_ += '{';
+      out_ += labels_;
+      out_ += ",cid=\"" + std::to_string(c.cid) + "\",name=\"" + EscapeLabel(c.name) + "\",ip=\"" +
+              EscapeLabel(c.ip) + "\"} ";
+      out_ += FormatValue(value(c));
+      out_ += '\n';
+    }
+  }
+
   std::string Take() { return std::move(out_); }
 
  private:
@@ -116,6 +139,22 @@ HttpResponse Monitor::Metrics(const HttpRequest& r) {
   e.Add("gnatsd_connz_in_msgs", "in_msgs", "counter", in_msgs);
   e.Add("gnatsd_connz_out_msgs", "out_msgs", "counter", out_msgs);
 
+  // ?conns=1: the same figures per connection (the first page), labelled by cid, name and ip,
+  // for finding the one slow consumer behind a growing pending_bytes.
+  if (r.Param("conns") == "1" || r.Param("conns") == "true") {
+    e.AddPerConnection("gnatsd_connz_conn_pending_bytes", "pending_bytes of one connection", conns,
+                       page, [](const ConnSnapshot& c) { return double(c.pending_bytes); });
+    e.AddPerConnection("gnatsd_connz_conn_subscriptions", "subscriptions of one connection", conns,
+                       page, [](const ConnSnapshot& c) { return double(c.num_subs); });
+    e.AddPerConnection("gnatsd_connz_conn_in_msgs", "in_msgs of one connection", conns, page,
+                       [](const ConnSnapshot& c) { return double(c.in_msgs); });
+    e.AddPerConnection("gnatsd_connz_conn_out_msgs", "out_msgs of one connection", conns, page,
+                       [](const ConnSnapshot& c) { return double(c.out_msgs); });
+    e.AddPerConnection("gnatsd_connz_conn_in_bytes", "in_bytes of one connection", conns, page,
+                       [](const ConnSnapshot& c) { return double(c.in_bytes); });
+    e.AddPerConnection("gnatsd_connz_conn_out_bytes", "out_bytes of one connection", conns, page,
+                       [](const ConnSnapshot& c) { return double(c.out_bytes); });
+  }
   e.AddDocument("routez", BuildRoutez());
   e.AddDocument("subsz", BuildSubszStats(gathered->totals));
 

@@ -237,5 +237,31 @@ TEST(MonitorCompatTest, MetricsParseAsPrometheusTextWithTheExportersNames) {
   EXPECT_EQ(types["gnatsd_subsz_num_subscriptions"], "gauge");
 }
 
+TEST(MonitorCompatTest, MetricsPerConnectionWhenAsked) {
+  Scenario ours(ServerKind::kGannet);
+  std::string error;
+  auto plain = ParseWithPrometheusClient(HttpGet(ours.http_port, "/metrics").body, error);
+  ASSERT_TRUE(error.empty()) << error;
+  for (const std::string& line : plain) {
+    EXPECT_EQ(line.find("gnatsd_connz_conn_"), std::string::npos) << "only when asked: " << line;
+  }
+  auto detailed =
+      ParseWithPrometheusClient(HttpGet(ours.http_port, "/metrics?conns=1").body, error);
+  ASSERT_TRUE(error.empty()) << error;
+  // One pending_bytes and one subscriptions sample per open connection, labelled by cid.
+  std::set<std::string> cids;
+  double subs = 0;
+  for (const std::string& line : detailed) {
+    size_t a = line.find(' '), b = line.find(' ', a + 1), c = line.find(' ', b + 1);
+    std::string name = line.substr(a + 1, b - a - 1);
+    if (name == "gnatsd_connz_conn_pending_bytes") {
+      cids.insert(Json::parse(line.substr(c + 1))["cid"].get<std::string>());
+    }
+    if (name == "gnatsd_connz_conn_subscriptions") subs += std::stod(line.substr(b + 1, c - b - 1));
+  }
+  EXPECT_EQ(cids.size(), 2u);
+  EXPECT_EQ(subs, 2);
+}
+
 }  // namespace
 }  // namespace gannet::test
