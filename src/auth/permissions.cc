@@ -64,8 +64,7 @@ std::vector<SubjectEntry> SplitAll(const std::vector<std::string>& entries) {
 bool QueueMatches(std::string_view queue, const std::vector<const SubjectEntry*>& entries) {
   if (entries.empty()) return true;
   for (const SubjectEntry* e : entries) {
-    if (queue == e->queue ||
-        (SubjectHasWildcard(e->queue) && SubjectIsSubset(queue, e->queue))) {
+    if (queue == e->queue || (SubjectHasWildcard(e->queue) && SubjectIsSubset(queue, e->queue))) {
       return true;
     }
   }
@@ -125,8 +124,7 @@ bool CompiledPermissions::PublishAllowed(std::string_view subject) const {
   return true;
 }
 
-bool CompiledPermissions::SubscribeAllowed(std::string_view subject,
-                                           std::string_view queue) const {
+bool CompiledPermissions::SubscribeAllowed(std::string_view subject, std::string_view queue) const {
   bool allowed = true;
   std::vector<const SubjectEntry*> queues;
   if (!sub_allow_.empty()) {

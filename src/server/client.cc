@@ -285,8 +285,7 @@ bool Client::OnConnect(std::string_view json) {
       return false;
     }
     const auth::CompiledPermissions* perms = identity_.permissions;
-    response_perms_.store(perms && perms->response() ? perms : nullptr,
-                          std::memory_order_release);
+    response_perms_.store(perms && perms->response() ? perms : nullptr, std::memory_order_release);
     pub_cache_.clear();
   }
   if (opts_.new_account || !opts_.account.empty()) {
@@ -399,7 +398,8 @@ bool Client::OnSub(std::string_view subject, std::string_view queue, std::string
     sub->sid = key;
     sub->client = this;
     sub->id = next_sub_seq_++;
-    if (deny_filter_loaded_) sub->deny_filter.store(perms->deny_filter(), std::memory_order_release);
+    if (deny_filter_loaded_)
+      sub->deny_filter.store(perms->deny_filter(), std::memory_order_release);
     server_.sublist().Insert(sub.get());
     subs_.emplace(std::move(key), std::move(sub));
   }

@@ -161,8 +161,8 @@ class Client {
   bool connect_received_ = false;
   bool first_pong_sent_ = false;  // a PING after CONNECT was answered
   bool auth_required_ = false;
-  std::string nonce_;         // sent in INFO when NKEY users are configured
-  AuthIdentity identity_;     // who CONNECT authenticated as (permissions, log name)
+  std::string nonce_;                // sent in INFO when NKEY users are configured
+  AuthIdentity identity_;            // who CONNECT authenticated as (permissions, log name)
   bool deny_filter_loaded_ = false;  // the subscribe deny filter applies to every subscription
   // Publish permission results by subject (as the reference's pcache: at most 128, pruned).
   std::unordered_map<std::string, bool> pub_cache_;

@@ -174,8 +174,7 @@ std::optional<ResponsePermission> ReadAllowResponses(const conf::Value& v, Error
 
 void ReadPermissionsInto(const conf::Value& v, Permissions& p, Errors& errors) {
   if (!v.IsMap()) {
-    errors.Add(v.position(),
-               "Expected permissions to be a map/struct, got " + GoValue(v));
+    errors.Add(v.position(), "Expected permissions to be a map/struct, got " + GoValue(v));
     return;
   }
   for (const conf::MapEntry& e : v.AsMap()) {
@@ -272,8 +271,8 @@ std::optional<std::string> ApplyAuthorization(const conf::Value& block, Options&
                                               std::vector<std::string>& warnings) {
   Errors errors;
   if (!block.IsMap()) {
-    errors.Add(block.position(), "Expected authorization to be a map/struct, got " +
-                                     GoValue(block));
+    errors.Add(block.position(),
+               "Expected authorization to be a map/struct, got " + GoValue(block));
     return errors.Result();
   }
   std::string user, pass, token;

@@ -1,8 +1,8 @@
 // Command-line flags and the config-file subset (see options.h).
 #include "server/options.h"
 
-#include "conf/parser.h"            // temporary: LoadAuthConfigWithConf
-#include "server/config_auth.h"     // temporary: LoadAuthConfigWithConf
+#include "conf/parser.h"         // temporary: LoadAuthConfigWithConf
+#include "server/config_auth.h"  // temporary: LoadAuthConfigWithConf
 
 #include <cctype>
 #include <cstdio>

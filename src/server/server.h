@@ -14,8 +14,8 @@
 
 #include "core/reclaimer.h"
 #include "core/sublist.h"
-#include "server/conn_snapshot.h"
 #include "server/auth.h"
+#include "server/conn_snapshot.h"
 #include "server/options.h"
 
 namespace gannet {

@@ -108,8 +108,8 @@ TEST_P(AuthUsersTest, NkeyUserSignsTheNonce) {
   nlohmann::json other;
   auto replay = DialInfo(&other);
   EXPECT_NE(other["nonce"], info["nonce"]);
-  replay->Send(std::string(R"(CONNECT {"nkey":")") + kNkeyUser + R"(","sig":")" +
-               SignNonce(info) + "\"}\r\n");
+  replay->Send(std::string(R"(CONNECT {"nkey":")") + kNkeyUser + R"(","sig":")" + SignNonce(info) +
+               "\"}\r\n");
   EXPECT_TRUE(ClosesWith(*replay, kViolation));
 
   auto no_sig = DialConnect(std::string(R"({"nkey":")") + kNkeyUser + "\"}");
@@ -152,13 +152,15 @@ TEST_P(AuthUsersTest, PublishViolationKeepsConnectionOpen) {
   auto bob = DialConnect(R"({"verbose":false,"user":"bob","pass":"b"})");
   EXPECT_EQ(SendAndFlush(*bob, "SUB > 1\r\n"), "");
   auto alice = DialConnect(R"({"verbose":false,"user":"alice","pass":"a"})");
-  EXPECT_EQ(SendAndFlush(*alice, "PUB baz 1\r\nx\r\nPUB foo.secret 1\r\ny\r\nPUB foo.ok 1\r\nz\r\n"),
-            "-ERR 'Permissions Violation for Publish to \"baz\"'\r\n"
-            "-ERR 'Permissions Violation for Publish to \"foo.secret\"'\r\n");
+  EXPECT_EQ(
+      SendAndFlush(*alice, "PUB baz 1\r\nx\r\nPUB foo.secret 1\r\ny\r\nPUB foo.ok 1\r\nz\r\n"),
+      "-ERR 'Permissions Violation for Publish to \"baz\"'\r\n"
+      "-ERR 'Permissions Violation for Publish to \"foo.secret\"'\r\n");
   // Same again: the cached answer gives the same result.
   EXPECT_EQ(SendAndFlush(*alice, "PUB baz 1\r\nx\r\nPUB bar 1\r\nw\r\n"),
             "-ERR 'Permissions Violation for Publish to \"baz\"'\r\n");
-  EXPECT_EQ(SendAndFlush(*bob, ""), MsgBytes("foo.ok", "1", "", "z") + MsgBytes("bar", "1", "", "w"));
+  EXPECT_EQ(SendAndFlush(*bob, ""),
+            MsgBytes("foo.ok", "1", "", "z") + MsgBytes("bar", "1", "", "w"));
   EXPECT_TRUE(LogHas("Publish Violation - User \"alice\", Subject \"foo.secret\""));
 }
 
@@ -175,8 +177,8 @@ TEST_P(AuthUsersTest, SubscribeViolations) {
             "-ERR 'Permissions Violation for Subscription to \">\"'\r\n");
   // The permitted subscriptions work.
   EXPECT_EQ(SendAndFlush(*alice, "PUB foo.ok 1\r\nm\r\n"), MsgBytes("foo.ok", "3", "", "m"));
-  EXPECT_TRUE(LogHas(
-      "Subscription Violation - User \"alice\", Subject \"q\", Queue: \"v2\", SID 6"));
+  EXPECT_TRUE(
+      LogHas("Subscription Violation - User \"alice\", Subject \"q\", Queue: \"v2\", SID 6"));
   EXPECT_TRUE(LogHas("Subscription Violation - User \"alice\", Subject \"foo.denied\", SID 2"));
 }
 
@@ -213,9 +215,10 @@ TEST_P(AuthUsersTest, AllowResponsesPermitsOneReplyPerRequest) {
   auto client = DialConnect(R"({"verbose":false,"user":"client","pass":"c"})");
   EXPECT_EQ(SendAndFlush(*client, "SUB _INBOX.> 9\r\nPUB req _INBOX.1 1\r\nq\r\n"), "");
   EXPECT_EQ(SendAndFlush(*svc, ""), MsgBytes("req", "1", "_INBOX.1", "q"));
-  EXPECT_EQ(SendAndFlush(*svc, "PUB _INBOX.1 1\r\na\r\nPUB _INBOX.1 1\r\nb\r\nPUB _INBOX.2 1\r\nc\r\n"),
-            "-ERR 'Permissions Violation for Publish to \"_INBOX.1\"'\r\n"
-            "-ERR 'Permissions Violation for Publish to \"_INBOX.2\"'\r\n");
+  EXPECT_EQ(
+      SendAndFlush(*svc, "PUB _INBOX.1 1\r\na\r\nPUB _INBOX.1 1\r\nb\r\nPUB _INBOX.2 1\r\nc\r\n"),
+      "-ERR 'Permissions Violation for Publish to \"_INBOX.1\"'\r\n"
+      "-ERR 'Permissions Violation for Publish to \"_INBOX.2\"'\r\n");
   EXPECT_EQ(SendAndFlush(*client, ""), MsgBytes("_INBOX.1", "9", "", "a"));
 }
 

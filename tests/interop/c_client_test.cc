@@ -269,7 +269,7 @@ struct ConnectOptions {
   std::string user{};
   std::string password{};
   std::string token{};
-  std::string nkey{};        // with nkey_seed_file: NKEY authentication
+  std::string nkey{};  // with nkey_seed_file: NKEY authentication
   std::string nkey_seed_file{};
   bool no_echo = false;
   bool verbose = false;

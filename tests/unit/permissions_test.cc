@@ -162,8 +162,9 @@ TEST(ConfigAuth, UsersWithPermissions) {
 }
 
 TEST(ConfigAuth, AllowResponsesTrueTakesTheDefaults) {
-  Loaded l = Load("authorization { users = [ {user: a, password: b, permissions: "
-                  "{allow_responses: true}} ] }");
+  Loaded l = Load(
+      "authorization { users = [ {user: a, password: b, permissions: "
+      "{allow_responses: true}} ] }");
   ASSERT_FALSE(l.error) << *l.error;
   const auto& rp = l.opts.users[0].permissions->response;
   ASSERT_TRUE(rp);
@@ -238,8 +239,7 @@ TEST(ConfigAuth, ErrorsCarryThePosition) {
 TEST(ConfigAuth, NoAuthUserMustNameAUser) {
   Options opts;
   opts.no_auth_user = "bob";
-  EXPECT_EQ(ValidateAuthOptions(opts),
-            "no_auth_user: \"bob\" present, but users are not defined");
+  EXPECT_EQ(ValidateAuthOptions(opts), "no_auth_user: \"bob\" present, but users are not defined");
   opts.users.push_back(User{.username = "alice", .password = "x"});
   EXPECT_EQ(ValidateAuthOptions(opts),
             "no_auth_user: \"bob\" not present as user in authorization block or account "
