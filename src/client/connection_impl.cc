@@ -262,7 +262,7 @@ Status ConnectionImpl::Handshake(ServerUrl& server, std::string* detail) {
   std::lock_guard lk(mu_);
   // A server sends nothing larger than its max_payload; a peer that announces more is not
   // buffered (the parser would hold the whole message).
-  msg_limit_ = std::max<int64_t>(info_.max_payload, 1024 * 1024) * 2;
+  msg_limit_ = std::max<int64_t>(info_.max_payload, int64_t{1024} * 1024) * 2;
   fd_ = fd;
   connected_url_ = server.ToString();
   pings_out_ = 0;

@@ -237,7 +237,7 @@ class ConnectionImpl : public std::enable_shared_from_this<ConnectionImpl> {
   int ctl_pongs_ = 0;
   bool handshake_ = false;
   int hs_fd_ = -1;
-  int64_t msg_limit_ = 2 * 1024 * 1024;  // largest MSG we accept from this server
+  int64_t msg_limit_ = int64_t{2} * 1024 * 1024;  // largest MSG we accept from this server
   bool hs_got_info_ = false;
   bool hs_got_pong_ = false;
   std::string hs_error_;
