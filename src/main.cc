@@ -53,9 +53,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (const auto& w : cl.warnings) LOG_WARN("%s", w.c_str());
-  if (!opts.password.empty() && opts.password.rfind("$2", 0) != 0) {
-    LOG_WARN("Plaintext passwords detected, use nkeys or bcrypt");
-  }
 
   // Signals are taken synchronously by this thread; every other thread inherits the mask.
   sigset_t signals;

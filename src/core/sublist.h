@@ -23,6 +23,10 @@ class MatchCache;
 
 // One subscription. Owned by its client; freed only through the reclaimer (reclaimer.h) so
 // other threads may hold a pointer taken from the index until their next quiescent point.
+namespace auth {
+class DeliveryDenyFilter;
+}
+
 struct Subscription {
   std::string subject;
   std::string queue;  // empty for a plain subscription
@@ -33,6 +37,11 @@ struct Subscription {
   std::atomic<uint64_t> max{0};
   // Messages delivered; publishers on any thread count here to enforce `max`.
   std::atomic<uint64_t> delivered{0};
+  // Subjects this subscription must not receive although it matches them: the subscriber's
+  // subscribe deny list, once one of its wildcard subscriptions overlapped it (the reference's
+  // loadMsgDenyFilter). Null for nearly every subscription. Set by the owner's thread, read by
+  // publishers'; the filter lives as long as the server.
+  std::atomic<const auth::DeliveryDenyFilter*> deny_filter{nullptr};
 };
 
 struct QueueGroupMatch {

@@ -1,7 +1,8 @@
 // One client connection (see client.h).
 #include "server/client.h"
 
-#include "auth/password.h"
+#include "auth/nkey.h"
+#include "auth/permissions.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -174,10 +175,12 @@ void Client::Start() {
   created_ = last_activity_ = worker_.now();
   created_wall_ = std::chrono::system_clock::now();
   next_ping_ = created_ + opts.ping_interval;
-  auth_required_ = opts.AuthRequired();
+  const Authenticator& authn = server_.authenticator();
+  auth_required_ = authn.required();
+  if (authn.nonce_required()) nonce_ = nkey::NewNonce();
   int64_t n = server_.num_clients.fetch_add(1) + 1;
   LOG_DEBUG("%s - Client connection created", log_prefix_.c_str());
-  SendProto(server_.ClientInfo(cid_, ip_));
+  SendProto(server_.ClientInfo(cid_, ip_, nonce_));
   if (n > opts.max_connections) {
     LOG_ERROR("%s - maximum connections exceeded", log_prefix_.c_str());
     SendErr("maximum connections exceeded");
@@ -276,16 +279,14 @@ bool Client::OnConnect(std::string_view json) {
   headers_.store(!opts.no_header_support && opts_.headers, std::memory_order_relaxed);
 
   if (auth_required_) {
-    // A configured password or token may be a bcrypt hash. TODO(issue 4): a costly bcrypt
-    // check runs on this worker thread and holds up its other connections meanwhile; move it
-    // off the worker when the user list arrives.
-    bool ok = !opts.token.empty() ? auth::PasswordMatches(opts.token, opts_.auth_token)
-                                  : (opts_.user == opts.username &&
-                                     auth::PasswordMatches(opts.password, opts_.pass));
-    if (!ok) {
+    // A configured password may be a bcrypt hash: see Authenticator::Authenticate on its cost.
+    if (!server_.authenticator().Authenticate(opts_, nonce_, identity_)) {
       AuthViolation();
       return false;
     }
+    const auth::CompiledPermissions* perms = identity_.permissions;
+    response_perms_.store(perms && perms->response() ? perms : nullptr, std::memory_order_release);
+    pub_cache_.clear();
   }
   if (opts_.new_account || !opts_.account.empty()) {
     AuthViolation();
@@ -360,6 +361,30 @@ bool Client::OnSub(std::string_view subject, std::string_view queue, std::string
     SendErr("Invalid Subject");
     return true;
   }
+  const auth::CompiledPermissions* perms = identity_.permissions;
+  if (perms && !perms->SubscribeAllowed(subject, queue)) {
+    std::string who = identity_.log_user;
+    if (queue.empty()) {
+      SendErr("Permissions Violation for Subscription to " + Quote(subject));
+      LOG_ERROR("%s - Subscription Violation - %s, Subject %s, SID %.*s", log_prefix_.c_str(),
+                who.c_str(), Quote(subject).c_str(), static_cast<int>(sid.size()), sid.data());
+    } else {
+      SendErr("Permissions Violation for Subscription to " + Quote(subject) + " using queue " +
+              Quote(queue));
+      LOG_ERROR("%s - Subscription Violation - %s, Subject %s, Queue: %s, SID %.*s",
+                log_prefix_.c_str(), who.c_str(), Quote(subject).c_str(), Quote(queue).c_str(),
+                static_cast<int>(sid.size()), sid.data());
+    }
+    return true;
+  }
+  // A wildcard subscription overlapping the deny list turns on the delivery filter for every
+  // subscription of this client, as the reference's loadMsgDenyFilter.
+  if (perms && !deny_filter_loaded_ && perms->DenyFilterFor(subject)) {
+    deny_filter_loaded_ = true;
+    for (auto& [key, existing] : subs_) {
+      existing->deny_filter.store(perms->deny_filter(), std::memory_order_release);
+    }
+  }
   if (opts.max_subscriptions > 0 && static_cast<int64_t>(subs_.size()) >= opts.max_subscriptions) {
     LOG_ERROR("%s - maximum subscriptions exceeded", log_prefix_.c_str());
     SendErr("maximum subscriptions exceeded");
@@ -373,6 +398,8 @@ bool Client::OnSub(std::string_view subject, std::string_view queue, std::string
     sub->sid = key;
     sub->client = this;
     sub->id = next_sub_seq_++;
+    if (deny_filter_loaded_)
+      sub->deny_filter.store(perms->deny_filter(), std::memory_order_release);
     server_.sublist().Insert(sub.get());
     subs_.emplace(std::move(key), std::move(sub));
   }
@@ -459,6 +486,10 @@ void Client::ProcessPublish(const MsgArgs& args, std::string_view payload) {
     SendErr("Permissions Violation for Publish to " + Quote(args.subject));
     return;
   }
+  if (identity_.permissions && identity_.permissions->restricts_publish() &&
+      !CheckPublishAllowed(args.subject)) {
+    return;
+  }
   if (!args.reply.empty() && IsReservedReply(args.reply)) {
     LOG_ERROR("%s - Publish Violation - User \"N/A\", Reply \"%.*s\"", log_prefix_.c_str(),
               static_cast<int>(args.reply.size()), args.reply.data());
@@ -508,12 +539,17 @@ bool Client::DeliverToSubscription(Subscription* sub, const MsgArgs& args,
   Client* dst = sub->client;
   if (dst->closing()) return false;
   if (dst == this && !opts_.echo) return false;
+  const auth::DeliveryDenyFilter* deny = sub->deny_filter.load(std::memory_order_acquire);
+  if (deny && deny->Denies(args.subject)) return false;
 
   uint64_t count = sub->delivered.fetch_add(1, std::memory_order_acq_rel) + 1;
   uint64_t max = sub->max.load(std::memory_order_acquire);
   if (max > 0) {
     if (count > max) return false;
     if (count == max) dst->worker().PostRemoveSub(dst->cid(), sub->sid, sub->id);
+  }
+  if (!args.reply.empty() && dst->response_perms_.load(std::memory_order_acquire)) {
+    dst->TrackReplyPermit(args.reply);
   }
 
   const int64_t max_pending = server_.options().max_pending;
@@ -540,6 +576,73 @@ bool Client::DeliverToSubscription(Subscription* sub, const MsgArgs& args,
     LOG_TRACE("%s - ->> [MSG %.*s %s %.*s]", dst->log_prefix_.c_str(),
               static_cast<int>(args.subject.size()), args.subject.data(), sub->sid.c_str(),
               static_cast<int>(args.total_size_token.size()), args.total_size_token.data());
+  }
+  return true;
+}
+
+// ---- Permissions ----
+
+bool Client::CheckPublishAllowed(std::string_view subject) {
+  if (PublishAllowedCached(subject)) return true;
+  SendErr("Permissions Violation for Publish to " + Quote(subject));
+  LOG_ERROR("%s - Publish Violation - %s, Subject %s", log_prefix_.c_str(),
+            identity_.log_user.c_str(), Quote(subject).c_str());
+  return false;
+}
+
+bool Client::PublishAllowedCached(std::string_view subject) {
+  constexpr size_t kMaxCache = 128;  // the reference's maxPermCacheSize
+  constexpr size_t kPruneSize = 32;
+  std::string key(subject);
+  auto it = pub_cache_.find(key);
+  if (it != pub_cache_.end()) return it->second;
+  bool allowed = identity_.permissions->PublishAllowed(subject);
+  if (!allowed && identity_.permissions->response()) {
+    // A reply to a request this client received: allowed while a permit remains, not cached.
+    return UseReplyPermit(subject);
+  }
+  if (pub_cache_.size() >= kMaxCache) {
+    size_t n = 0;
+    for (auto i = pub_cache_.begin(); i != pub_cache_.end() && n < kPruneSize; ++n) {
+      i = pub_cache_.erase(i);
+    }
+  }
+  pub_cache_.emplace(std::move(key), allowed);
+  return allowed;
+}
+
+void Client::TrackReplyPermit(std::string_view reply) {
+  constexpr size_t kReplyPermLimit = 4096;  // the reference's replyPermLimit
+  const auth::CompiledPermissions* perms = response_perms_.load(std::memory_order_acquire);
+  if (!perms || !perms->response()) return;
+  const ResponsePermission& rp = *perms->response();
+  auto now = Clock::now();
+  std::lock_guard lock(replies_mu_);
+  replies_[std::string(reply)] = ReplyPermit{now, 0};
+  if (replies_.size() > kReplyPermLimit) {
+    // As the reference's pruneReplyPerms: drop the used-up and the expired.
+    for (auto it = replies_.begin(); it != replies_.end();) {
+      bool used_up = rp.max_msgs > 0 && it->second.sent >= rp.max_msgs;
+      bool expired = rp.expires.count() > 0 && now - it->second.received > rp.expires;
+      it = used_up || expired ? replies_.erase(it) : std::next(it);
+    }
+  }
+}
+
+bool Client::UseReplyPermit(std::string_view subject) {
+  const ResponsePermission& rp = *identity_.permissions->response();
+  std::lock_guard lock(replies_mu_);
+  auto it = replies_.find(std::string(subject));
+  if (it == replies_.end()) return false;
+  ReplyPermit& permit = it->second;
+  permit.sent++;
+  if (rp.max_msgs > 0 && permit.sent > rp.max_msgs) {
+    replies_.erase(it);
+    return false;
+  }
+  if (rp.expires.count() > 0 && Clock::now() - permit.received > rp.expires) {
+    replies_.erase(it);
+    return false;
   }
   return true;
 }

@@ -18,6 +18,7 @@
 #include "core/sublist.h"
 #include "protocol/connect_options.h"
 #include "protocol/parser.h"
+#include "server/auth.h"
 #include "server/conn_snapshot.h"
 #include "server/outbound.h"
 
@@ -132,6 +133,14 @@ class Client {
   bool DeliverToSubscription(Subscription* sub, const MsgArgs& args, std::string_view payload);
   void ProcessPublish(const MsgArgs& args, std::string_view payload);
   void AuthViolation();
+  // Publish permissions (with allow_responses); sends the violation and returns false.
+  bool CheckPublishAllowed(std::string_view subject);
+  bool PublishAllowedCached(std::string_view subject);
+  // allow_responses, receiving side: `reply` of a message delivered to this client may now be
+  // published to. Any thread (the publisher's).
+  void TrackReplyPermit(std::string_view reply);
+  // allow_responses, publishing side: whether a permit for `subject` remains (and uses it).
+  bool UseReplyPermit(std::string_view subject);
   // Moves handed-over bytes into out_ (the rest of a direct write first). Returns true when a
   // publisher flagged this client a slow consumer. Caller holds write_mu_ or is the only writer.
   bool TakeInbox();
@@ -152,6 +161,20 @@ class Client {
   bool connect_received_ = false;
   bool first_pong_sent_ = false;  // a PING after CONNECT was answered
   bool auth_required_ = false;
+  std::string nonce_;                // sent in INFO when NKEY users are configured
+  AuthIdentity identity_;            // who CONNECT authenticated as (permissions, log name)
+  bool deny_filter_loaded_ = false;  // the subscribe deny filter applies to every subscription
+  // Publish permission results by subject (as the reference's pcache: at most 128, pruned).
+  std::unordered_map<std::string, bool> pub_cache_;
+  // allow_responses: the permissions (read by publishers delivering to this client: a null
+  // pointer or one without `response` costs them nothing) and the reply subjects received.
+  std::atomic<const auth::CompiledPermissions*> response_perms_{nullptr};
+  struct ReplyPermit {
+    Clock::time_point received;
+    int sent = 0;
+  };
+  std::mutex replies_mu_;  // a leaf: never held while taking another lock
+  std::unordered_map<std::string, ReplyPermit> replies_;
   std::atomic<bool> headers_{false};
   std::atomic<bool> closing_{false};
 

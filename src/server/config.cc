@@ -6,9 +6,9 @@
 #include <functional>
 #include <map>
 
-#include "auth/password.h"
 #include "conf/duration.h"
 #include "conf/parser.h"
+#include "server/config_auth.h"
 
 namespace gannet {
 
@@ -137,7 +137,6 @@ class Mapper {
   }
 
   bool Top(const MapEntry& e);
-  bool Authorization(const Value& block);
   bool Tls(const Value& block, TlsConfig& tls);
   bool Cluster(const Value& block);
 
@@ -194,7 +193,14 @@ bool Mapper::Top(const MapEntry& e) {
     return true;
   }
   if (key == "no_header_support") return Bool(e, o.no_header_support);
-  if (key == "authorization") return Map(e) && Authorization(e.value);
+  if (key == "authorization") {
+    if (!Map(e)) return false;
+    if (auto err = ApplyAuthorization(e.value, opts_, warnings_)) {
+      if (!error) error = *err;
+      return false;
+    }
+    return true;
+  }
   if (key == "no_auth_user") return String(e, o.no_auth_user);
   if (key == "http") return HostPort(e, o.http_host, o.http_port);
   if (key == "http_port" || key == "monitor_port") return Port(e, o.http_port);
@@ -258,37 +264,6 @@ bool Mapper::Top(const MapEntry& e) {
     if (key == n) return NotYet(e);
   }
   return Unknown(e);
-}
-
-bool Mapper::Authorization(const Value& block) {
-  for (const MapEntry& e : block.AsMap()) {
-    const std::string key = Lower(e.key);
-    if (key == "user" || key == "username") {
-      if (!String(e, opts_.username)) return false;
-    } else if (key == "pass" || key == "password") {
-      if (!String(e, opts_.password)) return false;
-    } else if (key == "token") {
-      if (!String(e, opts_.token)) return false;
-    } else if (key == "timeout") {
-      // Seconds, as a number (float or integer), or a duration string.
-      if (e.value.IsFloat() || e.value.IsInteger()) {
-        double secs =
-            e.value.IsFloat() ? e.value.AsFloat() : static_cast<double>(e.value.AsInteger());
-        opts_.auth_timeout = std::chrono::milliseconds(static_cast<int64_t>(secs * 1000));
-      } else if (!Duration(e, opts_.auth_timeout)) {
-        return false;
-      }
-    } else if (key == "users" || key == "nkeys" || key == "default_permissions" ||
-               key == "permissions") {
-      return NotYet(e);  // user lists and permissions: the next step of issue 4
-    } else if (!Unknown(e)) {
-      return false;
-    }
-  }
-  if (!opts_.password.empty() && !auth::IsBcrypt(opts_.password)) {
-    warnings_.push_back("Plaintext passwords detected, use nkeys or bcrypt");
-  }
-  return true;
 }
 
 bool Mapper::Tls(const Value& block, TlsConfig& tls) {

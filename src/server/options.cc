@@ -2,6 +2,7 @@
 #include "server/options.h"
 
 #include "server/config.h"
+#include "server/config_auth.h"
 
 #include <cctype>
 #include <cstdio>
@@ -50,6 +51,7 @@ std::optional<std::string> ValidateOptions(const Options& opts) {
   if (!opts.username.empty() && !opts.token.empty()) {
     return std::string("token and user/password authentication cannot be used together");
   }
+  if (auto err = ValidateAuthOptions(opts)) return err;
   return std::nullopt;
 }
 

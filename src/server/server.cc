@@ -69,6 +69,7 @@ std::string JsonEscape(std::string_view s) {
 
 Server::Server(Options options)
     : options_(std::move(options)),
+      authenticator_(options_),
       server_id_(NewServerId()),
       start_time_(std::chrono::system_clock::now()) {
   if (options_.server_name.empty()) options_.server_name = server_id_;
@@ -78,13 +79,20 @@ Server::Server(Options options)
 
 Server::~Server() { Shutdown(); }
 
-std::string Server::ClientInfo(uint64_t cid, const std::string& client_ip) const {
+std::string Server::ClientInfo(uint64_t cid, const std::string& client_ip,
+                               std::string_view nonce) const {
   std::string info = info_prefix_;
   info += ",\"client_id\":";
   info += std::to_string(cid);
   info += ",\"client_ip\":\"";
   info += JsonEscape(client_ip);
-  info += "\"} \r\n";
+  info += '"';
+  if (!nonce.empty()) {
+    info += ",\"nonce\":\"";
+    info.append(nonce);  // base64url: nothing to escape
+    info += '"';
+  }
+  info += "} \r\n";
   return info;
 }
 
@@ -95,6 +103,12 @@ bool Server::Start() {
   LOG_INFO("  Git:      [not set]");
   LOG_INFO("  Name:     %s", options_.server_name.c_str());
   LOG_INFO("  ID:       %s", server_id_.c_str());
+  if (!options_.config_file.empty()) {
+    LOG_INFO("Using configuration file: %s", options_.config_file.c_str());
+  }
+  if (authenticator_.has_plaintext_passwords()) {
+    LOG_WARN("Plaintext passwords detected, use nkeys or bcrypt");
+  }
   LOG_DEBUG("  Threads:  %d", options_.threads);
 
   // Field order and omissions as the reference's Info struct.
@@ -103,7 +117,7 @@ bool Server::Start() {
                  "\",\"proto\":1,\"host\":\"" + JsonEscape(options_.host) +
                  "\",\"port\":" + std::to_string(options_.port) +
                  ",\"headers\":" + (options_.no_header_support ? "false" : "true");
-  if (options_.AuthRequired()) info_prefix_ += ",\"auth_required\":true";
+  if (authenticator_.advertise_auth_required()) info_prefix_ += ",\"auth_required\":true";
   info_prefix_ += ",\"max_payload\":" + std::to_string(options_.max_payload);
 
   addrinfo hints{};

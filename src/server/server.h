@@ -8,11 +8,13 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "core/reclaimer.h"
 #include "core/sublist.h"
+#include "server/auth.h"
 #include "server/conn_snapshot.h"
 #include "server/options.h"
 
@@ -50,8 +52,11 @@ class Server {
   uint64_t NextClientId() { return next_cid_.fetch_add(1) + 1; }
   bool shutting_down() const { return shutdown_.load(); }
 
-  // The INFO line for a new client (with its id and address), CRLF-terminated.
-  std::string ClientInfo(uint64_t cid, const std::string& client_ip) const;
+  // The INFO line for a new client (with its id and address, and the nonce NKEY users sign
+  // when there is one), CRLF-terminated.
+  std::string ClientInfo(uint64_t cid, const std::string& client_ip,
+                         std::string_view nonce = {}) const;
+  const Authenticator& authenticator() const { return authenticator_; }
 
   // ---- Monitoring ----
   // Keeps a closed connection's last state (the newest max_closed_clients). Any worker thread.
@@ -77,6 +82,7 @@ class Server {
   bool LameDuckWait(std::chrono::nanoseconds d);
 
   Options options_;
+  Authenticator authenticator_;  // refers to options_
   std::string server_id_;
   std::string info_prefix_;  // INFO JSON up to and including max_payload
   Sublist sublist_;

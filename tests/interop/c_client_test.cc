@@ -17,13 +17,18 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <ostream>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include "server_process.h"
 
@@ -264,6 +269,8 @@ struct ConnectOptions {
   std::string user{};
   std::string password{};
   std::string token{};
+  std::string nkey{};  // with nkey_seed_file: NKEY authentication
+  std::string nkey_seed_file{};
   bool no_echo = false;
   bool verbose = false;
   Event* closed = nullptr;  // set when the connection is closed
@@ -351,6 +358,9 @@ class InteropTest : public ::testing::TestWithParam<ServerKind> {
       s = natsOptions_SetUserInfo(raw, o.user.c_str(), o.password.c_str());
     }
     if (s == NATS_OK && !o.token.empty()) s = natsOptions_SetToken(raw, o.token.c_str());
+    if (s == NATS_OK && !o.nkey.empty()) {
+      s = natsOptions_SetNKeyFromSeed(raw, o.nkey.c_str(), o.nkey_seed_file.c_str());
+    }
     if (s == NATS_OK && o.no_echo) s = natsOptions_SetNoEcho(raw, true);
     if (s == NATS_OK && o.verbose) s = natsOptions_SetVerbose(raw, true);
     if (s == NATS_OK && o.closed) s = natsOptions_SetClosedCB(raw, Event::OnConnection, o.closed);
@@ -1185,6 +1195,107 @@ TEST_P(InteropAuthTest, Token) {
   EXPECT_FALSE(bad);
 
   EXPECT_NATS_OK(natsConnection_FlushTimeout(good.get(), kWaitMs));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users lists, NKEY users and permissions (authorization {} in a config file).
+
+// A file in the temporary directory, removed at destruction.
+class TempFile {
+ public:
+  TempFile(const std::string& name, const std::string& content) {
+    path_ = (std::filesystem::temp_directory_path() /
+             ("gannet_interop_" + std::to_string(::getpid()) + "_" + name))
+                .string();
+    std::ofstream(path_) << content;
+  }
+  ~TempFile() { std::filesystem::remove(path_); }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// The reference's vectors (server/auth_test.go, config_check_test.go).
+constexpr const char* kBcryptHash = "$2a$04$Q.CgCP2Sl9pkcTXEZHazaeMwPaAkSHk7AI51HkyMt5iJQQyUA4qxq";
+constexpr const char* kBcryptPassword = "IW@$6v(y1(t@fhPDvf!5^%";
+constexpr const char* kSeed = "SUAEL6RU3BSDAFKOHNTEOK5Q6FTM5FTAMWVIKBET6FHPO4JRII3CYELVNM";
+constexpr const char* kNkeyUser = "UCARKS2E3KVB7YORL2DG34XLT7PUCOL2SVM7YXV6ETHLW6Z46UUJ2VZ3";
+
+TEST_P(InteropAuthTest, UsersListWithPlainAndBcryptPasswords) {
+  TempFile conf("users.conf", std::string("authorization { users = [\n"
+                                          "  {user: alice, password: s3cret}\n"
+                                          "  {user: bob, password: \"") +
+                                  kBcryptHash + "\"}\n] }\n");
+  ASSERT_NO_FATAL_FAILURE(StartServer({"-c", conf.path()}));
+  Conn alice;
+  ASSERT_NO_FATAL_FAILURE(Connect(&alice, {.user = "alice", .password = "s3cret"}));
+  Conn bob;
+  ASSERT_NO_FATAL_FAILURE(Connect(&bob, {.user = "bob", .password = kBcryptPassword}));
+  Sub sub;
+  ASSERT_NO_FATAL_FAILURE(SubscribeSync(bob.get(), "users.ok", &sub));
+  ASSERT_NATS_OK(natsConnection_PublishString(alice.get(), "users.ok", "hi"));
+  Msg m = Next(sub.get());
+  ASSERT_TRUE(m);
+  EXPECT_EQ(Data(m.get()), "hi");
+
+  Conn bad;
+  ExpectAuthorizationViolation(TryConnect(&bad, {.user = "bob", .password = kBcryptHash}));
+  ExpectAuthorizationViolation(TryConnect(&bad, {.user = "alice", .password = "nope"}));
+  ExpectAuthorizationViolation(TryConnect(&bad));
+  EXPECT_FALSE(bad);
+}
+
+TEST_P(InteropAuthTest, NkeyUserFromSeedFile) {
+  TempFile conf("nkey.conf",
+                std::string("authorization { users = [ {nkey: ") + kNkeyUser + "} ] }\n");
+  TempFile seed("user.nk", std::string(kSeed) + "\n");
+  ASSERT_NO_FATAL_FAILURE(StartServer({"-c", conf.path()}));
+  Conn nc;
+  ASSERT_NO_FATAL_FAILURE(Connect(&nc, {.nkey = kNkeyUser, .nkey_seed_file = seed.path()}));
+  Sub sub;
+  ASSERT_NO_FATAL_FAILURE(SubscribeSync(nc.get(), "nkey.ok", &sub));
+  ASSERT_NATS_OK(natsConnection_PublishString(nc.get(), "nkey.ok", "signed"));
+  Msg m = Next(sub.get());
+  ASSERT_TRUE(m);
+  EXPECT_EQ(Data(m.get()), "signed");
+
+  Conn bad;
+  ExpectAuthorizationViolation(TryConnect(&bad));
+  EXPECT_FALSE(bad);
+}
+
+TEST_P(InteropAuthTest, PermissionViolationReachesTheErrorCallback) {
+  TempFile conf("perms.conf",
+                "authorization { users = [\n"
+                "  {user: alice, password: a, permissions: {publish: \"ok.>\"}}\n"
+                "] }\n");
+  ASSERT_NO_FATAL_FAILURE(StartServer({"-c", conf.path()}));
+  Conn nc;
+  ASSERT_NO_FATAL_FAILURE(Connect(&nc, {.user = "alice", .password = "a"}));
+  Sub sub;
+  ASSERT_NO_FATAL_FAILURE(SubscribeSync(nc.get(), ">", &sub));
+  ASSERT_NATS_OK(natsConnection_PublishString(nc.get(), "denied", "x"));
+  ASSERT_NATS_OK(natsConnection_PublishString(nc.get(), "ok.1", "y"));
+  // The connection stays open: the permitted message arrives after the refused one.
+  Msg m = Next(sub.get());
+  ASSERT_TRUE(m);
+  EXPECT_EQ(Subject(m.get()), "ok.1");
+  ASSERT_NO_FATAL_FAILURE(Flush(nc.get()));
+  for (int i = 0; i < 500 && g_async_errors.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(g_async_errors.exchange(0), 1);
+  EXPECT_EQ(LastAsyncError(), natsStatus_GetText(NATS_NOT_PERMITTED));
+  const char* text = nullptr;
+  natsConnection_GetLastError(nc.get(), &text);
+  ASSERT_NE(text, nullptr);
+  EXPECT_NE(std::string(text).find("Permissions Violation for Publish to \"denied\""),
+            std::string::npos)
+      << text;
+  EXPECT_FALSE(natsConnection_IsClosed(nc.get()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, InteropTest,

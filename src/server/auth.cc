@@ -1,0 +1,87 @@
+// Client authentication, as the reference's auth.go.
+#include "server/auth.h"
+
+#include "auth/nkey.h"
+#include "auth/password.h"
+
+namespace gannet {
+
+Authenticator::Authenticator(const Options& opts) : opts_(opts), required_(opts.AuthRequired()) {
+  for (const User& u : opts.users) {
+    Entry e{&u, nullptr};
+    if (u.permissions) e.permissions = std::make_unique<auth::CompiledPermissions>(*u.permissions);
+    if (!u.nkey.empty()) {
+      nkeys_[u.nkey] = std::move(e);
+    } else {
+      users_[u.username] = std::move(e);
+    }
+  }
+}
+
+bool Authenticator::has_plaintext_passwords() const {
+  if (!opts_.password.empty() && !auth::IsBcrypt(opts_.password)) return true;
+  for (const auto& [name, e] : users_) {
+    if (!auth::IsBcrypt(e.user->password)) return true;
+  }
+  return false;
+}
+
+bool Authenticator::Authenticate(const ConnectOptions& connect, std::string_view nonce,
+                                 AuthIdentity& identity) const {
+  identity = AuthIdentity{};
+  if (!required_) return true;
+
+  std::string_view username = connect.user;
+  std::string_view password = connect.pass;
+  const Entry* entry = nullptr;
+  bool by_nkey = false;
+  if (!nkeys_.empty() && !connect.nkey.empty()) {
+    auto it = nkeys_.find(connect.nkey);
+    if (it == nkeys_.end()) return false;
+    entry = &it->second;
+    by_nkey = true;
+  } else if (!users_.empty()) {
+    // A client without credentials is the no_auth_user.
+    if (!opts_.no_auth_user.empty() && connect.user.empty() && connect.pass.empty() &&
+        connect.auth_token.empty()) {
+      auto it = users_.find(opts_.no_auth_user);
+      if (it != users_.end()) {
+        username = it->second.user->username;
+        password = it->second.user->password;
+      }
+    }
+    if (!username.empty()) {
+      auto it = users_.find(std::string(username));
+      if (it == users_.end()) return false;
+      entry = &it->second;
+    }
+  }
+
+  if (!connect.nkey.empty()) {
+    identity.log_user = "Nkey \"" + connect.nkey + "\"";
+  } else if (!username.empty()) {
+    identity.log_user = "User \"" + std::string(username) + "\"";
+  }
+
+  if (by_nkey) {
+    if (connect.sig.empty()) return false;  // "Signature missing"
+    auto key = nkey::DecodePublic(connect.nkey, nkey::Prefix::kUser);
+    if (!key || !nkey::VerifySignature(*key, nonce, connect.sig)) return false;
+    identity.permissions = entry->permissions.get();
+    return true;
+  }
+  if (entry) {
+    // TODO(issue 4): a bcrypt hash (cost 10-11) takes tens of milliseconds here, on the
+    // worker thread, holding up its other connections meanwhile. Move it to a helper thread.
+    if (!auth::PasswordMatches(entry->user->password, password)) return false;
+    identity.permissions = entry->permissions.get();
+    return true;
+  }
+  if (!opts_.token.empty()) return auth::PasswordMatches(opts_.token, connect.auth_token);
+  if (!opts_.username.empty()) {
+    return connect.user == opts_.username && auth::PasswordMatches(opts_.password, connect.pass);
+  }
+  return false;
+}
+
+}  // namespace gannet

@@ -1,0 +1,58 @@
+// Client authentication (auth.go processClientOrLeafAuthentication for client connections):
+// token, single user/password, the users list (plain or bcrypt passwords), NKEY users with a
+// signed nonce, and no_auth_user; and the permissions the authenticated user gets.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "auth/permissions.h"
+#include "protocol/connect_options.h"
+#include "server/options.h"
+
+namespace gannet {
+
+// Who a client authenticated as.
+struct AuthIdentity {
+  // The permissions to enforce; null: none (the client may do anything).
+  const auth::CompiledPermissions* permissions = nullptr;
+  // The user in violation log lines, as the reference's getAuthUser: `Nkey "U..."`,
+  // `User "alice"` or `User "N/A"`.
+  std::string log_user = "User \"N/A\"";
+};
+
+// Built once from the options; immutable, shared by every worker.
+class Authenticator {
+ public:
+  explicit Authenticator(const Options& opts);
+
+  // Whether clients must send CONNECT with credentials (before anything else).
+  bool required() const { return required_; }
+  // What INFO says: false when a no_auth_user stands in for clients without credentials.
+  bool advertise_auth_required() const { return required_ && opts_.no_auth_user.empty(); }
+  // Whether INFO carries a nonce for NKEY users to sign.
+  bool nonce_required() const { return !nkeys_.empty(); }
+  // The reference's startup warning, if a configured password is plain text.
+  bool has_plaintext_passwords() const;
+
+  // Checks a CONNECT's credentials against the configuration, given the nonce sent in INFO.
+  // On success fills `identity`. A bcrypt password costs tens of milliseconds of CPU here.
+  bool Authenticate(const ConnectOptions& connect, std::string_view nonce,
+                    AuthIdentity& identity) const;
+
+ private:
+  struct Entry {
+    const User* user;
+    std::unique_ptr<auth::CompiledPermissions> permissions;  // null: none
+  };
+
+  const Options& opts_;
+  bool required_;
+  std::unordered_map<std::string, Entry> users_;  // by username
+  std::unordered_map<std::string, Entry> nkeys_;  // by public key
+};
+
+}  // namespace gannet
