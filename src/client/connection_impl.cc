@@ -364,8 +364,9 @@ bool ConnectionImpl::OnMsg(Verb verb, const MsgArgs& args, std::string_view payl
     CompleteRequest(args.subject, args.reply, hdr, data);
   } else if (!s.closed.load(std::memory_order_relaxed)) {
     int64_t size = static_cast<int64_t>(payload.size());
-    if (s.pending_msgs.load() >= s.limit_msgs.load(std::memory_order_relaxed) ||
-        s.pending_bytes.load() + size > s.limit_bytes.load(std::memory_order_relaxed)) {
+    if (s.pending_msgs.load() + s.io_msgs >= s.limit_msgs.load(std::memory_order_relaxed) ||
+        s.pending_bytes.load() + s.io_bytes + size >
+            s.limit_bytes.load(std::memory_order_relaxed)) {
       s.dropped.fetch_add(1, std::memory_order_relaxed);
       if (!s.slow.exchange(true)) {
         if (!s.handler) {
@@ -381,12 +382,17 @@ bool ConnectionImpl::OnMsg(Verb verb, const MsgArgs& args, std::string_view payl
       }
     } else {
       s.slow.store(false, std::memory_order_relaxed);
-      s.pending_msgs.fetch_add(1);
-      s.pending_bytes.fetch_add(size);
       Message m(args.subject, args.reply, hdr, data);
       if (s.handler) {
+        // Counted once per read batch (FlushBatch), not per message: the counters' cache line
+        // is shared with the dispatcher thread.
+        if (s.io_msgs == 0) io_touched_.push_back(&s);
+        ++s.io_msgs;
+        s.io_bytes += size;
         batch_.push_back({it->second, std::move(m), nullptr});
       } else {
+        s.pending_msgs.fetch_add(1);
+        s.pending_bytes.fetch_add(size);
         std::lock_guard lk(s.mu);
         s.queue_msgs.push_back(std::move(m));
         s.cv.notify_one();
@@ -488,6 +494,14 @@ bool ConnectionImpl::ReadAvailable() {
       st = parser_.Feed(*this, read_buf_.data(), static_cast<size_t>(n));
     }
     if (!batch_.empty()) {
+      // The batch's pending counts first: the dispatcher lowers them as it hands messages out.
+      for (SubState* t : io_touched_) {
+        t->pending_msgs.fetch_add(t->io_msgs);
+        t->pending_bytes.fetch_add(t->io_bytes);
+        t->io_msgs = 0;
+        t->io_bytes = 0;
+      }
+      io_touched_.clear();
       {
         std::lock_guard lk(msgs_.mu);
         for (auto& item : batch_) msgs_.queue.push_back(std::move(item));
@@ -840,23 +854,41 @@ void ConnectionImpl::RunLane(Lane& lane) {
       local.swap(lane.queue);
       stopping = lane.stop;
     }
+    // Counts are settled per run of messages of one subscription (at most 64), not per
+    // message: the counters' cache line is shared with the I/O thread.
+    SubState* run = nullptr;
+    int64_t run_msgs = 0, run_bytes = 0, run_delivered = 0;
+    auto settle = [&] {
+      if (!run) return;
+      if (run_delivered) run->delivered.fetch_add(run_delivered, std::memory_order_relaxed);
+      run->pending_bytes.fetch_sub(run_bytes);
+      if (run->pending_msgs.fetch_sub(run_msgs) == run_msgs && run->draining.load()) {
+        std::lock_guard lk(run->mu);
+        run->cv.notify_all();
+      }
+      run = nullptr;
+      run_msgs = run_bytes = run_delivered = 0;
+    };
     for (auto& item : local) {
       if (!item.sub) {
+        settle();
         item.event();
         continue;
       }
       SubState& s = *item.sub;
+      if (&s != run || run_msgs == 64) {
+        settle();
+        run = &s;
+      }
       int64_t size = static_cast<int64_t>(item.msg.header_block().size() + item.msg.data().size());
       if (!stopping && !s.closed.load(std::memory_order_relaxed)) {
         s.handler(item.msg);
-        s.delivered.fetch_add(1, std::memory_order_relaxed);
+        ++run_delivered;
       }
-      s.pending_bytes.fetch_sub(size);
-      if (s.pending_msgs.fetch_sub(1) == 1 && s.draining.load()) {
-        std::lock_guard lk(s.mu);
-        s.cv.notify_all();
-      }
+      ++run_msgs;
+      run_bytes += size;
     }
+    settle();
     local.clear();
   }
 }

@@ -50,6 +50,10 @@ struct SubState {
   std::atomic<bool> slow{false};    // dropping; reported once per episode
   std::atomic<bool> closed{false};  // unsubscribed, drained or the connection closed
   std::atomic<bool> draining{false};
+  // Messages (and bytes) queued for the dispatcher in the current read batch, not yet added
+  // to pending_msgs/pending_bytes (I/O thread only).
+  int64_t io_msgs = 0;
+  int64_t io_bytes = 0;
 
   // Synchronous subscriptions keep their messages here; drain completion is signalled here.
   std::mutex mu;
@@ -227,8 +231,9 @@ class ConnectionImpl : public std::enable_shared_from_this<ConnectionImpl> {
   // I/O thread state (only it touches these after Connect).
   Parser<ConnectionImpl> parser_;
   std::vector<char> read_buf_;
-  std::vector<DispatchItem> batch_;  // async messages parsed from one read
-  std::string hdr_scratch_;          // under mu_: a header block being written
+  std::vector<DispatchItem> batch_;    // async messages parsed from one read
+  std::vector<SubState*> io_touched_;  // subscriptions with io_msgs in batch_
+  std::string hdr_scratch_;            // under mu_: a header block being written
   std::string io_error_;
   // Control commands seen during a read batch, handled after it.
   std::vector<std::string> ctl_infos_;

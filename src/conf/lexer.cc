@@ -134,9 +134,8 @@ std::string Lexer::Describe(int c) const {
   if (c == '\n') return "\\n";
   if (c == '\r') return "\\r";
   if (c < 0x20 || c == 0x7f) {
-    char buf[8];
-    std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-    return buf;
+    static constexpr char kHex[] = "0123456789abcdef";
+    return std::string("\\x") + kHex[(c >> 4) & 0xf] + kHex[c & 0xf];
   }
   // The whole UTF-8 sequence, as the reference prints runes.
   size_t len = 1;
