@@ -18,8 +18,15 @@ using namespace gannet;
 int main(int argc, char** argv) {
   CommandLine cl;
   if (auto err = ParseCommandLine(argc, argv, cl)) {
-    std::fprintf(stderr, "gannet-server: %s\n%s", err->c_str(), cl.config_error ? "" : UsageText());
-    return 1;
+    if (cl.config_error || err->find("not supported yet") != std::string::npos) {
+      std::fprintf(stderr, "gannet-server: %s\n", err->c_str());
+      return 1;
+    }
+    // A flag that does not parse: as Go's flag package in the reference, the error on stderr,
+    // the usage on stdout, and exit status 0.
+    std::fprintf(stderr, "%s\n", err->c_str());
+    std::printf("\n%s\n", UsageText());
+    return 0;
   }
   if (cl.show_help) {
     std::printf("\n%s\n", UsageText());

@@ -71,6 +71,14 @@ TEST_P(ProcessControlTest, SignalErrors) {
   EXPECT_NE(err.find("invalid pid: notapid"), std::string::npos) << err;
 }
 
+TEST_P(ProcessControlTest, BadFlagPrintsUsageAndExitsZero) {
+  std::string err;
+  EXPECT_EQ(RunBinary({"--bogus"}, &err), 0);
+  EXPECT_NE(err.find("flag provided but not defined: -bogus"), std::string::npos) << err;
+  EXPECT_EQ(RunBinary({"-p", "abc"}, &err), 0);
+  EXPECT_NE(err.find("invalid value \"abc\" for flag -p: parse error"), std::string::npos) << err;
+}
+
 TEST_P(ProcessControlTest, PortsFile) {
   int mport = FreeTcpPort();
   auto& s = Start({"-m", std::to_string(mport), "--ports_file_dir", dir_.path()});
