@@ -43,22 +43,8 @@ class Exposition {
 
   void Add(std::string_view name, std::string_view help, std::string_view type, double value,
            std::string_view extra_labels = {}) {
-    out_ += "# HELP ";
-    out_ += name;
-    out_ += ' ';
-    out_ += help;
-    out_ += "\n# TYPE ";
-    out_ += name;
-    out_ += ' ';
-    out_ += type;
-    out_ += '\n';
-    out_ += name;
-    out_ += '{';
-    out_ += labels_;
-    out_ += extra_labels;
-    out_ += "} ";
-    out_ += FormatValue(value);
-    out_ += '\n';
+    Header(name, help, type);
+    Sample(name, extra_labels, value);
   }
 
   // Every numeric top-level field as a gauge, and the identity strings as value-labelled
@@ -79,28 +65,40 @@ class Exposition {
   void AddPerConnection(std::string_view name, std::string_view help,
                         const std::vector<ConnSnapshot>& conns, size_t n,
                         double (*value)(const ConnSnapshot&)) {
-    out_ += "# HELP ";
-    out_ += name;
-    out_ += ' ';
-    out_ += help;
-    out_ += "\n# TYPE ";
-    out_ += name;
-    out_ += " gauge\n";
+    Header(name, help, "gauge");
     for (size_t i = 0; i < n; ++i) {
       const ConnSnapshot& c = conns[i];
-      out_ += name;
-      out_ += '{';
-      out_ += labels_;
-      out_ += ",cid=\"" + std::to_string(c.cid) + "\",name=\"" + EscapeLabel(c.name) + "\",ip=\"" +
-              EscapeLabel(c.ip) + "\"} ";
-      out_ += FormatValue(value(c));
-      out_ += '\n';
+      Sample(name,
+             ",cid=\"" + std::to_string(c.cid) + "\",name=\"" + EscapeLabel(c.name) + "\",ip=\"" +
+                 EscapeLabel(c.ip) + "\"",
+             value(c));
     }
   }
 
   std::string Take() { return std::move(out_); }
 
  private:
+  void Header(std::string_view name, std::string_view help, std::string_view type) {
+    out_ += "# HELP ";
+    out_ += name;
+    out_ += ' ';
+    out_ += help;
+    out_ += "\n# TYPE ";
+    out_ += name;
+    out_ += ' ';
+    out_ += type;
+    out_ += '\n';
+  }
+  void Sample(std::string_view name, std::string_view extra_labels, double value) {
+    out_ += name;
+    out_ += '{';
+    out_ += labels_;
+    out_ += extra_labels;
+    out_ += "} ";
+    out_ += FormatValue(value);
+    out_ += '\n';
+  }
+
   std::string labels_;
   std::string out_;
 };
