@@ -68,6 +68,7 @@ bool Authenticator::Authenticate(const ConnectOptions& connect, std::string_view
     auto key = nkey::DecodePublic(connect.nkey, nkey::Prefix::kUser);
     if (!key || !nkey::VerifySignature(*key, nonce, connect.sig)) return false;
     identity.permissions = entry->permissions.get();
+    identity.account = entry->user->account;
     return true;
   }
   if (entry) {
@@ -75,6 +76,7 @@ bool Authenticator::Authenticate(const ConnectOptions& connect, std::string_view
     // worker thread, holding up its other connections meanwhile. Move it to a helper thread.
     if (!auth::PasswordMatches(entry->user->password, password)) return false;
     identity.permissions = entry->permissions.get();
+    identity.account = entry->user->account;
     return true;
   }
   if (!opts_.token.empty()) return auth::PasswordMatches(opts_.token, connect.auth_token);

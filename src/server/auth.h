@@ -22,6 +22,8 @@ struct AuthIdentity {
   // The user in violation log lines, as the reference's getAuthUser: `Nkey "U..."`,
   // `User "alice"` or `User "N/A"`.
   std::string log_user = "User \"N/A\"";
+  // The account its user is bound to; empty: the global account.
+  std::string account;
 };
 
 // Built once from the options; immutable, shared by every worker.

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -14,6 +15,7 @@
 
 #include "core/fast_random.h"
 #include "core/subject.h"
+#include "server/account.h"
 #include "server/logger.h"
 #include "server/server.h"
 #include "server/worker.h"
@@ -45,6 +47,43 @@ void AppendNumber(std::string& out, uint64_t n) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
   out.append(buf, static_cast<size_t>(end - buf));
+}
+
+std::string JsonQuote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+// Copies a header block ("NATS/1.0...\r\n...\r\n\r\n") without its final blank line and
+// without the lines of header `name` (compared case-insensitively, as Go's textproto).
+void AppendHeadersWithout(std::string& out, std::string_view headers, std::string_view name) {
+  if (headers.size() >= 2 && headers.substr(headers.size() - 2) == "\r\n") {
+    headers.remove_suffix(2);
+  }
+  bool first = true;
+  while (!headers.empty()) {
+    size_t eol = headers.find("\r\n");
+    std::string_view line = headers.substr(0, eol == std::string_view::npos ? headers.size() : eol + 2);
+    headers.remove_prefix(line.size());
+    bool drop = false;
+    if (!first && line.size() > name.size() && line[name.size()] == ':') {
+      drop = true;
+      for (size_t i = 0; i < name.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(line[i])) !=
+            std::tolower(static_cast<unsigned char>(name[i]))) {
+          drop = false;
+          break;
+        }
+      }
+    }
+    first = false;
+    if (!drop) out.append(line);
+  }
 }
 
 // Writes one MSG or HMSG for a subscriber, headers stripped if it did not ask for them.
@@ -162,7 +201,9 @@ Client::Client(Server& server, Worker& worker, int fd, uint64_t cid, std::string
       ip_(std::move(ip)),
       port_(port),
       parser_(ParserRole::kServerForClient,
-              static_cast<size_t>(server.options().max_control_line)) {
+              static_cast<size_t>(server.options().max_control_line)),
+      account_(&server.accounts().global()),
+      cache_(&worker.cache(*account_)) {
   log_prefix_ = ip_ + ":" + std::to_string(port_) + " - cid:" + std::to_string(cid_);
 }
 
@@ -276,6 +317,12 @@ bool Client::OnConnect(std::string_view json) {
     return false;
   }
   connect_received_ = true;
+  // As the reference, the RTT is first estimated as the time from accept to CONNECT; our
+  // PINGs refine it.
+  if (rtt_ns_ == 0) {
+    rtt_ns_ =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - created_).count();
+  }
   headers_.store(!opts.no_header_support && opts_.headers, std::memory_order_relaxed);
 
   if (auth_required_) {
@@ -287,6 +334,14 @@ bool Client::OnConnect(std::string_view json) {
     const auth::CompiledPermissions* perms = identity_.permissions;
     response_perms_.store(perms && perms->response() ? perms : nullptr, std::memory_order_release);
     pub_cache_.clear();
+    if (!identity_.account.empty()) {
+      Account* account = server_.accounts().Find(identity_.account);
+      if (!account) {
+        AuthViolation();
+        return false;
+      }
+      BindAccount(*account);
+    }
   }
   if (opts_.new_account || !opts_.account.empty()) {
     AuthViolation();
@@ -400,7 +455,7 @@ bool Client::OnSub(std::string_view subject, std::string_view queue, std::string
     sub->id = next_sub_seq_++;
     if (deny_filter_loaded_)
       sub->deny_filter.store(perms->deny_filter(), std::memory_order_release);
-    server_.sublist().Insert(sub.get());
+    account_->sublist().Insert(sub.get());
     subs_.emplace(std::move(key), std::move(sub));
   }
   if (opts_.verbose) SendProto("+OK\r\n");
@@ -409,7 +464,7 @@ bool Client::OnSub(std::string_view subject, std::string_view queue, std::string
 
 void Client::RemoveSubscription(Subscription* sub) {
   LOG_TRACE("%s - <-> [DELSUB %s]", log_prefix_.c_str(), sub->sid.c_str());
-  server_.sublist().Remove(sub);
+  account_->sublist().Remove(sub);
   auto it = subs_.find(sub->sid);
   Subscription* owned = it->second.release();
   subs_.erase(it);
@@ -498,26 +553,18 @@ void Client::ProcessPublish(const MsgArgs& args, std::string_view payload) {
   }
   if (opts_.verbose) SendProto("+OK\r\n");
 
-  const MatchResult& result = worker_.cache().Lookup(args.subject);
-  bool delivered = false;
-  for (Subscription* sub : result.plain) {
-    delivered |= DeliverToSubscription(sub, args, payload);
-  }
-  for (const QueueGroupMatch& group : result.queues) {
-    size_t n = group.members.size();
-    size_t start = ThreadRandom().Below(n);  // as the reference: a random member first
-    for (size_t i = 0; i < n; ++i) {
-      if (DeliverToSubscription(group.members[(start + i) % n], args, payload)) {
-        delivered = true;
-        break;
-      }
-    }
+  bool delivered = DeliverToResult(cache_->Lookup(args.subject), args, payload);
+  // Accounts that share nothing (nearly always) pay one test each here.
+  if (!account_->stream_routes().empty()) delivered |= RouteStreamImports(args, payload);
+  if (account_->has_service_imports()) delivered |= RouteServiceImport(args, payload);
+  if (account_->exports_services() && HasPrefix(args.subject, "_R_.")) {
+    delivered |= RouteResponse(args, payload);
   }
 
   if (!delivered && !args.reply.empty() && opts_.no_responders) {
     // The reference answers on the publisher's own plain subscription matching the reply.
     MatchResult reply_subs;
-    server_.sublist().Match(args.reply, reply_subs);
+    account_->sublist().Match(args.reply, reply_subs);
     for (Subscription* sub : reply_subs.plain) {
       if (sub->client != this) continue;
       std::string& tail = out_.Tail();
@@ -532,6 +579,103 @@ void Client::ProcessPublish(const MsgArgs& args, std::string_view payload) {
       break;
     }
   }
+}
+
+bool Client::DeliverToResult(const MatchResult& result, const MsgArgs& args,
+                             std::string_view payload) {
+  bool delivered = false;
+  for (Subscription* sub : result.plain) {
+    delivered |= DeliverToSubscription(sub, args, payload);
+  }
+  for (const QueueGroupMatch& group : result.queues) {
+    size_t n = group.members.size();
+    size_t start = ThreadRandom().Below(n);  // as the reference: a random member first
+    for (size_t i = 0; i < n; ++i) {
+      if (DeliverToSubscription(group.members[(start + i) % n], args, payload)) {
+        delivered = true;
+        break;
+      }
+    }
+  }
+  return delivered;
+}
+
+// ---- Across accounts ----
+
+void Client::BindAccount(Account& account) {
+  account_ = &account;
+  cache_ = &worker_.cache(account);
+}
+
+bool Client::RouteStreamImports(const MsgArgs& args, std::string_view payload) {
+  bool delivered = false;
+  std::string subject;
+  for (const Account::StreamRoute& route : account_->stream_routes()) {
+    if (!SubjectMatchesPattern(args.subject, route.from)) continue;
+    Account::MapStreamSubject(route, args.subject, subject);
+    MsgArgs mapped = args;
+    mapped.subject = subject;
+    delivered |= DeliverToResult(worker_.cache(*route.importer).Lookup(subject), mapped, payload);
+  }
+  return delivered;
+}
+
+bool Client::RouteServiceImport(const MsgArgs& args, std::string_view payload) {
+  const Account::ServiceImport* si = account_->MatchServiceImport(args.subject);
+  if (!si) return false;
+  MsgArgs request = args;
+  if (!si->to.empty()) request.subject = si->to;
+  const MatchResult& responders = worker_.cache(*si->exporter).Lookup(request.subject);
+  // As the reference, a request into a service import counts as delivered even when the
+  // exporting account has no responder: the requestor gets no 503.
+  if (responders.empty()) return true;
+
+  // The reply comes back through the exporting account's reply subject mapped to ours.
+  std::string reply;
+  if (!args.reply.empty()) {
+    reply = si->exporter->NewResponse(account_, args.reply, worker_.now());
+    request.reply = reply;
+  }
+  // The reference tells the service who is asking: a Nats-Request-Info header with the
+  // requestor's account and RTT, added to (or replacing the one in) the message's headers.
+  std::string info = "Nats-Request-Info: {\"acc\":" + JsonQuote(account_->name());
+  if (rtt_ns_ > 0) {
+    info += ",\"rtt\":";
+    AppendNumber(info, static_cast<uint64_t>(rtt_ns_));
+  }
+  info += "}\r\n";
+  std::string message;
+  std::string_view body = payload;
+  if (args.header_size > 0) {
+    std::string_view headers = payload.substr(0, static_cast<size_t>(args.header_size));
+    body.remove_prefix(static_cast<size_t>(args.header_size));
+    AppendHeadersWithout(message, headers, "Nats-Request-Info");
+  } else {
+    message = "NATS/1.0\r\n";
+  }
+  message += info;
+  message += "\r\n";
+  size_t header_size = message.size();
+  message.append(body);
+  std::string header_token = std::to_string(header_size);
+  std::string total_token = std::to_string(message.size());
+  request.header_size = static_cast<int64_t>(header_size);
+  request.total_size = static_cast<int64_t>(message.size());
+  request.header_size_token = header_token;
+  request.total_size_token = total_token;
+  DeliverToResult(responders, request, message);
+  return true;
+}
+
+bool Client::RouteResponse(const MsgArgs& args, std::string_view payload) {
+  Account* requestor = nullptr;
+  std::string reply;
+  if (!account_->TakeResponse(args.subject, requestor, reply, worker_.now())) return false;
+  MsgArgs response = args;
+  response.subject = reply;
+  response.reply = {};
+  DeliverToResult(worker_.cache(*requestor).Lookup(reply), response, payload);
+  return true;
 }
 
 bool Client::DeliverToSubscription(Subscription* sub, const MsgArgs& args,
@@ -899,7 +1043,17 @@ void Client::Snapshot(ConnSnapshot& out, bool with_subs) const {
   out.name = opts_.name;
   out.lang = opts_.lang;
   out.version = opts_.version;
-  if (!server_.options().username.empty()) out.user = opts_.user;
+  // The user as the reference's getRawAuthUser names it, when credentials were checked.
+  if (auth_required_ && connect_received_) {
+    if (!opts_.nkey.empty()) {
+      out.user = opts_.nkey;
+    } else if (!opts_.user.empty()) {
+      out.user = opts_.user;
+    } else {
+      out.user = opts_.auth_token;
+    }
+  }
+  out.account = account_->name();
   out.subs.clear();
   if (with_subs) {
     out.subs.reserve(subs_.size());
@@ -941,7 +1095,7 @@ void Client::Close(CloseReason reason) {
     server_.RecordClosed(std::move(closed));
   }
   for (auto& [sid, sub] : subs_) {
-    server_.sublist().Remove(sub.get());
+    account_->sublist().Remove(sub.get());
     LOG_TRACE("%s - <-> [DELSUB %s]", log_prefix_.c_str(), sid.c_str());
   }
   server_.num_clients.fetch_sub(1);

@@ -24,6 +24,8 @@
 
 namespace gannet {
 
+class Account;
+class MatchCache;
 class Server;
 class Worker;
 
@@ -92,6 +94,8 @@ class Client {
 
   // ---- Any thread ----
   uint64_t cid() const { return cid_; }
+  // Owner thread (fixed once CONNECT is processed).
+  const Account& account() const { return *account_; }
   const std::string& ip() const { return ip_; }
   // Whether the client takes INFO updates (lame duck mode, cluster changes): it speaks
   // protocol 1 and its first PING after CONNECT was answered, as the reference decides.
@@ -131,6 +135,16 @@ class Client {
 
  private:
   bool DeliverToSubscription(Subscription* sub, const MsgArgs& args, std::string_view payload);
+  // Delivers to every plain subscription of a match and one member of each queue group.
+  bool DeliverToResult(const MatchResult& result, const MsgArgs& args, std::string_view payload);
+  // Across accounts (account.h): to the accounts importing a stream this one exports, through
+  // a service this one imports, and a response back to the account that sent the request.
+  // Each returns whether the message counts as delivered.
+  bool RouteStreamImports(const MsgArgs& args, std::string_view payload);
+  bool RouteServiceImport(const MsgArgs& args, std::string_view payload);
+  bool RouteResponse(const MsgArgs& args, std::string_view payload);
+  // Subscriptions and publishes from now on are in `account` (set once, at CONNECT).
+  void BindAccount(Account& account);
   void ProcessPublish(const MsgArgs& args, std::string_view payload);
   void AuthViolation();
   // Publish permissions (with allow_responses); sends the violation and returns false.
@@ -163,6 +177,8 @@ class Client {
   bool auth_required_ = false;
   std::string nonce_;                // sent in INFO when NKEY users are configured
   AuthIdentity identity_;            // who CONNECT authenticated as (permissions, log name)
+  Account* account_;                 // the subject space: $G until CONNECT binds another
+  MatchCache* cache_;                // the worker's match cache for account_
   bool deny_filter_loaded_ = false;  // the subscribe deny filter applies to every subscription
   // Publish permission results by subject (as the reference's pcache: at most 128, pruned).
   std::unordered_map<std::string, bool> pub_cache_;

@@ -201,6 +201,13 @@ bool Mapper::Top(const MapEntry& e) {
     }
     return true;
   }
+  if (key == "accounts") {
+    if (auto err = ApplyAccounts(e, opts_)) {
+      if (!error) error = *err;
+      return false;
+    }
+    return true;
+  }
   if (key == "no_auth_user") return String(e, o.no_auth_user);
   if (key == "http") return HostPort(e, o.http_host, o.http_port);
   if (key == "http_port" || key == "monitor_port") return Port(e, o.http_port);
@@ -217,7 +224,6 @@ bool Mapper::Top(const MapEntry& e) {
                                   "maps",
                                   "disable_sublist_cache",
                                   "no_sublist_cache",
-                                  "accounts",
                                   "gateway",
                                   "leaf",
                                   "leafnodes",

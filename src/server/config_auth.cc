@@ -5,6 +5,8 @@
 #include <set>
 
 #include "auth/nkey.h"
+#include "auth/permissions.h"
+#include "core/subject.h"
 #include "conf/duration.h"
 
 namespace gannet {
@@ -342,10 +344,30 @@ std::optional<std::string> ApplyAuthorization(const conf::Value& block, Options&
       if (!u.permissions) u.permissions = default_perms;
     }
   }
+  // Users of accounts {} may have been read already: they must not clash with these.
+  bool account_users = !opts.users.empty();
+  if (account_users && !user.empty()) {
+    errors.Add(block.position(), "Can not have a single user/pass and a users array");
+    return errors.Result();
+  }
+  if (account_users && !token.empty()) {
+    errors.Add(block.position(), "Can not have a token and a users array");
+    return errors.Result();
+  }
+  for (const User& u : users) {
+    for (const User& existing : opts.users) {
+      bool nkey = !u.nkey.empty();
+      if (nkey ? u.nkey == existing.nkey : (existing.nkey.empty() && u.username == existing.username)) {
+        errors.Add(block.position(), std::string(nkey ? "Duplicate nkey " : "Duplicate user ") +
+                                         Quote(nkey ? u.nkey : u.username) + " detected");
+        return errors.Result();
+      }
+    }
+  }
   opts.username = user;
   opts.password = pass;
   opts.token = token;
-  opts.users = std::move(users);
+  for (User& u : users) opts.users.push_back(std::move(u));
   opts.default_permissions = default_perms;
   (void)warnings;  // the plaintext password warning is logged at startup, as the reference
   return std::nullopt;
@@ -363,6 +385,331 @@ std::optional<std::string> ValidateAuthOptions(const Options& opts) {
   }
   return "no_auth_user: \"" + opts.no_auth_user +
          "\" not present as user in authorization block or account configuration";
+}
+
+}  // namespace gannet
+
+// ---- accounts {} (opts.go parseAccounts) ----
+
+namespace gannet {
+namespace {
+
+std::string StringOf(const conf::Value& v) { return v.IsString() ? v.AsString() : GoValue(v); }
+
+// { account: NAME, subject: SUBJECT } inside an import (parseAccount).
+void ReadImportSource(const conf::Value& v, AccountImport& im, Errors& errors) {
+  for (const conf::MapEntry& e : v.AsMap()) {
+    std::string k = Lower(e.key);
+    if (k == "account") {
+      im.account = StringOf(e.value);
+    } else if (k == "subject") {
+      im.subject = StringOf(e.value);
+    } else if (!e.value.used_as_variable()) {
+      errors.Add(e.value.position(), "unknown field " + Quote(e.key));
+    }
+  }
+}
+
+// One entry of exports = [ {stream: S} | {service: S, accounts: [...]} ].
+void ReadExport(const conf::Value& v, std::vector<AccountExport>& out, Errors& errors) {
+  if (!v.IsMap()) {
+    errors.Add(v.position(),
+               std::string("Export Items should be a map with type entry, got ") + GoTypeName(v));
+    return;
+  }
+  AccountExport ex;
+  bool seen_stream = false, seen_service = false;
+  const conf::Value* response = nullptr;
+  for (const conf::MapEntry& e : v.AsMap()) {
+    std::string k = Lower(e.key);
+    if (k == "stream" || k == "service") {
+      bool service = k == "service";
+      if ((service && seen_stream) || (!service && seen_service)) {
+        errors.Add(e.value.position(), "Detected " + k + " " + Quote(StringOf(e.value)) +
+                                           " but already saw a " +
+                                           (service ? "stream" : "service"));
+        continue;
+      }
+      if (!e.value.IsString()) {
+        errors.Add(e.value.position(), "Expected " + k + " name to be string, got " +
+                                           GoTypeName(e.value));
+        continue;
+      }
+      (service ? seen_service : seen_stream) = true;
+      ex.service = service;
+      ex.subject = e.value.AsString();
+    } else if (k == "accounts") {
+      if (!e.value.IsArray()) {
+        errors.Add(e.value.position(), "Expected accounts to be an array");
+        continue;
+      }
+      for (const conf::Value& a : e.value.AsArray()) ex.accounts.push_back(StringOf(a));
+    } else if (k == "response" || k == "response_type") {
+      response = &e.value;
+      std::string rt = e.value.IsString() ? Lower(e.value.AsString()) : "";
+      if (rt != "single" && rt != "singleton") {
+        // Streamed and chunked responses need a response to stay routable for more than one
+        // message: not built yet.
+        errors.Add(e.value.position(),
+                   "response type " + Quote(StringOf(e.value)) + " is not supported yet by "
+                                                                  "gannet-server");
+      }
+    } else if (k == "threshold" || k == "response_threshold" || k == "response_max_time" ||
+               k == "response_time" || k == "latency" || k == "account_token_position") {
+      errors.Add(e.value.position(),
+                 Quote(e.key) + " in an export is not supported yet by gannet-server");
+    } else if (!e.value.used_as_variable()) {
+      errors.Add(e.value.position(), "unknown field " + Quote(e.key));
+    }
+  }
+  if (response && seen_stream) {
+    errors.Add(response->position(), "Detected response directive on non-service");
+    return;
+  }
+  if (!seen_stream && !seen_service) return;  // the reference ignores such an entry
+  out.push_back(std::move(ex));
+}
+
+// One entry of imports = [ {stream: {account, subject}, prefix|to} | {service: {...}, to} ].
+void ReadImport(const conf::Value& v, std::vector<AccountImport>& out, Errors& errors) {
+  if (!v.IsMap()) {
+    errors.Add(v.position(),
+               std::string("Import Items should be a map with type entry, got ") + GoTypeName(v));
+    return;
+  }
+  AccountImport im;
+  bool seen_stream = false, seen_service = false;
+  for (const conf::MapEntry& e : v.AsMap()) {
+    std::string k = Lower(e.key);
+    if (k == "stream" || k == "service") {
+      bool service = k == "service";
+      if ((service && seen_stream) || (!service && seen_service)) {
+        errors.Add(e.value.position(), "Detected " + k + " but already saw a " +
+                                           (service ? "stream" : "service"));
+        continue;
+      }
+      if (!e.value.IsMap()) {
+        errors.Add(e.value.position(), std::string(service ? "Service" : "Stream") +
+                                           " entry should be an account map, got " +
+                                           GoTypeName(e.value));
+        continue;
+      }
+      ReadImportSource(e.value, im, errors);
+      if (im.account.empty() || im.subject.empty()) {
+        errors.Add(e.value.position(), "Expect an account name and a subject");
+        continue;
+      }
+      (service ? seen_service : seen_stream) = true;
+      im.service = service;
+    } else if (k == "prefix") {
+      im.prefix = StringOf(e.value);
+    } else if (k == "to") {
+      im.to = StringOf(e.value);
+    } else if (k == "share") {
+      // Sharing the requestor's details with the service: accepted, nothing more is shared.
+    } else if (!e.value.used_as_variable()) {
+      errors.Add(e.value.position(), "unknown field " + Quote(e.key));
+    }
+  }
+  if (seen_stream && !im.prefix.empty() && !im.to.empty()) {
+    errors.Add(v.position(), "Stream import can not have a 'prefix' and a 'to' property");
+    return;
+  }
+  if (seen_service) im.prefix.clear();  // the reference ignores a prefix on a service
+  if (seen_stream || seen_service) out.push_back(std::move(im));
+}
+
+// Whether `exporter` lets `importer` import `subject` of the given kind
+// (checkStreamImportAuthorized, checkServiceImportAuthorized).
+bool ImportAuthorized(const AccountConfig& exporter, const std::string& importer,
+                      const AccountImport& im) {
+  if (!IsValidSubject(im.subject)) return false;
+  for (const AccountExport& ex : exporter.exports) {
+    if (ex.service != im.service) continue;
+    if (ex.subject != im.subject && !auth::SubjectIsSubset(im.subject, ex.subject)) continue;
+    if (ex.accounts.empty()) return true;
+    for (const std::string& a : ex.accounts) {
+      if (a == importer) return true;
+    }
+    return false;
+  }
+  return false;
+}
+
+// The checks the reference makes once every account is read: the accounts named exist,
+// imports are authorized by an export, prefixes are literal, no duplicates.
+void ValidateImportsExports(const std::vector<AccountConfig>& accounts, const conf::Position& pos,
+                            Errors& errors) {
+  auto find = [&](const std::string& name) -> const AccountConfig* {
+    for (const AccountConfig& a : accounts) {
+      if (a.name == name) return &a;
+    }
+    return nullptr;
+  };
+  for (const AccountConfig& acc : accounts) {
+    for (const AccountExport& ex : acc.exports) {
+      for (const std::string& a : ex.accounts) {
+        if (!find(a)) {
+          errors.Add(pos, Quote(a) + " account not defined for " +
+                              (ex.service ? "service" : "stream") + " export");
+        }
+      }
+      if (!IsValidSubject(ex.subject)) {
+        errors.Add(pos, std::string("Error adding ") + (ex.service ? "service" : "stream") +
+                            " export " + Quote(ex.subject) + ": subject is not valid");
+      }
+    }
+  }
+  for (const AccountConfig& acc : accounts) {
+    std::vector<const AccountImport*> seen;
+    for (const AccountImport& im : acc.imports) {
+      const char* kind = im.service ? "service" : "stream";
+      const AccountConfig* exporter = find(im.account);
+      if (!exporter) {
+        errors.Add(pos, Quote(im.account) + " account not defined for " + kind + " import");
+        continue;
+      }
+      std::string fail;
+      if (!ImportAuthorized(*exporter, acc.name, im)) {
+        fail = std::string(kind) + " import not authorized";
+      } else if (!im.prefix.empty() && SubjectHasWildcard(im.prefix)) {
+        fail = "stream import prefix can not contain wildcard tokens";
+      } else if (!im.to.empty() && im.to != im.subject && SubjectHasWildcard(im.subject)) {
+        // Mapping a wildcard subject onto another ($1 transforms): not built yet.
+        fail = "mapping a wildcard import to another subject is not supported yet by "
+               "gannet-server";
+      } else {
+        for (const AccountImport* other : seen) {
+          if (im.service && other->service) {
+            const std::string& a = im.to.empty() ? im.subject : im.to;
+            const std::string& b = other->to.empty() ? other->subject : other->to;
+            if (a == b) {
+              errors.Add(pos, "Duplicate service import subject " + Quote(a) +
+                                  ", previously used in import for account " +
+                                  Quote(other->account) + ", subject " + Quote(other->subject));
+              fail = "-";
+            }
+          } else if (!im.service && !other->service && other->account == im.account &&
+                     other->subject == im.subject) {
+            fail = "stream import already exists";
+          }
+        }
+      }
+      if (fail == "-") continue;
+      if (!fail.empty()) {
+        errors.Add(pos, std::string("Error adding ") + kind + " import " + Quote(im.subject) +
+                            ": " + fail);
+        continue;
+      }
+      seen.push_back(&im);
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> ApplyAccounts(const conf::MapEntry& accounts, Options& opts) {
+  const conf::Value& block = accounts.value;
+  Errors errors;
+  std::set<std::string> names;
+  for (const AccountConfig& a : opts.accounts) names.insert(a.name);
+  // A plain list of names: accounts of their own, without users or exports yet.
+  if (block.IsArray()) {
+    for (const conf::Value& n : block.AsArray()) {
+      std::string name = StringOf(n);
+      if (name == kGlobalAccountName) {
+        errors.Add(n.position(), Quote(name) + " is a Reserved Account");
+      } else if (!names.insert(name).second) {
+        errors.Add(n.position(), "Duplicate Account Entry: " + name);
+      } else {
+        opts.accounts.push_back(AccountConfig{name, {}, {}});
+      }
+    }
+    return errors.Result();
+  }
+  if (!block.IsMap()) {
+    errors.Add(block.position(),
+               std::string("Expected accounts to be a map or an array, got ") + GoTypeName(block));
+    return errors.Result();
+  }
+  for (const conf::MapEntry& entry : block.AsMap()) {
+    if (entry.value.used_as_variable()) continue;
+    if (!entry.value.IsMap()) {
+      errors.Add(entry.value.position(), "Expected map entries for accounts");
+      continue;
+    }
+    if (entry.key == kGlobalAccountName) {
+      errors.Add(entry.key_position, Quote(entry.key) + " is a Reserved Account");
+      continue;
+    }
+    AccountConfig acc{entry.key, {}, {}};
+    std::vector<User> users;
+    const conf::Position* users_key = nullptr;
+    std::shared_ptr<Permissions> default_perms;
+    for (const conf::MapEntry& e : entry.value.AsMap()) {
+      std::string k = Lower(e.key);
+      const conf::Value& v = e.value;
+      if (k == "users") {
+        users_key = &e.key_position;
+        ReadUsers(v, users, errors);
+      } else if (k == "exports") {
+        if (!v.IsArray()) {
+          errors.Add(v.position(),
+                     std::string("Exports should be an array, got ") + GoTypeName(v));
+          continue;
+        }
+        for (const conf::Value& x : v.AsArray()) ReadExport(x, acc.exports, errors);
+      } else if (k == "imports") {
+        if (!v.IsArray()) {
+          errors.Add(v.position(),
+                     std::string("Imports should be an array, got ") + GoTypeName(v));
+          continue;
+        }
+        for (const conf::Value& x : v.AsArray()) ReadImport(x, acc.imports, errors);
+      } else if (k == "default_permissions") {
+        default_perms = std::make_shared<Permissions>();
+        ReadPermissionsInto(v, *default_perms, errors);
+      } else if (k == "nkey" || k == "jetstream" || k == "mappings" || k == "maps" ||
+                 k == "limits") {
+        errors.Add(v.position(), "account " + Quote(e.key) + " is not supported yet by "
+                                                               "gannet-server");
+      } else if (!v.used_as_variable()) {
+        errors.Add(v.position(), "unknown field " + Quote(e.key));
+      }
+    }
+    if (!users.empty()) {
+      if (!opts.username.empty()) {
+        errors.Add(*users_key, "Can not have a single user/pass and a users array");
+        continue;
+      }
+      if (!opts.token.empty()) {
+        errors.Add(*users_key, "Can not have a token and a users array");
+        continue;
+      }
+    }
+    for (User& u : users) {
+      if (!u.permissions && default_perms) u.permissions = default_perms;
+      bool nkey = !u.nkey.empty();
+      for (const User& existing : opts.users) {
+        if (nkey ? u.nkey == existing.nkey
+                 : (existing.nkey.empty() && u.username == existing.username)) {
+          errors.Add(*users_key,
+                     std::string(nkey ? "Duplicate nkey " : "Duplicate user ") +
+                         Quote(nkey ? u.nkey : u.username) + " detected");
+        }
+      }
+      u.account = acc.name;
+      opts.users.push_back(std::move(u));
+    }
+    if (!names.insert(acc.name).second) {
+      errors.Add(entry.value.position(), "Duplicate Account Entry: " + acc.name);
+      continue;
+    }
+    opts.accounts.push_back(std::move(acc));
+  }
+  // As the reference, these name the position of `accounts` itself.
+  if (errors.list.empty()) ValidateImportsExports(opts.accounts, accounts.key_position, errors);
+  return errors.Result();
 }
 
 }  // namespace gannet

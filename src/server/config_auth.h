@@ -25,6 +25,12 @@ std::optional<std::string> ApplyAuthorization(const conf::Value& block, Options&
 // subscribe may be a string, an array, or {allow, deny}) into `out`.
 std::optional<std::string> ReadPermissions(const conf::Value& v, Permissions& out);
 
+// Applies a top-level `accounts { NAME: { users, exports, imports, default_permissions } }` (or
+// `accounts = [NAME, ...]`): the accounts go to opts.accounts, their users to opts.users bound
+// to them. Imports are checked against the exports once all accounts are read, with the
+// reference's errors (parseAccounts).
+std::optional<std::string> ApplyAccounts(const conf::MapEntry& accounts, Options& opts);
+
 // The checks the reference makes on the finished options (auth.go validateNoAuthUser):
 // no_auth_user must name a configured user.
 std::optional<std::string> ValidateAuthOptions(const Options& opts);

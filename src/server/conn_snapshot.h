@@ -42,6 +42,7 @@ struct ConnSnapshot {
   std::string lang;
   std::string version;
   std::string user;               // the user name it authenticated with, if any
+  std::string account;            // the account it belongs to
   std::vector<SubSnapshot> subs;  // filled when asked for (always for closed connections)
 };
 

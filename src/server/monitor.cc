@@ -18,7 +18,6 @@ namespace {
 
 constexpr auto kGatherTimeout = std::chrono::seconds(5);
 constexpr int64_t kDefaultListSize = 1024;  // connz and subsz pages
-const char* const kGlobalAccount = "$G";
 
 std::string NormalizeBasePath(std::string p) {
   if (p.empty() || p == "/") return "";
@@ -103,9 +102,10 @@ std::string Lower(std::string s) {
   return s;
 }
 
-Monitor::Json SubDetailJson(const SubSnapshot& s, bool with_account) {
+// `account`: the subscriber's, in /subsz lists (null: left out, as in /connz).
+Monitor::Json SubDetailJson(const SubSnapshot& s, const std::string* account) {
   Monitor::Json j;
-  if (with_account) j["account"] = kGlobalAccount;
+  if (account) j["account"] = *account;
   j["subject"] = s.subject;
   if (!s.queue.empty()) j["qgroup"] = s.queue;
   j["sid"] = s.sid;
@@ -144,10 +144,11 @@ Monitor::Json ConnJson(const ConnSnapshot& c, std::chrono::system_clock::time_po
   if (!c.lang.empty()) j["lang"] = c.lang;
   if (!c.version.empty()) j["version"] = c.version;
   if (auth && !c.user.empty()) j["authorized_user"] = c.user;
+  if (auth && !c.account.empty() && c.account != kGlobalAccountName) j["account"] = c.account;
   if (!c.subs.empty()) {
     if (subs_detail) {
       Monitor::Json list = Monitor::Json::array();
-      for (const SubSnapshot& s : c.subs) list.push_back(SubDetailJson(s, false));
+      for (const SubSnapshot& s : c.subs) list.push_back(SubDetailJson(s, nullptr));
       j["subscriptions_list_detail"] = std::move(list);
     } else if (subs) {
       Monitor::Json list = Monitor::Json::array();
@@ -355,7 +356,7 @@ std::optional<Monitor::Json> Monitor::BuildVarz() {
   j["in_bytes"] = t.in_bytes;
   j["out_bytes"] = t.out_bytes;
   j["slow_consumers"] = server_.slow_consumers.load();
-  j["subscriptions"] = server_.sublist().Count();
+  j["subscriptions"] = server_.accounts().SublistTotals().subscriptions;
   Json stats = Json::object();
   for (const auto& [path, n] : req_stats_) stats[path] = n;
   j["http_req_stats"] = std::move(stats);
@@ -426,8 +427,8 @@ HttpResponse Monitor::Connz(const HttpRequest& r) {
   j["total"] = 0;
   j["offset"] = off;
   j["limit"] = lim;
-  // Only the global account exists: any other account has no connections.
-  if (!acc.empty() && acc != kGlobalAccount) {
+  // An account that does not exist has no connections.
+  if (!acc.empty() && !server_.accounts().Find(acc)) {
     j["connections"] = nullptr;
     return JsonResponse(r, j);
   }
@@ -449,9 +450,18 @@ HttpResponse Monitor::Connz(const HttpRequest& r) {
                                  : open->conns.size();
   }
 
+  if (!acc.empty()) {  // the reference counts only the account's connections then
+    total = 0;
+    if (open) {
+      for (const ConnSnapshot& c : open->conns) total += c.account == acc ? 1 : 0;
+    }
+    for (const ConnSnapshot& c : closed) total += c.account == acc ? 1 : 0;
+  }
+
   std::vector<const ConnSnapshot*> list;
   auto keep = [&](const ConnSnapshot& c) {
     if (!user.empty() && c.user != user) return false;
+    if (!acc.empty() && c.account != acc) return false;
     if (!mqtt_client.empty()) return false;  // no MQTT clients
     return true;
   };
@@ -520,7 +530,9 @@ HttpResponse Monitor::Accountz(const HttpRequest& r) {
   Json j;
   j["server_id"] = server_.server_id();
   j["now"] = NowText();
-  j["accounts"] = Json::array({kGlobalAccount});
+  Json names = Json::array();
+  for (const auto& a : server_.accounts().all()) names.push_back(a->name());
+  j["accounts"] = names;
   return JsonResponse(r, j);
 }
 
@@ -531,7 +543,7 @@ HttpResponse Monitor::Healthz(const HttpRequest& r) {
 // ---- /subsz ----
 
 Monitor::Json Monitor::BuildSubszStats(const WorkerTotals& t) {
-  SublistStats s = server_.sublist().Stats();
+  SublistStats s = server_.accounts().SublistTotals();
   // Lookups answered by the workers' caches never reach the index: both count as matches.
   uint64_t matches = s.matches + t.cache_hits;
   Json j;
@@ -569,14 +581,15 @@ HttpResponse Monitor::Subsz(const HttpRequest& r) {
   if (!gathered) return Unavailable();
   Json stats = BuildSubszStats(gathered->totals);
   Json list = Json::array();
-  if (*subs && (acc.empty() || acc == kGlobalAccount)) {
+  if (*subs) {
     std::sort(gathered->conns.begin(), gathered->conns.end(),
               [](const ConnSnapshot& a, const ConnSnapshot& b) { return a.cid < b.cid; });
     int64_t index = 0;
     for (const ConnSnapshot& c : gathered->conns) {
+      if (!acc.empty() && c.account != acc) continue;
       for (const SubSnapshot& s : c.subs) {
         if (!test.empty() && !SubjectMatchesPattern(test, s.subject)) continue;
-        if (index >= off && index < off + lim) list.push_back(SubDetailJson(s, true));
+        if (index >= off && index < off + lim) list.push_back(SubDetailJson(s, &c.account));
         ++index;
       }
     }

@@ -44,6 +44,32 @@ struct ClusterConfig {
   TlsConfig tls;
 };
 
+// The account of clients not bound to one.
+inline constexpr const char* kGlobalAccountName = "$G";
+
+// accounts { NAME: { users, exports, imports } }: subject spaces of their own. Clients of
+// different accounts share nothing but what one exports and the other imports.
+struct AccountExport {
+  bool service = false;  // a service (requests answered in the exporting account) or a stream
+  std::string subject;   // may have wildcards
+  std::vector<std::string> accounts;  // who may import it; empty: every account
+};
+struct AccountImport {
+  bool service = false;
+  std::string account;  // the exporting account
+  std::string subject;  // the subject in the exporting account
+  // The subject in the importing account: for a stream, `prefix` + "." + the published subject
+  // when a prefix is set, else `to` (empty: the same subject); for a service, what clients of
+  // the importing account publish to (empty: the same subject).
+  std::string prefix;
+  std::string to;
+};
+struct AccountConfig {
+  std::string name;
+  std::vector<AccountExport> exports;
+  std::vector<AccountImport> imports;
+};
+
 struct Options {
   std::string host = "0.0.0.0";
   int port = 4222;
@@ -95,6 +121,8 @@ struct Options {
   std::vector<User> users;
   std::string no_auth_user;
   std::shared_ptr<const Permissions> default_permissions;
+  // accounts {}; users bound to one of them are in `users` with User::account set.
+  std::vector<AccountConfig> accounts;
   bool AuthRequired() const { return !username.empty() || !token.empty() || !users.empty(); }
 };
 

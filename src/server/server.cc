@@ -71,6 +71,7 @@ Server::Server(Options options)
     : options_(std::move(options)),
       authenticator_(options_),
       server_id_(NewServerId()),
+      accounts_(options_),
       start_time_(std::chrono::system_clock::now()) {
   if (options_.server_name.empty()) options_.server_name = server_id_;
   // Internal clients take ids 1-3 in the reference, so its first real client is cid 4.

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/reclaimer.h"
-#include "core/sublist.h"
+#include "server/account.h"
 #include "server/auth.h"
 #include "server/conn_snapshot.h"
 #include "server/options.h"
@@ -44,7 +44,7 @@ class Server {
   bool in_lame_duck_mode() const { return ldm_.load(); }
 
   const Options& options() const { return options_; }
-  Sublist& sublist() { return sublist_; }
+  Accounts& accounts() { return accounts_; }
   Reclaimer& reclaimer() { return *reclaimer_; }
   const std::string& server_id() const { return server_id_; }
   int port() const { return bound_port_; }
@@ -85,7 +85,7 @@ class Server {
   Authenticator authenticator_;  // refers to options_
   std::string server_id_;
   std::string info_prefix_;  // INFO JSON up to and including max_payload
-  Sublist sublist_;
+  Accounts accounts_;  // each with its subject index
   std::unique_ptr<Reclaimer> reclaimer_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::thread acceptor_;

@@ -28,7 +28,10 @@ constexpr uint64_t kEventFdTag = 0;
 }  // namespace
 
 Worker::Worker(Server& server, size_t index)
-    : server_(server), index_(index), cache_(server.sublist()) {
+    : server_(server), index_(index) {
+  for (const auto& account : server.accounts().all()) {
+    caches_.push_back(std::make_unique<MatchCache>(account->sublist()));
+  }
   read_buffer.resize(kReadBufferSize);
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -137,10 +140,12 @@ void Worker::AnswerSnapshot(SnapshotRequest& request) {
   totals.in_bytes = in_bytes.load(std::memory_order_relaxed);
   totals.out_msgs = out_msgs.load(std::memory_order_relaxed);
   totals.out_bytes = out_bytes.load(std::memory_order_relaxed);
-  totals.cache_entries = cache_.size();
-  totals.cache_hits = cache_.hits();
-  totals.cache_misses = cache_.misses();
-  cache_.FanoutStats(totals.max_fanout, totals.total_fanout);
+  for (const auto& cache : caches_) {
+    totals.cache_entries += cache->size();
+    totals.cache_hits += cache->hits();
+    totals.cache_misses += cache->misses();
+    cache->FanoutStats(totals.max_fanout, totals.total_fanout);
+  }
   if (request.want_conns) conns.reserve(request.only_cid != 0 ? 1 : clients_.size());
   for (auto& [cid, c] : clients_) {
     if (c->closing()) continue;
@@ -345,13 +350,17 @@ void Worker::CloseAll() {
   }
 }
 
+void Worker::DrainCaches() {
+  for (const auto& cache : caches_) cache->Drain();
+}
+
 void Worker::Run() {
   Reclaimer& reclaimer = server_.reclaimer();
   epoll_event events[kMaxEvents];
   now_ = Clock::now();
   next_tick_ = now_ + kTickInterval;
   while (!stopping_.load(std::memory_order_relaxed)) {
-    reclaimer.Quiescent(index_, [this] { cache_.Drain(); });
+    reclaimer.Quiescent(index_, [this] { DrainCaches(); });
     // Block only when idle; an idle worker must not hold reclamation back.
     int timeout_ms = static_cast<int>(
         std::chrono::duration_cast<std::chrono::milliseconds>(next_tick_ - Clock::now()).count());
@@ -361,7 +370,7 @@ void Worker::Run() {
     if (n == 0 && timeout_ms > 0) {
       reclaimer.GoingIdle(index_);
       n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
-      reclaimer.Quiescent(index_, [this] { cache_.Drain(); });
+      reclaimer.Quiescent(index_, [this] { DrainCaches(); });
     }
     if (n < 0) {
       if (errno == EINTR) continue;

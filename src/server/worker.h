@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/match_cache.h"
+#include "server/account.h"
 #include "server/conn_snapshot.h"
 
 namespace gannet {
@@ -63,7 +64,8 @@ class Worker {
   size_t num_clients() const { return num_clients_.load(std::memory_order_relaxed); }
 
   // ---- Owner thread ----
-  MatchCache& cache() { return cache_; }
+  // This worker's match cache for an account's subject index.
+  MatchCache& cache(const Account& account) { return *caches_[account.index()]; }
   // The buffer where MSGs for `dst` (a client of another worker) are staged during a batch;
   // counts one message of `payload_bytes`.
   std::string& StagingFor(Client* dst, size_t payload_bytes);
@@ -107,6 +109,7 @@ class Worker {
   void ResumePaused();
   void FlushDirty();
   void Tick();
+  void DrainCaches();
   void CloseAll();
   Client* FindClient(uint64_t cid);
 
@@ -116,7 +119,7 @@ class Worker {
   int event_fd_ = -1;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
-  MatchCache cache_;
+  std::vector<std::unique_ptr<MatchCache>> caches_;  // by account index
   Clock::time_point now_;
   Clock::time_point next_tick_;
 

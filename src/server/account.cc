@@ -1,0 +1,159 @@
+#include "server/account.h"
+
+#include <random>
+
+#include "core/fast_random.h"
+#include "core/subject.h"
+
+namespace gannet {
+namespace {
+
+constexpr char kDigits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+// `n` base-62 characters, as the reference's reply tokens.
+void AppendRandomToken(std::string& out, uint64_t bits, int n) {
+  for (int i = 0; i < n; ++i) {
+    out += kDigits[bits % 62];
+    bits /= 62;
+  }
+}
+
+uint64_t Seed() {
+  std::random_device rd;
+  return (uint64_t{rd()} << 32) ^ rd();
+}
+
+}  // namespace
+
+Account::Account(std::string name, size_t index) : name_(std::move(name)), index_(index) {
+  response_prefix_ = "_R_.";
+  AppendRandomToken(response_prefix_, Seed(), 6);
+  response_prefix_ += '.';
+}
+
+void Account::MapStreamSubject(const StreamRoute& route, std::string_view subject,
+                               std::string& out) {
+  out.clear();
+  if (!route.prefix.empty()) {
+    out.append(route.prefix);
+    out.append(subject);
+  } else if (!route.to.empty()) {
+    out.append(route.to);
+  } else {
+    out.append(subject);
+  }
+}
+
+const Account::ServiceImport* Account::MatchServiceImport(std::string_view subject) const {
+  if (auto it = literal_service_imports_.find(std::string(subject));
+      it != literal_service_imports_.end()) {
+    return &it->second;
+  }
+  for (const ServiceImport& si : service_imports_) {
+    if (SubjectHasWildcard(si.from) && SubjectMatchesPattern(subject, si.from)) return &si;
+  }
+  return nullptr;
+}
+
+std::string Account::NewResponse(Account* requestor, std::string_view reply,
+                                 Clock::time_point now) {
+  thread_local FastRandom random(Seed());
+  std::string subject;
+  std::lock_guard<std::mutex> lock(responses_mu_);
+  SweepResponses(now);
+  do {
+    subject = response_prefix_;
+    AppendRandomToken(subject, random.Next(), 6);
+  } while (responses_.count(subject) > 0);
+  responses_.emplace(subject, PendingResponse{requestor, std::string(reply), now});
+  return subject;
+}
+
+bool Account::TakeResponse(std::string_view subject, Account*& requestor, std::string& reply,
+                           Clock::time_point now) {
+  if (subject.size() <= response_prefix_.size() ||
+      subject.compare(0, response_prefix_.size(), response_prefix_) != 0) {
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(responses_mu_);
+  auto it = responses_.find(std::string(subject));
+  if (it == responses_.end()) return false;
+  bool live = now - it->second.created <= kResponseTimeout;
+  if (live) {
+    requestor = it->second.requestor;
+    reply = std::move(it->second.reply);
+  }
+  responses_.erase(it);
+  return live;
+}
+
+size_t Account::pending_responses() const {
+  std::lock_guard<std::mutex> lock(responses_mu_);
+  return responses_.size();
+}
+
+void Account::SweepResponses(Clock::time_point now) {
+  if (now < next_sweep_) return;
+  next_sweep_ = now + std::chrono::seconds(1);
+  for (auto it = responses_.begin(); it != responses_.end();) {
+    if (now - it->second.created > kResponseTimeout) {
+      it = responses_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+Accounts::Accounts(const Options& opts) {
+  all_.push_back(std::make_unique<Account>(kGlobalAccountName, 0));
+  for (const AccountConfig& c : opts.accounts) {
+    all_.push_back(std::make_unique<Account>(c.name, all_.size()));
+  }
+  for (const AccountConfig& c : opts.accounts) {
+    Account* importer = Find(c.name);
+    for (const AccountExport& ex : c.exports) {
+      if (ex.service) importer->exports_services_ = true;
+    }
+    for (const AccountImport& im : c.imports) {
+      Account* exporter = Find(im.account);
+      if (!exporter) continue;  // refused when the options were read
+      if (im.service) {
+        Account::ServiceImport si{exporter, im.to.empty() ? im.subject : im.to, im.subject};
+        // A wildcard import mapped onto itself delivers under the published subject.
+        if (si.to == si.from && SubjectHasWildcard(si.to)) si.to.clear();
+        if (!SubjectHasWildcard(si.from)) importer->literal_service_imports_.emplace(si.from, si);
+        importer->service_imports_.push_back(std::move(si));
+      } else {
+        Account::StreamRoute route{importer, im.subject, {}, {}};
+        if (!im.prefix.empty()) {
+          route.prefix = im.prefix;
+          if (route.prefix.back() != '.') route.prefix += '.';
+        } else if (im.to != im.subject && !SubjectHasWildcard(im.subject)) {
+          route.to = im.to;
+        }
+        exporter->stream_routes_.push_back(std::move(route));
+      }
+    }
+  }
+}
+
+SublistStats Accounts::SublistTotals() const {
+  SublistStats total;
+  for (const auto& a : all_) {
+    SublistStats s = a->sublist().Stats();
+    total.subscriptions += s.subscriptions;
+    total.inserts += s.inserts;
+    total.removes += s.removes;
+    total.matches += s.matches;
+  }
+  return total;
+}
+
+Account* Accounts::Find(std::string_view name) {
+  for (auto& a : all_) {
+    if (a->name() == name) return a.get();
+  }
+  return nullptr;
+}
+
+}  // namespace gannet

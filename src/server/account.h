@@ -1,0 +1,128 @@
+// Accounts: subject spaces of their own (the reference's Account). Every client belongs to one
+// — the global account $G unless its user is bound to another — and its subscriptions and
+// publishes live in that account's Sublist. Accounts share only what one exports and another
+// imports:
+//
+//  - a stream import: messages published in the exporting account on the imported subject are
+//    also delivered to the importing account's subscribers, under the subject the import maps
+//    them to (a prefix, or `to`). Gannet routes these at publish time: the exporting account
+//    keeps a StreamRoute per import, so an account nobody imports from pays nothing;
+//  - a service import: requests published in the importing account on the imported subject go
+//    to the exporting account's subscribers, with a reply subject of the exporting account
+//    (_R_.<account prefix>.<random>) that routes the response back to the requestor's reply
+//    subject in its own account, once (the reference's singleton response type).
+//
+// Accounts are built at startup and live as long as the server; their import and export
+// tables are immutable after that, so publishers on any worker read them without locking.
+// Only the pending responses change at run time, under their own lock.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/sublist.h"
+#include "server/options.h"
+
+namespace gannet {
+
+class Account {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // How long a request's reply mapping waits for its response (the reference's default
+  // response threshold, DEFAULT_SERVICE_EXPORT_RESPONSE_THRESHOLD).
+  static constexpr std::chrono::minutes kResponseTimeout{2};
+
+  Account(std::string name, size_t index);
+  Account(const Account&) = delete;
+  Account& operator=(const Account&) = delete;
+
+  const std::string& name() const { return name_; }
+  // Position among the server's accounts: workers index their match caches with it.
+  size_t index() const { return index_; }
+  Sublist& sublist() { return sublist_; }
+  const Sublist& sublist() const { return sublist_; }
+
+  // ---- Streams other accounts import from this one ----
+  struct StreamRoute {
+    Account* importer;
+    std::string from;    // the subject imported here (may have wildcards)
+    std::string prefix;  // with its trailing '.', or empty
+    std::string to;      // the subject in the importer when `from` is literal; empty: same
+  };
+  const std::vector<StreamRoute>& stream_routes() const { return stream_routes_; }
+  // The subject a message published here on `subject` (matching route.from) has in the
+  // importing account.
+  static void MapStreamSubject(const StreamRoute& route, std::string_view subject,
+                               std::string& out);
+
+  // ---- Services this account imports from others ----
+  struct ServiceImport {
+    Account* exporter;
+    std::string from;  // what clients of this account publish to (may have wildcards)
+    std::string to;    // the subject in the exporter; empty: the published subject
+  };
+  bool has_service_imports() const { return !service_imports_.empty(); }
+  // The import a publish on `subject` (literal) goes through, or null.
+  const ServiceImport* MatchServiceImport(std::string_view subject) const;
+
+  // ---- Responses to requests that came in through a service import ----
+  bool exports_services() const { return exports_services_; }
+  // Remembers where the response to a request goes (the requestor's account and reply
+  // subject) and returns the reply subject to give the request here. Any thread.
+  std::string NewResponse(Account* requestor, std::string_view reply, Clock::time_point now);
+  // If `subject` is a pending response's reply subject, takes the mapping (a response is
+  // routed once). Any thread.
+  bool TakeResponse(std::string_view subject, Account*& requestor, std::string& reply,
+                    Clock::time_point now);
+  size_t pending_responses() const;
+
+ private:
+  friend class Accounts;
+  struct PendingResponse {
+    Account* requestor;
+    std::string reply;
+    Clock::time_point created;
+  };
+  void SweepResponses(Clock::time_point now);  // responses_mu_ held
+
+  const std::string name_;
+  const size_t index_;
+  Sublist sublist_;
+  std::vector<StreamRoute> stream_routes_;
+  std::unordered_map<std::string, ServiceImport> literal_service_imports_;
+  std::vector<ServiceImport> service_imports_;  // all, wildcard ones matched in order
+  bool exports_services_ = false;
+
+  std::string response_prefix_;  // "_R_.xxxxxx."
+  mutable std::mutex responses_mu_;  // a leaf: never held while taking another lock
+  std::unordered_map<std::string, PendingResponse> responses_;
+  Clock::time_point next_sweep_{};
+};
+
+// The server's accounts: $G first, then the configured ones in configuration order.
+class Accounts {
+ public:
+  // The options were checked when read (config_auth.cc ApplyAccounts): every import names an
+  // account that exists and is authorized by its export.
+  explicit Accounts(const Options& opts);
+
+  Account& global() { return *all_.front(); }
+  // Null if no such account.
+  Account* Find(std::string_view name);
+  const std::vector<std::unique_ptr<Account>>& all() const { return all_; }
+  size_t size() const { return all_.size(); }
+  // The subject indexes' figures summed over the accounts (for /varz and /subsz).
+  SublistStats SublistTotals() const;
+
+ private:
+  std::vector<std::unique_ptr<Account>> all_;
+};
+
+}  // namespace gannet
