@@ -5,6 +5,7 @@
 // checked against nats-server with the same config.
 #include <set>
 
+#include "http_client.h"
 #include "integration_util.h"
 
 namespace gannet::test {
@@ -236,6 +237,38 @@ TEST_P(AccountsTest, NoAuthUserBindsItsAccount) {
   EXPECT_EQ(SendAndFlush(*anonymous, "SUB from_a.events.x 1\r\n"), "");
   EXPECT_EQ(SendAndFlush(*a, "PUB events.x 1\r\nz\r\n"), "");
   EXPECT_EQ(SendAndFlush(*anonymous, ""), MsgBytes("from_a.events.x", "1", "", "z"));
+}
+
+TEST_P(AccountsTest, MonitoringShowsEachConnectionsAccount) {
+  int http_port = FreeTcpPort();
+  StartWithConfig(kAccountsConfig, {"-m", std::to_string(http_port)});
+  auto b = As("b");
+  auto g = As("g");
+  EXPECT_EQ(SendAndFlush(*b, "SUB from_a.> 1\r\n"), "");
+  HttpResult r = HttpGet(http_port, "/connz?auth=1&sort=cid");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  auto connz = nlohmann::json::parse(r.body);
+  ASSERT_EQ(connz["connections"].size(), 2u) << r.body;
+  // As the reference: the account is named unless it is the global one.
+  EXPECT_EQ(connz["connections"][0]["authorized_user"], "b");
+  EXPECT_EQ(connz["connections"][0]["account"], "B");
+  EXPECT_EQ(connz["connections"][1]["authorized_user"], "g");
+  EXPECT_FALSE(connz["connections"][1].contains("account")) << connz["connections"][1];
+  // acc= keeps one account's connections.
+  r = HttpGet(http_port, "/connz?auth=1&acc=B");
+  connz = nlohmann::json::parse(r.body);
+  EXPECT_EQ(connz["total"], 1);
+  ASSERT_EQ(connz["connections"].size(), 1u);
+  EXPECT_EQ(connz["connections"][0]["account"], "B");
+  r = HttpGet(http_port, "/connz?auth=1&acc=NOPE");
+  EXPECT_TRUE(nlohmann::json::parse(r.body)["connections"].is_null()) << r.body;
+  // /accountz lists the configured accounts and the global one (the reference adds its
+  // system account, which Gannet does not have yet).
+  r = HttpGet(http_port, "/accountz");
+  std::set<std::string> names;
+  auto accountz = nlohmann::json::parse(r.body);
+  for (const auto& n : accountz["accounts"]) names.insert(n.get<std::string>());
+  for (const char* n : {"$G", "A", "B", "C"}) EXPECT_EQ(names.count(n), 1u) << n << " " << r.body;
 }
 
 }  // namespace

@@ -1298,6 +1298,75 @@ TEST_P(InteropAuthTest, PermissionViolationReachesTheErrorCallback) {
   EXPECT_FALSE(natsConnection_IsClosed(nc.get()));
 }
 
+// Accounts: libnats clients of two accounts share exactly what one exports and the other
+// imports — a stream under the importer's prefix, and a service answered across accounts.
+TEST_P(InteropAuthTest, AccountsShareOnlyExportsAndImports) {
+  TempFile conf("accounts.conf",
+                "accounts {\n"
+                "  A: { users: [{user: a, password: a}]\n"
+                "       exports: [{stream: \"events.>\"}, {service: \"svc.time\"}] }\n"
+                "  B: { users: [{user: b, password: b}]\n"
+                "       imports: [{stream: {account: A, subject: \"events.>\"}, prefix: \"a\"}\n"
+                "                 {service: {account: A, subject: \"svc.time\"}, to: \"time\"}] }\n"
+                "  C: { users: [{user: c, password: c}] }\n"
+                "}\n");
+  ASSERT_NO_FATAL_FAILURE(StartServer({"-c", conf.path()}));
+  Conn a, b, c;
+  ASSERT_NO_FATAL_FAILURE(Connect(&a, {.user = "a", .password = "a"}));
+  ASSERT_NO_FATAL_FAILURE(Connect(&b, {.user = "b", .password = "b"}));
+  ASSERT_NO_FATAL_FAILURE(Connect(&c, {.user = "c", .password = "c"}));
+
+  // The stream: B sees A's events under its prefix; C, which imports nothing, sees nothing.
+  Sub b_events, c_all;
+  ASSERT_NO_FATAL_FAILURE(SubscribeSync(b.get(), "a.events.>", &b_events));
+  ASSERT_NO_FATAL_FAILURE(SubscribeSync(c.get(), ">", &c_all));
+  ASSERT_NATS_OK(natsConnection_PublishString(a.get(), "events.login", "alice"));
+  Msg m = Next(b_events.get());
+  ASSERT_TRUE(m);
+  EXPECT_EQ(Subject(m.get()), "a.events.login");
+  EXPECT_EQ(Data(m.get()), "alice");
+
+  // The service: A answers on svc.time; B asks on its own subject `time`. The request tells
+  // the responder which account asked (the Nats-Request-Info header).
+  struct Responder {
+    natsConnection* nc;
+    std::mutex mu;
+    std::string request_info;
+  } responder{a.get(), {}, {}};
+  auto on_request = [](natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+    auto* r = static_cast<Responder*>(closure);
+    const char* info = nullptr;
+    if (natsMsgHeader_Get(msg, "Nats-Request-Info", &info) == NATS_OK && info) {
+      std::lock_guard<std::mutex> lock(r->mu);
+      r->request_info = info;
+    }
+    natsConnection_PublishString(r->nc, natsMsg_GetReply(msg), "12:00");
+    natsMsg_Destroy(msg);
+  };
+  natsSubscription* raw = nullptr;
+  ASSERT_NATS_OK(natsConnection_Subscribe(&raw, a.get(), "svc.time", on_request, &responder));
+  Sub service(raw);
+  ASSERT_NO_FATAL_FAILURE(Flush(a.get()));
+  natsMsg* reply = nullptr;
+  ASSERT_NATS_OK(natsConnection_RequestString(&reply, b.get(), "time", "now?", kWaitMs));
+  Msg reply_holder(reply);
+  EXPECT_EQ(Data(reply), "12:00");
+  {
+    std::lock_guard<std::mutex> lock(responder.mu);
+    EXPECT_NE(responder.request_info.find("\"acc\":\"B\""), std::string::npos)
+        << responder.request_info;
+  }
+  // Nothing of A's or B's reached C.
+  ASSERT_NO_FATAL_FAILURE(Flush(c.get()));
+  EXPECT_EQ(Queued(c_all.get()), 0u);
+  // C has no import: the same request finds no responder.
+  ASSERT_NATS_OK(natsSubscription_Unsubscribe(c_all.get()));
+  natsMsg* none = nullptr;
+  natsStatus s = natsConnection_RequestString(&none, c.get(), "time", "now?", kWaitMs);
+  EXPECT_EQ(s, NATS_NO_RESPONDERS) << Describe(s);
+  natsMsg_Destroy(none);
+}
+
 INSTANTIATE_TEST_SUITE_P(Servers, InteropTest,
                          ::testing::Values(ServerKind::kGannet, ServerKind::kNatsServer),
                          ParamName);

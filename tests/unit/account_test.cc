@@ -1,0 +1,170 @@
+// Accounts: reading accounts {} (server/config_auth ApplyAccounts) and the tables the server
+// routes with (server/account): stream routes, service imports, response mappings.
+#include <gtest/gtest.h>
+
+#include "conf/parser.h"
+#include "server/account.h"
+#include "server/config_auth.h"
+
+namespace gannet {
+namespace {
+
+struct Loaded {
+  Options opts;
+  std::optional<std::string> error;
+};
+
+Loaded Load(std::string_view text) {
+  Loaded out;
+  conf::ParseResult r = conf::ParseString(text);
+  if (!r.ok()) {
+    out.error = "parse: " + r.error->ToString();
+    return out;
+  }
+  for (const conf::MapEntry& e : r.root.AsMap()) {
+    if (e.key != "accounts") continue;
+    out.error = ApplyAccounts(e, out.opts);
+    return out;
+  }
+  out.error = "no accounts";
+  return out;
+}
+
+std::string Message(const std::optional<std::string>& error) {
+  if (!error) return "";
+  auto p = error->find(": ");
+  return p == std::string::npos ? *error : error->substr(p + 2);
+}
+
+constexpr std::string_view kConfig = R"(accounts {
+  A: {
+    users: [ {user: a, password: a} ]
+    default_permissions: { publish: "a.>" }
+    exports: [ {stream: "events.>"}, {service: "svc.>"}, {service: "one", accounts: [B]} ]
+  }
+  B: {
+    users: [ {user: b, password: b, permissions: {publish: ">"}} ]
+    imports: [
+      {stream: {account: A, subject: "events.>"}, prefix: "from_a"}
+      {stream: {account: A, subject: "events.x"}, to: "x"}
+      {service: {account: A, subject: "svc.>"}}
+      {service: {account: A, subject: "one"}, to: "uno"}
+    ]
+  }
+})";
+
+TEST(AccountConfig, UsersAreBoundAndGetTheAccountDefaults) {
+  Loaded l = Load(kConfig);
+  ASSERT_FALSE(l.error) << *l.error;
+  ASSERT_EQ(l.opts.accounts.size(), 2u);
+  ASSERT_EQ(l.opts.users.size(), 2u);
+  const User& a = l.opts.users[0].username == "a" ? l.opts.users[0] : l.opts.users[1];
+  const User& b = l.opts.users[0].username == "b" ? l.opts.users[0] : l.opts.users[1];
+  EXPECT_EQ(a.account, "A");
+  EXPECT_EQ(b.account, "B");
+  ASSERT_TRUE(a.permissions && a.permissions->publish);
+  EXPECT_EQ(a.permissions->publish->allow, std::vector<std::string>{"a.>"});
+  ASSERT_TRUE(b.permissions && b.permissions->publish);
+  EXPECT_EQ(b.permissions->publish->allow, std::vector<std::string>{">"});  // its own win
+}
+
+TEST(AccountConfig, ErrorsAsTheReference) {
+  EXPECT_EQ(Message(Load("accounts { $G: {} }").error), "\"$G\" is a Reserved Account");
+  EXPECT_EQ(Message(Load("accounts { A: 1 }").error), "Expected map entries for accounts");
+  EXPECT_EQ(Message(Load("accounts = [A, A]").error), "Duplicate Account Entry: A");
+  EXPECT_EQ(Message(Load("accounts { A: { exports: 1 } }").error),
+            "Exports should be an array, got int64");
+  EXPECT_EQ(Message(Load("accounts { A: { imports: [\n1\n] } }").error),
+            "Import Items should be a map with type entry, got int64");
+  EXPECT_EQ(Message(Load("accounts { A: { exports: [{stream: s, response: single}] } }").error),
+            "Detected response directive on non-service");
+  EXPECT_EQ(Message(Load("accounts { A: { exports: [{stream: s}] }, B: { imports: ["
+                         "{stream: {account: A, subject: s}, prefix: p, to: t}] } }")
+                        .error),
+            "Stream import can not have a 'prefix' and a 'to' property");
+  EXPECT_EQ(Message(Load("accounts { A: { exports: [{stream: \"s.>\"}] }, B: { imports: ["
+                         "{stream: {account: A, subject: \"s.>\"}, prefix: \"p.*\"}] } }")
+                        .error),
+            "Error adding stream import \"s.>\": stream import prefix can not contain wildcard "
+            "tokens");
+  EXPECT_EQ(Message(Load("accounts { A: { exports: [{stream: \"s.>\"}] }, B: { imports: ["
+                         "{stream: {account: A, subject: \"s.>\"}}, "
+                         "{stream: {account: A, subject: \"s.>\"}}] } }")
+                        .error),
+            "Error adding stream import \"s.>\": stream import already exists");
+  EXPECT_EQ(Message(Load("accounts { A: { exports: [{stream: \"s\", accounts: [Z]}] } }").error),
+            "\"Z\" account not defined for stream export");
+  EXPECT_EQ(Message(Load("accounts { A: { mappings: {} } }").error),
+            "account \"mappings\" is not supported yet by gannet-server");
+}
+
+TEST(Account, RoutingTables) {
+  Loaded l = Load(kConfig);
+  ASSERT_FALSE(l.error) << *l.error;
+  Accounts accounts(l.opts);
+  ASSERT_EQ(accounts.size(), 3u);
+  EXPECT_EQ(accounts.global().name(), "$G");
+  Account* a = accounts.Find("A");
+  Account* b = accounts.Find("B");
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(accounts.Find("nope"), nullptr);
+  EXPECT_EQ(b->index(), 2u);
+
+  // A's streams go to B: under the prefix, and one literal subject mapped onto `to`.
+  ASSERT_EQ(a->stream_routes().size(), 2u);
+  std::string subject;
+  Account::MapStreamSubject(a->stream_routes()[0], "events.login", subject);
+  EXPECT_EQ(subject, "from_a.events.login");
+  Account::MapStreamSubject(a->stream_routes()[1], "events.x", subject);
+  EXPECT_EQ(subject, "x");
+  EXPECT_EQ(a->stream_routes()[0].importer, b);
+  EXPECT_TRUE(b->stream_routes().empty());
+
+  // B's service imports: a wildcard one keeps the published subject, a mapped literal one.
+  EXPECT_FALSE(a->has_service_imports());
+  const Account::ServiceImport* si = b->MatchServiceImport("svc.time");
+  ASSERT_NE(si, nullptr);
+  EXPECT_EQ(si->exporter, a);
+  EXPECT_EQ(si->to, "");
+  si = b->MatchServiceImport("uno");
+  ASSERT_NE(si, nullptr);
+  EXPECT_EQ(si->to, "one");
+  EXPECT_EQ(b->MatchServiceImport("one"), nullptr);
+  EXPECT_EQ(b->MatchServiceImport("svc"), nullptr);
+  EXPECT_TRUE(a->exports_services());
+  EXPECT_FALSE(b->exports_services());
+}
+
+TEST(Account, ResponsesRouteOnceAndExpire) {
+  Account exporter("A", 1);
+  Account requestor("B", 2);
+  auto now = Account::Clock::now();
+  std::string r1 = exporter.NewResponse(&requestor, "_INBOX.1", now);
+  std::string r2 = exporter.NewResponse(&requestor, "_INBOX.2", now);
+  EXPECT_TRUE(r1.starts_with("_R_.")) << r1;
+  EXPECT_EQ(r1.size(), 17u);  // "_R_." + 6 + "." + 6, as the reference
+  EXPECT_EQ(r1.substr(0, 11), r2.substr(0, 11));
+  EXPECT_NE(r1, r2);
+  EXPECT_EQ(exporter.pending_responses(), 2u);
+
+  Account* to = nullptr;
+  std::string reply;
+  EXPECT_FALSE(exporter.TakeResponse("_R_.zzzzzz.zzzzzz", to, reply, now));
+  ASSERT_TRUE(exporter.TakeResponse(r1, to, reply, now));
+  EXPECT_EQ(to, &requestor);
+  EXPECT_EQ(reply, "_INBOX.1");
+  EXPECT_FALSE(exporter.TakeResponse(r1, to, reply, now));  // once
+
+  // A response that comes after the timeout is not routed, and is forgotten.
+  EXPECT_FALSE(exporter.TakeResponse(r2, to, reply, now + Account::kResponseTimeout +
+                                                        std::chrono::seconds(1)));
+  EXPECT_EQ(exporter.pending_responses(), 0u);
+  // Expired mappings nobody answered are swept when new ones are made.
+  exporter.NewResponse(&requestor, "_INBOX.3", now);
+  exporter.NewResponse(&requestor, "_INBOX.4",
+                       now + Account::kResponseTimeout + std::chrono::seconds(2));
+  EXPECT_EQ(exporter.pending_responses(), 1u);
+}
+
+}  // namespace
+}  // namespace gannet
