@@ -100,7 +100,7 @@ class Account {
   std::vector<ServiceImport> service_imports_;  // all, wildcard ones matched in order
   bool exports_services_ = false;
 
-  std::string response_prefix_;  // "_R_.xxxxxx."
+  std::string response_prefix_;      // "_R_.xxxxxx."
   mutable std::mutex responses_mu_;  // a leaf: never held while taking another lock
   std::unordered_map<std::string, PendingResponse> responses_;
   Clock::time_point next_sweep_{};

@@ -68,7 +68,8 @@ void AppendHeadersWithout(std::string& out, std::string_view headers, std::strin
   bool first = true;
   while (!headers.empty()) {
     size_t eol = headers.find("\r\n");
-    std::string_view line = headers.substr(0, eol == std::string_view::npos ? headers.size() : eol + 2);
+    std::string_view line =
+        headers.substr(0, eol == std::string_view::npos ? headers.size() : eol + 2);
     headers.remove_prefix(line.size());
     bool drop = false;
     if (!first && line.size() > name.size() && line[name.size()] == ':') {
@@ -200,8 +201,7 @@ Client::Client(Server& server, Worker& worker, int fd, uint64_t cid, std::string
       cid_(cid),
       ip_(std::move(ip)),
       port_(port),
-      parser_(ParserRole::kServerForClient,
-              static_cast<size_t>(server.options().max_control_line)),
+      parser_(ParserRole::kServerForClient, static_cast<size_t>(server.options().max_control_line)),
       account_(&server.accounts().global()),
       cache_(&worker.cache(*account_)) {
   log_prefix_ = ip_ + ":" + std::to_string(port_) + " - cid:" + std::to_string(cid_);
@@ -320,8 +320,7 @@ bool Client::OnConnect(std::string_view json) {
   // As the reference, the RTT is first estimated as the time from accept to CONNECT; our
   // PINGs refine it.
   if (rtt_ns_ == 0) {
-    rtt_ns_ =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - created_).count();
+    rtt_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - created_).count();
   }
   headers_.store(!opts.no_header_support && opts_.headers, std::memory_order_relaxed);
 

@@ -6,8 +6,8 @@
 
 #include "auth/nkey.h"
 #include "auth/permissions.h"
-#include "core/subject.h"
 #include "conf/duration.h"
+#include "core/subject.h"
 
 namespace gannet {
 namespace {
@@ -357,7 +357,8 @@ std::optional<std::string> ApplyAuthorization(const conf::Value& block, Options&
   for (const User& u : users) {
     for (const User& existing : opts.users) {
       bool nkey = !u.nkey.empty();
-      if (nkey ? u.nkey == existing.nkey : (existing.nkey.empty() && u.username == existing.username)) {
+      if (nkey ? u.nkey == existing.nkey
+               : (existing.nkey.empty() && u.username == existing.username)) {
         errors.Add(block.position(), std::string(nkey ? "Duplicate nkey " : "Duplicate user ") +
                                          Quote(nkey ? u.nkey : u.username) + " detected");
         return errors.Result();
@@ -431,8 +432,8 @@ void ReadExport(const conf::Value& v, std::vector<AccountExport>& out, Errors& e
         continue;
       }
       if (!e.value.IsString()) {
-        errors.Add(e.value.position(), "Expected " + k + " name to be string, got " +
-                                           GoTypeName(e.value));
+        errors.Add(e.value.position(),
+                   "Expected " + k + " name to be string, got " + GoTypeName(e.value));
         continue;
       }
       (service ? seen_service : seen_stream) = true;
@@ -450,9 +451,9 @@ void ReadExport(const conf::Value& v, std::vector<AccountExport>& out, Errors& e
       if (rt != "single" && rt != "singleton") {
         // Streamed and chunked responses need a response to stay routable for more than one
         // message: not built yet.
-        errors.Add(e.value.position(),
-                   "response type " + Quote(StringOf(e.value)) + " is not supported yet by "
-                                                                  "gannet-server");
+        errors.Add(e.value.position(), "response type " + Quote(StringOf(e.value)) +
+                                           " is not supported yet by "
+                                           "gannet-server");
       }
     } else if (k == "threshold" || k == "response_threshold" || k == "response_max_time" ||
                k == "response_time" || k == "latency" || k == "account_token_position") {
@@ -484,8 +485,8 @@ void ReadImport(const conf::Value& v, std::vector<AccountImport>& out, Errors& e
     if (k == "stream" || k == "service") {
       bool service = k == "service";
       if ((service && seen_stream) || (!service && seen_service)) {
-        errors.Add(e.value.position(), "Detected " + k + " but already saw a " +
-                                           (service ? "stream" : "service"));
+        errors.Add(e.value.position(),
+                   "Detected " + k + " but already saw a " + (service ? "stream" : "service"));
         continue;
       }
       if (!e.value.IsMap()) {
@@ -576,8 +577,9 @@ void ValidateImportsExports(const std::vector<AccountConfig>& accounts, const co
         fail = "stream import prefix can not contain wildcard tokens";
       } else if (!im.to.empty() && im.to != im.subject && SubjectHasWildcard(im.subject)) {
         // Mapping a wildcard subject onto another ($1 transforms): not built yet.
-        fail = "mapping a wildcard import to another subject is not supported yet by "
-               "gannet-server";
+        fail =
+            "mapping a wildcard import to another subject is not supported yet by "
+            "gannet-server";
       } else {
         for (const AccountImport* other : seen) {
           if (im.service && other->service) {
@@ -654,15 +656,13 @@ std::optional<std::string> ApplyAccounts(const conf::MapEntry& accounts, Options
         ReadUsers(v, users, errors);
       } else if (k == "exports") {
         if (!v.IsArray()) {
-          errors.Add(v.position(),
-                     std::string("Exports should be an array, got ") + GoTypeName(v));
+          errors.Add(v.position(), std::string("Exports should be an array, got ") + GoTypeName(v));
           continue;
         }
         for (const conf::Value& x : v.AsArray()) ReadExport(x, acc.exports, errors);
       } else if (k == "imports") {
         if (!v.IsArray()) {
-          errors.Add(v.position(),
-                     std::string("Imports should be an array, got ") + GoTypeName(v));
+          errors.Add(v.position(), std::string("Imports should be an array, got ") + GoTypeName(v));
           continue;
         }
         for (const conf::Value& x : v.AsArray()) ReadImport(x, acc.imports, errors);
@@ -671,8 +671,9 @@ std::optional<std::string> ApplyAccounts(const conf::MapEntry& accounts, Options
         ReadPermissionsInto(v, *default_perms, errors);
       } else if (k == "nkey" || k == "jetstream" || k == "mappings" || k == "maps" ||
                  k == "limits") {
-        errors.Add(v.position(), "account " + Quote(e.key) + " is not supported yet by "
-                                                               "gannet-server");
+        errors.Add(v.position(), "account " + Quote(e.key) +
+                                     " is not supported yet by "
+                                     "gannet-server");
       } else if (!v.used_as_variable()) {
         errors.Add(v.position(), "unknown field " + Quote(e.key));
       }
@@ -693,9 +694,8 @@ std::optional<std::string> ApplyAccounts(const conf::MapEntry& accounts, Options
       for (const User& existing : opts.users) {
         if (nkey ? u.nkey == existing.nkey
                  : (existing.nkey.empty() && u.username == existing.username)) {
-          errors.Add(*users_key,
-                     std::string(nkey ? "Duplicate nkey " : "Duplicate user ") +
-                         Quote(nkey ? u.nkey : u.username) + " detected");
+          errors.Add(*users_key, std::string(nkey ? "Duplicate nkey " : "Duplicate user ") +
+                                     Quote(nkey ? u.nkey : u.username) + " detected");
         }
       }
       u.account = acc.name;

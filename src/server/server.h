@@ -85,7 +85,7 @@ class Server {
   Authenticator authenticator_;  // refers to options_
   std::string server_id_;
   std::string info_prefix_;  // INFO JSON up to and including max_payload
-  Accounts accounts_;  // each with its subject index
+  Accounts accounts_;        // each with its subject index
   std::unique_ptr<Reclaimer> reclaimer_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::thread acceptor_;

@@ -27,8 +27,7 @@ constexpr auto kStall = std::chrono::milliseconds(2);
 constexpr uint64_t kEventFdTag = 0;
 }  // namespace
 
-Worker::Worker(Server& server, size_t index)
-    : server_(server), index_(index) {
+Worker::Worker(Server& server, size_t index) : server_(server), index_(index) {
   for (const auto& account : server.accounts().all()) {
     caches_.push_back(std::make_unique<MatchCache>(account->sublist()));
   }

@@ -83,8 +83,9 @@ TEST_P(AccountsTest, StreamImportsDeliverUnderTheirMappedSubject) {
   EXPECT_EQ(SendAndFlush(*b_plain, "SUB from_a.events.* 7\r\n"), "");
   EXPECT_EQ(SendAndFlush(*c, "SUB > 1\r\n"), "");
   EXPECT_EQ(SendAndFlush(*a, "SUB events.> 9\r\n"), "");
-  EXPECT_EQ(SendAndFlush(*a, "PUB events.x r.1 2\r\nhi\r\nPUB private.x 2\r\nho\r\n"
-                             "PUB private.y 2\r\nno\r\nPUB other 2\r\nno\r\n"),
+  EXPECT_EQ(SendAndFlush(*a,
+                         "PUB events.x r.1 2\r\nhi\r\nPUB private.x 2\r\nho\r\n"
+                         "PUB private.y 2\r\nno\r\nPUB other 2\r\nno\r\n"),
             MsgBytes("events.x", "9", "r.1", "hi"));
   // The prefix goes in front; the reply is passed on; B's own events.> is another subject.
   EXPECT_EQ(SendAndFlush(*b, ""),
@@ -130,8 +131,9 @@ TEST_P(AccountsTest, ServiceImportRoutesRequestAndOneResponse) {
   auto b = As("b");
   EXPECT_EQ(SendAndFlush(*a, "SUB svc.> 1\r\n"), "");
   EXPECT_EQ(SendAndFlush(*b, "SUB _INBOX.> 4\r\n"), "");
-  EXPECT_EQ(SendAndFlush(*b, "PUB svc.time _INBOX.q1 3\r\nreq\r\n"
-                             "HPUB echo _INBOX.q2 20 23\r\nNATS/1.0\r\nX-A: 1\r\n\r\nabc\r\n"),
+  EXPECT_EQ(SendAndFlush(*b,
+                         "PUB svc.time _INBOX.q1 3\r\nreq\r\n"
+                         "HPUB echo _INBOX.q2 20 23\r\nNATS/1.0\r\nX-A: 1\r\n\r\nabc\r\n"),
             "");
   Parsed got = ParseStream(SendAndFlush(*a, ""));
   ASSERT_EQ(got.msgs.size(), 2u);

@@ -156,8 +156,8 @@ TEST(Account, ResponsesRouteOnceAndExpire) {
   EXPECT_FALSE(exporter.TakeResponse(r1, to, reply, now));  // once
 
   // A response that comes after the timeout is not routed, and is forgotten.
-  EXPECT_FALSE(exporter.TakeResponse(r2, to, reply, now + Account::kResponseTimeout +
-                                                        std::chrono::seconds(1)));
+  EXPECT_FALSE(exporter.TakeResponse(r2, to, reply,
+                                     now + Account::kResponseTimeout + std::chrono::seconds(1)));
   EXPECT_EQ(exporter.pending_responses(), 0u);
   // Expired mappings nobody answered are swept when new ones are made.
   exporter.NewResponse(&requestor, "_INBOX.3", now);
