@@ -6,7 +6,10 @@
 //     includes nest until the depth guard) and `$NAME` from a fixed fake environment (which
 //     refers to itself, to exercise the guard), never the real files or environment;
 //   - every value of the tree is then looked at: durations, case-insensitive lookups, the
-//     debug rendering. Parsing the same input twice must give the same tree or error.
+//     debug rendering. Parsing the same input twice must give the same tree or error;
+//   - the tree is mapped onto the server's Options as `-c` does (server/config.cc,
+//     config_auth.cc: authorization, accounts, tls, cluster, ...), which must end in success
+//     or an error with a message, and the options checked (ValidateOptions).
 // Any mismatch aborts.
 #include <cstddef>
 #include <cstdint>
@@ -19,6 +22,7 @@
 #include "conf/duration.h"
 #include "conf/lexer.h"
 #include "conf/parser.h"
+#include "server/config.h"
 
 namespace {
 
@@ -112,6 +116,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (first.ok()) {
     Check(first.root.IsMap(), "root is not a map");
     Visit(first.root, 0);
+    gannet::Options opts;
+    std::vector<std::string> warnings;
+    auto error = gannet::ApplyConfig(first.root, opts, warnings, size % 2 == 0);
+    if (error) {
+      Check(!error->empty(), "mapping error without a message");
+    } else {
+      (void)gannet::ValidateOptions(opts);
+    }
   } else {
     Check(!first.error->message.empty(), "error without a message");
   }

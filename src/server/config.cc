@@ -352,8 +352,13 @@ std::optional<std::string> LoadConfig(const std::string& path, Options& opts,
                                       std::vector<std::string>& warnings, bool strict) {
   conf::ParseResult parsed = conf::ParseFile(path);
   if (!parsed.ok()) return parsed.error->ToString();
+  return ApplyConfig(parsed.root, opts, warnings, strict);
+}
+
+std::optional<std::string> ApplyConfig(const conf::Value& root, Options& opts,
+                                       std::vector<std::string>& warnings, bool strict) {
   Mapper m(opts, warnings, strict);
-  for (const MapEntry& e : parsed.root.AsMap()) {
+  for (const MapEntry& e : root.AsMap()) {
     if (!m.Top(e)) return m.error;
   }
   return std::nullopt;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "conf/value.h"
 #include "server/options.h"
 
 namespace gannet {
@@ -15,5 +16,9 @@ namespace gannet {
 // when `strict` (-t checks a file as the reference's pedantic mode does).
 std::optional<std::string> LoadConfig(const std::string& path, Options& opts,
                                       std::vector<std::string>& warnings, bool strict = false);
+
+// The mapping step of LoadConfig alone: a parsed configuration tree onto `opts`.
+std::optional<std::string> ApplyConfig(const conf::Value& root, Options& opts,
+                                       std::vector<std::string>& warnings, bool strict = false);
 
 }  // namespace gannet
