@@ -37,6 +37,8 @@ void Account::MapStreamSubject(const StreamRoute& route, std::string_view subjec
   if (!route.prefix.empty()) {
     out.append(route.prefix);
     out.append(subject);
+  } else if (route.transform) {
+    route.transform->Apply(subject, out);
   } else if (!route.to.empty()) {
     out.append(route.to);
   } else {
@@ -118,18 +120,32 @@ Accounts::Accounts(const Options& opts) {
       Account* exporter = Find(im.account);
       if (!exporter) continue;  // refused when the options were read
       if (im.service) {
-        Account::ServiceImport si{exporter, im.to.empty() ? im.subject : im.to, im.subject};
-        // A wildcard import mapped onto itself delivers under the published subject.
-        if (si.to == si.from && SubjectHasWildcard(si.to)) si.to.clear();
+        Account::ServiceImport si{exporter, im.to.empty() ? im.subject : im.to, im.subject, {}};
+        if (SubjectHasWildcard(si.to)) {
+          // Onto itself: delivered under the published subject; else the local subject's
+          // wildcards fill the exporter's, in order.
+          if (si.to != si.from) {
+            std::string error;
+            si.transform =
+                SubjectTransform::Create(si.from, SubjectTransform::NumberWildcards(si.to), &error);
+          }
+          si.to.clear();
+        }
         if (!SubjectHasWildcard(si.from)) importer->literal_service_imports_.emplace(si.from, si);
         importer->service_imports_.push_back(std::move(si));
       } else {
-        Account::StreamRoute route{importer, im.subject, {}, {}};
+        Account::StreamRoute route{importer, im.subject, {}, {}, {}};
         if (!im.prefix.empty()) {
           route.prefix = im.prefix;
           if (route.prefix.back() != '.') route.prefix += '.';
-        } else if (im.to != im.subject && !SubjectHasWildcard(im.subject)) {
-          route.to = im.to;
+        } else if (!im.to.empty() && im.to != im.subject) {
+          if (SubjectHasWildcard(im.subject)) {
+            std::string error;
+            route.transform = SubjectTransform::Create(
+                im.subject, SubjectTransform::NumberWildcards(im.to), &error);
+          } else {
+            route.to = im.to;
+          }
         }
         exporter->stream_routes_.push_back(std::move(route));
       }

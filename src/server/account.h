@@ -21,11 +21,13 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "core/subject_transform.h"
 #include "core/sublist.h"
 #include "server/options.h"
 
@@ -55,6 +57,7 @@ class Account {
     std::string from;    // the subject imported here (may have wildcards)
     std::string prefix;  // with its trailing '.', or empty
     std::string to;      // the subject in the importer when `from` is literal; empty: same
+    std::optional<SubjectTransform> transform;  // `from` has wildcards mapped elsewhere
   };
   const std::vector<StreamRoute>& stream_routes() const { return stream_routes_; }
   // The subject a message published here on `subject` (matching route.from) has in the
@@ -67,6 +70,7 @@ class Account {
     Account* exporter;
     std::string from;  // what clients of this account publish to (may have wildcards)
     std::string to;    // the subject in the exporter; empty: the published subject
+    std::optional<SubjectTransform> transform;  // wildcards of `from` into the exporter's
   };
   bool has_service_imports() const { return !service_imports_.empty(); }
   // The import a publish on `subject` (literal) goes through, or null.

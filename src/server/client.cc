@@ -623,7 +623,13 @@ bool Client::RouteServiceImport(const MsgArgs& args, std::string_view payload) {
   const Account::ServiceImport* si = account_->MatchServiceImport(args.subject);
   if (!si) return false;
   MsgArgs request = args;
-  if (!si->to.empty()) request.subject = si->to;
+  std::string mapped;
+  if (si->transform) {
+    si->transform->Apply(args.subject, mapped);
+    request.subject = mapped;
+  } else if (!si->to.empty()) {
+    request.subject = si->to;
+  }
   const MatchResult& responders = worker_.cache(*si->exporter).Lookup(request.subject);
   // As the reference, a request into a service import counts as delivered even when the
   // exporting account has no responder: the requestor gets no 503.

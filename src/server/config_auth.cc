@@ -8,6 +8,7 @@
 #include "auth/permissions.h"
 #include "conf/duration.h"
 #include "core/subject.h"
+#include "core/subject_transform.h"
 
 namespace gannet {
 namespace {
@@ -537,6 +538,16 @@ bool ImportAuthorized(const AccountConfig& exporter, const std::string& importer
   return false;
 }
 
+// A wildcard import mapped onto another subject needs a transform the server can build
+// (Accounts makes the same one).
+bool TransformValid(const AccountImport& im, std::string& why) {
+  if (im.to.empty() || im.to == im.subject || !SubjectHasWildcard(im.subject)) return true;
+  // A stream: the exporter's subject onto ours; a service: ours onto the exporter's.
+  const std::string& from = im.service ? im.to : im.subject;
+  const std::string& to = im.service ? im.subject : im.to;
+  return SubjectTransform::Create(from, SubjectTransform::NumberWildcards(to), &why).has_value();
+}
+
 // The checks the reference makes once every account is read: the accounts named exist,
 // imports are authorized by an export, prefixes are literal, no duplicates.
 void ValidateImportsExports(const std::vector<AccountConfig>& accounts, const conf::Position& pos,
@@ -575,11 +586,12 @@ void ValidateImportsExports(const std::vector<AccountConfig>& accounts, const co
         fail = std::string(kind) + " import not authorized";
       } else if (!im.prefix.empty() && SubjectHasWildcard(im.prefix)) {
         fail = "stream import prefix can not contain wildcard tokens";
-      } else if (!im.to.empty() && im.to != im.subject && SubjectHasWildcard(im.subject)) {
-        // Mapping a wildcard subject onto another ($1 transforms): not built yet.
-        fail =
-            "mapping a wildcard import to another subject is not supported yet by "
-            "gannet-server";
+      } else if (std::string why; !TransformValid(im, why)) {
+        errors.Add(pos, std::string("Error adding ") + kind + " import " + Quote(im.subject) +
+                            ": failed to create mapping transform for " + kind +
+                            " import subject " + Quote(im.subject) + " to " + Quote(im.to) + ": " +
+                            why);
+        fail = "-";
       } else {
         for (const AccountImport* other : seen) {
           if (im.service && other->service) {

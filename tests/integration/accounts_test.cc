@@ -193,6 +193,37 @@ TEST_P(AccountsTest, UnimportedSubjectsStayPrivate) {
   EXPECT_EQ(SendAndFlush(*a, ""), "");
 }
 
+TEST_P(AccountsTest, WildcardImportsMapTokens) {
+  StartWithConfig(R"(accounts {
+  A: { users: [{user: a, password: a}]
+       exports: [{stream: "orders.>"}, {service: "svc.>"}] }
+  B: { users: [{user: b, password: b}]
+       imports: [
+         {stream: {account: A, subject: "orders.*.*"}, to: "o.$2.$1"}
+         {stream: {account: A, subject: "orders.*"}, to: "one.*"}
+         {stream: {account: A, subject: "orders.x.>"}, to: "ox.>"}
+         {service: {account: A, subject: "svc.*.*"}, to: "ask.*.*"}
+         {service: {account: A, subject: "svc.t.>"}, to: "t.>"}
+       ] }
+})");
+  auto a = As("a");
+  auto b = As("b");
+  EXPECT_EQ(SendAndFlush(*b, "SUB > 1\r\n"), "");
+  EXPECT_EQ(SendAndFlush(*a,
+                         "SUB svc.> 1\r\n"
+                         "PUB orders.1.2 2\r\nhi\r\nPUB orders.5 2\r\nho\r\n"
+                         "PUB orders.x.y.z 2\r\nhu\r\n"),
+            "");
+  EXPECT_EQ(SendAndFlush(*b, ""), MsgBytes("o.2.1", "1", "", "hi") +
+                                      MsgBytes("one.5", "1", "", "ho") +
+                                      MsgBytes("ox.y.z", "1", "", "hu"));
+  EXPECT_EQ(SendAndFlush(*b, "UNSUB 1\r\nPUB ask.p.q 1\r\nq\r\nPUB t.u.v 1\r\nr\r\n"), "");
+  Parsed got = ParseStream(SendAndFlush(*a, ""));
+  ASSERT_EQ(got.msgs.size(), 2u);
+  EXPECT_EQ(got.msgs[0].subject, "svc.p.q");
+  EXPECT_EQ(got.msgs[1].subject, "svc.t.u.v");
+}
+
 TEST_P(AccountsTest, ConfigErrorsAsTheReference) {
   struct Case {
     std::string config;
@@ -218,6 +249,11 @@ TEST_P(AccountsTest, ConfigErrorsAsTheReference) {
        "Can not have a single user/pass and a users array"},
       {"accounts {\n  C: { imports: [{stream: {account: A}}] }\n}\n",
        "Expect an account name and a subject"},
+      {"accounts {\n  A: { exports: [{stream: \"o.>\"}] }\n"
+       "  B: { imports: [{stream: {account: A, subject: \"o.*.*\"}, to: \"x.$3\"}] }\n}\n",
+       "Error adding stream import \"o.*.*\": failed to create mapping transform for stream "
+       "import subject \"o.*.*\" to \"x.$3\": invalid mapping destination: wildcard index out "
+       "of range in $3: [3]"},
   };
   // Only the messages are compared: the reference reports these at positions that change from
   // run to run (it walks the accounts in Go's random map order).
