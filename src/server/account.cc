@@ -1,5 +1,6 @@
 #include "server/account.h"
 
+#include <algorithm>
 #include <random>
 
 #include "core/fast_random.h"
@@ -43,6 +44,53 @@ void Account::MapStreamSubject(const StreamRoute& route, std::string_view subjec
     out.append(route.to);
   } else {
     out.append(subject);
+  }
+}
+
+bool Account::MapSubject(std::string_view subject, std::string& out) const {
+  for (const Mapping& m : mappings_) {
+    if (m.source != subject && !SubjectMatchesPattern(subject, m.source)) continue;
+    thread_local FastRandom random(Seed());
+    int percent = static_cast<int>(random.Below(100));
+    for (const MappingTarget& t : m.targets) {
+      if (percent >= t.upto) continue;
+      if (!t.transform) return false;
+      t.transform->Apply(subject, out);
+      return true;
+    }
+    return false;
+  }
+  return false;
+}
+
+void Account::AddMappings(const std::vector<SubjectMapping>& mappings) {
+  for (const SubjectMapping& m : mappings) {
+    Mapping mapping{m.source, {}};
+    std::vector<std::pair<int, std::optional<SubjectTransform>>> weighted;
+    int total = 0;
+    bool lists_source = false;
+    for (const MappingDestination& d : m.destinations) {
+      // Cluster-scoped destinations apply in that cluster only; without one, as in a
+      // cluster of another name, the reference ignores them.
+      if (!d.cluster.empty()) continue;
+      std::string error;
+      auto t = SubjectTransform::Create(m.source, d.subject, &error);
+      if (!t) continue;  // refused when the options were read
+      lists_source |= d.subject == m.source;
+      total += d.weight;
+      weighted.emplace_back(d.weight, std::move(t));
+    }
+    // What the weights leave below 100% keeps its subject, unless the source is listed.
+    if (total < 100 && !lists_source)
+      weighted.emplace_back(weighted.empty() ? 100 : 100 - total, std::nullopt);
+    std::stable_sort(weighted.begin(), weighted.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    int upto = 0;
+    for (auto& [weight, transform] : weighted) {
+      upto += weight;
+      mapping.targets.push_back(MappingTarget{std::move(transform), upto});
+    }
+    mappings_.push_back(std::move(mapping));
   }
 }
 
@@ -108,8 +156,10 @@ void Account::SweepResponses(Clock::time_point now) {
 
 Accounts::Accounts(const Options& opts) {
   all_.push_back(std::make_unique<Account>(kGlobalAccountName, 0));
+  global().AddMappings(opts.mappings);
   for (const AccountConfig& c : opts.accounts) {
     all_.push_back(std::make_unique<Account>(c.name, all_.size()));
+    all_.back()->AddMappings(c.mappings);
   }
   for (const AccountConfig& c : opts.accounts) {
     Account* importer = Find(c.name);

@@ -51,6 +51,12 @@ class Account {
   Sublist& sublist() { return sublist_; }
   const Sublist& sublist() const { return sublist_; }
 
+  // ---- Subject mappings (mappings {}) ----
+  bool has_mappings() const { return !mappings_.empty(); }
+  // The subject a publish on `subject` is routed under instead (a weighted destination picked
+  // at random), into `out`; false when it keeps its subject. Any thread.
+  bool MapSubject(std::string_view subject, std::string& out) const;
+
   // ---- Streams other accounts import from this one ----
   struct StreamRoute {
     Account* importer;
@@ -95,10 +101,21 @@ class Account {
     Clock::time_point created;
   };
   void SweepResponses(Clock::time_point now);  // responses_mu_ held
+  void AddMappings(const std::vector<SubjectMapping>& mappings);
+
+  struct MappingTarget {
+    std::optional<SubjectTransform> transform;  // null: the subject is kept
+    int upto;  // cumulative weight: picked when the random percent is below it
+  };
+  struct Mapping {
+    std::string source;
+    std::vector<MappingTarget> targets;
+  };
 
   const std::string name_;
   const size_t index_;
   Sublist sublist_;
+  std::vector<Mapping> mappings_;
   std::vector<StreamRoute> stream_routes_;
   std::unordered_map<std::string, ServiceImport> literal_service_imports_;
   std::vector<ServiceImport> service_imports_;  // all, wildcard ones matched in order

@@ -529,10 +529,25 @@ bool Client::OnMsg(Verb verb, const MsgArgs& args, std::string_view payload) {
   return !closing();
 }
 
-void Client::ProcessPublish(const MsgArgs& args, std::string_view payload) {
+void Client::ProcessPublish(const MsgArgs& published, std::string_view payload) {
   in_msgs++;
   in_bytes += payload.size();
   last_activity_ = worker_.now();
+
+  // Subject mappings apply first: permissions and routing see the mapped subject, as in the
+  // reference.
+  const MsgArgs* routed = &published;
+  MsgArgs mapped;
+  std::string mapped_subject;
+  if (account_->has_mappings() && account_->MapSubject(published.subject, mapped_subject)) {
+    LOG_TRACE("%s - <<- [MAPPING %.*s -> %s]", log_prefix_.c_str(),
+              static_cast<int>(published.subject.size()), published.subject.data(),
+              mapped_subject.c_str());
+    mapped = published;
+    mapped.subject = mapped_subject;
+    routed = &mapped;
+  }
+  const MsgArgs& args = *routed;
 
   if (args.subject.size() > 5 && HasPrefix(args.subject, "_GR_.")) {
     LOG_ERROR("%s - Publish Violation - User \"N/A\", Subject \"%.*s\"", log_prefix_.c_str(),

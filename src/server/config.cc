@@ -201,6 +201,13 @@ bool Mapper::Top(const MapEntry& e) {
     }
     return true;
   }
+  if (key == "mappings" || key == "maps") {
+    if (auto err = ApplyMappings(e.value, opts_.mappings)) {
+      if (!error) error = *err;
+      return false;
+    }
+    return true;
+  }
   if (key == "accounts") {
     if (auto err = ApplyAccounts(e, opts_)) {
       if (!error) error = *err;
@@ -220,9 +227,7 @@ bool Mapper::Top(const MapEntry& e) {
   if (key == "tls") return Map(e) && Tls(e.value, o.tls);
   if (key == "cluster") return Map(e) && Cluster(e.value);
   // Features of later work: refused with a clear message, never silently ignored.
-  static const char* kNotYet[] = {"mappings",
-                                  "maps",
-                                  "disable_sublist_cache",
+  static const char* kNotYet[] = {"disable_sublist_cache",
                                   "no_sublist_cache",
                                   "gateway",
                                   "leaf",

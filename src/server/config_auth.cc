@@ -2,6 +2,7 @@
 #include "server/config_auth.h"
 
 #include <cctype>
+#include <charconv>
 #include <set>
 
 #include "auth/nkey.h"
@@ -538,6 +539,110 @@ bool ImportAuthorized(const AccountConfig& exporter, const std::string& importer
   return false;
 }
 
+// One destination of a weighted mapping: {destination, weight, cluster} (parseAccountMapDest).
+bool ReadMapDestination(const conf::Value& v, const conf::Position& where, MappingDestination& d,
+                        Errors& errors) {
+  if (!v.IsMap()) {
+    errors.Add(where, "Expected an entry for the mapping destination");
+    return false;
+  }
+  bool weighted = false;
+  for (const conf::MapEntry& e : v.AsMap()) {
+    std::string k = Lower(e.key);
+    if (k == "dest" || k == "destination") {
+      d.subject = StringOf(e.value);
+    } else if (k == "weight") {
+      int64_t w = -1;
+      if (e.value.IsString()) {
+        std::string text = e.value.AsString();
+        if (!text.empty() && text.back() == '%') text.pop_back();
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), w);
+        if (ec != std::errc() || end != text.data() + text.size()) {
+          errors.Add(e.key_position, "Invalid weight " + Quote(text) + " for mapping destination");
+          return false;
+        }
+      } else if (e.value.IsInteger()) {
+        w = e.value.AsInteger();
+      } else {
+        errors.Add(e.key_position, "Unknown entry type for weight of " + GoValue(e.value) + "\n");
+        return false;
+      }
+      if (w < 0 || w > 100) {
+        errors.Add(e.key_position,
+                   "Invalid weight " + std::to_string(w) + " for mapping destination");
+        return false;
+      }
+      d.weight = static_cast<int>(w);
+      weighted = true;
+    } else if (k == "cluster") {
+      d.cluster = StringOf(e.value);
+    } else {
+      errors.Add(e.key_position, "Unknown field " + Quote(e.key) + " for mapping destination");
+      return false;
+    }
+  }
+  if (!weighted) {
+    errors.Add(where, "Missing weight for mapping destination " + Quote(d.subject));
+    return false;
+  }
+  return true;
+}
+
+// The checks of the reference's AddWeightedMappings: distinct destinations, weights adding up
+// to at most 100, each a transform of the source the server can make.
+std::optional<std::string> CheckMapping(const SubjectMapping& m) {
+  std::set<std::string> seen;
+  int total = 0;
+  for (const MappingDestination& d : m.destinations) {
+    if (!seen.insert(d.subject).second) return "duplicate entry for " + Quote(d.subject);
+    total += d.weight;
+    if (total > 100) return std::string("total weight needs to be <= 100");
+    std::string why;
+    if (!SubjectTransform::Create(m.source, d.subject, &why)) return why;
+  }
+  return std::nullopt;
+}
+
+// mappings { SOURCE: DESTINATION | {destination, weight} | [ ... ] } (parseAccountMappings).
+void ReadMappings(const conf::Value& v, std::vector<SubjectMapping>& out, Errors& errors) {
+  if (!v.IsMap()) {
+    errors.Add(v.position(), std::string("Expected mappings to be a map, got ") + GoTypeName(v));
+    return;
+  }
+  for (const conf::MapEntry& e : v.AsMap()) {
+    if (!IsValidSubject(e.key)) {
+      errors.Add(e.key_position, "Subject " + Quote(e.key) + " is not a valid subject");
+      continue;
+    }
+    SubjectMapping m{e.key, {}};
+    bool ok = true;
+    if (e.value.IsString()) {
+      m.destinations.push_back(MappingDestination{e.value.AsString(), 100, {}});
+    } else if (e.value.IsArray()) {
+      for (const conf::Value& d : e.value.AsArray()) {
+        MappingDestination dest;
+        if (ReadMapDestination(d, e.key_position, dest, errors)) {
+          m.destinations.push_back(std::move(dest));
+        } else {
+          ok = false;
+        }
+      }
+    } else {
+      MappingDestination dest;
+      ok = ReadMapDestination(e.value, e.key_position, dest, errors);
+      if (ok) m.destinations.push_back(std::move(dest));
+    }
+    if (!ok) continue;
+    if (auto why = CheckMapping(m)) {
+      std::string to = m.destinations.size() == 1 ? m.destinations[0].subject : "";
+      errors.Add(e.key_position,
+                 "Error adding mapping for " + Quote(m.source) + " to " + Quote(to) + " : " + *why);
+      continue;
+    }
+    out.push_back(std::move(m));
+  }
+}
+
 // A wildcard import mapped onto another subject needs a transform the server can build
 // (Accounts makes the same one).
 bool TransformValid(const AccountImport& im, std::string& why) {
@@ -622,6 +727,13 @@ void ValidateImportsExports(const std::vector<AccountConfig>& accounts, const co
 
 }  // namespace
 
+std::optional<std::string> ApplyMappings(const conf::Value& block,
+                                         std::vector<SubjectMapping>& mappings) {
+  Errors errors;
+  ReadMappings(block, mappings, errors);
+  return errors.Result();
+}
+
 std::optional<std::string> ApplyAccounts(const conf::MapEntry& accounts, Options& opts) {
   const conf::Value& block = accounts.value;
   Errors errors;
@@ -636,7 +748,7 @@ std::optional<std::string> ApplyAccounts(const conf::MapEntry& accounts, Options
       } else if (!names.insert(name).second) {
         errors.Add(n.position(), "Duplicate Account Entry: " + name);
       } else {
-        opts.accounts.push_back(AccountConfig{name, {}, {}});
+        opts.accounts.push_back(AccountConfig{name, {}, {}, {}});
       }
     }
     return errors.Result();
@@ -656,7 +768,7 @@ std::optional<std::string> ApplyAccounts(const conf::MapEntry& accounts, Options
       errors.Add(entry.key_position, Quote(entry.key) + " is a Reserved Account");
       continue;
     }
-    AccountConfig acc{entry.key, {}, {}};
+    AccountConfig acc{entry.key, {}, {}, {}};
     std::vector<User> users;
     const conf::Position* users_key = nullptr;
     std::shared_ptr<Permissions> default_perms;
@@ -681,8 +793,9 @@ std::optional<std::string> ApplyAccounts(const conf::MapEntry& accounts, Options
       } else if (k == "default_permissions") {
         default_perms = std::make_shared<Permissions>();
         ReadPermissionsInto(v, *default_perms, errors);
-      } else if (k == "nkey" || k == "jetstream" || k == "mappings" || k == "maps" ||
-                 k == "limits") {
+      } else if (k == "mappings" || k == "maps") {
+        ReadMappings(v, acc.mappings, errors);
+      } else if (k == "nkey" || k == "jetstream" || k == "limits") {
         errors.Add(v.position(), "account " + Quote(e.key) +
                                      " is not supported yet by "
                                      "gannet-server");

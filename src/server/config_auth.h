@@ -31,6 +31,11 @@ std::optional<std::string> ReadPermissions(const conf::Value& v, Permissions& ou
 // reference's errors (parseAccounts).
 std::optional<std::string> ApplyAccounts(const conf::MapEntry& accounts, Options& opts);
 
+// Reads `mappings { SOURCE: DESTINATION | [{destination, weight}, ...] }` (top level: the
+// global account's; inside an account: that account's), checked as the reference does.
+std::optional<std::string> ApplyMappings(const conf::Value& block,
+                                         std::vector<SubjectMapping>& mappings);
+
 // The checks the reference makes on the finished options (auth.go validateNoAuthUser):
 // no_auth_user must name a configured user.
 std::optional<std::string> ValidateAuthOptions(const Options& opts);

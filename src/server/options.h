@@ -64,10 +64,23 @@ struct AccountImport {
   std::string prefix;
   std::string to;
 };
+// mappings { SOURCE: DESTINATION | [{destination, weight}, ...] }: publishes on SOURCE go to a
+// destination (chosen by weight; what the weights leave below 100% keeps the subject).
+struct MappingDestination {
+  std::string subject;  // "$N" / "{{wildcard(N)}}" name the source's wildcards
+  int weight = 100;     // percent
+  std::string cluster;  // only in that cluster (the destination is ignored elsewhere)
+};
+struct SubjectMapping {
+  std::string source;
+  std::vector<MappingDestination> destinations;
+};
+
 struct AccountConfig {
   std::string name;
   std::vector<AccountExport> exports;
   std::vector<AccountImport> imports;
+  std::vector<SubjectMapping> mappings;
 };
 
 struct Options {
@@ -123,6 +136,7 @@ struct Options {
   std::shared_ptr<const Permissions> default_permissions;
   // accounts {}; users bound to one of them are in `users` with User::account set.
   std::vector<AccountConfig> accounts;
+  std::vector<SubjectMapping> mappings;  // top-level mappings {}: the global account's
   bool AuthRequired() const { return !username.empty() || !token.empty() || !users.empty(); }
 };
 

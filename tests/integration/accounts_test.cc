@@ -1,8 +1,9 @@
-// Accounts from the config file's accounts {} block: isolated subject spaces, users bound to
-// accounts, stream exports and imports (with a prefix or a mapped subject), service exports and
-// imports (the request's reply mapped through the exporting account and back, with the
+// Accounts from the config file's accounts {} block, and subject mappings: isolated subject spaces,
+// users bound to accounts, stream exports and imports (with a prefix or a mapped subject), service
+// exports and imports (the request's reply mapped through the exporting account and back, with the
 // Nats-Request-Info header the reference adds), and the reference's config errors — each
 // checked against nats-server with the same config.
+#include <map>
 #include <set>
 
 #include "http_client.h"
@@ -224,6 +225,42 @@ TEST_P(AccountsTest, WildcardImportsMapTokens) {
   EXPECT_EQ(got.msgs[1].subject, "svc.t.u.v");
 }
 
+TEST_P(AccountsTest, SubjectMappings) {
+  StartWithConfig(R"(
+mappings {
+  "req.*": "svc.$1"
+  "a.*.*": "b.{{wildcard(2)}}.{{wildcard(1)}}"
+  "c.>": "d.>"
+  "split": [ {destination: "left", weight: 30%}, {destination: "right", weight: 70%} ]
+  "some": [ {destination: "half", weight: 50} ]
+}
+accounts { A: { users: [{user: a, password: a}], mappings: { "x": "y" } } }
+authorization { users: [{user: g, password: g}] }
+)");
+  auto g = As("g");
+  auto a = As("a");
+  EXPECT_EQ(SendAndFlush(*a, "SUB > 1\r\n"), "");
+  // The global account's mappings; A's own apply only in A.
+  EXPECT_EQ(SendAndFlush(*g,
+                         "SUB > 1\r\nPUB req.x 1\r\n1\r\nPUB a.p.q 1\r\n2\r\n"
+                         "PUB c.e.f 1\r\n3\r\nPUB x 1\r\n4\r\n"),
+            MsgBytes("svc.x", "1", "", "1") + MsgBytes("b.q.p", "1", "", "2") +
+                MsgBytes("d.e.f", "1", "", "3") + MsgBytes("x", "1", "", "4"));
+  EXPECT_EQ(SendAndFlush(*a, "PUB x 1\r\n5\r\nPUB req.z 1\r\n6\r\n"),
+            MsgBytes("y", "1", "", "5") + MsgBytes("req.z", "1", "", "6"));
+  // Weighted destinations: 1000 messages each. The bounds are 10 standard deviations wide.
+  std::string pubs;
+  for (int i = 0; i < 1000; ++i) pubs += "PUB split 1\r\ns\r\nPUB some 1\r\nh\r\n";
+  std::map<std::string, int> count;
+  for (const Msg& m : ParseStream(SendAndFlush(*g, pubs)).msgs) count[m.subject]++;
+  EXPECT_EQ(count["left"] + count["right"], 1000);
+  EXPECT_EQ(count["half"] + count["some"], 1000);  // the rest keeps its subject
+  EXPECT_GT(count["left"], 150);
+  EXPECT_LT(count["left"], 450);
+  EXPECT_GT(count["half"], 340);
+  EXPECT_LT(count["half"], 660);
+}
+
 TEST_P(AccountsTest, ConfigErrorsAsTheReference) {
   struct Case {
     std::string config;
@@ -249,6 +286,12 @@ TEST_P(AccountsTest, ConfigErrorsAsTheReference) {
        "Can not have a single user/pass and a users array"},
       {"accounts {\n  C: { imports: [{stream: {account: A}}] }\n}\n",
        "Expect an account name and a subject"},
+      {"mappings { \"a.*\": \"b\" }\n",
+       "Error adding mapping for \"a.*\" to \"b\" : invalid mapping destination: not using all "
+       "of the token wildcard(s) in b"},
+      {"mappings { \"a\": {destination: x} }\n", "Missing weight for mapping destination \"x\""},
+      {"mappings { \"a\": [{destination: x, weight: 160}] }\n",
+       "Invalid weight 160 for mapping destination"},
       {"accounts {\n  A: { exports: [{stream: \"o.>\"}] }\n"
        "  B: { imports: [{stream: {account: A, subject: \"o.*.*\"}, to: \"x.$3\"}] }\n}\n",
        "Error adding stream import \"o.*.*\": failed to create mapping transform for stream "

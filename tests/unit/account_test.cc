@@ -94,8 +94,8 @@ TEST(AccountConfig, ErrorsAsTheReference) {
             "Error adding stream import \"s.>\": stream import already exists");
   EXPECT_EQ(Message(Load("accounts { A: { exports: [{stream: \"s\", accounts: [Z]}] } }").error),
             "\"Z\" account not defined for stream export");
-  EXPECT_EQ(Message(Load("accounts { A: { mappings: {} } }").error),
-            "account \"mappings\" is not supported yet by gannet-server");
+  EXPECT_EQ(Message(Load("accounts { A: { limits: {} } }").error),
+            "account \"limits\" is not supported yet by gannet-server");
 }
 
 TEST(Account, RoutingTables) {
@@ -133,6 +133,28 @@ TEST(Account, RoutingTables) {
   EXPECT_EQ(b->MatchServiceImport("svc"), nullptr);
   EXPECT_TRUE(a->exports_services());
   EXPECT_FALSE(b->exports_services());
+}
+
+TEST(Account, MappingsPickByWeight) {
+  Loaded l = Load(R"(accounts { A: { mappings: {
+    "all.*": "to.$1"
+    "none": [ {destination: "never", weight: 0} ]
+    "cluster": [ {destination: "elsewhere", weight: 100, cluster: "c1"} ]
+  } } })");
+  ASSERT_FALSE(l.error) << *l.error;
+  Accounts accounts(l.opts);
+  const Account& a = *accounts.Find("A");
+  EXPECT_TRUE(a.has_mappings());
+  EXPECT_FALSE(accounts.global().has_mappings());
+  std::string out;
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(a.MapSubject("all.x", out));
+    EXPECT_EQ(out, "to.x");
+    // Weight 0 and a destination of another cluster: the subject is always kept.
+    EXPECT_FALSE(a.MapSubject("none", out));
+    EXPECT_FALSE(a.MapSubject("cluster", out));
+  }
+  EXPECT_FALSE(a.MapSubject("other", out));
 }
 
 TEST(Account, ResponsesRouteOnceAndExpire) {
