@@ -163,6 +163,8 @@ Accounts::Accounts(const Options& opts) {
   }
   for (const AccountConfig& c : opts.accounts) {
     Account* importer = Find(c.name);
+    importer->exports_ = c.exports;
+    importer->imports_ = c.imports;
     for (const AccountExport& ex : c.exports) {
       if (ex.service) importer->exports_services_ = true;
     }

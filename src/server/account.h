@@ -50,6 +50,10 @@ class Account {
   size_t index() const { return index_; }
   Sublist& sublist() { return sublist_; }
   const Sublist& sublist() const { return sublist_; }
+  // As configured, for monitoring (/accountz?acc=).
+  const std::vector<AccountExport>& exports() const { return exports_; }
+  const std::vector<AccountImport>& imports() const { return imports_; }
+  std::chrono::system_clock::time_point created() const { return created_; }
 
   // ---- Subject mappings (mappings {}) ----
   bool has_mappings() const { return !mappings_.empty(); }
@@ -114,6 +118,9 @@ class Account {
 
   const std::string name_;
   const size_t index_;
+  const std::chrono::system_clock::time_point created_ = std::chrono::system_clock::now();
+  std::vector<AccountExport> exports_;
+  std::vector<AccountImport> imports_;
   Sublist sublist_;
   std::vector<Mapping> mappings_;
   std::vector<StreamRoute> stream_routes_;

@@ -530,10 +530,85 @@ HttpResponse Monitor::Accountz(const HttpRequest& r) {
   Json j;
   j["server_id"] = server_.server_id();
   j["now"] = NowText();
+  if (std::string name = r.Param("acc"); !name.empty()) {
+    Account* account = server_.accounts().Find(name);
+    if (!account) return HttpResponse::Text(400, "Account " + name + " does not exist");
+    auto gathered = server_.Gather(true, false, 0, kGatherTimeout);
+    if (!gathered) return Unavailable();
+    int64_t clients = 0;
+    for (const ConnSnapshot& c : gathered->conns) clients += c.account == name ? 1 : 0;
+    j["account_detail"] = AccountDetail(*account, clients);
+    return JsonResponse(r, j);
+  }
   Json names = Json::array();
   for (const auto& a : server_.accounts().all()) names.push_back(a->name());
   j["accounts"] = names;
   return JsonResponse(r, j);
+}
+
+// One account as the reference's /accountz?acc= shows it (its system account's imports aside).
+Monitor::Json Monitor::AccountDetail(const Account& account, int64_t clients) {
+  SublistStats s = account.sublist().Stats();
+  Json d;
+  d["account_name"] = account.name();
+  d["update_time"] = FormatRfc3339Nano(account.created());
+  d["expired"] = false;
+  d["complete"] = true;
+  d["jetstream_enabled"] = false;
+  d["leafnode_connections"] = 0;
+  d["client_connections"] = clients;
+  d["subscriptions"] = s.subscriptions;
+  if (!account.exports().empty()) {
+    Json exports = Json::array();
+    for (const AccountExport& ex : account.exports()) {
+      Json e;
+      e["subject"] = ex.subject;
+      e["type"] = ex.service ? "service" : "stream";
+      if (!ex.accounts.empty()) e["approved_accounts"] = ex.accounts;
+      if (ex.service) e["response_type"] = "Singleton";
+      exports.push_back(std::move(e));
+    }
+    d["exports"] = std::move(exports);
+  }
+  if (!account.imports().empty()) {
+    Json imports = Json::array();
+    for (const AccountImport& im : account.imports()) {
+      Json i;
+      if (im.service) {
+        i["subject"] = im.to.empty() ? im.subject : im.to;
+        i["account"] = im.account;
+        i["to"] = im.subject;
+        i["type"] = "service";
+      } else {
+        std::string local = im.subject;
+        if (!im.prefix.empty()) {
+          local = im.prefix + (im.prefix.back() == '.' ? "" : ".") + im.subject;
+        } else if (!im.to.empty()) {
+          local = im.to;
+        }
+        i["subject"] = im.subject;
+        i["account"] = im.account;
+        i["local_subject"] = local;
+        i["type"] = "stream";
+      }
+      i["invalid"] = false;
+      i["share"] = false;
+      i["tracking"] = false;
+      imports.push_back(std::move(i));
+    }
+    d["imports"] = std::move(imports);
+  }
+  Json stats;
+  stats["num_subscriptions"] = s.subscriptions;
+  stats["num_cache"] = 0;  // the match caches are per worker, not per account
+  stats["num_inserts"] = s.inserts;
+  stats["num_removes"] = s.removes;
+  stats["num_matches"] = s.matches;
+  stats["cache_hit_rate"] = 0;
+  stats["max_fanout"] = 0;
+  stats["avg_fanout"] = 0;
+  d["sublist_stats"] = std::move(stats);
+  return d;
 }
 
 HttpResponse Monitor::Healthz(const HttpRequest& r) {

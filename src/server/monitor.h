@@ -19,6 +19,7 @@
 
 namespace gannet {
 
+class Account;
 class Server;
 struct WorkerTotals;
 
@@ -55,6 +56,7 @@ class Monitor {
   // The JSON documents, shared by the JSON endpoints and /metrics. Null on a worker timeout.
   std::optional<Json> BuildVarz();
   Json BuildSubszStats(const WorkerTotals& totals);
+  Json AccountDetail(const Account& account, int64_t clients);
   Json BuildRoutez();
 
   Server& server_;

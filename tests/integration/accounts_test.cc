@@ -350,6 +350,47 @@ TEST_P(AccountsTest, MonitoringShowsEachConnectionsAccount) {
   auto accountz = nlohmann::json::parse(r.body);
   for (const auto& n : accountz["accounts"]) names.insert(n.get<std::string>());
   for (const char* n : {"$G", "A", "B", "C"}) EXPECT_EQ(names.count(n), 1u) << n << " " << r.body;
+
+  // One account's details: its connections, imports and exports (the reference's own system
+  // imports aside).
+  r = HttpGet(http_port, "/accountz?acc=B");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  auto b_detail = nlohmann::json::parse(r.body)["account_detail"];
+  EXPECT_EQ(b_detail["account_name"], "B");
+  EXPECT_EQ(b_detail["client_connections"], 1);
+  auto has = [](const nlohmann::json& list, const nlohmann::json& want) {
+    for (const auto& item : list) {
+      if (item == want) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has(b_detail["imports"], {{"subject", "events.>"},
+                                        {"account", "A"},
+                                        {"local_subject", "from_a.events.>"},
+                                        {"type", "stream"},
+                                        {"invalid", false},
+                                        {"share", false},
+                                        {"tracking", false}}))
+      << b_detail;
+  EXPECT_TRUE(has(b_detail["imports"], {{"subject", "echo"},
+                                        {"account", "A"},
+                                        {"to", "svc.echo"},
+                                        {"type", "service"},
+                                        {"invalid", false},
+                                        {"share", false},
+                                        {"tracking", false}}))
+      << b_detail;
+  r = HttpGet(http_port, "/accountz?acc=A");
+  auto a_detail = nlohmann::json::parse(r.body)["account_detail"];
+  EXPECT_TRUE(has(a_detail["exports"],
+                  {{"subject", "private.>"}, {"type", "stream"}, {"approved_accounts", {"B"}}}))
+      << a_detail;
+  EXPECT_TRUE(has(a_detail["exports"],
+                  {{"subject", "svc.>"}, {"type", "service"}, {"response_type", "Singleton"}}))
+      << a_detail;
+  r = HttpGet(http_port, "/accountz?acc=NOPE");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body, "Account NOPE does not exist");
 }
 
 }  // namespace
