@@ -100,7 +100,7 @@ bool Server::Start() {
                                         : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
 
   reclaimer_ = std::make_unique<Reclaimer>(static_cast<size_t>(options_.threads));
-  auth_pool_.Start(static_cast<size_t>(std::min(options_.threads, 8)));
+  auth_pool_.Start(static_cast<size_t>(std::clamp(options_.threads, 2, 8)));
   for (int i = 0; i < options_.threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(*this, static_cast<size_t>(i)));
   }
