@@ -276,9 +276,11 @@ void Client::AuthViolation() {
   // As the reference's authViolation: the user named when NKEY users or a users list exist.
   const Authenticator& authn = worker_.config().authenticator();
   if (authn.nonce_required()) {
-    LOG_ERROR("%s - authentication error - Nkey %s", log_prefix_.c_str(), Quote(opts_.nkey).c_str());
+    LOG_ERROR("%s - authentication error - Nkey %s", log_prefix_.c_str(),
+              Quote(opts_.nkey).c_str());
   } else if (authn.has_users()) {
-    LOG_ERROR("%s - authentication error - User %s", log_prefix_.c_str(), Quote(opts_.user).c_str());
+    LOG_ERROR("%s - authentication error - User %s", log_prefix_.c_str(),
+              Quote(opts_.user).c_str());
   } else {
     LOG_ERROR("%s - authentication error", log_prefix_.c_str());
   }
@@ -429,7 +431,9 @@ void Client::RecheckSubscriptions() {
     std::string subject = Quote(sub->subject);
     std::string sid = Quote(sub->sid);
     RemoveSubscription(sub);
-    SendErr("Permissions Violation for Subscription to " + subject + " (sid " + sid + ")");
+    std::string err = "Permissions Violation for Subscription to ";
+    err.append(subject).append(" (sid ").append(sid).append(")");
+    SendErr(err);
     LOG_INFO("Removed sub %s (sid %s) for %s - not authorized", subject.c_str(), sid.c_str(),
              identity_.log_user.c_str());
   }

@@ -190,14 +190,14 @@ class Client {
   bool auth_required_ = false;
   std::string nonce_;                // sent in INFO when NKEY users are configured
   AuthIdentity identity_;            // who CONNECT authenticated as (permissions, log name)
+  bool deny_filter_loaded_ = false;  // the subscribe deny filter applies to every subscription
+  // Publish permission results by subject (as the reference's pcache: at most 128, pruned).
+  std::unordered_map<std::string, bool> pub_cache_;
   // The configuration generation identity_'s permissions live in (kept alive by this pointer;
   // when replaced, released only after other workers' publishers are done with it).
   std::shared_ptr<const ServerConfig> auth_config_;
   bool auth_pending_ = false;  // CONNECT waits for the auth pool's verdict; not reading
   std::string held_input_;     // what was read after that CONNECT, parsed once it is accepted
-  bool deny_filter_loaded_ = false;  // the subscribe deny filter applies to every subscription
-  // Publish permission results by subject (as the reference's pcache: at most 128, pruned).
-  std::unordered_map<std::string, bool> pub_cache_;
   // allow_responses: the permissions (read by publishers delivering to this client: a null
   // pointer or one without `response` costs them nothing) and the reply subjects received.
   std::atomic<const auth::CompiledPermissions*> response_perms_{nullptr};

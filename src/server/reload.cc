@@ -103,8 +103,7 @@ std::string GoDurationString(std::chrono::nanoseconds d) {
 std::optional<std::string> DiffOptions(const Options& cur, const Options& next,
                                        ReloadChanges& changes) {
   std::optional<std::string> error;
-  auto refuse = [&](const char* field, const std::string& old_value,
-                    const std::string& new_value) {
+  auto refuse = [&](const char* field, const std::string& old_value, const std::string& new_value) {
     if (old_value != new_value && !error) {
       error = std::string("config reload not supported for ") + field + ": old=" + old_value +
               ", new=" + new_value;
@@ -158,8 +157,7 @@ std::optional<std::string> DiffOptions(const Options& cur, const Options& next,
          "Reloaded: authorization timeout = " + Seconds(next.auth_timeout));
   notice(cur.max_control_line != next.max_control_line,
          "Reloaded: max_control_line = " + Str(next.max_control_line));
-  notice(cur.max_payload != next.max_payload,
-         "Reloaded: max_payload = " + Str(next.max_payload));
+  notice(cur.max_payload != next.max_payload, "Reloaded: max_payload = " + Str(next.max_payload));
   if (!refuse("MaxPending", Str(cur.max_pending), Str(next.max_pending))) return error;
   changes.pid_file = cur.pid_file != next.pid_file && !next.pid_file.empty();
   notice(changes.pid_file, "Reloaded: pid_file = " + next.pid_file);
@@ -220,9 +218,8 @@ std::optional<std::string> Server::Reload(Options next) {
   done->pending = workers_.size();
   int64_t clients = num_clients.load();
   auto excess = std::make_shared<std::atomic<int64_t>>(
-      opts.max_connections > 0 && clients > opts.max_connections
-          ? clients - opts.max_connections
-          : 0);
+      opts.max_connections > 0 && clients > opts.max_connections ? clients - opts.max_connections
+                                                                 : 0);
   const int64_t to_close = excess->load();
   for (auto& w : workers_) {
     Worker* worker = w.get();

@@ -22,8 +22,8 @@ constexpr const char* kHash10 = "$2a$10$9jAfCteB0ybX.e9UhrVMYOrAxHPjlg02RNRXtTti
 constexpr const char* kHash12 = "$2a$12$IAfCVgXfV03YMwk0mxum0u0gkd8dJMisseFuXpsBeSVOWj0h1lP3a";
 
 std::string Connect(std::string_view user, std::string_view pass) {
-  return R"({"verbose":false,"user":")" + std::string(user) + R"(","pass":")" +
-         std::string(pass) + "\"}";
+  return R"({"verbose":false,"user":")" + std::string(user) + R"(","pass":")" + std::string(pass) +
+         "\"}";
 }
 
 size_t Count(const std::string& text, std::string_view needle) {
@@ -243,8 +243,9 @@ TEST_P(ReloadTest, SignalReloadThroughPidFile) {
   EXPECT_TRUE(ClosesWith(*early, kViolation));
   dir_.Write("server.conf",
              "authorization { users = [ {user: a, password: pa}, {user: b, password: pb} ] }\n");
-  std::string log = AwaitReload(
-      [&] { EXPECT_EQ(Run({"--signal", "reload=" + pid_file}), 0) << "--signal reload failed"; });
+  std::string log = AwaitReload([&] {
+    EXPECT_EQ(Run({"--signal", "reload=" + pid_file}), 0) << "--signal reload failed";
+  });
   EXPECT_NE(log.find("Reloaded server configuration"), std::string::npos) << log;
   auto b = Client(Connect("b", "pb"));
   EXPECT_EQ(b->Flush(), "");
