@@ -17,13 +17,23 @@ namespace gannet::test {
 namespace {
 
 constexpr std::string_view kViolation = "-ERR 'Authorization Violation'\r\n";
-// bcrypt hashes of "s3cret" at cost 10 (tens of milliseconds) and 12 (about 4x that).
+// bcrypt hashes of "s3cret" at cost 10 (tens of milliseconds) and 11 (twice that).
 constexpr const char* kHash10 = "$2a$10$9jAfCteB0ybX.e9UhrVMYOrAxHPjlg02RNRXtTtifvO5/oxQE.FKy";
-constexpr const char* kHash12 = "$2a$12$IAfCVgXfV03YMwk0mxum0u0gkd8dJMisseFuXpsBeSVOWj0h1lP3a";
+constexpr const char* kHash11 = "$2a$11$ut1V5n.ulb2pdo7IOzFqaeGJsWuPzVMPYtAeZTL6k9U96avEii5Y.";
 
 std::string Connect(std::string_view user, std::string_view pass) {
   return R"({"verbose":false,"user":")" + std::string(user) + R"(","pass":")" + std::string(pass) +
          "\"}";
+}
+
+// What a connection received before the PONG of its PING, without the server's own PINGs (the
+// first comes 2 s after CONNECT, which a loaded machine may reach during a bcrypt check).
+std::string FlushSkippingPings(RawConn& conn) {
+  std::string got = conn.Flush(20s);
+  for (size_t at = got.find("PING\r\n"); at != std::string::npos; at = got.find("PING\r\n")) {
+    got.erase(at, 6);
+  }
+  return got;
 }
 
 size_t Count(const std::string& text, std::string_view needle) {
@@ -275,13 +285,13 @@ TEST_P(ReloadTest, ChangedBcryptHashIsCheckedAgain) {
   auto a = Client(Connect("a", "s3cret"));
   auto b = Client(Connect("b", "s3cret"));
   // a: another hash of the same password (checked again, passes); b: another password.
-  Reload(std::string("authorization { users = [ {user: a, password: \"") + kHash12 +
+  Reload(std::string("authorization { users = [ {user: a, password: \"") + kHash11 +
          "\"}, {user: b, password: \"other\"} ] }\n");
   EXPECT_TRUE(ClosesWith(*b, kViolation));
   EXPECT_EQ(SendAndFlush(*a, "SUB x 1\r\nPUB x 2\r\nhi\r\n"), MsgBytes("x", "1", "", "hi"));
 }
 
-// The bcrypt check of a CONNECT (cost 12: about a quarter of a second or more) does not hold up
+// The bcrypt check of a CONNECT (cost 11: a tenth of a second or more) does not hold up
 // another client of the same worker (gannet: one worker thread): that client's PING is answered
 // while the CONNECT is still being checked, and the commands sent right after the CONNECT are
 // handled, in order, once it is accepted.
@@ -289,7 +299,7 @@ TEST_P(ReloadTest, BcryptConnectDoesNotHoldUpOtherClients) {
   // Traced, so the test can see when the server has read the CONNECT.
   std::vector<std::string> args{"-V"};
   if (kind() == ServerKind::kGannet) args = {"-V", "--threads", "1"};
-  StartReloadable(std::string("authorization { users = [ {user: slow, password: \"") + kHash12 +
+  StartReloadable(std::string("authorization { users = [ {user: slow, password: \"") + kHash11 +
                       "\"}, {user: fast, password: quick} ] }\n",
                   args);
   auto fast = Client(Connect("fast", "quick"));
@@ -303,16 +313,18 @@ TEST_P(ReloadTest, BcryptConnectDoesNotHoldUpOtherClients) {
     std::this_thread::sleep_for(1ms);  // polling the server's log
   }
   // The CONNECT is being checked: the other client is served meanwhile.
-  EXPECT_EQ(fast->Flush(), "");
+  EXPECT_EQ(FlushSkippingPings(*fast), "");
   EXPECT_EQ(slow->ReadUntil("PONG\r\n", 1ms), "") << "the bcrypt CONNECT finished first";
   // Once accepted, what came after the CONNECT is handled in order: SUB, PUB, PING.
-  EXPECT_EQ(slow->ReadUntil("PONG\r\n", 20s), MsgBytes("foo", "1", "", "early") + "PONG\r\n");
-  EXPECT_EQ(fast->Flush(), MsgBytes("foo", "9", "", "early"));
+  std::string accepted = slow->ReadUntil("PONG\r\n", 20s);
+  if (accepted.starts_with("PING\r\n")) accepted.erase(0, 6);  // the server's first PING
+  EXPECT_EQ(accepted, MsgBytes("foo", "1", "", "early") + "PONG\r\n");
+  EXPECT_EQ(FlushSkippingPings(*fast), MsgBytes("foo", "9", "", "early"));
   // A wrong password: what follows the CONNECT is never handled.
   auto wrong = DialInfo();
   wrong->Send("CONNECT " + Connect("slow", "nope") + "\r\nPUB foo 4\r\nlost\r\n");
   EXPECT_TRUE(ClosesWith(*wrong, kViolation, 20s));
-  EXPECT_EQ(fast->Flush(), "");
+  EXPECT_EQ(FlushSkippingPings(*fast), "");
 }
 
 GANNET_INSTANTIATE_FOR_BOTH_SERVERS(ReloadTest);
