@@ -143,8 +143,8 @@ int main(int argc, char** argv) {
         LOG_ERROR("Failed to reload server configuration: %s", err->c_str());
         continue;
       }
-      for (const auto& w : warnings) LOG_WARN("%s", w.c_str());
-      const std::string& ports_dir = server.config()->options().ports_file_dir;
+      // The file's warnings are not logged again, as the reference.
+      const std::string ports_dir = server.config()->options().ports_file_dir;
       if (ports_dir != old_ports_dir) {
         if (!ports_file.empty()) unlink(ports_file.c_str());
         ports_file = write_ports_file(ports_dir);
