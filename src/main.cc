@@ -6,7 +6,10 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "server/logger.h"
 #include "server/options.h"
@@ -79,20 +82,22 @@ int main(int argc, char** argv) {
     std::ofstream pid(opts.pid_file);
     pid << getpid();
   }
-  std::string ports_file;
-  if (!opts.ports_file_dir.empty()) {
+  // The ports file (--ports_file_dir), written at startup and when a reload moves it.
+  auto write_ports_file = [&](const std::string& dir) -> std::string {
+    if (dir.empty()) return {};
     Ports ports;
     ports.nats = ListenerUrls("nats", opts.host, server.port());
     if (server.monitor_port() > 0) {
       const std::string& mhost = opts.http_host.empty() ? opts.host : opts.http_host;
       ports.monitoring = ListenerUrls("http", mhost, server.monitor_port());
     }
-    ports_file = PortsFilePath(opts.ports_file_dir, argv[0], getpid());
-    std::ofstream f(ports_file);
+    std::string path = PortsFilePath(dir, argv[0], getpid());
+    std::ofstream f(path);
     f << PortsJson(ports);
-    if (!f)
-      LOG_ERROR("Error writing ports file (%s): %s", ports_file.c_str(), std::strerror(errno));
-  }
+    if (!f) LOG_ERROR("Error writing ports file (%s): %s", path.c_str(), std::strerror(errno));
+    return path;
+  };
+  std::string ports_file = write_ports_file(opts.ports_file_dir);
 
   // Lame duck mode runs on its own thread; when it has closed every client it interrupts
   // this loop, which then shuts down as for SIGINT.
@@ -125,6 +130,27 @@ int main(int argc, char** argv) {
       Logger::Get().Reopen();
       continue;
     }
+    if (sig == SIGHUP) {
+      LOG_DEBUG("Trapped \"hangup\" signal");
+      // Config reload: the file again, the flags over it; the old configuration stays in
+      // force if anything is wrong with the new one.
+      Options next;
+      std::vector<std::string> warnings;
+      std::optional<std::string> err = ReloadOptions(cl, next, warnings);
+      std::string old_ports_dir = server.config()->options().ports_file_dir;
+      if (!err) err = server.Reload(std::move(next));
+      if (err) {
+        LOG_ERROR("Failed to reload server configuration: %s", err->c_str());
+        continue;
+      }
+      // The file's warnings are not logged again, as the reference.
+      const std::string ports_dir = server.config()->options().ports_file_dir;
+      if (ports_dir != old_ports_dir) {
+        if (!ports_file.empty()) unlink(ports_file.c_str());
+        ports_file = write_ports_file(ports_dir);
+      }
+      continue;
+    }
     LOG_WARN("Signal %d not supported yet, ignored", sig);
   }
   if (lame_duck.joinable()) {
@@ -133,7 +159,9 @@ int main(int argc, char** argv) {
   }
   LOG_INFO("Initiating Shutdown...");
   server.Shutdown();
-  if (!opts.pid_file.empty()) unlink(opts.pid_file.c_str());
+  // The PID file a reload may have moved.
+  const std::string pid_file = server.config()->options().pid_file;
+  if (!pid_file.empty()) unlink(pid_file.c_str());
   if (!ports_file.empty() && unlink(ports_file.c_str()) != 0) {
     LOG_ERROR("Error cleaning up ports file %s: %s", ports_file.c_str(), std::strerror(errno));
   }

@@ -144,6 +144,11 @@ class Parser {
   void set_max_control_line(size_t n) { max_control_line_ = n; }
   // True when no command is partially buffered.
   bool idle() const { return state_ == State::kStart; }
+  // After Feed returned kStopped: the offset in the data fed where parsing would resume (just
+  // past the command whose handler stopped, or at the command BeforeCommand refused). A handler
+  // that stops to finish a command asynchronously (a CONNECT whose password is checked on
+  // another thread) feeds the rest from there later.
+  size_t stopped_at() const { return stopped_at_; }
 
   ParseStatus Feed(Handler& h, const char* data, size_t len) {
     using namespace parser_detail;
@@ -152,7 +157,10 @@ class Parser {
       switch (state_) {
         case State::kStart: {
           char c = data[i];
-          if (!h.BeforeCommand(c)) return ParseStatus::kStopped;
+          if (!h.BeforeCommand(c)) {
+            stopped_at_ = i;
+            return ParseStatus::kStopped;
+          }
           // Fast path for the verbs of the message path, when the whole verb is here.
           if (len - i >= 4) {
             Verb fast = FastVerb(data + i);
@@ -233,7 +241,10 @@ class Parser {
             return ParseStatus::kMaxControlLine;
           }
           ParseStatus st = DispatchLine(h, line);
-          if (st != ParseStatus::kOk) return st;
+          if (st != ParseStatus::kOk) {
+            stopped_at_ = i;
+            return st;
+          }
           if (state_ == State::kPayload) {
             // Fast path: the whole payload and its CRLF are in this buffer.
             size_t need = static_cast<size_t>(msg_.total_size);
@@ -300,7 +311,10 @@ class Parser {
             default:
               break;
           }
-          if (!ok) return ParseStatus::kStopped;
+          if (!ok) {
+            stopped_at_ = i;
+            return ParseStatus::kStopped;
+          }
           break;
         }
       }
@@ -446,6 +460,7 @@ class Parser {
 
   ParserRole role_;
   size_t max_control_line_;
+  size_t stopped_at_ = 0;
   State state_ = State::kStart;
   Verb verb_ = Verb::kNone;
   uint32_t candidates_ = 0;

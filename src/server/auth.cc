@@ -27,9 +27,15 @@ bool Authenticator::has_plaintext_passwords() const {
 }
 
 bool Authenticator::Authenticate(const ConnectOptions& connect, std::string_view nonce,
-                                 AuthIdentity& identity) const {
+                                 AuthIdentity& identity, std::string_view verified_hash) const {
   identity = AuthIdentity{};
   if (!required_) return true;
+  auto matches = [&](const std::string& configured, std::string_view given) {
+    if (!verified_hash.empty() && configured == verified_hash) return true;
+    if (!auth::PasswordMatches(configured, given)) return false;
+    if (auth::IsBcrypt(configured)) identity.verified_hash = configured;
+    return true;
+  };
 
   std::string_view username = connect.user;
   std::string_view password = connect.pass;
@@ -72,18 +78,48 @@ bool Authenticator::Authenticate(const ConnectOptions& connect, std::string_view
     return true;
   }
   if (entry) {
-    // TODO(issue 4): a bcrypt hash (cost 10-11) takes tens of milliseconds here, on the
-    // worker thread, holding up its other connections meanwhile. Move it to a helper thread.
-    if (!auth::PasswordMatches(entry->user->password, password)) return false;
+    // A bcrypt hash (cost 10-11) takes tens of milliseconds here: workers call this on the
+    // auth pool when NeedsSlowCheck says so.
+    if (!matches(entry->user->password, password)) return false;
     identity.permissions = entry->permissions.get();
     identity.account = entry->user->account;
     return true;
   }
-  if (!opts_.token.empty()) return auth::PasswordMatches(opts_.token, connect.auth_token);
+  if (!opts_.token.empty()) return matches(opts_.token, connect.auth_token);
   if (!opts_.username.empty()) {
-    return connect.user == opts_.username && auth::PasswordMatches(opts_.password, connect.pass);
+    return connect.user == opts_.username && matches(opts_.password, connect.pass);
   }
   return false;
+}
+
+bool Authenticator::NeedsSlowCheck(const ConnectOptions& connect,
+                                   std::string_view verified_hash) const {
+  if (!required_) return false;
+  // The same choice of configured secret as Authenticate.
+  auto slow = [&](const std::string& configured) {
+    return auth::IsBcrypt(configured) && configured != verified_hash;
+  };
+  if (!nkeys_.empty() && !connect.nkey.empty()) return false;
+  if (!users_.empty()) {
+    std::string_view username = connect.user;
+    if (!opts_.no_auth_user.empty() && connect.user.empty() && connect.pass.empty() &&
+        connect.auth_token.empty()) {
+      username = opts_.no_auth_user;
+    }
+    if (!username.empty()) {
+      auto it = users_.find(std::string(username));
+      return it != users_.end() && slow(it->second.user->password);
+    }
+  }
+  if (!opts_.token.empty()) return slow(opts_.token);
+  if (!opts_.username.empty()) return connect.user == opts_.username && slow(opts_.password);
+  return false;
+}
+
+bool Authenticator::HasUserOf(const ConnectOptions& connect) const {
+  if (!connect.nkey.empty()) return nkeys_.count(connect.nkey) != 0;
+  if (!connect.user.empty()) return users_.count(connect.user) != 0;
+  return true;
 }
 
 }  // namespace gannet

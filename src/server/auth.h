@@ -24,6 +24,9 @@ struct AuthIdentity {
   std::string log_user = "User \"N/A\"";
   // The account its user is bound to; empty: the global account.
   std::string account;
+  // The configured bcrypt hash the password was checked against, if any: a reload that keeps
+  // it need not recompute the hash (same hash, same password: same verdict).
+  std::string verified_hash;
 };
 
 // Built once from the options; immutable, shared by every worker.
@@ -37,13 +40,23 @@ class Authenticator {
   bool advertise_auth_required() const { return required_ && opts_.no_auth_user.empty(); }
   // Whether INFO carries a nonce for NKEY users to sign.
   bool nonce_required() const { return !nkeys_.empty(); }
+  bool has_users() const { return !users_.empty(); }
   // The reference's startup warning, if a configured password is plain text.
   bool has_plaintext_passwords() const;
 
   // Checks a CONNECT's credentials against the configuration, given the nonce sent in INFO.
   // On success fills `identity`. A bcrypt password costs tens of milliseconds of CPU here.
-  bool Authenticate(const ConnectOptions& connect, std::string_view nonce,
-                    AuthIdentity& identity) const;
+  // `verified_hash`: a bcrypt hash this CONNECT's password is known to match (from an earlier
+  // check); if it is the configured one, it is not recomputed.
+  bool Authenticate(const ConnectOptions& connect, std::string_view nonce, AuthIdentity& identity,
+                    std::string_view verified_hash = {}) const;
+  // Whether Authenticate would compute a bcrypt hash for this CONNECT (too slow for a worker
+  // thread: see AuthPool).
+  bool NeedsSlowCheck(const ConnectOptions& connect, std::string_view verified_hash = {}) const;
+  // Whether the NKEY or users-list user a CONNECT named is (still) configured; true when it
+  // named neither. A reload closes the clients of users that are gone (reload.go
+  // clientHasMovedToDifferentAccount).
+  bool HasUserOf(const ConnectOptions& connect) const;
 
  private:
   struct Entry {

@@ -12,6 +12,7 @@
 #include <charconv>
 #include <cstring>
 #include <random>
+#include <utility>
 
 #include "core/fast_random.h"
 #include "core/subject.h"
@@ -201,7 +202,7 @@ Client::Client(Server& server, Worker& worker, int fd, uint64_t cid, std::string
       cid_(cid),
       ip_(std::move(ip)),
       port_(port),
-      parser_(ParserRole::kServerForClient, static_cast<size_t>(server.options().max_control_line)),
+      parser_(ParserRole::kServerForClient, static_cast<size_t>(worker.options().max_control_line)),
       account_(&server.accounts().global()),
       cache_(&worker.cache(*account_)) {
   log_prefix_ = ip_ + ":" + std::to_string(port_) + " - cid:" + std::to_string(cid_);
@@ -212,21 +213,24 @@ Client::~Client() {
 }
 
 void Client::Start() {
-  const Options& opts = server_.options();
+  const ServerConfig& config = worker_.config();
+  const Options& opts = config.options();
   created_ = last_activity_ = worker_.now();
   created_wall_ = std::chrono::system_clock::now();
   next_ping_ = created_ + opts.ping_interval;
-  const Authenticator& authn = server_.authenticator();
+  const Authenticator& authn = config.authenticator();
   auth_required_ = authn.required();
   if (authn.nonce_required()) nonce_ = nkey::NewNonce();
   int64_t n = server_.num_clients.fetch_add(1) + 1;
   LOG_DEBUG("%s - Client connection created", log_prefix_.c_str());
-  SendProto(server_.ClientInfo(cid_, ip_, nonce_));
-  if (n > opts.max_connections) {
-    LOG_ERROR("%s - maximum connections exceeded", log_prefix_.c_str());
-    SendErr("maximum connections exceeded");
-    Close(CloseReason::kMaxConnectionsExceeded);
-  }
+  SendProto(config.ClientInfo(cid_, ip_, nonce_));
+  if (n > opts.max_connections) CloseMaxConnectionsExceeded();
+}
+
+void Client::CloseMaxConnectionsExceeded() {
+  LOG_ERROR("%s - maximum connections exceeded", log_prefix_.c_str());
+  SendErr("maximum connections exceeded");
+  Close(CloseReason::kMaxConnectionsExceeded);
 }
 
 void Client::SendProto(std::string_view bytes) {
@@ -254,6 +258,11 @@ void Client::OnReadable() {
     if (closing()) return;
     worker_.MarkDirty(this);
   }
+  if (auth_pending_) {
+    // Reading is off while a CONNECT is checked: only a hang-up or an error gets here.
+    Close(CloseReason::kClientClosed);
+    return;
+  }
   std::vector<char>& buf = worker_.read_buffer;
   ssize_t n = ::read(fd_, buf.data(), buf.size());
   if (n == 0) {
@@ -266,6 +275,16 @@ void Client::OnReadable() {
     return;
   }
   ParseStatus st = parser_.Feed(*this, buf.data(), static_cast<size_t>(n));
+  if (st == ParseStatus::kStopped && auth_pending_ && !closing()) {
+    // A CONNECT is being checked on the auth pool: keep what came after it for later.
+    size_t at = parser_.stopped_at();
+    held_input_.assign(buf.data() + at, static_cast<size_t>(n) - at);
+    return;
+  }
+  HandleParseStatus(st);
+}
+
+void Client::HandleParseStatus(ParseStatus st) {
   switch (st) {
     case ParseStatus::kOk:
     case ParseStatus::kStopped:
@@ -295,13 +314,23 @@ bool Client::BeforeCommand(char first_byte) {
 }
 
 void Client::AuthViolation() {
-  LOG_ERROR("%s - authentication error", log_prefix_.c_str());
+  // As the reference's authViolation: the user named when NKEY users or a users list exist.
+  const Authenticator& authn = worker_.config().authenticator();
+  if (authn.nonce_required()) {
+    LOG_ERROR("%s - authentication error - Nkey %s", log_prefix_.c_str(),
+              Quote(opts_.nkey).c_str());
+  } else if (authn.has_users()) {
+    LOG_ERROR("%s - authentication error - User %s", log_prefix_.c_str(),
+              Quote(opts_.user).c_str());
+  } else {
+    LOG_ERROR("%s - authentication error", log_prefix_.c_str());
+  }
   SendErr("Authorization Violation");
   Close(CloseReason::kAuthenticationViolation);
 }
 
 bool Client::OnConnect(std::string_view json) {
-  const Options& opts = server_.options();
+  const Options& opts = worker_.options();
   LOG_TRACE("%s - <<- [CONNECT %.*s]", log_prefix_.c_str(), static_cast<int>(json.size()),
             json.data());
   last_activity_ = worker_.now();
@@ -324,24 +353,152 @@ bool Client::OnConnect(std::string_view json) {
   }
   headers_.store(!opts.no_header_support && opts_.headers, std::memory_order_relaxed);
 
-  if (auth_required_) {
-    // A configured password may be a bcrypt hash: see Authenticator::Authenticate on its cost.
-    if (!server_.authenticator().Authenticate(opts_, nonce_, identity_)) {
-      AuthViolation();
-      return false;
+  if (auth_required_) return CheckCredentials(AuthMode::kConnect);
+  return FinishConnect();
+}
+
+bool Client::CheckCredentials(AuthMode mode) {
+  std::shared_ptr<const ServerConfig> config = worker_.config_ptr();
+  const Authenticator& authn = config->authenticator();
+  std::string_view verified =
+      mode == AuthMode::kReload ? std::string_view(identity_.verified_hash) : std::string_view();
+  if (authn.NeedsSlowCheck(opts_, verified)) {
+    // A bcrypt hash: tens of milliseconds of CPU, checked on the auth pool so this worker's
+    // other connections are not held up. A CONNECT reads nothing more until the verdict.
+    if (mode == AuthMode::kConnect && !auth_pending_) {
+      auth_pending_ = true;
+      worker_.ModifyEpoll(fd_, cid_, reading_wanted(), want_write_);
     }
-    const auth::CompiledPermissions* perms = identity_.permissions;
-    response_perms_.store(perms && perms->response() ? perms : nullptr, std::memory_order_release);
-    pub_cache_.clear();
-    if (!identity_.account.empty()) {
-      Account* account = server_.accounts().Find(identity_.account);
-      if (!account) {
-        AuthViolation();
-        return false;
-      }
-      BindAccount(*account);
+    Worker* worker = &worker_;
+    server_.auth_pool().Submit([worker, cid = cid_, config, connect = opts_, nonce = nonce_,
+                                verified = std::string(verified), mode]() mutable {
+      AuthIdentity identity;
+      bool ok = config->authenticator().Authenticate(connect, nonce, identity, verified);
+      worker->PostToClient(cid, [mode, config = std::move(config), ok,
+                                 identity = std::move(identity)](Client& c) mutable {
+        c.OnCredentialsChecked(mode, std::move(config), ok, std::move(identity));
+      });
+    });
+    return false;
+  }
+  AuthIdentity identity;
+  bool ok = authn.Authenticate(opts_, nonce_, identity, verified);
+  return OnCredentialsChecked(mode, std::move(config), ok, std::move(identity));
+}
+
+bool Client::OnCredentialsChecked(AuthMode mode, std::shared_ptr<const ServerConfig> config,
+                                  bool ok, AuthIdentity identity) {
+  if (config != worker_.config_ptr()) {
+    // A reload came in while the pool was checking. A CONNECT is checked again against the
+    // configuration now in force; a reload's verdict is stale: the newer reload asked again.
+    if (mode == AuthMode::kConnect) return CheckCredentials(mode);
+    return true;
+  }
+  // The user's account: bound at CONNECT, for the connection's life.
+  Account* account = identity.account.empty() ? &server_.accounts().global()
+                                              : server_.accounts().Find(identity.account);
+  if (!ok || !account) {
+    auth_pending_ = false;
+    AuthViolation();
+    return false;
+  }
+  if (mode == AuthMode::kReload && account != account_) {
+    // As the reference: a client whose user moved to another account is closed (without
+    // -ERR) and connects again into the new one.
+    Close(CloseReason::kClientClosed);
+    return false;
+  }
+  if (mode == AuthMode::kConnect) BindAccount(*account);
+  ApplyIdentity(std::move(config), std::move(identity));
+  if (mode == AuthMode::kReload) {
+    RecheckSubscriptions();
+    return true;
+  }
+  bool was_pending = auth_pending_;
+  auth_pending_ = false;
+  if (!FinishConnect()) return false;
+  if (was_pending) ResumeAfterAuth();
+  return true;
+}
+
+void Client::ApplyIdentity(std::shared_ptr<const ServerConfig> config, AuthIdentity identity) {
+  std::shared_ptr<const ServerConfig> previous = std::exchange(auth_config_, std::move(config));
+  identity_ = std::move(identity);
+  const auth::CompiledPermissions* perms = identity_.permissions;
+  response_perms_.store(perms && perms->response() ? perms : nullptr, std::memory_order_release);
+  pub_cache_.clear();
+  if (previous) {
+    // Publishers on other workers may still be reading the previous permissions (a
+    // subscription's deny filter, response_perms_) until their next quiescent point.
+    server_.reclaimer().Retire([previous = std::move(previous)] {});
+  }
+}
+
+void Client::ResumeAfterAuth() {
+  worker_.ModifyEpoll(fd_, cid_, reading_wanted(), want_write_);
+  if (held_input_.empty()) return;
+  std::string input;
+  input.swap(held_input_);
+  ParseStatus st = parser_.Feed(*this, input.data(), input.size());
+  if (st == ParseStatus::kStopped && auth_pending_ && !closing()) {
+    held_input_.assign(input, parser_.stopped_at());  // another CONNECT with a bcrypt password
+    return;
+  }
+  HandleParseStatus(st);
+}
+
+void Client::OnConfigReloaded() {
+  const Authenticator& authn = worker_.config().authenticator();
+  parser_.set_max_control_line(static_cast<size_t>(worker_.options().max_control_line));
+  if (!connect_received_) {
+    auth_required_ = authn.required();
+    return;
+  }
+  // A CONNECT being checked is checked again against this configuration when its verdict
+  // comes back (OnCredentialsChecked).
+  if (auth_pending_) return;
+  if (!authn.HasUserOf(opts_)) {
+    // As the reference: the client of a user no longer configured is closed, without -ERR.
+    Close(CloseReason::kClientClosed);
+    return;
+  }
+  // Without authentication there is nothing to check, and (as the reference) the client keeps
+  // the permissions it has.
+  if (!authn.required()) return;
+  CheckCredentials(AuthMode::kReload);
+}
+
+void Client::RecheckSubscriptions() {
+  const auth::CompiledPermissions* perms = identity_.permissions;
+  std::vector<Subscription*> denied;
+  bool filter = false;
+  for (auto& [sid, sub] : subs_) {
+    if (!perms) break;
+    // As the reference's processSubsOnConfigReload: a queue subscription stays if either its
+    // subject or its subject and queue are allowed.
+    if (!perms->SubscribeAllowed(sub->subject, {}) &&
+        (sub->queue.empty() || !perms->SubscribeAllowed(sub->subject, sub->queue))) {
+      denied.push_back(sub.get());
+    } else if (perms->DenyFilterFor(sub->subject)) {
+      filter = true;
     }
   }
+  for (Subscription* sub : denied) {
+    std::string subject = Quote(sub->subject);
+    std::string sid = Quote(sub->sid);
+    RemoveSubscription(sub);
+    std::string err = "Permissions Violation for Subscription to ";
+    err.append(subject).append(" (sid ").append(sid).append(")");
+    SendErr(err);
+    LOG_INFO("Removed sub %s (sid %s) for %s - not authorized", subject.c_str(), sid.c_str(),
+             identity_.log_user.c_str());
+  }
+  deny_filter_loaded_ = filter;
+  const auth::DeliveryDenyFilter* deny = filter ? perms->deny_filter() : nullptr;
+  for (auto& [sid, sub] : subs_) sub->deny_filter.store(deny, std::memory_order_release);
+}
+
+bool Client::FinishConnect() {
   if (opts_.new_account || !opts_.account.empty()) {
     AuthViolation();
     return false;
@@ -405,7 +562,7 @@ bool Client::OnPong() {
 // ---- Subscriptions ----
 
 bool Client::OnSub(std::string_view subject, std::string_view queue, std::string_view sid) {
-  const Options& opts = server_.options();
+  const Options& opts = worker_.options();
   LOG_TRACE("%s - <<- [SUB %.*s%s%.*s %.*s]", log_prefix_.c_str(), static_cast<int>(subject.size()),
             subject.data(), queue.empty() ? "" : " ", static_cast<int>(queue.size()), queue.data(),
             static_cast<int>(sid.size()), sid.data());
@@ -500,7 +657,7 @@ void Client::RemoveSubscriptionIfDone(std::string_view sid, uint64_t seq) {
 // ---- Publishing ----
 
 bool Client::OnMsgArgs(Verb verb, const MsgArgs& args) {
-  const Options& opts = server_.options();
+  const Options& opts = worker_.options();
   if (verb == Verb::kHpub && !wants_headers()) {
     LOG_ERROR("%s - message headers not supported", log_prefix_.c_str());
     Close(CloseReason::kProtocolViolation);
@@ -716,7 +873,7 @@ bool Client::DeliverToSubscription(Subscription* sub, const MsgArgs& args,
     dst->TrackReplyPermit(args.reply);
   }
 
-  const int64_t max_pending = server_.options().max_pending;
+  const int64_t max_pending = worker_.max_pending();
   if (&dst->worker() == &worker_) {
     AppendMessage(dst->out_.Tail(), args.subject, sub->sid, args, payload, dst->wants_headers());
     dst->out_msgs++;
@@ -815,7 +972,7 @@ bool Client::UseReplyPermit(std::string_view subject) {
 
 bool Client::HandOver(const std::string& bytes, uint64_t msgs, uint64_t payload_bytes,
                       bool& notify) {
-  const int64_t max_pending = server_.options().max_pending;
+  const int64_t max_pending = worker_.max_pending();
   std::lock_guard lock(inbox_mu_);
   notify = !flush_posted_;
   flush_posted_ = true;
@@ -847,13 +1004,13 @@ void Client::PauseReading(Clock::time_point until) {
   paused_until = until;
   if (read_paused) return;
   read_paused = true;
-  worker_.ModifyEpoll(fd_, cid_, false, want_write_);
+  worker_.ModifyEpoll(fd_, cid_, reading_wanted(), want_write_);
 }
 
 void Client::ResumeReading() {
   if (!read_paused) return;
   read_paused = false;
-  worker_.ModifyEpoll(fd_, cid_, true, want_write_);
+  worker_.ModifyEpoll(fd_, cid_, reading_wanted(), want_write_);
 }
 
 bool Client::TakeInbox() {
@@ -893,7 +1050,7 @@ bool Client::TakeInbox() {
 void Client::CloseAsSlowConsumer() {
   server_.slow_consumers.fetch_add(1, std::memory_order_relaxed);
   LOG_INFO("%s - Slow Consumer Detected: MaxPending of %lld Exceeded", log_prefix_.c_str(),
-           static_cast<long long>(server_.options().max_pending));
+           static_cast<long long>(worker_.max_pending()));
   Close(CloseReason::kSlowConsumerPendingBytes);
 }
 
@@ -938,7 +1095,7 @@ bool Client::TryDirectWrite(const std::string& bytes, uint64_t msgs, uint64_t pa
 void Client::UpdateWriteInterest(bool want_write) {
   if (want_write == want_write_) return;
   want_write_ = want_write;
-  worker_.ModifyEpoll(fd_, cid_, !read_paused, want_write);
+  worker_.ModifyEpoll(fd_, cid_, reading_wanted(), want_write);
 }
 
 void Client::OnWritable() { FlushOutbound(); }
@@ -990,7 +1147,7 @@ bool Client::FlushOutbound() {
 // ---- Timers ----
 
 void Client::OnTick(Clock::time_point now) {
-  const Options& opts = server_.options();
+  const Options& opts = worker_.options();
   if (out_.empty() && out_.has_spares() && now - last_activity_ > std::chrono::seconds(1)) {
     out_.ReleaseSpares();
   }
@@ -1011,6 +1168,7 @@ void Client::OnTick(Clock::time_point now) {
     Close(CloseReason::kSlowConsumerWriteDeadline);
     return;
   }
+  if (auth_pending_) return;  // no PING before the CONNECT is accepted
   if (now >= next_ping_) {
     bool need_rtt = !rtt_measured_;
     bool send = true;

@@ -21,6 +21,7 @@
 #include "server/auth.h"
 #include "server/conn_snapshot.h"
 #include "server/outbound.h"
+#include "server/server_config.h"
 
 namespace gannet {
 
@@ -69,6 +70,13 @@ class Client {
   void OnTick(Clock::time_point now);  // ping, auth and write-deadline timers
   void Close(CloseReason reason);
   void RemoveSubscriptionIfDone(std::string_view sid, uint64_t seq);
+  // A reload: the worker has taken a new configuration. As the reference's reloadAuthorization:
+  // a client whose user is gone is closed; otherwise its credentials are checked again (a
+  // failure closes it with 'Authorization Violation'), its permissions replaced, and its
+  // subscriptions the new ones deny removed (each with a -ERR).
+  void OnConfigReloaded();
+  // -ERR 'maximum connections exceeded' and close (at connect, or max_connections lowered).
+  void CloseMaxConnectionsExceeded();
 
   // A copy of this connection's state for monitoring (subscriptions only when asked).
   void Snapshot(ConnSnapshot& out, bool with_subs) const;
@@ -147,6 +155,25 @@ class Client {
   void BindAccount(Account& account);
   void ProcessPublish(const MsgArgs& args, std::string_view payload);
   void AuthViolation();
+  // Authentication of the CONNECT (kConnect) or again after a reload (kReload).
+  enum class AuthMode { kConnect, kReload };
+  // Checks the CONNECT's credentials against the worker's configuration: inline, or on the
+  // auth pool when that takes a bcrypt hash (the connection then reads nothing more until the
+  // verdict is back). Returns what the parser handler returns: false if the connection closed
+  // or waits for the verdict.
+  bool CheckCredentials(AuthMode mode);
+  bool OnCredentialsChecked(AuthMode mode, std::shared_ptr<const ServerConfig> config, bool ok,
+                            AuthIdentity identity);
+  // Takes `identity` (and its permissions, which live in `config`) as this client's.
+  void ApplyIdentity(std::shared_ptr<const ServerConfig> config, AuthIdentity identity);
+  // What CONNECT checks after authentication; false if the connection closed.
+  bool FinishConnect();
+  // After an asynchronous CONNECT check: reads again, and parses what arrived meanwhile.
+  void ResumeAfterAuth();
+  // A reload: removes the subscriptions the new permissions deny and resets the deny filters.
+  void RecheckSubscriptions();
+  void HandleParseStatus(ParseStatus st);
+  bool reading_wanted() const { return !read_paused && !auth_pending_; }
   // Publish permissions (with allow_responses); sends the violation and returns false.
   bool CheckPublishAllowed(std::string_view subject);
   bool PublishAllowedCached(std::string_view subject);
@@ -182,6 +209,11 @@ class Client {
   bool deny_filter_loaded_ = false;  // the subscribe deny filter applies to every subscription
   // Publish permission results by subject (as the reference's pcache: at most 128, pruned).
   std::unordered_map<std::string, bool> pub_cache_;
+  // The configuration generation identity_'s permissions live in (kept alive by this pointer;
+  // when replaced, released only after other workers' publishers are done with it).
+  std::shared_ptr<const ServerConfig> auth_config_;
+  bool auth_pending_ = false;  // CONNECT waits for the auth pool's verdict; not reading
+  std::string held_input_;     // what was read after that CONNECT, parsed once it is accepted
   // allow_responses: the permissions (read by publishers delivering to this client: a null
   // pointer or one without `response` costs them nothing) and the reply subjects received.
   std::atomic<const auth::CompiledPermissions*> response_perms_{nullptr};

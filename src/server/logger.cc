@@ -44,7 +44,8 @@ bool Logger::Reopen() {
 void Logger::Log(std::string_view label, std::string_view message) {
   char prefix[96];
   int n = std::snprintf(prefix, sizeof prefix, "[%d] ", static_cast<int>(getpid()));
-  if (logtime_) {
+  const bool color_on = color_.load(std::memory_order_relaxed);
+  if (logtime_.load(std::memory_order_relaxed)) {
     timeval tv;
     gettimeofday(&tv, nullptr);
     tm local;
@@ -54,7 +55,7 @@ void Logger::Log(std::string_view label, std::string_view message) {
     n += std::snprintf(prefix + n, sizeof prefix - n, ".%06ld ", static_cast<long>(tv.tv_usec));
   }
   const char* color = "";
-  if (color_) {
+  if (color_on) {
     if (label == "INF")
       color = "\x1b[32m";
     else if (label == "DBG")
@@ -70,9 +71,9 @@ void Logger::Log(std::string_view label, std::string_view message) {
   line.reserve(static_cast<size_t>(n) + message.size() + 16);
   line.append(prefix, static_cast<size_t>(n));
   line += '[';
-  if (color_) line += color;
+  if (color_on) line += color;
   line.append(label);
-  if (color_) line += "\x1b[0m";
+  if (color_on) line += "\x1b[0m";
   line += "] ";
   line.append(message);
   line += '\n';

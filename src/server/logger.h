@@ -34,8 +34,9 @@ class Logger {
   std::mutex mu_;
   FILE* out_ = stderr;
   std::string path_;
-  bool logtime_ = true;
-  bool color_ = false;
+  // Read by every line outside the lock; a config reload may change them.
+  std::atomic<bool> logtime_{true};
+  std::atomic<bool> color_{false};
 };
 
 template <typename... Args>

@@ -237,14 +237,15 @@ HttpResponse JsonResponse(const HttpRequest& r, const nlohmann::ordered_json& do
 Monitor::Monitor(Server& server)
     : server_(server),
       http_([this](const HttpRequest& r) { return Handle(r); }),
-      base_path_(NormalizeBasePath(server.options().http_base_path)),
+      base_path_(NormalizeBasePath(server.config()->options().http_base_path)),
       last_cpu_wall_(std::chrono::steady_clock::now()),
       last_cpu_seconds_(CpuSeconds()) {}
 
 Monitor::~Monitor() { Stop(); }
 
 bool Monitor::Start() {
-  const Options& o = server_.options();
+  auto config = server_.config();
+  const Options& o = config->options();
   std::string host = o.http_host.empty() ? o.host : o.http_host;
   int port = o.http_port < 0 ? 0 : o.http_port;
   if (std::string err = http_.Start(host, port); !err.empty()) {
@@ -297,7 +298,8 @@ std::optional<Monitor::Json> Monitor::BuildVarz() {
   auto gathered = server_.Gather(false, false, 0, kGatherTimeout);
   if (!gathered) return std::nullopt;
   const WorkerTotals& t = gathered->totals;
-  const Options& o = server_.options();
+  auto config = server_.config();  // the current generation (a reload may replace it)
+  const Options& o = config->options();
   auto now = std::chrono::system_clock::now();
 
   auto wall = std::chrono::steady_clock::now();
@@ -360,7 +362,7 @@ std::optional<Monitor::Json> Monitor::BuildVarz() {
   Json stats = Json::object();
   for (const auto& [path, n] : req_stats_) stats[path] = n;
   j["http_req_stats"] = std::move(stats);
-  j["config_load_time"] = FormatRfc3339Nano(server_.start_time());
+  j["config_load_time"] = FormatRfc3339Nano(config->load_time());
   return j;
 }
 

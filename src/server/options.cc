@@ -30,7 +30,36 @@ std::optional<bool> ParseBool(const std::string& text) {
   return std::nullopt;
 }
 
+// The config file (if any) with the flags applied over it.
+std::optional<std::string> BuildOptions(const CommandLine& cl, const std::string& config,
+                                        Options& out, std::vector<std::string>& warnings,
+                                        bool& config_error) {
+  out = Options{};
+  if (!config.empty()) {
+    out.config_file = config;
+    if (auto err = LoadConfig(config, out, warnings, cl.check_config)) {
+      config_error = true;
+      return err;
+    }
+  }
+  for (const auto& apply : cl.overrides) apply(out);
+  if (out.threads <= 0) {
+    unsigned n = std::thread::hardware_concurrency();
+    out.threads = n == 0 ? 1 : static_cast<int>(n);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::optional<std::string> ReloadOptions(const CommandLine& cl, Options& out,
+                                         std::vector<std::string>& warnings) {
+  if (cl.options.config_file.empty()) {
+    return std::string("can only reload config when a file is provided using -c or --config");
+  }
+  bool config_error = false;
+  return BuildOptions(cl, cl.options.config_file, out, warnings, config_error);
+}
 
 std::optional<std::string> ValidateOptions(const Options& opts) {
   if (opts.max_payload > opts.max_pending) {
@@ -88,8 +117,7 @@ Common Options:
 }
 
 std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& out) {
-  Options flags;  // flag values, applied over the config file's
-  std::vector<std::function<void(Options&)>> overrides;
+  std::vector<std::function<void(Options&)>>& overrides = out.overrides;
   std::string config;
 
   // Flags that need a value.
@@ -218,20 +246,7 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
     return "flag provided but not defined: -" + name;
   }
 
-  out.options = Options{};
-  if (!config.empty()) {
-    out.options.config_file = config;
-    if (auto err = LoadConfig(config, out.options, out.warnings, out.check_config)) {
-      out.config_error = true;
-      return err;
-    }
-  }
-  for (auto& apply : overrides) apply(out.options);
-  if (out.options.threads <= 0) {
-    unsigned n = std::thread::hardware_concurrency();
-    out.options.threads = n == 0 ? 1 : static_cast<int>(n);
-  }
-  return std::nullopt;
+  return BuildOptions(out, config, out.options, out.warnings, out.config_error);
 }
 
 }  // namespace gannet

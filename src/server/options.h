@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -149,11 +150,19 @@ struct CommandLine {
   std::string signal;         // --signal CMD[=PID|PIDFILE]: signal a running server and exit
   bool config_error = false;  // the error came from the config file (no usage text then)
   std::vector<std::string> warnings;
+  // The flags given, as changes to apply over the config file's options (again at a reload:
+  // flags keep precedence over the file, as the reference).
+  std::vector<std::function<void(Options&)>> overrides;
 };
 
 // Parses Go-style flags (-flag, --flag, -flag=value, -flag value) and loads -c FILE, with
 // flags overriding the file. Returns an error message on bad input.
 std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& out);
+
+// A reload: reads the config file named on the command line again into `out`, with the same
+// flags applied over it. Fails if there is no file, or with the file's first error.
+std::optional<std::string> ReloadOptions(const CommandLine& cl, Options& out,
+                                         std::vector<std::string>& warnings);
 
 // Rejects option combinations the reference refuses at startup.
 std::optional<std::string> ValidateOptions(const Options& opts);

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -33,68 +34,24 @@ std::string NewServerId() {
   return id;
 }
 
-std::string JsonEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 Server::Server(Options options)
     : options_(std::move(options)),
-      authenticator_(options_),
       server_id_(NewServerId()),
       accounts_(options_),
       start_time_(std::chrono::system_clock::now()) {
   if (options_.server_name.empty()) options_.server_name = server_id_;
+  config_ = std::make_shared<const ServerConfig>(options_, server_id_);
   // Internal clients take ids 1-3 in the reference, so its first real client is cid 4.
   next_cid_ = 3;
 }
 
 Server::~Server() { Shutdown(); }
 
-std::string Server::ClientInfo(uint64_t cid, const std::string& client_ip,
-                               std::string_view nonce) const {
-  std::string info = info_prefix_;
-  info += ",\"client_id\":";
-  info += std::to_string(cid);
-  info += ",\"client_ip\":\"";
-  info += JsonEscape(client_ip);
-  info += '"';
-  if (!nonce.empty()) {
-    info += ",\"nonce\":\"";
-    info.append(nonce);  // base64url: nothing to escape
-    info += '"';
-  }
-  info += "} \r\n";
-  return info;
+std::shared_ptr<const ServerConfig> Server::config() const {
+  std::lock_guard lock(config_mu_);
+  return config_;
 }
 
 bool Server::Start() {
@@ -107,19 +64,10 @@ bool Server::Start() {
   if (!options_.config_file.empty()) {
     LOG_INFO("Using configuration file: %s", options_.config_file.c_str());
   }
-  if (authenticator_.has_plaintext_passwords()) {
+  if (config_->authenticator().has_plaintext_passwords()) {
     LOG_WARN("Plaintext passwords detected, use nkeys or bcrypt");
   }
   LOG_DEBUG("  Threads:  %d", options_.threads);
-
-  // Field order and omissions as the reference's Info struct.
-  info_prefix_ = "INFO {\"server_id\":\"" + server_id_ + "\",\"server_name\":\"" +
-                 JsonEscape(options_.server_name) + "\",\"version\":\"" + kCompatibleNatsVersion +
-                 "\",\"proto\":1,\"host\":\"" + JsonEscape(options_.host) +
-                 "\",\"port\":" + std::to_string(options_.port) +
-                 ",\"headers\":" + (options_.no_header_support ? "false" : "true");
-  if (authenticator_.advertise_auth_required()) info_prefix_ += ",\"auth_required\":true";
-  info_prefix_ += ",\"max_payload\":" + std::to_string(options_.max_payload);
 
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -153,6 +101,7 @@ bool Server::Start() {
                                         : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
 
   reclaimer_ = std::make_unique<Reclaimer>(static_cast<size_t>(options_.threads));
+  auth_pool_.Start(static_cast<size_t>(std::clamp(options_.threads, 2, 8)));
   for (int i = 0; i < options_.threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(*this, static_cast<size_t>(i)));
   }
@@ -232,6 +181,7 @@ void Server::Shutdown() {
   // Monitoring first: its requests wait on the workers.
   if (monitor_) monitor_->Stop();
   StopAccepting();
+  auth_pool_.Stop();
   for (auto& w : workers_) w->Stop();
   for (auto& w : workers_) w->Join();
   if (reclaimer_) reclaimer_->CollectAll();
@@ -302,7 +252,7 @@ void Server::LameDuckMode() {
       std::vector<std::pair<Worker*, uint64_t>> mine;
       worker->ForEachClient([&](Client& c) {
         if (c.TakesAsyncInfo()) {
-          std::string info = ClientInfo(c.cid(), c.ip());
+          std::string info = worker->config().ClientInfo(c.cid(), c.ip());
           info.insert(info.size() - 4, ",\"ldm\":true");  // before "} \r\n"
           c.SendProto(info);
         }

@@ -7,6 +7,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -14,9 +15,10 @@
 
 #include "core/reclaimer.h"
 #include "server/account.h"
-#include "server/auth.h"
+#include "server/auth_pool.h"
 #include "server/conn_snapshot.h"
 #include "server/options.h"
+#include "server/server_config.h"
 
 namespace gannet {
 
@@ -43,7 +45,16 @@ class Server {
   void InterruptLameDuck();
   bool in_lame_duck_mode() const { return ldm_.load(); }
 
-  const Options& options() const { return options_; }
+  // Config reload (SIGHUP, --signal reload), as the reference's reload.go: `next` (the file
+  // read again, the command line's flags over it) replaces the running configuration if only
+  // options the reference reloads changed and it passes ValidateOptions; else nothing changes
+  // and the error says why. On
+  // success every worker has taken the new configuration over (clients re-authenticated,
+  // permissions re-applied, subscriptions now denied removed) when this returns. Main thread.
+  std::optional<std::string> Reload(Options next);
+
+  // The current configuration generation. Any thread (one lock); workers keep their own copy.
+  std::shared_ptr<const ServerConfig> config() const;
   Accounts& accounts() { return accounts_; }
   Reclaimer& reclaimer() { return *reclaimer_; }
   const std::string& server_id() const { return server_id_; }
@@ -52,11 +63,8 @@ class Server {
   uint64_t NextClientId() { return next_cid_.fetch_add(1) + 1; }
   bool shutting_down() const { return shutdown_.load(); }
 
-  // The INFO line for a new client (with its id and address, and the nonce NKEY users sign
-  // when there is one), CRLF-terminated.
-  std::string ClientInfo(uint64_t cid, const std::string& client_ip,
-                         std::string_view nonce = {}) const;
-  const Authenticator& authenticator() const { return authenticator_; }
+  // Checks bcrypt passwords off the worker threads.
+  AuthPool& auth_pool() { return auth_pool_; }
 
   // ---- Monitoring ----
   // Keeps a closed connection's last state (the newest max_closed_clients). Any worker thread.
@@ -81,11 +89,15 @@ class Server {
   // Waits up to `d` unless lame duck mode is interrupted; false if it was.
   bool LameDuckWait(std::chrono::nanoseconds d);
 
+  // The options the server started with: what a reload cannot change (host, port, lame duck
+  // durations, monitoring, ...) is read from here. The rest is in config_.
   Options options_;
-  Authenticator authenticator_;  // refers to options_
   std::string server_id_;
-  std::string info_prefix_;  // INFO JSON up to and including max_payload
-  Accounts accounts_;        // each with its subject index
+  mutable std::mutex config_mu_;  // a leaf: guards the pointer only
+  std::shared_ptr<const ServerConfig> config_;
+  std::mutex reload_mu_;  // one reload at a time
+  AuthPool auth_pool_;
+  Accounts accounts_;  // each with its subject index
   std::unique_ptr<Reclaimer> reclaimer_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::thread acceptor_;

@@ -27,7 +27,11 @@ constexpr auto kStall = std::chrono::milliseconds(2);
 constexpr uint64_t kEventFdTag = 0;
 }  // namespace
 
-Worker::Worker(Server& server, size_t index) : server_(server), index_(index) {
+Worker::Worker(Server& server, size_t index)
+    : server_(server),
+      index_(index),
+      config_(server.config()),
+      max_pending_(config_->options().max_pending) {
   for (const auto& account : server.accounts().all()) {
     caches_.push_back(std::make_unique<MatchCache>(account->sublist()));
   }
@@ -110,6 +114,27 @@ void Worker::PostRun(std::function<void()> fn) {
   t.kind = TaskKind::kRun;
   t.run = std::move(fn);
   Post(std::move(t));
+}
+
+void Worker::PostToClient(uint64_t cid, std::function<void(Client&)> fn) {
+  PostRun([this, cid, fn = std::move(fn)] {
+    if (Client* c = FindClient(cid); c && !c->closing()) fn(*c);
+  });
+}
+
+void Worker::ApplyConfig(std::shared_ptr<const ServerConfig> next,
+                         std::atomic<int64_t>& excess_clients) {
+  // The previous generation may still be referred to by this worker's clients; each holds its
+  // own reference to the generation its permissions come from (Client::ApplyIdentity).
+  config_ = std::move(next);
+  ForEachClient([&](Client& c) {
+    if (excess_clients.load(std::memory_order_relaxed) > 0 &&
+        excess_clients.fetch_sub(1, std::memory_order_relaxed) > 0) {
+      c.CloseMaxConnectionsExceeded();
+      return;
+    }
+    c.OnConfigReloaded();
+  });
 }
 
 void Worker::ForEachClient(const std::function<void(Client&)>& fn) {

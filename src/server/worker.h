@@ -25,6 +25,7 @@
 #include "core/match_cache.h"
 #include "server/account.h"
 #include "server/conn_snapshot.h"
+#include "server/server_config.h"
 
 namespace gannet {
 
@@ -62,6 +63,23 @@ class Worker {
   void CloseClient(uint64_t cid, CloseReason reason);
   size_t index() const { return index_; }
   size_t num_clients() const { return num_clients_.load(std::memory_order_relaxed); }
+  // Any thread: max_pending, which a reload cannot change (as the reference), so the delivery
+  // path of every worker reads it here for free.
+  int64_t max_pending() const { return max_pending_; }
+
+  // ---- Owner thread: the configuration generation this worker runs with ----
+  // Taken over from the server at construction and at each reload (ApplyConfig), so the
+  // connections' paths read their options without a lock or an atomic.
+  const ServerConfig& config() const { return *config_; }
+  const std::shared_ptr<const ServerConfig>& config_ptr() const { return config_; }
+  const Options& options() const { return config_->options(); }
+  // A reload: switch to `next`, then have every connection re-checked against it (credentials,
+  // permissions, subscriptions; Client::OnConfigReloaded). While `excess_clients` is above
+  // zero, connections are closed instead (max_connections lowered), counting it down.
+  void ApplyConfig(std::shared_ptr<const ServerConfig> next, std::atomic<int64_t>& excess_clients);
+  // Posts an authentication verdict reached on the auth pool back to client `cid` (dropped if it
+  // is gone by then). Any thread.
+  void PostToClient(uint64_t cid, std::function<void(Client&)> fn);
 
   // ---- Owner thread ----
   // This worker's match cache for an account's subject index.
@@ -115,6 +133,8 @@ class Worker {
 
   Server& server_;
   const size_t index_;
+  std::shared_ptr<const ServerConfig> config_;
+  const int64_t max_pending_;
   int epoll_fd_ = -1;
   int event_fd_ = -1;
   std::thread thread_;

@@ -187,6 +187,15 @@ ServerProcess& ProtocolTest::Start(std::vector<std::string> args) {
   return *server_;
 }
 
+ServerProcess& ProtocolTest::StartOnConfigPort(int port, std::vector<std::string> args) {
+  server_ = std::make_unique<ServerProcess>(kind(), std::move(args));
+  server_->UsePortFromConfig(port);
+  if (!server_->Start()) {
+    Fail(std::string("server did not start: ") + ServerBinary(kind()) + "\n" + server_->Output());
+  }
+  return *server_;
+}
+
 ServerProcess& ProtocolTest::StartWithConfig(std::string_view config,
                                              std::vector<std::string> args) {
   tmp_ = std::make_unique<TempDir>();

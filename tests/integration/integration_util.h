@@ -76,6 +76,9 @@ class ProtocolTest : public ::testing::TestWithParam<ServerKind> {
   ServerProcess& Start(std::vector<std::string> args = {});
   // Writes `config` to a temporary file and starts the server with "-c FILE" plus `args`.
   ServerProcess& StartWithConfig(std::string_view config, std::vector<std::string> args = {});
+  // Starts the server with `args` (which name a config file) on `port`, which that file sets:
+  // no -a/-p flags are added.
+  ServerProcess& StartOnConfigPort(int port, std::vector<std::string> args);
   ServerProcess& server();
 
   // A TCP connection to the server; nothing read yet.

@@ -1367,6 +1367,44 @@ TEST_P(InteropAuthTest, AccountsShareOnlyExportsAndImports) {
   natsMsg_Destroy(none);
 }
 
+// A config reload (SIGHUP) gives a connected client its new permissions: the official client
+// stays connected (no reconnect, no error) and may publish where it could not before.
+TEST_P(InteropAuthTest, ReloadAppliesNewPermissionsWithoutReconnecting) {
+  TempFile conf("reload.conf",
+                "authorization { users = [\n"
+                "  {user: alice, password: a, permissions: {publish: \"ok.>\"}}\n"
+                "] }\n");
+  ASSERT_NO_FATAL_FAILURE(StartServer({"-c", conf.path()}));
+  Conn nc;
+  ASSERT_NO_FATAL_FAILURE(Connect(&nc, {.user = "alice", .password = "a"}));
+  Sub sub;
+  ASSERT_NO_FATAL_FAILURE(SubscribeSync(nc.get(), "more.>", &sub));
+  std::ofstream(conf.path()) << "authorization { users = [\n"
+                                "  {user: alice, password: a, permissions: {publish: "
+                                "[\"ok.>\", \"more.>\"]}}\n"
+                                "] }\n";
+  server_->Signal(SIGHUP);
+  auto deadline = Clock::now() + kWait;
+  while (server_->Output().find("Reloaded server configuration") == std::string::npos) {
+    ASSERT_LT(Clock::now(), deadline) << "no reload logged:\n" << server_->Output();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling the server's log
+  }
+  ASSERT_NATS_OK(natsConnection_PublishString(nc.get(), "more.1", "now allowed"));
+  Msg m = Next(sub.get());
+  ASSERT_TRUE(m);
+  EXPECT_EQ(Data(m.get()), "now allowed");
+  ASSERT_NO_FATAL_FAILURE(Flush(nc.get()));
+  natsStatistics* raw = nullptr;
+  ASSERT_NATS_OK(natsStatistics_Create(&raw));
+  Stats stats(raw);
+  ASSERT_NATS_OK(natsConnection_GetStats(nc.get(), raw));
+  uint64_t reconnects = 1;
+  natsStatistics_GetCounts(raw, nullptr, nullptr, nullptr, nullptr, &reconnects);
+  EXPECT_EQ(reconnects, 0u);
+  EXPECT_EQ(g_async_errors.load(), 0);
+  EXPECT_FALSE(natsConnection_IsClosed(nc.get()));
+}
+
 INSTANTIATE_TEST_SUITE_P(Servers, InteropTest,
                          ::testing::Values(ServerKind::kGannet, ServerKind::kNatsServer),
                          ParamName);

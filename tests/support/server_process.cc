@@ -70,7 +70,9 @@ bool ServerProcess::Start(std::chrono::milliseconds timeout) {
       has_port = true;
     }
   }
-  if (!has_port) {
+  if (config_port_ != 0) {
+    port_ = config_port_;
+  } else if (!has_port) {
     port_ = FreeTcpPort();
     argv.push_back("-a");
     argv.push_back("127.0.0.1");

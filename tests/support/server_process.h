@@ -28,6 +28,9 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
+  // The config file sets the client port (`port`): Start adds no -a/-p flags, which would win
+  // over the file (a config reload test changes the port in the file).
+  void UsePortFromConfig(int port) { config_port_ = port; }
   // Picks a free port (unless -p is among extra_args), forks, execs, waits for the port.
   bool Start(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // SIGTERM, then SIGKILL if it does not exit within the timeout. Returns the exit status
@@ -48,6 +51,7 @@ class ServerProcess {
   ServerKind kind_;
   std::vector<std::string> args_;
   int port_ = 0;
+  int config_port_ = 0;
   int pid_ = -1;
   int exit_status_ = -1;
   std::string log_path_;
