@@ -15,6 +15,8 @@
 
 namespace gannet {
 
+struct PeerCertNames;
+
 // Who a client authenticated as.
 struct AuthIdentity {
   // The permissions to enforce; null: none (the client may do anything).
@@ -22,6 +24,8 @@ struct AuthIdentity {
   // The user in violation log lines, as the reference's getAuthUser: `Nkey "U..."`,
   // `User "alice"` or `User "N/A"`.
   std::string log_user = "User \"N/A\"";
+  // verify_and_map: the user the client's certificate was mapped to.
+  std::string mapped_user;
 };
 
 // Built once from the options; immutable, shared by every worker.
@@ -40,14 +44,19 @@ class Authenticator {
 
   // Checks a CONNECT's credentials against the configuration, given the nonce sent in INFO.
   // On success fills `identity`. A bcrypt password costs tens of milliseconds of CPU here.
-  bool Authenticate(const ConnectOptions& connect, std::string_view nonce,
-                    AuthIdentity& identity) const;
+  // `cert`: the client's certificate names when its TLS context has verify_and_map (the user
+  // is then the one its email, DNS name, URI or subject names, and no password is checked).
+  bool Authenticate(const ConnectOptions& connect, std::string_view nonce, AuthIdentity& identity,
+                    const PeerCertNames* cert = nullptr) const;
 
  private:
   struct Entry {
     const User* user;
     std::unique_ptr<auth::CompiledPermissions> permissions;  // null: none
   };
+
+  // verify_and_map: the user a certificate names (auth.go checkClientTLSCertSubject).
+  const Entry* MapCertificate(const PeerCertNames& cert, std::string& how) const;
 
   const Options& opts_;
   bool required_;

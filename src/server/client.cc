@@ -4,6 +4,8 @@
 #include "auth/nkey.h"
 #include "auth/permissions.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 #include "core/subject.h"
 #include "server/logger.h"
 #include "server/server.h"
+#include "server/tls_context.h"
 #include "server/worker.h"
 
 namespace gannet {
@@ -167,12 +170,13 @@ Client::Client(Server& server, Worker& worker, int fd, uint64_t cid, std::string
 }
 
 Client::~Client() {
+  if (ssl_) SSL_free(ssl_);
   if (fd_ >= 0) ::close(fd_);
 }
 
 void Client::Start() {
   const Options& opts = server_.options();
-  created_ = last_activity_ = worker_.now();
+  created_ = last_activity_ = auth_start_ = worker_.now();
   created_wall_ = std::chrono::system_clock::now();
   next_ping_ = created_ + opts.ping_interval;
   const Authenticator& authn = server_.authenticator();
@@ -180,11 +184,21 @@ void Client::Start() {
   if (authn.nonce_required()) nonce_ = nkey::NewNonce();
   int64_t n = server_.num_clients.fetch_add(1) + 1;
   LOG_DEBUG("%s - Client connection created", log_prefix_.c_str());
-  SendProto(server_.ClientInfo(cid_, ip_, nonce_));
+  // The INFO goes out in plain text, then the client starts the TLS handshake (as the
+  // reference's 2.9: no TLS-first).
+  tls_ = server_.tls_context();
+  SendProto(server_.ClientInfo(cid_, ip_, nonce_, tls_.get()));
   if (n > opts.max_connections) {
     LOG_ERROR("%s - maximum connections exceeded", log_prefix_.c_str());
     SendErr("maximum connections exceeded");
     Close(CloseReason::kMaxConnectionsExceeded);
+    return;
+  }
+  if (tls_) {
+    ssl_ = tls_->NewServerSsl(fd_);
+    tls_state_ = TlsState::kHandshake;
+    LOG_DEBUG("%s - Starting TLS client connection handshake", log_prefix_.c_str());
+    if (!ssl_) FailHandshake("tls: out of memory");
   }
 }
 
@@ -206,12 +220,20 @@ void Client::SendErr(std::string_view text) {
 // ---- Reading ----
 
 void Client::OnReadable() {
+  if (tls_state_ == TlsState::kHandshake) {
+    ContinueHandshake();
+    return;
+  }
   // Whatever this read produces (a +OK for a SUB, say) must not be overtaken by a direct write.
   CloseDirectWrites();
   if (has_inbox_.load(std::memory_order_acquire)) {
     DrainInbox();
     if (closing()) return;
     worker_.MarkDirty(this);
+  }
+  if (ssl_) {
+    ReadTls();
+    return;
   }
   std::vector<char>& buf = worker_.read_buffer;
   ssize_t n = ::read(fd_, buf.data(), buf.size());
@@ -224,7 +246,11 @@ void Client::OnReadable() {
     Close(errno == ECONNRESET ? CloseReason::kClientClosed : CloseReason::kReadError);
     return;
   }
-  ParseStatus st = parser_.Feed(*this, buf.data(), static_cast<size_t>(n));
+  Parse(buf.data(), static_cast<size_t>(n));
+}
+
+void Client::Parse(const char* data, size_t n) {
+  ParseStatus st = parser_.Feed(*this, data, n);
   switch (st) {
     case ParseStatus::kOk:
     case ParseStatus::kStopped:
@@ -280,10 +306,15 @@ bool Client::OnConnect(std::string_view json) {
 
   if (auth_required_) {
     // A configured password may be a bcrypt hash: see Authenticator::Authenticate on its cost.
-    if (!server_.authenticator().Authenticate(opts_, nonce_, identity_)) {
+    PeerCertNames cert;
+    bool map = tls_ && tls_->map_users() && ssl_;
+    if (map) cert = PeerNames(ssl_);
+    if (!server_.authenticator().Authenticate(opts_, nonce_, identity_, map ? &cert : nullptr)) {
       AuthViolation();
       return false;
     }
+    // As the reference, the mapped user names the connection (logs, /connz).
+    if (!identity_.mapped_user.empty()) opts_.user = identity_.mapped_user;
     const auth::CompiledPermissions* perms = identity_.permissions;
     response_perms_.store(perms && perms->response() ? perms : nullptr, std::memory_order_release);
     pub_cache_.clear();
@@ -749,8 +780,22 @@ bool Client::TryDirectWrite(const std::string& bytes, uint64_t msgs, uint64_t pa
   if (!wlock.owns_lock() || !direct_ok_.load(std::memory_order_acquire) || closing()) {
     return false;
   }
-  ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-  size_t written = n > 0 ? static_cast<size_t>(n) : 0;
+  size_t written = 0;
+  if (ssl_) {
+    // Open only once the handshake is done. SSL calls on this connection are serialized by
+    // write_mu_ (the owner reads under it too). A write that stops half way leaves the rest
+    // in front of everything, so the owner's next SSL_write repeats it as OpenSSL requires.
+    while (written < bytes.size()) {
+      ERR_clear_error();
+      int n = SSL_write(ssl_, bytes.data() + written,
+                        static_cast<int>(std::min<size_t>(bytes.size() - written, 1 << 30)));
+      if (n <= 0) break;
+      written += static_cast<size_t>(n);
+    }
+  } else {
+    ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    written = n > 0 ? static_cast<size_t>(n) : 0;
+  }
   direct_msgs_.fetch_add(msgs, std::memory_order_relaxed);
   direct_bytes_.fetch_add(payload_bytes, std::memory_order_relaxed);
   if (written == bytes.size()) return true;
@@ -777,7 +822,18 @@ void Client::UpdateWriteInterest(bool want_write) {
   worker_.ModifyEpoll(fd_, cid_, !read_paused, want_write);
 }
 
-void Client::OnWritable() { FlushOutbound(); }
+void Client::OnWritable() {
+  if (tls_state_ == TlsState::kHandshake && out_.empty()) {
+    ContinueHandshake();
+    return;
+  }
+  if (read_wants_write_) {
+    read_wants_write_ = false;
+    OnReadable();
+    if (closing()) return;
+  }
+  FlushOutbound();
+}
 
 bool Client::FlushOutbound() {
   bool failed = false;
@@ -787,7 +843,7 @@ bool Client::FlushOutbound() {
     // Anything a direct write left over goes first.
     if (has_inbox_.load(std::memory_order_acquire)) slow = TakeInbox();
     while (!slow && !out_.empty()) {
-      ssize_t n = out_.WriteTo(fd_);
+      ssize_t n = WriteSome();
       if (n > 0) {
         write_blocked_since_ = {};
         continue;
@@ -802,10 +858,12 @@ bool Client::FlushOutbound() {
       break;
     }
     if (!failed && !slow && out_.empty()) {
-      UpdateWriteInterest(false);
-      // Nothing queued: other workers may write to the socket directly until we queue again.
+      UpdateWriteInterest(read_wants_write_);
+      // Nothing queued: other workers may write to the socket directly until we queue again
+      // (through SSL once the handshake is done, never during it).
       std::lock_guard ilock(inbox_mu_);
-      if (inbox_.empty() && inbox_head_.empty() && !closing()) {
+      if (inbox_.empty() && inbox_head_.empty() && !closing() &&
+          tls_state_ != TlsState::kHandshake) {
         direct_ok_.store(true, std::memory_order_release);
         direct_ok_local_ = true;
       }
@@ -830,7 +888,17 @@ void Client::OnTick(Clock::time_point now) {
   if (out_.empty() && out_.has_spares() && now - last_activity_ > std::chrono::seconds(1)) {
     out_.ReleaseSpares();
   }
-  if (auth_required_ && !connect_received_ && now - created_ > opts.auth_timeout) {
+  if (tls_state_ == TlsState::kHandshake) {
+    // The reference's read deadline and timer fire together: both lines are logged.
+    if (now - created_ > tls_->timeout()) {
+      LOG_ERROR("%s - TLS handshake error: read tcp %s->%s: i/o timeout", log_prefix_.c_str(),
+                LocalAddress().c_str(), RemoteAddress().c_str());
+      Close(CloseReason::kTLSHandshakeError);
+      LOG_ERROR("%s - TLS handshake timeout", log_prefix_.c_str());
+    }
+    return;
+  }
+  if (auth_required_ && !connect_received_ && now - auth_start_ > opts.auth_timeout) {
     LOG_DEBUG("%s - Authentication Timeout", log_prefix_.c_str());
     SendErr("Authentication Timeout");
     Close(CloseReason::kAuthenticationTimeout);
@@ -899,6 +967,8 @@ void Client::Snapshot(ConnSnapshot& out, bool with_subs) const {
   out.name = opts_.name;
   out.lang = opts_.lang;
   out.version = opts_.version;
+  out.tls_version = tls_version_;
+  out.tls_cipher = tls_cipher_;
   if (!server_.options().username.empty()) out.user = opts_.user;
   out.subs.clear();
   if (with_subs) {
@@ -922,10 +992,11 @@ void Client::Close(CloseReason reason) {
     std::lock_guard wlock(write_mu_);
     // Best effort: let a final -ERR reach the peer. Drain unread input first so the close
     // sends FIN rather than RST, which could discard what we wrote.
-    if (pending_out() > 0) out_.WriteTo(fd_);  // the socket is non-blocking
+    if (pending_out() > 0) WriteSome();  // the socket is non-blocking
     char sink[4096];
     while (::recv(fd_, sink, sizeof sink, MSG_DONTWAIT) > 0) {
     }
+    if (ssl_) ShutdownTls();
     ::shutdown(fd_, SHUT_WR);
     worker_.RemoveFromEpoll(fd_);
     ::close(fd_);

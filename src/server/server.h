@@ -23,6 +23,7 @@ namespace gannet {
 class Worker;
 class Client;
 class Monitor;
+class TlsContext;
 
 class Server {
  public:
@@ -53,9 +54,18 @@ class Server {
   bool shutting_down() const { return shutdown_.load(); }
 
   // The INFO line for a new client (with its id and address, and the nonce NKEY users sign
-  // when there is one), CRLF-terminated.
-  std::string ClientInfo(uint64_t cid, const std::string& client_ip,
-                         std::string_view nonce = {}) const;
+  // when there is one; tls_required and tls_verify from the connection's TLS context),
+  // CRLF-terminated.
+  std::string ClientInfo(uint64_t cid, const std::string& client_ip, std::string_view nonce = {},
+                         const TlsContext* tls = nullptr) const;
+
+  // ---- TLS (the reload hook) ----
+  // The context new client connections take (null without TLS). Any thread.
+  std::shared_ptr<const TlsContext> tls_context() const { return tls_.load(); }
+  // Replaces it, e.g. with certificates reloaded on SIGHUP (TlsContext::Create from the new
+  // options' tls {}): connections made from now on use `next`; those already up keep theirs
+  // and are not disturbed. Any thread. HTTPS monitoring takes it too, for new connections.
+  void SetTlsContext(std::shared_ptr<const TlsContext> next);
   const Authenticator& authenticator() const { return authenticator_; }
 
   // ---- Monitoring ----
@@ -84,7 +94,9 @@ class Server {
   Options options_;
   Authenticator authenticator_;  // refers to options_
   std::string server_id_;
-  std::string info_prefix_;  // INFO JSON up to and including max_payload
+  std::string info_prefix_;  // INFO JSON up to auth_required (tls fields come next)
+  std::string info_limits_;  // INFO JSON from max_payload on
+  std::atomic<std::shared_ptr<const TlsContext>> tls_;
   Sublist sublist_;
   std::unique_ptr<Reclaimer> reclaimer_;
   std::vector<std::unique_ptr<Worker>> workers_;
