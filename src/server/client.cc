@@ -195,7 +195,7 @@ void Client::Start() {
     return;
   }
   if (tls_) {
-    ssl_ = tls_->NewServerSsl(fd_);
+    ssl_ = tls_->NewServerSsl(fd_, /*verify_clients=*/true, /*memory_input=*/true);
     tls_state_ = TlsState::kHandshake;
     LOG_DEBUG("%s - Starting TLS client connection handshake", log_prefix_.c_str());
     if (!ssl_) FailHandshake("tls: out of memory");

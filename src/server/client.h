@@ -156,6 +156,8 @@ class Client {
   void ContinueHandshake();
   void FailHandshake(const std::string& why);
   void ReadTls();
+  ssize_t FeedTls();
+  void DecryptAndParse(bool eof);
   // Writes some of out_ (plain, or through SSL once the handshake is done); as sendmsg:
   // bytes written, or -1 with errno (EAGAIN when the socket or SSL must wait).
   ssize_t WriteSome();
@@ -263,7 +265,7 @@ class Client {
   bool saw_backpressure = false;
   Clock::time_point paused_until{};
   bool read_paused = false;
-  int stall_count = 0;
+  int stall_count = 0;  // back-pressure pauses in a row
 };
 
 }  // namespace gannet

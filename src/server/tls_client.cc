@@ -53,6 +53,17 @@ void Client::FailHandshake(const std::string& why) {
   Close(CloseReason::kTLSHandshakeError);
 }
 
+// Reads what the socket has into the SSL's input (a memory BIO): one read per readiness
+// event, as for plain connections, so OpenSSL never holds bytes that epoll would not announce,
+// and a fast producer cannot keep its worker reading forever. Returns the read's result
+// (bytes, 0 at EOF, -1 with errno).
+ssize_t Client::FeedTls() {
+  std::vector<char>& buf = worker_.read_buffer;
+  ssize_t n = ::read(fd_, buf.data(), buf.size());
+  if (n > 0) BIO_write(SSL_get_rbio(ssl_), buf.data(), static_cast<int>(n));
+  return n;
+}
+
 void Client::ContinueHandshake() {
   if (!tls_peeked_) {
     // As Go's crypto/tls: a first record that is not a handshake (a client speaking plain
@@ -74,6 +85,17 @@ void Client::ContinueHandshake() {
       return;
     }
     tls_peeked_ = true;
+  }
+  ssize_t fed = FeedTls();
+  int read_errno = errno;
+  if (fed == 0) {
+    FailHandshake("EOF");
+    return;
+  }
+  if (fed < 0 && read_errno != EAGAIN && read_errno != EWOULDBLOCK && read_errno != EINTR) {
+    FailHandshake("read tcp " + LocalAddress() + "->" + RemoteAddress() +
+                  ": read: " + std::strerror(read_errno));
+    return;
   }
   ERR_clear_error();
   errno = 0;
@@ -106,44 +128,55 @@ void Client::ContinueHandshake() {
   // The auth timer starts now, so it cannot fire during the handshake (reference issue #432).
   auth_start_ = worker_.now();
   tls_state_ = TlsState::kEstablished;
-  // The client's first commands may have come with its last handshake record: read them now
-  // (epoll will not report bytes OpenSSL already took from the socket).
-  if (SSL_has_pending(ssl_)) OnReadable();
+  // The client's first commands may have come with its last handshake record.
+  if (SSL_has_pending(ssl_) || BIO_ctrl_pending(SSL_get_rbio(ssl_)) > 0) DecryptAndParse(false);
 }
 
 void Client::ReadTls() {
+  ssize_t n;
+  int read_errno;
+  {
+    std::lock_guard wlock(write_mu_);  // direct writers use the SSL too
+    n = FeedTls();
+    read_errno = errno;
+  }
+  if (n < 0 && (read_errno == EAGAIN || read_errno == EWOULDBLOCK || read_errno == EINTR)) {
+    return;
+  }
+  if (n < 0) {
+    Close(read_errno == ECONNRESET ? CloseReason::kClientClosed : CloseReason::kReadError);
+    return;
+  }
+  DecryptAndParse(n == 0);
+}
+
+void Client::DecryptAndParse(bool eof) {
   std::vector<char>& buf = worker_.read_buffer;
-  // OpenSSL reads ahead: records it already holds are not announced by epoll, so go on until
-  // it has nothing buffered (bounded by its read buffer).
+  // What was fed is bounded (one socket read), so this ends.
   for (;;) {
     size_t filled = 0;
     int err = SSL_ERROR_NONE;
-    int saved_errno = 0;
-    bool more = false;
     {
-      std::lock_guard wlock(write_mu_);  // direct writers use the SSL too
+      std::lock_guard wlock(write_mu_);
       while (filled < buf.size()) {
         ERR_clear_error();
-        errno = 0;
         int n = SSL_read(ssl_, buf.data() + filled,
                          static_cast<int>(std::min<size_t>(buf.size() - filled, INT_MAX)));
         if (n > 0) {
           filled += static_cast<size_t>(n);
           continue;
         }
-        saved_errno = errno;
         err = SSL_get_error(ssl_, n);
         break;
       }
-      more = err == SSL_ERROR_NONE && SSL_has_pending(ssl_);
     }
     if (filled > 0) Parse(buf.data(), filled);
     if (closing()) return;
     switch (err) {
-      case SSL_ERROR_NONE:
-        if (more) continue;
-        return;
+      case SSL_ERROR_NONE:  // the buffer filled up: decrypt the rest
+        continue;
       case SSL_ERROR_WANT_READ:
+        if (eof) Close(CloseReason::kClientClosed);
         return;
       case SSL_ERROR_WANT_WRITE:
         read_wants_write_ = true;
@@ -152,12 +185,7 @@ void Client::ReadTls() {
       case SSL_ERROR_ZERO_RETURN:  // close_notify
         Close(CloseReason::kClientClosed);
         return;
-      case SSL_ERROR_SYSCALL:
-        if (saved_errno == EINTR) continue;
-        Close(saved_errno == 0 || saved_errno == ECONNRESET ? CloseReason::kClientClosed
-                                                            : CloseReason::kReadError);
-        return;
-      default:
+      default:  // a bad record, an alert
         ERR_clear_error();
         Close(CloseReason::kReadError);
         return;

@@ -250,11 +250,21 @@ TlsContext::~TlsContext() {
   if (ctx_) SSL_CTX_free(ctx_);
 }
 
-SSL* TlsContext::NewServerSsl(int fd, bool verify_clients) const {
+SSL* TlsContext::NewServerSsl(int fd, bool verify_clients, bool memory_input) const {
   SSL* ssl = SSL_new(ctx_);
   if (!ssl) return nullptr;
   if (!verify_clients) SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);
   SSL_set_fd(ssl, fd);
+  if (memory_input) {
+    BIO* input = BIO_new(BIO_s_mem());
+    if (!input) {
+      SSL_free(ssl);
+      return nullptr;
+    }
+    BIO_set_mem_eof_return(input, -1);  // empty: "try again", not end of stream
+    SSL_set0_rbio(ssl, input);
+    SSL_set_read_ahead(ssl, 0);  // the bytes are in memory already: no copy ahead
+  }
   SSL_set_accept_state(ssl);
   return ssl;
 }

@@ -36,7 +36,9 @@ class TlsContext {
 
   // A new server-side SSL for an accepted socket; null if OpenSSL is out of memory.
   // `verify_clients` false: no client certificate asked for (HTTPS monitoring).
-  SSL* NewServerSsl(int fd, bool verify_clients = true) const;
+  // `memory_input`: the SSL reads from a memory BIO the caller fills from the socket (writes
+  // still go straight to the socket).
+  SSL* NewServerSsl(int fd, bool verify_clients = true, bool memory_input = false) const;
 
   bool verify() const { return verify_; }      // client certificates required (tls_verify)
   bool map_users() const { return map_; }      // verify_and_map
