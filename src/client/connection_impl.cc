@@ -248,8 +248,8 @@ Status ConnectionImpl::Handshake(ServerUrl& server, std::string* detail) {
   // required by the server (then taken up even if not asked for, as nats.go does).
   bool want_tls = server.scheme == "tls" || opts_.secure;
   if (want_tls && !tls_required) {
-    return fail(Status::kIoError, "secure connection required by the client, not offered by " +
-                                      server.ToString());
+    return fail(Status::kIoError,
+                "secure connection required by the client, not offered by " + server.ToString());
   }
   if (tls_required) {
     tls = TlsSession::Connect(fd, opts_, server.host, deadline, &why);

@@ -104,8 +104,8 @@ std::unique_ptr<TlsSession> TlsSession::Connect(int fd, const Options& opts,
     }
     long verify = SSL_get_verify_result(s->ssl_);
     if (verify != X509_V_OK) {
-      *error = std::string("tls: certificate verify failed: ") +
-               X509_verify_cert_error_string(verify);
+      *error =
+          std::string("tls: certificate verify failed: ") + X509_verify_cert_error_string(verify);
       ERR_clear_error();
     } else {
       *error = SslErrorText("tls: handshake failed");

@@ -163,7 +163,7 @@ class Client {
   ssize_t WriteSome();
   // Sends close_notify and frees the SSL (under write_mu_, the socket still open).
   void ShutdownTls();
-  std::string LocalAddress() const;   // "ip:port" as Go prints a TCP address
+  std::string LocalAddress() const;  // "ip:port" as Go prints a TCP address
   std::string RemoteAddress() const;
 
   Server& server_;
@@ -239,9 +239,9 @@ class Client {
   std::shared_ptr<const TlsContext> tls_;
   ssl_st* ssl_ = nullptr;
   TlsState tls_state_ = TlsState::kNone;
-  bool tls_peeked_ = false;          // the first byte was checked for a TLS record
-  bool read_wants_write_ = false;    // an SSL read needs the socket writable first
-  std::string tls_version_;          // for monitoring, once the handshake is done
+  bool tls_peeked_ = false;        // the first byte was checked for a TLS record
+  bool read_wants_write_ = false;  // an SSL read needs the socket writable first
+  std::string tls_version_;        // for monitoring, once the handshake is done
   std::string tls_cipher_;
 
   // Timers.

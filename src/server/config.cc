@@ -299,8 +299,7 @@ bool Mapper::Tls(const MapEntry& entry, TlsConfig& tls) {
       auto& list = ciphers ? tls.cipher_suites : tls.curve_preferences;
       ok = Strings(e, list);
       if (ok && list.empty()) {
-        ok = Fail(e.value.position(),
-                  "error parsing tls config, '" + key + "' cannot be empty");
+        ok = Fail(e.value.position(), "error parsing tls config, '" + key + "' cannot be empty");
       }
       for (size_t i = 0; ok && i < list.size(); ++i) {
         const conf::Position& at =
@@ -322,7 +321,8 @@ bool Mapper::Tls(const MapEntry& entry, TlsConfig& tls) {
           const conf::Position& at =
               e.value.IsArray() ? e.value.AsArray()[i].position() : e.value.position();
           std::string lower = pin;
-          for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+          for (char& ch : lower)
+            ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
           ok = Fail(at, "error parsing tls config, 'pinned_certs' key " + lower +
                             " does not look like hex-encoded sha256 of DER encoded "
                             "SubjectPublicKeyInfo");

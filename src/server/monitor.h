@@ -63,7 +63,7 @@ class Monitor {
 
   Server& server_;
   HttpServer http_;
-  bool secure_ = false;  // https_port
+  bool secure_ = false;    // https_port
   std::string base_path_;  // "" or "/x" (no trailing slash)
   std::map<std::string, uint64_t> req_stats_;
   // CPU use between two /varz requests.

@@ -170,16 +170,17 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
       {"threads",
        integer("threads", [](Options& o, int64_t v) { o.threads = static_cast<int>(v); })},
       {"c",
-       [&](const std::string& v) -> std::optional<std::string> {
-         config = v;
-         return std::nullopt;
-       }},
+       [&](const std::string& v) -> std::
+                                     optional<std::string> {
+                                       config = v;
+                                       return std::nullopt;
+                                     }},
   };
   std::map<std::string, std::string> aliases = {
-      {"addr", "a"},        {"net", "a"},   {"http_port", "m"}, {"port", "p"},    {"name", "n"},
-      {"server_name", "n"}, {"pid", "P"},   {"log", "l"},       {"config", "c"},  {"logtime", "T"},
-      {"debug", "D"},       {"trace", "V"}, {"help", "h"},      {"version", "v"}, {"signal", "sl"},
-      {"https_port", "ms"}};
+      {"addr", "a"},   {"net", "a"},         {"http_port", "m"}, {"port", "p"},
+      {"name", "n"},   {"server_name", "n"}, {"pid", "P"},       {"log", "l"},
+      {"config", "c"}, {"logtime", "T"},     {"debug", "D"},     {"trace", "V"},
+      {"help", "h"},   {"version", "v"},     {"signal", "sl"},   {"https_port", "ms"}};
   // Boolean flags.
   std::map<std::string, std::function<void(bool)>> booleans = {
       {"T", [&](bool b) { overrides.push_back([b](Options& o) { o.logtime = b; }); }},
@@ -269,8 +270,10 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
   if (tls_flags.enabled == false) {
     tls = TlsConfig{};
   } else if (tls_flags.enabled == true || tls_flags.any) {
-    if (tls_flags.cert.empty()) return std::string("TLS Server certificate must be present and valid");
-    if (tls_flags.key.empty()) return std::string("TLS Server private key must be present and valid");
+    if (tls_flags.cert.empty())
+      return std::string("TLS Server certificate must be present and valid");
+    if (tls_flags.key.empty())
+      return std::string("TLS Server private key must be present and valid");
     auto timeout = tls.timeout;
     tls = TlsConfig{};
     tls.configured = true;

@@ -16,7 +16,8 @@ namespace gannet {
 // The nats-server release whose client-visible behaviour Gannet matches; reported in INFO.
 inline constexpr const char* kCompatibleNatsVersion = "2.9.10";
 
-// tls { ... } (and the --tls* flags): client connections and HTTPS monitoring (server/tls_context.h).
+// tls { ... } (and the --tls* flags): client connections and HTTPS monitoring
+// (server/tls_context.h).
 struct TlsConfig {
   bool configured = false;
   std::string cert_file;

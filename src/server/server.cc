@@ -83,7 +83,8 @@ Server::~Server() { Shutdown(); }
 std::string Server::ClientInfo(uint64_t cid, const std::string& client_ip, std::string_view nonce,
                                const TlsContext* tls) const {
   std::string info = info_prefix_;
-  if (tls) info += tls->verify() ? ",\"tls_required\":true,\"tls_verify\":true" : ",\"tls_required\":true";
+  if (tls)
+    info += tls->verify() ? ",\"tls_required\":true,\"tls_verify\":true" : ",\"tls_required\":true";
   info += info_limits_;
   info += ",\"client_id\":";
   info += std::to_string(cid);

@@ -74,8 +74,8 @@ int VerifyErrorIndex() {
 
 int VerifyCallback(int preverify_ok, X509_STORE_CTX* store) {
   if (preverify_ok) return 1;
-  auto* ssl = static_cast<SSL*>(
-      X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   int err = X509_STORE_CTX_get_error(store);
   if (ssl && !SSL_get_ex_data(ssl, VerifyErrorIndex())) {
     SSL_set_ex_data(ssl, VerifyErrorIndex(),
@@ -278,8 +278,8 @@ bool TlsContext::PeerKeyPinned(SSL* ssl) const {
   if (len <= 0) return false;
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_len = 0;
-  bool ok = EVP_Digest(der, static_cast<size_t>(len), digest, &digest_len, EVP_sha256(),
-                       nullptr) == 1;
+  bool ok =
+      EVP_Digest(der, static_cast<size_t>(len), digest, &digest_len, EVP_sha256(), nullptr) == 1;
   OPENSSL_free(der);
   if (!ok) return false;
   static const char kHex[] = "0123456789abcdef";
@@ -296,8 +296,8 @@ PeerCertNames PeerNames(SSL* ssl) {
   X509* cert = SSL_get0_peer_certificate(ssl);
   if (!cert) return names;
   names.has_cert = true;
-  auto* sans = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (sans) {
     for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
       const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans, i);
@@ -326,9 +326,8 @@ PeerCertNames PeerNames(SSL* ssl) {
     std::string type = sn;
     std::transform(type.begin(), type.end(), type.begin(),
                    [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
-    names.subject_rdns.push_back(type + "=" +
-                                 std::string(reinterpret_cast<char*>(utf8),
-                                             static_cast<size_t>(len)));
+    names.subject_rdns.push_back(
+        type + "=" + std::string(reinterpret_cast<char*>(utf8), static_cast<size_t>(len)));
     OPENSSL_free(utf8);
   }
   return names;

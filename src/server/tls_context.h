@@ -40,8 +40,8 @@ class TlsContext {
   // still go straight to the socket).
   SSL* NewServerSsl(int fd, bool verify_clients = true, bool memory_input = false) const;
 
-  bool verify() const { return verify_; }      // client certificates required (tls_verify)
-  bool map_users() const { return map_; }      // verify_and_map
+  bool verify() const { return verify_; }  // client certificates required (tls_verify)
+  bool map_users() const { return map_; }  // verify_and_map
   std::chrono::milliseconds timeout() const { return timeout_; }
   // Whether the peer's certificate key is pinned (always true without pinned_certs).
   bool PeerKeyPinned(SSL* ssl) const;

@@ -240,8 +240,8 @@ TEST_P(CliTest, Tls) {
   ServerProcess secured(GetParam(), {"-c", conf});
   ASSERT_TRUE(secured.Start()) << secured.Output();
   std::string url = "tls://localhost:" + std::to_string(secured.port());
-  std::vector<std::string> tls = {"--tlsca", c.ca, "--tlscert", c.client_cert, "--tlskey",
-                                  c.client_key};
+  std::vector<std::string> tls = {"--tlsca",     c.ca,       "--tlscert",
+                                  c.client_cert, "--tlskey", c.client_key};
   std::vector<std::string> sub_args = {"sub", "-s", url, "--count", "1", "--raw", "t.x"};
   sub_args.insert(sub_args.end(), tls.begin(), tls.end());
   Tool sub(sub_args);

@@ -98,8 +98,7 @@ TEST_P(TlsClientTest, ServerCertificateIsVerified) {
   o.tls_ca_file = Certs().other_ca;
   auto bad_ca = Connection::Connect(o);
   ASSERT_FALSE(bad_ca.ok());
-  EXPECT_NE(bad_ca.error().find("certificate verify failed"), std::string::npos)
-      << bad_ca.error();
+  EXPECT_NE(bad_ca.error().find("certificate verify failed"), std::string::npos) << bad_ca.error();
   // Not the name in the certificate.
   o = Trusting();
   o.tls_expected_hostname = "example.org";

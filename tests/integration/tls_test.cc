@@ -107,8 +107,9 @@ TEST_P(TlsTest, VerifyRequiresCertificateFromTheCa) {
       EXPECT_EQ(conn.pending(), "");
     }
     EXPECT_NE(conn.error().find("bad certificate"), std::string::npos) << conn.error();
-    EXPECT_TRUE(LogHas("TLS handshake error: tls: failed to verify client certificate: x509: "
-                       "certificate signed by unknown authority"));
+    EXPECT_TRUE(
+        LogHas("TLS handshake error: tls: failed to verify client certificate: x509: "
+               "certificate signed by unknown authority"));
   }
   // The server went on serving: a client with a good certificate works.
   auto good = TlsClient(WithCert(Certs().client_cert, Certs().client_key));
@@ -179,7 +180,8 @@ TEST_P(TlsTest, PinnedCerts) {
   std::string out = Certs().dir + "/pin.txt";
   ASSERT_EQ(std::system(("openssl x509 -in '" + Certs().client_cert +
                          "' -noout -pubkey | openssl pkey -pubin -outform der | openssl dgst "
-                         "-sha256 -r | cut -d' ' -f1 > '" + out + "'")
+                         "-sha256 -r | cut -d' ' -f1 > '" +
+                         out + "'")
                             .c_str()),
             0);
   std::string pin;
@@ -213,8 +215,7 @@ TEST_P(TlsTest, FlagsEnableTls) {
 
 TEST_P(TlsTest, FlagsVerify) {
   const TestCerts& c = Certs();
-  Start({"--tlsverify", "--tlscert", c.server_cert, "--tlskey", c.server_key, "--tlscacert",
-         c.ca});
+  Start({"--tlsverify", "--tlscert", c.server_cert, "--tlskey", c.server_key, "--tlscacert", c.ca});
   nlohmann::json info;
   DialInfo(&info);
   EXPECT_EQ(info.value("tls_verify", false), true);
@@ -258,7 +259,8 @@ TEST_P(TlsTest, HttpsMonitoring) {
 TEST_P(TlsTest, ConfigErrors) {
   TempDir dir;
   const TestCerts& c = Certs();
-  std::string good = "  cert_file: \"" + c.server_cert + "\"\n  key_file: \"" + c.server_key + "\"\n";
+  std::string good =
+      "  cert_file: \"" + c.server_cert + "\"\n  key_file: \"" + c.server_key + "\"\n";
   struct Case {
     std::string body;
     std::string error;

@@ -1349,8 +1349,8 @@ TEST_P(InteropAuthTest, TlsWithoutClientCertificate) {
   ASSERT_NO_FATAL_FAILURE(SubscribeSync(nc.get(), "tls.ok", &sub));
   std::string big = Pattern(300000, 7);
   ASSERT_NATS_OK(natsConnection_PublishString(nc.get(), "tls.ok", "hi"));
-  ASSERT_NATS_OK(natsConnection_Publish(nc.get(), "tls.ok", big.data(),
-                                        static_cast<int>(big.size())));
+  ASSERT_NATS_OK(
+      natsConnection_Publish(nc.get(), "tls.ok", big.data(), static_cast<int>(big.size())));
   Msg m = Next(sub.get());
   ASSERT_TRUE(m);
   EXPECT_EQ(Data(m.get()), "hi");
@@ -1368,8 +1368,7 @@ TEST_P(InteropAuthTest, TlsVerifyRequiresClientCertificate) {
   TempFile conf("tls-verify.conf", TlsConfig("verify: true"));
   ASSERT_NO_FATAL_FAILURE(StartServer({"-c", conf.path()}));
   Conn nc;
-  ASSERT_NO_FATAL_FAILURE(
-      Connect(&nc, SecureWithCert(Certs().client_cert, Certs().client_key)));
+  ASSERT_NO_FATAL_FAILURE(Connect(&nc, SecureWithCert(Certs().client_cert, Certs().client_key)));
   ASSERT_NO_FATAL_FAILURE(Flush(nc.get()));
   Conn none;
   EXPECT_NE(TryConnect(&none, Secure()), NATS_OK);
@@ -1389,8 +1388,7 @@ TEST_P(InteropAuthTest, TlsVerifyAndMapAppliesTheMappedUsersPermissions) {
                     "] }\n");
   ASSERT_NO_FATAL_FAILURE(StartServer({"-c", conf.path()}));
   Conn nc;
-  ASSERT_NO_FATAL_FAILURE(
-      Connect(&nc, SecureWithCert(Certs().client_cert, Certs().client_key)));
+  ASSERT_NO_FATAL_FAILURE(Connect(&nc, SecureWithCert(Certs().client_cert, Certs().client_key)));
   Sub sub;
   ASSERT_NO_FATAL_FAILURE(SubscribeSync(nc.get(), ">", &sub));
   ASSERT_NATS_OK(natsConnection_PublishString(nc.get(), "denied", "x"));

@@ -30,9 +30,7 @@ void Run(const std::string& command) {
   }
 }
 
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
+void WriteFile(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 // A key and a certificate signed by `ca` (self-signed when ca is empty).
 void MakeCert(const std::string& dir, const std::string& name, const std::string& subject,
@@ -270,8 +268,8 @@ std::string HttpsGet(int port, std::string_view target, const std::string& ca_fi
   TlsClientOptions opts;
   opts.ca_file = ca_file;
   if (!conn.ConnectDirect(port, opts)) return "";
-  std::string request = "GET " + std::string(target) +
-                        " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  std::string request =
+      "GET " + std::string(target) + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
   if (!conn.Send(request)) return "";
   conn.WaitClosed(std::chrono::seconds(10));
   return conn.pending();

@@ -25,8 +25,8 @@ struct TestCerts {
   // Signed by ca; subject CN=bob, no SANs (verify_and_map by subject DN).
   std::string bob_cert;
   std::string bob_key;
-  std::string other_ca;      // "Other CA"
-  std::string other_cert;    // a client certificate signed by other_ca
+  std::string other_ca;    // "Other CA"
+  std::string other_cert;  // a client certificate signed by other_ca
   std::string other_key;
   std::string server2_cert;  // signed by other_ca; SAN DNS:localhost, IP:127.0.0.1
   std::string server2_key;

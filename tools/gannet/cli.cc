@@ -7,8 +7,8 @@
 namespace gannet::cli {
 
 const std::vector<std::string> kConnectOptions = {
-    "server", "user",    "password", "token",  "name", "connect-timeout",
-    "tlsca",  "tlscert", "tlskey",   "tlsname"};
+    "server",          "user",  "password", "token",  "name",
+    "connect-timeout", "tlsca", "tlscert",  "tlskey", "tlsname"};
 const std::map<char, std::string> kConnectAliases = {{'s', "server"}};
 
 bool Args::Parse(int argc, char** argv, int first, const std::vector<std::string>& with_value,
