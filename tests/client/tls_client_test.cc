@@ -2,6 +2,7 @@
 // same tls {} block: tls:// URLs, taking up TLS a server requires, CA and hostname
 // verification, client certificates.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <memory>
@@ -21,6 +22,7 @@ class TlsClientTest : public ::testing::TestWithParam<ServerKind> {
  protected:
   void TearDown() override {
     if (server_) server_->Stop();
+    if (!conf_.empty()) ::unlink(conf_.c_str());
   }
   // Starts the server with tls {} from our test certificates (plus `extra` in the block).
   ServerProcess& StartTls(const std::string& extra = "",

@@ -2,6 +2,8 @@
 // handshake, client certificates (verify, verify_and_map), the handshake timeout and bad input,
 // the --tls* flags; each run against gannet-server and nats-server with the same config.
 // Certificates are made by the test process (tests/support/tls_support.h).
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <thread>
@@ -177,7 +179,7 @@ TEST_P(TlsTest, VerifyAndMapRefusesUnknownCertificateUser) {
 
 TEST_P(TlsTest, PinnedCerts) {
   // The pin of alice's key (sha256 of the DER SubjectPublicKeyInfo), computed with openssl.
-  std::string out = Certs().dir + "/pin.txt";
+  std::string out = Certs().dir + "/pin-" + std::to_string(::getpid()) + ".txt";
   ASSERT_EQ(std::system(("openssl x509 -in '" + Certs().client_cert +
                          "' -noout -pubkey | openssl pkey -pubin -outform der | openssl dgst "
                          "-sha256 -r | cut -d' ' -f1 > '" +
@@ -189,6 +191,7 @@ TEST_P(TlsTest, PinnedCerts) {
     std::ifstream f(out);
     std::getline(f, pin);
   }
+  ::unlink(out.c_str());
   ASSERT_EQ(pin.size(), 64u);
   StartWithConfig(TlsBlock("verify: true\npinned_certs: [\"" + pin + "\"]"));
   auto alice = TlsClient(WithCert(Certs().client_cert, Certs().client_key));

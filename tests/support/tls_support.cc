@@ -50,25 +50,50 @@ void MakeCert(const std::string& dir, const std::string& name, const std::string
       ca + "-key.pem' -CAcreateserial -out '" + cert + "' -days 2 -extfile '" + ext + "'");
 }
 
+void MakeAll(const std::string& d) {
+  const std::string server_ext =
+      "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n";
+  const std::string client_ext =
+      "subjectAltName=email:alice@example.com,DNS:alice.example.com,URI:nats://alice\n"
+      "extendedKeyUsage=clientAuth\n";
+  MakeCert(d, "ca", "/CN=Gannet Test CA", "", "");
+  MakeCert(d, "other-ca", "/CN=Other CA", "", "");
+  MakeCert(d, "server", "/CN=localhost", server_ext, "ca");
+  MakeCert(d, "client", "/O=Gannet/OU=Test/CN=alice", client_ext, "ca");
+  MakeCert(d, "bob", "/CN=bob", "extendedKeyUsage=clientAuth\n", "ca");
+  MakeCert(d, "other", "/CN=mallory", client_ext, "other-ca");
+  MakeCert(d, "server2", "/CN=localhost", server_ext, "other-ca");
+  WriteFile(d + "/complete", "");
+}
+
+// The certificates are made once and shared by the test processes of a run (ctest starts one
+// per test): a directory per user and version of this generator, made under a temporary name
+// and renamed into place, remade once it is a day old (the certificates last two).
+std::string SharedDirectory() {
+  namespace fs = std::filesystem;
+  const std::string shared = "/tmp/gannet-test-certs-" + std::to_string(::getuid()) + "-v1";
+  std::error_code ec;
+  if (fs::exists(shared + "/complete", ec)) {
+    auto age = fs::file_time_type::clock::now() - fs::last_write_time(shared + "/complete", ec);
+    if (!ec && age < std::chrono::hours(24)) return shared;
+  }
+  char tmpl[] = "/tmp/gannet-certs-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
+  std::string fresh = tmpl;
+  MakeAll(fresh);
+  std::string old = fresh + ".old";
+  fs::rename(shared, old, ec);  // an expired set, if any (a reader keeps its open files)
+  fs::rename(fresh, shared, ec);
+  if (ec) fs::remove_all(fresh, ec);  // another process won the race: use its set
+  fs::remove_all(old, ec);
+  return shared;
+}
+
 struct CertsHolder {
   TestCerts certs;
   CertsHolder() {
-    char tmpl[] = "/tmp/gannet-certs-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-    std::string d = tmpl;
+    std::string d = SharedDirectory();
     certs.dir = d;
-    const std::string server_ext =
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n";
-    const std::string client_ext =
-        "subjectAltName=email:alice@example.com,DNS:alice.example.com,URI:nats://alice\n"
-        "extendedKeyUsage=clientAuth\n";
-    MakeCert(d, "ca", "/CN=Gannet Test CA", "", "");
-    MakeCert(d, "other-ca", "/CN=Other CA", "", "");
-    MakeCert(d, "server", "/CN=localhost", server_ext, "ca");
-    MakeCert(d, "client", "/O=Gannet/OU=Test/CN=alice", client_ext, "ca");
-    MakeCert(d, "bob", "/CN=bob", "extendedKeyUsage=clientAuth\n", "ca");
-    MakeCert(d, "other", "/CN=mallory", client_ext, "other-ca");
-    MakeCert(d, "server2", "/CN=localhost", server_ext, "other-ca");
     auto pem = [&](const char* name) { return d + "/" + name + ".pem"; };
     auto key = [&](const char* name) { return d + "/" + name + "-key.pem"; };
     certs.ca = pem("ca");
@@ -83,10 +108,6 @@ struct CertsHolder {
     certs.other_key = key("other");
     certs.server2_cert = pem("server2");
     certs.server2_key = key("server2");
-  }
-  ~CertsHolder() {
-    std::error_code ec;
-    std::filesystem::remove_all(certs.dir, ec);
   }
 };
 

@@ -11,8 +11,10 @@ struct ssl_ctx_st;
 
 namespace gannet::test {
 
-// Two CAs and the certificates signed by them, made once per test process in a temporary
-// directory (removed at exit). EC P-256 keys: quick to make.
+// Two CAs and the certificates signed by them, made by the first test process that needs them
+// in a directory under /tmp shared by the processes of a test run (test keys only, made for the
+// run: nothing secret). EC P-256 keys: quick to make. Tests write their own files elsewhere or
+// under names of their own.
 struct TestCerts {
   std::string dir;
   std::string ca;           // "Gannet Test CA"
