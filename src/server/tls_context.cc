@@ -65,22 +65,14 @@ constexpr CurveName kCurves[] = {
     {"X25519", "X25519"}, {"CurveP256", "P-256"}, {"CurveP384", "P-384"}, {"CurveP521", "P-521"}};
 constexpr const char* kDefaultCurves = "X25519:P-256:P-384:P-521";
 
-// The verification error OpenSSL found, kept on the SSL for the log line (the error the
-// handshake reports is replaced, so that the peer gets the reference's bad_certificate alert).
-int VerifyErrorIndex() {
-  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
-  return index;
-}
+// The verification error OpenSSL found, kept for the log line (the error the handshake reports
+// is replaced, so that the peer gets the reference's bad_certificate alert). Per thread: the
+// callback runs inside the SSL call that then fails, on the thread that reads it.
+thread_local int t_verify_error = 0;
 
 int VerifyCallback(int preverify_ok, X509_STORE_CTX* store) {
   if (preverify_ok) return 1;
-  auto* ssl =
-      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
-  int err = X509_STORE_CTX_get_error(store);
-  if (ssl && !SSL_get_ex_data(ssl, VerifyErrorIndex())) {
-    SSL_set_ex_data(ssl, VerifyErrorIndex(),
-                    reinterpret_cast<void*>(static_cast<intptr_t>(err) + 1));
-  }
+  if (t_verify_error == 0) t_verify_error = X509_STORE_CTX_get_error(store);
   X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);  // alert: bad_certificate
   return 0;
 }
@@ -400,9 +392,9 @@ bool IsKnownCurve(std::string_view name) {
 
 std::string HandshakeErrorText(SSL* ssl, int ssl_error, int saved_errno) {
   std::string text;
-  if (void* v = SSL_get_ex_data(ssl, VerifyErrorIndex())) {
-    int err = static_cast<int>(reinterpret_cast<intptr_t>(v) - 1);
-    text = "tls: failed to verify client certificate: " + GoX509Text(err);
+  if (t_verify_error != 0) {
+    text = "tls: failed to verify client certificate: " + GoX509Text(t_verify_error);
+    t_verify_error = 0;
   }
   unsigned long e = ERR_peek_last_error();
   if (text.empty() && e != 0 && ERR_GET_LIB(e) == ERR_LIB_SSL &&
