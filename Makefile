@@ -8,7 +8,7 @@ HTTP_FUZZ_SECONDS ?= 10
 # client are test peers; Prometheus' Python parser reads /metrics; chromium shows /dashboard).
 DEPS := build-essential cmake g++ pkg-config googletest libgtest-dev libgmock-dev \
         libbenchmark-dev nlohmann-json3-dev libnats-dev nats-server clang libclang-rt-14-dev \
-        clang-format clang-tidy libssl-dev libcrypt-dev python3-prometheus-client chromium
+        clang-format clang-tidy libssl-dev openssl libcrypt-dev python3-prometheus-client chromium
 # Node and npm for the dashboard's browser test, from Debian unless some node is installed.
 NODE_DEPS := $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
 

@@ -86,10 +86,11 @@ int main(int argc, char** argv) {
   auto write_ports_file = [&](const std::string& dir) -> std::string {
     if (dir.empty()) return {};
     Ports ports;
-    ports.nats = ListenerUrls("nats", opts.host, server.port());
+    ports.nats = ListenerUrls(opts.tls.configured ? "tls" : "nats", opts.host, server.port());
     if (server.monitor_port() > 0) {
       const std::string& mhost = opts.http_host.empty() ? opts.host : opts.http_host;
-      ports.monitoring = ListenerUrls("http", mhost, server.monitor_port());
+      ports.monitoring =
+          ListenerUrls(opts.https_port != 0 ? "https" : "http", mhost, server.monitor_port());
     }
     std::string path = PortsFilePath(dir, argv[0], getpid());
     std::ofstream f(path);

@@ -50,12 +50,14 @@ struct Config {
   double max_secs = 300;  // publishing stops after this long
   int iobuf = 0;          // C client I/O buffer size, 0 = library default (32 KB)
   bool json = false;
+  std::string tls_ca;  // TLS: trust this CA and check the server's name "localhost"
 };
 
 [[noreturn]] void Usage(int code) {
   std::fprintf(code == 0 ? stdout : stderr,
                "usage: gannet-loadgen [options]\n"
                "  --url URL        server (default nats://127.0.0.1:4222)\n"
+               "  --tls-ca FILE    connect with TLS, trusting this CA (name: localhost)\n"
                "  --mode M         pub | pubsub | fanout | queue | reqrep (default pubsub)\n"
                "  --msgs N         messages (default 1000000; reqrep: 20000 requests)\n"
                "  --size BYTES     payload size (default 16)\n"
@@ -98,6 +100,8 @@ Config ParseArgs(int argc, char** argv) {
     };
     if (key == "--url") {
       c.url = need();
+    } else if (key == "--tls-ca") {
+      c.tls_ca = need();
     } else if (key == "--mode") {
       c.mode = need();
     } else if (key == "--subject") {
@@ -192,6 +196,11 @@ bool Connect(const Config& cfg, const char* name, bool send_asap, Conn* out) {
   if (s == NATS_OK) s = natsOptions_SetWriteDeadline(opts, int64_t(cfg.timeout * 1000));
   if (s == NATS_OK && send_asap) s = natsOptions_SetSendAsap(opts, true);
   if (s == NATS_OK && cfg.iobuf > 0) s = natsOptions_SetIOBufSize(opts, cfg.iobuf);
+  if (s == NATS_OK && !cfg.tls_ca.empty()) {
+    s = natsOptions_SetSecure(opts, true);
+    if (s == NATS_OK) s = natsOptions_LoadCATrustedCertificates(opts, cfg.tls_ca.c_str());
+    if (s == NATS_OK) s = natsOptions_SetExpectedHostname(opts, "localhost");
+  }
   if (s == NATS_OK) s = natsConnection_Connect(&out->nc, opts);
   natsOptions_Destroy(opts);
   if (s != NATS_OK) {

@@ -167,7 +167,7 @@ void ConnectionImpl::AppendConnect(std::string& out, const ServerUrl& server) co
   nlohmann::json j;
   j["verbose"] = opts_.verbose;
   j["pedantic"] = opts_.pedantic;
-  j["tls_required"] = false;
+  j["tls_required"] = hs_secure_;
   if (!opts_.name.empty()) j["name"] = opts_.name;
   j["lang"] = "cpp";
   j["version"] = GANNET_VERSION;
@@ -197,10 +197,6 @@ void ConnectionImpl::AppendConnect(std::string& out, const ServerUrl& server) co
 Status ConnectionImpl::Handshake(ServerUrl& server, std::string* detail) {
   Deadline deadline = Clock::now() + opts_.connect_timeout;
   server.last_attempt = Clock::now();
-  if (server.scheme == "tls") {
-    *detail = "TLS is not supported by this client yet";
-    return Status::kIoError;
-  }
   int fd = ConnectTcp(server.host, server.port, deadline, kInlineWriteWait, detail);
   if (fd < 0) return Status::kNoServers;
 
@@ -211,9 +207,14 @@ Status ConnectionImpl::Handshake(ServerUrl& server, std::string* detail) {
   hs_got_pong_ = false;
   hs_error_.clear();
   hs_fd_ = fd;
+  hs_tls_ = nullptr;
+  hs_secure_ = false;
+  std::unique_ptr<TlsSession> tls;
   auto fail = [&](Status st, std::string why) {
     handshake_ = false;
     hs_fd_ = -1;
+    hs_tls_ = nullptr;
+    tls.reset();
     ::close(fd);
     *detail = std::move(why);
     return st;
@@ -222,7 +223,7 @@ Status ConnectionImpl::Handshake(ServerUrl& server, std::string* detail) {
   auto read_until = [&](const bool& done) -> Status {
     while (!done && hs_error_.empty()) {
       std::string why;
-      long n = ReadSome(fd, read_buf_.data(), read_buf_.size(), deadline, &why);
+      long n = ReadSomeFrom(fd, tls.get(), read_buf_.data(), read_buf_.size(), deadline, &why);
       if (n == 0) why = "connection closed by the server";
       if (n <= 0) {
         *detail = why;
@@ -243,13 +244,25 @@ Status ConnectionImpl::Handshake(ServerUrl& server, std::string* detail) {
     std::lock_guard lk(mu_);
     tls_required = info_.tls_required;
   }
-  if (tls_required) return fail(Status::kIoError, "the server requires TLS, not supported yet");
+  // TLS after the plain-text INFO (as nats-server 2.9): asked for by the URL or the options, or
+  // required by the server (then taken up even if not asked for, as nats.go does).
+  bool want_tls = server.scheme == "tls" || opts_.secure;
+  if (want_tls && !tls_required) {
+    return fail(Status::kIoError,
+                "secure connection required by the client, not offered by " + server.ToString());
+  }
+  if (tls_required) {
+    tls = TlsSession::Connect(fd, opts_, server.host, deadline, &why);
+    if (!tls) return fail(Status::kIoError, why);
+    hs_tls_ = tls.get();
+    hs_secure_ = true;
+  }
   std::string connect;
   {
     std::lock_guard lk(mu_);
     AppendConnect(connect, server);
   }
-  if (!WriteAll(fd, connect.data(), connect.size(), deadline, &why)) {
+  if (!WriteAllTo(fd, tls.get(), connect.data(), connect.size(), deadline, &why)) {
     return fail(Status::kIoError, why);
   }
   if (Status st = read_until(hs_got_pong_); st != Status::kOk) return fail(st, *detail);
@@ -258,8 +271,10 @@ Status ConnectionImpl::Handshake(ServerUrl& server, std::string* detail) {
   }
   handshake_ = false;
   hs_fd_ = -1;
+  hs_tls_ = nullptr;
 
   std::lock_guard lk(mu_);
+  tls_ = std::move(tls);
   // A server sends nothing larger than its max_payload; a peer that announces more is not
   // buffered (the parser would hold the whole message).
   msg_limit_ = std::max<int64_t>(info_.max_payload, int64_t{1024} * 1024) * 2;
@@ -448,7 +463,7 @@ void ConnectionImpl::ProcessControl() {
     if (handshake_) {
       std::string why;
       for (; ctl_pings_ > 0; --ctl_pings_)
-        WriteAll(hs_fd_, "PONG\r\n", 6, Clock::now() + opts_.connect_timeout, &why);
+        WriteAllTo(hs_fd_, hs_tls_, "PONG\r\n", 6, Clock::now() + opts_.connect_timeout, &why);
     } else {
       std::lock_guard lk(mu_);
       for (; ctl_pings_ > 0; --ctl_pings_) pending_.Append("PONG\r\n");
@@ -478,14 +493,30 @@ void ConnectionImpl::WakeIo() {
 
 bool ConnectionImpl::ReadAvailable() {
   for (int round = 0; round < 4; ++round) {
-    ssize_t n = ::recv(fd_, read_buf_.data(), read_buf_.size(), MSG_DONTWAIT);
+    long n = 0;
+    std::string why;
+    if (tls_) {
+      // TLS hands out one record per read: fill the buffer, as one recv would.
+      size_t filled = 0;
+      while (filled < read_buf_.size()) {
+        long r = tls_->Read(read_buf_.data() + filled, read_buf_.size() - filled, &why);
+        if (r <= 0) {
+          if (filled == 0) n = r;
+          break;
+        }
+        filled += static_cast<size_t>(r);
+      }
+      if (filled > 0) n = static_cast<long>(filled);
+    } else {
+      n = RecvSome(fd_, nullptr, read_buf_.data(), read_buf_.size(), &why);
+    }
     if (n == 0) {
       io_error_ = "connection closed by the server";
       return false;
     }
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
-      io_error_ = std::string("read: ") + std::strerror(errno);
+      io_error_ = why.empty() ? std::string("read: ") + std::strerror(errno) : why;
       return false;
     }
     ParseStatus st;
@@ -598,7 +629,10 @@ void ConnectionImpl::IoLoop() {
     Deadline wake_at = next_ping_;
     if (holding_off) wake_at = std::min(wake_at, hold_off_end_);
     if (ticking) wake_at = std::min(wake_at, burst_check_);
-    int r = ::poll(fds, 2, PollTimeout(wake_at));
+    // Records OpenSSL already holds are not announced by poll.
+    bool tls_pending = tls_ && tls_->HasPending();
+    int r = ::poll(fds, 2, tls_pending ? 0 : PollTimeout(wake_at));
+    if (tls_pending && r >= 0) fds[0].revents |= POLLIN;
     if (r < 0 && errno != EINTR) {
       OnDisconnect(std::string("poll: ") + std::strerror(errno));
       continue;
@@ -642,6 +676,7 @@ void ConnectionImpl::OnDisconnect(const std::string& why) {
     std::lock_guard lk(mu_);
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
+    tls_.reset();
     if (head_partial_) {
       // A direct write sent part of the first queued command: the rest cannot be sent to
       // another server, and the boundary is unknown, so what was queued is given up.
@@ -702,6 +737,7 @@ bool ConnectionImpl::Reconnect() {
     std::string why;
     Status st = Handshake(attempt, &why);
     int fd = -1;
+    std::unique_ptr<TlsSession> tls;
     std::string preamble;
     {
       std::lock_guard lk(mu_);
@@ -719,11 +755,13 @@ bool ConnectionImpl::Reconnect() {
       // subscriptions are re-established, so nothing overtakes them.
       fd = fd_;
       fd_ = -1;
+      tls = std::move(tls_);
       ResendSubscriptions(preamble);
       subs_live_ = true;
     }
-    if (!preamble.empty() && !WriteAll(fd, preamble.data(), preamble.size(),
-                                       Clock::now() + opts_.connect_timeout, &why)) {
+    if (!preamble.empty() && !WriteAllTo(fd, tls.get(), preamble.data(), preamble.size(),
+                                         Clock::now() + opts_.connect_timeout, &why)) {
+      tls.reset();
       ::close(fd);
       std::lock_guard lk(mu_);
       subs_live_ = false;
@@ -734,10 +772,12 @@ bool ConnectionImpl::Reconnect() {
     {
       std::lock_guard lk(mu_);
       if (close_requested_) {
+        tls.reset();
         ::close(fd);
         return false;
       }
       fd_ = fd;
+      tls_ = std::move(tls);
       state_ = ConnectionState::kConnected;
       out_stats_.reconnects++;
       url = connected_url_;
@@ -779,9 +819,11 @@ void ConnectionImpl::FinishClose() {
     if (was_connected) {
       // Best effort: what was queued before Close goes out, within a bound.
       std::string why;
-      WriteAll(fd_, pending_.data(), pending_.size(), Clock::now() + kCloseFlushTimeout, &why);
+      WriteAllTo(fd_, tls_.get(), pending_.data(), pending_.size(),
+                 Clock::now() + kCloseFlushTimeout, &why);
       taken_ += pending_.size();
       pending_.Clear();
+      if (tls_) tls_->Shutdown();
       ::shutdown(fd_, SHUT_RDWR);
     }
   }
@@ -789,6 +831,7 @@ void ConnectionImpl::FinishClose() {
     std::lock_guard lk(mu_);
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
+    tls_.reset();
     state_ = ConnectionState::kClosed;
     connected_url_.clear();
     FailPongsLocked(std::numeric_limits<uint64_t>::max(), Status::kConnectionClosed);
@@ -957,8 +1000,23 @@ bool ConnectionImpl::WriteLocked(bool wait) {
   // connect), holding our lock: back-pressure on every publisher of this connection, with no
   // other thread in the way, as libnats does.
   const int flags = MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT);
+  bool waited = false;
   while (!pending_.empty()) {
-    ssize_t n = ::send(fd_, pending_.data(), pending_.size(), flags);
+    ssize_t n;
+    if (tls_) {
+      // The socket is non-blocking under TLS: waiting for room is a poll, bounded as the
+      // plain socket's SO_SNDTIMEO. A record cut short is repeated from the same bytes.
+      std::string why;
+      n = tls_->Write(pending_.data(), pending_.size(), &why);
+      if (n < 0 && errno == EAGAIN && wait && !waited) {
+        waited = true;
+        pollfd p{fd_, POLLOUT, 0};
+        ::poll(&p, 1, static_cast<int>(kInlineWriteWait.count()));
+        continue;
+      }
+    } else {
+      n = ::send(fd_, pending_.data(), pending_.size(), flags);
+    }
     if (n > 0) {
       taken_ += static_cast<uint64_t>(n);
       pending_.Consume(static_cast<size_t>(n));

@@ -23,6 +23,7 @@
 #include "client/byte_buffer.h"
 #include "client/server_pool.h"
 #include "client/socket.h"
+#include "client/tls_session.h"
 #include "gannet/client/connection.h"
 #include "protocol/parser.h"
 
@@ -190,13 +191,14 @@ class ConnectionImpl : public std::enable_shared_from_this<ConnectionImpl> {
   ServerInfo info_;
   std::string connected_url_;
   std::string last_error_;
-  ServerUrl first_credentials_;  // credentials for discovered servers
-  int fd_ = -1;                  // written by the I/O thread under mu_
-  ByteBuffer pending_;           // queued by publishers, not yet taken by the I/O thread
-  uint64_t appended_ = 0;        // bytes ever appended to the stream (PING bookkeeping)
-  uint64_t taken_ = 0;           // bytes ever taken by the I/O thread
-  bool kicked_ = false;          // a wake-up is outstanding
-  bool burst_mode_ = false;      // publishers write batches themselves; the I/O thread ticks
+  ServerUrl first_credentials_;      // credentials for discovered servers
+  int fd_ = -1;                      // written by the I/O thread under mu_
+  std::unique_ptr<TlsSession> tls_;  // with fd_ on a TLS connection (same rules)
+  ByteBuffer pending_;               // queued by publishers, not yet taken by the I/O thread
+  uint64_t appended_ = 0;            // bytes ever appended to the stream (PING bookkeeping)
+  uint64_t taken_ = 0;               // bytes ever taken by the I/O thread
+  bool kicked_ = false;              // a wake-up is outstanding
+  bool burst_mode_ = false;          // publishers write batches themselves; the I/O thread ticks
   std::chrono::steady_clock::time_point burst_check_{};  // its next tick
   uint64_t publish_count_ = 0;                           // messages ever queued
   uint64_t count_at_tick_ = 0;                           // publish_count_ at the last tick
@@ -242,6 +244,8 @@ class ConnectionImpl : public std::enable_shared_from_this<ConnectionImpl> {
   int ctl_pongs_ = 0;
   bool handshake_ = false;
   int hs_fd_ = -1;
+  TlsSession* hs_tls_ = nullptr;
+  bool hs_secure_ = false;                        // CONNECT says tls_required
   int64_t msg_limit_ = int64_t{2} * 1024 * 1024;  // largest MSG we accept from this server
   bool hs_got_info_ = false;
   bool hs_got_pong_ = false;

@@ -4,6 +4,11 @@
 #include "auth/nkey.h"
 #include "auth/password.h"
 
+#include <algorithm>
+
+#include "server/logger.h"
+#include "server/tls_context.h"
+
 namespace gannet {
 
 Authenticator::Authenticator(const Options& opts) : opts_(opts), required_(opts.AuthRequired()) {
@@ -21,13 +26,60 @@ Authenticator::Authenticator(const Options& opts) : opts_(opts), required_(opts.
 bool Authenticator::has_plaintext_passwords() const {
   if (!opts_.password.empty() && !auth::IsBcrypt(opts_.password)) return true;
   for (const auto& [name, e] : users_) {
+    // Users named by certificates (verify_and_map) need no password.
+    if (e.user->password.empty() && opts_.tls.verify_and_map) continue;
     if (!auth::IsBcrypt(e.user->password)) return true;
   }
   return false;
 }
 
+const Authenticator::Entry* Authenticator::MapCertificate(const PeerCertNames& cert,
+                                                          std::string& how) const {
+  auto find = [&](const std::string& name) -> const Entry* {
+    auto it = users_.find(name);
+    return it == users_.end() ? nullptr : &it->second;
+  };
+  for (const std::string& email : cert.emails) {
+    if (const Entry* e = find(email)) {
+      how = "Using email found in cert for auth [\"" + email + "\"]";
+      return e;
+    }
+  }
+  for (const std::string& dns : cert.dns_names) {
+    if (const Entry* e = find(dns)) {
+      how = "Using SAN found in cert for auth [\"" + dns + "\"]";
+      return e;
+    }
+  }
+  for (const std::string& uri : cert.uris) {
+    if (const Entry* e = find(uri)) {
+      how = "Using URI found in cert for auth [\"" + uri + "\"]";
+      return e;
+    }
+  }
+  // A user named by a distinguished name matches the subject whatever the order of its parts.
+  std::vector<std::string> subject = cert.subject_rdns;
+  std::sort(subject.begin(), subject.end());
+  for (const auto& [name, e] : users_) {
+    auto dn = ParseDn(name);
+    if (!dn || dn->size() != subject.size()) continue;
+    std::sort(dn->begin(), dn->end());
+    if (*dn == subject) {
+      how = "Using DistinguishedNameMatch for auth [\"" + name + "\"]";
+      return &e;
+    }
+  }
+  if (const Entry* e = find(cert.subject)) {
+    how = "Using certificate subject for auth [\"" + cert.subject + "\"]";
+    return e;
+  }
+  how = "User in cert [\"" + cert.subject + "\"], not found";
+  return nullptr;
+}
+
 bool Authenticator::Authenticate(const ConnectOptions& connect, std::string_view nonce,
-                                 AuthIdentity& identity, std::string_view verified_hash) const {
+                                 AuthIdentity& identity, std::string_view verified_hash,
+                                 const PeerCertNames* cert) const {
   identity = AuthIdentity{};
   if (!required_) return true;
   auto matches = [&](const std::string& configured, std::string_view given) {
@@ -46,6 +98,20 @@ bool Authenticator::Authenticate(const ConnectOptions& connect, std::string_view
     if (it == nkeys_.end()) return false;
     entry = &it->second;
     by_nkey = true;
+  } else if (!users_.empty() && cert) {
+    std::string how;
+    const Entry* mapped = cert->has_cert ? MapCertificate(*cert, how) : nullptr;
+    LOG_DEBUG("%s", cert->has_cert ? how.c_str() : "User required in cert, none found");
+    if (!mapped) return false;
+    if (!connect.user.empty()) {
+      LOG_WARN("User \"%s\" found in connect proto, but user required from cert",
+               connect.user.c_str());
+    }
+    identity.mapped_user = mapped->user->username;
+    identity.log_user = "User \"" + identity.mapped_user + "\"";
+    identity.permissions = mapped->permissions.get();
+    identity.account = mapped->user->account;
+    return true;
   } else if (!users_.empty()) {
     // A client without credentials is the no_auth_user.
     if (!opts_.no_auth_user.empty() && connect.user.empty() && connect.pass.empty() &&
@@ -92,9 +158,12 @@ bool Authenticator::Authenticate(const ConnectOptions& connect, std::string_view
   return false;
 }
 
-bool Authenticator::NeedsSlowCheck(const ConnectOptions& connect,
-                                   std::string_view verified_hash) const {
+bool Authenticator::NeedsSlowCheck(const ConnectOptions& connect, std::string_view verified_hash,
+                                   const PeerCertNames* cert) const {
   if (!required_) return false;
+  if (cert && !users_.empty() && (nkeys_.empty() || connect.nkey.empty())) {
+    return false;  // verify_and_map: no password is checked
+  }
   // The same choice of configured secret as Authenticate.
   auto slow = [&](const std::string& configured) {
     return auth::IsBcrypt(configured) && configured != verified_hash;

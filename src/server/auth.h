@@ -15,6 +15,8 @@
 
 namespace gannet {
 
+struct PeerCertNames;
+
 // Who a client authenticated as.
 struct AuthIdentity {
   // The permissions to enforce; null: none (the client may do anything).
@@ -27,6 +29,8 @@ struct AuthIdentity {
   // The configured bcrypt hash the password was checked against, if any: a reload that keeps
   // it need not recompute the hash (same hash, same password: same verdict).
   std::string verified_hash;
+  // verify_and_map: the user the client's certificate was mapped to.
+  std::string mapped_user;
 };
 
 // Built once from the options; immutable, shared by every worker.
@@ -47,12 +51,15 @@ class Authenticator {
   // Checks a CONNECT's credentials against the configuration, given the nonce sent in INFO.
   // On success fills `identity`. A bcrypt password costs tens of milliseconds of CPU here.
   // `verified_hash`: a bcrypt hash this CONNECT's password is known to match (from an earlier
-  // check); if it is the configured one, it is not recomputed.
+  // check); if it is the configured one, it is not recomputed. `cert`: the client's
+  // certificate names when its TLS context has verify_and_map (the user is then the one its
+  // email, DNS name, URI or subject names, and no password is checked).
   bool Authenticate(const ConnectOptions& connect, std::string_view nonce, AuthIdentity& identity,
-                    std::string_view verified_hash = {}) const;
+                    std::string_view verified_hash = {}, const PeerCertNames* cert = nullptr) const;
   // Whether Authenticate would compute a bcrypt hash for this CONNECT (too slow for a worker
   // thread: see AuthPool).
-  bool NeedsSlowCheck(const ConnectOptions& connect, std::string_view verified_hash = {}) const;
+  bool NeedsSlowCheck(const ConnectOptions& connect, std::string_view verified_hash = {},
+                      const PeerCertNames* cert = nullptr) const;
   // Whether the NKEY or users-list user a CONNECT named is (still) configured; true when it
   // named neither. A reload closes the clients of users that are gone (reload.go
   // clientHasMovedToDifferentAccount).
@@ -63,6 +70,9 @@ class Authenticator {
     const User* user;
     std::unique_ptr<auth::CompiledPermissions> permissions;  // null: none
   };
+
+  // verify_and_map: the user a certificate names (auth.go checkClientTLSCertSubject).
+  const Entry* MapCertificate(const PeerCertNames& cert, std::string& how) const;
 
   const Options& opts_;
   bool required_;

@@ -4,6 +4,8 @@
 #include "auth/nkey.h"
 #include "auth/permissions.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include "server/account.h"
 #include "server/logger.h"
 #include "server/server.h"
+#include "server/tls_context.h"
 #include "server/worker.h"
 
 namespace gannet {
@@ -209,13 +212,14 @@ Client::Client(Server& server, Worker& worker, int fd, uint64_t cid, std::string
 }
 
 Client::~Client() {
+  if (ssl_) SSL_free(ssl_);
   if (fd_ >= 0) ::close(fd_);
 }
 
 void Client::Start() {
   const ServerConfig& config = worker_.config();
   const Options& opts = config.options();
-  created_ = last_activity_ = worker_.now();
+  created_ = last_activity_ = auth_start_ = worker_.now();
   created_wall_ = std::chrono::system_clock::now();
   next_ping_ = created_ + opts.ping_interval;
   const Authenticator& authn = config.authenticator();
@@ -223,8 +227,20 @@ void Client::Start() {
   if (authn.nonce_required()) nonce_ = nkey::NewNonce();
   int64_t n = server_.num_clients.fetch_add(1) + 1;
   LOG_DEBUG("%s - Client connection created", log_prefix_.c_str());
-  SendProto(config.ClientInfo(cid_, ip_, nonce_));
-  if (n > opts.max_connections) CloseMaxConnectionsExceeded();
+  // The INFO goes out in plain text, then the client starts the TLS handshake (as the
+  // reference's 2.9: no TLS-first).
+  tls_ = server_.tls_context();
+  SendProto(config.ClientInfo(cid_, ip_, nonce_, tls_.get()));
+  if (n > opts.max_connections) {
+    CloseMaxConnectionsExceeded();
+    return;
+  }
+  if (tls_) {
+    ssl_ = tls_->NewServerSsl(fd_, /*verify_clients=*/true, /*memory_input=*/true);
+    tls_state_ = TlsState::kHandshake;
+    LOG_DEBUG("%s - Starting TLS client connection handshake", log_prefix_.c_str());
+    if (!ssl_) FailHandshake("tls: out of memory");
+  }
 }
 
 void Client::CloseMaxConnectionsExceeded() {
@@ -251,6 +267,10 @@ void Client::SendErr(std::string_view text) {
 // ---- Reading ----
 
 void Client::OnReadable() {
+  if (tls_state_ == TlsState::kHandshake) {
+    ContinueHandshake();
+    return;
+  }
   // Whatever this read produces (a +OK for a SUB, say) must not be overtaken by a direct write.
   CloseDirectWrites();
   if (has_inbox_.load(std::memory_order_acquire)) {
@@ -261,6 +281,10 @@ void Client::OnReadable() {
   if (auth_pending_) {
     // Reading is off while a CONNECT is checked: only a hang-up or an error gets here.
     Close(CloseReason::kClientClosed);
+    return;
+  }
+  if (ssl_) {
+    ReadTls();
     return;
   }
   std::vector<char>& buf = worker_.read_buffer;
@@ -274,11 +298,20 @@ void Client::OnReadable() {
     Close(errno == ECONNRESET ? CloseReason::kClientClosed : CloseReason::kReadError);
     return;
   }
-  ParseStatus st = parser_.Feed(*this, buf.data(), static_cast<size_t>(n));
+  Parse(buf.data(), static_cast<size_t>(n));
+}
+
+void Client::Parse(const char* data, size_t n) {
+  if (auth_pending_) {
+    // A CONNECT is being checked on the auth pool: what comes after it waits, in order (TLS
+    // may decrypt more than one read's worth before reading stops).
+    held_input_.append(data, n);
+    return;
+  }
+  ParseStatus st = parser_.Feed(*this, data, n);
   if (st == ParseStatus::kStopped && auth_pending_ && !closing()) {
-    // A CONNECT is being checked on the auth pool: keep what came after it for later.
     size_t at = parser_.stopped_at();
-    held_input_.assign(buf.data() + at, static_cast<size_t>(n) - at);
+    held_input_.append(data + at, n - at);
     return;
   }
   HandleParseStatus(st);
@@ -362,7 +395,10 @@ bool Client::CheckCredentials(AuthMode mode) {
   const Authenticator& authn = config->authenticator();
   std::string_view verified =
       mode == AuthMode::kReload ? std::string_view(identity_.verified_hash) : std::string_view();
-  if (authn.NeedsSlowCheck(opts_, verified)) {
+  // verify_and_map: the user is the one the client's certificate names.
+  std::optional<PeerCertNames> cert;
+  if (tls_ && tls_->map_users() && ssl_) cert = PeerNames(ssl_);
+  if (authn.NeedsSlowCheck(opts_, verified, cert ? &*cert : nullptr)) {
     // A bcrypt hash: tens of milliseconds of CPU, checked on the auth pool so this worker's
     // other connections are not held up. A CONNECT reads nothing more until the verdict.
     if (mode == AuthMode::kConnect && !auth_pending_) {
@@ -382,7 +418,7 @@ bool Client::CheckCredentials(AuthMode mode) {
     return false;
   }
   AuthIdentity identity;
-  bool ok = authn.Authenticate(opts_, nonce_, identity, verified);
+  bool ok = authn.Authenticate(opts_, nonce_, identity, verified, cert ? &*cert : nullptr);
   return OnCredentialsChecked(mode, std::move(config), ok, std::move(identity));
 }
 
@@ -424,6 +460,8 @@ bool Client::OnCredentialsChecked(AuthMode mode, std::shared_ptr<const ServerCon
 void Client::ApplyIdentity(std::shared_ptr<const ServerConfig> config, AuthIdentity identity) {
   std::shared_ptr<const ServerConfig> previous = std::exchange(auth_config_, std::move(config));
   identity_ = std::move(identity);
+  // As the reference, a user mapped from the certificate names the connection (logs, /connz).
+  if (!identity_.mapped_user.empty()) opts_.user = identity_.mapped_user;
   const auth::CompiledPermissions* perms = identity_.permissions;
   response_perms_.store(perms && perms->response() ? perms : nullptr, std::memory_order_release);
   pub_cache_.clear();
@@ -1070,8 +1108,22 @@ bool Client::TryDirectWrite(const std::string& bytes, uint64_t msgs, uint64_t pa
   if (!wlock.owns_lock() || !direct_ok_.load(std::memory_order_acquire) || closing()) {
     return false;
   }
-  ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-  size_t written = n > 0 ? static_cast<size_t>(n) : 0;
+  size_t written = 0;
+  if (ssl_) {
+    // Open only once the handshake is done. SSL calls on this connection are serialized by
+    // write_mu_ (the owner reads under it too). A write that stops half way leaves the rest
+    // in front of everything, so the owner's next SSL_write repeats it as OpenSSL requires.
+    while (written < bytes.size()) {
+      ERR_clear_error();
+      int n = SSL_write(ssl_, bytes.data() + written,
+                        static_cast<int>(std::min<size_t>(bytes.size() - written, 1 << 30)));
+      if (n <= 0) break;
+      written += static_cast<size_t>(n);
+    }
+  } else {
+    ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    written = n > 0 ? static_cast<size_t>(n) : 0;
+  }
   direct_msgs_.fetch_add(msgs, std::memory_order_relaxed);
   direct_bytes_.fetch_add(payload_bytes, std::memory_order_relaxed);
   if (written == bytes.size()) return true;
@@ -1098,7 +1150,18 @@ void Client::UpdateWriteInterest(bool want_write) {
   worker_.ModifyEpoll(fd_, cid_, reading_wanted(), want_write);
 }
 
-void Client::OnWritable() { FlushOutbound(); }
+void Client::OnWritable() {
+  if (tls_state_ == TlsState::kHandshake && out_.empty()) {
+    ContinueHandshake();
+    return;
+  }
+  if (read_wants_write_) {
+    read_wants_write_ = false;
+    OnReadable();
+    if (closing()) return;
+  }
+  FlushOutbound();
+}
 
 bool Client::FlushOutbound() {
   bool failed = false;
@@ -1108,7 +1171,7 @@ bool Client::FlushOutbound() {
     // Anything a direct write left over goes first.
     if (has_inbox_.load(std::memory_order_acquire)) slow = TakeInbox();
     while (!slow && !out_.empty()) {
-      ssize_t n = out_.WriteTo(fd_);
+      ssize_t n = WriteSome();
       if (n > 0) {
         write_blocked_since_ = {};
         continue;
@@ -1123,10 +1186,12 @@ bool Client::FlushOutbound() {
       break;
     }
     if (!failed && !slow && out_.empty()) {
-      UpdateWriteInterest(false);
-      // Nothing queued: other workers may write to the socket directly until we queue again.
+      UpdateWriteInterest(read_wants_write_);
+      // Nothing queued: other workers may write to the socket directly until we queue again
+      // (through SSL once the handshake is done, never during it).
       std::lock_guard ilock(inbox_mu_);
-      if (inbox_.empty() && inbox_head_.empty() && !closing()) {
+      if (inbox_.empty() && inbox_head_.empty() && !closing() &&
+          tls_state_ != TlsState::kHandshake) {
         direct_ok_.store(true, std::memory_order_release);
         direct_ok_local_ = true;
       }
@@ -1151,7 +1216,17 @@ void Client::OnTick(Clock::time_point now) {
   if (out_.empty() && out_.has_spares() && now - last_activity_ > std::chrono::seconds(1)) {
     out_.ReleaseSpares();
   }
-  if (auth_required_ && !connect_received_ && now - created_ > opts.auth_timeout) {
+  if (tls_state_ == TlsState::kHandshake) {
+    // The reference's read deadline and timer fire together: both lines are logged.
+    if (now - created_ > tls_->timeout()) {
+      LOG_ERROR("%s - TLS handshake error: read tcp %s->%s: i/o timeout", log_prefix_.c_str(),
+                LocalAddress().c_str(), RemoteAddress().c_str());
+      Close(CloseReason::kTLSHandshakeError);
+      LOG_ERROR("%s - TLS handshake timeout", log_prefix_.c_str());
+    }
+    return;
+  }
+  if (auth_required_ && !connect_received_ && now - auth_start_ > opts.auth_timeout) {
     LOG_DEBUG("%s - Authentication Timeout", log_prefix_.c_str());
     SendErr("Authentication Timeout");
     Close(CloseReason::kAuthenticationTimeout);
@@ -1232,6 +1307,8 @@ void Client::Snapshot(ConnSnapshot& out, bool with_subs) const {
     }
   }
   out.account = account_->name();
+  out.tls_version = tls_version_;
+  out.tls_cipher = tls_cipher_;
   out.subs.clear();
   if (with_subs) {
     out.subs.reserve(subs_.size());
@@ -1254,10 +1331,11 @@ void Client::Close(CloseReason reason) {
     std::lock_guard wlock(write_mu_);
     // Best effort: let a final -ERR reach the peer. Drain unread input first so the close
     // sends FIN rather than RST, which could discard what we wrote.
-    if (pending_out() > 0) out_.WriteTo(fd_);  // the socket is non-blocking
+    if (pending_out() > 0) WriteSome();  // the socket is non-blocking
     char sink[4096];
     while (::recv(fd_, sink, sizeof sink, MSG_DONTWAIT) > 0) {
     }
+    if (ssl_) ShutdownTls();
     ::shutdown(fd_, SHUT_WR);
     worker_.RemoveFromEpoll(fd_);
     ::close(fd_);

@@ -23,12 +23,15 @@
 #include "server/outbound.h"
 #include "server/server_config.h"
 
+struct ssl_st;  // OpenSSL's SSL
+
 namespace gannet {
 
 class Account;
 class MatchCache;
 class Server;
 class Worker;
+class TlsContext;
 
 // Why a connection closed, with the reference's names (monitor.go ClosedState.String).
 enum class CloseReason {
@@ -63,7 +66,7 @@ class Client {
 
   // ---- Owner thread ----
   void Start();          // sends INFO, applies connection limits
-  void OnReadable();     // reads once and parses
+  void OnReadable();     // reads once and parses (or goes on with the TLS handshake)
   void OnWritable();     // socket drained: write more
   void DrainInbox();     // moves messages handed over by other workers into the out buffer
   bool FlushOutbound();  // writes what is buffered; false if the connection closed
@@ -109,6 +112,7 @@ class Client {
   // protocol 1 and its first PING after CONNECT was answered, as the reference decides.
   bool TakesAsyncInfo() const { return first_pong_sent_ && opts_.protocol >= 1; }
   Worker& worker() const { return worker_; }
+  const TlsContext* tls_context() const { return tls_.get(); }  // owner thread
   bool closing() const { return closing_.load(std::memory_order_acquire); }
   bool wants_headers() const { return headers_.load(std::memory_order_relaxed); }
   // Bytes waiting on the owner's side, as last published by the owner.
@@ -188,6 +192,20 @@ class Client {
   void CloseAsSlowConsumer();
   void UpdateWriteInterest(bool want_write);
   void RemoveSubscription(Subscription* sub);
+  void Parse(const char* data, size_t n);
+  // TLS (tls_client.cc): the server side of the handshake, reading and writing through SSL.
+  void ContinueHandshake();
+  void FailHandshake(const std::string& why);
+  void ReadTls();
+  ssize_t FeedTls();
+  void DecryptAndParse(bool eof);
+  // Writes some of out_ (plain, or through SSL once the handshake is done); as sendmsg:
+  // bytes written, or -1 with errno (EAGAIN when the socket or SSL must wait).
+  ssize_t WriteSome();
+  // Sends close_notify and frees the SSL (under write_mu_, the socket still open).
+  void ShutdownTls();
+  std::string LocalAddress() const;  // "ip:port" as Go prints a TCP address
+  std::string RemoteAddress() const;
 
   Server& server_;
   Worker& worker_;
@@ -262,8 +280,21 @@ class Client {
   std::atomic<bool> has_inbox_{false};
   std::atomic<bool> slow_consumer_{false};
 
+  // TLS: the context this connection started with (a reload gives new connections a new one)
+  // and its SSL. While the handshake runs only the owner uses ssl_; once it is done every SSL
+  // call is made under write_mu_, since direct writes from other workers use it too.
+  enum class TlsState : uint8_t { kNone, kHandshake, kEstablished };
+  std::shared_ptr<const TlsContext> tls_;
+  ssl_st* ssl_ = nullptr;
+  TlsState tls_state_ = TlsState::kNone;
+  bool tls_peeked_ = false;        // the first byte was checked for a TLS record
+  bool read_wants_write_ = false;  // an SSL read needs the socket writable first
+  std::string tls_version_;        // for monitoring, once the handshake is done
+  std::string tls_cipher_;
+
   // Timers.
   Clock::time_point created_;
+  Clock::time_point auth_start_;  // the auth timeout runs from here (after any TLS handshake)
   std::chrono::system_clock::time_point created_wall_;  // for monitoring
   int64_t rtt_ns_ = 0;
   Clock::time_point last_activity_;
@@ -282,7 +313,7 @@ class Client {
   bool saw_backpressure = false;
   Clock::time_point paused_until{};
   bool read_paused = false;
-  int stall_count = 0;
+  int stall_count = 0;  // back-pressure pauses in a row
 };
 
 }  // namespace gannet

@@ -1,5 +1,7 @@
 #include "server/config.h"
 
+#include "server/tls_context.h"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -9,6 +11,7 @@
 #include "conf/duration.h"
 #include "conf/parser.h"
 #include "server/config_auth.h"
+#include "server/tls_context.h"
 
 namespace gannet {
 
@@ -137,7 +140,7 @@ class Mapper {
   }
 
   bool Top(const MapEntry& e);
-  bool Tls(const Value& block, TlsConfig& tls);
+  bool Tls(const MapEntry& entry, TlsConfig& tls);
   bool Cluster(const Value& block);
 
  private:
@@ -224,7 +227,7 @@ bool Mapper::Top(const MapEntry& e) {
   }
   if (key == "https_port") return Port(e, o.https_port);
   if (key == "http_base_path") return String(e, o.http_base_path);
-  if (key == "tls") return Map(e) && Tls(e.value, o.tls);
+  if (key == "tls") return Map(e) && Tls(e, o.tls);
   if (key == "cluster") return Map(e) && Cluster(e.value);
   // Features of later work: refused with a clear message, never silently ignored.
   static const char* kNotYet[] = {"disable_sublist_cache",
@@ -277,9 +280,9 @@ bool Mapper::Top(const MapEntry& e) {
   return Unknown(e);
 }
 
-bool Mapper::Tls(const Value& block, TlsConfig& tls) {
+bool Mapper::Tls(const MapEntry& entry, TlsConfig& tls) {
   tls.configured = true;
-  for (const MapEntry& e : block.AsMap()) {
+  for (const MapEntry& e : entry.value.AsMap()) {
     const std::string key = Lower(e.key);
     bool ok = true;
     if (key == "cert_file") {
@@ -302,17 +305,50 @@ bool Mapper::Tls(const Value& block, TlsConfig& tls) {
       } else {
         ok = Duration(e, tls.timeout);
       }
-    } else if (key == "cipher_suites") {
-      ok = Strings(e, tls.cipher_suites);
-    } else if (key == "curve_preferences") {
-      ok = Strings(e, tls.curve_preferences);
+    } else if (key == "cipher_suites" || key == "curve_preferences") {
+      bool ciphers = key == "cipher_suites";
+      auto& list = ciphers ? tls.cipher_suites : tls.curve_preferences;
+      ok = Strings(e, list);
+      if (ok && list.empty()) {
+        ok = Fail(e.value.position(), "error parsing tls config, '" + key + "' cannot be empty");
+      }
+      for (size_t i = 0; ok && i < list.size(); ++i) {
+        const conf::Position& at =
+            e.value.IsArray() ? e.value.AsArray()[i].position() : e.value.position();
+        if (ciphers && !IsKnownCipherSuite(list[i])) {
+          ok = Fail(at, "unrecognized cipher " + list[i]);
+        } else if (!ciphers && !IsKnownCurve(list[i])) {
+          ok = Fail(at, "unrecognized curve preference " + list[i]);
+        }
+      }
     } else if (key == "pinned_certs") {
       ok = Strings(e, tls.pinned_certs);
+      for (size_t i = 0; ok && i < tls.pinned_certs.size(); ++i) {
+        const std::string& pin = tls.pinned_certs[i];
+        bool hex = pin.size() == 64 && std::all_of(pin.begin(), pin.end(), [](char ch) {
+                     return std::isxdigit(static_cast<unsigned char>(ch)) != 0;
+                   });
+        if (!hex) {
+          const conf::Position& at =
+              e.value.IsArray() ? e.value.AsArray()[i].position() : e.value.position();
+          std::string lower = pin;
+          for (char& ch : lower)
+            ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+          ok = Fail(at, "error parsing tls config, 'pinned_certs' key " + lower +
+                            " does not look like hex-encoded sha256 of DER encoded "
+                            "SubjectPublicKeyInfo");
+        }
+      }
     } else {
       ok = Fail(e.key_position, "error parsing tls config, unknown field [\"" + e.key + "\"]");
     }
     if (!ok) return false;
   }
+  if (tls.timeout <= std::chrono::milliseconds::zero()) tls.timeout = std::chrono::seconds(2);
+  // Certificates, keys and the CA are loaded now, so a bad one is an error at the block (as the
+  // reference's GenTLSConfig in its config pass; `-t` sees it too).
+  std::string error;
+  if (!TlsContext::Create(tls, error)) return Fail(entry.key_position, error);
   return true;
 }
 
@@ -339,7 +375,7 @@ bool Mapper::Cluster(const Value& block) {
     } else if (key == "connect_retries") {
       ok = Int(e, c.connect_retries, 0, INT32_MAX);
     } else if (key == "tls") {
-      ok = Map(e) && Tls(e.value, c.tls);
+      ok = Map(e) && Tls(e, c.tls);
     } else if (key == "authorization" || key == "permissions" || key == "pool_size" ||
                key == "compression") {
       ok = NotYet(e);

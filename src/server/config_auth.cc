@@ -299,6 +299,7 @@ std::optional<std::string> ApplyAuthorization(const conf::Value& block, Options&
       if (v.IsInteger()) secs = static_cast<double>(v.AsInteger());
       if (v.IsFloat()) secs = v.AsFloat();
       opts.auth_timeout = std::chrono::milliseconds(static_cast<int64_t>(secs * 1000));
+      opts.auth_timeout_set = true;
     } else if (k == "users") {
       has_users = true;
       if (!ReadUsers(v, users, errors)) continue;

@@ -41,6 +41,8 @@ struct ConnSnapshot {
   std::string name;
   std::string lang;
   std::string version;
+  std::string tls_version;  // "1.3"; empty without TLS
+  std::string tls_cipher;
   std::string user;               // the user name it authenticated with, if any
   std::string account;            // the account it belongs to
   std::vector<SubSnapshot> subs;  // filled when asked for (always for closed connections)

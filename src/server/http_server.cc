@@ -5,6 +5,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -15,6 +17,7 @@
 #include <cstring>
 
 #include "server/logger.h"
+#include "server/tls_context.h"
 
 namespace gannet {
 
@@ -278,7 +281,10 @@ void HttpServer::Stop() {
   uint64_t one = 1;
   [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
   thread_.join();
-  for (auto& [fd, c] : conns_) close(fd);
+  for (auto& [fd, c] : conns_) {
+    if (c.ssl) SSL_free(c.ssl);
+    close(fd);
+  }
   conns_.clear();
   close(listen_fd_);
   close(wake_fd_);
@@ -309,6 +315,15 @@ void HttpServer::Run() {
       Conn& c = it->second;
       c.last_active_ms = NowMs();
       bool keep = true;
+      if (c.handshaking) {
+        if (!ContinueHandshake(c)) {
+          CloseConn(fd);
+          continue;
+        }
+        if (c.handshaking) continue;
+        // Done: a request may have come with the last handshake record.
+        if (SSL_has_pending(c.ssl)) events[i].events |= EPOLLIN;
+      }
       if (events[i].events & EPOLLOUT) keep = Flush(c);
       if (keep && (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
         OnReadable(c);
@@ -345,6 +360,15 @@ void HttpServer::Accept() {
     Conn& c = conns_[fd];
     c.fd = fd;
     c.last_active_ms = NowMs();
+    if (auto tls = tls_.load()) {
+      c.ssl = tls->NewServerSsl(fd, /*verify_clients=*/false);
+      if (!c.ssl) {
+        conns_.erase(fd);
+        close(fd);
+        continue;
+      }
+      c.handshaking = true;
+    }
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = static_cast<uint64_t>(fd);
@@ -354,24 +378,85 @@ void HttpServer::Accept() {
 
 void HttpServer::CloseConn(int fd) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  if (auto it = conns_.find(fd); it != conns_.end() && it->second.ssl) {
+    if (!it->second.handshaking) SSL_shutdown(it->second.ssl);  // close_notify, best effort
+    SSL_free(it->second.ssl);
+    ERR_clear_error();
+  }
   close(fd);
   conns_.erase(fd);
 }
 
 void HttpServer::UpdateInterest(Conn& c) {
-  epoll_event ev{};
   bool want_write = c.out_off < c.out.size();
   // While a response is going out, stop reading (no unbounded pipelined backlog).
-  ev.events = want_write ? uint32_t{EPOLLOUT} : uint32_t{EPOLLIN};
-  ev.data.u64 = static_cast<uint64_t>(c.fd);
-  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
+  SetEvents(c.fd, want_write ? uint32_t{EPOLLOUT} : uint32_t{EPOLLIN});
+}
+
+void HttpServer::SetEvents(int fd, uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = static_cast<uint64_t>(fd);
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+}
+
+bool HttpServer::ContinueHandshake(Conn& c) {
+  ERR_clear_error();
+  int rc = SSL_do_handshake(c.ssl);
+  if (rc == 1) {
+    c.handshaking = false;
+    SetEvents(c.fd, EPOLLIN);
+    return true;
+  }
+  int err = SSL_get_error(c.ssl, rc);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+    SetEvents(c.fd, err == SSL_ERROR_WANT_READ ? uint32_t{EPOLLIN} : uint32_t{EPOLLOUT});
+    return true;
+  }
+  unsigned long e = ERR_peek_last_error();
+  const char* reason = e ? ERR_reason_error_string(e) : nullptr;
+  // As Go's http.Server reports it through the reference's monitoring log.
+  LOG_ERROR("monitoring: http: TLS handshake error: %s", reason ? reason : "EOF");
+  ERR_clear_error();
+  return false;
+}
+
+ssize_t HttpServer::ReadSome(Conn& c, char* buf, size_t len) {
+  if (!c.ssl) return read(c.fd, buf, len);
+  ERR_clear_error();
+  int n = SSL_read(c.ssl, buf, static_cast<int>(len));
+  if (n > 0) return n;
+  int err = SSL_get_error(c.ssl, n);
+  ERR_clear_error();
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+    errno = EAGAIN;
+    return -1;
+  }
+  if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && errno == 0)) return 0;
+  if (errno == 0 || errno == EAGAIN) errno = EIO;
+  return -1;
+}
+
+ssize_t HttpServer::WriteSome(Conn& c, const char* data, size_t len) {
+  if (!c.ssl) return send(c.fd, data, len, MSG_NOSIGNAL);
+  ERR_clear_error();
+  int n = SSL_write(c.ssl, data, static_cast<int>(std::min<size_t>(len, 1 << 30)));
+  if (n > 0) return n;
+  int err = SSL_get_error(c.ssl, n);
+  ERR_clear_error();
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+    errno = EAGAIN;
+    return -1;
+  }
+  if (errno == 0 || errno == EAGAIN) errno = EPIPE;
+  return -1;
 }
 
 void HttpServer::OnReadable(Conn& c) {
   int fd = c.fd;
   char buf[16384];
   while (true) {
-    ssize_t n = read(fd, buf, sizeof buf);
+    ssize_t n = ReadSome(c, buf, sizeof buf);
     if (n == 0) {
       CloseConn(fd);
       return;
@@ -428,7 +513,7 @@ bool HttpServer::ProcessInput(Conn& c) {
 
 bool HttpServer::Flush(Conn& c) {
   while (c.out_off < c.out.size()) {
-    ssize_t n = send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+    ssize_t n = WriteSome(c, c.out.data() + c.out_off, c.out.size() - c.out_off);
     if (n > 0) {
       c.out_off += static_cast<size_t>(n);
       continue;

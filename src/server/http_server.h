@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -14,7 +15,11 @@
 #include <utility>
 #include <vector>
 
+struct ssl_st;  // OpenSSL's SSL
+
 namespace gannet {
+
+class TlsContext;
 
 struct HttpRequest {
   std::string method;
@@ -63,6 +68,9 @@ class HttpServer {
   std::string Start(const std::string& host, int port);
   void Stop();
   int port() const { return port_; }
+  // HTTPS: connections accepted from now on speak TLS with this context (no client
+  // certificates asked for). Any thread.
+  void SetTls(std::shared_ptr<const TlsContext> tls) { tls_.store(std::move(tls)); }
 
   // Exposed for tests: percent-decoding ('+' as space when `plus_is_space`).
   static bool PercentDecode(std::string_view in, std::string& out, bool plus_is_space);
@@ -76,6 +84,8 @@ class HttpServer {
     size_t body_left = 0;  // request body bytes still to drop
     bool close_after_write = false;
     int64_t last_active_ms = 0;
+    ssl_st* ssl = nullptr;  // HTTPS
+    bool handshaking = false;
   };
 
   void Run();
@@ -87,6 +97,12 @@ class HttpServer {
   bool Flush(Conn& c);
   void CloseConn(int fd);
   void UpdateInterest(Conn& c);
+  // HTTPS: goes on with the handshake; false when it failed (the caller closes).
+  bool ContinueHandshake(Conn& c);
+  // Plain or through SSL; as read/send: bytes, 0 at EOF, or -1 with errno (EAGAIN: wait).
+  ssize_t ReadSome(Conn& c, char* buf, size_t len);
+  ssize_t WriteSome(Conn& c, const char* data, size_t len);
+  void SetEvents(int fd, uint32_t events);
 
   HttpHandler handler_;
   int listen_fd_ = -1;
@@ -96,6 +112,7 @@ class HttpServer {
   std::atomic<bool> stopping_{false};
   std::thread thread_;
   std::unordered_map<int, Conn> conns_;
+  std::atomic<std::shared_ptr<const TlsContext>> tls_;
 };
 
 }  // namespace gannet

@@ -11,6 +11,7 @@
 #include "server/logger.h"
 #include "server/monitor_format.h"
 #include "server/server.h"
+#include "server/tls_context.h"
 
 namespace gannet {
 
@@ -143,6 +144,8 @@ Monitor::Json ConnJson(const ConnSnapshot& c, std::chrono::system_clock::time_po
   if (!c.name.empty()) j["name"] = c.name;
   if (!c.lang.empty()) j["lang"] = c.lang;
   if (!c.version.empty()) j["version"] = c.version;
+  if (!c.tls_version.empty()) j["tls_version"] = c.tls_version;
+  if (!c.tls_cipher.empty()) j["tls_cipher_suite"] = c.tls_cipher;
   if (auth && !c.user.empty()) j["authorized_user"] = c.user;
   if (auth && !c.account.empty() && c.account != kGlobalAccountName) j["account"] = c.account;
   if (!c.subs.empty()) {
@@ -247,13 +250,19 @@ bool Monitor::Start() {
   auto config = server_.config();
   const Options& o = config->options();
   std::string host = o.http_host.empty() ? o.host : o.http_host;
-  int port = o.http_port < 0 ? 0 : o.http_port;
+  bool secure = o.https_port != 0;
+  int configured = secure ? o.https_port : o.http_port;
+  int port = configured < 0 ? 0 : configured;
+  // HTTPS uses the client port's tls {} without asking for client certificates (as the
+  // reference's startMonitoring).
+  secure_ = secure;
+  if (secure) http_.SetTls(server_.tls_context());
   if (std::string err = http_.Start(host, port); !err.empty()) {
     LOG_FATAL("Can't start monitoring: can't listen to the monitor port: listen tcp %s:%d: %s",
               host.c_str(), port, err.c_str());
     return false;
   }
-  LOG_INFO("Starting http monitor on %s:%d", host.c_str(), http_.port());
+  LOG_INFO("Starting %s monitor on %s:%d", secure ? "https" : "http", host.c_str(), http_.port());
   return true;
 }
 
@@ -319,15 +328,19 @@ std::optional<Monitor::Json> Monitor::BuildVarz() {
   j["host"] = o.host;
   j["port"] = server_.port();
   if (o.AuthRequired()) j["auth_required"] = true;
+  if (auto tls = server_.tls_context()) {
+    j["tls_required"] = true;
+    if (tls->verify()) j["tls_verify"] = true;
+  }
   j["max_connections"] = o.max_connections;
   if (o.max_subscriptions > 0) j["max_subscriptions"] = o.max_subscriptions;
   j["ping_interval"] =
       std::chrono::duration_cast<std::chrono::nanoseconds>(o.ping_interval).count();
   j["ping_max"] = o.ping_max;
   j["http_host"] = o.http_host.empty() ? o.host : o.http_host;
-  j["http_port"] = port();
+  j["http_port"] = o.https_port != 0 ? o.http_port : port();
   j["http_base_path"] = o.http_base_path;
-  j["https_port"] = 0;
+  j["https_port"] = o.https_port != 0 ? port() : 0;
   j["auth_timeout"] = std::chrono::duration<double>(o.auth_timeout).count();
   j["max_control_line"] = o.max_control_line;
   j["max_payload"] = o.max_payload;
@@ -338,7 +351,7 @@ std::optional<Monitor::Json> Monitor::BuildVarz() {
   j["mqtt"] = empty;
   j["websocket"] = empty;
   j["jetstream"] = empty;
-  j["tls_timeout"] = 2.0;
+  j["tls_timeout"] = std::chrono::duration<double>(o.tls.timeout).count();
   j["write_deadline"] =
       std::chrono::duration_cast<std::chrono::nanoseconds>(o.write_deadline).count();
   j["start"] = FormatRfc3339Nano(server_.start_time());

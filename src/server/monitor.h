@@ -36,6 +36,10 @@ class Monitor {
   bool Start();
   void Stop();
   int port() const { return http_.port(); }
+  // HTTPS: the TLS context new monitoring connections take (any thread).
+  void SetTlsContext(std::shared_ptr<const TlsContext> tls) {
+    if (secure_) http_.SetTls(std::move(tls));
+  }
 
   // The routing entry point (HTTP thread); public for tests.
   HttpResponse Handle(const HttpRequest& request);
@@ -61,6 +65,7 @@ class Monitor {
 
   Server& server_;
   HttpServer http_;
+  bool secure_ = false;    // https_port
   std::string base_path_;  // "" or "/x" (no trailing slash)
   std::map<std::string, uint64_t> req_stats_;
   // CPU use between two /varz requests.

@@ -3,6 +3,7 @@
 
 #include "server/config.h"
 #include "server/config_auth.h"
+#include "server/tls_context.h"
 
 #include <cctype>
 #include <cstdio>
@@ -43,6 +44,28 @@ std::optional<std::string> BuildOptions(const CommandLine& cl, const std::string
     }
   }
   for (const auto& apply : cl.overrides) apply(out);
+  const CommandLine::TlsFlags& tls_flags = cl.tls_flags;
+  TlsConfig& tls = out.tls;
+  if (tls_flags.enabled == false) {
+    tls = TlsConfig{};
+  } else if (tls_flags.enabled == true || tls_flags.any) {
+    if (tls_flags.cert.empty())
+      return std::string("TLS Server certificate must be present and valid");
+    if (tls_flags.key.empty())
+      return std::string("TLS Server private key must be present and valid");
+    auto timeout = tls.timeout;
+    tls = TlsConfig{};
+    tls.configured = true;
+    tls.cert_file = tls_flags.cert;
+    tls.key_file = tls_flags.key;
+    tls.ca_file = tls_flags.ca;
+    tls.verify = tls_flags.verify;
+    tls.timeout = timeout;
+  }
+  if (tls.timeout <= std::chrono::milliseconds::zero()) tls.timeout = std::chrono::seconds(2);
+  if (tls.configured && !out.auth_timeout_set) {
+    out.auth_timeout = tls.timeout + std::chrono::seconds(1);
+  }
   if (out.threads <= 0) {
     unsigned n = std::thread::hardware_concurrency();
     out.threads = n == 0 ? 1 : static_cast<int>(n);
@@ -68,11 +91,13 @@ std::optional<std::string> ValidateOptions(const Options& opts) {
                          static_cast<long long>(opts.max_pending));
   }
   if (opts.port < 0 || opts.port > 65535) return std::string("invalid port");
-  // Read from the config file, but not built yet: refuse to run rather than ignore them (a
-  // server asked for TLS must not serve plain text).
-  if (opts.tls.configured) return std::string("TLS is not supported yet by gannet-server");
-  if (opts.https_port != 0)
-    return std::string("https monitoring is not supported yet by gannet-server");
+  if (opts.tls.configured) {
+    // Certificates, keys and CA files are loaded now, so that a bad one stops the start (and
+    // `-t`) as in the reference.
+    std::string error;
+    if (!TlsContext::Create(opts.tls, error)) return error;
+  }
+  if (opts.https_port < -1 || opts.https_port > 65535) return std::string("invalid https port");
   if (opts.cluster.configured) {
     return std::string("clustering is not supported yet by gannet-server");
   }
@@ -91,6 +116,7 @@ Server Options:
     -a, --addr, --net <host>         Bind to host address (default: 0.0.0.0)
     -p, --port <port>                Use port for clients (default: 4222)
     -m, --http_port <port>           Use port for http monitoring
+    -ms,--https_port <port>          Use port for https monitoring
     -n, --name
         --server_name <server_name>  Server name (default: auto)
     -P, --pid <file>                 File to store PID
@@ -110,6 +136,13 @@ Authorization Options:
         --pass <password>            Password required for connections
         --auth <token>               Authorization token required for connections
 
+TLS Options:
+        --tls                        Enable TLS, do not verify clients (default: false)
+        --tlscert <file>             Server certificate file
+        --tlskey <file>              Private key for server certificate
+        --tlsverify                  Enable TLS, verify client certificates
+        --tlscacert <file>           Client certificate CA for verification
+
 Common Options:
     -h, --help                       Show this message
     -v, --version                    Show version
@@ -119,6 +152,7 @@ Common Options:
 std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& out) {
   std::vector<std::function<void(Options&)>>& overrides = out.overrides;
   std::string config;
+  CommandLine::TlsFlags& tls_flags = out.tls_flags;
 
   // Flags that need a value.
   using Setter = std::function<std::optional<std::string>(const std::string&)>;
@@ -151,6 +185,25 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
       {"pass", str([](Options& o, const std::string& v) { o.password = v; })},
       {"auth", str([](Options& o, const std::string& v) { o.token = v; })},
       {"m", integer("m", [](Options& o, int64_t v) { o.http_port = static_cast<int>(v); })},
+      {"ms", integer("ms", [](Options& o, int64_t v) { o.https_port = static_cast<int>(v); })},
+      {"tlscert",
+       [&](const std::string& v) -> std::optional<std::string> {
+         tls_flags.cert = v;
+         tls_flags.any = true;
+         return std::nullopt;
+       }},
+      {"tlskey",
+       [&](const std::string& v) -> std::optional<std::string> {
+         tls_flags.key = v;
+         tls_flags.any = true;
+         return std::nullopt;
+       }},
+      {"tlscacert",
+       [&](const std::string& v) -> std::optional<std::string> {
+         tls_flags.ca = v;
+         tls_flags.any = true;
+         return std::nullopt;
+       }},
       {"ports_file_dir", str([](Options& o, const std::string& v) { o.ports_file_dir = v; })},
       {"sl",
        [&](const std::string& v) -> std::optional<std::string> {
@@ -160,15 +213,17 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
       {"threads",
        integer("threads", [](Options& o, int64_t v) { o.threads = static_cast<int>(v); })},
       {"c",
-       [&](const std::string& v) -> std::optional<std::string> {
-         config = v;
-         return std::nullopt;
-       }},
+       [&](const std::string& v) -> std::
+                                     optional<std::string> {
+                                       config = v;
+                                       return std::nullopt;
+                                     }},
   };
   std::map<std::string, std::string> aliases = {
-      {"addr", "a"},        {"net", "a"},   {"http_port", "m"}, {"port", "p"},    {"name", "n"},
-      {"server_name", "n"}, {"pid", "P"},   {"log", "l"},       {"config", "c"},  {"logtime", "T"},
-      {"debug", "D"},       {"trace", "V"}, {"help", "h"},      {"version", "v"}, {"signal", "sl"}};
+      {"addr", "a"},   {"net", "a"},         {"http_port", "m"}, {"port", "p"},
+      {"name", "n"},   {"server_name", "n"}, {"pid", "P"},       {"log", "l"},
+      {"config", "c"}, {"logtime", "T"},     {"debug", "D"},     {"trace", "V"},
+      {"help", "h"},   {"version", "v"},     {"signal", "sl"},   {"https_port", "ms"}};
   // Boolean flags.
   std::map<std::string, std::function<void(bool)>> booleans = {
       {"T", [&](bool b) { overrides.push_back([b](Options& o) { o.logtime = b; }); }},
@@ -180,11 +235,15 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
       {"h", [&](bool b) { out.show_help = b; }},
       {"v", [&](bool b) { out.show_version = b; }},
       {"t", [&](bool b) { out.check_config = b; }},
+      {"tls", [&](bool b) { tls_flags.enabled = b; }},
+      {"tlsverify",
+       [&](bool b) {
+         tls_flags.verify = b;
+         tls_flags.any = true;
+       }},
   };
   // Flags of nats-server for features not built yet: refused, never silently ignored.
-  static const char* kNotYet[] = {"ms",
-                                  "https_port",
-                                  "s",
+  static const char* kNotYet[] = {"s",
                                   "syslog",
                                   "r",
                                   "remote_syslog",
@@ -192,11 +251,6 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
                                   "jetstream",
                                   "sd",
                                   "store_dir",
-                                  "tls",
-                                  "tlscert",
-                                  "tlskey",
-                                  "tlsverify",
-                                  "tlscacert",
                                   "routes",
                                   "cluster",
                                   "cluster_listen",

@@ -17,7 +17,8 @@ namespace gannet {
 // The nats-server release whose client-visible behaviour Gannet matches; reported in INFO.
 inline constexpr const char* kCompatibleNatsVersion = "2.9.10";
 
-// tls { ... } (and --tls* flags): read and checked now; served once TLS is built (issue 6).
+// tls { ... } (and the --tls* flags): client connections and HTTPS monitoring
+// (server/tls_context.h).
 struct TlsConfig {
   bool configured = false;
   std::string cert_file;
@@ -109,6 +110,9 @@ struct Options {
   std::chrono::milliseconds lame_duck_duration = std::chrono::minutes(2);
   std::chrono::milliseconds lame_duck_grace_period = std::chrono::seconds(10);
   std::chrono::milliseconds auth_timeout = std::chrono::seconds(2);
+  // authorization { timeout } was given; otherwise, with TLS, the auth timeout is the TLS
+  // timeout plus a second (as the reference).
+  bool auth_timeout_set = false;
   bool no_header_support = false;
 
   // Single-user or token authentication (--user/--pass, --auth, authorization {}).
@@ -123,7 +127,7 @@ struct Options {
   int64_t max_closed_clients = 10000;  // closed connections kept for /connz?state=closed
 
   std::string client_advertise;
-  int https_port = 0;  // refused until TLS exists
+  int https_port = 0;  // HTTPS monitoring (with the tls {} block); -1 picks a free port
   TlsConfig tls;
   ClusterConfig cluster;
 
@@ -153,6 +157,14 @@ struct CommandLine {
   // The flags given, as changes to apply over the config file's options (again at a reload:
   // flags keep precedence over the file, as the reference).
   std::vector<std::function<void(Options&)>> overrides;
+  // The --tls* flags replace the config file's tls {} block as a whole (the reference's
+  // overrideTLS); --tls=false removes it.
+  struct TlsFlags {
+    bool any = false;
+    std::optional<bool> enabled;
+    bool verify = false;
+    std::string cert, key, ca;
+  } tls_flags;
 };
 
 // Parses Go-style flags (-flag, --flag, -flag=value, -flag value) and loads -c FILE, with

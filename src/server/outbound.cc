@@ -64,7 +64,27 @@ ssize_t OutboundQueue::WriteTo(int fd) {
   // sendmsg rather than writev: MSG_NOSIGNAL, so a peer gone away is an error, not SIGPIPE.
   ssize_t written = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
   if (written <= 0) return written;
-  size_t left = static_cast<size_t>(written);
+  Consume(static_cast<size_t>(written));
+  return written;
+}
+
+std::string_view OutboundQueue::Front() const {
+  for (size_t i = 0; i < chunks_.size(); ++i) {
+    size_t off = i == 0 ? head_offset_ : 0;
+    if (chunks_[i].size() > off) return std::string_view(chunks_[i]).substr(off);
+  }
+  return {};
+}
+
+void OutboundQueue::Consume(size_t written) {
+  size_t left = written;
+  // Empty chunks ahead of the data (a written head that was kept) go first.
+  while (chunks_.size() > 1 && chunks_.front().size() == head_offset_) {
+    head_offset_ = 0;
+    sealed_bytes_ -= chunks_.front().size();
+    Recycle(std::move(chunks_.front()));
+    chunks_.erase(chunks_.begin());
+  }
   while (left > 0) {
     std::string& head = chunks_.front();
     size_t avail = head.size() - head_offset_;
@@ -90,7 +110,6 @@ ssize_t OutboundQueue::WriteTo(int fd) {
     head_offset_ = 0;
     sealed_bytes_ = 0;
   }
-  return written;
 }
 
 void OutboundQueue::Recycle(std::string&& chunk) {

@@ -29,6 +29,10 @@ class OutboundQueue {
   // One gathered send (sendmsg) of up to kMaxIov chunks. Returns bytes written, or -1 with errno
   // set.
   ssize_t WriteTo(int fd);
+  // For writers that take one buffer at a time (TLS): the unwritten part of the first chunk,
+  // and the bookkeeping after `n` bytes of it were written.
+  std::string_view Front() const;
+  void Consume(size_t n);
   // Drops everything and the spare buffers (connection closing).
   void Release();
   // Frees the spare buffers: a connection that went quiet keeps no memory for bursts.

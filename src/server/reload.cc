@@ -13,6 +13,7 @@
 #include "server/client.h"
 #include "server/logger.h"
 #include "server/server.h"
+#include "server/tls_context.h"
 #include "server/worker.h"
 
 namespace gannet {
@@ -211,6 +212,15 @@ std::optional<std::string> DiffOptions(const Options& cur, const Options& next,
   }
   // Gannet's own: the worker threads are fixed for the life of the process.
   if (!refuse("Threads", Str(cur.threads), Str(next.threads))) return error;
+  // TLS: certificates, keys and CA files are read again on every reload (the reference's
+  // tls.Config never compares equal), so a renewed certificate takes effect.
+  changes.tls = cur.tls.configured || next.tls.configured;
+  notice(changes.tls,
+         std::string("Reloaded: tls = ") + (next.tls.configured ? "enabled" : "disabled"));
+  notice(next.tls.configured && cur.tls.timeout != next.tls.timeout,
+         "Reloaded: tls timeout = " + Seconds(next.tls.timeout));
+  notice(next.tls.configured && cur.tls.pinned_certs != next.tls.pinned_certs,
+         "Reloaded: " + std::to_string(next.tls.pinned_certs.size()) + " pinned_certs");
   changes.logging = cur.debug != next.debug || cur.trace != next.trace ||
                     cur.logtime != next.logtime || cur.log_file != next.log_file;
   return std::nullopt;
@@ -226,8 +236,19 @@ std::optional<std::string> Server::Reload(Options next) {
   if (auto err = DiffOptions(current->options(), next, changes)) return err;
   // As the reference: what cannot change is refused first, then the new options are checked.
   if (auto err = ValidateOptions(next)) return err;
+  if (!next.tls.configured && next.https_port != 0) {
+    return std::string("TLS cert and key required for HTTPS");
+  }
+  std::shared_ptr<const TlsContext> tls;
+  if (next.tls.configured) {
+    std::string error;
+    tls = TlsContext::Create(next.tls, error);
+    if (!tls) return error;
+  }
   auto config = std::make_shared<const ServerConfig>(std::move(next), server_id_);
   const Options& opts = config->options();
+  // New connections take the new certificates; those up keep the context they started with.
+  if (changes.tls) SetTlsContext(std::move(tls));
   {
     std::lock_guard lock(config_mu_);
     config_ = config;

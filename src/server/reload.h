@@ -20,6 +20,7 @@ struct ReloadChanges {
   bool logging = false;  // debug, trace, logtime or log_file: the logger is configured again
   bool pid_file = false;
   bool ports_file_dir = false;
+  bool tls = false;  // tls {} configured before or after: the TLS context is made again
 };
 
 // Compares the running options with a reload's. Fails, naming the first option (in the

@@ -18,6 +18,7 @@
 #include "server/client.h"
 #include "server/logger.h"
 #include "server/monitor.h"
+#include "server/tls_context.h"
 #include "server/worker.h"
 
 namespace gannet {
@@ -69,6 +70,28 @@ bool Server::Start() {
   }
   LOG_DEBUG("  Threads:  %d", options_.threads);
 
+  if (options_.tls.configured) {
+    std::string error;
+    auto tls = TlsContext::Create(options_.tls, error);
+    if (!tls) {
+      LOG_FATAL("TLS configuration error: %s", error.c_str());
+      return false;
+    }
+    tls_.store(std::move(tls));
+  }
+  if (options_.https_port != 0) {
+    // As the reference's StartMonitoring.
+    if (options_.http_port != 0) {
+      LOG_FATAL("Can't start monitoring: can't specify both HTTP (%d) and HTTPs (%d) ports",
+                options_.http_port, options_.https_port);
+      return false;
+    }
+    if (!options_.tls.configured) {
+      LOG_FATAL("Can't start monitoring: TLS cert and key required for HTTPS");
+      return false;
+    }
+  }
+
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -107,7 +130,7 @@ bool Server::Start() {
   }
   for (auto& w : workers_) w->Start();
 
-  if (options_.http_port != 0) {
+  if (options_.http_port != 0 || options_.https_port != 0) {
     monitor_ = std::make_unique<Monitor>(*this);
     if (!monitor_->Start()) {
       monitor_.reset();
@@ -133,6 +156,7 @@ bool Server::Start() {
   }
 
   LOG_INFO("Listening for client connections on %s:%d", options_.host.c_str(), bound_port_);
+  if (tls_context()) LOG_INFO("TLS required for client connections");
   LOG_INFO("Server is ready");
   acceptor_ = std::thread([this] { AcceptLoop(); });
   return true;
@@ -189,6 +213,11 @@ void Server::Shutdown() {
 }
 
 int Server::monitor_port() const { return monitor_ ? monitor_->port() : 0; }
+
+void Server::SetTlsContext(std::shared_ptr<const TlsContext> next) {
+  if (monitor_) monitor_->SetTlsContext(next);
+  tls_.store(std::move(next));
+}
 
 void Server::RecordClosed(ConnSnapshot closed) {
   if (options_.max_closed_clients <= 0) return;
@@ -252,7 +281,7 @@ void Server::LameDuckMode() {
       std::vector<std::pair<Worker*, uint64_t>> mine;
       worker->ForEachClient([&](Client& c) {
         if (c.TakesAsyncInfo()) {
-          std::string info = worker->config().ClientInfo(c.cid(), c.ip());
+          std::string info = worker->config().ClientInfo(c.cid(), c.ip(), {}, c.tls_context());
           info.insert(info.size() - 4, ",\"ldm\":true");  // before "} \r\n"
           c.SendProto(info);
         }

@@ -25,6 +25,7 @@ namespace gannet {
 class Worker;
 class Client;
 class Monitor;
+class TlsContext;
 
 class Server {
  public:
@@ -66,6 +67,14 @@ class Server {
   // Checks bcrypt passwords off the worker threads.
   AuthPool& auth_pool() { return auth_pool_; }
 
+  // ---- TLS (the reload hook) ----
+  // The context new client connections take (null without TLS). Any thread.
+  std::shared_ptr<const TlsContext> tls_context() const { return tls_.load(); }
+  // Replaces it, e.g. with certificates reloaded on SIGHUP (TlsContext::Create from the new
+  // options' tls {}): connections made from now on use `next`; those already up keep theirs
+  // and are not disturbed. Any thread. HTTPS monitoring takes it too, for new connections.
+  void SetTlsContext(std::shared_ptr<const TlsContext> next);
+
   // ---- Monitoring ----
   // Keeps a closed connection's last state (the newest max_closed_clients). Any worker thread.
   void RecordClosed(ConnSnapshot closed);
@@ -98,6 +107,7 @@ class Server {
   std::mutex reload_mu_;  // one reload at a time
   AuthPool auth_pool_;
   Accounts accounts_;  // each with its subject index
+  std::atomic<std::shared_ptr<const TlsContext>> tls_;
   std::unique_ptr<Reclaimer> reclaimer_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::thread acceptor_;

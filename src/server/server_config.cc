@@ -3,6 +3,8 @@
 
 #include <cstdio>
 
+#include "server/tls_context.h"
+
 namespace gannet {
 
 namespace {
@@ -52,12 +54,16 @@ ServerConfig::ServerConfig(Options opts, const std::string& server_id)
                  "\",\"port\":" + std::to_string(options_.port) +
                  ",\"headers\":" + (options_.no_header_support ? "false" : "true");
   if (authenticator_.advertise_auth_required()) info_prefix_ += ",\"auth_required\":true";
-  info_prefix_ += ",\"max_payload\":" + std::to_string(options_.max_payload);
+  info_limits_ = ",\"max_payload\":" + std::to_string(options_.max_payload);
 }
 
 std::string ServerConfig::ClientInfo(uint64_t cid, const std::string& client_ip,
-                                     std::string_view nonce) const {
+                                     std::string_view nonce, const TlsContext* tls) const {
   std::string info = info_prefix_;
+  if (tls) {
+    info += tls->verify() ? ",\"tls_required\":true,\"tls_verify\":true" : ",\"tls_required\":true";
+  }
+  info += info_limits_;
   info += ",\"client_id\":";
   info += std::to_string(cid);
   info += ",\"client_ip\":\"";

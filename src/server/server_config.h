@@ -15,6 +15,8 @@
 
 namespace gannet {
 
+class TlsContext;
+
 class ServerConfig {
  public:
   // `opts.server_name` must be set (the server id when not configured).
@@ -28,14 +30,16 @@ class ServerConfig {
   std::chrono::system_clock::time_point load_time() const { return load_time_; }
 
   // The INFO line for a new client (with its id and address, and the nonce NKEY users sign
-  // when there is one), CRLF-terminated.
-  std::string ClientInfo(uint64_t cid, const std::string& client_ip,
-                         std::string_view nonce = {}) const;
+  // when there is one; tls_required and tls_verify from the connection's TLS context),
+  // CRLF-terminated.
+  std::string ClientInfo(uint64_t cid, const std::string& client_ip, std::string_view nonce = {},
+                         const TlsContext* tls = nullptr) const;
 
  private:
   const Options options_;
   const Authenticator authenticator_;  // refers to options_
-  std::string info_prefix_;            // INFO JSON up to and including max_payload
+  std::string info_prefix_;            // INFO JSON up to auth_required (tls fields come next)
+  std::string info_limits_;            // INFO JSON from max_payload on
   std::chrono::system_clock::time_point load_time_;
 };
 

@@ -420,8 +420,16 @@ void Worker::Run() {
         // Hand this producer's messages over now, so back-pressure lands on it.
         if (FlushStaged()) c->saw_backpressure = true;
         if (c->saw_backpressure && !c->closing()) {
-          c->PauseReading(now_ + kStall);
+          // A receiver that stays over half its limit read after read drains slower than
+          // this producer fills it (a TLS receiver's owner encrypts everything it sends):
+          // each pause in a row doubles, 2 ms up to 64 ms, as the reference stalls a fast
+          // producer longer the further its receiver is behind.
+          int doublings = std::min(c->stall_count, 5);
+          c->stall_count++;
+          c->PauseReading(now_ + kStall * (1 << doublings));
           paused_.push_back(c->cid());
+        } else {
+          c->stall_count = 0;
         }
       }
     }

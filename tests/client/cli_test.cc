@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "server_process.h"
+#include "tls_support.h"
 
 namespace gannet::test {
 namespace {
@@ -229,6 +230,32 @@ TEST_P(CliTest, Credentials) {
   ASSERT_TRUE(tokened.Start());
   Tool token({"pub", "-s", tokened.url(), "--token", "s3cr3t", "x", "y"});
   EXPECT_EQ(token.Wait(), 0) << token.err();
+}
+
+TEST_P(CliTest, Tls) {
+  const TestCerts& c = Certs();
+  std::string conf = c.dir + "/cli-" + std::to_string(getpid()) + ".conf";
+  std::ofstream(conf) << "tls { cert_file: \"" << c.server_cert << "\", key_file: \""
+                      << c.server_key << "\", ca_file: \"" << c.ca << "\", verify: true }\n";
+  ServerProcess secured(GetParam(), {"-c", conf});
+  ASSERT_TRUE(secured.Start()) << secured.Output();
+  std::string url = "tls://localhost:" + std::to_string(secured.port());
+  std::vector<std::string> tls = {"--tlsca",     c.ca,       "--tlscert",
+                                  c.client_cert, "--tlskey", c.client_key};
+  std::vector<std::string> sub_args = {"sub", "-s", url, "--count", "1", "--raw", "t.x"};
+  sub_args.insert(sub_args.end(), tls.begin(), tls.end());
+  Tool sub(sub_args);
+  ASSERT_TRUE(sub.WaitForStderr("Subscribing on t.x")) << sub.err();
+  std::vector<std::string> pub_args = {"pub", "-s", url, "t.x", "over tls"};
+  pub_args.insert(pub_args.end(), tls.begin(), tls.end());
+  Tool pub(pub_args);
+  EXPECT_EQ(pub.Wait(), 0) << pub.err();
+  EXPECT_EQ(sub.Wait(), 0) << sub.err();
+  EXPECT_EQ(sub.out(), "over tls\n");
+  // Without the client certificate the server refuses the tool.
+  Tool refused({"pub", "-s", url, "--tlsca", c.ca, "t.x", "no"});
+  EXPECT_EQ(refused.Wait(), 1);
+  ::unlink(conf.c_str());
 }
 
 TEST(Cli, UnreachableServerAndBadUsage) {

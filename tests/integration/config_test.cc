@@ -114,11 +114,10 @@ INSTANTIATE_TEST_SUITE_P(Servers, ConfigTest,
                          [](const auto& info) { return std::string(ServerKindName(info.param)); });
 
 // Gannet only: features of later work in a config file are refused, not ignored.
-TEST(ConfigGannet, TlsAndClusterAreRefusedNotIgnored) {
+TEST(ConfigGannet, ClusterAndJetStreamAreRefusedNotIgnored) {
   TempDir dir;
   for (std::string body :
-       {"tls {\n  cert_file: \"a.pem\"\n  key_file: \"b.pem\"\n}\n",
-        "cluster {\n  listen: 127.0.0.1:6222\n  routes: [\"nats://a:1\"]\n}\n", "jetstream {}\n"}) {
+       {"cluster {\n  listen: 127.0.0.1:6222\n  routes: [\"nats://a:1\"]\n}\n", "jetstream {}\n"}) {
     std::string conf = dir.Write("later.conf", body);
     ServerProcess p(ServerKind::kGannet, {"-c", conf});
     EXPECT_FALSE(p.Start(2s));

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "server_process.h"
+#include "tls_support.h"
 
 namespace gannet::test {
 
@@ -274,6 +275,13 @@ struct ConnectOptions {
   bool no_echo = false;
   bool verbose = false;
   Event* closed = nullptr;  // set when the connection is closed
+  // TLS: natsOptions_SetSecure with a CA, an optional client certificate and the name the
+  // server's certificate is checked against.
+  bool secure = false;
+  std::string ca_file{};
+  std::string cert_file{};
+  std::string key_file{};
+  std::string expected_hostname{};
 };
 
 uint64_t InMsgs(natsConnection* nc) {
@@ -364,6 +372,16 @@ class InteropTest : public ::testing::TestWithParam<ServerKind> {
     if (s == NATS_OK && o.no_echo) s = natsOptions_SetNoEcho(raw, true);
     if (s == NATS_OK && o.verbose) s = natsOptions_SetVerbose(raw, true);
     if (s == NATS_OK && o.closed) s = natsOptions_SetClosedCB(raw, Event::OnConnection, o.closed);
+    if (s == NATS_OK && o.secure) s = natsOptions_SetSecure(raw, true);
+    if (s == NATS_OK && !o.ca_file.empty()) {
+      s = natsOptions_LoadCATrustedCertificates(raw, o.ca_file.c_str());
+    }
+    if (s == NATS_OK && !o.cert_file.empty()) {
+      s = natsOptions_LoadCertificatesChain(raw, o.cert_file.c_str(), o.key_file.c_str());
+    }
+    if (s == NATS_OK && !o.expected_hostname.empty()) {
+      s = natsOptions_SetExpectedHostname(raw, o.expected_hostname.c_str());
+    }
     if (s != NATS_OK) return s;
     natsConnection* nc = nullptr;
     s = natsConnection_Connect(&nc, raw);
@@ -1403,6 +1421,104 @@ TEST_P(InteropAuthTest, ReloadAppliesNewPermissionsWithoutReconnecting) {
   EXPECT_EQ(reconnects, 0u);
   EXPECT_EQ(g_async_errors.load(), 0);
   EXPECT_FALSE(natsConnection_IsClosed(nc.get()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS (tls {} in a config file; certificates made by the test, tests/support/tls_support.h).
+
+std::string TlsConfig(const std::string& extra) {
+  const TestCerts& c = Certs();
+  return "tls { cert_file: \"" + c.server_cert + "\", key_file: \"" + c.server_key +
+         "\", ca_file: \"" + c.ca + "\"\n" + extra + "\n}\n";
+}
+
+ConnectOptions Secure() {
+  ConnectOptions o;
+  o.secure = true;
+  o.ca_file = Certs().ca;
+  o.expected_hostname = "localhost";
+  return o;
+}
+
+ConnectOptions SecureWithCert(const std::string& cert, const std::string& key) {
+  ConnectOptions o = Secure();
+  o.cert_file = cert;
+  o.key_file = key;
+  return o;
+}
+
+TEST_P(InteropAuthTest, TlsWithoutClientCertificate) {
+  TempFile conf("tls.conf", TlsConfig(""));
+  ASSERT_NO_FATAL_FAILURE(StartServer({"-c", conf.path()}));
+  Conn nc;
+  ASSERT_NO_FATAL_FAILURE(Connect(&nc, Secure()));
+  Sub sub;
+  ASSERT_NO_FATAL_FAILURE(SubscribeSync(nc.get(), "tls.ok", &sub));
+  std::string big = Pattern(300000, 7);
+  ASSERT_NATS_OK(natsConnection_PublishString(nc.get(), "tls.ok", "hi"));
+  ASSERT_NATS_OK(
+      natsConnection_Publish(nc.get(), "tls.ok", big.data(), static_cast<int>(big.size())));
+  Msg m = Next(sub.get());
+  ASSERT_TRUE(m);
+  EXPECT_EQ(Data(m.get()), "hi");
+  Msg m2 = Next(sub.get());
+  ASSERT_TRUE(m2);
+  EXPECT_EQ(Data(m2.get()), big);
+  // A client that does not trust the server's CA gives up.
+  Conn bad;
+  ConnectOptions other = Secure();
+  other.ca_file = Certs().other_ca;
+  EXPECT_NE(TryConnect(&bad, other), NATS_OK);
+}
+
+TEST_P(InteropAuthTest, TlsVerifyRequiresClientCertificate) {
+  TempFile conf("tls-verify.conf", TlsConfig("verify: true"));
+  ASSERT_NO_FATAL_FAILURE(StartServer({"-c", conf.path()}));
+  Conn nc;
+  ASSERT_NO_FATAL_FAILURE(Connect(&nc, SecureWithCert(Certs().client_cert, Certs().client_key)));
+  ASSERT_NO_FATAL_FAILURE(Flush(nc.get()));
+  Conn none;
+  EXPECT_NE(TryConnect(&none, Secure()), NATS_OK);
+  EXPECT_FALSE(none);
+  Conn other;
+  EXPECT_NE(TryConnect(&other, SecureWithCert(Certs().other_cert, Certs().other_key)), NATS_OK);
+  EXPECT_FALSE(other);
+  // The server kept serving.
+  ASSERT_NO_FATAL_FAILURE(Flush(nc.get()));
+}
+
+TEST_P(InteropAuthTest, TlsVerifyAndMapAppliesTheMappedUsersPermissions) {
+  TempFile conf("tls-map.conf",
+                TlsConfig("verify_and_map: true") +
+                    "authorization { users = [\n"
+                    "  {user: \"alice@example.com\", permissions: {publish: \"ok.>\"}}\n"
+                    "] }\n");
+  ASSERT_NO_FATAL_FAILURE(StartServer({"-c", conf.path()}));
+  Conn nc;
+  ASSERT_NO_FATAL_FAILURE(Connect(&nc, SecureWithCert(Certs().client_cert, Certs().client_key)));
+  Sub sub;
+  ASSERT_NO_FATAL_FAILURE(SubscribeSync(nc.get(), ">", &sub));
+  ASSERT_NATS_OK(natsConnection_PublishString(nc.get(), "denied", "x"));
+  ASSERT_NATS_OK(natsConnection_PublishString(nc.get(), "ok.1", "y"));
+  Msg m = Next(sub.get());
+  ASSERT_TRUE(m);
+  EXPECT_EQ(Subject(m.get()), "ok.1");
+  ASSERT_NO_FATAL_FAILURE(Flush(nc.get()));
+  for (int i = 0; i < 500 && g_async_errors.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(g_async_errors.exchange(0), 1);
+  EXPECT_EQ(LastAsyncError(), natsStatus_GetText(NATS_NOT_PERMITTED));
+  // A certificate naming no configured user is refused.
+  TempFile conf2("tls-map2.conf", TlsConfig("verify_and_map: true") +
+                                      "authorization { users = [ {user: carol} ] }\n");
+  sub.reset();
+  nc.reset();
+  server_->Stop();
+  ASSERT_NO_FATAL_FAILURE(StartServer({"-c", conf2.path()}));
+  Conn refused;
+  ExpectAuthorizationViolation(
+      TryConnect(&refused, SecureWithCert(Certs().client_cert, Certs().client_key)));
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, InteropTest,

@@ -6,8 +6,9 @@
 
 namespace gannet::cli {
 
-const std::vector<std::string> kConnectOptions = {"server", "user", "password",
-                                                  "token",  "name", "connect-timeout"};
+const std::vector<std::string> kConnectOptions = {
+    "server",          "user",  "password", "token",  "name",
+    "connect-timeout", "tlsca", "tlscert",  "tlskey", "tlsname"};
 const std::map<char, std::string> kConnectAliases = {{'s', "server"}};
 
 bool Args::Parse(int argc, char** argv, int first, const std::vector<std::string>& with_value,
@@ -149,6 +150,12 @@ client::Options ConnectOptionsFrom(const Args& args, const std::string& default_
   o.password = args.Get("password");
   o.token = args.Get("token");
   o.name = args.Get("name", default_name);
+  // TLS, with the nats tool's flag names: a tls:// URL, or any of these, asks for it.
+  o.tls_ca_file = args.Get("tlsca");
+  o.tls_cert_file = args.Get("tlscert");
+  o.tls_key_file = args.Get("tlskey");
+  o.tls_expected_hostname = args.Get("tlsname");
+  o.secure = !o.tls_ca_file.empty() || !o.tls_cert_file.empty();
   std::string why;
   std::chrono::milliseconds t;
   if (args.GetDuration("connect-timeout", std::chrono::seconds(2), &t, &why)) {

@@ -18,7 +18,9 @@ const char* kUsage =
     "  bench [SUBJECT]          measure throughput and latency\n"
     "\n"
     "Each command takes -s/--server URL (default $NATS_URL, else nats://127.0.0.1:4222),\n"
-    "--user/--password or --token, and --help.\n";
+    "--user/--password or --token, --help, and for TLS (or a tls:// URL) --tlsca FILE,\n"
+    "--tlscert FILE --tlskey FILE (a client certificate) and --tlsname NAME (the name the\n"
+    "server's certificate must carry, if not the URL's host).\n";
 
 }  // namespace
 

@@ -33,6 +33,17 @@ struct Options {
   bool headers = true;        // use HPUB/HMSG when the server supports them
   bool no_responders = true;  // have requests fail fast with kNoResponders
 
+  // TLS. A connection is encrypted when its URL is tls://, when `secure` is set, or when the
+  // server requires it (INFO tls_required); the client then verifies the server's certificate
+  // against tls_ca_file (else the system's CAs) and the URL's host (or tls_expected_hostname).
+  // A client certificate (tls_cert_file, tls_key_file; PEM) is sent to servers that ask.
+  bool secure = false;
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_expected_hostname;
+  bool tls_skip_verify = false;  // accept any server certificate: for tests only
+
   milliseconds connect_timeout{2000};
   // Keep trying the list when the first connect fails (the connection starts reconnecting
   // instead of Connect failing).
