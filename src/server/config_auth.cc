@@ -806,11 +806,11 @@ std::optional<std::string> ApplyAccounts(const conf::MapEntry& accounts, Options
     }
     if (!users.empty()) {
       if (!opts.username.empty()) {
-        errors.Add(*users_key, "Can not have a single user/pass and a users array");
+        errors.Add(*users_key, "Can not have a single user/pass and accounts");
         continue;
       }
       if (!opts.token.empty()) {
-        errors.Add(*users_key, "Can not have a token and a users array");
+        errors.Add(*users_key, "Can not have a token and accounts");
         continue;
       }
     }

@@ -281,9 +281,11 @@ TEST_P(AccountsTest, ConfigErrorsAsTheReference) {
       {"accounts {\n  A: { users: [{user: x, password: y}] }\n  B: { users: [{user: x, password: "
        "z}] }\n}\n",
        "Duplicate user \"x\" detected"},
+      // The reference says "... and accounts" or "... and a users array" depending on which
+      // of the two blocks it happens to read first.
       {"accounts {\n  A: { users: [{user: x, password: y}] }\n}\n"
        "authorization { user: u, password: p }\n",
-       "Can not have a single user/pass and a users array"},
+       "Can not have a single user/pass and "},
       {"accounts {\n  C: { imports: [{stream: {account: A}}] }\n}\n",
        "Expect an account name and a subject"},
       {"mappings { \"a.*\": \"b\" }\n",
