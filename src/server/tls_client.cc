@@ -13,6 +13,7 @@
 
 #include "server/client.h"
 #include "server/logger.h"
+#include "server/socket_address.h"
 #include "server/tls_context.h"
 #include "server/worker.h"
 
@@ -34,17 +35,9 @@ std::string Client::LocalAddress() const {
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
   if (fd_ < 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "";
-  char ip[INET6_ADDRSTRLEN] = "";
+  std::string ip;
   int port = 0;
-  if (addr.ss_family == AF_INET6) {
-    auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
-    inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
-    port = ntohs(a->sin6_port);
-  } else {
-    auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
-    inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
-    port = ntohs(a->sin_port);
-  }
+  SplitSocketAddress(addr, ip, port);
   return GoAddress(ip, port);
 }
 

@@ -14,6 +14,7 @@
 #include "server/client.h"
 #include "server/logger.h"
 #include "server/server.h"
+#include "server/socket_address.h"
 
 namespace gannet {
 
@@ -196,19 +197,11 @@ Client* Worker::FindClient(uint64_t cid) {
 }
 
 void Worker::AcceptConnection(int fd, const sockaddr_storage& addr) {
-  char ip[INET6_ADDRSTRLEN] = "";
+  std::string ip;
   int port = 0;
-  if (addr.ss_family == AF_INET6) {
-    auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
-    inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
-    port = ntohs(a->sin6_port);
-  } else {
-    auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
-    inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
-    port = ntohs(a->sin_port);
-  }
+  SplitSocketAddress(addr, ip, port);
   uint64_t cid = server_.NextClientId();
-  auto* c = new Client(server_, *this, fd, cid, ip, port);
+  auto* c = new Client(server_, *this, fd, cid, std::move(ip), port);
   clients_.emplace(cid, c);
   num_clients_.fetch_add(1, std::memory_order_relaxed);
   epoll_event ev{};
