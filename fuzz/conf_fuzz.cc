@@ -23,7 +23,7 @@
 #include "conf/duration.h"
 #include "conf/lexer.h"
 #include "conf/parser.h"
-#include "server/config.h"
+#include "server/config/config.h"
 
 namespace {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "server/http_server.h"
+#include "server/monitor/http_server.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);

@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "server/logger.h"
-#include "server/options.h"
+#include "base/logger.h"
+#include "server/config/options.h"
 #include "server/process_control.h"
 #include "server/server.h"
 

@@ -1,5 +1,5 @@
 // Who may connect and what they may do, as configured (authorization {} in the config file):
-// the data the options carry. Checking it is auth/permissions and server/client's business.
+// the data the options carry. Checking it is the authenticator's and permissions' business.
 #pragma once
 
 #include <chrono>
@@ -37,6 +37,19 @@ struct User {
   std::string nkey;  // "U..." public key; username/password empty then
   std::shared_ptr<const Permissions> permissions;  // null: may do anything
   std::string account;                             // empty: the global account $G
+};
+
+// The authorization {} block (and --user/--pass, --auth): single-user or token
+// authentication, the users list (with passwords or nkeys), no_auth_user, and the permissions
+// users get when they have none of their own.
+struct AuthorizationConfig {
+  std::string username;
+  std::string password;
+  std::string token;
+  std::vector<User> users;  // with users of accounts {}, bound by User::account
+  std::string no_auth_user;
+  std::shared_ptr<const Permissions> default_permissions;
+  bool Required() const { return !username.empty() || !token.empty() || !users.empty(); }
 };
 
 }  // namespace gannet

@@ -1,6 +1,8 @@
 // Configuration durations (see duration.h).
 #include "conf/duration.h"
 
+#include "base/strings.h"
+
 #include <cstdint>
 
 namespace gannet::conf {
@@ -8,8 +10,6 @@ namespace gannet::conf {
 namespace {
 
 constexpr uint64_t kLimit = uint64_t{1} << 63;
-
-std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -31,7 +31,7 @@ std::optional<std::chrono::nanoseconds> ParseGoDuration(std::string_view text, s
     if (error != nullptr) *error = std::move(message);
     return std::nullopt;
   };
-  const std::string invalid = "time: invalid duration " + Quote(text);
+  const std::string invalid = "time: invalid duration " + Quoted(text);
   std::string_view s = text;
   bool negative = false;
   if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
@@ -81,12 +81,12 @@ std::optional<std::chrono::nanoseconds> ParseGoDuration(std::string_view text, s
     if (!has_whole && !has_fraction) return fail(invalid);
     size_t unit_end = 0;
     while (unit_end < s.size() && s[unit_end] != '.' && !IsDigit(s[unit_end])) ++unit_end;
-    if (unit_end == 0) return fail("time: missing unit in duration " + Quote(text));
+    if (unit_end == 0) return fail("time: missing unit in duration " + Quoted(text));
     const std::string_view unit = s.substr(0, unit_end);
     s.remove_prefix(unit_end);
     const uint64_t unit_ns = UnitNanoseconds(unit);
     if (unit_ns == 0) {
-      return fail("time: unknown unit " + Quote(unit) + " in duration " + Quote(text));
+      return fail("time: unknown unit " + Quoted(unit) + " in duration " + Quoted(text));
     }
     if (whole > kLimit / unit_ns) return fail(invalid);
     whole *= unit_ns;

@@ -7,6 +7,8 @@
 // included file's keys keep their order.
 #include "conf/parser.h"
 
+#include "base/strings.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -61,14 +63,6 @@ struct SharedState {
 std::string NestingError() {
   return "Maps and arrays nested more than " + std::to_string(kMaxNesting) +
          " levels deep (counting included files and variables).";
-}
-
-std::string Lowercase(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 // filepath.Join(dir, path) of Go: joined even when path is absolute, then cleaned.
@@ -128,7 +122,7 @@ std::optional<std::string> ParseInteger(const std::string& text, int64_t& out) {
   auto [end, ec] = std::from_chars(first, last, number);
   if (ec == std::errc::result_out_of_range) return "integer '" + text + "' is out of the range";
   if (ec != std::errc() || end != last) return "expected integer, but got '" + text + "'";
-  const std::string suffix = Lowercase(text.substr(digits));
+  const std::string suffix = AsciiLower(text.substr(digits));
   int64_t multiplier = 1;
   if (!suffix.empty()) {
     static constexpr char kUnits[] = "kmgtpe";
@@ -267,7 +261,7 @@ std::optional<ParseError> FileParser::ParseValue(const Token& token, Value& out)
       out = Value::String(token.text, At(token));
       return std::nullopt;
     case TokenKind::kBool: {
-      const std::string word = Lowercase(token.text);
+      const std::string word = AsciiLower(token.text);
       out = Value::Bool(word == "true" || word == "yes" || word == "on", At(token));
       return std::nullopt;
     }

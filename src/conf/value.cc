@@ -1,6 +1,8 @@
 // The configuration value tree (see value.h).
 #include "conf/value.h"
 
+#include "base/strings.h"
+
 #include <cassert>
 #include <cctype>
 #include <charconv>
@@ -11,17 +13,6 @@
 namespace gannet::conf {
 
 namespace {
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 void AppendDebug(const Value& v, std::string& out) {
   switch (v.kind()) {

@@ -29,7 +29,7 @@
 
 #include "core/subject_transform.h"
 #include "core/sublist.h"
-#include "server/options.h"
+#include "server/config/options.h"
 
 namespace gannet {
 

@@ -14,12 +14,12 @@
 #include <cstring>
 #include <random>
 
+#include "base/logger.h"
 #include "core/fast_random.h"
-#include "server/client.h"
-#include "server/logger.h"
-#include "server/monitor.h"
-#include "server/tls_context.h"
-#include "server/worker.h"
+#include "server/client/client.h"
+#include "server/conn/tls_context.h"
+#include "server/conn/worker.h"
+#include "server/monitor/monitor.h"
 
 namespace gannet {
 

@@ -13,12 +13,12 @@
 #include <thread>
 #include <vector>
 
+#include "auth/auth_pool.h"
 #include "core/reclaimer.h"
 #include "server/account.h"
-#include "server/auth_pool.h"
-#include "server/conn_snapshot.h"
-#include "server/options.h"
-#include "server/server_config.h"
+#include "server/config/options.h"
+#include "server/config/server_config.h"
+#include "server/conn/conn_snapshot.h"
 
 namespace gannet {
 

@@ -4,7 +4,7 @@
 
 #include "conf/parser.h"
 #include "server/account.h"
-#include "server/config_auth.h"
+#include "server/config/config_auth.h"
 
 namespace gannet {
 namespace {
@@ -57,9 +57,11 @@ TEST(AccountConfig, UsersAreBoundAndGetTheAccountDefaults) {
   Loaded l = Load(kConfig);
   ASSERT_FALSE(l.error) << *l.error;
   ASSERT_EQ(l.opts.accounts.size(), 2u);
-  ASSERT_EQ(l.opts.users.size(), 2u);
-  const User& a = l.opts.users[0].username == "a" ? l.opts.users[0] : l.opts.users[1];
-  const User& b = l.opts.users[0].username == "b" ? l.opts.users[0] : l.opts.users[1];
+  ASSERT_EQ(l.opts.authorization.users.size(), 2u);
+  const User& a = l.opts.authorization.users[0].username == "a" ? l.opts.authorization.users[0]
+                                                                : l.opts.authorization.users[1];
+  const User& b = l.opts.authorization.users[0].username == "b" ? l.opts.authorization.users[0]
+                                                                : l.opts.authorization.users[1];
   EXPECT_EQ(a.account, "A");
   EXPECT_EQ(b.account, "B");
   ASSERT_TRUE(a.permissions && a.permissions->publish);

@@ -1,7 +1,7 @@
 // The monitoring HTTP server's request parser: complete, incomplete and malformed heads.
 #include <gtest/gtest.h>
 
-#include "server/http_server.h"
+#include "server/monitor/http_server.h"
 
 namespace gannet {
 namespace {

@@ -1,27 +1,15 @@
 // Go-compatible text forms used by the monitoring endpoints, and query parameter decoding.
-#include "server/monitor_format.h"
+#include "server/monitor/monitor_format.h"
 
 #include <gtest/gtest.h>
 
-#include "server/http_server.h"
+#include "server/monitor/http_server.h"
 
 namespace gannet {
 namespace {
 
 using std::chrono::nanoseconds;
 using std::chrono::seconds;
-
-TEST(MonitorFormat, GoDurations) {
-  EXPECT_EQ(FormatGoDuration(0), "0s");
-  EXPECT_EQ(FormatGoDuration(820), "820ns");
-  EXPECT_EQ(FormatGoDuration(820'000), "820\u00b5s");
-  EXPECT_EQ(FormatGoDuration(1'500), "1.5\u00b5s");
-  EXPECT_EQ(FormatGoDuration(3'363'893), "3.363893ms");
-  EXPECT_EQ(FormatGoDuration(1'500'000'000), "1.5s");
-  EXPECT_EQ(FormatGoDuration(62'500'000'000), "1m2.5s");
-  EXPECT_EQ(FormatGoDuration(7'200'000'000'000), "2h0m0s");
-  EXPECT_EQ(FormatGoDuration(-2'000'000), "-2ms");
-}
 
 TEST(MonitorFormat, RttIsTruncatedToMicrosecondsBelowOneMillisecond) {
   EXPECT_EQ(FormatRtt(820'123), "820\u00b5s");

@@ -1,6 +1,6 @@
 // Unit tests for OutboundQueue: chunking, pending accounting, gathered writes, partial writes,
 // prepending the rest of a direct write, and buffer reuse.
-#include "server/outbound.h"
+#include "server/conn/outbound.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>

@@ -3,7 +3,7 @@
 
 #include "auth/permissions.h"
 #include "conf/parser.h"
-#include "server/config_auth.h"
+#include "server/config/config_auth.h"
 
 namespace gannet {
 namespace {
@@ -142,8 +142,8 @@ TEST(ConfigAuth, UsersWithPermissions) {
   })");
   ASSERT_FALSE(l.error) << *l.error;
   EXPECT_EQ(l.opts.auth_timeout, std::chrono::seconds(3));
-  ASSERT_EQ(l.opts.users.size(), 3u);
-  const User& alice = l.opts.users[0];
+  ASSERT_EQ(l.opts.authorization.users.size(), 3u);
+  const User& alice = l.opts.authorization.users[0];
   EXPECT_EQ(alice.username, "alice");
   EXPECT_EQ(alice.password, "a");
   ASSERT_TRUE(alice.permissions);
@@ -154,11 +154,14 @@ TEST(ConfigAuth, UsersWithPermissions) {
   EXPECT_EQ(alice.permissions->response->max_msgs, 3);
   EXPECT_EQ(alice.permissions->response->expires, std::chrono::seconds(5));
   // bob gets the default permissions; the nkey user keeps its own.
-  ASSERT_TRUE(l.opts.users[1].permissions);
-  EXPECT_EQ(l.opts.users[1].permissions->publish->deny, (std::vector<std::string>{"x"}));
-  EXPECT_EQ(l.opts.users[2].nkey, "UCARKS2E3KVB7YORL2DG34XLT7PUCOL2SVM7YXV6ETHLW6Z46UUJ2VZ3");
-  EXPECT_EQ(l.opts.users[2].permissions->subscribe->allow, (std::vector<std::string>{">"}));
-  ASSERT_TRUE(l.opts.default_permissions);
+  ASSERT_TRUE(l.opts.authorization.users[1].permissions);
+  EXPECT_EQ(l.opts.authorization.users[1].permissions->publish->deny,
+            (std::vector<std::string>{"x"}));
+  EXPECT_EQ(l.opts.authorization.users[2].nkey,
+            "UCARKS2E3KVB7YORL2DG34XLT7PUCOL2SVM7YXV6ETHLW6Z46UUJ2VZ3");
+  EXPECT_EQ(l.opts.authorization.users[2].permissions->subscribe->allow,
+            (std::vector<std::string>{">"}));
+  ASSERT_TRUE(l.opts.authorization.default_permissions);
 }
 
 TEST(ConfigAuth, AllowResponsesTrueTakesTheDefaults) {
@@ -166,7 +169,7 @@ TEST(ConfigAuth, AllowResponsesTrueTakesTheDefaults) {
       "authorization { users = [ {user: a, password: b, permissions: "
       "{allow_responses: true}} ] }");
   ASSERT_FALSE(l.error) << *l.error;
-  const auto& rp = l.opts.users[0].permissions->response;
+  const auto& rp = l.opts.authorization.users[0].permissions->response;
   ASSERT_TRUE(rp);
   EXPECT_EQ(rp->max_msgs, 1);
   EXPECT_EQ(rp->expires, std::chrono::minutes(2));
@@ -175,12 +178,12 @@ TEST(ConfigAuth, AllowResponsesTrueTakesTheDefaults) {
 TEST(ConfigAuth, SingleUserAndToken) {
   Loaded l = Load("authorization { user: u, password: p, timeout: 0.5 }");
   ASSERT_FALSE(l.error) << *l.error;
-  EXPECT_EQ(l.opts.username, "u");
-  EXPECT_EQ(l.opts.password, "p");
+  EXPECT_EQ(l.opts.authorization.username, "u");
+  EXPECT_EQ(l.opts.authorization.password, "p");
   EXPECT_EQ(l.opts.auth_timeout, std::chrono::milliseconds(500));
   l = Load("authorization { token: t }");
   ASSERT_FALSE(l.error) << *l.error;
-  EXPECT_EQ(l.opts.token, "t");
+  EXPECT_EQ(l.opts.authorization.token, "t");
 }
 
 // The reference's words (checked with nats-server -t on the same files).
@@ -238,16 +241,16 @@ TEST(ConfigAuth, ErrorsCarryThePosition) {
 
 TEST(ConfigAuth, NoAuthUserMustNameAUser) {
   Options opts;
-  opts.no_auth_user = "bob";
+  opts.authorization.no_auth_user = "bob";
   EXPECT_EQ(ValidateAuthOptions(opts), "no_auth_user: \"bob\" present, but users are not defined");
   User alice;
   alice.username = "alice";
   alice.password = "x";
-  opts.users.push_back(alice);
+  opts.authorization.users.push_back(alice);
   EXPECT_EQ(ValidateAuthOptions(opts),
             "no_auth_user: \"bob\" not present as user in authorization block or account "
             "configuration");
-  opts.no_auth_user = "alice";
+  opts.authorization.no_auth_user = "alice";
   EXPECT_FALSE(ValidateAuthOptions(opts));
 }
 

@@ -1,6 +1,6 @@
-// Config reload's option diff (server/reload.h): what may change, the reference's notices and
-// refusal texts, and Go's duration format.
-#include "server/reload.h"
+// Config reload's option diff (server/config/reload.h): what may change, the reference's notices
+// and refusal texts.
+#include "server/config/reload.h"
 
 #include <gtest/gtest.h>
 
@@ -8,18 +8,6 @@ namespace gannet {
 namespace {
 
 using namespace std::chrono_literals;
-
-TEST(GoDurationString, AsGoPrintsIt) {
-  EXPECT_EQ(GoDurationString(0s), "0s");
-  EXPECT_EQ(GoDurationString(500ms), "500ms");
-  EXPECT_EQ(GoDurationString(1500ms), "1.5s");
-  EXPECT_EQ(GoDurationString(30s), "30s");
-  EXPECT_EQ(GoDurationString(2min), "2m0s");
-  EXPECT_EQ(GoDurationString(90s), "1m30s");
-  EXPECT_EQ(GoDurationString(1h), "1h0m0s");
-  EXPECT_EQ(GoDurationString(std::chrono::microseconds(1500)), "1.5ms");
-  EXPECT_EQ(GoDurationString(std::chrono::nanoseconds(42)), "42ns");
-}
 
 TEST(DiffOptions, SameOptionsStillReloadUsersAndAccounts) {
   Options o;
@@ -42,7 +30,7 @@ TEST(DiffOptions, ReloadableOptionsInTheReferencesOrder) {
   next.max_payload = 2000;
   next.write_deadline = 3s;
   next.auth_timeout = 500ms;
-  next.token = "t";
+  next.authorization.token = "t";
   ReloadChanges changes;
   EXPECT_FALSE(DiffOptions(cur, next, changes));
   EXPECT_EQ(changes.notices, (std::vector<std::string>{
@@ -94,33 +82,33 @@ TEST(DiffOptions, RefusesWhatTheReferenceCannotReload) {
 
 TEST(DiffOptions, NoAuthUserMayOnlyGoWithItsUser) {
   Options cur;
-  cur.users = {User{"a", "pa", "", nullptr, ""}, User{"b", "pb", "", nullptr, ""}};
-  cur.no_auth_user = "a";
+  cur.authorization.users = {User{"a", "pa", "", nullptr, ""}, User{"b", "pb", "", nullptr, ""}};
+  cur.authorization.no_auth_user = "a";
   Options gone = cur;
-  gone.users = {User{"b", "pb", "", nullptr, ""}};
-  gone.no_auth_user.clear();
+  gone.authorization.users = {User{"b", "pb", "", nullptr, ""}};
+  gone.authorization.no_auth_user.clear();
   ReloadChanges changes;
   EXPECT_FALSE(DiffOptions(cur, gone, changes));
   Options kept = cur;
-  kept.no_auth_user.clear();
+  kept.authorization.no_auth_user.clear();
   EXPECT_EQ(DiffOptions(cur, kept, changes).value_or(""),
             "config reload not supported for NoAuthUser: old=a, new=");
   Options other = cur;
-  other.no_auth_user = "b";
+  other.authorization.no_auth_user = "b";
   EXPECT_EQ(DiffOptions(cur, other, changes).value_or(""),
             "config reload not supported for NoAuthUser: old=a, new=b");
 }
 
 TEST(DiffOptions, NkeyUsersNoticedOnlyWhenChanged) {
   Options cur;
-  cur.users = {User{"", "", "UKEY", nullptr, ""}};
+  cur.authorization.users = {User{"", "", "UKEY", nullptr, ""}};
   ReloadChanges same;
   EXPECT_FALSE(DiffOptions(cur, cur, same));
   EXPECT_EQ(same.notices.size(), 2u);
   Options next = cur;
   auto perms = std::make_shared<Permissions>();
   perms->publish = SubjectPermission{{"foo"}, {}};
-  next.users[0].permissions = perms;
+  next.authorization.users[0].permissions = perms;
   ReloadChanges changed;
   EXPECT_FALSE(DiffOptions(cur, next, changed));
   EXPECT_EQ(changed.notices.front(), "Reloaded: authorization nkey users");

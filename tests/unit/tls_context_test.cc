@@ -1,7 +1,7 @@
 // TlsContext: building from tls {} (errors in the reference's words), DN parsing for
 // verify_and_map, and the reload hook: a server given a new context serves new connections
 // with it while connections made with the old one stay up.
-#include "server/tls_context.h"
+#include "server/conn/tls_context.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,176 @@
+// Server options: defaults as the reference's (const.go, opts.go), set from flags and a config
+// file.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "auth/users.h"
+
+namespace gannet {
+
+// The nats-server release whose client-visible behaviour Gannet matches; reported in INFO.
+inline constexpr const char* kCompatibleNatsVersion = "2.9.10";
+
+// tls { ... } (and the --tls* flags): client connections and HTTPS monitoring
+// (server/tls_context.h).
+struct TlsConfig {
+  bool configured = false;
+  std::string cert_file;
+  std::string key_file;
+  std::string ca_file;
+  bool verify = false;
+  bool verify_and_map = false;
+  bool insecure = false;
+  std::chrono::milliseconds timeout = std::chrono::seconds(2);
+  std::vector<std::string> cipher_suites;
+  std::vector<std::string> curve_preferences;
+  std::vector<std::string> pinned_certs;
+};
+
+// cluster { ... } (and the cluster flags): read and checked now; used once clustering is built.
+struct ClusterConfig {
+  bool configured = false;
+  std::string name;
+  std::string host;
+  int port = 0;
+  std::vector<std::string> routes;
+  std::string advertise;
+  bool no_advertise = false;
+  int connect_retries = 0;
+  TlsConfig tls;
+};
+
+// The account of clients not bound to one.
+inline constexpr const char* kGlobalAccountName = "$G";
+
+// accounts { NAME: { users, exports, imports } }: subject spaces of their own. Clients of
+// different accounts share nothing but what one exports and the other imports.
+struct AccountExport {
+  bool service = false;  // a service (requests answered in the exporting account) or a stream
+  std::string subject;   // may have wildcards
+  std::vector<std::string> accounts;  // who may import it; empty: every account
+};
+struct AccountImport {
+  bool service = false;
+  std::string account;  // the exporting account
+  std::string subject;  // the subject in the exporting account
+  // The subject in the importing account: for a stream, `prefix` + "." + the published subject
+  // when a prefix is set, else `to` (empty: the same subject); for a service, what clients of
+  // the importing account publish to (empty: the same subject).
+  std::string prefix;
+  std::string to;
+};
+// mappings { SOURCE: DESTINATION | [{destination, weight}, ...] }: publishes on SOURCE go to a
+// destination (chosen by weight; what the weights leave below 100% keeps the subject).
+struct MappingDestination {
+  std::string subject;  // "$N" / "{{wildcard(N)}}" name the source's wildcards
+  int weight = 100;     // percent
+  std::string cluster;  // only in that cluster (the destination is ignored elsewhere)
+};
+struct SubjectMapping {
+  std::string source;
+  std::vector<MappingDestination> destinations;
+};
+
+struct AccountConfig {
+  std::string name;
+  std::vector<AccountExport> exports;
+  std::vector<AccountImport> imports;
+  std::vector<SubjectMapping> mappings;
+};
+
+struct Options {
+  std::string host = "0.0.0.0";
+  int port = 4222;
+  std::string server_name;  // defaults to the server id
+  std::string pid_file;
+  // --ports_file_dir: where to write <exe>_<pid>.ports, the URLs the server listens at.
+  std::string ports_file_dir;
+  std::string log_file;
+  bool logtime = true;
+  bool debug = false;
+  bool trace = false;
+
+  int64_t max_control_line = 4096;
+  int64_t max_payload = int64_t{1} << 20;
+  int64_t max_pending = int64_t{64} << 20;
+  int64_t max_connections = 65536;
+  int64_t max_subscriptions = 0;  // 0: unlimited
+  std::chrono::milliseconds ping_interval = std::chrono::minutes(2);
+  int ping_max = 2;
+  std::chrono::milliseconds write_deadline = std::chrono::seconds(10);
+  // Lame duck mode (SIGUSR2): clients are closed spread over the duration, after the grace
+  // period. The reference refuses a duration under 30 s.
+  std::chrono::milliseconds lame_duck_duration = std::chrono::minutes(2);
+  std::chrono::milliseconds lame_duck_grace_period = std::chrono::seconds(10);
+  std::chrono::milliseconds auth_timeout = std::chrono::seconds(2);
+  // authorization { timeout } was given; otherwise, with TLS, the auth timeout is the TLS
+  // timeout plus a second (as the reference).
+  bool auth_timeout_set = false;
+  bool no_header_support = false;
+
+  // authorization {}, --user/--pass, --auth; users of accounts {} are in its users list.
+  AuthorizationConfig authorization;
+
+  // Monitoring (HTTP): off while http_port is 0; -1 picks a free port.
+  std::string http_host;  // defaults to `host`
+  int http_port = 0;
+  std::string http_base_path;
+  int64_t max_closed_clients = 10000;  // closed connections kept for /connz?state=closed
+
+  std::string client_advertise;
+  int https_port = 0;  // HTTPS monitoring (with the tls {} block); -1 picks a free port
+  TlsConfig tls;
+  ClusterConfig cluster;
+
+  int threads = 0;  // worker threads; 0: one per core
+  std::string config_file;
+
+  // accounts {}; users bound to one of them are in authorization.users (User::account set).
+  std::vector<AccountConfig> accounts;
+  std::vector<SubjectMapping> mappings;  // top-level mappings {}: the global account's
+};
+
+// What the command line asked for, beyond the options.
+struct CommandLine {
+  Options options;
+  bool show_help = false;
+  bool show_version = false;
+  bool check_config = false;  // -t
+  std::string signal;         // --signal CMD[=PID|PIDFILE]: signal a running server and exit
+  bool config_error = false;  // the error came from the config file (no usage text then)
+  std::vector<std::string> warnings;
+  // The flags given, as changes to apply over the config file's options (again at a reload:
+  // flags keep precedence over the file, as the reference).
+  std::vector<std::function<void(Options&)>> overrides;
+  // The --tls* flags replace the config file's tls {} block as a whole (the reference's
+  // overrideTLS); --tls=false removes it.
+  struct TlsFlags {
+    bool any = false;
+    std::optional<bool> enabled;
+    bool verify = false;
+    std::string cert, key, ca;
+  } tls_flags;
+};
+
+// Parses Go-style flags (-flag, --flag, -flag=value, -flag value) and loads -c FILE, with
+// flags overriding the file. Returns an error message on bad input.
+std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& out);
+
+// A reload: reads the config file named on the command line again into `out`, with the same
+// flags applied over it. Fails if there is no file, or with the file's first error.
+std::optional<std::string> ReloadOptions(const CommandLine& cl, Options& out,
+                                         std::vector<std::string>& warnings);
+
+// Rejects option combinations the reference refuses at startup.
+std::optional<std::string> ValidateOptions(const Options& opts);
+
+const char* UsageText();
+
+}  // namespace gannet

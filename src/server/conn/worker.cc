@@ -1,0 +1,443 @@
+// A worker thread's event loop (see worker.h).
+#include "server/conn/worker.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "base/logger.h"
+#include "base/socket_address.h"
+#include "server/client/client.h"
+#include "server/server.h"
+
+namespace gannet {
+
+namespace {
+constexpr size_t kReadBufferSize = size_t{128} * 1024;
+constexpr auto kTickInterval = std::chrono::milliseconds(100);
+constexpr int kMaxEvents = 256;
+// How long a producer is held back when a receiver is over half its pending limit.
+constexpr auto kStall = std::chrono::milliseconds(2);
+// The eventfd's epoll tag; client fds are tagged with their cid (never 0).
+constexpr uint64_t kEventFdTag = 0;
+}  // namespace
+
+Worker::Worker(Server& server, size_t index)
+    : server_(server),
+      index_(index),
+      config_(server.config()),
+      max_pending_(config_->options().max_pending) {
+  for (const auto& account : server.accounts().all()) {
+    caches_.push_back(std::make_unique<MatchCache>(account->sublist()));
+  }
+  read_buffer.resize(kReadBufferSize);
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kEventFdTag;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev);
+}
+
+Worker::~Worker() {
+  Stop();
+  Join();
+  close(event_fd_);
+  close(epoll_fd_);
+}
+
+void Worker::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Worker::Stop() {
+  if (stopping_.exchange(true)) return;
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(event_fd_, &one, sizeof one);
+}
+
+void Worker::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::Post(Task task) {
+  bool was_empty;
+  {
+    std::lock_guard lock(tasks_mu_);
+    was_empty = tasks_.empty();
+    tasks_.push_back(std::move(task));
+  }
+  if (was_empty) {
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(event_fd_, &one, sizeof one);
+  }
+}
+
+void Worker::PostNewConnection(int fd, const sockaddr_storage& addr) {
+  Task t;
+  t.kind = TaskKind::kNewConnection;
+  t.fd = fd;
+  t.addr = addr;
+  Post(std::move(t));
+}
+
+void Worker::PostFlush(uint64_t cid) {
+  Task t;
+  t.kind = TaskKind::kFlush;
+  t.cid = cid;
+  Post(std::move(t));
+}
+
+void Worker::PostRemoveSub(uint64_t cid, std::string sid, uint64_t seq) {
+  Task t;
+  t.kind = TaskKind::kRemoveSub;
+  t.cid = cid;
+  t.sid = std::move(sid);
+  t.seq = seq;
+  Post(std::move(t));
+}
+
+void Worker::PostSnapshot(std::shared_ptr<SnapshotRequest> request) {
+  Task t;
+  t.kind = TaskKind::kSnapshot;
+  t.snapshot = std::move(request);
+  Post(std::move(t));
+}
+
+void Worker::PostRun(std::function<void()> fn) {
+  Task t;
+  t.kind = TaskKind::kRun;
+  t.run = std::move(fn);
+  Post(std::move(t));
+}
+
+void Worker::PostToClient(uint64_t cid, std::function<void(Client&)> fn) {
+  PostRun([this, cid, fn = std::move(fn)] {
+    if (Client* c = FindClient(cid); c && !c->closing()) fn(*c);
+  });
+}
+
+void Worker::ApplyConfig(std::shared_ptr<const ServerConfig> next,
+                         std::atomic<int64_t>& excess_clients) {
+  // The previous generation may still be referred to by this worker's clients; each holds its
+  // own reference to the generation its permissions come from (Client::ApplyIdentity).
+  config_ = std::move(next);
+  ForEachClient([&](Client& c) {
+    if (excess_clients.load(std::memory_order_relaxed) > 0 &&
+        excess_clients.fetch_sub(1, std::memory_order_relaxed) > 0) {
+      c.CloseMaxConnectionsExceeded();
+      return;
+    }
+    c.OnConfigReloaded();
+  });
+}
+
+void Worker::ForEachClient(const std::function<void(Client&)>& fn) {
+  // Collected first: fn may close a client.
+  std::vector<Client*> all;
+  all.reserve(clients_.size());
+  for (auto& [cid, c] : clients_) all.push_back(c);
+  for (Client* c : all) {
+    if (!c->closing()) fn(*c);
+  }
+}
+
+void Worker::CloseClient(uint64_t cid, CloseReason reason) {
+  if (Client* c = FindClient(cid); c && !c->closing()) {
+    c->FlushOutbound();
+    c->Close(reason);
+  }
+}
+
+void Worker::AnswerSnapshot(SnapshotRequest& request) {
+  // Copied here, on the owner thread, into a local list: the request's lock is held only to
+  // merge, so monitoring never blocks this loop for longer than one copy of its own clients.
+  auto started = Clock::now();
+  std::vector<ConnSnapshot> conns;
+  WorkerTotals totals;
+  totals.in_msgs = in_msgs.load(std::memory_order_relaxed);
+  totals.in_bytes = in_bytes.load(std::memory_order_relaxed);
+  totals.out_msgs = out_msgs.load(std::memory_order_relaxed);
+  totals.out_bytes = out_bytes.load(std::memory_order_relaxed);
+  for (const auto& cache : caches_) {
+    totals.cache_entries += cache->size();
+    totals.cache_hits += cache->hits();
+    totals.cache_misses += cache->misses();
+    cache->FanoutStats(totals.max_fanout, totals.total_fanout);
+  }
+  if (request.want_conns) conns.reserve(request.only_cid != 0 ? 1 : clients_.size());
+  for (auto& [cid, c] : clients_) {
+    if (c->closing()) continue;
+    c->AddCounters(totals);
+    if (request.want_conns && (request.only_cid == 0 || request.only_cid == cid)) {
+      c->Snapshot(conns.emplace_back(), request.want_subs);
+    }
+  }
+  // How long this worker's connections waited for monitoring: the figure to watch.
+  LOG_DEBUG(
+      "Worker %zu: monitoring snapshot of %zu connections (%zu copied) in %lld us", index_,
+      clients_.size(), conns.size(),
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count()));
+  std::lock_guard lock(request.mu);
+  request.totals.Add(totals);
+  for (ConnSnapshot& c : conns) request.conns.push_back(std::move(c));
+  if (--request.workers_left == 0) request.done.notify_all();
+}
+
+Client* Worker::FindClient(uint64_t cid) {
+  auto it = clients_.find(cid);
+  return it == clients_.end() ? nullptr : it->second;
+}
+
+void Worker::AcceptConnection(int fd, const sockaddr_storage& addr) {
+  std::string ip;
+  int port = 0;
+  SplitSocketAddress(addr, ip, port);
+  uint64_t cid = server_.NextClientId();
+  auto* c = new Client(server_, *this, fd, cid, std::move(ip), port);
+  clients_.emplace(cid, c);
+  num_clients_.fetch_add(1, std::memory_order_relaxed);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = cid;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  c->Start();
+}
+
+void Worker::ModifyEpoll(int fd, uint64_t cid, bool want_read, bool want_write) {
+  epoll_event ev{};
+  ev.events = (want_read ? uint32_t{EPOLLIN} : 0u) | (want_write ? uint32_t{EPOLLOUT} : 0u);
+  ev.data.u64 = cid;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+}
+
+void Worker::RemoveFromEpoll(int fd) { epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }
+
+void Worker::ForgetClient(Client* c) {
+  clients_.erase(c->cid());
+  num_clients_.fetch_sub(1, std::memory_order_relaxed);
+  // Bytes staged for it in this batch are dropped at hand-over (the closing() check).
+  server_.reclaimer().Retire([c] { delete c; });
+}
+
+std::string& Worker::StagingFor(Client* dst, size_t payload_bytes) {
+  if (dst == last_staged_dst_) {
+    staged_[last_staged_slot_].msgs++;
+    staged_[last_staged_slot_].payload_bytes += payload_bytes;
+    return staged_[last_staged_slot_].bytes;
+  }
+  // Few receivers per batch is the common case: a linear scan allocates nothing. Past a
+  // handful, an index (allocating once per receiver per batch, never per message).
+  constexpr size_t kLinearScanMax = 16;
+  size_t slot = staged_.size();
+  if (staged_.size() <= kLinearScanMax) {
+    for (size_t i = 0; i < staged_.size(); ++i) {
+      if (staged_[i].dst == dst) {
+        slot = i;
+        break;
+      }
+    }
+  } else {
+    if (staged_index_.empty()) {
+      for (size_t i = 0; i < staged_.size(); ++i) staged_index_.emplace(staged_[i].dst, i);
+    }
+    if (auto it = staged_index_.find(dst); it != staged_index_.end()) slot = it->second;
+  }
+  if (slot == staged_.size()) {
+    Staged s{dst, {}, 0, 0};
+    if (!spare_buffers_.empty()) {
+      s.bytes = std::move(spare_buffers_.back());
+      spare_buffers_.pop_back();
+    }
+    staged_.push_back(std::move(s));
+    if (!staged_index_.empty()) staged_index_.emplace(dst, slot);
+  }
+  last_staged_dst_ = dst;
+  last_staged_slot_ = slot;
+  staged_[slot].msgs++;
+  staged_[slot].payload_bytes += payload_bytes;
+  return staged_[slot].bytes;
+}
+
+void Worker::MarkDirty(Client* c) {
+  c->CloseDirectWrites();
+  if (!c->dirty) {
+    c->dirty = true;
+    dirty_.push_back(c);
+  }
+}
+
+bool Worker::FlushStaged() {
+  bool pressure = false;
+  for (Staged& s : staged_) {
+    bool notify = false;
+    if (!s.dst->closing() && !s.dst->TryDirectWrite(s.bytes, s.msgs, s.payload_bytes)) {
+      pressure |= s.dst->HandOver(s.bytes, s.msgs, s.payload_bytes, notify);
+      if (notify) s.dst->worker().PostFlush(s.dst->cid());
+    }
+    s.bytes.clear();
+    if (spare_buffers_.size() < 64) spare_buffers_.push_back(std::move(s.bytes));
+  }
+  staged_.clear();
+  staged_index_.clear();
+  last_staged_dst_ = nullptr;
+  return pressure;
+}
+
+void Worker::ResumePaused() {
+  size_t kept = 0;
+  for (uint64_t cid : paused_) {
+    Client* c = FindClient(cid);
+    if (!c || c->closing()) continue;
+    if (now_ >= c->paused_until) {
+      c->ResumeReading();
+    } else {
+      paused_[kept++] = cid;
+    }
+  }
+  paused_.resize(kept);
+}
+
+void Worker::FlushDirty() {
+  // FlushOutbound may close a client; the pointer stays valid until our next quiescent point.
+  for (size_t i = 0; i < dirty_.size(); ++i) {
+    Client* c = dirty_[i];
+    c->dirty = false;
+    if (!c->closing()) c->FlushOutbound();
+  }
+  dirty_.clear();
+}
+
+void Worker::RunTasks() {
+  {
+    std::lock_guard lock(tasks_mu_);
+    running_tasks_.swap(tasks_);
+  }
+  for (Task& t : running_tasks_) {
+    switch (t.kind) {
+      case TaskKind::kNewConnection:
+        if (stopping_.load()) {
+          close(t.fd);
+        } else {
+          AcceptConnection(t.fd, t.addr);
+        }
+        break;
+      case TaskKind::kFlush:
+        if (Client* c = FindClient(t.cid)) {
+          c->DrainInbox();
+          if (!c->closing()) MarkDirty(c);
+        }
+        break;
+      case TaskKind::kRemoveSub:
+        if (Client* c = FindClient(t.cid)) c->RemoveSubscriptionIfDone(t.sid, t.seq);
+        break;
+      case TaskKind::kSnapshot:
+        AnswerSnapshot(*t.snapshot);
+        break;
+      case TaskKind::kRun:
+        t.run();
+        break;
+    }
+  }
+  running_tasks_.clear();
+}
+
+void Worker::Tick() {
+  // Clients may close during the scan: collect first.
+  tick_scratch_.clear();
+  for (auto& [cid, c] : clients_) tick_scratch_.push_back(c);
+  for (Client* c : tick_scratch_) {
+    if (!c->closing()) c->OnTick(now_);
+  }
+}
+
+void Worker::CloseAll() {
+  std::vector<Client*> all;
+  for (auto& [cid, c] : clients_) all.push_back(c);
+  for (Client* c : all) {
+    c->FlushOutbound();
+    c->Close(CloseReason::kServerShutdown);
+  }
+}
+
+void Worker::DrainCaches() {
+  for (const auto& cache : caches_) cache->Drain();
+}
+
+void Worker::Run() {
+  Reclaimer& reclaimer = server_.reclaimer();
+  epoll_event events[kMaxEvents];
+  now_ = Clock::now();
+  next_tick_ = now_ + kTickInterval;
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    reclaimer.Quiescent(index_, [this] { DrainCaches(); });
+    // Block only when idle; an idle worker must not hold reclamation back.
+    int timeout_ms = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(next_tick_ - Clock::now()).count());
+    if (!paused_.empty()) timeout_ms = std::min(timeout_ms, 1);
+    if (timeout_ms < 0) timeout_ms = 0;
+    int n = epoll_wait(epoll_fd_, events, kMaxEvents, 0);
+    if (n == 0 && timeout_ms > 0) {
+      reclaimer.GoingIdle(index_);
+      n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+      reclaimer.Quiescent(index_, [this] { DrainCaches(); });
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      LOG_ERROR("epoll_wait: %s", std::strerror(errno));
+      break;
+    }
+    now_ = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      uint64_t tag = events[i].data.u64;
+      if (tag == kEventFdTag) {
+        uint64_t v;
+        [[maybe_unused]] ssize_t r = read(event_fd_, &v, sizeof v);
+        RunTasks();
+        continue;
+      }
+      Client* c = FindClient(tag);
+      if (!c || c->closing()) continue;
+      if (events[i].events & (EPOLLOUT)) c->OnWritable();
+      if (c->closing()) continue;
+      if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        c->saw_backpressure = false;
+        c->OnReadable();
+        // Hand this producer's messages over now, so back-pressure lands on it.
+        if (FlushStaged()) c->saw_backpressure = true;
+        if (c->saw_backpressure && !c->closing()) {
+          // A receiver that stays over half its limit read after read drains slower than
+          // this producer fills it (a TLS receiver's owner encrypts everything it sends):
+          // each pause in a row doubles, 2 ms up to 64 ms, as the reference stalls a fast
+          // producer longer the further its receiver is behind.
+          int doublings = std::min(c->stall_count, 5);
+          c->stall_count++;
+          c->PauseReading(now_ + kStall * (1 << doublings));
+          paused_.push_back(c->cid());
+        } else {
+          c->stall_count = 0;
+        }
+      }
+    }
+    FlushStaged();
+    FlushDirty();
+    if (!paused_.empty()) ResumePaused();
+    if (now_ >= next_tick_) {
+      Tick();
+      FlushStaged();
+      FlushDirty();
+      next_tick_ = now_ + kTickInterval;
+    }
+  }
+  CloseAll();
+  reclaimer.GoingIdle(index_);
+}
+
+}  // namespace gannet

@@ -1,0 +1,160 @@
+// /dashboard: one self-contained page (no external scripts, styles or fonts) that polls /varz
+// every second and draws live charts on canvases.
+#include "server/monitor/monitor.h"
+
+namespace gannet {
+
+const char* DashboardHtml() {
+  return R"HTML(<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>gannet-server dashboard</title>
+<link rel="icon" href="data:,">
+<style>
+  body { font-family: ui-sans-serif, system-ui, sans-serif; margin: 16px 24px; background: #f7f7fa;
+         color: #24243a; }
+  h1 { font-size: 20px; margin: 0 0 4px 0; }
+  #status { font-size: 13px; color: #666; margin-bottom: 12px; }
+  #status.error { color: #b00020; }
+  .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 14px; }
+  .card { background: #fff; border-radius: 8px; padding: 10px 12px; box-shadow: 0 1px 3px #0002; }
+  .card h2 { font-size: 14px; margin: 0 0 6px 0; font-weight: 600; }
+  .card .now { float: right; font-weight: 400; color: #555; }
+  canvas { width: 100%; height: 160px; display: block; }
+  .legend span { font-size: 12px; margin-right: 12px; }
+  .legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; }
+</style>
+</head>
+<body>
+<h1>gannet-server</h1>
+<div id="status">connecting...</div>
+<div class="grid" id="charts"></div>
+<script>
+"use strict";
+(function () {
+  const WINDOW = 120;  // samples kept (one per second)
+  const COLORS = ["#3b32ca", "#e0703a"];
+  const charts = [
+    { id: "connections", title: "Connections", series: ["connections"], unit: "" },
+    { id: "msgs", title: "Messages / s", series: ["in", "out"], unit: "/s" },
+    { id: "bytes", title: "Bytes / s", series: ["in", "out"], unit: "B/s" },
+    { id: "subscriptions", title: "Subscriptions", series: ["subscriptions"], unit: "" },
+    { id: "slow_consumers", title: "Slow consumers", series: ["slow_consumers"], unit: "" },
+  ];
+  const state = { samples: 0, errors: 0, last: null, data: {}, serverId: "" };
+  window.gannetDashboard = state;
+
+  const grid = document.getElementById("charts");
+  for (const c of charts) {
+    state.data[c.id] = c.series.map(() => []);
+    const card = document.createElement("div");
+    card.className = "card";
+    const legend = c.series.length > 1
+      ? '<div class="legend">' + c.series.map((s, i) =>
+          '<span><i style="background:' + COLORS[i] + '"></i>' + s + "</span>").join("") + "</div>"
+      : "";
+    card.innerHTML = '<h2>' + c.title + '<span class="now" id="now-' + c.id + '">-</span></h2>' +
+        legend + '<canvas id="chart-' + c.id + '" data-points="0"></canvas>';
+    grid.appendChild(card);
+  }
+
+  function human(v) {
+    const a = Math.abs(v);
+    if (a >= 1e9) return (v / 1e9).toFixed(2) + "G";
+    if (a >= 1e6) return (v / 1e6).toFixed(2) + "M";
+    if (a >= 1e3) return (v / 1e3).toFixed(1) + "k";
+    return (Math.round(v * 10) / 10).toString();
+  }
+
+  function draw(chart) {
+    const canvas = document.getElementById("chart-" + chart.id);
+    const ratio = window.devicePixelRatio || 1;
+    const w = canvas.clientWidth, h = canvas.clientHeight;
+    canvas.width = w * ratio;
+    canvas.height = h * ratio;
+    const g = canvas.getContext("2d");
+    g.scale(ratio, ratio);
+    g.clearRect(0, 0, w, h);
+    const series = state.data[chart.id];
+    let max = 1;
+    for (const s of series) for (const v of s) max = Math.max(max, v);
+    max *= 1.1;
+    const left = 48, bottom = 18, top = 6;
+    g.strokeStyle = "#ddd";
+    g.fillStyle = "#777";
+    g.font = "11px sans-serif";
+    for (let i = 0; i <= 4; i++) {
+      const y = top + (h - top - bottom) * i / 4;
+      g.beginPath(); g.moveTo(left, y); g.lineTo(w, y); g.stroke();
+      g.fillText(human(max * (1 - i / 4)), 2, y + 4);
+    }
+    g.fillText("last " + WINDOW + " s", left, h - 4);
+    series.forEach((s, k) => {
+      if (s.length === 0) return;
+      g.strokeStyle = COLORS[k];
+      g.lineWidth = 2;
+      g.beginPath();
+      s.forEach((v, i) => {
+        const x = left + (w - left) * (WINDOW - s.length + i) / (WINDOW - 1);
+        const y = top + (h - top - bottom) * (1 - v / max);
+        if (i === 0) g.moveTo(x, y); else g.lineTo(x, y);
+      });
+      g.stroke();
+    });
+    canvas.dataset.points = String(series[0].length);
+    const now = series.map((s) => human(s.length ? s[s.length - 1] : 0) + chart.unit);
+    document.getElementById("now-" + chart.id).textContent = now.join(" / ");
+  }
+
+  function push(id, values) {
+    state.data[id].forEach((s, i) => {
+      s.push(values[i]);
+      if (s.length > WINDOW) s.shift();
+    });
+  }
+
+  async function poll() {
+    const status = document.getElementById("status");
+    try {
+      const r = await fetch("varz", { cache: "no-store" });
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      const v = await r.json();
+      const t = Date.parse(v.now) / 1000;
+      const last = state.last;
+      if (last && t > last.t) {
+        const dt = t - last.t;
+        push("msgs", [(v.in_msgs - last.in_msgs) / dt, (v.out_msgs - last.out_msgs) / dt]);
+        push("bytes", [(v.in_bytes - last.in_bytes) / dt, (v.out_bytes - last.out_bytes) / dt]);
+      } else if (!last) {
+        push("msgs", [0, 0]);
+        push("bytes", [0, 0]);
+      }
+      push("connections", [v.connections]);
+      push("subscriptions", [v.subscriptions]);
+      push("slow_consumers", [v.slow_consumers]);
+      state.last = { t, in_msgs: v.in_msgs, out_msgs: v.out_msgs,
+                     in_bytes: v.in_bytes, out_bytes: v.out_bytes };
+      state.samples++;
+      state.serverId = v.server_id;
+      status.className = "";
+      status.textContent = v.server_name + " - version " + v.version + " - up " + v.uptime +
+          " - " + v.connections + " connections";
+      charts.forEach(draw);
+    } catch (e) {
+      state.errors++;
+      status.className = "error";
+      status.textContent = "cannot reach /varz: " + e.message;
+    }
+  }
+  poll();
+  setInterval(poll, 1000);
+  window.addEventListener("resize", () => charts.forEach(draw));
+})();
+</script>
+</body>
+</html>
+)HTML";
+}
+
+}  // namespace gannet
