@@ -97,7 +97,7 @@ void MapOntoOptions(const std::string& text, const gannet::conf::Value& root, bo
   if (lower.find("_file") != std::string::npos) return;
   gannet::Options opts;
   std::vector<std::string> warnings;
-  auto error = gannet::ApplyConfig(root, opts, warnings, strict);
+  auto error = gannet::OptionsFromConfig(root, opts, warnings, strict);
   if (error) {
     Check(!error->empty(), "mapping error without a message");
   } else {

@@ -18,10 +18,16 @@
 
 namespace gannet {
 
-class Client;  // The server layer's connection type; the index only stores pointers to it.
 class MatchCache;
 
-// One subscription. Owned by its client; freed only through the reclaimer (reclaimer.h) so
+// Whoever receives a subscription's messages: to the index, an opaque tag. The server's
+// connections (a client, or a route standing for a peer's interest) derive from it.
+class Subscriber {
+ protected:
+  ~Subscriber() = default;
+};
+
+// One subscription. Owned by its subscriber; freed only through the reclaimer (reclaimer.h) so
 // other threads may hold a pointer taken from the index until their next quiescent point.
 namespace auth {
 class DeliveryDenyFilter;
@@ -31,8 +37,8 @@ struct Subscription {
   std::string subject;
   std::string queue;  // empty for a plain subscription
   std::string sid;
-  Client* client = nullptr;
-  uint64_t id = 0;  // unique per client, so a deferred removal cannot hit a reused sid
+  Subscriber* subscriber = nullptr;
+  uint64_t id = 0;  // unique per subscriber, so a deferred removal cannot hit a reused sid
   // Auto-unsubscribe limit (0: none). Written by the owner's thread, read by publishers'.
   std::atomic<uint64_t> max{0};
   // Messages delivered; publishers on any thread count here to enforce `max`.

@@ -41,6 +41,8 @@ Server::Server(Options options)
     : options_(std::move(options)),
       server_id_(NewServerId()),
       accounts_(options_),
+      pending_budget_(options_.max_pending_total < 0 ? DefaultPendingTotal()
+                                                     : options_.max_pending_total),
       start_time_(std::chrono::system_clock::now()) {
   if (options_.server_name.empty()) options_.server_name = server_id_;
   config_ = std::make_shared<const ServerConfig>(options_, server_id_);
@@ -128,7 +130,12 @@ bool Server::Start() {
   for (int i = 0; i < options_.threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(*this, static_cast<size_t>(i)));
   }
-  for (auto& w : workers_) w->Start();
+  for (auto& w : workers_) {
+    if (!w->Start()) {
+      Shutdown();
+      return false;
+    }
+  }
 
   if (options_.http_port != 0 || options_.https_port != 0) {
     monitor_ = std::make_unique<Monitor>(*this);
@@ -183,7 +190,10 @@ void Server::AcceptLoop() {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     total_connections.fetch_add(1, std::memory_order_relaxed);
-    workers_[next_worker_]->PostNewConnection(fd, addr);
+    workers_[next_worker_]->PostNewConnection(
+        fd, addr, [](Worker& worker, int fd, uint64_t id, std::string ip, int port) {
+          return new Client(worker.server(), worker, fd, id, std::move(ip), port);
+        });
     next_worker_ = (next_worker_ + 1) % workers_.size();
   }
   LOG_DEBUG("Client accept loop exiting..");
@@ -279,7 +289,9 @@ void Server::LameDuckMode() {
     Worker* worker = w.get();
     worker->PostRun([this, worker, listing] {
       std::vector<std::pair<Worker*, uint64_t>> mine;
-      worker->ForEachClient([&](Client& c) {
+      worker->ForEachConnection([&](Connection& conn) {
+        if (conn.kind() != ConnectionKind::kClient) return;
+        auto& c = static_cast<Client&>(conn);
         if (c.TakesAsyncInfo()) {
           std::string info = worker->config().ClientInfo(c.cid(), c.ip(), {}, c.tls_context());
           info.insert(info.size() - 4, ",\"ldm\":true");  // before "} \r\n"
@@ -326,7 +338,7 @@ void Server::LameDuckMode() {
   for (size_t i = 0; i < clients.size(); ++i) {
     Worker* worker = clients[i].first;
     uint64_t cid = clients[i].second;
-    worker->PostRun([worker, cid] { worker->CloseClient(cid, CloseReason::kServerShutdown); });
+    worker->PostRun([worker, cid] { worker->CloseConnection(cid, CloseReason::kServerShutdown); });
     if (i + 1 == clients.size()) break;
     if (batch == 1 || static_cast<int64_t>(i) % batch == 0) {
       auto v = static_cast<int64_t>(rng.Below(static_cast<size_t>(si)));

@@ -19,11 +19,11 @@
 #include "server/config/options.h"
 #include "server/config/server_config.h"
 #include "server/conn/conn_snapshot.h"
+#include "server/conn/flow_control.h"
 
 namespace gannet {
 
 class Worker;
-class Client;
 class Monitor;
 class TlsContext;
 
@@ -61,7 +61,10 @@ class Server {
   const std::string& server_id() const { return server_id_; }
   int port() const { return bound_port_; }
 
-  uint64_t NextClientId() { return next_cid_.fetch_add(1) + 1; }
+  // Connection ids: clients' cids and routes' rids share one sequence, as in the reference.
+  uint64_t NextConnectionId() { return next_cid_.fetch_add(1) + 1; }
+  // The bytes all connections hold for their receivers, against max_pending_total.
+  PendingBudget& pending_budget() { return pending_budget_; }
   bool shutting_down() const { return shutdown_.load(); }
 
   // Checks bcrypt passwords off the worker threads.
@@ -108,6 +111,7 @@ class Server {
   AuthPool auth_pool_;
   Accounts accounts_;  // each with its subject index
   std::atomic<std::shared_ptr<const TlsContext>> tls_;
+  PendingBudget pending_budget_;
   std::unique_ptr<Reclaimer> reclaimer_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::thread acceptor_;

@@ -170,6 +170,7 @@ bool Mapper::Top(const MapEntry& e) {
   if (key == "max_control_line") return Int(e, o.max_control_line, 0);
   if (key == "max_payload") return Int(e, o.max_payload, 0);
   if (key == "max_pending") return Int(e, o.max_pending, 0);
+  if (key == "max_pending_total") return Int(e, o.max_pending_total, 0);  // Gannet's own
   if (key == "max_connections" || key == "max_conn") return Int(e, o.max_connections, 0);
   if (key == "max_subscriptions" || key == "max_subs") return Int(e, o.max_subscriptions, 0);
   if (key == "ping_interval") return Duration(e, o.ping_interval);
@@ -390,11 +391,11 @@ std::optional<std::string> LoadConfig(const std::string& path, Options& opts,
                                       std::vector<std::string>& warnings, bool strict) {
   conf::ParseResult parsed = conf::ParseFile(path);
   if (!parsed.ok()) return parsed.error->ToString();
-  return ApplyConfig(parsed.root, opts, warnings, strict);
+  return OptionsFromConfig(parsed.root, opts, warnings, strict);
 }
 
-std::optional<std::string> ApplyConfig(const conf::Value& root, Options& opts,
-                                       std::vector<std::string>& warnings, bool strict) {
+std::optional<std::string> OptionsFromConfig(const conf::Value& root, Options& opts,
+                                             std::vector<std::string>& warnings, bool strict) {
   Mapper m(opts, warnings, strict);
   for (const MapEntry& e : root.AsMap()) {
     if (!m.Top(e)) return m.error;

@@ -18,7 +18,8 @@ std::optional<std::string> LoadConfig(const std::string& path, Options& opts,
                                       std::vector<std::string>& warnings, bool strict = false);
 
 // The mapping step of LoadConfig alone: a parsed configuration tree onto `opts`.
-std::optional<std::string> ApplyConfig(const conf::Value& root, Options& opts,
-                                       std::vector<std::string>& warnings, bool strict = false);
+std::optional<std::string> OptionsFromConfig(const conf::Value& root, Options& opts,
+                                             std::vector<std::string>& warnings,
+                                             bool strict = false);
 
 }  // namespace gannet

@@ -124,6 +124,8 @@ Server Options:
     -c, --config <file>              Configuration file
     -t                               Test configuration and exit
         --threads <n>                Worker threads (default: number of cores)
+        --max_pending_total <size>   Bytes all connections may hold for slow receivers
+                                     together (default: a quarter of the memory; 0: none)
 
 Logging Options:
     -l, --log <file>                 File to redirect log output
@@ -211,6 +213,8 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
          out.signal = v;
          return std::nullopt;
        }},
+      {"max_pending_total",
+       integer("max_pending_total", [](Options& o, int64_t v) { o.max_pending_total = v; })},
       {"threads",
        integer("threads", [](Options& o, int64_t v) { o.threads = static_cast<int>(v); })},
       {"c",

@@ -100,6 +100,10 @@ struct Options {
   int64_t max_control_line = 4096;
   int64_t max_payload = int64_t{1} << 20;
   int64_t max_pending = int64_t{64} << 20;
+  // Gannet's own: the bytes all connections together may hold for their receivers before the
+  // largest holders are cut as slow consumers (flow_control.h). -1: a quarter of the memory
+  // the process may use; 0: no limit.
+  int64_t max_pending_total = -1;
   int64_t max_connections = 65536;
   int64_t max_subscriptions = 0;  // 0: unlimited
   std::chrono::milliseconds ping_interval = std::chrono::minutes(2);

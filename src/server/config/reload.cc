@@ -174,6 +174,9 @@ std::optional<std::string> DiffOptions(const Options& cur, const Options& next,
          "Reloaded: max_control_line = " + Str(next.max_control_line));
   notice(cur.max_payload != next.max_payload, "Reloaded: max_payload = " + Str(next.max_payload));
   if (!refuse("MaxPending", Str(cur.max_pending), Str(next.max_pending))) return error;
+  if (!refuse("MaxPendingTotal", Str(cur.max_pending_total), Str(next.max_pending_total))) {
+    return error;
+  }
   changes.pid_file = cur.pid_file != next.pid_file && !next.pid_file.empty();
   notice(changes.pid_file, "Reloaded: pid_file = " + next.pid_file);
   changes.ports_file_dir = cur.ports_file_dir != next.ports_file_dir;
@@ -259,7 +262,16 @@ std::optional<std::string> Server::Reload(Options next) {
   for (auto& w : workers_) {
     Worker* worker = w.get();
     worker->PostRun([worker, config, excess, done] {
-      worker->ApplyConfig(config, *excess);
+      worker->SetConfig(config);
+      worker->ForEachConnection([&](Connection& c) {
+        // max_connections lowered: clients are closed until the excess is gone.
+        if (c.kind() == ConnectionKind::kClient && excess->load(std::memory_order_relaxed) > 0 &&
+            excess->fetch_sub(1, std::memory_order_relaxed) > 0) {
+          static_cast<Client&>(c).CloseMaxConnectionsExceeded();
+          return;
+        }
+        c.OnConfigReloaded();
+      });
       std::lock_guard lock(done->mu);
       if (--done->pending == 0) done->cv.notify_all();
     });

@@ -1,6 +1,6 @@
-// A client connection's TLS: the server side of the handshake after the plain-text INFO, and
-// reading and writing through OpenSSL on the worker thread that owns the connection (see
-// client.h for who may use the SSL when).
+// A connection's TLS: the server side of the handshake, and reading and writing through OpenSSL
+// on the worker thread that owns the connection (see connection.h for who may use the SSL
+// when).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
@@ -10,10 +10,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstring>
 
 #include "base/logger.h"
 #include "base/socket_address.h"
-#include "server/client/client.h"
+#include "server/conn/connection.h"
 #include "server/conn/tls_context.h"
 #include "server/conn/worker.h"
 
@@ -29,9 +30,9 @@ std::string GoAddress(const std::string& ip, int port) {
 
 }  // namespace
 
-std::string Client::RemoteAddress() const { return GoAddress(ip_, port_); }
+std::string Connection::RemoteAddress() const { return GoAddress(ip_, port_); }
 
-std::string Client::LocalAddress() const {
+std::string Connection::LocalAddress() const {
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
   if (fd_ < 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "";
@@ -41,7 +42,19 @@ std::string Client::LocalAddress() const {
   return GoAddress(ip, port);
 }
 
-void Client::FailHandshake(const std::string& why) {
+bool Connection::StartTls(std::shared_ptr<const TlsContext> ctx) {
+  tls_ = std::move(ctx);
+  tls_started_ = worker_.now();
+  ssl_ = tls_->NewServerSsl(fd_, /*verify_clients=*/true, /*memory_input=*/true);
+  tls_state_ = TlsState::kHandshake;
+  if (!ssl_) {
+    FailHandshake("tls: out of memory");
+    return false;
+  }
+  return true;
+}
+
+void Connection::FailHandshake(const std::string& why) {
   LOG_ERROR("%s - TLS handshake error: %s", log_prefix_.c_str(), why.c_str());
   Close(CloseReason::kTLSHandshakeError);
 }
@@ -50,14 +63,14 @@ void Client::FailHandshake(const std::string& why) {
 // event, as for plain connections, so OpenSSL never holds bytes that epoll would not announce,
 // and a fast producer cannot keep its worker reading forever. Returns the read's result
 // (bytes, 0 at EOF, -1 with errno).
-ssize_t Client::FeedTls() {
+ssize_t Connection::FeedTls() {
   std::vector<char>& buf = worker_.read_buffer;
   ssize_t n = ::read(fd_, buf.data(), buf.size());
   if (n > 0) BIO_write(SSL_get_rbio(ssl_), buf.data(), static_cast<int>(n));
   return n;
 }
 
-void Client::ContinueHandshake() {
+void Connection::ContinueHandshake() {
   if (!tls_peeked_) {
     // As Go's crypto/tls: a first record that is not a handshake (a client speaking plain
     // text) fails at once, without an alert.
@@ -118,14 +131,14 @@ void Client::ContinueHandshake() {
   LOG_DEBUG("%s - TLS handshake complete", log_prefix_.c_str());
   LOG_DEBUG("%s - TLS version %s, cipher suite %s", log_prefix_.c_str(), tls_version_.c_str(),
             tls_cipher_.c_str());
-  // The auth timer starts now, so it cannot fire during the handshake (reference issue #432).
-  auth_start_ = worker_.now();
   tls_state_ = TlsState::kEstablished;
-  // The client's first commands may have come with its last handshake record.
-  if (SSL_has_pending(ssl_) || BIO_ctrl_pending(SSL_get_rbio(ssl_)) > 0) DecryptAndParse(false);
+  OnTlsEstablished();
+  if (closing()) return;
+  // The peer's first commands may have come with its last handshake record.
+  if (SSL_has_pending(ssl_) || BIO_ctrl_pending(SSL_get_rbio(ssl_)) > 0) DecryptAndDeliver(false);
 }
 
-void Client::ReadTls() {
+void Connection::ReadTls() {
   ssize_t n;
   int read_errno;
   {
@@ -140,10 +153,10 @@ void Client::ReadTls() {
     Close(read_errno == ECONNRESET ? CloseReason::kClientClosed : CloseReason::kReadError);
     return;
   }
-  DecryptAndParse(n == 0);
+  DecryptAndDeliver(n == 0);
 }
 
-void Client::DecryptAndParse(bool eof) {
+void Connection::DecryptAndDeliver(bool eof) {
   std::vector<char>& buf = worker_.read_buffer;
   // What was fed is bounded (one socket read), so this ends.
   for (;;) {
@@ -163,7 +176,7 @@ void Client::DecryptAndParse(bool eof) {
         break;
       }
     }
-    if (filled > 0) Parse(buf.data(), filled);
+    if (filled > 0) OnInput(buf.data(), filled);
     if (closing()) return;
     switch (err) {
       case SSL_ERROR_NONE:  // the buffer filled up: decrypt the rest
@@ -186,7 +199,7 @@ void Client::DecryptAndParse(bool eof) {
   }
 }
 
-ssize_t Client::WriteSome() {
+ssize_t Connection::WriteSome() {
   // Plain connections, and the INFO that precedes the handshake.
   if (tls_state_ != TlsState::kEstablished) return out_.WriteTo(fd_);
   std::string_view front = out_.Front();
@@ -211,7 +224,7 @@ ssize_t Client::WriteSome() {
   return -1;
 }
 
-void Client::ShutdownTls() {
+void Connection::ShutdownTls() {
   // A close_notify, as Go's tls.Conn.Close after a completed handshake; best effort.
   if (tls_state_ == TlsState::kEstablished) {
     ERR_clear_error();

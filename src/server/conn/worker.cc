@@ -13,7 +13,7 @@
 
 #include "base/logger.h"
 #include "base/socket_address.h"
-#include "server/client/client.h"
+#include "server/conn/connection.h"
 #include "server/server.h"
 
 namespace gannet {
@@ -22,9 +22,7 @@ namespace {
 constexpr size_t kReadBufferSize = size_t{128} * 1024;
 constexpr auto kTickInterval = std::chrono::milliseconds(100);
 constexpr int kMaxEvents = 256;
-// How long a producer is held back when a receiver is over half its pending limit.
-constexpr auto kStall = std::chrono::milliseconds(2);
-// The eventfd's epoll tag; client fds are tagged with their cid (never 0).
+// The eventfd's epoll tag; connection fds are tagged with their id (never 0).
 constexpr uint64_t kEventFdTag = 0;
 }  // namespace
 
@@ -32,17 +30,21 @@ Worker::Worker(Server& server, size_t index)
     : server_(server),
       index_(index),
       config_(server.config()),
-      max_pending_(config_->options().max_pending) {
+      flow_(*this, config_->options().max_pending, server.pending_budget()) {
   for (const auto& account : server.accounts().all()) {
     caches_.push_back(std::make_unique<MatchCache>(account->sublist()));
   }
   read_buffer.resize(kReadBufferSize);
+  // Without these the worker cannot run at all: the server refuses to start (Start()).
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = kEventFdTag;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev);
+  if (epoll_fd_ < 0 || event_fd_ < 0 || epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev) != 0) {
+    LOG_FATAL("Worker %zu: cannot set up its event loop: %s", index_, std::strerror(errno));
+    ok_ = false;
+  }
 }
 
 Worker::~Worker() {
@@ -52,8 +54,10 @@ Worker::~Worker() {
   close(epoll_fd_);
 }
 
-void Worker::Start() {
+bool Worker::Start() {
+  if (!ok_) return false;
   thread_ = std::thread([this] { Run(); });
+  return true;
 }
 
 void Worker::Stop() {
@@ -79,25 +83,26 @@ void Worker::Post(Task task) {
   }
 }
 
-void Worker::PostNewConnection(int fd, const sockaddr_storage& addr) {
+void Worker::PostNewConnection(int fd, const sockaddr_storage& addr, ConnectionFactory make) {
   Task t;
   t.kind = TaskKind::kNewConnection;
   t.fd = fd;
   t.addr = addr;
+  t.make = std::move(make);
   Post(std::move(t));
 }
 
-void Worker::PostFlush(uint64_t cid) {
+void Worker::PostFlush(uint64_t id) {
   Task t;
   t.kind = TaskKind::kFlush;
-  t.cid = cid;
+  t.id = id;
   Post(std::move(t));
 }
 
-void Worker::PostRemoveSub(uint64_t cid, std::string sid, uint64_t seq) {
+void Worker::PostRemoveSub(uint64_t id, std::string sid, uint64_t seq) {
   Task t;
   t.kind = TaskKind::kRemoveSub;
-  t.cid = cid;
+  t.id = id;
   t.sid = std::move(sid);
   t.seq = seq;
   Post(std::move(t));
@@ -117,39 +122,30 @@ void Worker::PostRun(std::function<void()> fn) {
   Post(std::move(t));
 }
 
-void Worker::PostToClient(uint64_t cid, std::function<void(Client&)> fn) {
-  PostRun([this, cid, fn = std::move(fn)] {
-    if (Client* c = FindClient(cid); c && !c->closing()) fn(*c);
+void Worker::PostToConnection(uint64_t id, std::function<void(Connection&)> fn) {
+  PostRun([this, id, fn = std::move(fn)] {
+    if (Connection* c = FindConnection(id); c && !c->closing()) fn(*c);
   });
 }
 
-void Worker::ApplyConfig(std::shared_ptr<const ServerConfig> next,
-                         std::atomic<int64_t>& excess_clients) {
-  // The previous generation may still be referred to by this worker's clients; each holds its
-  // own reference to the generation its permissions come from (Client::ApplyIdentity).
+void Worker::SetConfig(std::shared_ptr<const ServerConfig> next) {
+  // The previous generation may still be referred to by this worker's connections; each
+  // holds its own reference to the generation its permissions come from.
   config_ = std::move(next);
-  ForEachClient([&](Client& c) {
-    if (excess_clients.load(std::memory_order_relaxed) > 0 &&
-        excess_clients.fetch_sub(1, std::memory_order_relaxed) > 0) {
-      c.CloseMaxConnectionsExceeded();
-      return;
-    }
-    c.OnConfigReloaded();
-  });
 }
 
-void Worker::ForEachClient(const std::function<void(Client&)>& fn) {
-  // Collected first: fn may close a client.
-  std::vector<Client*> all;
-  all.reserve(clients_.size());
-  for (auto& [cid, c] : clients_) all.push_back(c);
-  for (Client* c : all) {
+void Worker::ForEachConnection(const std::function<void(Connection&)>& fn) {
+  // Collected first: fn may close a connection.
+  std::vector<Connection*> all;
+  all.reserve(connections_.size());
+  for (auto& [id, c] : connections_) all.push_back(c);
+  for (Connection* c : all) {
     if (!c->closing()) fn(*c);
   }
 }
 
-void Worker::CloseClient(uint64_t cid, CloseReason reason) {
-  if (Client* c = FindClient(cid); c && !c->closing()) {
+void Worker::CloseConnection(uint64_t id, CloseReason reason) {
+  if (Connection* c = FindConnection(id); c && !c->closing()) {
     c->FlushOutbound();
     c->Close(reason);
   }
@@ -171,18 +167,20 @@ void Worker::AnswerSnapshot(SnapshotRequest& request) {
     totals.cache_misses += cache->misses();
     cache->FanoutStats(totals.max_fanout, totals.total_fanout);
   }
-  if (request.want_conns) conns.reserve(request.only_cid != 0 ? 1 : clients_.size());
-  for (auto& [cid, c] : clients_) {
+  if (request.want_conns) conns.reserve(request.only_cid != 0 ? 1 : connections_.size());
+  for (auto& [id, c] : connections_) {
     if (c->closing()) continue;
     c->AddCounters(totals);
-    if (request.want_conns && (request.only_cid == 0 || request.only_cid == cid)) {
+    // /connz lists clients; routes have /routez.
+    if (request.want_conns && c->kind() == ConnectionKind::kClient &&
+        (request.only_cid == 0 || request.only_cid == id)) {
       c->Snapshot(conns.emplace_back(), request.want_subs);
     }
   }
   // How long this worker's connections waited for monitoring: the figure to watch.
   LOG_DEBUG(
       "Worker %zu: monitoring snapshot of %zu connections (%zu copied) in %lld us", index_,
-      clients_.size(), conns.size(),
+      connections_.size(), conns.size(),
       static_cast<long long>(
           std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count()));
   std::lock_guard lock(request.mu);
@@ -191,43 +189,56 @@ void Worker::AnswerSnapshot(SnapshotRequest& request) {
   if (--request.workers_left == 0) request.done.notify_all();
 }
 
-Client* Worker::FindClient(uint64_t cid) {
-  auto it = clients_.find(cid);
-  return it == clients_.end() ? nullptr : it->second;
+Connection* Worker::FindConnection(uint64_t id) {
+  auto it = connections_.find(id);
+  return it == connections_.end() ? nullptr : it->second;
 }
 
-void Worker::AcceptConnection(int fd, const sockaddr_storage& addr) {
+void Worker::AcceptConnection(int fd, const sockaddr_storage& addr, const ConnectionFactory& make) {
   std::string ip;
   int port = 0;
   SplitSocketAddress(addr, ip, port);
-  uint64_t cid = server_.NextClientId();
-  auto* c = new Client(server_, *this, fd, cid, std::move(ip), port);
-  clients_.emplace(cid, c);
-  num_clients_.fetch_add(1, std::memory_order_relaxed);
+  uint64_t id = server_.NextConnectionId();
+  Connection* c = make(*this, fd, id, std::move(ip), port);
+  connections_.emplace(id, c);
+  num_connections_.fetch_add(1, std::memory_order_relaxed);
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.u64 = cid;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  ev.data.u64 = id;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    LOG_ERROR("%s - epoll_ctl: %s", std::string(c->log_prefix()).c_str(), std::strerror(errno));
+    c->Close(CloseReason::kReadError);
+    return;
+  }
   c->Start();
 }
 
-void Worker::ModifyEpoll(int fd, uint64_t cid, bool want_read, bool want_write) {
+void Worker::ModifyEpoll(int fd, uint64_t id, bool want_read, bool want_write) {
   epoll_event ev{};
   ev.events = (want_read ? uint32_t{EPOLLIN} : 0u) | (want_write ? uint32_t{EPOLLOUT} : 0u);
-  ev.data.u64 = cid;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+  ev.data.u64 = id;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0) {
+    // Only ENOMEM can get here for a registered socket: close it rather than never serve it.
+    if (Connection* c = FindConnection(id); c && !c->closing()) {
+      LOG_ERROR("%s - epoll_ctl: %s", std::string(c->log_prefix()).c_str(), std::strerror(errno));
+      PostRun([this, id] { CloseConnection(id, CloseReason::kReadError); });
+    }
+  }
 }
 
-void Worker::RemoveFromEpoll(int fd) { epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }
+void Worker::RemoveFromEpoll(int fd) {
+  // A socket about to be closed: a failure here changes nothing, close() removes it anyway.
+  (void)epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+}
 
-void Worker::ForgetClient(Client* c) {
-  clients_.erase(c->cid());
-  num_clients_.fetch_sub(1, std::memory_order_relaxed);
+void Worker::ForgetConnection(Connection* c) {
+  connections_.erase(c->id());
+  num_connections_.fetch_sub(1, std::memory_order_relaxed);
   // Bytes staged for it in this batch are dropped at hand-over (the closing() check).
   server_.reclaimer().Retire([c] { delete c; });
 }
 
-std::string& Worker::StagingFor(Client* dst, size_t payload_bytes) {
+std::string& Worker::StagingFor(Connection* dst, size_t payload_bytes) {
   if (dst == last_staged_dst_) {
     staged_[last_staged_slot_].msgs++;
     staged_[last_staged_slot_].payload_bytes += payload_bytes;
@@ -266,7 +277,7 @@ std::string& Worker::StagingFor(Client* dst, size_t payload_bytes) {
   return staged_[slot].bytes;
 }
 
-void Worker::MarkDirty(Client* c) {
+void Worker::MarkDirty(Connection* c) {
   c->CloseDirectWrites();
   if (!c->dirty) {
     c->dirty = true;
@@ -274,13 +285,15 @@ void Worker::MarkDirty(Client* c) {
   }
 }
 
-bool Worker::FlushStaged() {
-  bool pressure = false;
+void Worker::FlushStaged(Connection* producer) {
+  const int64_t max_pending = flow_.max_pending();
   for (Staged& s : staged_) {
     bool notify = false;
     if (!s.dst->closing() && !s.dst->TryDirectWrite(s.bytes, s.msgs, s.payload_bytes)) {
-      pressure |= s.dst->HandOver(s.bytes, s.msgs, s.payload_bytes, notify);
-      if (notify) s.dst->worker().PostFlush(s.dst->cid());
+      int64_t pending = s.dst->HandOver(s.bytes, s.msgs, s.payload_bytes,
+                                        s.dst->is_route() ? 0 : max_pending, notify);
+      if (notify) s.dst->worker().PostFlush(s.dst->id());
+      if (pending >= 0) flow_.AfterDelivery(producer, *s.dst, pending, s.dst->stalled_since_ns());
     }
     s.bytes.clear();
     if (spare_buffers_.size() < 64) spare_buffers_.push_back(std::move(s.bytes));
@@ -288,27 +301,12 @@ bool Worker::FlushStaged() {
   staged_.clear();
   staged_index_.clear();
   last_staged_dst_ = nullptr;
-  return pressure;
-}
-
-void Worker::ResumePaused() {
-  size_t kept = 0;
-  for (uint64_t cid : paused_) {
-    Client* c = FindClient(cid);
-    if (!c || c->closing()) continue;
-    if (now_ >= c->paused_until) {
-      c->ResumeReading();
-    } else {
-      paused_[kept++] = cid;
-    }
-  }
-  paused_.resize(kept);
 }
 
 void Worker::FlushDirty() {
   // FlushOutbound may close a client; the pointer stays valid until our next quiescent point.
   for (size_t i = 0; i < dirty_.size(); ++i) {
-    Client* c = dirty_[i];
+    Connection* c = dirty_[i];
     c->dirty = false;
     if (!c->closing()) c->FlushOutbound();
   }
@@ -326,17 +324,17 @@ void Worker::RunTasks() {
         if (stopping_.load()) {
           close(t.fd);
         } else {
-          AcceptConnection(t.fd, t.addr);
+          AcceptConnection(t.fd, t.addr, t.make);
         }
         break;
       case TaskKind::kFlush:
-        if (Client* c = FindClient(t.cid)) {
+        if (Connection* c = FindConnection(t.id)) {
           c->DrainInbox();
           if (!c->closing()) MarkDirty(c);
         }
         break;
       case TaskKind::kRemoveSub:
-        if (Client* c = FindClient(t.cid)) c->RemoveSubscriptionIfDone(t.sid, t.seq);
+        if (Connection* c = FindConnection(t.id)) c->RemoveSubscriptionIfDone(t.sid, t.seq);
         break;
       case TaskKind::kSnapshot:
         AnswerSnapshot(*t.snapshot);
@@ -350,18 +348,19 @@ void Worker::RunTasks() {
 }
 
 void Worker::Tick() {
-  // Clients may close during the scan: collect first.
+  // Connections may close during the scan: collect first.
   tick_scratch_.clear();
-  for (auto& [cid, c] : clients_) tick_scratch_.push_back(c);
-  for (Client* c : tick_scratch_) {
-    if (!c->closing()) c->OnTick(now_);
+  for (auto& [id, c] : connections_) tick_scratch_.push_back(c);
+  for (Connection* c : tick_scratch_) {
+    if (!c->closing()) c->Tick(now_);
   }
+  flow_.ShedOverBudget(tick_scratch_);
 }
 
 void Worker::CloseAll() {
-  std::vector<Client*> all;
-  for (auto& [cid, c] : clients_) all.push_back(c);
-  for (Client* c : all) {
+  std::vector<Connection*> all;
+  for (auto& [id, c] : connections_) all.push_back(c);
+  for (Connection* c : all) {
     c->FlushOutbound();
     c->Close(CloseReason::kServerShutdown);
   }
@@ -381,7 +380,7 @@ void Worker::Run() {
     // Block only when idle; an idle worker must not hold reclamation back.
     int timeout_ms = static_cast<int>(
         std::chrono::duration_cast<std::chrono::milliseconds>(next_tick_ - Clock::now()).count());
-    if (!paused_.empty()) timeout_ms = std::min(timeout_ms, 1);
+    if (flow_.has_paused()) timeout_ms = std::min(timeout_ms, 1);
     if (timeout_ms < 0) timeout_ms = 0;
     int n = epoll_wait(epoll_fd_, events, kMaxEvents, 0);
     if (n == 0 && timeout_ms > 0) {
@@ -403,35 +402,24 @@ void Worker::Run() {
         RunTasks();
         continue;
       }
-      Client* c = FindClient(tag);
+      Connection* c = FindConnection(tag);
       if (!c || c->closing()) continue;
       if (events[i].events & (EPOLLOUT)) c->OnWritable();
       if (c->closing()) continue;
       if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-        c->saw_backpressure = false;
         c->OnReadable();
-        // Hand this producer's messages over now, so back-pressure lands on it.
-        if (FlushStaged()) c->saw_backpressure = true;
-        if (c->saw_backpressure && !c->closing()) {
-          // A receiver that stays over half its limit read after read drains slower than
-          // this producer fills it (a TLS receiver's owner encrypts everything it sends):
-          // each pause in a row doubles, 2 ms up to 64 ms, as the reference stalls a fast
-          // producer longer the further its receiver is behind.
-          int doublings = std::min(c->stall_count, 5);
-          c->stall_count++;
-          c->PauseReading(now_ + kStall * (1 << doublings));
-          paused_.push_back(c->cid());
-        } else {
-          c->stall_count = 0;
-        }
+        // Hand this producer's messages over now, so the flow control judges its receivers
+        // and back-pressure lands on it.
+        FlushStaged(c);
+        flow_.AfterRead(*c);
       }
     }
-    FlushStaged();
+    FlushStaged(nullptr);
     FlushDirty();
-    if (!paused_.empty()) ResumePaused();
+    if (flow_.has_paused()) flow_.ResumeDue(now_);
     if (now_ >= next_tick_) {
       Tick();
-      FlushStaged();
+      FlushStaged(nullptr);
       FlushDirty();
       next_tick_ = now_ + kTickInterval;
     }
