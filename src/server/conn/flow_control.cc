@@ -32,9 +32,9 @@ int64_t DefaultPendingTotal() {
 FlowControl::FlowControl(Worker& worker, int64_t max_pending, PendingBudget& budget)
     : worker_(worker), max_pending_(max_pending), budget_(budget) {}
 
-FlowControl::State FlowControl::Judge(int64_t pending, int64_t stalled_since_ns,
-                                      Clock::time_point now) const {
-  if (pending <= max_pending_ / 2) return State::kKeepingUp;
+FlowControl::State FlowControl::Judge(int64_t max_pending, int64_t pending,
+                                      int64_t stalled_since_ns, Clock::time_point now) {
+  if (pending <= max_pending / 2) return State::kKeepingUp;
   if (stalled_since_ns != 0 &&
       now.time_since_epoch().count() - stalled_since_ns >
           std::chrono::duration_cast<Clock::duration>(kStallGrace).count()) {
@@ -50,7 +50,7 @@ void FlowControl::AfterDelivery(Connection* producer, Connection& receiver, int6
     return;
   }
   if (!producer || producer == &receiver || producer->is_route()) return;
-  State state = Judge(pending, stalled_since_ns, worker_.now());
+  State state = Judge(max_pending_, pending, stalled_since_ns, worker_.now());
   if (state == State::kBehind || (state == State::kStalled && receiver.is_route())) {
     producer->producer_pressured_ = true;
   }
@@ -136,7 +136,7 @@ void FlowControl::ShedOverBudget(const std::vector<Connection*>& connections) {
     if (c->closing() || c->is_route()) continue;
     int64_t pending = c->pending_bytes();
     if (pending == 0) continue;
-    bool stalled = Judge(pending, c->stalled_since_ns(), now) == State::kStalled;
+    bool stalled = Judge(max_pending_, pending, c->stalled_since_ns(), now) == State::kStalled;
     candidates.push_back({c, stalled, pending});
   }
   std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {

@@ -60,7 +60,7 @@ class FlowControl {
  public:
   using Clock = std::chrono::steady_clock;
   // How long a receiver over half its limit may take nothing before it counts as stalled.
-  static constexpr std::chrono::milliseconds kStallGrace{50};
+  static constexpr std::chrono::milliseconds kStallGrace{20};
   static constexpr std::chrono::milliseconds kFirstPause{1};
   static constexpr int kMaxDoublings = 6;  // 1 ms .. 64 ms
 
@@ -71,9 +71,11 @@ class FlowControl {
   int64_t max_pending() const { return max_pending_; }
   PendingBudget& budget() { return budget_; }
 
-  // A receiver's state from its pending bytes and stalled-since time (0: not stalled). Any
-  // thread: producers on other workers judge with what the receiver published.
-  State Judge(int64_t pending, int64_t stalled_since_ns, Clock::time_point now) const;
+  // A receiver's state from its pending bytes and stalled-since time (steady-clock ns, 0: not
+  // stalled), for a max_pending limit. Any thread: producers on other workers judge with what
+  // the receiver published.
+  static State Judge(int64_t max_pending, int64_t pending, int64_t stalled_since_ns,
+                     Clock::time_point now);
 
   // Delivery path: `producer` (null when no connection produced, e.g. a timer) queued bytes for
   // `receiver`, which now holds `pending` bytes (cross-worker: the hand-over's result, with the

@@ -354,6 +354,11 @@ void Worker::Tick() {
   for (Connection* c : tick_scratch_) {
     if (!c->closing()) c->Tick(now_);
   }
+}
+
+void Worker::ShedOverBudget() {
+  tick_scratch_.clear();
+  for (auto& [id, c] : connections_) tick_scratch_.push_back(c);
   flow_.ShedOverBudget(tick_scratch_);
 }
 
@@ -416,6 +421,7 @@ void Worker::Run() {
     }
     FlushStaged(nullptr);
     FlushDirty();
+    if (flow_.budget().over()) ShedOverBudget();
     if (flow_.has_paused()) flow_.ResumeDue(now_);
     if (now_ >= next_tick_) {
       Tick();

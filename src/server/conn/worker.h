@@ -141,6 +141,8 @@ class Worker {
   void FlushStaged(Connection* producer);
   void FlushDirty();
   void Tick();
+  // The server's pending total is over its limit: the flow control cuts our largest holders.
+  void ShedOverBudget();
   void DrainCaches();
   void CloseAll();
 
