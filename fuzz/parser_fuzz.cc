@@ -1,5 +1,7 @@
 // libFuzzer target for the protocol parser (protocol/parser.h) in the server's role, and for
-// ParseConnectOptions (protocol/connect_options.h) on every CONNECT's arguments.
+// ParseConnectOptions (protocol/connect_options.h) on every CONNECT's arguments. Built twice:
+// parser_fuzz reads what a client sends, route_fuzz (GANNET_FUZZ_ROUTE) what a cluster peer
+// sends (RS+, RS-, LS+, LS-, RMSG, HMSG, LMSG, with their accounts and queue lists).
 //
 // Input layout: the first byte picks where the rest is split into two reads (0 → before the
 // first byte, 255 → after the last); the rest is what a client sends. Each input is parsed
@@ -34,6 +36,12 @@ using gannet::ParserRole;
 using gannet::ParseStatus;
 using gannet::Verb;
 
+#ifdef GANNET_FUZZ_ROUTE
+constexpr ParserRole kRole = ParserRole::kServerForRoute;
+#else
+constexpr ParserRole kRole = ParserRole::kServerForClient;
+#endif
+
 // Small limits, so the fuzzer reaches them.
 constexpr size_t kMaxControlLine = 256;
 constexpr int64_t kMaxPayload = 4096;  // the handler refuses larger, as the server does
@@ -66,6 +74,12 @@ struct FuzzHandler {
     PutNum(a.total_size);
     Put("|");
     Put(a.total_size_token);
+    Put("|");
+    Put(a.account);
+    Put("|");
+    Put(a.queues);
+    Put("|");
+    Put(a.origin);
   }
 
   bool BeforeCommand(char c) {
@@ -134,6 +148,29 @@ struct FuzzHandler {
     PutNum(max);
     return End();
   }
+  bool OnRouteSub(std::string_view origin, std::string_view account, std::string_view subject,
+                  std::string_view queue, int64_t weight) {
+    Put("RS+ ");
+    for (std::string_view v : {origin, account, subject, queue}) {
+      Put(v);
+      Put("|");
+    }
+    PutNum(weight);
+    if (weight < 0) {
+      std::fprintf(stderr, "parser passed a negative queue weight\n");
+      std::abort();
+    }
+    return End();
+  }
+  bool OnRouteUnsub(std::string_view origin, std::string_view account, std::string_view subject,
+                    std::string_view queue) {
+    Put("RS- ");
+    for (std::string_view v : {origin, account, subject, queue}) {
+      Put(v);
+      Put("|");
+    }
+    return End();
+  }
   bool OnMsgArgs(Verb verb, const MsgArgs& a) {
     Put("ARGS ");
     PutArgs(verb, a);
@@ -166,7 +203,7 @@ struct Outcome {
 // Feeds `data` as reads of the given sizes (the last read takes the rest).
 template <typename NextSize>
 Outcome Run(const uint8_t* data, size_t size, NextSize next_size) {
-  Parser<FuzzHandler> parser(ParserRole::kServerForClient, kMaxControlLine);
+  Parser<FuzzHandler> parser(kRole, kMaxControlLine);
   FuzzHandler h;
   Outcome out;
   size_t pos = 0;

@@ -10,10 +10,12 @@
 // direct calls. Every handler method returns false to stop parsing: the connection is closing.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace gannet {
 
@@ -21,6 +23,7 @@ namespace gannet {
 enum class ParserRole : uint8_t {
   kServerForClient,  // we are the server; the peer is a client (PUB, SUB, CONNECT, ...)
   kClientForServer,  // we are a client; the peer is a server (INFO, MSG, HMSG, ...)
+  kServerForRoute,   // the peer is another server of the cluster (RS+, RS-, RMSG, HMSG, ...)
 };
 
 enum class ParseStatus : uint8_t {
@@ -31,16 +34,21 @@ enum class ParseStatus : uint8_t {
   kBadArguments,    // wrong argument count or sizes: the reference closes without -ERR
 };
 
-// Arguments of PUB/HPUB (and MSG/HMSG on the client side).
+// Arguments of PUB/HPUB (and MSG/HMSG on the client side, RMSG/HMSG/LMSG from a route).
 struct MsgArgs {
   std::string_view subject;
   std::string_view sid;      // MSG/HMSG only
   std::string_view reply;    // empty if none
-  int64_t header_size = -1;  // HPUB/HMSG only; -1 otherwise
+  int64_t header_size = -1;  // HPUB/HMSG/LMSG only; -1 otherwise
   int64_t total_size = 0;    // payload bytes including headers
   // The size arguments exactly as sent: the reference echoes them verbatim in MSG/HMSG.
   std::string_view header_size_token;
   std::string_view total_size_token;
+  // From a route: the account, the queue groups the sender picked this server's members for
+  // ("q1 q2 ...", split with SplitArgs; empty if none), and LMSG's origin cluster.
+  std::string_view account;
+  std::string_view queues;
+  std::string_view origin;
 };
 
 enum class Verb : uint8_t {
@@ -56,7 +64,16 @@ enum class Verb : uint8_t {
   kMsg,
   kHmsg,
   kOk,
-  kErr
+  kErr,
+  // Route verbs.
+  kRsSub,    // RS+ <account> <subject> [<queue> <weight>]
+  kRsUnsub,  // RS- <account> <subject> [<queue>]
+  kLsSub,    // LS+ <origin> <account> <subject> [<queue> <weight>]
+  kLsUnsub,  // LS- <origin> <account> <subject> [<queue>]
+  kRmsg,     // RMSG <account> <subject> [+ <reply> | |] [<queue>...] [<reply>] <size>
+  kLmsg,     // LMSG <origin> <account> <subject> ... <header size> <size>
+  kAsub,     // A+ / A-: a gateway's account interest; accepted and ignored on routes
+  kAunsub,
 };
 
 namespace parser_detail {
@@ -67,20 +84,29 @@ struct VerbSpec {
   bool free_args;   // CONNECT/INFO: arguments may follow the verb directly
   bool client_sends;
   bool server_sends;
+  bool route_sends;
 };
 inline constexpr VerbSpec kVerbs[] = {
-    {"CONNECT", Verb::kConnect, true, true, true, false},
-    {"INFO", Verb::kInfo, true, true, true, true},
-    {"PUB", Verb::kPub, true, false, true, false},
-    {"HPUB", Verb::kHpub, true, false, true, false},
-    {"SUB", Verb::kSub, true, false, true, false},
-    {"UNSUB", Verb::kUnsub, true, false, true, false},
-    {"PING", Verb::kPing, false, false, true, true},
-    {"PONG", Verb::kPong, false, false, true, true},
-    {"MSG", Verb::kMsg, true, false, false, true},
-    {"HMSG", Verb::kHmsg, true, false, false, true},
-    {"+OK", Verb::kOk, false, false, true, true},
-    {"-ERR", Verb::kErr, true, false, true, true},
+    {"CONNECT", Verb::kConnect, true, true, true, false, true},
+    {"INFO", Verb::kInfo, true, true, true, true, true},
+    {"PUB", Verb::kPub, true, false, true, false, false},
+    {"HPUB", Verb::kHpub, true, false, true, false, false},
+    {"SUB", Verb::kSub, true, false, true, false, false},
+    {"UNSUB", Verb::kUnsub, true, false, true, false, false},
+    {"PING", Verb::kPing, false, false, true, true, true},
+    {"PONG", Verb::kPong, false, false, true, true, true},
+    {"MSG", Verb::kMsg, true, false, false, true, false},
+    {"HMSG", Verb::kHmsg, true, false, false, true, true},
+    {"+OK", Verb::kOk, false, false, true, true, true},
+    {"-ERR", Verb::kErr, true, false, true, true, true},
+    {"RS+", Verb::kRsSub, true, false, false, false, true},
+    {"RS-", Verb::kRsUnsub, true, false, false, false, true},
+    {"LS+", Verb::kLsSub, true, false, false, false, true},
+    {"LS-", Verb::kLsUnsub, true, false, false, false, true},
+    {"RMSG", Verb::kRmsg, true, false, false, false, true},
+    {"LMSG", Verb::kLmsg, true, false, false, false, true},
+    {"A+", Verb::kAsub, true, false, false, false, true},
+    {"A-", Verb::kAunsub, true, false, false, false, true},
 };
 inline constexpr int kNumVerbs = sizeof(kVerbs) / sizeof(kVerbs[0]);
 
@@ -135,6 +161,55 @@ struct SplitArgs {
   size_t lens[kMax];
 };
 
+// A routed message's arguments, which carry any number of queue names: every token's span,
+// inline for the usual few, on the heap only for a line with more than kInline tokens.
+class RoutedArgs {
+ public:
+  static constexpr size_t kInline = 16;
+  explicit RoutedArgs(std::string_view line) : line_(line) {
+    size_t i = 0;
+    const size_t n = line.size();
+    auto is_sep = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    while (i < n) {
+      while (i < n && is_sep(line[i])) ++i;
+      if (i >= n) break;
+      size_t start = i;
+      while (i < n && !is_sep(line[i])) ++i;
+      Push(start, i);
+    }
+  }
+  size_t count() const { return count_; }
+  std::string_view arg(size_t k) const {
+    const Span& s = k < kInline ? inline_[k] : heap_[k - kInline];
+    return line_.substr(s.start, s.end - s.start);
+  }
+  // Tokens [first, last] as one view of the line (queue names, kept as sent).
+  std::string_view span(size_t first, size_t last) const {
+    if (first > last) return {};
+    size_t b = (first < kInline ? inline_[first] : heap_[first - kInline]).start;
+    size_t e = (last < kInline ? inline_[last] : heap_[last - kInline]).end;
+    return line_.substr(b, e - b);
+  }
+
+ private:
+  struct Span {
+    size_t start;
+    size_t end;
+  };
+  void Push(size_t start, size_t end) {
+    if (count_ < kInline) {
+      inline_[count_] = Span{start, end};
+    } else {
+      heap_.push_back(Span{start, end});
+    }
+    ++count_;
+  }
+  std::string_view line_;
+  Span inline_[kInline];
+  std::vector<Span> heap_;
+  size_t count_ = 0;
+};
+
 template <typename Handler>
 class Parser {
  public:
@@ -162,11 +237,12 @@ class Parser {
             return ParseStatus::kStopped;
           }
           // Fast path for the verbs of the message path, when the whole verb is here.
-          if (len - i >= 4) {
-            Verb fast = FastVerb(data + i);
+          if (len - i >= 5) {
+            size_t verb_bytes = 0;
+            Verb fast = FastVerb(data + i, verb_bytes);
             if (fast != Verb::kNone) {
               verb_ = fast;
-              i += (fast == Verb::kHpub || fast == Verb::kHmsg) ? 5 : 4;
+              i += verb_bytes;
               state_ = State::kArgSpace;
               break;
             }
@@ -221,9 +297,7 @@ class Parser {
             line_.append(data + i, len - i);
             // A trailing CR may be the line's end: it does not count, as on the complete path.
             size_t counted = line_.size() - (line_.back() == '\r' ? 1 : 0);
-            if (counted > max_control_line_ && role_ == ParserRole::kServerForClient) {
-              return ParseStatus::kMaxControlLine;
-            }
+            if (counted > LineLimit()) return ParseStatus::kMaxControlLine;
             i = len;
             break;
           }
@@ -237,9 +311,7 @@ class Parser {
           }
           if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
           i = end + 1;
-          if (line.size() > max_control_line_ && role_ == ParserRole::kServerForClient) {
-            return ParseStatus::kMaxControlLine;
-          }
+          if (line.size() > LineLimit()) return ParseStatus::kMaxControlLine;
           ParseStatus st = DispatchLine(h, line);
           if (st != ParseStatus::kOk) {
             stopped_at_ = i;
@@ -326,17 +398,50 @@ class Parser {
  private:
   enum class State : uint8_t { kStart, kVerb, kVerbEnd, kArgSpace, kArgs, kPayload, kSkipLine };
 
-  // Recognizes "PUB ", "MSG " (by role), "HPUB ", "HMSG " and "SUB " (space or tab after the
-  // verb, any case) from at least 4 available bytes; kNone sends the byte-wise path.
-  Verb FastVerb(const char* p) const {
+  // A route may send control lines of any length (the reference checks max_control_line for
+  // clients only); a bound all the same, so a broken peer cannot make a line grow forever.
+  static constexpr size_t kRouteMaxControlLine = size_t{1} << 20;
+  size_t LineLimit() const {
+    switch (role_) {
+      case ParserRole::kServerForClient:
+        return max_control_line_;
+      case ParserRole::kServerForRoute:
+        return std::max(max_control_line_, kRouteMaxControlLine);
+      case ParserRole::kClientForServer:
+        break;
+    }
+    return SIZE_MAX;
+  }
+
+  // Recognizes the message path's verbs by role — "PUB ", "HPUB ", "SUB " from a client, "MSG "
+  // from a server, "RMSG ", "HMSG ", "RS+ ", "RS- " from a route — any case, a space or tab
+  // after the verb, from at least 5 available bytes. kNone sends the byte-wise path.
+  Verb FastVerb(const char* p, size_t& verb_bytes) const {
     auto lower = [](char c) { return static_cast<char>(c | 0x20); };
     auto is_space = [](char c) { return c == ' ' || c == '\t'; };
     char c0 = lower(p[0]), c1 = lower(p[1]), c2 = lower(p[2]);
-    bool server = role_ == ParserRole::kServerForClient;
-    if (is_space(p[3])) {
-      if (server && c0 == 'p' && c1 == 'u' && c2 == 'b') return Verb::kPub;
-      if (server && c0 == 's' && c1 == 'u' && c2 == 'b') return Verb::kSub;
-      if (!server && c0 == 'm' && c1 == 's' && c2 == 'g') return Verb::kMsg;
+    verb_bytes = 4;
+    switch (role_) {
+      case ParserRole::kServerForClient:
+        if (is_space(p[3])) {
+          if (c0 == 'p' && c1 == 'u' && c2 == 'b') return Verb::kPub;
+          if (c0 == 's' && c1 == 'u' && c2 == 'b') return Verb::kSub;
+        }
+        break;
+      case ParserRole::kClientForServer:
+        if (is_space(p[3]) && c0 == 'm' && c1 == 's' && c2 == 'g') return Verb::kMsg;
+        break;
+      case ParserRole::kServerForRoute:
+        if (c0 == 'r' && c1 == 's' && is_space(p[3])) {
+          if (p[2] == '+') return Verb::kRsSub;
+          if (p[2] == '-') return Verb::kRsUnsub;
+        }
+        if (c1 == 'm' && c2 == 's' && lower(p[3]) == 'g' && is_space(p[4])) {
+          verb_bytes = 5;
+          if (c0 == 'r') return Verb::kRmsg;
+          if (c0 == 'h') return Verb::kHmsg;
+        }
+        break;
     }
     return Verb::kNone;
   }
@@ -345,7 +450,9 @@ class Parser {
     uint32_t m = 0;
     for (int v = 0; v < parser_detail::kNumVerbs; ++v) {
       const auto& spec = parser_detail::kVerbs[v];
-      bool ok = role_ == ParserRole::kServerForClient ? spec.client_sends : spec.server_sends;
+      bool ok = role_ == ParserRole::kServerForClient   ? spec.client_sends
+                : role_ == ParserRole::kClientForServer ? spec.server_sends
+                                                        : spec.route_sends;
       if (ok) m |= 1u << v;
     }
     return m;
@@ -354,6 +461,7 @@ class Parser {
   // Parses PUB/HPUB/MSG/HMSG arguments into msg_ (views into `line`).
   ParseStatus ParseMsgArgs(std::string_view line, Verb verb) {
     using parser_detail::ParseSize;
+    if (role_ == ParserRole::kServerForRoute) return ParseRoutedMsgArgs(line, verb);
     SplitArgs a(line);
     // Field by field: assigning MsgArgs{} compiles to a slow block clear.
     msg_.sid = {};
@@ -402,6 +510,89 @@ class Parser {
     return ParseStatus::kOk;
   }
 
+  // RMSG, HMSG and LMSG from a route (route.go processRoutedMsgArgs and friends):
+  //   RMSG <acc> <subj> [<reply>] <size>
+  //   RMSG <acc> <subj> + <reply> <queue>... <size>      RMSG <acc> <subj> | <queue>... <size>
+  //   HMSG: the same with <header size> before <size>; LMSG: <origin> first, always a header
+  //   size.
+  ParseStatus ParseRoutedMsgArgs(std::string_view line, Verb verb) {
+    using parser_detail::ParseSize;
+    RoutedArgs a(line);
+    msg_.sid = {};
+    msg_.reply = {};
+    msg_.queues = {};
+    msg_.origin = {};
+    msg_.header_size = -1;
+    msg_.header_size_token = {};
+    const bool lmsg = verb == Verb::kLmsg;
+    const bool headers = verb == Verb::kHmsg || lmsg;
+    const size_t first = lmsg ? 1 : 0;     // the account's index
+    const size_t sizes = headers ? 2 : 1;  // trailing size tokens
+    const size_t n = a.count();
+    if (n < first + 2 + sizes) return ParseStatus::kBadArguments;
+    if (lmsg) msg_.origin = a.arg(0);
+    msg_.account = a.arg(first);
+    msg_.subject = a.arg(first + 1);
+    const size_t middle = n - first - 2 - sizes;  // tokens between the subject and the sizes
+    if (middle == 1) {
+      msg_.reply = a.arg(first + 2);
+    } else if (middle >= 2) {
+      std::string_view indicator = a.arg(first + 2);
+      if (indicator == "+") {
+        if (middle < 3) return ParseStatus::kBadArguments;
+        msg_.reply = a.arg(first + 3);
+        msg_.queues = a.span(first + 4, n - sizes - 1);
+      } else if (indicator == "|") {
+        msg_.queues = a.span(first + 3, n - sizes - 1);
+      } else {
+        return ParseStatus::kBadArguments;
+      }
+    }
+    msg_.total_size_token = a.arg(n - 1);
+    msg_.total_size = ParseSize(msg_.total_size_token);
+    if (headers) {
+      msg_.header_size_token = a.arg(n - 2);
+      msg_.header_size = ParseSize(msg_.header_size_token);
+      if (msg_.header_size < 0) return ParseStatus::kBadArguments;
+    }
+    if (msg_.total_size < 0 || msg_.header_size > msg_.total_size) {
+      return ParseStatus::kBadArguments;
+    }
+    return ParseStatus::kOk;
+  }
+
+  // RS+/LS+ and RS-/LS-: [<origin>] <account> <subject> [<queue> [<weight>]].
+  ParseStatus DispatchRouteSub(Handler& h, std::string_view line, bool sub, bool origin) {
+    SplitArgs a(line);
+    const int off = origin ? 1 : 0;
+    const int n = a.count - off;
+    std::string_view queue;
+    int64_t weight = 0;
+    if (sub) {
+      if (n == 4) {
+        queue = a.arg(off + 2);
+        weight = parser_detail::ParseSize(a.arg(off + 3));
+        if (weight < 0) return ParseStatus::kBadArguments;
+      } else if (n != 2) {
+        return ParseStatus::kBadArguments;
+      }
+    } else {
+      if (n == 3) {
+        queue = a.arg(off + 2);
+      } else if (n != 2) {
+        return ParseStatus::kBadArguments;
+      }
+    }
+    bool ok = true;
+    if constexpr (requires { h.OnRouteSub(line, line, line, line, weight); }) {
+      std::string_view o = origin ? a.arg(0) : std::string_view();
+      ok = sub ? h.OnRouteSub(o, a.arg(off), a.arg(off + 1), queue, weight)
+               : h.OnRouteUnsub(o, a.arg(off), a.arg(off + 1), queue);
+    }
+    state_ = State::kStart;
+    return ok ? ParseStatus::kOk : ParseStatus::kStopped;
+  }
+
   ParseStatus DispatchLine(Handler& h, std::string_view line) {
     bool ok = true;
     switch (verb_) {
@@ -437,10 +628,21 @@ class Parser {
         }
         break;
       }
+      case Verb::kRsSub:
+      case Verb::kRsUnsub:
+      case Verb::kLsSub:
+      case Verb::kLsUnsub:
+        return DispatchRouteSub(h, line, verb_ == Verb::kRsSub || verb_ == Verb::kLsSub,
+                                verb_ == Verb::kLsSub || verb_ == Verb::kLsUnsub);
+      case Verb::kAsub:
+      case Verb::kAunsub:
+        break;  // a gateway's account interest: nothing for a route to do (as the reference)
       case Verb::kPub:
       case Verb::kHpub:
       case Verb::kMsg:
-      case Verb::kHmsg: {
+      case Verb::kHmsg:
+      case Verb::kRmsg:
+      case Verb::kLmsg: {
         ParseStatus st = ParseMsgArgs(line, verb_);
         if (st != ParseStatus::kOk) return st;
         if (!h.OnMsgArgs(verb_, msg_)) return ParseStatus::kStopped;

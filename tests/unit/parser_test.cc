@@ -47,6 +47,10 @@ const char* VerbName(Verb v) {
       return "MSG";
     case Verb::kHmsg:
       return "HMSG";
+    case Verb::kRmsg:
+      return "RMSG";
+    case Verb::kLmsg:
+      return "LMSG";
     default:
       return "?";
   }
@@ -112,6 +116,19 @@ struct Recorder {
     PutNum(a.total_size);
     Put("/");
     Put(a.total_size_token);
+    // A route's fields, shown only when present (client and server events stay as they were).
+    if (!a.origin.empty()) {
+      Put(" origin=");
+      Put(a.origin);
+    }
+    if (!a.account.empty()) {
+      Put(" acc=");
+      Put(a.account);
+    }
+    if (!a.queues.empty()) {
+      Put(" queues=");
+      Put(a.queues);
+    }
   }
   void PutPayload(std::string_view p) {
     if (big_payload && p.size() == big_payload->size() &&
@@ -175,6 +192,32 @@ struct Recorder {
     Put(sid);
     Put(" max=");
     PutNum(max);
+    return End();
+  }
+  bool OnRouteSub(std::string_view origin, std::string_view account, std::string_view subject,
+                  std::string_view queue, int64_t weight) {
+    Begin("RS+ origin=");
+    Put(origin);
+    Put(" acc=");
+    Put(account);
+    Put(" subject=");
+    Put(subject);
+    Put(" queue=");
+    Put(queue);
+    Put(" weight=");
+    PutNum(weight);
+    return End();
+  }
+  bool OnRouteUnsub(std::string_view origin, std::string_view account, std::string_view subject,
+                    std::string_view queue) {
+    Begin("RS- origin=");
+    Put(origin);
+    Put(" acc=");
+    Put(account);
+    Put(" subject=");
+    Put(subject);
+    Put(" queue=");
+    Put(queue);
     return End();
   }
   bool OnMsgArgs(Verb verb, const MsgArgs& a) {
@@ -313,6 +356,12 @@ ParseRun FeedBytewise(std::string_view data, const Options& o = {}) {
 Options ClientRole() {
   Options o;
   o.role = ParserRole::kClientForServer;
+  return o;
+}
+
+Options RouteRole() {
+  Options o;
+  o.role = ParserRole::kServerForRoute;
   return o;
 }
 
@@ -917,6 +966,52 @@ TEST(ParserTest, RolesAcceptDifferentVerbs) {
   }
 }
 
+TEST(ParserTest, RouteRoleAcceptsRouteVerbsOnly) {
+  // A route never sends client verbs; clients and servers never send route verbs.
+  for (std::string_view input : {"PUB foo 1\r\nx\r\n", "SUB foo 1\r\n", "UNSUB 1\r\n",
+                                 "MSG foo 1 1\r\nx\r\n", "HPUB foo 0 1\r\nx\r\n"}) {
+    SCOPED_TRACE(input);
+    EXPECT_EQ(FeedOnce(input, RouteRole()).status, ParseStatus::kUnknownOp);
+  }
+  for (std::string_view input :
+       {"RS+ $G foo\r\n", "RS- $G foo\r\n", "RMSG $G foo 1\r\nx\r\n", "LS+ o $G foo\r\n"}) {
+    SCOPED_TRACE(input);
+    EXPECT_EQ(FeedOnce(input).status, ParseStatus::kUnknownOp);
+    EXPECT_EQ(FeedOnce(input, ClientRole()).status, ParseStatus::kUnknownOp);
+    EXPECT_EQ(FeedOnce(input, RouteRole()).status, ParseStatus::kOk);
+  }
+}
+
+TEST(ParserTest, RouteBadArguments) {
+  for (std::string_view input : {
+           "RS+ $G\r\n",                      // no subject
+           "RS+ $G foo q\r\n",                // a queue without its weight
+           "RS+ $G foo q x\r\n",              // a weight that is not a number
+           "RS+ $G foo q 1 extra\r\n",        // too many
+           "RS- $G foo q extra\r\n",          // too many
+           "LS+ o $G\r\n",                    // origin and account only
+           "RMSG $G 5\r\n",                   // no subject
+           "RMSG $G foo x r 5\r\nhello\r\n",  // neither '+' nor '|' before the queues
+           "RMSG $G foo + r 5\r\nhello\r\n",  // '+' needs a reply and queues
+           "RMSG $G foo -1\r\n",              // bad size
+           "HMSG $G foo 10 5\r\nhello\r\n",   // header larger than the message
+           "HMSG $G foo 5\r\nhello\r\n",      // no header size
+           "LMSG hub $G foo 5\r\nhello\r\n",  // LMSG always has a header size
+       }) {
+    SCOPED_TRACE(input);
+    EXPECT_EQ(FeedOnce(input, RouteRole()).status, ParseStatus::kBadArguments);
+  }
+}
+
+TEST(ParserTest, RouteControlLinesAreBoundedGenerously) {
+  // The reference does not apply max_control_line to routes (a bulk of queue names may be
+  // long); ours stops a runaway line at 1 MB.
+  std::string line = "RS+ $G " + std::string(100000, 'a') + "\r\n";
+  EXPECT_EQ(FeedOnce(line, RouteRole()).status, ParseStatus::kOk);
+  std::string huge = "RS+ $G " + std::string((size_t{1} << 20) + 10, 'a');
+  EXPECT_EQ(FeedCuts(huge, {1000}, RouteRole()).status, ParseStatus::kMaxControlLine);
+}
+
 // ---- Split invariance ----
 
 std::string ClientConversation() {
@@ -1010,6 +1105,72 @@ std::vector<std::string> ServerConversationEvents() {
   };
 }
 
+std::string RouteConversation() {
+  std::string many_queues;
+  for (int i = 0; i < 20; ++i) many_queues += " q" + std::to_string(i);
+  return "CONNECT {\"echo\":true,\"name\":\"NABC\",\"cluster\":\"c\"}\r\n"
+         "INFO {\"server_id\":\"NABC\",\"proto\":2}\r\n"
+         "PING\r\n"
+         "RS+ $G foo\r\n"
+         "rs+ $G foo.> grp 3\r\n"
+         "RS- $G foo\r\n"
+         "RS-\t$G foo.>  grp\r\n"
+         "LS+ hub $G bar\r\n"
+         "LS- hub $G bar q\r\n"
+         "A+ $G\r\n"
+         "RMSG $G foo 5\r\nhello\r\n"
+         "RMSG $G foo reply 0\r\n\r\n"
+         "RMSG $G foo + _INBOX.r grp other 2\r\nhi\r\n"
+         "rmsg ACC foo | grp 1\r\nx\r\n"
+         "HMSG $G foo 12 17\r\nNATS/1.0\r\n\r\nhello\r\n"
+         "HMSG $G foo + r q1 q2 12 12\r\nNATS/1.0\r\n\r\n\r\n"
+         "LMSG hub $G foo 12 12\r\nNATS/1.0\r\n\r\n\r\n"
+         "RMSG $G many |" +
+         many_queues + " 3000\r\n" + MediumPayload() +
+         "\r\n"
+         "PONG\r\n"
+         "-ERR 'Duplicate Route'\r\n";
+}
+
+std::vector<std::string> RouteConversationEvents() {
+  std::string many_queues;
+  for (int i = 0; i < 20; ++i) many_queues += (i ? " q" : "q") + std::to_string(i);
+  return {
+      "CONNECT {\"echo\":true,\"name\":\"NABC\",\"cluster\":\"c\"}",
+      "INFO {\"server_id\":\"NABC\",\"proto\":2}",
+      "PING",
+      "RS+ origin= acc=$G subject=foo queue= weight=0",
+      "RS+ origin= acc=$G subject=foo.> queue=grp weight=3",
+      "RS- origin= acc=$G subject=foo queue=",
+      "RS- origin= acc=$G subject=foo.> queue=grp",
+      "RS+ origin=hub acc=$G subject=bar queue= weight=0",
+      "RS- origin=hub acc=$G subject=bar queue=q",
+      "ARGS RMSG subject=foo sid= reply= hdr=-1/ total=5/5 acc=$G",
+      "MSG RMSG subject=foo sid= reply= hdr=-1/ total=5/5 acc=$G payload=[hello]",
+      "ARGS RMSG subject=foo sid= reply=reply hdr=-1/ total=0/0 acc=$G",
+      "MSG RMSG subject=foo sid= reply=reply hdr=-1/ total=0/0 acc=$G payload=[]",
+      "ARGS RMSG subject=foo sid= reply=_INBOX.r hdr=-1/ total=2/2 acc=$G queues=grp other",
+      "MSG RMSG subject=foo sid= reply=_INBOX.r hdr=-1/ total=2/2 acc=$G queues=grp other "
+      "payload=[hi]",
+      "ARGS RMSG subject=foo sid= reply= hdr=-1/ total=1/1 acc=ACC queues=grp",
+      "MSG RMSG subject=foo sid= reply= hdr=-1/ total=1/1 acc=ACC queues=grp payload=[x]",
+      "ARGS HMSG subject=foo sid= reply= hdr=12/12 total=17/17 acc=$G",
+      "MSG HMSG subject=foo sid= reply= hdr=12/12 total=17/17 acc=$G "
+      "payload=[NATS/1.0\r\n\r\nhello]",
+      "ARGS HMSG subject=foo sid= reply=r hdr=12/12 total=12/12 acc=$G queues=q1 q2",
+      "MSG HMSG subject=foo sid= reply=r hdr=12/12 total=12/12 acc=$G queues=q1 q2 "
+      "payload=[NATS/1.0\r\n\r\n]",
+      "ARGS LMSG subject=foo sid= reply= hdr=12/12 total=12/12 origin=hub acc=$G",
+      "MSG LMSG subject=foo sid= reply= hdr=12/12 total=12/12 origin=hub acc=$G "
+      "payload=[NATS/1.0\r\n\r\n]",
+      "ARGS RMSG subject=many sid= reply= hdr=-1/ total=3000/3000 acc=$G queues=" + many_queues,
+      "MSG RMSG subject=many sid= reply= hdr=-1/ total=3000/3000 acc=$G queues=" + many_queues +
+          " payload=<big>",
+      "PONG",
+      "ERR 'Duplicate Route'",
+  };
+}
+
 // A conversation, the events it must produce, and the first byte of each command. The one a
 // client sends carries a 100 KB payload; the one a server sends, a 3 KB payload (both shown as
 // "<big>" in the events).
@@ -1030,6 +1191,8 @@ std::vector<Conversation> Conversations() {
        "CPSsPpHhPPUuPpI+-CP", &BigPayload()},
       {"server", ParserRole::kClientForServer, ServerConversation(), ServerConversationEvents(),
        "I+PMmHhM-P", &MediumPayload()},
+      {"route", ParserRole::kServerForRoute, RouteConversation(), RouteConversationEvents(),
+       "CIPRrRRLLARRRrHHLRP-", &MediumPayload()},
   };
 }
 
