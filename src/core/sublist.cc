@@ -190,9 +190,13 @@ void Sublist::AddNodeSubs(const Node* node, MatchResult& out) {
     auto it = std::find_if(out.queues.begin(), out.queues.end(),
                            [&name](const QueueGroupMatch& q) { return q.name == name; });
     if (it == out.queues.end()) {
-      out.queues.push_back(QueueGroupMatch{name, members});
-    } else {
-      it->members.insert(it->members.end(), members.begin(), members.end());
+      out.queues.push_back(QueueGroupMatch{name, {}});
+      it = std::prev(out.queues.end());
+    }
+    for (Subscription* member : members) {
+      // A peer's group is as likely to be picked as its members are many.
+      int32_t copies = std::clamp<int32_t>(member->weight, 1, Subscription::kMaxQueueWeight);
+      it->members.insert(it->members.end(), static_cast<size_t>(copies), member);
     }
   }
 }

@@ -39,6 +39,11 @@ struct Subscription {
   std::string sid;
   Subscriber* subscriber = nullptr;
   uint64_t id = 0;  // unique per subscriber, so a deferred removal cannot hit a reused sid
+  // A queue subscription standing for a cluster peer's members of the group counts as that
+  // many members when one is picked (the reference's queue weight; at most kMaxQueueWeight).
+  // Set before Insert; changed only while the subscription is out of the index.
+  int32_t weight = 1;
+  static constexpr int32_t kMaxQueueWeight = 1024;
   // Auto-unsubscribe limit (0: none). Written by the owner's thread, read by publishers'.
   std::atomic<uint64_t> max{0};
   // Messages delivered; publishers on any thread count here to enforce `max`.

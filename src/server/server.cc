@@ -94,36 +94,12 @@ bool Server::Start() {
     }
   }
 
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* res = nullptr;
-  std::string port = std::to_string(options_.port);
-  const char* host = options_.host.empty() ? nullptr : options_.host.c_str();
-  if (int rc = getaddrinfo(host, port.c_str(), &hints, &res); rc != 0) {
+  std::string error;
+  if (!client_listener_.Bind(options_.host, options_.port, error)) {
     LOG_FATAL("Error listening on port: %s:%d, \"%s\"", options_.host.c_str(), options_.port,
-              gai_strerror(rc));
+              error.c_str());
     return false;
   }
-  listen_fd_ = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(listen_fd_, res->ai_addr, res->ai_addrlen) != 0) {
-    LOG_FATAL("Error listening on port: %s:%d, \"%s\"", options_.host.c_str(), options_.port,
-              std::strerror(errno));
-    freeaddrinfo(res);
-    close(listen_fd_);
-    listen_fd_ = -1;
-    return false;
-  }
-  freeaddrinfo(res);
-  sockaddr_storage bound{};
-  socklen_t len = sizeof bound;
-  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&bound), &len);
-  bound_port_ =
-      ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                        : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
 
   reclaimer_ = std::make_unique<Reclaimer>(static_cast<size_t>(options_.threads));
   auth_pool_.Start(static_cast<size_t>(std::clamp(options_.threads, 2, 8)));
@@ -141,73 +117,39 @@ bool Server::Start() {
     monitor_ = std::make_unique<Monitor>(*this);
     if (!monitor_->Start()) {
       monitor_.reset();
-      for (auto& w : workers_) w->Stop();
-      for (auto& w : workers_) w->Join();
-      workers_.clear();
-      close(listen_fd_);
-      listen_fd_ = -1;
+      Shutdown();
       return false;
     }
   }
   // Clients are let in only once monitoring is up (as the reference), so whoever sees the
   // client port open can query the monitoring port.
-  if (listen(listen_fd_, 4096) != 0) {
+  if (!client_listener_.Listen(
+          [this](int fd, const sockaddr_storage& addr) {
+            total_connections.fetch_add(1, std::memory_order_relaxed);
+            NextWorker().PostNewConnection(
+                fd, addr, [](Worker& worker, int fd, uint64_t id, std::string ip, int port) {
+                  return new Client(worker.server(), worker, fd, id, std::move(ip), port);
+                });
+          },
+          error)) {
     LOG_FATAL("Error listening on port: %s:%d, \"%s\"", options_.host.c_str(), options_.port,
-              std::strerror(errno));
-    for (auto& w : workers_) w->Stop();
-    for (auto& w : workers_) w->Join();
-    workers_.clear();
-    close(listen_fd_);
-    listen_fd_ = -1;
+              error.c_str());
+    Shutdown();
     return false;
   }
-
-  LOG_INFO("Listening for client connections on %s:%d", options_.host.c_str(), bound_port_);
+  LOG_INFO("Listening for client connections on %s:%d", options_.host.c_str(),
+           client_listener_.port());
   if (tls_context()) LOG_INFO("TLS required for client connections");
   LOG_INFO("Server is ready");
-  acceptor_ = std::thread([this] { AcceptLoop(); });
   return true;
 }
 
-void Server::AcceptLoop() {
-  while (!shutdown_.load()) {
-    sockaddr_storage addr{};
-    socklen_t len = sizeof addr;
-    int fd =
-        accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (shutdown_.load()) break;
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EMFILE || errno == ENFILE) {
-        LOG_ERROR("Temporary Client Accept Error(%s), sleeping 10ms", std::strerror(errno));
-        usleep(10000);
-        continue;
-      }
-      if (errno == EINVAL || errno == EBADF) break;  // listener shut down
-      LOG_ERROR("Client Accept Error: %s", std::strerror(errno));
-      continue;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    total_connections.fetch_add(1, std::memory_order_relaxed);
-    workers_[next_worker_]->PostNewConnection(
-        fd, addr, [](Worker& worker, int fd, uint64_t id, std::string ip, int port) {
-          return new Client(worker.server(), worker, fd, id, std::move(ip), port);
-        });
-    next_worker_ = (next_worker_ + 1) % workers_.size();
-  }
-  LOG_DEBUG("Client accept loop exiting..");
+Worker& Server::NextWorker() {
+  size_t i = next_worker_.fetch_add(1, std::memory_order_relaxed);
+  return *workers_[i % workers_.size()];
 }
 
-void Server::StopAccepting() {
-  std::lock_guard lock(accept_mu_);
-  if (listen_fd_ >= 0) {
-    ::shutdown(listen_fd_, SHUT_RDWR);
-    if (acceptor_.joinable()) acceptor_.join();
-    close(listen_fd_);
-    listen_fd_ = -1;
-  }
-}
+void Server::StopAccepting() { client_listener_.Stop(); }
 
 void Server::Shutdown() {
   if (shutdown_.exchange(true)) return;

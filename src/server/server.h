@@ -20,6 +20,7 @@
 #include "server/config/server_config.h"
 #include "server/conn/conn_snapshot.h"
 #include "server/conn/flow_control.h"
+#include "server/conn/listener.h"
 
 namespace gannet {
 
@@ -59,10 +60,12 @@ class Server {
   Accounts& accounts() { return accounts_; }
   Reclaimer& reclaimer() { return *reclaimer_; }
   const std::string& server_id() const { return server_id_; }
-  int port() const { return bound_port_; }
+  int port() const { return client_listener_.port(); }
 
   // Connection ids: clients' cids and routes' rids share one sequence, as in the reference.
   uint64_t NextConnectionId() { return next_cid_.fetch_add(1) + 1; }
+  // The worker a new connection goes to (round-robin). Any thread, once started.
+  Worker& NextWorker();
   // The bytes all connections hold for their receivers, against max_pending_total.
   PendingBudget& pending_budget() { return pending_budget_; }
   bool shutting_down() const { return shutdown_.load(); }
@@ -96,7 +99,6 @@ class Server {
   std::atomic<uint64_t> slow_consumers{0};
 
  private:
-  void AcceptLoop();
   void StopAccepting();
   // Waits up to `d` unless lame duck mode is interrupted; false if it was.
   bool LameDuckWait(std::chrono::nanoseconds d);
@@ -114,19 +116,16 @@ class Server {
   PendingBudget pending_budget_;
   std::unique_ptr<Reclaimer> reclaimer_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::thread acceptor_;
-  int listen_fd_ = -1;
-  int bound_port_ = 0;
+  Listener client_listener_{"Client"};
   std::atomic<uint64_t> next_cid_{0};
   std::atomic<bool> shutdown_{false};
-  size_t next_worker_ = 0;
+  std::atomic<size_t> next_worker_{0};
   std::chrono::system_clock::time_point start_time_;
   std::unique_ptr<Monitor> monitor_;
   std::atomic<bool> ldm_{false};
   std::mutex ldm_mu_;
   std::condition_variable ldm_cv_;
   bool ldm_interrupted_ = false;
-  std::mutex accept_mu_;  // stopping the accept loop: lame duck mode or shutdown
   mutable std::mutex closed_mu_;
   std::deque<ConnSnapshot> closed_;
 };
