@@ -55,6 +55,18 @@ bool SubjectMatchesPattern(std::string_view literal, std::string_view pattern) {
   }
 }
 
+bool SubjectsIntersect(std::string_view a, std::string_view b) {
+  TokenIterator ia(a), ib(b);
+  std::string_view ta, tb;
+  for (;;) {
+    bool has_a = ia.Next(ta);
+    bool has_b = ib.Next(tb);
+    if (!has_a || !has_b) return has_a == has_b;
+    if (ta == kFullWildcard || tb == kFullWildcard) return true;
+    if (ta != kSingleWildcard && tb != kSingleWildcard && ta != tb) return false;
+  }
+}
+
 int CountTokens(std::string_view subject) {
   int n = 1;
   for (char c : subject) n += (c == kTokenSeparator);

@@ -18,6 +18,8 @@ bool IsValidLiteralSubject(std::string_view subject);
 bool SubjectHasWildcard(std::string_view subject);
 // Does a literal subject match a (possibly wildcard) pattern?
 bool SubjectMatchesPattern(std::string_view literal, std::string_view pattern);
+// Could some literal subject match both patterns (wildcards on either side)?
+bool SubjectsIntersect(std::string_view a, std::string_view b);
 // Number of tokens.
 int CountTokens(std::string_view subject);
 

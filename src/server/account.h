@@ -96,6 +96,9 @@ class Account {
   bool TakeResponse(std::string_view subject, Account*& requestor, std::string& reply,
                     Clock::time_point now);
   size_t pending_responses() const;
+  // "_R_.<random>.": the reply subjects of requests into this account's services start with
+  // it (a cluster routes responses back to this server by it).
+  const std::string& response_prefix() const { return response_prefix_; }
 
  private:
   friend class Accounts;

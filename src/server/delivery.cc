@@ -7,7 +7,9 @@
 #include "auth/permissions.h"
 #include "base/logger.h"
 #include "core/fast_random.h"
+#include "server/account.h"
 #include "server/client/client.h"
+#include "server/cluster/route.h"
 #include "server/conn/flow_control.h"
 #include "server/conn/worker.h"
 
@@ -65,6 +67,106 @@ bool ToClientSubscription(Worker& worker, Subscription* sub, const MsgArgs& args
   return true;
 }
 
+// The routes a message goes to, and for each the queue groups it was picked for: per worker
+// thread, reused from message to message.
+struct RouteTarget {
+  Route* route;
+  std::string queues;  // "q1 q2", empty for plain interest only
+};
+thread_local std::vector<RouteTarget> t_targets;
+thread_local size_t t_num_targets = 0;
+
+void AddRouteTarget(Route* route, std::string_view queue) {
+  for (size_t i = 0; i < t_num_targets; ++i) {
+    RouteTarget& t = t_targets[i];
+    if (t.route != route) continue;
+    if (!queue.empty()) {
+      if (!t.queues.empty()) t.queues += ' ';
+      t.queues.append(queue);
+    }
+    return;
+  }
+  if (t_num_targets == t_targets.size()) t_targets.push_back(RouteTarget{nullptr, {}});
+  RouteTarget& t = t_targets[t_num_targets++];
+  t.route = route;
+  t.queues.assign(queue);
+}
+
+// Whether `name` is among the queue groups a routed message names ("q1 q2 ...").
+bool QueueListed(std::string_view list, std::string_view name) {
+  SplitArgs a(list);
+  for (int i = 0; i < a.count && i < SplitArgs::kMax; ++i) {
+    if (a.arg(i) == name) return true;
+  }
+  if (a.count <= SplitArgs::kMax) return false;
+  RoutedArgs all(list);  // more names than SplitArgs keeps
+  for (size_t i = 0; i < all.count(); ++i) {
+    if (all.arg(i) == name) return true;
+  }
+  return false;
+}
+
+// RMSG <account> <subject> [+ <reply> <queues> | | <queues> | <reply>] <size>, or HMSG with
+// the header size before the size; headers stripped for a peer that does not take them.
+void AppendRoutedMessage(std::string& out, std::string_view account, const MsgArgs& args,
+                         std::string_view queues, std::string_view payload, bool peer_headers) {
+  const bool has_headers = args.header_size > 0;
+  const bool send_headers = has_headers && peer_headers;
+  out.append(send_headers ? "HMSG " : "RMSG ");
+  out.append(account);
+  out += ' ';
+  out.append(args.subject);
+  out += ' ';
+  if (!queues.empty()) {
+    if (!args.reply.empty()) {
+      out.append("+ ");
+      out.append(args.reply);
+      out += ' ';
+    } else {
+      out.append("| ");
+    }
+    out.append(queues);
+    out += ' ';
+  } else if (!args.reply.empty()) {
+    out.append(args.reply);
+    out += ' ';
+  }
+  if (send_headers) {
+    out.append(args.header_size_token);
+    out += ' ';
+    out.append(args.total_size_token);
+  } else if (has_headers) {
+    payload.remove_prefix(static_cast<size_t>(args.header_size));
+    AppendNumber(out, payload.size());
+  } else {
+    out.append(args.total_size_token);
+  }
+  out.append("\r\n", 2);
+  out.append(payload);
+  out.append("\r\n", 2);
+}
+
+void ToRoute(Worker& worker, Route* route, const Account& account, const MsgArgs& args,
+             std::string_view queues, std::string_view payload, Connection* producer) {
+  size_t body = args.header_size > 0 && !route->peer_headers()
+                    ? payload.size() - static_cast<size_t>(args.header_size)
+                    : payload.size();
+  if (&route->worker() == &worker) {
+    // In order after what other workers handed over (RS+ before the messages it enables).
+    AppendRoutedMessage(route->OutputTailInOrder(), account.name(), args, queues, payload,
+                        route->peer_headers());
+    route->QueuedMessage(body);
+    int64_t pending = static_cast<int64_t>(route->pending_out());
+    if (pending > worker.max_pending() / 2) {
+      worker.flow().AfterDelivery(producer, *route, route->pending_bytes(),
+                                  route->stalled_since_ns());
+    }
+  } else {
+    AppendRoutedMessage(worker.StagingFor(route, body), account.name(), args, queues, payload,
+                        route->peer_headers());
+  }
+}
+
 }  // namespace
 
 void AppendMessage(std::string& out, std::string_view subject, std::string_view sid,
@@ -98,21 +200,57 @@ void AppendMessage(std::string& out, std::string_view subject, std::string_view 
   out.append("\r\n", 2);
 }
 
-bool DeliverToMatch(Worker& worker, const MatchResult& match, const MsgArgs& args,
-                    std::string_view payload, Connection* producer) {
+bool DeliverToMatch(Worker& worker, const Account& account, const MatchResult& match,
+                    const MsgArgs& args, std::string_view payload, Connection* producer,
+                    DeliveryScope scope) {
+  const bool from_route = producer && producer->is_route();
+  const bool to_routes = !from_route && scope == DeliveryScope::kAll;
   bool delivered = false;
+  t_num_targets = 0;
   for (Subscription* sub : match.plain) {
+    auto* dst = static_cast<Connection*>(sub->subscriber);
+    if (dst->is_route()) {
+      if (to_routes && !dst->closing()) AddRouteTarget(static_cast<Route*>(dst), {});
+      continue;
+    }
     delivered |= ToClientSubscription(worker, sub, args, payload, producer);
   }
-  for (const QueueGroupMatch& group : match.queues) {
-    size_t n = group.members.size();
-    size_t start = ThreadRandom().Below(n);  // as the reference: a random member first
-    for (size_t i = 0; i < n; ++i) {
-      if (ToClientSubscription(worker, group.members[(start + i) % n], args, payload, producer)) {
-        delivered = true;
-        break;
+  // A routed message names the groups the sender picked this server for: no others, and none
+  // at all when it names none.
+  if (!from_route || !args.queues.empty()) {
+    for (const QueueGroupMatch& group : match.queues) {
+      if (from_route && !QueueListed(args.queues, group.name)) continue;
+      size_t n = group.members.size();
+      size_t start = ThreadRandom().Below(n);  // as the reference: a random member first
+      Route* fallback = nullptr;
+      bool picked = false;
+      for (size_t i = 0; i < n && !picked; ++i) {
+        Subscription* sub = group.members[(start + i) % n];
+        auto* dst = static_cast<Connection*>(sub->subscriber);
+        if (dst->is_route()) {
+          if (dst->closing() || dst == producer || scope == DeliveryScope::kLocalOnly) continue;
+          if (from_route) {
+            // Local members first; a peer's only if none here can take it (route.go).
+            if (!fallback) fallback = static_cast<Route*>(dst);
+            continue;
+          }
+          AddRouteTarget(static_cast<Route*>(dst), group.name);
+          picked = true;
+        } else {
+          picked = ToClientSubscription(worker, sub, args, payload, producer);
+        }
       }
+      if (!picked && fallback) {
+        AddRouteTarget(fallback, group.name);
+        picked = true;
+      }
+      delivered |= picked;
     }
+  }
+  for (size_t i = 0; i < t_num_targets; ++i) {
+    const RouteTarget& t = t_targets[i];
+    ToRoute(worker, t.route, account, args, t.queues, payload, producer);
+    delivered = true;
   }
   return delivered;
 }

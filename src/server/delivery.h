@@ -3,6 +3,11 @@
 // group; a receiver on this worker gets it straight into its output queue, one on another
 // worker into this worker's staging buffer for it (handed over after the read batch), and the
 // flow control judges each receiver for the producer (flow_control.h).
+//
+// A route's subscriptions stand for a peer's interest: each route gets at most one RMSG per
+// message, naming the queue groups it was picked for (route.go processMsgResults). A message
+// that came in on a route goes to this server's clients only (full mesh: one hop); its queue
+// groups are those the sender listed, served by a local member when there is one.
 #pragma once
 
 #include <string_view>
@@ -12,14 +17,22 @@
 
 namespace gannet {
 
+class Account;
 class Connection;
 class Worker;
 
-// Delivers one message to `match`. `producer` is the connection it came from (null for an
-// internal one): it is skipped when it subscribed with echo off, and paused when a receiver
-// is behind. Returns whether any receiver took the message (for no-responders).
-bool DeliverToMatch(Worker& worker, const MatchResult& match, const MsgArgs& args,
-                    std::string_view payload, Connection* producer);
+enum class DeliveryScope {
+  kAll,        // clients and routes
+  kLocalOnly,  // this server's clients (a stream import: its remote importers import it there)
+};
+
+// Delivers one message of `account` to `match`. `producer` is the connection it came from
+// (null for an internal one): a client is skipped when it subscribed with echo off and paused
+// when a receiver is behind; a route's messages stay on this server. Returns whether any
+// receiver took the message (for no-responders).
+bool DeliverToMatch(Worker& worker, const Account& account, const MatchResult& match,
+                    const MsgArgs& args, std::string_view payload, Connection* producer,
+                    DeliveryScope scope = DeliveryScope::kAll);
 
 // Appends one MSG or HMSG for subscription `sid` (headers stripped for receivers that did not
 // ask for them; size tokens echoed as sent).

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -15,8 +16,10 @@
 #include <random>
 
 #include "base/logger.h"
+#include "base/strings.h"
 #include "core/fast_random.h"
 #include "server/client/client.h"
+#include "server/cluster/routes.h"
 #include "server/conn/tls_context.h"
 #include "server/conn/worker.h"
 #include "server/monitor/monitor.h"
@@ -33,6 +36,52 @@ std::string NewServerId() {
   std::string id = "N";
   for (int i = 0; i < 55; ++i) id += kAlphabet[rng() % 32];
   return id;
+}
+
+// The URLs other servers' clients should dial to reach this one (server.go
+// getClientConnectURLs): host:port, or for 0.0.0.0 and :: every global unicast address.
+std::vector<std::string> ClientUrlsFor(const std::string& host, int port) {
+  std::vector<std::string> urls;
+  auto join = [port](const std::string& ip) {
+    return ip.find(':') != std::string::npos ? "[" + ip + "]:" + std::to_string(port)
+                                             : ip + ":" + std::to_string(port);
+  };
+  if (host == "0.0.0.0" || host == "::" || host.empty()) {
+    ifaddrs* list = nullptr;
+    if (getifaddrs(&list) == 0) {
+      for (ifaddrs* i = list; i; i = i->ifa_next) {
+        if (!i->ifa_addr) continue;
+        char buf[INET6_ADDRSTRLEN] = {};
+        if (i->ifa_addr->sa_family == AF_INET) {
+          auto* a = reinterpret_cast<sockaddr_in*>(i->ifa_addr);
+          uint32_t v = ntohl(a->sin_addr.s_addr);
+          // Global unicast: not loopback (127/8), unspecified, link-local (169.254/16),
+          // multicast or broadcast.
+          if ((v >> 24) == 127 || v == 0 || (v >> 16) == 0xa9fe || (v >> 28) == 0xe ||
+              v == 0xffffffff) {
+            continue;
+          }
+          inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+        } else if (i->ifa_addr->sa_family == AF_INET6) {
+          auto* a = reinterpret_cast<sockaddr_in6*>(i->ifa_addr);
+          const in6_addr& ip = a->sin6_addr;
+          if (IN6_IS_ADDR_LOOPBACK(&ip) || IN6_IS_ADDR_UNSPECIFIED(&ip) ||
+              IN6_IS_ADDR_LINKLOCAL(&ip) || IN6_IS_ADDR_MULTICAST(&ip)) {
+            continue;
+          }
+          inet_ntop(AF_INET6, &ip, buf, sizeof buf);
+        } else {
+          continue;
+        }
+        std::string url = join(buf);
+        if (std::find(urls.begin(), urls.end(), url) == urls.end()) urls.push_back(url);
+      }
+      freeifaddrs(list);
+    }
+    if (!urls.empty()) return urls;
+  }
+  urls.push_back(join(host));
+  return urls;
 }
 
 }  // namespace
@@ -62,6 +111,9 @@ bool Server::Start() {
   LOG_INFO("  Version:  %s (compatible with nats-server %s)", GANNET_VERSION,
            kCompatibleNatsVersion);
   LOG_INFO("  Git:      [not set]");
+  if (options_.cluster.configured && !options_.cluster.name.empty()) {
+    LOG_INFO("  Cluster:  %s", options_.cluster.name.c_str());
+  }
   LOG_INFO("  Name:     %s", options_.server_name.c_str());
   LOG_INFO("  ID:       %s", server_id_.c_str());
   if (!options_.config_file.empty()) {
@@ -100,6 +152,8 @@ bool Server::Start() {
               error.c_str());
     return false;
   }
+
+  own_client_urls_ = ClientUrlsFor(options_.host, client_listener_.port());
 
   reclaimer_ = std::make_unique<Reclaimer>(static_cast<size_t>(options_.threads));
   auth_pool_.Start(static_cast<size_t>(std::clamp(options_.threads, 2, 8)));
@@ -141,7 +195,51 @@ bool Server::Start() {
            client_listener_.port());
   if (tls_context()) LOG_INFO("TLS required for client connections");
   LOG_INFO("Server is ready");
+  if (options_.cluster.configured) {
+    routes_ = std::make_unique<Routes>(*this, options_);
+    if (!routes_->Start()) {
+      Shutdown();
+      return false;
+    }
+  }
   return true;
+}
+
+std::string Server::ClientInfo(const ServerConfig& config, uint64_t cid, const std::string& ip,
+                               std::string_view nonce, const TlsContext* tls, bool ldm) const {
+  std::string tail;
+  if (routes_) {
+    tail = ",\"cluster\":" + JsonQuote(routes_->name());
+    if (routes_->name_dynamic()) tail += ",\"cluster_dynamic\":true";
+    auto urls = routes_->client_urls();
+    if (urls && !urls->empty()) {
+      tail += ",\"connect_urls\":[";
+      for (size_t i = 0; i < urls->size(); ++i) {
+        if (i) tail += ',';
+        tail += JsonQuote((*urls)[i]);
+      }
+      tail += ']';
+    }
+  }
+  if (ldm) tail += ",\"ldm\":true";
+  return config.ClientInfo(cid, ip, nonce, tls, tail);
+}
+
+void Server::ClientUrlsChanged() {
+  if (shutdown_.load()) return;
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    worker->PostRun([this, worker] {
+      worker->ForEachConnection([&](Connection& conn) {
+        if (conn.kind() != ConnectionKind::kClient) return;
+        auto& c = static_cast<Client&>(conn);
+        if (c.TakesAsyncInfo()) {
+          c.SendProto(ClientInfo(worker->config(), c.cid(), c.ip(), {}, c.tls_context(),
+                                 in_lame_duck_mode()));
+        }
+      });
+    });
+  }
 }
 
 Worker& Server::NextWorker() {
@@ -154,6 +252,7 @@ void Server::StopAccepting() { client_listener_.Stop(); }
 void Server::Shutdown() {
   if (shutdown_.exchange(true)) return;
   InterruptLameDuck();
+  if (routes_) routes_->Stop();
   // Monitoring first: its requests wait on the workers.
   if (monitor_) monitor_->Stop();
   StopAccepting();
@@ -235,9 +334,7 @@ void Server::LameDuckMode() {
         if (conn.kind() != ConnectionKind::kClient) return;
         auto& c = static_cast<Client&>(conn);
         if (c.TakesAsyncInfo()) {
-          std::string info = worker->config().ClientInfo(c.cid(), c.ip(), {}, c.tls_context());
-          info.insert(info.size() - 4, ",\"ldm\":true");  // before "} \r\n"
-          c.SendProto(info);
+          c.SendProto(ClientInfo(worker->config(), c.cid(), c.ip(), {}, c.tls_context(), true));
         }
         mine.emplace_back(worker, c.cid());
       });

@@ -26,6 +26,7 @@ namespace gannet {
 
 class Worker;
 class Monitor;
+class Routes;
 class TlsContext;
 
 class Server {
@@ -72,6 +73,19 @@ class Server {
 
   // Checks bcrypt passwords off the worker threads.
   AuthPool& auth_pool() { return auth_pool_; }
+
+  // ---- Cluster ----
+  // The routes manager; null when no cluster is configured.
+  Routes* routes() { return routes_.get(); }
+  // This server's client URLs as other servers' clients should dial them (client_advertise,
+  // else host:port, with every global unicast address for 0.0.0.0 or ::). Any thread.
+  const std::vector<std::string>& OwnClientUrls() const { return own_client_urls_; }
+  // The cluster's client URLs changed (a peer came or went): every client that takes INFO
+  // updates gets the new connect_urls. Any thread.
+  void ClientUrlsChanged();
+  // The INFO line for a new client: the configuration's, plus the cluster's name and URLs.
+  std::string ClientInfo(const ServerConfig& config, uint64_t cid, const std::string& ip,
+                         std::string_view nonce, const TlsContext* tls, bool ldm = false) const;
 
   // ---- TLS (the reload hook) ----
   // The context new client connections take (null without TLS). Any thread.
@@ -122,6 +136,8 @@ class Server {
   std::atomic<size_t> next_worker_{0};
   std::chrono::system_clock::time_point start_time_;
   std::unique_ptr<Monitor> monitor_;
+  std::unique_ptr<Routes> routes_;
+  std::vector<std::string> own_client_urls_;
   std::atomic<bool> ldm_{false};
   std::mutex ldm_mu_;
   std::condition_variable ldm_cv_;

@@ -13,6 +13,7 @@
 #include "core/fast_random.h"
 #include "core/subject.h"
 #include "server/account.h"
+#include "server/cluster/routes.h"
 #include "server/conn/tls_context.h"
 #include "server/conn/worker.h"
 #include "server/server.h"
@@ -54,7 +55,7 @@ void Client::Start() {
   // The INFO goes out in plain text, then the client starts the TLS handshake (as the
   // reference's 2.9: no TLS-first).
   std::shared_ptr<const TlsContext> tls = server().tls_context();
-  SendProto(config.ClientInfo(id(), ip(), nonce_, tls.get()));
+  SendProto(server().ClientInfo(config, id(), ip(), nonce_, tls.get()));
   if (n > opts.max_connections) {
     CloseMaxConnectionsExceeded();
     return;
@@ -197,7 +198,17 @@ bool Client::OnPing() {
   LOG_TRACE("%s - <<- [PING]", log_prefix().c_str());
   SendProto("PONG\r\n");
   last_ping_in_ = worker().now();
-  if (connect_received_) first_pong_sent_ = true;
+  if (!connect_received_) return true;
+  // The first PING of a client that takes INFO updates: if the cluster's client URLs changed
+  // since it connected, an INFO with the new ones follows the PONG (client.go processPing).
+  if (!first_pong_sent_ && opts_.protocol >= 1) {
+    Routes* routes = server().routes();
+    if (routes && routes->client_urls_changed() >= created()) {
+      SendProto(server().ClientInfo(worker().config(), id(), ip(), {}, tls_context(),
+                                    server().in_lame_duck_mode()));
+    }
+  }
+  first_pong_sent_ = true;
   return true;
 }
 
@@ -266,6 +277,7 @@ bool Client::OnSub(std::string_view subject, std::string_view queue, std::string
     if (deny_filter_loaded_)
       sub->deny_filter.store(perms->deny_filter(), std::memory_order_release);
     account_->sublist().Insert(sub.get());
+    if (Routes* routes = server().routes()) routes->LocalInterest(*account_, *sub, +1);
     subs_.emplace(std::move(key), std::move(sub));
   }
   if (opts_.verbose) SendProto("+OK\r\n");
@@ -273,6 +285,7 @@ bool Client::OnSub(std::string_view subject, std::string_view queue, std::string
 }
 
 void Client::RemoveSubscription(Subscription* sub) {
+  if (Routes* routes = server().routes()) routes->LocalInterest(*account_, *sub, -1);
   LOG_TRACE("%s - <-> [DELSUB %s]", log_prefix().c_str(), sub->sid.c_str());
   account_->sublist().Remove(sub);
   auto it = subs_.find(sub->sid);
@@ -421,6 +434,7 @@ void Client::OnClosed(CloseReason reason) {
   }
   for (auto& [sid, sub] : subs_) {
     account_->sublist().Remove(sub.get());
+    if (Routes* routes = server().routes()) routes->LocalInterest(*account_, *sub, -1);
     LOG_TRACE("%s - <-> [DELSUB %s]", log_prefix().c_str(), sid.c_str());
   }
   server().num_clients.fetch_sub(1);

@@ -86,12 +86,6 @@ class Client final : public Connection {
   // Publishing (client_publish.cc): mappings, permissions, the reserved subjects, delivery
   // into this account and across accounts, no-responders.
   void ProcessPublish(const MsgArgs& args, std::string_view payload);
-  // Across accounts (account.h): to the accounts importing a stream this one exports, through
-  // a service this one imports, and a response back to the account that sent the request.
-  // Each returns whether the message counts as delivered.
-  bool RouteStreamImports(const MsgArgs& args, std::string_view payload);
-  bool RouteServiceImport(const MsgArgs& args, std::string_view payload);
-  bool RouteResponse(const MsgArgs& args, std::string_view payload);
   void SendNoResponders(std::string_view reply);
   // Subscriptions and publishes from now on are in `account` (set once, at CONNECT).
   void BindAccount(Account& account);

@@ -50,25 +50,23 @@ std::optional<std::string> ParseRouteInfo(std::string_view json, RouteInfo& out)
   Json doc = Json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) return std::string("invalid INFO JSON");
   std::string e;
-  bool ok = Read(doc, "server_id", out.server_id, e) &&
-            Read(doc, "server_name", out.server_name, e) &&
-            Read(doc, "version", out.version, e) && Read(doc, "proto", out.proto, e) &&
-            Read(doc, "go", out.go, e) && Read(doc, "host", out.host, e) &&
-            Read(doc, "port", out.port, e) && Read(doc, "headers", out.headers, e) &&
-            Read(doc, "auth_required", out.auth_required, e) &&
-            Read(doc, "tls_required", out.tls_required, e) &&
-            Read(doc, "tls_verify", out.tls_verify, e) &&
-            Read(doc, "max_payload", out.max_payload, e) &&
-            Read(doc, "jetstream", out.jetstream, e) && Read(doc, "ip", out.ip, e) &&
-            Read(doc, "nonce", out.nonce, e) && Read(doc, "cluster", out.cluster, e) &&
-            Read(doc, "cluster_dynamic", out.cluster_dynamic, e) &&
-            Read(doc, "domain", out.domain, e) && Read(doc, "connect_urls", out.connect_urls, e) &&
-            Read(doc, "ws_connect_urls", out.ws_connect_urls, e) && Read(doc, "ldm", out.ldm, e) &&
-            ReadPermission(doc, "import", out.import_permissions, e) &&
-            ReadPermission(doc, "export", out.export_permissions, e) &&
-            Read(doc, "lnoc", out.lnoc, e) && Read(doc, "gateway", out.gateway, e) &&
-            Read(doc, "gateway_url", out.gateway_url, e) &&
-            Read(doc, "leafnode_urls", out.leafnode_urls, e);
+  bool ok =
+      Read(doc, "server_id", out.server_id, e) && Read(doc, "server_name", out.server_name, e) &&
+      Read(doc, "version", out.version, e) && Read(doc, "proto", out.proto, e) &&
+      Read(doc, "go", out.go, e) && Read(doc, "host", out.host, e) &&
+      Read(doc, "port", out.port, e) && Read(doc, "headers", out.headers, e) &&
+      Read(doc, "auth_required", out.auth_required, e) &&
+      Read(doc, "tls_required", out.tls_required, e) &&
+      Read(doc, "tls_verify", out.tls_verify, e) && Read(doc, "max_payload", out.max_payload, e) &&
+      Read(doc, "jetstream", out.jetstream, e) && Read(doc, "ip", out.ip, e) &&
+      Read(doc, "nonce", out.nonce, e) && Read(doc, "cluster", out.cluster, e) &&
+      Read(doc, "cluster_dynamic", out.cluster_dynamic, e) && Read(doc, "domain", out.domain, e) &&
+      Read(doc, "connect_urls", out.connect_urls, e) &&
+      Read(doc, "ws_connect_urls", out.ws_connect_urls, e) && Read(doc, "ldm", out.ldm, e) &&
+      ReadPermission(doc, "import", out.import_permissions, e) &&
+      ReadPermission(doc, "export", out.export_permissions, e) && Read(doc, "lnoc", out.lnoc, e) &&
+      Read(doc, "gateway", out.gateway, e) && Read(doc, "gateway_url", out.gateway_url, e) &&
+      Read(doc, "leafnode_urls", out.leafnode_urls, e);
   if (!ok) return e;
   return std::nullopt;
 }

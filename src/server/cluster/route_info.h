@@ -38,7 +38,7 @@ struct RouteInfo {
   bool ldm = false;  // the server entered lame duck mode
   std::optional<SubjectPermission> import_permissions;
   std::optional<SubjectPermission> export_permissions;
-  bool lnoc = false;  // understands LS+/LS-/LMSG (leaf node origin cluster)
+  bool lnoc = false;        // understands LS+/LS-/LMSG (leaf node origin cluster)
   std::string gateway;      // set only on a gateway's INFO: refused on the route port
   std::string gateway_url;  // this server's gateway URL (route INFO)
   std::vector<std::string> leafnode_urls;

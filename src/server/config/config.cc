@@ -365,7 +365,18 @@ bool Mapper::Cluster(const Value& block) {
     } else if (key == "host" || key == "net") {
       ok = String(e, c.host);
     } else if (key == "routes") {
-      ok = Strings(e, c.routes);
+      std::vector<std::string> urls;
+      ok = Strings(e, urls);
+      for (const std::string& u : urls) {
+        if (!ok) break;
+        std::string why;
+        auto url = ParseRouteUrl(u, &why);
+        if (!url) {
+          ok = Fail(e.value.position(), why);
+        } else {
+          c.routes.push_back(std::move(*url));
+        }
+      }
     } else if (key == "cluster_advertise" || key == "advertise") {
       ok = String(e, c.advertise);
     } else if (key == "no_advertise") {

@@ -17,6 +17,42 @@
 
 namespace gannet {
 
+std::optional<RouteUrl> ParseRouteUrl(std::string_view text, std::string* error) {
+  auto fail = [&](const std::string& why) -> std::optional<RouteUrl> {
+    if (error) *error = "error parsing route url [\"" + std::string(text) + "\"]: " + why;
+    return std::nullopt;
+  };
+  RouteUrl url;
+  url.text = std::string(text);
+  std::string_view rest = text;
+  size_t scheme = rest.find("://");
+  if (scheme == std::string_view::npos) return fail("missing scheme");
+  rest.remove_prefix(scheme + 3);
+  while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  if (size_t at = rest.rfind('@'); at != std::string_view::npos) {
+    std::string_view userinfo = rest.substr(0, at);
+    rest.remove_prefix(at + 1);
+    size_t colon = userinfo.find(':');
+    url.user = std::string(userinfo.substr(0, colon));
+    if (colon != std::string_view::npos) url.password = std::string(userinfo.substr(colon + 1));
+  }
+  size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 == rest.size()) return fail("missing port");
+  std::string_view host = rest.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  url.host = std::string(host);
+  int port = 0;
+  for (char c : rest.substr(colon + 1)) {
+    if (c < '0' || c > '9' || port > 65535) return fail("invalid port");
+    port = port * 10 + (c - '0');
+  }
+  if (port > 65535) return fail("invalid port");
+  url.port = port;
+  return url;
+}
+
 namespace {
 
 std::string FormatMessage(const char* fmt, long long a, long long b) {
@@ -99,9 +135,7 @@ std::optional<std::string> ValidateOptions(const Options& opts) {
     if (!TlsContext::Create(opts.tls, error)) return error;
   }
   if (opts.https_port < -1 || opts.https_port > 65535) return std::string("invalid https port");
-  if (opts.cluster.configured) {
-    return std::string("clustering is not supported yet by gannet-server");
-  }
+
   if (opts.http_port < -1 || opts.http_port > 65535) return std::string("invalid http port");
   if (!opts.authorization.username.empty() && !opts.authorization.token.empty()) {
     return std::string("token and user/password authentication cannot be used together");

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "auth/users.h"
@@ -33,17 +34,37 @@ struct TlsConfig {
   std::vector<std::string> pinned_certs;
 };
 
-// cluster { ... } (and the cluster flags): read and checked now; used once clustering is built.
+// One route URL: nats-route://[user:password@]host:port (explicit in `routes`, or learned from
+// a peer's gossip).
+struct RouteUrl {
+  std::string text;  // as configured
+  std::string host;
+  int port = 0;
+  std::string user;
+  std::string password;
+};
+// Parses a route URL; nullopt with `error` set when it is not one.
+std::optional<RouteUrl> ParseRouteUrl(std::string_view text, std::string* error = nullptr);
+
+// cluster { ... } and the cluster flags.
 struct ClusterConfig {
   bool configured = false;
   std::string name;
   std::string host;
-  int port = 0;
-  std::vector<std::string> routes;
+  int port = 0;  // -1: a random port
+  std::vector<RouteUrl> routes;
   std::string advertise;
   bool no_advertise = false;
   int connect_retries = 0;
   TlsConfig tls;
+  // authorization { user, password, timeout }: what a peer's CONNECT must carry.
+  std::string username;
+  std::string password;
+  std::chrono::milliseconds auth_timeout{std::chrono::seconds(2)};
+  // permissions { import, export }: the subjects whose interest we send (import) and accept
+  // (export).
+  std::optional<SubjectPermission> import_permissions;
+  std::optional<SubjectPermission> export_permissions;
 };
 
 // The account of clients not bound to one.

@@ -24,7 +24,8 @@ ServerConfig::ServerConfig(Options opts, const std::string& server_id)
 }
 
 std::string ServerConfig::ClientInfo(uint64_t cid, const std::string& client_ip,
-                                     std::string_view nonce, const TlsContext* tls) const {
+                                     std::string_view nonce, const TlsContext* tls,
+                                     std::string_view tail) const {
   std::string info = info_prefix_;
   if (tls) {
     info += tls->verify() ? ",\"tls_required\":true,\"tls_verify\":true" : ",\"tls_required\":true";
@@ -40,6 +41,7 @@ std::string ServerConfig::ClientInfo(uint64_t cid, const std::string& client_ip,
     info.append(nonce);  // base64url: nothing to escape
     info += '"';
   }
+  info.append(tail);
   info += "} \r\n";
   return info;
 }

@@ -31,9 +31,9 @@ class ServerConfig {
 
   // The INFO line for a new client (with its id and address, and the nonce NKEY users sign
   // when there is one; tls_required and tls_verify from the connection's TLS context),
-  // CRLF-terminated.
+  // CRLF-terminated. `tail`: JSON fields that follow (the cluster's: ",\"cluster\":...").
   std::string ClientInfo(uint64_t cid, const std::string& client_ip, std::string_view nonce = {},
-                         const TlsContext* tls = nullptr) const;
+                         const TlsContext* tls = nullptr, std::string_view tail = {}) const;
 
  private:
   const Options options_;

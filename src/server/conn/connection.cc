@@ -157,7 +157,13 @@ void Connection::OnReadable() {
 
 // ---- Cross-worker hand-over ----
 
-int64_t Connection::HandOver(const std::string& bytes, uint64_t msgs, uint64_t payload_bytes,
+void Connection::PostBytes(std::string_view bytes) {
+  bool notify = false;
+  HandOver(bytes, 0, 0, /*max_pending=*/0, notify);
+  if (notify) worker_.PostFlush(id_);
+}
+
+int64_t Connection::HandOver(std::string_view bytes, uint64_t msgs, uint64_t payload_bytes,
                              int64_t max_pending, bool& notify) {
   std::lock_guard lock(inbox_mu_);
   notify = !flush_posted_;

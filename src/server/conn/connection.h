@@ -94,6 +94,12 @@ class Connection : public Subscriber {
     CloseDirectWrites();
     return out_.Tail();
   }
+  // The same, after taking in what other workers handed over first: for a receiver where the
+  // order across producers matters (a route: an RS+ before the messages it enables).
+  std::string& OutputTailInOrder() {
+    if (has_inbox_.load(std::memory_order_acquire)) DrainInbox();
+    return OutputTail();
+  }
   void QueuedMessage(size_t payload_bytes);
   size_t pending_out() const { return out_.pending(); }
   // Bytes waiting for this connection, owner-side and handed over: what the flow control
@@ -140,13 +146,16 @@ class Connection : public Subscriber {
   // hand-over (inbox and owner side), or -1 when they passed `max_pending`: the bytes were then
   // dropped and the receiver flagged a slow consumer (its owner closes it).
   // `payload_bytes` is what the messages carry, for the out_bytes statistic.
-  int64_t HandOver(const std::string& bytes, uint64_t msgs, uint64_t payload_bytes,
+  int64_t HandOver(std::string_view bytes, uint64_t msgs, uint64_t payload_bytes,
                    int64_t max_pending, bool& notify);
   // Another worker's shortcut: when this connection has nothing queued, write `bytes` straight
   // to its socket instead of handing them over, saving the owner's wake-up. Returns false when
   // the shortcut is not open (the caller hands over instead); true when the bytes were written
   // or, if the socket took only part, the rest was queued ahead of everything else.
   bool TryDirectWrite(const std::string& bytes, uint64_t msgs, uint64_t payload_bytes);
+  // Queues protocol bytes (a route's RS+, a gossip INFO) after everything handed over so far,
+  // from any thread, and wakes the owner to write them. Never dropped for max_pending.
+  void PostBytes(std::string_view bytes);
   // When the socket started taking nothing while output waited (ns on the steady clock, 0
   // while it keeps up), as last seen by the owner: producers on other workers judge by it.
   int64_t stalled_since_ns() const { return stalled_since_ns_.load(std::memory_order_relaxed); }
@@ -169,6 +178,9 @@ class Connection : public Subscriber {
   // events from now on, and must be done within the context's timeout. Closes the connection
   // and returns false if the SSL cannot be made.
   bool StartTls(std::shared_ptr<const TlsContext> ctx);
+  // TLS as the client side (a route we dialed): the handshake starts at once, and the peer's
+  // certificate must name `host`.
+  bool StartTlsClient(std::shared_ptr<const TlsContext> ctx, const std::string& host);
   bool tls_established() const { return tls_state_ == TlsState::kEstablished; }
   ssl_st* ssl() const { return ssl_; }
   // Stops (or restarts) reading, e.g. while a CONNECT's credentials are checked elsewhere.
@@ -263,6 +275,7 @@ class Connection : public Subscriber {
   std::shared_ptr<const TlsContext> tls_;
   ssl_st* ssl_ = nullptr;
   TlsState tls_state_ = TlsState::kNone;
+  bool tls_client_side_ = false;   // we dialed: we sent the ClientHello
   bool tls_peeked_ = false;        // the first byte was checked for a TLS record
   bool read_wants_write_ = false;  // an SSL read needs the socket writable first
   Clock::time_point tls_started_{};

@@ -54,6 +54,21 @@ bool Connection::StartTls(std::shared_ptr<const TlsContext> ctx) {
   return true;
 }
 
+bool Connection::StartTlsClient(std::shared_ptr<const TlsContext> ctx, const std::string& host) {
+  tls_ = std::move(ctx);
+  tls_started_ = worker_.now();
+  tls_client_side_ = true;
+  tls_peeked_ = true;  // we speak first
+  ssl_ = tls_->NewClientSsl(fd_, host);
+  tls_state_ = TlsState::kHandshake;
+  if (!ssl_) {
+    FailHandshake("tls: out of memory");
+    return false;
+  }
+  ContinueHandshake();  // sends the ClientHello
+  return !closing();
+}
+
 void Connection::FailHandshake(const std::string& why) {
   LOG_ERROR("%s - TLS handshake error: %s", log_prefix_.c_str(), why.c_str());
   Close(CloseReason::kTLSHandshakeError);
@@ -121,7 +136,7 @@ void Connection::ContinueHandshake() {
     return;
   }
   UpdateWriteInterest(false);
-  if (!tls_->PeerKeyPinned(ssl_)) {
+  if (!tls_client_side_ && !tls_->PeerKeyPinned(ssl_)) {
     LOG_DEBUG("%s - Failed pinned cert test", log_prefix_.c_str());
     FailHandshake("certificate not pinned");
     return;

@@ -135,7 +135,8 @@ std::shared_ptr<const TlsContext> TlsContext::Create(const TlsConfig& config, st
     return nullptr;
   }
   std::shared_ptr<TlsContext> tc(new TlsContext());
-  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  // TLS_method: the same context serves both ends of a route (we accept and we dial).
+  SSL_CTX* ctx = SSL_CTX_new(TLS_method());
   if (!ctx) {
     error = "cannot create a TLS context: " + LastSslError();
     return nullptr;
@@ -215,10 +216,11 @@ std::shared_ptr<const TlsContext> TlsContext::Create(const TlsConfig& config, st
     if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(config.ca_file.c_str())) {
       SSL_CTX_set_client_CA_list(ctx, names);
     }
-  } else if (config.verify || config.verify_and_map) {
+  } else {
     SSL_CTX_set_default_verify_paths(ctx);  // as Go: the system's roots
   }
   tc->verify_ = config.verify || config.verify_and_map;
+  tc->insecure_ = config.insecure;
   tc->map_ = config.verify_and_map;
   if (tc->verify_) {
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, VerifyCallback);
@@ -254,6 +256,34 @@ SSL* TlsContext::NewServerSsl(int fd, bool verify_clients, bool memory_input) co
     SSL_set_read_ahead(ssl, 0);  // the bytes are in memory already: no copy ahead
   }
   SSL_set_accept_state(ssl);
+  return ssl;
+}
+
+SSL* TlsContext::NewClientSsl(int fd, const std::string& host) const {
+  SSL* ssl = SSL_new(ctx_);
+  if (!ssl) return nullptr;
+  SSL_set_fd(ssl, fd);
+  BIO* input = BIO_new(BIO_s_mem());
+  if (!input) {
+    SSL_free(ssl);
+    return nullptr;
+  }
+  BIO_set_mem_eof_return(input, -1);
+  SSL_set0_rbio(ssl, input);
+  SSL_set_read_ahead(ssl, 0);
+  // As Go's dialer: the server's certificate is checked against the CA (or the system's roots)
+  // and must name the host dialed, unless the block says insecure.
+  if (!insecure_) {
+    SSL_set_verify(ssl, SSL_VERIFY_PEER, VerifyCallback);
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    if (X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) != 1) {
+      SSL_set_tlsext_host_name(ssl, host.c_str());
+      SSL_set1_host(ssl, host.c_str());
+    }
+  } else {
+    SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);
+  }
+  SSL_set_connect_state(ssl);
   return ssl;
 }
 

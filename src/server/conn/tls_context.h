@@ -41,6 +41,10 @@ class TlsContext {
   // still go straight to the socket).
   SSL* NewServerSsl(int fd, bool verify_clients = true, bool memory_input = false) const;
 
+  // A new client-side SSL for a socket we dialed (a route): verifies the peer's certificate
+  // names `host` (a DNS name or an IP); reads from a memory BIO as NewServerSsl's.
+  SSL* NewClientSsl(int fd, const std::string& host) const;
+
   bool verify() const { return verify_; }  // client certificates required (tls_verify)
   bool map_users() const { return map_; }  // verify_and_map
   std::chrono::milliseconds timeout() const { return timeout_; }
@@ -53,6 +57,7 @@ class TlsContext {
   SSL_CTX* ctx_ = nullptr;
   bool verify_ = false;
   bool map_ = false;
+  bool insecure_ = false;
   std::chrono::milliseconds timeout_{0};
   std::unordered_set<std::string> pinned_;  // lowercase hex SHA-256 of SubjectPublicKeyInfo
 };

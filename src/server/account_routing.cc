@@ -1,0 +1,148 @@
+// Routing across accounts and in from a route (see account_routing.h).
+#include "server/account_routing.h"
+
+#include <charconv>
+#include <string>
+
+#include "base/strings.h"
+#include "core/subject.h"
+#include "server/account.h"
+#include "server/conn/worker.h"
+#include "server/delivery.h"
+
+namespace gannet {
+
+namespace {
+
+void AppendNumber(std::string& out, uint64_t n) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
+  out.append(buf, static_cast<size_t>(end - buf));
+}
+
+// Copies a header block ("NATS/1.0...\r\n...\r\n\r\n") without its final blank line and
+// without the lines of header `name` (compared case-insensitively, as Go's textproto).
+void AppendHeadersWithout(std::string& out, std::string_view headers, std::string_view name) {
+  if (headers.size() >= 2 && headers.substr(headers.size() - 2) == "\r\n") {
+    headers.remove_suffix(2);
+  }
+  bool first = true;
+  while (!headers.empty()) {
+    size_t eol = headers.find("\r\n");
+    std::string_view line =
+        headers.substr(0, eol == std::string_view::npos ? headers.size() : eol + 2);
+    headers.remove_prefix(line.size());
+    bool drop = false;
+    if (!first && line.size() > name.size() && line[name.size()] == ':') {
+      drop = true;
+      for (size_t i = 0; i < name.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(line[i])) !=
+            std::tolower(static_cast<unsigned char>(name[i]))) {
+          drop = false;
+          break;
+        }
+      }
+    }
+    first = false;
+    if (!drop) out.append(line);
+  }
+}
+
+}  // namespace
+
+bool RouteStreamImports(Worker& worker, Account& from, const MsgArgs& args,
+                        std::string_view payload, Connection* producer) {
+  bool delivered = false;
+  std::string subject;
+  for (const Account::StreamRoute& route : from.stream_routes()) {
+    if (!SubjectMatchesPattern(args.subject, route.from)) continue;
+    Account::MapStreamSubject(route, args.subject, subject);
+    MsgArgs mapped = args;
+    mapped.subject = subject;
+    // Importers on other servers get the message in the exporting account (they told us of
+    // their interest there) and import it themselves: never across a route from here.
+    delivered |=
+        DeliverToMatch(worker, *route.importer, worker.cache(*route.importer).Lookup(subject),
+                       mapped, payload, producer, DeliveryScope::kLocalOnly);
+  }
+  return delivered;
+}
+
+bool RouteServiceImport(Worker& worker, Account& from, const MsgArgs& args,
+                        std::string_view payload, Connection* producer, int64_t rtt_ns) {
+  const Account::ServiceImport* si = from.MatchServiceImport(args.subject);
+  if (!si) return false;
+  MsgArgs request = args;
+  std::string mapped;
+  if (si->transform) {
+    si->transform->Apply(args.subject, mapped);
+    request.subject = mapped;
+  } else if (!si->to.empty()) {
+    request.subject = si->to;
+  }
+  const MatchResult& responders = worker.cache(*si->exporter).Lookup(request.subject);
+  // As the reference, a request into a service import counts as delivered even when the
+  // exporting account has no responder: the requestor gets no 503.
+  if (responders.empty()) return true;
+
+  // The reply comes back through the exporting account's reply subject mapped to ours.
+  std::string reply;
+  if (!args.reply.empty()) {
+    reply = si->exporter->NewResponse(&from, args.reply, worker.now());
+    request.reply = reply;
+  }
+  // The reference tells the service who is asking: a Nats-Request-Info header with the
+  // requestor's account and RTT, added to (or replacing the one in) the message's headers.
+  std::string info = "Nats-Request-Info: {\"acc\":" + JsonQuote(from.name());
+  if (rtt_ns > 0) {
+    info += ",\"rtt\":";
+    AppendNumber(info, static_cast<uint64_t>(rtt_ns));
+  }
+  info += "}\r\n";
+  std::string message;
+  std::string_view body = payload;
+  if (args.header_size > 0) {
+    std::string_view headers = payload.substr(0, static_cast<size_t>(args.header_size));
+    body.remove_prefix(static_cast<size_t>(args.header_size));
+    AppendHeadersWithout(message, headers, "Nats-Request-Info");
+  } else {
+    message = "NATS/1.0\r\n";
+  }
+  message += info;
+  message += "\r\n";
+  size_t header_size = message.size();
+  message.append(body);
+  std::string header_token = std::to_string(header_size);
+  std::string total_token = std::to_string(message.size());
+  request.header_size = static_cast<int64_t>(header_size);
+  request.total_size = static_cast<int64_t>(message.size());
+  request.header_size_token = header_token;
+  request.total_size_token = total_token;
+  DeliverToMatch(worker, *si->exporter, responders, request, message, producer);
+  return true;
+}
+
+bool RouteResponse(Worker& worker, Account& from, const MsgArgs& args, std::string_view payload,
+                   Connection* producer) {
+  if (!from.exports_services() || !args.subject.starts_with("_R_.")) return false;
+  Account* requestor = nullptr;
+  std::string reply;
+  if (!from.TakeResponse(args.subject, requestor, reply, worker.now())) return false;
+  MsgArgs response = args;
+  response.subject = reply;
+  response.reply = {};
+  DeliverToMatch(worker, *requestor, worker.cache(*requestor).Lookup(reply), response, payload,
+                 producer);
+  return true;
+}
+
+void PublishFromRoute(Worker& worker, Account& account, const MsgArgs& args,
+                      std::string_view payload, Connection* route) {
+  DeliverToMatch(worker, account, worker.cache(account).Lookup(args.subject), args, payload, route);
+  // A message routed in the exporting account is imported here by this server's importers.
+  if (!account.stream_routes().empty()) RouteStreamImports(worker, account, args, payload, route);
+  // The response to a request this server sent through a service import.
+  RouteResponse(worker, account, args, payload, route);
+}
+
+}  // namespace gannet

@@ -1,0 +1,638 @@
+// The cluster from this server's side (see routes.h).
+#include "server/cluster/routes.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include "auth/nkey.h"
+#include "auth/permissions.h"
+#include "base/logger.h"
+#include "base/strings.h"
+#include "core/subject.h"
+#include "server/account.h"
+#include "server/conn/tls_context.h"
+#include "server/conn/worker.h"
+#include "server/server.h"
+
+namespace gannet {
+
+namespace {
+
+// route.go: DEFAULT_ROUTE_CONNECT (between dial attempts), DEFAULT_ROUTE_RECONNECT (before a
+// closed explicit route is dialed again), DEFAULT_ROUTE_DIAL (one attempt's timeout).
+constexpr auto kRouteConnectDelay = std::chrono::seconds(1);
+constexpr auto kRouteReconnectDelay = std::chrono::seconds(1);
+constexpr auto kRouteDialTimeout = std::chrono::seconds(1);
+// server.go: a first connect reports errors at attempt 1 and then every 3600th; a reconnect
+// every time (DEFAULT_CONNECT_ERROR_REPORTS, DEFAULT_RECONNECT_ERROR_REPORTS).
+constexpr int kConnectErrorReports = 3600;
+
+std::string JoinHostPort(const std::string& host, int port) {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+std::string RandomClusterName() {
+  // A dynamic name, as the reference's (a NUID: 22 characters of [0-9A-Za-z]).
+  static const char kAlphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  std::random_device rd;
+  std::mt19937_64 rng(rd());
+  std::string name;
+  for (int i = 0; i < 22; ++i) name += kAlphabet[rng() % 62];
+  return name;
+}
+
+std::string InterestKey(std::string_view subject, std::string_view queue) {
+  std::string key(subject);
+  if (!queue.empty()) {
+    key += ' ';
+    key.append(queue);
+  }
+  return key;
+}
+
+}  // namespace
+
+Routes::Routes(Server& server, const Options& options)
+    : server_(server),
+      config_(options.cluster),
+      server_id_(server.server_id()),
+      server_name_(options.server_name) {
+  name_ = config_.name;
+  if (name_.empty()) {
+    name_ = RandomClusterName();
+    dynamic_name_ = true;
+  }
+  for (size_t i = 0; i < server.accounts().all().size(); ++i) {
+    interest_.push_back(std::make_unique<AccountInterest>());
+  }
+  stream_imports_.resize(server.accounts().all().size());
+  for (const auto& exporter : server.accounts().all()) {
+    for (const Account::StreamRoute& r : exporter->stream_routes()) {
+      stream_imports_[r.importer->index()].push_back(&r);
+    }
+  }
+  client_urls_ = std::make_shared<const std::vector<std::string>>();
+  base_info_.server_id = server_id_;
+  base_info_.server_name = server_name_;
+  base_info_.version = kCompatibleNatsVersion;
+  base_info_.proto = 2;  // RouteProtoV2
+  base_info_.go = "go1.19.8";
+  base_info_.headers = !options.no_header_support;
+  base_info_.max_payload = options.max_payload;
+  base_info_.auth_required = !config_.username.empty();
+  base_info_.import_permissions = config_.import_permissions;
+  base_info_.export_permissions = config_.export_permissions;
+  base_info_.lnoc = true;
+  if (config_.import_permissions || config_.export_permissions) {
+    Permissions perms;
+    perms.publish = config_.import_permissions;
+    perms.subscribe = config_.export_permissions;
+    permissions_ = std::make_unique<auth::CompiledPermissions>(perms);
+  }
+}
+
+Routes::~Routes() { Stop(); }
+
+bool Routes::Start() {
+  if (config_.tls.configured) {
+    std::string error;
+    tls_ = TlsContext::Create(config_.tls, error);
+    if (!tls_) {
+      LOG_FATAL("Cluster TLS configuration error: %s", error.c_str());
+      return false;
+    }
+  }
+  LOG_INFO("Cluster name is %s", name().c_str());
+  if (dynamic_name_) LOG_WARN("Cluster name was dynamically generated, consider setting one");
+  std::string error;
+  if (!listener_.Bind(config_.host, config_.port, error)) {
+    LOG_FATAL("Error listening on router port: %d - listen tcp %s: %s", config_.port,
+              JoinHostPort(config_.host, config_.port).c_str(), error.c_str());
+    return false;
+  }
+  if (!config_.advertise.empty()) {
+    // cluster_advertise: "host:port", or a host with the cluster port.
+    std::string host = config_.advertise;
+    int port = listener_.port();
+    if (size_t colon = host.rfind(':'); colon != std::string::npos && host.find(']') < colon) {
+      port = std::atoi(host.c_str() + colon + 1);
+      host.resize(colon);
+    } else if (size_t c = host.find(':');
+               c != std::string::npos && host.find(':', c + 1) == std::string::npos) {
+      port = std::atoi(host.c_str() + c + 1);
+      host.resize(c);
+    }
+    base_info_.host = host;
+    base_info_.port = port;
+    base_info_.ip = "nats-route://" + JoinHostPort(host, port) + "/";
+  } else {
+    base_info_.host = config_.host.empty() ? "0.0.0.0" : config_.host;
+    base_info_.port = listener_.port();
+  }
+  if (!config_.no_advertise) base_info_.connect_urls = server_.OwnClientUrls();
+  base_info_.tls_required = base_info_.tls_verify = tls_ != nullptr;
+  {
+    std::lock_guard lock(mu_);
+    AddClientUrls({});  // our own URLs first
+  }
+  // The replies to requests that come in through a service import are routed back to this
+  // server: its exporting accounts are interested in their own response subjects.
+  for (const auto& account : server_.accounts().all()) {
+    if (account->exports_services()) {
+      LocalInterest(*account, account->response_prefix() + ">", +1);
+    }
+  }
+  if (!listener_.Listen(
+          [this](int fd, const sockaddr_storage& addr) {
+            server_.NextWorker().PostNewConnection(
+                fd, addr, [this](Worker& worker, int fd, uint64_t id, std::string ip, int port) {
+                  return new Route(server_, worker, *this, fd, id, std::move(ip), port, nullptr,
+                                   false);
+                });
+          },
+          error)) {
+    LOG_FATAL("Error listening on router port: %d - %s", config_.port, error.c_str());
+    return false;
+  }
+  LOG_INFO("Listening for route connections on %s",
+           JoinHostPort(config_.host.empty() ? "0.0.0.0" : config_.host, listener_.port()).c_str());
+  dialer_ = std::thread([this] { DialLoop(); });
+  for (const RouteUrl& url : config_.routes) {
+    Schedule(DialJob{url, true, true, 0, std::chrono::steady_clock::now()});
+  }
+  return true;
+}
+
+void Routes::Stop() {
+  listener_.Stop();
+  {
+    std::lock_guard lock(dial_mu_);
+    stopping_ = true;
+  }
+  dial_cv_.notify_all();
+  if (dialer_.joinable()) dialer_.join();
+}
+
+// ---- Identity ----
+
+std::string Routes::name() const {
+  std::lock_guard lock(mu_);
+  return name_;
+}
+
+bool Routes::name_dynamic() const {
+  std::lock_guard lock(mu_);
+  return dynamic_name_;
+}
+
+const std::string& Routes::server_id() const { return server_id_; }
+
+void Routes::AdoptName(const std::string& name, const Route* keep) {
+  std::vector<std::pair<Worker*, uint64_t>> others;
+  {
+    std::lock_guard lock(mu_);
+    if (!dynamic_name_ || name == name_) return;
+    name_ = name;
+    for (Route* r : routes_) {
+      if (r != keep) others.emplace_back(&r->worker(), r->id());
+    }
+  }
+  LOG_INFO("Cluster name updated to %s", name.c_str());
+  for (auto& [worker, id] : others) {
+    worker->PostRun(
+        [worker, id] { worker->CloseConnection(id, CloseReason::kClusterNameConflict); });
+  }
+}
+
+std::string Routes::InfoLine() const {
+  RouteInfo info = base_info_;
+  {
+    std::lock_guard lock(mu_);
+    info.cluster = name_;
+    info.cluster_dynamic = dynamic_name_;
+  }
+  // A nonce, as the reference sends (routes do not sign it).
+  info.nonce = nkey::NewNonce();
+  return RouteInfoLine(info);
+}
+
+// ---- Registry ----
+
+bool Routes::Register(Route& route, bool& gossip) {
+  std::lock_guard lock(mu_);
+  if (remotes_.count(route.remote_id()) > 0) return false;
+  remotes_.emplace(route.remote_id(), &route);
+  routes_.push_back(&route);
+  gossip = routes_.size() > 1;
+  if (!config_.no_advertise) {
+    for (const std::string& url : route.remote_client_urls()) ++client_url_refs_[url];
+    PublishClientUrls();
+  }
+  return true;
+}
+
+void Routes::Unregister(Route& route, bool reconnect) {
+  bool connected_otherwise = false;
+  {
+    std::lock_guard lock(mu_);
+    auto it = std::find(routes_.begin(), routes_.end(), &route);
+    if (it != routes_.end()) {
+      routes_.erase(it);
+      auto r = remotes_.find(route.remote_id());
+      if (r != remotes_.end() && r->second == &route) {
+        remotes_.erase(r);
+        if (!config_.no_advertise) {
+          for (const std::string& url : route.remote_client_urls()) {
+            if (--client_url_refs_[url] <= 0) client_url_refs_.erase(url);
+          }
+          PublishClientUrls();
+        }
+      }
+    }
+    connected_otherwise = !route.remote_id().empty() && remotes_.count(route.remote_id()) > 0;
+  }
+  if (!reconnect || !route.did_solicit()) return;
+  if (connected_otherwise) {
+    LOG_DEBUG("Not attempting reconnect for solicited route, already connected to \"%s\"",
+              route.remote_id().c_str());
+    return;
+  }
+  // A configured route is dialed again forever; a gossiped one `connect_retries` times.
+  bool still_configured = false;
+  for (const RouteUrl& u : config_.routes) still_configured |= u.text == route.dialed()->text;
+  if (route.is_explicit() && !still_configured) return;
+  LOG_DEBUG("Attempting reconnect for solicited route \"%s\"", route.dialed()->text.c_str());
+  std::uniform_int_distribution<int> jitter(0, 99);
+  static thread_local std::mt19937 rng(std::random_device{}());
+  auto delay = std::chrono::milliseconds(jitter(rng));
+  if (route.is_explicit()) delay += kRouteReconnectDelay;
+  Schedule(DialJob{*route.dialed(), route.is_explicit(), false, 0,
+                   std::chrono::steady_clock::now() + delay});
+}
+
+bool Routes::IsDuplicateServerName(const std::string& name) const {
+  // As the reference's processRouteInfo: a peer named as this server is refused.
+  return !name.empty() && name == server_name_;
+}
+
+size_t Routes::num_routes() const {
+  std::lock_guard lock(mu_);
+  return routes_.size();
+}
+
+void Routes::ForwardNewRoute(const Route& from, RouteInfo info) {
+  // The nonce is not for the others (route.go forwardNewRouteInfoToKnownServers).
+  info.nonce.clear();
+  std::string line = RouteInfoLine(info);
+  std::lock_guard lock(mu_);
+  for (Route* r : routes_) {
+    if (r != &from && r->remote_id() != info.server_id) r->PostBytes(line);
+  }
+}
+
+void Routes::ImplicitRoute(const RouteInfo& info) {
+  if (info.server_id == server_id_) return;
+  {
+    std::lock_guard lock(mu_);
+    if (remotes_.count(info.server_id) > 0) return;
+  }
+  // One of our configured routes: the dialer has it already.
+  std::string host_port = AsciiLower(JoinHostPort(info.host, info.port));
+  for (const RouteUrl& u : config_.routes) {
+    if (AsciiLower(JoinHostPort(u.host, u.port)) == host_port) return;
+  }
+  std::string why;
+  auto url = ParseRouteUrl(info.ip, &why);
+  if (!url) {
+    LOG_ERROR("Error parsing URL from INFO: %s", why.c_str());
+    return;
+  }
+  if (info.auth_required) {
+    url->user = config_.username;
+    url->password = config_.password;
+  }
+  Schedule(DialJob{*url, false, true, 0, std::chrono::steady_clock::now()});
+}
+
+// ---- Dialing ----
+
+void Routes::Schedule(DialJob job) {
+  {
+    std::lock_guard lock(dial_mu_);
+    if (stopping_) return;
+    dial_jobs_.push_back(std::move(job));
+  }
+  dial_cv_.notify_all();
+}
+
+int Routes::Dial(const DialJob& job, std::string& error) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  std::string port = std::to_string(job.url.port);
+  if (int rc = getaddrinfo(job.url.host.c_str(), port.c_str(), &hints, &res); rc != 0) {
+    error = std::string("dial tcp: lookup ") + job.url.host + ": " + gai_strerror(rc);
+    return -1;
+  }
+  int fd = -1;
+  for (addrinfo* a = res; a && fd < 0; a = a->ai_next) {
+    fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    int rc = connect(fd, a->ai_addr, a->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      int ready =
+          poll(&p, 1, static_cast<int>(std::chrono::milliseconds(kRouteDialTimeout).count()));
+      int soerr = ready > 0 ? 0 : ETIMEDOUT;
+      socklen_t len = sizeof soerr;
+      if (ready > 0) getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+      rc = soerr == 0 ? 0 : -1;
+      errno = soerr;
+    }
+    if (rc != 0) {
+      error = "dial tcp " + JoinHostPort(job.url.host, job.url.port) +
+              ": connect: " + std::strerror(errno);
+      close(fd);
+      fd = -1;
+    }
+  }
+  freeaddrinfo(res);
+  if (fd >= 0) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  return fd;
+}
+
+void Routes::DialLoop() {
+  std::unique_lock lock(dial_mu_);
+  while (!stopping_) {
+    if (dial_jobs_.empty()) {
+      dial_cv_.wait(lock);
+      continue;
+    }
+    auto next = std::min_element(dial_jobs_.begin(), dial_jobs_.end(),
+                                 [](const DialJob& a, const DialJob& b) { return a.due < b.due; });
+    if (next->due > std::chrono::steady_clock::now()) {
+      dial_cv_.wait_until(lock, next->due);
+      continue;
+    }
+    DialJob job = std::move(*next);
+    dial_jobs_.erase(next);
+    lock.unlock();
+    // A configured route removed by a reload is not dialed any more.
+    bool wanted = !job.explicit_route;
+    for (const RouteUrl& u : config_.routes) wanted |= u.text == job.url.text;
+    // Gossip may name a peer we are connected to by now.
+    std::string error;
+    int fd = wanted ? Dial(job, error) : -1;
+    if (fd >= 0) {
+      LOG_DEBUG("Trying to connect to route on %s",
+                JoinHostPort(job.url.host, job.url.port).c_str());
+      sockaddr_storage addr{};
+      socklen_t len = sizeof addr;
+      getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+      auto url = std::make_shared<RouteUrl>(job.url);
+      bool explicit_route = job.explicit_route;
+      server_.NextWorker().PostNewConnection(
+          fd, addr,
+          [this, url, explicit_route](Worker& worker, int fd, uint64_t id, std::string ip,
+                                      int port) {
+            return new Route(server_, worker, *this, fd, id, std::move(ip), port, url.get(),
+                             explicit_route);
+          });
+    } else if (wanted) {
+      job.attempts++;
+      bool report = job.attempts == 1 ||
+                    (job.first_connect ? job.attempts % kConnectErrorReports == 0 : true);
+      if (report) {
+        LOG_ERROR("Error trying to connect to route (attempt %d): %s", job.attempts, error.c_str());
+      } else {
+        LOG_DEBUG("Error trying to connect to route (attempt %d): %s", job.attempts, error.c_str());
+      }
+      bool retry = job.explicit_route ||
+                   (config_.connect_retries > 0 && job.attempts <= config_.connect_retries);
+      if (retry) {
+        job.due = std::chrono::steady_clock::now() + kRouteConnectDelay;
+        lock.lock();
+        dial_jobs_.push_back(std::move(job));
+        continue;
+      }
+    }
+    lock.lock();
+  }
+}
+
+// ---- Interest ----
+
+bool Routes::CanImport(std::string_view subject) const {
+  return !permissions_ || permissions_->PublishAllowed(subject);
+}
+
+bool Routes::CanExport(std::string_view subject, std::string_view queue) const {
+  return !permissions_ || permissions_->SubscribeAllowed(subject, queue);
+}
+
+void Routes::LocalInterest(const Account& account, const Subscription& sub, int delta) {
+  ChangeInterest(account, InterestKey(sub.subject, sub.queue), sub.subject, sub.queue, delta);
+  // A subscription in an account that imports streams is also interest in the exporting
+  // account, where the messages cross routes (the reference's shadow subscriptions): under the
+  // exporter's subject when the import maps a prefix, else under the import's whole subject.
+  if (account.index() >= stream_imports_.size()) return;
+  for (const Account::StreamRoute* r : stream_imports_[account.index()]) {
+    std::string importer_side;
+    if (!r->prefix.empty()) {
+      importer_side = r->prefix + r->from;
+    } else if (!r->to.empty() && !r->transform) {
+      importer_side = r->to;
+    } else {
+      importer_side = ">";  // a transform: whatever it maps to
+    }
+    if (!SubjectsIntersect(sub.subject, importer_side)) continue;
+    std::string exporter_subject = r->from;
+    if (!r->prefix.empty() && sub.subject.starts_with(r->prefix) &&
+        auth::SubjectIsSubset(sub.subject, importer_side)) {
+      exporter_subject = sub.subject.substr(r->prefix.size());
+    }
+    for (const auto& exporter : server_.accounts().all()) {
+      bool owns = false;
+      for (const auto& er : exporter->stream_routes()) owns |= &er == r;
+      if (!owns) continue;
+      ChangeInterest(*exporter, InterestKey(exporter_subject, sub.queue), exporter_subject,
+                     sub.queue, delta);
+      break;
+    }
+  }
+}
+
+void Routes::LocalInterest(const Account& account, const std::string& subject, int delta) {
+  ChangeInterest(account, subject, subject, {}, delta);
+}
+
+void Routes::ChangeInterest(const Account& account, const std::string& key,
+                            std::string_view subject, std::string_view queue, int delta) {
+  AccountInterest& ai = *interest_[account.index()];
+  std::lock_guard lock(ai.mu);
+  // As the reference's updateRouteSubscriptionMap: a plain subject is sent on 0 -> 1 and
+  // removed on 1 -> 0; a queue group's weight is sent on every change.
+  int32_t n = 0;
+  bool update = !queue.empty();
+  auto it = ai.counts.find(key);
+  if (it != ai.counts.end()) {
+    n = it->second + delta;
+    if (n <= 0) {
+      ai.counts.erase(it);
+      n = 0;
+      update = true;
+    } else {
+      it->second = n;
+    }
+  } else if (delta > 0) {
+    n = delta;
+    ai.counts.emplace(key, n);
+    update = true;
+  } else {
+    return;
+  }
+  if (!update || !CanImport(subject)) return;
+  std::string line = n > 0 ? "RS+ " : "RS- ";
+  line += account.name();
+  line += ' ';
+  line.append(subject);
+  if (!queue.empty()) {
+    line += ' ';
+    line.append(queue);
+    if (n > 0) line += ' ' + std::to_string(n);
+  }
+  line += "\r\n";
+  SendToRoutes(line);
+}
+
+void Routes::SendToRoutes(const std::string& line) {
+  std::lock_guard lock(mu_);
+  for (Route* r : routes_) r->PostBytes(line);
+}
+
+void Routes::SendAllInterest(Route& route) {
+  std::string bulk;
+  for (const auto& account : server_.accounts().all()) {
+    AccountInterest& ai = *interest_[account->index()];
+    std::lock_guard lock(ai.mu);
+    bulk.clear();
+    for (const auto& [key, n] : ai.counts) {
+      size_t space = key.find(' ');
+      std::string_view subject = std::string_view(key).substr(0, space);
+      if (!CanImport(subject)) continue;
+      bulk += "RS+ ";
+      bulk += account->name();
+      bulk += ' ';
+      bulk += key;
+      if (space != std::string::npos) bulk += ' ' + std::to_string(n);
+      bulk += "\r\n";
+    }
+    // Under the account's lock, so no change of its interest can pass this bulk.
+    if (!bulk.empty()) route.PostBytes(bulk);
+  }
+  LOG_DEBUG("%s - Sent local subscriptions to route", route.log_prefix().c_str());
+}
+
+// ---- Client URLs ----
+
+void Routes::AddClientUrls(const std::vector<std::string>& urls) {
+  for (const std::string& url : urls) ++client_url_refs_[url];
+  PublishClientUrls();
+}
+
+void Routes::RemoveClientUrls(const std::vector<std::string>& urls) {
+  std::lock_guard lock(mu_);
+  for (const std::string& url : urls) {
+    auto it = client_url_refs_.find(url);
+    if (it != client_url_refs_.end() && --it->second <= 0) client_url_refs_.erase(it);
+  }
+  PublishClientUrls();
+}
+
+void Routes::PublishClientUrls() {
+  // Our own URLs first, then the peers' in a stable order.
+  std::vector<std::string> own = server_.OwnClientUrls();
+  auto urls = std::make_shared<std::vector<std::string>>(own);
+  std::vector<std::string> others;
+  for (const auto& [url, refs] : client_url_refs_) {
+    if (std::find(own.begin(), own.end(), url) == own.end()) others.push_back(url);
+  }
+  std::sort(others.begin(), others.end());
+  urls->insert(urls->end(), others.begin(), others.end());
+  if (client_urls_ && *client_urls_ == *urls) return;
+  client_urls_ = std::move(urls);
+  client_urls_changed_ = std::chrono::steady_clock::now();
+  server_.ClientUrlsChanged();
+}
+
+std::shared_ptr<const std::vector<std::string>> Routes::client_urls() const {
+  std::lock_guard lock(mu_);
+  return client_urls_;
+}
+
+std::chrono::steady_clock::time_point Routes::client_urls_changed() const {
+  std::lock_guard lock(mu_);
+  return client_urls_changed_;
+}
+
+// ---- Monitoring ----
+
+std::vector<std::string> Routes::configured_urls() const {
+  std::vector<std::string> out;
+  for (const RouteUrl& u : config_.routes) out.push_back(u.text);
+  return out;
+}
+
+std::vector<RouteSnapshot> Routes::Snapshot(bool with_subs, std::chrono::milliseconds timeout) {
+  struct Gather {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t left = 0;
+    std::vector<RouteSnapshot> out;
+  };
+  auto gather = std::make_shared<Gather>();
+  std::vector<std::pair<Worker*, uint64_t>> targets;
+  {
+    std::lock_guard lock(mu_);
+    for (Route* r : routes_) targets.emplace_back(&r->worker(), r->id());
+  }
+  gather->left = targets.size();
+  for (auto& [worker, id] : targets) {
+    worker->PostRun([worker, id, gather, with_subs] {
+      RouteSnapshot snap;
+      bool found = false;
+      if (Connection* c = worker->FindConnection(id); c && c->is_route() && !c->closing()) {
+        static_cast<Route*>(c)->RouteSnapshotInto(snap, with_subs);
+        found = true;
+      }
+      std::lock_guard lock(gather->mu);
+      if (found) gather->out.push_back(std::move(snap));
+      if (--gather->left == 0) gather->cv.notify_all();
+    });
+  }
+  std::unique_lock lock(gather->mu);
+  gather->cv.wait_for(lock, timeout, [&] { return gather->left == 0; });
+  std::vector<RouteSnapshot> out = gather->out;
+  std::sort(out.begin(), out.end(),
+            [](const RouteSnapshot& a, const RouteSnapshot& b) { return a.rid < b.rid; });
+  return out;
+}
+
+}  // namespace gannet
