@@ -86,13 +86,13 @@ Connection::Clock::time_point Connection::now() const { return worker_.now(); }
 void Connection::MarkDirty() { worker_.MarkDirty(this); }
 
 void Connection::SendProto(std::string_view bytes) {
-  CloseDirectWrites();
-  out_.Append(bytes);
+  // After what other threads handed over first (a route's RS+ bulk before a PONG).
+  OutputTailInOrder().append(bytes);
   MarkDirty();
 }
 
 void Connection::SendErr(std::string_view text) {
-  std::string& tail = OutputTail();
+  std::string& tail = OutputTailInOrder();
   tail.append("-ERR '");
   tail.append(text);
   tail.append("'\r\n");

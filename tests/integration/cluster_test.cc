@@ -1,0 +1,315 @@
+// Clusters of real server processes on loopback: messages, queues, headers, request/reply and
+// no-responders across routes; interest that comes and goes; a mesh completed by gossip from
+// one seed; a node killed with SIGKILL and restarted. Every topology runs with Gannet nodes
+// only, and mixed with nats-server 2.9.10 nodes (each kind as the seed, each kind killed).
+#include <signal.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include "integration_util.h"
+
+namespace gannet::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// One node: its ports, its config file, its process (restartable on the same ports).
+struct Node {
+  ServerKind kind;
+  int client_port = 0;
+  int cluster_port = 0;
+  std::string config_path;
+  std::unique_ptr<ServerProcess> process;
+
+  bool Start() {
+    process = std::make_unique<ServerProcess>(
+        kind, std::vector<std::string>{"-a", "127.0.0.1", "-p", std::to_string(client_port), "-c",
+                                       config_path});
+    return process->Start();
+  }
+};
+
+// "GGN": node 0 is a Gannet, node 2 a nats-server. Node 0 is the seed: with kSeed every other
+// node names only it; with kFullMesh every node names all the others.
+enum class Routing { kSeed, kFullMesh };
+
+class TestCluster {
+ public:
+  TestCluster(std::string_view kinds, Routing routing, std::string extra_cluster = {}) {
+    for (char k : kinds) {
+      Node n;
+      n.kind = k == 'N' ? ServerKind::kNatsServer : ServerKind::kGannet;
+      n.client_port = FreeTcpPort();
+      n.cluster_port = FreeTcpPort();
+      nodes_.push_back(std::move(n));
+    }
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      std::string routes;
+      for (size_t j = 0; j < nodes_.size(); ++j) {
+        if (j == i || (routing == Routing::kSeed && j != 0)) continue;
+        if (!routes.empty()) routes += ", ";
+        routes += "nats-route://127.0.0.1:" + std::to_string(nodes_[j].cluster_port);
+      }
+      std::string conf =
+          "cluster {\n  name: c\n  listen: 127.0.0.1:" + std::to_string(nodes_[i].cluster_port) +
+          "\n  routes: [" + routes + "]\n" + extra_cluster + "}\n";
+      nodes_[i].config_path = dir_.Write("node" + std::to_string(i) + ".conf", conf);
+    }
+  }
+
+  bool StartAll() {
+    for (Node& n : nodes_) {
+      if (!n.Start()) return false;
+    }
+    return true;
+  }
+  Node& node(size_t i) { return nodes_[i]; }
+  size_t size() const { return nodes_.size(); }
+
+  // A client of node i (CONNECT with headers, no echo of its own messages excluded).
+  std::unique_ptr<RawConn> Client(size_t i) {
+    auto c = std::make_unique<RawConn>();
+    if (!c->Connect(nodes_[i].client_port)) Fail("cannot connect to node " + std::to_string(i));
+    Handshake(*c, R"({"verbose":false,"pedantic":false,"headers":true,"no_responders":true})");
+    if (c->Flush().find("-ERR") != std::string::npos) Fail("handshake refused");
+    return c;
+  }
+
+  // Waits until a subscriber on `to` receives what a publisher on `from` sends: routes up and
+  // interest propagated between the two. Probes on a fresh subject each time.
+  ::testing::AssertionResult WaitRouted(size_t from, size_t to,
+                                        std::chrono::milliseconds timeout = 20s) {
+    auto sub = Client(to);
+    auto pub = Client(from);
+    std::string subject =
+        "probe." + std::to_string(from) + "." + std::to_string(to) + "." + std::to_string(++probe_);
+    sub->Send("SUB " + subject + " 1\r\n");
+    sub->Flush();
+    auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      pub->Send(PubBytes(subject, "", "p"));
+      pub->Flush();
+      if (!sub->ReadUntil("MSG " + subject, 200ms).empty()) return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << "no route from node " << from << " to node " << to;
+  }
+  ::testing::AssertionResult WaitMesh(std::chrono::milliseconds timeout = 20s) {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      for (size_t j = 0; j < nodes_.size(); ++j) {
+        if (i == j) continue;
+        if (auto r = WaitRouted(i, j, timeout); !r) return r;
+      }
+    }
+    return ::testing::AssertionSuccess();
+  }
+
+ private:
+  TempDir dir_;
+  std::vector<Node> nodes_;
+  int probe_ = 0;
+};
+
+// Reads MSG/HMSG frames from `conn` until `count` arrived or `timeout` passed with nothing new.
+std::vector<Msg> ReadMsgs(RawConn& conn, size_t count, std::chrono::milliseconds timeout = 5s) {
+  std::vector<Msg> out;
+  std::string acc;
+  auto deadline = Clock::now() + timeout;
+  while (out.size() < count && Clock::now() < deadline) {
+    std::string got = conn.Flush(timeout);
+    acc += got;
+    Parsed p = ParseStream(acc);
+    out = p.msgs;
+    if (got.empty()) std::this_thread::sleep_for(10ms);
+  }
+  return out;
+}
+
+class ClusterTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::string kinds() const { return GetParam(); }
+};
+
+TEST_P(ClusterTest, MessagesCrossEveryRouteBothWays) {
+  TestCluster cluster(kinds(), Routing::kFullMesh);
+  ASSERT_TRUE(cluster.StartAll());
+  ASSERT_TRUE(cluster.WaitMesh());
+  for (size_t to = 0; to < cluster.size(); ++to) {
+    auto sub = cluster.Client(to);
+    sub->Send("SUB data.> 9\r\n");
+    sub->Flush();
+    for (size_t from = 0; from < cluster.size(); ++from) {
+      if (from == to) continue;
+      ASSERT_TRUE(cluster.WaitRouted(from, to));  // the new data.> interest too
+    }
+    for (size_t from = 0; from < cluster.size(); ++from) {
+      if (from == to) continue;
+      auto pub = cluster.Client(from);
+      std::string body = "from " + std::to_string(from);
+      pub->Send(PubBytes("data.x." + std::to_string(from), "r." + std::to_string(from), body));
+      pub->Flush();
+    }
+    std::vector<Msg> msgs = ReadMsgs(*sub, cluster.size() - 1);
+    ASSERT_EQ(msgs.size(), cluster.size() - 1) << "at node " << to;
+    std::set<std::string> bodies;
+    for (const Msg& m : msgs) {
+      EXPECT_EQ(m.sid, "9");
+      EXPECT_EQ(m.reply, "r." + m.subject.substr(7));
+      bodies.insert(m.payload);
+    }
+    EXPECT_EQ(bodies.size(), cluster.size() - 1);
+  }
+}
+
+TEST_P(ClusterTest, QueueGroupsDeliverEachMessageOnceClusterWide) {
+  TestCluster cluster(kinds(), Routing::kFullMesh);
+  ASSERT_TRUE(cluster.StartAll());
+  ASSERT_TRUE(cluster.WaitMesh());
+  // Two members on every node, and a plain wildcard subscriber on the last node.
+  std::vector<std::unique_ptr<RawConn>> members;
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    for (int k = 0; k < 2; ++k) {
+      members.push_back(cluster.Client(i));
+      members.back()->Send("SUB work.* workers 1\r\n");
+      members.back()->Flush();
+    }
+  }
+  auto watcher = cluster.Client(cluster.size() - 1);
+  watcher->Send("SUB work.* 2\r\n");
+  watcher->Flush();
+  for (size_t i = 1; i < cluster.size(); ++i) ASSERT_TRUE(cluster.WaitRouted(0, i));
+  // Interest of every member reached node 0 (a probe proves the routes carry it; the queue
+  // weights travel on the same routes before it).
+  auto pub = cluster.Client(0);
+  constexpr int kMsgs = 300;
+  std::string batch;
+  for (int i = 0; i < kMsgs; ++i) batch += PubBytes("work.job", "", "job" + std::to_string(i));
+  pub->Send(batch);
+  pub->Flush();
+  std::vector<Msg> seen = ReadMsgs(*watcher, kMsgs);
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kMsgs));
+  // Read every member until the jobs add up (a PING/PONG per member and round: whatever the
+  // server sent before its PONG has arrived).
+  std::map<std::string, int> per_job;
+  std::vector<std::string> pending(members.size());
+  size_t total = 0;
+  for (auto deadline = Clock::now() + 10s; total < kMsgs && Clock::now() < deadline;) {
+    total = 0;
+    per_job.clear();
+    for (size_t i = 0; i < members.size(); ++i) {
+      pending[i] += members[i]->Flush();
+      for (const Msg& msg : ParseStream(pending[i]).msgs) {
+        per_job[msg.payload]++;
+        total++;
+      }
+    }
+  }
+  EXPECT_EQ(total, static_cast<size_t>(kMsgs));
+  EXPECT_EQ(per_job.size(), static_cast<size_t>(kMsgs));
+  for (const auto& [job, n] : per_job) EXPECT_EQ(n, 1) << job;
+}
+
+TEST_P(ClusterTest, HeadersRequestReplyAndNoRespondersAcrossRoutes) {
+  TestCluster cluster(kinds(), Routing::kFullMesh);
+  ASSERT_TRUE(cluster.StartAll());
+  ASSERT_TRUE(cluster.WaitMesh());
+  size_t last = cluster.size() - 1;
+  auto responder = cluster.Client(last);
+  responder->Send("SUB svc.time 1\r\n");
+  responder->Flush();
+  ASSERT_TRUE(cluster.WaitRouted(0, last));
+  auto requestor = cluster.Client(0);
+  requestor->Send("SUB _INBOX.me.* 5\r\n");
+  requestor->Flush();
+  ASSERT_TRUE(cluster.WaitRouted(last, 0));
+  // A request with headers crosses the route as HMSG, the reply comes back.
+  const std::string headers = "NATS/1.0\r\nTrace: 1\r\n\r\n";
+  requestor->Send("HPUB svc.time _INBOX.me.1 " + std::to_string(headers.size()) + " " +
+                  std::to_string(headers.size() + 3) + "\r\n" + headers + "now\r\n");
+  std::vector<Msg> got = ReadMsgs(*responder, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].verb, "HMSG");
+  EXPECT_EQ(got[0].headers, headers);
+  EXPECT_EQ(got[0].payload, "now");
+  EXPECT_EQ(got[0].reply, "_INBOX.me.1");
+  responder->Send(PubBytes(got[0].reply, "", "12:00"));
+  responder->Flush();
+  std::vector<Msg> reply = ReadMsgs(*requestor, 1);
+  ASSERT_EQ(reply.size(), 1u);
+  EXPECT_EQ(reply[0].subject, "_INBOX.me.1");
+  EXPECT_EQ(reply[0].payload, "12:00");
+  // Nobody anywhere listens on svc.none: no responders.
+  requestor->Send(PubBytes("svc.none", "_INBOX.me.2", "?"));
+  std::string rest = requestor->ReadUntil("503", 5s);
+  EXPECT_NE(rest.find("HMSG _INBOX.me.2 5 16 16\r\nNATS/1.0 503"), std::string::npos) << rest;
+}
+
+TEST_P(ClusterTest, UnsubscribeAndAutoUnsubscribePropagate) {
+  TestCluster cluster(kinds(), Routing::kFullMesh);
+  ASSERT_TRUE(cluster.StartAll());
+  ASSERT_TRUE(cluster.WaitMesh());
+  auto sub = cluster.Client(1);
+  sub->Send("SUB gone 1\r\nSUB twice 2\r\nUNSUB 2 2\r\n");
+  sub->Flush();
+  ASSERT_TRUE(cluster.WaitRouted(0, 1));
+  auto pub = cluster.Client(0);
+  for (int i = 0; i < 5; ++i) pub->Send(PubBytes("twice", "", std::to_string(i)));
+  pub->Send(PubBytes("gone", "", "before"));
+  pub->Flush();
+  std::vector<Msg> got = ReadMsgs(*sub, 3);
+  ASSERT_EQ(got.size(), 3u);  // two of "twice", then "gone"
+  EXPECT_EQ(got[0].payload, "0");
+  EXPECT_EQ(got[1].payload, "1");
+  EXPECT_EQ(got[2].payload, "before");
+  sub->Send("UNSUB 1\r\n");
+  sub->Flush();
+  // The RS- travels before this probe's RS+ on the same route: once the probe gets through,
+  // a publish on "gone" finds no interest.
+  ASSERT_TRUE(cluster.WaitRouted(0, 1));
+  pub->Send(PubBytes("gone", "", "after") + PubBytes("twice", "", "more"));
+  pub->Flush();
+  sub->Send("SUB barrier 3\r\n");
+  sub->Flush();
+  ASSERT_TRUE(cluster.WaitRouted(0, 1));
+  pub->Send(PubBytes("barrier", "", "end"));
+  pub->Flush();
+  std::vector<Msg> after = ReadMsgs(*sub, 1);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].subject, "barrier");
+}
+
+TEST_P(ClusterTest, NodesNamingOneSeedFormAFullMeshByGossip) {
+  if (kinds().size() < 3) GTEST_SKIP() << "needs three nodes";
+  TestCluster cluster(kinds(), Routing::kSeed);
+  ASSERT_TRUE(cluster.StartAll());
+  // Node 1 and node 2 only know node 0. Messages never cross two routes, so 1 -> 2 works only
+  // over a route between them, which gossip from node 0 made.
+  ASSERT_TRUE(cluster.WaitRouted(1, 2));
+  ASSERT_TRUE(cluster.WaitRouted(2, 1));
+  ASSERT_TRUE(cluster.WaitMesh());
+}
+
+TEST_P(ClusterTest, KilledSeedComesBackAndItsRoutesReturn) {
+  if (kinds().size() < 3) GTEST_SKIP() << "needs three nodes";
+  TestCluster cluster(kinds(), Routing::kSeed);
+  ASSERT_TRUE(cluster.StartAll());
+  ASSERT_TRUE(cluster.WaitMesh());
+  cluster.node(0).process->Signal(SIGKILL);
+  cluster.node(0).process->Stop();
+  // The others keep their own route.
+  ASSERT_TRUE(cluster.WaitRouted(1, 2));
+  // The seed restarts on the same ports; the others dial it again (explicit routes retry
+  // forever) and it learns of both.
+  ASSERT_TRUE(cluster.node(0).Start());
+  ASSERT_TRUE(cluster.WaitMesh(30s));
+}
+
+INSTANTIATE_TEST_SUITE_P(Topologies, ClusterTest,
+                         ::testing::Values("GG", "GGG", "NGG", "GNN", "NG", "GN"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace gannet::test
