@@ -3,9 +3,13 @@
 // Publishers write a buffer of identical PUBs in big writes; subscribers count fixed-size MSGs
 // in what they read (answering the server's PINGs). The client side costs next to nothing, so
 // on a 2-core machine the figures measure the server. Modes: pub, pubsub, fanout, queue, reqrep.
+// With --sub-ports the subscribers connect round-robin to other servers of a cluster than the
+// publisher's (--port): the messages cross routes; publishing starts once a probe has reached
+// every subscriber (routes up, interest propagated).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,6 +29,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Config {
   int port = 4222;
+  std::vector<int> sub_ports;  // empty: the subscribers use `port` too
   std::string mode = "pubsub";
   long msgs = 2000000;
   int size = 16;
@@ -154,6 +159,43 @@ void Publish(int fd, const std::string& subject, long msgs, int size) {
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
+// A cluster: probes "bench.ready.<i>" from the publisher's server until every subscriber has
+// one (its server's interest reached the publisher's), then each subscriber unsubscribes from
+// its probe subject and reads until its PONG, so no probe is left for the measured stream.
+void WaitRoutesReady(int port, const std::vector<int>& sub_fds) {
+  int probe = Connect(port, "");
+  std::vector<bool> ready(sub_fds.size(), false);
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  for (size_t done = 0; done < sub_fds.size();) {
+    if (Clock::now() > deadline) {
+      std::fprintf(stderr, "the cluster's routes did not come up within 30 s\n");
+      std::exit(2);
+    }
+    for (size_t i = 0; i < sub_fds.size(); ++i) {
+      if (ready[i]) continue;
+      std::string pub = "PUB bench.ready." + std::to_string(i) + " 0\r\n\r\n";
+      WriteAll(probe, pub.data(), pub.size());
+    }
+    WriteAll(probe, "PING\r\n", 6);
+    ReadUntil(probe, "PONG\r\n");
+    for (size_t i = 0; i < sub_fds.size(); ++i) {
+      if (ready[i]) continue;
+      pollfd p{sub_fds[i], POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      char buf[4096];
+      ssize_t n = read(sub_fds[i], buf, sizeof buf);
+      if (n > 0 && std::string(buf, static_cast<size_t>(n)).find("MSG bench.ready.") !=
+                       std::string::npos) {
+        WriteAll(sub_fds[i], "UNSUB 2\r\nPING\r\n", 15);
+        ReadUntil(sub_fds[i], "PONG\r\n");
+        ready[i] = true;
+        ++done;
+      }
+    }
+  }
+  close(probe);
+}
+
 void Report(const Config& c, const char* what, double rate, double secs) {
   if (c.json) {
     std::printf(
@@ -172,8 +214,12 @@ int RunThroughput(const Config& c) {
   std::string subject = "bench.raw";
   std::vector<int> sub_fds;
   for (int i = 0; i < nsubs; ++i) {
-    sub_fds.push_back(Connect(c.port, "SUB " + subject + (queue ? " q" : "") + " 1\r\n"));
+    int port = c.sub_ports.empty() ? c.port : c.sub_ports[i % c.sub_ports.size()];
+    std::string ready = "bench.ready." + std::to_string(i);
+    sub_fds.push_back(Connect(port, "SUB " + subject + (queue ? " q" : "") + " 1\r\n" +
+                                        (c.sub_ports.empty() ? "" : "SUB " + ready + " 2\r\n")));
   }
+  if (!c.sub_ports.empty()) WaitRoutesReady(c.port, sub_fds);
   long expected_total = c.mode == "pub" ? 0 : (queue ? c.msgs : c.msgs * nsubs);
   std::atomic<long> received{0};
   std::atomic<bool> failed{false};
@@ -335,6 +381,15 @@ int main(int argc, char** argv) {
     };
     if (a == "--port")
       c.port = std::stoi(next());
+    else if (a == "--sub-ports") {
+      std::string list = next();
+      for (size_t pos = 0; pos < list.size();) {
+        size_t comma = list.find(',', pos);
+        if (comma == std::string::npos) comma = list.size();
+        c.sub_ports.push_back(std::stoi(list.substr(pos, comma - pos)));
+        pos = comma + 1;
+      }
+    }
     else if (a == "--mode")
       c.mode = next();
     else if (a == "--msgs")
@@ -347,8 +402,9 @@ int main(int argc, char** argv) {
       c.json = true;
     else {
       std::fprintf(stderr,
-                   "usage: gannet-rawload --port P --mode pub|pubsub|fanout|queue|reqrep "
-                   "[--msgs N] [--size B] [--subs K] [--json]\n");
+                   "usage: gannet-rawload --port P [--sub-ports P1,P2,...] "
+                   "--mode pub|pubsub|fanout|queue|reqrep [--msgs N] [--size B] [--subs K] "
+                   "[--json]\n");
       return 1;
     }
   }
