@@ -316,6 +316,9 @@ void Server::LameDuckMode() {
   if (shutdown_.load() || ldm_.exchange(true)) return;
   LOG_INFO("Entering lame duck mode, stop accepting new clients");
   StopAccepting();
+  // The peers drop this server's client URLs from what they give their clients (route.go
+  // sendLDMToRoutes).
+  if (routes_) routes_->SendLameDuck();
 
   // On each worker's own thread: tell the clients that take INFO updates, and list them all.
   struct Listing {

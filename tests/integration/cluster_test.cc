@@ -307,6 +307,64 @@ TEST_P(ClusterTest, KilledSeedComesBackAndItsRoutesReturn) {
   ASSERT_TRUE(cluster.WaitMesh(30s));
 }
 
+TEST_P(ClusterTest, LameDuckNodeLeavesItsPeersConnectUrls) {
+  if (kinds().size() != 2) GTEST_SKIP() << "two nodes";
+  TestCluster cluster(kinds(), Routing::kFullMesh);
+  ASSERT_TRUE(cluster.StartAll());
+  ASSERT_TRUE(cluster.WaitMesh());
+  // A client of node 1 that takes INFO updates (protocol 1, a PING answered).
+  RawConn client;
+  ASSERT_TRUE(client.Connect(cluster.node(1).client_port));
+  nlohmann::json info = nlohmann::json::parse(client.ReadLine().substr(5));
+  client.Send("CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\n");
+  client.ReadUntil("PONG\r\n");
+  std::string a_url = "127.0.0.1:" + std::to_string(cluster.node(0).client_port);
+  auto urls = info.value("connect_urls", nlohmann::json::array());
+  ASSERT_NE(std::find(urls.begin(), urls.end(), a_url), urls.end()) << info.dump();
+  cluster.node(0).process->Signal(SIGUSR2);
+  // Node 1 sends its clients an INFO without node 0's URL.
+  std::string line;
+  for (auto deadline = Clock::now() + 10s; Clock::now() < deadline;) {
+    line = client.ReadLine(1s);
+    if (line.rfind("INFO ", 0) == 0) break;
+    if (line == "PING") client.Send("PONG\r\n");
+  }
+  ASSERT_EQ(line.rfind("INFO ", 0), 0u) << "no INFO update";
+  auto update = nlohmann::json::parse(line.substr(5));
+  auto left = update.value("connect_urls", nlohmann::json::array());
+  EXPECT_EQ(std::find(left.begin(), left.end(), a_url), left.end()) << update.dump();
+}
+
+TEST_P(ClusterTest, AStuckClientBehindARouteIsCutAndTheRouteStays) {
+  if (kinds() != "GG") GTEST_SKIP() << "Gannet's isolation of a slow consumer behind a route";
+  TestCluster cluster(kinds(), Routing::kFullMesh);
+  ASSERT_TRUE(cluster.StartAll());
+  ASSERT_TRUE(cluster.WaitMesh());
+  auto normal = cluster.Client(1);
+  normal->Send("SUB flood 1\r\n");
+  normal->Flush();
+  auto stuck = cluster.Client(1);
+  stuck->Send("SUB flood 1\r\n");
+  stuck->Flush();
+  ASSERT_TRUE(cluster.WaitRouted(0, 1));
+  // 96 MB from node 0: more than the stuck client's max_pending (64 MB) on node 1. The route
+  // into node 1 is never paused for it: it is cut there, the normal subscriber gets all.
+  auto pub = cluster.Client(0);
+  MessageCounter got(*normal, 96 * 16);
+  const std::string msg = PubBytes("flood", "", std::string(65536, 'x'));
+  for (int batch = 0; batch < 96; ++batch) {
+    std::string bytes;
+    for (int i = 0; i < 16; ++i) bytes += msg;
+    ASSERT_TRUE(pub->Send(bytes));
+  }
+  got.Join();
+  EXPECT_EQ(got.count(), 96 * 16);
+  EXPECT_NE(cluster.node(1).process->Output().find("Slow Consumer Detected"), std::string::npos);
+  EXPECT_EQ(cluster.node(1).process->Output().find("Router connection closed"), std::string::npos);
+  EXPECT_EQ(cluster.node(0).process->Output().find("Router connection closed"), std::string::npos);
+  ASSERT_TRUE(cluster.WaitRouted(0, 1));
+}
+
 INSTANTIATE_TEST_SUITE_P(Topologies, ClusterTest,
                          ::testing::Values("GG", "GGG", "NGG", "GNN", "NG", "GN"),
                          [](const auto& info) { return info.param; });

@@ -244,4 +244,43 @@ std::string ServerKindParamName(const ::testing::TestParamInfo<ServerKind>& info
   return ServerKindName(info.param);
 }
 
+MessageCounter::MessageCounter(RawConn& conn, int want, std::function<void()> pace)
+    : thread_([this, &conn, want, pace] {
+        std::string buf;
+        size_t skip = 0;
+        char chunk[65536];
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+        while (count_ < want && std::chrono::steady_clock::now() < deadline) {
+          if (pace) pace();
+          ssize_t n = ::read(conn.fd(), chunk, sizeof chunk);
+          if (n <= 0) {
+            closed_ = true;
+            return;
+          }
+          buf.append(chunk, static_cast<size_t>(n));
+          size_t at = 0;
+          for (;;) {
+            if (skip > 0) {
+              size_t k = std::min(skip, buf.size() - at);
+              skip -= k;
+              at += k;
+              if (skip > 0) break;
+              ++count_;
+              continue;
+            }
+            size_t eol = buf.find("\r\n", at);
+            if (eol == std::string::npos) break;
+            std::string line = buf.substr(at, eol - at);
+            at = eol + 2;
+            if (line.rfind("MSG ", 0) == 0) {
+              // The payload size is the last argument.
+              skip = std::stoul(line.substr(line.rfind(' ') + 1)) + 2;
+            } else if (line == "PING") {
+              conn.Send("PONG\r\n");
+            }
+          }
+          buf.erase(0, at);
+        }
+      }) {}
+
 }  // namespace gannet::test

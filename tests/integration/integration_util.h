@@ -4,10 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -66,6 +69,27 @@ class TempDir {
 // already consumed is exactly `expected` (use "" for a silent close).
 ::testing::AssertionResult ClosesWith(RawConn& conn, std::string_view expected,
                                       std::chrono::milliseconds timeout = 5s);
+
+// Counts the MSGs arriving on a connection on a thread of its own (answering PINGs) until
+// `want` arrived, the connection closed, or two minutes passed. `pace` runs before each read
+// (a slow reader sleeps there).
+class MessageCounter {
+ public:
+  MessageCounter(RawConn& conn, int want, std::function<void()> pace = nullptr);
+  ~MessageCounter() { Join(); }
+  MessageCounter(const MessageCounter&) = delete;
+  MessageCounter& operator=(const MessageCounter&) = delete;
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  int count() const { return count_; }
+  bool closed() const { return closed_; }
+
+ private:
+  std::atomic<int> count_{0};
+  std::atomic<bool> closed_{false};
+  std::thread thread_;
+};
 
 class ProtocolTest : public ::testing::TestWithParam<ServerKind> {
  protected:

@@ -88,60 +88,6 @@ class SlowConsumerTest : public ProtocolTest {
   int http_port_ = 0;
 };
 
-// Counts 64 KB messages arriving on a connection, answering PINGs; `pace` runs before each
-// read (a slow reader sleeps there).
-class Counter {
- public:
-  Counter(RawConn& conn, int want, std::function<void()> pace = nullptr)
-      : thread_([this, &conn, want, pace] {
-          std::string buf;
-          size_t skip = 0;
-          char chunk[65536];
-          auto deadline = Clock::now() + 120s;
-          while (count_ < want && Clock::now() < deadline) {
-            if (pace) pace();
-            ssize_t n = ::read(conn.fd(), chunk, sizeof chunk);
-            if (n <= 0) {
-              closed_ = true;
-              return;
-            }
-            buf.append(chunk, static_cast<size_t>(n));
-            size_t at = 0;
-            for (;;) {
-              if (skip > 0) {
-                size_t k = std::min(skip, buf.size() - at);
-                skip -= k;
-                at += k;
-                if (skip > 0) break;
-                ++count_;
-                continue;
-              }
-              size_t eol = buf.find("\r\n", at);
-              if (eol == std::string::npos) break;
-              std::string line = buf.substr(at, eol - at);
-              at = eol + 2;
-              if (line.rfind("MSG ", 0) == 0) {
-                skip = kPayload + 2;
-              } else if (line == "PING") {
-                conn.Send("PONG\r\n");
-              }
-            }
-            buf.erase(0, at);
-          }
-        }) {}
-  ~Counter() { Join(); }
-  void Join() {
-    if (thread_.joinable()) thread_.join();
-  }
-  int count() const { return count_; }
-  bool closed() const { return closed_; }
-
- private:
-  std::atomic<int> count_{0};
-  std::atomic<bool> closed_{false};
-  std::thread thread_;
-};
-
 TEST_P(SlowConsumerTest, WriteDeadlineCutsASubscriberThatTakesNothing) {
   // 16 MB: far more than the kernel's buffers, under half of max_pending (64 MB), so neither
   // server holds the publisher back or cuts for pending bytes: the write deadline decides.
@@ -168,7 +114,7 @@ TEST_P(SlowConsumerTest, StuckSubscriberIsCutAtMaxPendingWithoutHoldingThePublis
   auto stuck = StuckSubscriber("flood");
   auto pub = Publisher();
   auto started = Clock::now();
-  Counter got(*normal, 1024);
+  MessageCounter got(*normal, 1024);
   ASSERT_TRUE(PublishAll(*pub, "flood", 1024));  // 64 MB: sixteen times max_pending
   got.Join();
   EXPECT_EQ(got.count(), 1024);
@@ -187,7 +133,7 @@ TEST_P(SlowConsumerTest, PausedSubscriberLosesNothingUnderMaxPending) {
   // The subscriber reads nothing until all 16 MB (a quarter of max_pending) were published
   // and processed, then drains at full speed.
   ASSERT_TRUE(PublishAll(*pub, "flood", 256));
-  Counter got(*paused, 256);
+  MessageCounter got(*paused, 256);
   got.Join();
   EXPECT_EQ(got.count(), 256);
   EXPECT_FALSE(got.closed());
@@ -202,7 +148,7 @@ TEST_P(SlowConsumerTest, SlowReaderIsHeldBackNotCut) {
   ASSERT_EQ(SendAndFlush(*slow, "SUB flood 1\r\n"), "");
   auto pub = Publisher(60s);
   auto next = Clock::now();
-  Counter got(*slow, 1536, [&next] {
+  MessageCounter got(*slow, 1536, [&next] {
     std::this_thread::sleep_until(next);
     next = std::max(next + 1ms, Clock::now());
   });
@@ -225,7 +171,7 @@ TEST_P(SlowConsumerTest, ServerPendingTotalCutsTheLargestHolders) {
   auto normal = Client();
   ASSERT_EQ(SendAndFlush(*normal, "SUB flood 1\r\n"), "");
   auto pub = Publisher();
-  Counter got(*normal, 512);
+  MessageCounter got(*normal, 512);
   ASSERT_TRUE(PublishAll(*pub, "flood", 512));  // 32 MB
   got.Join();
   EXPECT_EQ(got.count(), 512);

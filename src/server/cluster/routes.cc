@@ -216,8 +216,15 @@ void Routes::AdoptName(const std::string& name, const Route* keep) {
   }
 }
 
-std::string Routes::InfoLine() const {
+void Routes::SendLameDuck() {
+  std::string line = InfoLine(/*ldm=*/true);
+  std::lock_guard lock(mu_);
+  for (Route* r : routes_) r->PostBytes(line);
+}
+
+std::string Routes::InfoLine(bool ldm) const {
   RouteInfo info = base_info_;
+  info.ldm = ldm;
   {
     std::lock_guard lock(mu_);
     info.cluster = name_;

@@ -57,8 +57,10 @@ class Routes {
   // routes are closed and come back under it.
   void AdoptName(const std::string& name, const Route* keep);
   const std::string& server_id() const;
-  // The route INFO this server sends (with a fresh nonce).
-  std::string InfoLine() const;
+  // The route INFO this server sends (with a fresh nonce; with "ldm":true in lame duck mode).
+  std::string InfoLine(bool ldm = false) const;
+  // Lame duck mode: tells every peer, which stops offering our client URLs to its clients.
+  void SendLameDuck();
   // This server's route URL for gossip ("nats-route://host:port/" as peers should dial it).
   // What a peer's CONNECT must carry, and the route TLS context (null without TLS).
   const ClusterConfig& config() const { return config_; }
