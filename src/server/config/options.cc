@@ -1,19 +1,18 @@
 // Command-line flags (see options.h); the config file is read by server/config.cc.
 #include "server/config/options.h"
 
-#include "base/strings.h"
-
-#include "server/config/config.h"
-#include "server/config/config_auth.h"
-#include "server/conn/tls_context.h"
-
 #include <cctype>
+#include <climits>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <map>
-#include <sstream>
 #include <thread>
+
+#include "base/strings.h"
+#include "server/config/config.h"
+#include "server/config/config_auth.h"
+#include "server/config/go_url.h"
+#include "server/conn/tls_context.h"
 
 namespace gannet {
 
@@ -32,6 +31,82 @@ std::optional<bool> ParseBool(const std::string& text) {
   return std::nullopt;
 }
 
+// --cluster URL (the reference's overrideCluster): the host and port to listen at for routes
+// ("-1": a random one) and the credentials peers must send; "" turns clustering off.
+std::optional<std::string> OverrideCluster(const std::string& listen, ClusterConfig& c) {
+  if (listen.empty()) {
+    c.port = 0;
+    return std::nullopt;
+  }
+  // Go's url.Parse refuses the port -1: the reference parses ":0" and puts -1 back.
+  std::string text = listen;
+  const bool random = text.ends_with(":-1");
+  if (random) text = text.substr(0, text.size() - 3) + ":0";
+  std::string error;
+  std::optional<GoUrl> url = ParseGoUrl(text, &error);
+  if (!url) return error;
+  std::string host, port;
+  if (!GoSplitHostPort(url->host, host, port, &error)) return error;
+  if (random) port = "-1";
+  c.host = host;
+  // fmt.Sscan of an int: the URL let only digits through.
+  if (port.empty()) return std::string("EOF");
+  std::optional<int64_t> n = GoAtoi(port, &error, "strconv.ParseInt");
+  if (!n) return error;
+  c.port = *n > INT_MAX ? INT_MAX : static_cast<int>(*n);
+  if (url->has_user) {
+    if (!url->has_password) return std::string("expected cluster password to be set");
+    c.username = url->user;
+    c.password = url->password;
+  } else {
+    // Given on the command line without credentials: none, whatever the file says.
+    c.username.clear();
+    c.password.clear();
+  }
+  c.configured = true;
+  return std::nullopt;
+}
+
+// --routes: a comma-separated list of route URLs; "" removes the file's.
+std::optional<std::string> OverrideRoutes(const std::string& list, ClusterConfig& c) {
+  c.routes.clear();
+  if (list.empty()) return std::nullopt;
+  size_t start = 0;
+  for (;;) {
+    size_t comma = list.find(',', start);
+    std::string_view piece(list.data() + start,
+                           (comma == std::string::npos ? list.size() : comma) - start);
+    // The reference keeps going with a URL it cannot parse, and crashes on it when it dials;
+    // Gannet refuses it.
+    std::string error;
+    std::optional<RouteUrl> url = ParseRouteUrl(piece, &error);
+    if (!url) return error;
+    c.routes.push_back(std::move(*url));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return std::nullopt;
+}
+
+// What the reference's setBaselineOptions derives once the file and the flags are applied.
+void ApplyBaseline(Options& out) {
+  TlsConfig& tls = out.tls;
+  if (tls.timeout <= std::chrono::milliseconds::zero()) tls.timeout = std::chrono::seconds(2);
+  if (tls.configured && !out.auth_timeout_set) {
+    out.auth_timeout = tls.timeout + std::chrono::seconds(1);
+  }
+  ClusterConfig& cluster = out.cluster;
+  if (cluster.Enabled() && cluster.host.empty()) cluster.host = "0.0.0.0";
+  if (!cluster.auth_timeout_set) {
+    cluster.auth_timeout = cluster.tls.configured ? cluster.tls.timeout + std::chrono::seconds(1)
+                                                  : std::chrono::seconds(2);
+  }
+  if (out.threads <= 0) {
+    unsigned n = std::thread::hardware_concurrency();
+    out.threads = n == 0 ? 1 : static_cast<int>(n);
+  }
+}
+
 // The config file (if any) with the flags applied over it.
 std::optional<std::string> BuildOptions(const CommandLine& cl, const std::string& config,
                                         Options& out, std::vector<std::string>& warnings,
@@ -43,17 +118,34 @@ std::optional<std::string> BuildOptions(const CommandLine& cl, const std::string
       config_error = true;
       return err;
     }
+    // -t checks the file alone: the reference returns before it applies the flags.
+    if (cl.check_config) {
+      ApplyBaseline(out);
+      return std::nullopt;
+    }
+  } else if (cl.check_config && !cl.show_help && !cl.show_version && cl.signal.empty()) {
+    config_error = true;
+    return std::string("must specify [-c, --config] option to check configuration file syntax");
   }
   for (const auto& apply : cl.overrides) apply(out);
+  // The reference's order: --cluster, then the TLS flags, then --routes.
+  if (cl.cluster_flags.listen) {
+    if (auto err = OverrideCluster(*cl.cluster_flags.listen, out.cluster)) {
+      config_error = true;
+      return err;
+    }
+  }
   const CommandLine::TlsFlags& tls_flags = cl.tls_flags;
   TlsConfig& tls = out.tls;
   if (tls_flags.enabled == false) {
     tls = TlsConfig{};
   } else if (tls_flags.enabled == true || tls_flags.any) {
+    config_error = true;
     if (tls_flags.cert.empty())
       return std::string("TLS Server certificate must be present and valid");
     if (tls_flags.key.empty())
       return std::string("TLS Server private key must be present and valid");
+    config_error = false;
     auto timeout = tls.timeout;
     tls = TlsConfig{};
     tls.configured = true;
@@ -63,14 +155,18 @@ std::optional<std::string> BuildOptions(const CommandLine& cl, const std::string
     tls.verify = tls_flags.verify;
     tls.timeout = timeout;
   }
-  if (tls.timeout <= std::chrono::milliseconds::zero()) tls.timeout = std::chrono::seconds(2);
-  if (tls.configured && !out.auth_timeout_set) {
-    out.auth_timeout = tls.timeout + std::chrono::seconds(1);
+  if (const std::optional<std::string>& routes = cl.cluster_flags.routes) {
+    std::optional<std::string> err = OverrideRoutes(*routes, out.cluster);
+    if (!err && !routes->empty() && cl.cluster_flags.listen.value_or("").empty() &&
+        out.cluster.host.empty() && out.cluster.port == 0) {
+      err = "solicited routes require cluster capabilities, e.g. --cluster";
+    }
+    if (err) {
+      config_error = true;
+      return err;
+    }
   }
-  if (out.threads <= 0) {
-    unsigned n = std::thread::hardware_concurrency();
-    out.threads = n == 0 ? 1 : static_cast<int>(n);
-  }
+  ApplyBaseline(out);
   return std::nullopt;
 }
 
@@ -99,9 +195,6 @@ std::optional<std::string> ValidateOptions(const Options& opts) {
     if (!TlsContext::Create(opts.tls, error)) return error;
   }
   if (opts.https_port < -1 || opts.https_port > 65535) return std::string("invalid https port");
-  if (opts.cluster.configured) {
-    return std::string("clustering is not supported yet by gannet-server");
-  }
   if (opts.http_port < -1 || opts.http_port > 65535) return std::string("invalid http port");
   if (!opts.authorization.username.empty() && !opts.authorization.token.empty()) {
     return std::string("token and user/password authentication cannot be used together");
@@ -123,6 +216,7 @@ Server Options:
     -P, --pid <file>                 File to store PID
     -c, --config <file>              Configuration file
     -t                               Test configuration and exit
+        --client_advertise <string>  Client URL to advertise to other servers
         --threads <n>                Worker threads (default: number of cores)
         --max_pending_total <size>   Bytes all connections may hold for slow receivers
                                      together (default: a quarter of the memory; 0: none)
@@ -145,6 +239,15 @@ TLS Options:
         --tlskey <file>              Private key for server certificate
         --tlsverify                  Enable TLS, verify client certificates
         --tlscacert <file>           Client certificate CA for verification
+
+Cluster Options:
+        --routes <rurl-1, rurl-2>    Routes to solicit and connect
+        --cluster <cluster-url>      Cluster URL for solicited routes
+        --cluster_name <string>      Cluster Name, if not set one will be dynamically generated
+        --no_advertise <bool>        Do not advertise known cluster information to clients
+        --cluster_advertise <string> Cluster URL to advertise to other servers
+        --connect_retries <number>   For implicit routes, number of connect retries
+        --cluster_listen <url>       Cluster url from which members can solicit routes
 
 Common Options:
     -h, --help                       Show this message
@@ -208,11 +311,30 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
          return std::nullopt;
        }},
       {"ports_file_dir", str([](Options& o, const std::string& v) { o.ports_file_dir = v; })},
+      {"client_advertise", str([](Options& o, const std::string& v) { o.client_advertise = v; })},
+      {"cluster",
+       [&](const std::string& v) -> std::
+                                     optional<std::string> {
+                                       out.cluster_flags.listen = v;
+                                       return std::nullopt;
+                                     }},
+      {"routes",
+       [&](const std::string& v) -> std::
+                                     optional<std::string> {
+                                       out.cluster_flags.routes = v;
+                                       return std::nullopt;
+                                     }},
+      {"cluster_name", str([](Options& o, const std::string& v) { o.cluster.name = v; })},
+      {"cluster_advertise", str([](Options& o, const std::string& v) { o.cluster.advertise = v; })},
+      {"connect_retries",
+       integer("connect_retries",
+               [](Options& o, int64_t v) { o.cluster.connect_retries = static_cast<int>(v); })},
       {"sl",
-       [&](const std::string& v) -> std::optional<std::string> {
-         out.signal = v;
-         return std::nullopt;
-       }},
+       [&](const std::string& v) -> std::
+                                     optional<std::string> {
+                                       out.signal = v;
+                                       return std::nullopt;
+                                     }},
       {"max_pending_total",
        integer("max_pending_total", [](Options& o, int64_t v) { o.max_pending_total = v; })},
       {"threads",
@@ -224,11 +346,23 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
                                        return std::nullopt;
                                      }},
   };
-  std::map<std::string, std::string> aliases = {
-      {"addr", "a"},   {"net", "a"},         {"http_port", "m"}, {"port", "p"},
-      {"name", "n"},   {"server_name", "n"}, {"pid", "P"},       {"log", "l"},
-      {"config", "c"}, {"logtime", "T"},     {"debug", "D"},     {"trace", "V"},
-      {"help", "h"},   {"version", "v"},     {"signal", "sl"},   {"https_port", "ms"}};
+  std::map<std::string, std::string> aliases = {{"addr", "a"},
+                                                {"net", "a"},
+                                                {"http_port", "m"},
+                                                {"port", "p"},
+                                                {"name", "n"},
+                                                {"server_name", "n"},
+                                                {"pid", "P"},
+                                                {"log", "l"},
+                                                {"config", "c"},
+                                                {"logtime", "T"},
+                                                {"debug", "D"},
+                                                {"trace", "V"},
+                                                {"help", "h"},
+                                                {"version", "v"},
+                                                {"signal", "sl"},
+                                                {"https_port", "ms"},
+                                                {"cluster_listen", "cluster"}};
   // Boolean flags.
   std::map<std::string, std::function<void(bool)>> booleans = {
       {"T", [&](bool b) { overrides.push_back([b](Options& o) { o.logtime = b; }); }},
@@ -241,6 +375,8 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
       {"v", [&](bool b) { out.show_version = b; }},
       {"t", [&](bool b) { out.check_config = b; }},
       {"tls", [&](bool b) { tls_flags.enabled = b; }},
+      {"no_advertise",
+       [&](bool b) { overrides.push_back([b](Options& o) { o.cluster.no_advertise = b; }); }},
       {"tlsverify",
        [&](bool b) {
          tls_flags.verify = b;
@@ -256,15 +392,7 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
                                   "jetstream",
                                   "sd",
                                   "store_dir",
-                                  "routes",
-                                  "cluster",
-                                  "cluster_listen",
-                                  "cluster_name",
-                                  "no_advertise",
-                                  "cluster_advertise",
-                                  "connect_retries",
                                   "profile",
-                                  "client_advertise",
                                   "log_size_limit",
                                   "max_traced_msg_len",
                                   "help_tls"};
@@ -280,12 +408,15 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
       value = name.substr(eq + 1);
       name = name.substr(0, eq);
     }
+    const std::string given = name;
     if (auto a = aliases.find(name); a != aliases.end()) name = a->second;
     if (auto b = booleans.find(name); b != booleans.end()) {
       bool v = true;
       if (value) {
         auto parsed = ParseBool(*value);
-        if (!parsed) return "invalid boolean value \"" + *value + "\" for -" + name;
+        if (!parsed) {
+          return "invalid boolean value \"" + *value + "\" for -" + given + ": parse error";
+        }
         v = *parsed;
       }
       b->second(v);
@@ -293,7 +424,7 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
     }
     if (auto s = valued.find(name); s != valued.end()) {
       if (!value) {
-        if (i + 1 >= argc) return "flag needs an argument: -" + name;
+        if (i + 1 >= argc) return "flag needs an argument: -" + given;
         value = argv[++i];
       }
       if (auto err = s->second(*value)) return err;
@@ -302,7 +433,7 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
     for (const char* n : kNotYet) {
       if (name == n) return "flag -" + name + " is not supported yet by gannet-server";
     }
-    return "flag provided but not defined: -" + name;
+    return "flag provided but not defined: -" + given;
   }
 
   return BuildOptions(out, config, out.options, out.warnings, out.config_error);
