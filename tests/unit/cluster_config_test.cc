@@ -471,6 +471,14 @@ TEST_F(ClusterFlags, FlagSyntaxErrors) {
   EXPECT_EQ(Parse({"--no_advertise=maybe"}).value_or(""),
             "invalid boolean value \"maybe\" for -no_advertise: parse error");
   EXPECT_EQ(Parse({"--cluster_listen"}).value_or(""), "flag needs an argument: -cluster_listen");
+  // Flags stop at the first other argument, which may be the command "version" or "help".
+  EXPECT_EQ(Parse({"frob", "--cluster", "nats://a b"}).value_or(""),
+            "unrecognized command: \"frob\"");
+  EXPECT_TRUE(cl_.config_error);
+  EXPECT_FALSE(Parse({"--cluster_name", "x", "VERSION", "--cluster", "nats://a b"}));
+  EXPECT_TRUE(cl_.show_version);
+  EXPECT_FALSE(Parse({"--", "help"}));
+  EXPECT_TRUE(cl_.show_help);
   // -t needs a file.
   EXPECT_EQ(Parse({"-t"}).value_or(""),
             "must specify [-c, --config] option to check configuration file syntax");

@@ -399,8 +399,24 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
 
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg.size() < 2 || arg[0] != '-') {
-      return "unexpected argument \"" + arg + "\"";
+    if (arg.size() < 2 || arg[0] != '-' || arg == "--") {
+      // Go's flag package stops at the first argument that is not a flag (or after "--"); the
+      // reference takes "version" and "help" there as commands (ProcessCommandLineArgs).
+      if (arg == "--") {
+        if (++i == argc) break;
+        arg = argv[i];
+      }
+      if (out.show_help || out.show_version) break;
+      std::string command = AsciiLower(arg);
+      if (command == "version") {
+        out.show_version = true;
+      } else if (command == "help") {
+        out.show_help = true;
+      } else {
+        out.config_error = true;
+        return "unrecognized command: " + GoQuote(arg);
+      }
+      break;
     }
     std::string name = arg.substr(arg[1] == '-' ? 2 : 1);
     std::optional<std::string> value;
