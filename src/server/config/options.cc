@@ -281,6 +281,13 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
       }
     };
   };
+  // Flags whose text BuildOptions applies.
+  auto keep = [](auto& target) -> Setter {
+    return [&target](const std::string& v) -> std::optional<std::string> {
+      target = v;
+      return std::nullopt;
+    };
+  };
   std::map<std::string, Setter> valued = {
       {"a", str([](Options& o, const std::string& v) { o.host = v; })},
       {"p", integer("p", [](Options& o, int64_t v) { o.port = static_cast<int>(v); })},
@@ -312,39 +319,19 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
        }},
       {"ports_file_dir", str([](Options& o, const std::string& v) { o.ports_file_dir = v; })},
       {"client_advertise", str([](Options& o, const std::string& v) { o.client_advertise = v; })},
-      {"cluster",
-       [&](const std::string& v) -> std::
-                                     optional<std::string> {
-                                       out.cluster_flags.listen = v;
-                                       return std::nullopt;
-                                     }},
-      {"routes",
-       [&](const std::string& v) -> std::
-                                     optional<std::string> {
-                                       out.cluster_flags.routes = v;
-                                       return std::nullopt;
-                                     }},
+      {"cluster", keep(out.cluster_flags.listen)},
+      {"routes", keep(out.cluster_flags.routes)},
       {"cluster_name", str([](Options& o, const std::string& v) { o.cluster.name = v; })},
       {"cluster_advertise", str([](Options& o, const std::string& v) { o.cluster.advertise = v; })},
       {"connect_retries",
        integer("connect_retries",
                [](Options& o, int64_t v) { o.cluster.connect_retries = static_cast<int>(v); })},
-      {"sl",
-       [&](const std::string& v) -> std::
-                                     optional<std::string> {
-                                       out.signal = v;
-                                       return std::nullopt;
-                                     }},
+      {"sl", keep(out.signal)},
       {"max_pending_total",
        integer("max_pending_total", [](Options& o, int64_t v) { o.max_pending_total = v; })},
       {"threads",
        integer("threads", [](Options& o, int64_t v) { o.threads = static_cast<int>(v); })},
-      {"c",
-       [&](const std::string& v) -> std::
-                                     optional<std::string> {
-                                       config = v;
-                                       return std::nullopt;
-                                     }},
+      {"c", keep(config)},
   };
   std::map<std::string, std::string> aliases = {{"addr", "a"},
                                                 {"net", "a"},
