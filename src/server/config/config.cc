@@ -3,7 +3,6 @@
 #include "server/config/config.h"
 
 #include <charconv>
-#include <functional>
 
 #include "base/strings.h"
 #include "conf/duration.h"
@@ -17,7 +16,6 @@ namespace gannet {
 namespace {
 
 using conf::MapEntry;
-using conf::Value;
 
 // Collects the first error and the warnings while the tree is walked. Every setter returns
 // false once an error is recorded, so the walk stops at the first one (as the reference
