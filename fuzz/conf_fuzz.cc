@@ -5,11 +5,13 @@
 //   - parsed, with `include` answered from memory (every path reads the input itself, so
 //     includes nest until the depth guard) and `$NAME` from a fixed fake environment (which
 //     refers to itself, to exercise the guard), never the real files or environment;
-//   - every value of the tree is then looked at: durations, case-insensitive lookups, the
-//     debug rendering. Parsing the same input twice must give the same tree or error;
-//   - the tree is mapped onto the server's Options as `-c` does (server/config.cc,
-//     config_auth.cc: authorization, accounts, tls, cluster, ...), which must end in success
-//     or an error with a message, and the options checked (ValidateOptions).
+//   - every value of the tree is then looked at: durations, route URLs, case-insensitive
+//     lookups, the debug rendering. Parsing the same input twice must give the same tree or
+//     error;
+//   - the tree is mapped onto the server's Options as `-c` does (server/config/config.cc,
+//     config_auth.cc, config_cluster.cc, config_tls.cc: authorization, accounts, tls,
+//     cluster, ...), which must end in success or an error with a message, and the options
+//     checked (ValidateOptions).
 // Any mismatch aborts.
 #include <cctype>
 #include <cstddef>
@@ -77,6 +79,8 @@ void Visit(const Value& value, int depth) {
     case gannet::conf::Kind::kString: {
       std::string error;
       (void)gannet::conf::ParseGoDuration(value.AsString(), &error);
+      // Every string as a route URL (Go's url.Parse): a value, or an error with a message.
+      if (!gannet::ParseRouteUrl(value.AsString(), &error)) Check(!error.empty(), "url error");
       break;
     }
     default:

@@ -1,8 +1,10 @@
 // The configuration file as the reference reads it: the same file given to gannet-server and
 // nats-server must be accepted or refused the same way, with the same effect or error.
 #include <stdlib.h>
+#include <sys/wait.h>
 
 #include "integration_util.h"
+#include "tls_support.h"
 
 namespace gannet::test {
 namespace {
@@ -109,6 +111,168 @@ TEST_P(ConfigTest, FlagsOverrideTheFile) {
   s.Stop();
 }
 
+TEST_P(ConfigTest, ClusterBlockIsAccepted) {
+  int cluster_port = FreeTcpPort();
+  int dead_port = FreeTcpPort();
+  ServerProcess& s = StartWithConfig(
+      "cluster {\n"
+      "  name: c1\n"
+      "  listen: 127.0.0.1:" +
+      std::to_string(cluster_port) +
+      "\n"
+      "  no_advertise: true\n"
+      "  connect_retries: 2\n"
+      "  routes: [\n"
+      "    nats-route://ruser:rpass@127.0.0.1:" +
+      std::to_string(dead_port) +
+      "\n"
+      "  ]\n"
+      "  authorization { user: ruser, password: rpass, timeout: 2 }\n"
+      "  permissions { import: \"foo.>\", export: { allow: \">\", deny: \"secret.>\" } }\n"
+      "}\n");
+  EXPECT_EQ(s.Output().find("[ERR] Failed"), std::string::npos) << s.Output();
+  // Clients are served as ever.
+  RawConn c;
+  ASSERT_TRUE(c.Connect(s.port()));
+  EXPECT_EQ(c.ReadLine().substr(0, 5), "INFO ");
+}
+
+TEST_P(ConfigTest, ClusterFlagsAreAccepted) {
+  int cluster_port = FreeTcpPort();
+  ServerProcess& s =
+      Start({"--cluster", "nats://127.0.0.1:" + std::to_string(cluster_port), "--cluster_name",
+             "c1", "--routes", "nats://127.0.0.1:" + std::to_string(FreeTcpPort()),
+             "--no_advertise", "--connect_retries", "3", "--cluster_advertise", "127.0.0.1",
+             "--client_advertise", "127.0.0.1:4222"});
+  EXPECT_EQ(s.Output().find("[ERR] Failed"), std::string::npos) << s.Output();
+}
+
+// ---- The same files and flags given to both servers: the same verdicts, in the same words ----
+
+// What a server printed when it exits at once (-t, or a refused file or flag), without its
+// program name, and its exit status.
+struct Verdict {
+  std::string output;
+  int status = -1;
+};
+Verdict RunToExit(ServerKind kind, const std::vector<std::string>& args) {
+  ServerProcess p(kind, args);  // -a and -p come first, `args` last
+  EXPECT_FALSE(p.Start(5s));
+  Verdict v;
+  int status = p.Stop();
+  v.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  v.output = p.Output();
+  for (const char* name : {"nats-server: ", "gannet-server: "}) {
+    for (size_t at = v.output.find(name); at != std::string::npos; at = v.output.find(name)) {
+      v.output.erase(at, std::string_view(name).size());
+    }
+  }
+  while (!v.output.empty() && (v.output.back() == '\n' || v.output.back() == ' ')) {
+    v.output.pop_back();
+  }
+  return v;
+}
+
+// Each text (errors on lines after the first, route URLs unquoted: Gannet reports the columns
+// of the first line and of quoted array items one further than the reference does).
+TEST(ConfigBothServers, ClusterBlockCheckedAsTheReference) {
+  const TestCerts& certs = Certs();
+  const std::string tls_files = "    cert_file: \"" + certs.server_cert + "\"\n    key_file: \"" +
+                                certs.server_key + "\"\n    ca_file: \"" + certs.ca + "\"\n";
+  const std::vector<std::string> texts = {
+      // Valid.
+      "cluster {\n  name: c1\n  listen: 127.0.0.1:6222\n  advertise: \"10.0.0.1:6222\"\n"
+      "  no_advertise: true\n  connect_retries: 5\n  routes: [\n"
+      "    nats-route://ruser:rpass@127.0.0.1:6223\n    nats://127.0.0.1:6224\n  ]\n"
+      "  authorization {\n    user: ruser\n    password: rpass\n    timeout: 0.5\n  }\n"
+      "  permissions {\n    import: [\"foo.>\"]\n    export: { allow: \"bar.>\", deny: "
+      "\"bar.secret\" }\n  }\n  tls {\n" +
+          tls_files +
+          "    verify_cert_and_check_known_urls: true\n    connection_rate_limit: 5\n"
+          "    timeout: 3\n  }\n}",
+      "cluster {\n  name: \"a b\"\n  port: 70000\n  routes: [\n    a:1\n    nats://h\n  ]\n}",
+      "cluster {\n  tls {}\n  authorization { user: a, password: \"$2a$11$x\", timeout: \"5s\" "
+      "}\n}",
+      // Refused.
+      "port: 4222\ncluster: 5",
+      "cluster {\n  name: 1\n}",
+      "cluster {\n  port: \"x\"\n}",
+      "cluster {\n  host: 1\n}",
+      "cluster {\n  listen: 1.5\n}",
+      "cluster {\n  listen: \"127.0.0.1\"\n}",
+      "cluster {\n  listen: \"a:b:1\"\n}",
+      "cluster {\n  listen: \":abc\"\n}",
+      "cluster {\n  routes: \"nats://a:1\"\n}",
+      "cluster {\n  routes: [\n    nats://a:1\n    1\n  ]\n}",
+      "cluster {\n  routes: [\n    nats://a:1\n    nats://a:1\n  ]\n}",
+      "cluster {\n  routes: [\n    nats://a:1\n    nats://x:abc\n  ]\n}",
+      "cluster {\n  advertise: 5\n}",
+      "cluster {\n  no_advertise: \"yes\"\n}",
+      "cluster {\n  connect_retries: \"x\"\n}",
+      "cluster {\n  pool_size: 3\n}",
+      "cluster {\n  compression: s2_auto\n}",
+      "cluster {\n  authorization { users: [{user: a, password: b}] }\n}",
+      "cluster {\n  authorization { token: abc }\n}",
+      "cluster {\n  authorization { user: a, password: b, permissions: { import: foo } }\n}",
+      "cluster {\n  authorization { user: 1 }\n}",
+      "cluster {\n  authorization: 1\n}",
+      "cluster {\n  authorization { user: a, bogus: 1 }\n}",
+      "cluster {\n  permissions { import: foo, allow_responses: true }\n}",
+      "cluster {\n  permissions { import: foo, bogus: 1 }\n}",
+      "cluster {\n  permissions: x\n}",
+      "cluster {\n  permissions { export: \"a..b\" }\n}",
+      "cluster {\n  permissions { import: { allow: x, foo: 1 } }\n}",
+      "cluster {\n  tls: 1\n}",
+      "cluster {\n  tls {\n    foo: 1\n  }\n}",
+      "cluster {\n  tls {\n    cert_file: \"" + certs.server_cert + "\"\n  }\n}",
+      "cluster {\n  tls {\n    cert_file: /nonexistent.pem\n    key_file: /nonexistent.key\n  }\n}",
+      "cluster {\n  tls {\n    timeout: \"x\"\n  }\n}",
+      "cluster {\n  tls {\n    pinned_certs: [\n      abc\n    ]\n  }\n}",
+      "tls {\n  cert_file: \"" + certs.server_cert + "\"\n  key_file: \"" + certs.server_key +
+          "\"\n  verify_cert_and_check_known_urls: true\n}",
+      "port: 4222\nping_interval: 5",
+  };
+  TempDir dir;
+  for (const std::string& text : texts) {
+    SCOPED_TRACE(text);
+    std::string conf = dir.Write("cluster.conf", text + "\n");
+    Verdict reference = RunToExit(ServerKind::kNatsServer, {"-t", "-c", conf});
+    Verdict gannet = RunToExit(ServerKind::kGannet, {"-t", "-c", conf});
+    EXPECT_EQ(gannet.output, reference.output);
+    EXPECT_EQ(gannet.status, reference.status);
+  }
+}
+
+TEST(ConfigBothServers, ClusterFlagErrorsAsTheReference) {
+  const std::vector<std::vector<std::string>> cases = {
+      {"--cluster", "nats://u@127.0.0.1:-1"},
+      {"--cluster", "127.0.0.1:6222"},
+      {"--cluster", "nats://127.0.0.1"},
+      {"--cluster", "nats://127.0.0.1:abc"},
+      {"--cluster_listen", "nats://a b:1"},
+      {"--cluster", "nats://127.0.0.1:"},
+      {"--cluster", "nats://%41:-1"},
+      {"--cluster", "nats://a:b:1"},
+      {"--routes", "nats://127.0.0.1:1"},
+      {"--cluster", "", "--routes", "nats://127.0.0.1:1"},
+      {"--connect_retries", "x"},
+      {"--no_advertise=maybe"},
+      {"--cluster"},
+      {"-t"},
+      {"--tls"},
+      {"frob", "--cluster", "x"},
+  };
+  for (const std::vector<std::string>& args : cases) {
+    SCOPED_TRACE(::testing::PrintToString(args));
+    Verdict reference = RunToExit(ServerKind::kNatsServer, args);
+    Verdict gannet = RunToExit(ServerKind::kGannet, args);
+    // The first line: the error (a flag's syntax error is followed by each server's usage).
+    EXPECT_EQ(gannet.output.substr(0, gannet.output.find('\n')),
+              reference.output.substr(0, reference.output.find('\n')));
+    EXPECT_EQ(gannet.status, reference.status);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Servers, ConfigTest,
                          ::testing::Values(ServerKind::kGannet, ServerKind::kNatsServer),
                          [](const auto& info) { return std::string(ServerKindName(info.param)); });
@@ -116,13 +280,11 @@ INSTANTIATE_TEST_SUITE_P(Servers, ConfigTest,
 // Gannet only: features of later work in a config file are refused, not ignored.
 TEST(ConfigGannet, JetStreamIsRefusedNotIgnored) {
   TempDir dir;
-  for (std::string body : {"jetstream {}\n"}) {
-    std::string conf = dir.Write("later.conf", body);
-    ServerProcess p(ServerKind::kGannet, {"-c", conf});
-    EXPECT_FALSE(p.Start(2s));
-    p.Stop();
-    EXPECT_NE(p.Output().find("not supported yet"), std::string::npos) << p.Output();
-  }
+  std::string conf = dir.Write("later.conf", "jetstream {}\n");
+  ServerProcess p(ServerKind::kGannet, {"-c", conf});
+  EXPECT_FALSE(p.Start(2s));
+  p.Stop();
+  EXPECT_NE(p.Output().find("not supported yet"), std::string::npos) << p.Output();
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "integration_util.h"
+#include "tls_support.h"
 
 namespace gannet::test {
 namespace {
@@ -369,6 +370,99 @@ TEST_P(ReloadTest, ChangedAccountsAreRefusedByGannet) {
       Reload("mappings { \"p\": \"q\" }\naccounts { A: { users: [ {user: a, password: a} ] } }\n");
   EXPECT_NE(log.find("config reload not supported for accounts"), std::string::npos) << log;
 }
+// ---- cluster {}: what a reload may change (reload.go clusterOption, routesOption) ----
+
+// A cluster block listening on `port`, with `extra` lines inside.
+std::string ClusterConf(int port, const std::string& extra = "") {
+  return "cluster {\n  listen: 127.0.0.1:" + std::to_string(port) + "\n" + extra + "}\n";
+}
+
+TEST_P(ReloadTest, ClusterRoutesAddedAndRemoved) {
+  const int port = FreeTcpPort();
+  const std::string a = "nats://127.0.0.1:" + std::to_string(FreeTcpPort());
+  const std::string b = "nats://127.0.0.1:" + std::to_string(FreeTcpPort());
+  StartReloadable(ClusterConf(port, "  name: c1\n  routes: [" + a + "]\n"));
+  auto c = Client();
+  std::string log = Reload(ClusterConf(port, "  name: c1\n  routes: [" + b + ", " + a + "]\n"));
+  EXPECT_NE(log.find("[INF] Reloaded: cluster routes"), std::string::npos) << log;
+  EXPECT_EQ(log.find("Reloaded: cluster\n"), std::string::npos) << log;  // nothing else changed
+  EXPECT_NE(log.find("Reloaded server configuration"), std::string::npos) << log;
+  // The same routes in another order: nothing to reload.
+  log = Reload(ClusterConf(port, "  name: c1\n  routes: [" + a + ", " + b + "]\n"));
+  EXPECT_EQ(log.find("Reloaded: cluster"), std::string::npos) << log;
+  log = Reload(ClusterConf(port, "  name: c1\n  routes: [" + b + "]\n"));
+  EXPECT_NE(log.find("[INF] Reloaded: cluster routes"), std::string::npos) << log;
+  EXPECT_EQ(c->Flush(), "");
+}
+
+TEST_P(ReloadTest, ClusterSettingsAreReloaded) {
+  const int port = FreeTcpPort();
+  StartReloadable(ClusterConf(port, "  name: c1\n"));
+  std::string log = Reload(ClusterConf(
+      port,
+      "  name: c2\n  no_advertise: true\n  connect_retries: 4\n  advertise: \"127.0.0.1:1\"\n"
+      "  authorization { user: ruser, password: rpass }\n  permissions { import: \"foo.>\" }\n"));
+  EXPECT_NE(log.find("[INF] Reloaded: cluster\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("Reloaded server configuration"), std::string::npos) << log;
+}
+
+TEST_P(ReloadTest, ClusterHostAndPortAreRefused) {
+  const int port = FreeTcpPort();
+  const int other = FreeTcpPort();
+  StartReloadable(ClusterConf(port, "  name: c1\n"));
+  std::string log = Reload(ClusterConf(other, "  name: c1\n"));
+  EXPECT_NE(log.find("[ERR] Failed to reload server configuration: config reload not supported "
+                     "for cluster port: old=" +
+                     std::to_string(port) + ", new=" + std::to_string(other)),
+            std::string::npos)
+      << log;
+  log = Reload("cluster {\n  listen: 127.0.0.2:" + std::to_string(port) + "\n}\n");
+  EXPECT_NE(log.find("config reload not supported for cluster host: old=127.0.0.1, new=127.0.0.2"),
+            std::string::npos)
+      << log;
+  // Clustering cannot be stopped.
+  log = Reload("");
+  EXPECT_NE(log.find("config reload not supported for cluster host: old=127.0.0.1, new="),
+            std::string::npos)
+      << log;
+  log = Reload(ClusterConf(port, "  advertise: \"1.2.3.4:abc\"\n"));
+  EXPECT_NE(log.find("Failed to reload server configuration: invalid Cluster.Advertise value of "
+                     "1.2.3.4:abc, err=strconv.Atoi: parsing \"abc\": invalid syntax"),
+            std::string::npos)
+      << log;
+}
+
+TEST_P(ReloadTest, ClusteringCannotBeStarted) {
+  StartReloadable("debug: false\n");
+  std::string log = Reload(ClusterConf(FreeTcpPort()));
+  EXPECT_NE(log.find("[ERR] Failed to reload server configuration: config reload not supported "
+                     "for cluster host: old=, new=127.0.0.1"),
+            std::string::npos)
+      << log;
+  log = Reload("cluster {\n  port: " + std::to_string(FreeTcpPort()) + "\n}\n");
+  EXPECT_NE(log.find("config reload not supported for cluster host: old=, new=0.0.0.0"),
+            std::string::npos)
+      << log;
+}
+
+TEST_P(ReloadTest, InsecureRouteTlsIsWarnedAbout) {
+  const TestCerts& certs = Certs();
+  const int port = FreeTcpPort();
+  const std::string tls = "  tls {\n    cert_file: \"" + certs.server_cert +
+                          "\"\n    key_file: \"" + certs.server_key + "\"\n    ca_file: \"" +
+                          certs.ca + "\"\n";
+  StartReloadable(ClusterConf(port, tls + "  }\n"));
+  // With route TLS every reload reloads the cluster (its TLS configuration never compares equal).
+  std::string log = Reload(ClusterConf(port, tls + "  }\n"));
+  EXPECT_NE(log.find("[INF] Reloaded: cluster\n"), std::string::npos) << log;
+  EXPECT_EQ(log.find("DO NOT USE IN PRODUCTION"), std::string::npos) << log;
+  log = Reload(ClusterConf(port, tls + "    insecure: true\n  }\n"));
+  EXPECT_NE(log.find("[WRN] TLS certificate chain and hostname of solicited routes will not be "
+                     "verified. DO NOT USE IN PRODUCTION!"),
+            std::string::npos)
+      << log;
+}
+
 GANNET_INSTANTIATE_FOR_BOTH_SERVERS(ReloadTest);
 
 }  // namespace

@@ -211,8 +211,6 @@ TEST(ConfigAuth, BadConfigs) {
        "permitted"},
       {"authorization { users = [ {user: a, password: x, permissions: {bogus: 1}} ] }",
        "Unknown field \"bogus\" parsing permissions"},
-      {"authorization { default_permissions = { publish = 5 } }",
-       "Expected subject permissions to be a subject, or array of subjects, got int64"},
       {"authorization { users = [ {user: a, password: x, permissions: "
        "{allow_responses: {max: 2, expires: \"zz\"}}} ] }",
        "error parsing expires: time: invalid duration \"zz\""},
@@ -231,6 +229,28 @@ TEST(ConfigAuth, BadConfigs) {
     EXPECT_EQ(Message(l.error), c.message) << *l.error;
     EXPECT_TRUE(l.error->starts_with("<string>:1:")) << *l.error;
   }
+}
+
+// Where the reference has no token for the value (publish/subscribe given as a bare value),
+// its message names no position.
+TEST(ConfigAuth, BareSubjectListErrorsHaveNoPosition) {
+  Loaded l = Load("authorization { default_permissions = { publish = 5 } }");
+  EXPECT_EQ(l.error.value_or(""),
+            "Expected subject permissions to be a subject, or array of subjects, got int64");
+  l = Load("authorization { default_permissions = { publish = \"a..b\" } }");
+  EXPECT_EQ(l.error.value_or(""), "subject \"a..b\" is not a valid subject");
+  l = Load("authorization { default_permissions = { subscribe = [\"a b c\"] } }");
+  EXPECT_EQ(l.error.value_or(""), "subject \"a b c\" is not a valid subject");
+  // A queue-group entry ("subject queue") is valid; its subject is checked.
+  l = Load("authorization { default_permissions = { subscribe = [\"a.* q\", \">\"] } }");
+  EXPECT_FALSE(l.error) << *l.error;
+  l = Load("authorization { default_permissions = { subscribe = [\"a..b q\"] } }");
+  EXPECT_EQ(l.error.value_or(""), "subject \"a..b\" is not a valid subject");
+  // Inside {allow, deny} the reference names the key's position.
+  l = Load("authorization {\n  default_permissions = { publish = { deny: 5 } }\n}");
+  EXPECT_EQ(l.error.value_or(""),
+            "<string>:2:39: Expected subject permissions to be a subject, or array of subjects, "
+            "got int64");
 }
 
 TEST(ConfigAuth, ErrorsCarryThePosition) {
@@ -259,7 +279,7 @@ TEST(ConfigAuth, ReadPermissionsAcceptsEveryForm) {
       "p { publish: \"a\", subscribe: [\"b\", \"c q\"], allow_responses: false }");
   ASSERT_TRUE(r.ok());
   Permissions perms;
-  EXPECT_FALSE(ReadPermissions(*r.root.Find("p"), perms));
+  EXPECT_FALSE(ReadPermissions(*r.root.Find("p"), nullptr, perms));
   EXPECT_EQ(perms.publish->allow, (std::vector<std::string>{"a"}));
   EXPECT_EQ(perms.subscribe->allow, (std::vector<std::string>{"b", "c q"}));
   EXPECT_FALSE(perms.response);

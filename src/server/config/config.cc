@@ -1,26 +1,21 @@
+// The configuration file onto Options (config.h): the top level key by key; the blocks with
+// rules of their own are read by config_auth.cc, config_cluster.cc and config_tls.cc.
 #include "server/config/config.h"
 
-#include "base/strings.h"
-
-#include "server/conn/tls_context.h"
-
-#include <algorithm>
-#include <cctype>
 #include <charconv>
-#include <functional>
-#include <map>
 
+#include "base/strings.h"
 #include "conf/duration.h"
 #include "conf/parser.h"
 #include "server/config/config_auth.h"
-#include "server/conn/tls_context.h"
+#include "server/config/config_cluster.h"
+#include "server/config/config_tls.h"
 
 namespace gannet {
 
 namespace {
 
 using conf::MapEntry;
-using conf::Value;
 
 // Collects the first error and the warnings while the tree is walked. Every setter returns
 // false once an error is recorded, so the walk stops at the first one (as the reference
@@ -36,9 +31,11 @@ class Mapper {
     if (!error) error = pos.ToString() + ": " + message;
     return false;
   }
+  // The reference's configWarningErr: an error under -t, else printed and the start goes on.
   bool Warn(const conf::Position& pos, const std::string& field, const std::string& message) {
-    if (strict_) return Fail(pos, "invalid use of field \"" + field + "\": " + message);
-    warnings_.push_back(pos.ToString() + ": " + message);
+    std::string text = "invalid use of field \"" + field + "\": " + message;
+    if (strict_) return Fail(pos, text);
+    warnings_.push_back(pos.ToString() + ": " + text);
     return true;
   }
   bool TypeError(const MapEntry& e, const char* want) {
@@ -79,31 +76,13 @@ class Mapper {
       if (!error) error = *d.error;
       return false;
     }
-    if (d.warning &&
-        !Warn(e.value.position(), e.key, e.key + " should be converted to a duration")) {
+    if (d.warning && !Warn(e.key_position, e.key, e.key + " should be converted to a duration")) {
       return false;
     }
     out = std::chrono::duration_cast<std::chrono::milliseconds>(d.value);
     return true;
   }
-  // A list of strings: one string, or an array of strings.
-  bool Strings(const MapEntry& e, std::vector<std::string>& out) {
-    out.clear();
-    if (e.value.IsString()) {
-      out.push_back(e.value.AsString());
-      return true;
-    }
-    if (!e.value.IsArray()) return TypeError(e, "a string or an array of strings");
-    for (const Value& v : e.value.AsArray()) {
-      if (!v.IsString()) {
-        return Fail(v.position(), "invalid value in \"" + e.key + "\": expected a string, got " +
-                                      conf::KindName(v.kind()));
-      }
-      out.push_back(v.AsString());
-    }
-    return true;
-  }
-  // "host:port", ":port" or a port number (listen, http, cluster listen).
+  // "host:port", ":port" or a port number (listen, http).
   bool HostPort(const MapEntry& e, std::string& host, int& port) {
     if (e.value.IsInteger()) return Port(e, port);
     if (!e.value.IsString()) return TypeError(e, "\"host:port\" or a port number");
@@ -137,8 +116,12 @@ class Mapper {
   }
 
   bool Top(const MapEntry& e);
-  bool Tls(const MapEntry& entry, TlsConfig& tls);
-  bool Cluster(const Value& block);
+  // A block read by a function of its own (authorization, accounts, cluster, tls): its
+  // error, if any, is the mapping's.
+  bool Block(std::optional<std::string> err) {
+    if (err && !error) error = std::move(err);
+    return !error;
+  }
 
  private:
   Options& opts_;
@@ -225,8 +208,14 @@ bool Mapper::Top(const MapEntry& e) {
   }
   if (key == "https_port") return Port(e, o.https_port);
   if (key == "http_base_path") return String(e, o.http_base_path);
-  if (key == "tls") return Map(e) && Tls(e, o.tls);
-  if (key == "cluster") return Map(e) && Cluster(e.value);
+  if (key == "tls") {
+    if (!e.value.IsMap()) {
+      return Fail(e.key_position, std::string("interface conversion: interface {} is ") +
+                                      GoTypeName(e.value) + ", not map[string]interface {}");
+    }
+    return Block(ReadTlsBlock(e, TlsBlockKind::kClient, o.tls));
+  }
+  if (key == "cluster") return Block(ApplyCluster(e, opts_, warnings_, strict_));
   // Features of later work: refused with a clear message, never silently ignored.
   static const char* kNotYet[] = {"disable_sublist_cache",
                                   "no_sublist_cache",
@@ -276,124 +265,6 @@ bool Mapper::Top(const MapEntry& e) {
     if (key == n) return NotYet(e);
   }
   return Unknown(e);
-}
-
-bool Mapper::Tls(const MapEntry& entry, TlsConfig& tls) {
-  tls.configured = true;
-  for (const MapEntry& e : entry.value.AsMap()) {
-    const std::string key = AsciiLower(e.key);
-    bool ok = true;
-    if (key == "cert_file") {
-      ok = String(e, tls.cert_file);
-    } else if (key == "key_file") {
-      ok = String(e, tls.key_file);
-    } else if (key == "ca_file") {
-      ok = String(e, tls.ca_file);
-    } else if (key == "verify") {
-      ok = Bool(e, tls.verify);
-    } else if (key == "verify_and_map") {
-      ok = Bool(e, tls.verify_and_map);
-    } else if (key == "insecure") {
-      ok = Bool(e, tls.insecure);
-    } else if (key == "timeout") {
-      if (e.value.IsFloat() || e.value.IsInteger()) {
-        double secs =
-            e.value.IsFloat() ? e.value.AsFloat() : static_cast<double>(e.value.AsInteger());
-        tls.timeout = std::chrono::milliseconds(static_cast<int64_t>(secs * 1000));
-      } else {
-        ok = Duration(e, tls.timeout);
-      }
-    } else if (key == "cipher_suites" || key == "curve_preferences") {
-      bool ciphers = key == "cipher_suites";
-      auto& list = ciphers ? tls.cipher_suites : tls.curve_preferences;
-      ok = Strings(e, list);
-      if (ok && list.empty()) {
-        ok = Fail(e.value.position(), "error parsing tls config, '" + key + "' cannot be empty");
-      }
-      for (size_t i = 0; ok && i < list.size(); ++i) {
-        const conf::Position& at =
-            e.value.IsArray() ? e.value.AsArray()[i].position() : e.value.position();
-        if (ciphers && !IsKnownCipherSuite(list[i])) {
-          ok = Fail(at, "unrecognized cipher " + list[i]);
-        } else if (!ciphers && !IsKnownCurve(list[i])) {
-          ok = Fail(at, "unrecognized curve preference " + list[i]);
-        }
-      }
-    } else if (key == "pinned_certs") {
-      ok = Strings(e, tls.pinned_certs);
-      for (size_t i = 0; ok && i < tls.pinned_certs.size(); ++i) {
-        const std::string& pin = tls.pinned_certs[i];
-        bool hex = pin.size() == 64 && std::all_of(pin.begin(), pin.end(), [](char ch) {
-                     return std::isxdigit(static_cast<unsigned char>(ch)) != 0;
-                   });
-        if (!hex) {
-          const conf::Position& at =
-              e.value.IsArray() ? e.value.AsArray()[i].position() : e.value.position();
-          std::string lower = pin;
-          for (char& ch : lower)
-            ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-          ok = Fail(at, "error parsing tls config, 'pinned_certs' key " + lower +
-                            " does not look like hex-encoded sha256 of DER encoded "
-                            "SubjectPublicKeyInfo");
-        }
-      }
-    } else {
-      ok = Fail(e.key_position, "error parsing tls config, unknown field [\"" + e.key + "\"]");
-    }
-    if (!ok) return false;
-  }
-  if (tls.timeout <= std::chrono::milliseconds::zero()) tls.timeout = std::chrono::seconds(2);
-  // Certificates, keys and the CA are loaded now, so a bad one is an error at the block (as the
-  // reference's GenTLSConfig in its config pass; `-t` sees it too).
-  std::string error;
-  if (!TlsContext::Create(tls, error)) return Fail(entry.key_position, error);
-  return true;
-}
-
-bool Mapper::Cluster(const Value& block) {
-  ClusterConfig& c = opts_.cluster;
-  c.configured = true;
-  for (const MapEntry& e : block.AsMap()) {
-    const std::string key = AsciiLower(e.key);
-    bool ok = true;
-    if (key == "name") {
-      ok = String(e, c.name);
-    } else if (key == "listen") {
-      ok = HostPort(e, c.host, c.port);
-    } else if (key == "port") {
-      ok = Port(e, c.port);
-    } else if (key == "host" || key == "net") {
-      ok = String(e, c.host);
-    } else if (key == "routes") {
-      std::vector<std::string> urls;
-      ok = Strings(e, urls);
-      for (const std::string& u : urls) {
-        if (!ok) break;
-        std::string why;
-        auto url = ParseRouteUrl(u, &why);
-        if (!url) {
-          ok = Fail(e.value.position(), why);
-        } else {
-          c.routes.push_back(std::move(*url));
-        }
-      }
-    } else if (key == "cluster_advertise" || key == "advertise") {
-      ok = String(e, c.advertise);
-    } else if (key == "no_advertise") {
-      ok = Bool(e, c.no_advertise);
-    } else if (key == "connect_retries") {
-      ok = Int(e, c.connect_retries, 0, INT32_MAX);
-    } else if (key == "tls") {
-      ok = Map(e) && Tls(e, c.tls);
-    } else if (key == "authorization" || key == "permissions" || key == "pool_size" ||
-               key == "compression") {
-      ok = NotYet(e);
-    } else {
-      ok = Unknown(e);
-    }
-    if (!ok) return false;
-  }
-  return true;
 }
 
 }  // namespace

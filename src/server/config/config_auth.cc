@@ -22,6 +22,10 @@ struct Errors {
   void Add(const conf::Position& pos, const std::string& message) {
     list.push_back(pos.ToString() + ": " + message);
   }
+  // Where the reference has no token to name (a value it had already unwrapped).
+  void Add(const conf::Position* pos, const std::string& message) {
+    list.push_back(pos ? pos->ToString() + ": " + message : message);
+  }
   std::optional<std::string> Result() const {
     if (list.empty()) return std::nullopt;
     std::string out;
@@ -48,6 +52,8 @@ std::string GoValue(const conf::Value& v) {
   }
 }
 
+}  // namespace
+
 const char* GoTypeName(const conf::Value& v) {
   switch (v.kind()) {
     case conf::Kind::kString:
@@ -68,6 +74,8 @@ const char* GoTypeName(const conf::Value& v) {
   return "interface {}";
 }
 
+namespace {
+
 // The reference's DEFAULT_ALLOW_RESPONSE_MAX_MSGS and _EXPIRATION.
 ResponsePermission DefaultResponsePermission() {
   ResponsePermission rp;
@@ -76,27 +84,56 @@ ResponsePermission DefaultResponsePermission() {
   return rp;
 }
 
-// A subject or an array of subjects (parsePermSubjects).
-bool ReadPermSubjects(const conf::Value& v, std::vector<std::string>& out, Errors& errors) {
-  if (v.IsString()) {
-    out.push_back(v.AsString());
-    return true;
+// The reference's checkPermSubjectArray: each entry a subject, or "subject queue".
+std::optional<std::string> CheckPermSubjects(const std::vector<std::string>& subjects) {
+  for (const std::string& s : subjects) {
+    if (IsValidSubject(s)) continue;
+    std::vector<std::string> fields;
+    size_t i = 0;
+    while (i < s.size()) {
+      size_t b = s.find_first_not_of(" \t\n\v\f\r", i);
+      if (b == std::string::npos) break;
+      size_t e = s.find_first_of(" \t\n\v\f\r", b);
+      if (e == std::string::npos) e = s.size();
+      fields.push_back(s.substr(b, e - b));
+      i = e;
+    }
+    if (fields.size() != 2) return "subject " + Quoted(s) + " is not a valid subject";
+    if (!IsValidSubject(fields[0])) {
+      return "subject " + Quoted(fields[0]) + " is not a valid subject";
+    }
   }
-  if (v.IsArray()) {
+  return std::nullopt;
+}
+
+// A subject or an array of subjects (parsePermSubjects). `pos` is where the reference reports
+// the list's own errors: the allow/deny key, or nowhere for a bare list (it has no token then).
+bool ReadPermSubjects(const conf::Value& v, const conf::Position* pos,
+                      std::vector<std::string>& out, Errors& errors) {
+  std::vector<std::string> subjects;
+  if (v.IsString()) {
+    subjects.push_back(v.AsString());
+  } else if (v.IsArray()) {
     for (const conf::Value& item : v.AsArray()) {
       if (!item.IsString()) {
         errors.Add(item.position(), "Subject in permissions array cannot be cast to string");
         return false;
       }
-      out.push_back(item.AsString());
+      subjects.push_back(item.AsString());
     }
-    return true;
+  } else {
+    errors.Add(pos,
+               std::string("Expected subject permissions to be a subject, or array of subjects, "
+                           "got ") +
+                   GoTypeName(v));
+    return false;
   }
-  errors.Add(v.position(),
-             std::string("Expected subject permissions to be a subject, or array of subjects, "
-                         "got ") +
-                 GoTypeName(v));
-  return false;
+  if (auto err = CheckPermSubjects(subjects)) {
+    errors.Add(pos, *err);
+    return false;
+  }
+  for (std::string& s : subjects) out.push_back(std::move(s));
+  return true;
 }
 
 // publish/subscribe: a subject, an array (allow), or {allow, deny} (parseVariablePermissions).
@@ -104,7 +141,7 @@ void ReadSubjectPermission(const conf::Value& v, std::optional<SubjectPermission
                            Errors& errors) {
   if (!v.IsMap()) {
     SubjectPermission p;
-    if (ReadPermSubjects(v, p.allow, errors)) out = std::move(p);
+    if (ReadPermSubjects(v, nullptr, p.allow, errors)) out = std::move(p);
     return;
   }
   if (v.AsMap().empty()) return;
@@ -112,22 +149,23 @@ void ReadSubjectPermission(const conf::Value& v, std::optional<SubjectPermission
   for (const conf::MapEntry& e : v.AsMap()) {
     std::string k = AsciiLower(e.key);
     if (k == "allow") {
-      ReadPermSubjects(e.value, p.allow, errors);
+      ReadPermSubjects(e.value, &e.key_position, p.allow, errors);
     } else if (k == "deny") {
-      ReadPermSubjects(e.value, p.deny, errors);
+      ReadPermSubjects(e.value, &e.key_position, p.deny, errors);
     } else if (!e.value.used_as_variable()) {
-      errors.Add(e.value.position(), "Unknown field name " + Quoted(e.key) +
-                                         " parsing subject permissions, only 'allow' or "
-                                         "'deny' are permitted");
+      errors.Add(e.key_position, "Unknown field name " + Quoted(e.key) +
+                                     " parsing subject permissions, only 'allow' or "
+                                     "'deny' are permitted");
     }
   }
   out = std::move(p);
 }
 
-// allow_responses as a map {max, expires} (parseAllowResponses).
-std::optional<ResponsePermission> ReadAllowResponses(const conf::Value& v, Errors& errors) {
+// allow_responses as a map {max, expires} (parseAllowResponses); `pos`: its key's.
+std::optional<ResponsePermission> ReadAllowResponses(const conf::Value& v,
+                                                     const conf::Position& pos, Errors& errors) {
   if (!v.IsMap()) {
-    errors.Add(v.position(), "error parsing response permissions, expected a boolean or a map");
+    errors.Add(pos, "error parsing response permissions, expected a boolean or a map");
     return std::nullopt;
   }
   ResponsePermission rp = DefaultResponsePermission();
@@ -135,36 +173,39 @@ std::optional<ResponsePermission> ReadAllowResponses(const conf::Value& v, Error
     std::string k = AsciiLower(e.key);
     if (k == "max" || k == "max_msgs" || k == "max_messages" || k == "max_responses") {
       if (!e.value.IsInteger()) {
-        errors.Add(e.value.position(), "interface conversion: interface {} is " +
-                                           std::string(GoTypeName(e.value)) + ", not int64");
+        errors.Add(e.key_position, "interface conversion: interface {} is " +
+                                       std::string(GoTypeName(e.value)) + ", not int64");
         return std::nullopt;
       }
       // Negative means unlimited; 0 keeps the default.
       if (e.value.AsInteger() != 0) rp.max_msgs = static_cast<int>(e.value.AsInteger());
     } else if (k == "expires" || k == "expiration" || k == "ttl") {
       if (!e.value.IsString()) {
-        errors.Add(e.value.position(), "error parsing expires, not a duration string");
+        errors.Add(e.key_position, "error parsing expires, not a duration string");
         return std::nullopt;
       }
       std::string why;
       auto d = conf::ParseGoDuration(e.value.AsString(), &why);
       if (!d) {
-        errors.Add(e.value.position(), "error parsing expires: " + why);
+        errors.Add(e.key_position, "error parsing expires: " + why);
         return std::nullopt;
       }
       if (d->count() != 0) {
         rp.expires = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
       }
     } else if (!e.value.used_as_variable()) {
-      errors.Add(e.value.position(), "Unknown field " + Quoted(e.key) + " parsing permissions");
+      errors.Add(e.key_position, "Unknown field " + Quoted(e.key) + " parsing permissions");
     }
   }
   return rp;
 }
 
-void ReadPermissionsInto(const conf::Value& v, Permissions& p, Errors& errors) {
+// A permissions map (parseUserPermissions). `pos`: where the reference reports a value that is
+// not a map (its key, or nowhere for the cluster's permissions).
+void ReadPermissionsInto(const conf::Value& v, const conf::Position* pos, Permissions& p,
+                         Errors& errors) {
   if (!v.IsMap()) {
-    errors.Add(v.position(), "Expected permissions to be a map/struct, got " + GoValue(v));
+    errors.Add(pos, "Expected permissions to be a map/struct, got " + GoValue(v));
     return;
   }
   for (const conf::MapEntry& e : v.AsMap()) {
@@ -177,28 +218,31 @@ void ReadPermissionsInto(const conf::Value& v, Permissions& p, Errors& errors) {
       if (e.value.IsBool()) {
         if (e.value.AsBool()) p.response = DefaultResponsePermission();
       } else {
-        p.response = ReadAllowResponses(e.value, errors);
+        p.response = ReadAllowResponses(e.value, e.key_position, errors);
       }
     } else if (!e.value.used_as_variable()) {
-      errors.Add(e.value.position(), "Unknown field " + Quoted(e.key) + " parsing permissions");
+      errors.Add(e.key_position, "Unknown field " + Quoted(e.key) + " parsing permissions");
     }
   }
 }
 
 }  // namespace
 
-std::optional<std::string> ReadPermissions(const conf::Value& v, Permissions& out) {
+std::optional<std::string> ReadPermissions(const conf::Value& v, const conf::Position* pos,
+                                           Permissions& out) {
   Errors errors;
-  ReadPermissionsInto(v, out, errors);
+  ReadPermissionsInto(v, pos, out, errors);
   return errors.Result();
 }
 
 namespace {
 
-// users = [ ... ] (parseUsers). Returns false on the errors that stop the list.
-bool ReadUsers(const conf::Value& v, std::vector<User>& users, Errors& errors) {
+// users = [ ... ] (parseUsers); `pos`: the users key's. Returns false on the errors that stop
+// the list.
+bool ReadUsers(const conf::Value& v, const conf::Position& pos, std::vector<User>& users,
+               Errors& errors) {
   if (!v.IsArray()) {
-    errors.Add(v.position(), "Expected users field to be an array, got " + GoValue(v));
+    errors.Add(pos, "Expected users field to be an array, got " + GoValue(v));
     return false;
   }
   for (const conf::Value& u : v.AsArray()) {
@@ -227,11 +271,11 @@ bool ReadUsers(const conf::Value& v, std::vector<User>& users, Errors& errors) {
         pass_value = &e.value;
       } else if (k == "permission" || k == "permissions" || k == "authorization") {
         perms = std::make_shared<Permissions>();
-        ReadPermissionsInto(e.value, *perms, errors);
+        ReadPermissionsInto(e.value, &e.key_position, *perms, errors);
       } else if (k == "allowed_connection_types" || k == "connection_types" || k == "clients") {
         // Only standard client connections exist so far; accepted and not restricted.
       } else if (!e.value.used_as_variable()) {
-        errors.Add(e.value.position(), "unknown field " + Quoted(e.key));
+        errors.Add(e.key_position, "unknown field " + Quoted(e.key));
       }
     }
     user.permissions = perms;
@@ -256,6 +300,15 @@ bool ReadUsers(const conf::Value& v, std::vector<User>& users, Errors& errors) {
 }
 
 }  // namespace
+
+bool ReadUserList(const conf::Value& v, const conf::Position& key,
+                  std::vector<std::string>& errors) {
+  Errors list;
+  std::vector<User> users;
+  bool ok = ReadUsers(v, key, users, list);
+  for (std::string& e : list.list) errors.push_back(std::move(e));
+  return ok;
+}
 
 std::optional<std::string> ApplyAuthorization(const conf::Value& block, Options& opts,
                                               std::vector<std::string>& warnings) {
@@ -288,12 +341,12 @@ std::optional<std::string> ApplyAuthorization(const conf::Value& block, Options&
       opts.auth_timeout_set = true;
     } else if (k == "users") {
       has_users = true;
-      if (!ReadUsers(v, users, errors)) continue;
+      if (!ReadUsers(v, e.key_position, users, errors)) continue;
     } else if (k == "default_permission" || k == "default_permissions" || k == "permissions") {
       default_perms = std::make_shared<Permissions>();
-      ReadPermissionsInto(v, *default_perms, errors);
+      ReadPermissionsInto(v, &e.key_position, *default_perms, errors);
     } else if (!v.used_as_variable()) {
-      errors.Add(v.position(), "unknown field " + Quoted(e.key));
+      errors.Add(e.key_position, "unknown field " + Quoted(e.key));
     }
   }
   if (!errors.list.empty()) return errors.Result();
@@ -765,7 +818,7 @@ std::optional<std::string> ApplyAccounts(const conf::MapEntry& accounts, Options
       const conf::Value& v = e.value;
       if (k == "users") {
         users_key = &e.key_position;
-        ReadUsers(v, users, errors);
+        ReadUsers(v, e.key_position, users, errors);
       } else if (k == "exports") {
         if (!v.IsArray()) {
           errors.Add(v.position(), std::string("Exports should be an array, got ") + GoTypeName(v));
@@ -780,7 +833,7 @@ std::optional<std::string> ApplyAccounts(const conf::MapEntry& accounts, Options
         for (const conf::Value& x : v.AsArray()) ReadImport(x, acc.imports, errors);
       } else if (k == "default_permissions") {
         default_perms = std::make_shared<Permissions>();
-        ReadPermissionsInto(v, *default_perms, errors);
+        ReadPermissionsInto(v, &e.key_position, *default_perms, errors);
       } else if (k == "mappings" || k == "maps") {
         ReadMappings(v, acc.mappings, errors);
       } else if (k == "nkey" || k == "jetstream" || k == "limits") {

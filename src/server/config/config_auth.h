@@ -22,8 +22,21 @@ std::optional<std::string> ApplyAuthorization(const conf::Value& block, Options&
                                               std::vector<std::string>& warnings);
 
 // Reads a permissions map ({publish: ..., subscribe: ..., allow_responses: ...}; publish and
-// subscribe may be a string, an array, or {allow, deny}) into `out`.
-std::optional<std::string> ReadPermissions(const conf::Value& v, Permissions& out);
+// subscribe may be a string, an array, or {allow, deny}; import and export are publish and
+// subscribe) into `out`. `pos` is where a value that is not a map is reported (the key's, or
+// nullptr where the reference names no position).
+std::optional<std::string> ReadPermissions(const conf::Value& v, const conf::Position* pos,
+                                           Permissions& out);
+
+// users = [...] read as the reference's parseUsers, for a block that refuses users (cluster {
+// authorization }): true when the reference would come back with users; errors
+// ("file:line:col: message") are appended either way. `key` is the users key's position.
+bool ReadUserList(const conf::Value& v, const conf::Position& key,
+                  std::vector<std::string>& errors);
+
+// The Go type the reference's messages name for a config value ("int64", "string",
+// "[]interface {}", "map[string]interface {}", ...).
+const char* GoTypeName(const conf::Value& v);
 
 // Applies a top-level `accounts { NAME: { users, exports, imports, default_permissions } }` (or
 // `accounts = [NAME, ...]`): the accounts go to opts.accounts, their users to

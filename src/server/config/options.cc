@@ -1,57 +1,20 @@
 // Command-line flags (see options.h); the config file is read by server/config.cc.
 #include "server/config/options.h"
 
-#include "base/strings.h"
-
-#include "server/config/config.h"
-#include "server/config/config_auth.h"
-#include "server/conn/tls_context.h"
-
 #include <cctype>
+#include <climits>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <map>
-#include <sstream>
 #include <thread>
 
-namespace gannet {
+#include "base/strings.h"
+#include "server/config/config.h"
+#include "server/config/config_auth.h"
+#include "server/config/go_url.h"
+#include "server/conn/tls_context.h"
 
-std::optional<RouteUrl> ParseRouteUrl(std::string_view text, std::string* error) {
-  auto fail = [&](const std::string& why) -> std::optional<RouteUrl> {
-    if (error) *error = "error parsing route url [\"" + std::string(text) + "\"]: " + why;
-    return std::nullopt;
-  };
-  RouteUrl url;
-  url.text = std::string(text);
-  std::string_view rest = text;
-  size_t scheme = rest.find("://");
-  if (scheme == std::string_view::npos) return fail("missing scheme");
-  rest.remove_prefix(scheme + 3);
-  while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-  if (size_t at = rest.rfind('@'); at != std::string_view::npos) {
-    std::string_view userinfo = rest.substr(0, at);
-    rest.remove_prefix(at + 1);
-    size_t colon = userinfo.find(':');
-    url.user = std::string(userinfo.substr(0, colon));
-    if (colon != std::string_view::npos) url.password = std::string(userinfo.substr(colon + 1));
-  }
-  size_t colon = rest.rfind(':');
-  if (colon == std::string_view::npos || colon + 1 == rest.size()) return fail("missing port");
-  std::string_view host = rest.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  url.host = std::string(host);
-  int port = 0;
-  for (char c : rest.substr(colon + 1)) {
-    if (c < '0' || c > '9' || port > 65535) return fail("invalid port");
-    port = port * 10 + (c - '0');
-  }
-  if (port > 65535) return fail("invalid port");
-  url.port = port;
-  return url;
-}
+namespace gannet {
 
 namespace {
 
@@ -68,6 +31,82 @@ std::optional<bool> ParseBool(const std::string& text) {
   return std::nullopt;
 }
 
+// --cluster URL (the reference's overrideCluster): the host and port to listen at for routes
+// ("-1": a random one) and the credentials peers must send; "" turns clustering off.
+std::optional<std::string> OverrideCluster(const std::string& listen, ClusterConfig& c) {
+  if (listen.empty()) {
+    c.port = 0;
+    return std::nullopt;
+  }
+  // Go's url.Parse refuses the port -1: the reference parses ":0" and puts -1 back.
+  std::string text = listen;
+  const bool random = text.ends_with(":-1");
+  if (random) text = text.substr(0, text.size() - 3) + ":0";
+  std::string error;
+  std::optional<GoUrl> url = ParseGoUrl(text, &error);
+  if (!url) return error;
+  std::string host, port;
+  if (!GoSplitHostPort(url->host, host, port, &error)) return error;
+  if (random) port = "-1";
+  c.host = host;
+  // fmt.Sscan of an int: the URL let only digits through.
+  if (port.empty()) return std::string("EOF");
+  std::optional<int64_t> n = GoAtoi(port, &error, "strconv.ParseInt");
+  if (!n) return error;
+  c.port = *n > INT_MAX ? INT_MAX : static_cast<int>(*n);
+  if (url->has_user) {
+    if (!url->has_password) return std::string("expected cluster password to be set");
+    c.username = url->user;
+    c.password = url->password;
+  } else {
+    // Given on the command line without credentials: none, whatever the file says.
+    c.username.clear();
+    c.password.clear();
+  }
+  c.configured = true;
+  return std::nullopt;
+}
+
+// --routes: a comma-separated list of route URLs; "" removes the file's.
+std::optional<std::string> OverrideRoutes(const std::string& list, ClusterConfig& c) {
+  c.routes.clear();
+  if (list.empty()) return std::nullopt;
+  size_t start = 0;
+  for (;;) {
+    size_t comma = list.find(',', start);
+    std::string_view piece(list.data() + start,
+                           (comma == std::string::npos ? list.size() : comma) - start);
+    // The reference keeps going with a URL it cannot parse, and crashes on it when it dials;
+    // Gannet refuses it.
+    std::string error;
+    std::optional<RouteUrl> url = ParseRouteUrl(piece, &error);
+    if (!url) return error;
+    c.routes.push_back(std::move(*url));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return std::nullopt;
+}
+
+// What the reference's setBaselineOptions derives once the file and the flags are applied.
+void ApplyBaseline(Options& out) {
+  TlsConfig& tls = out.tls;
+  if (tls.timeout <= std::chrono::milliseconds::zero()) tls.timeout = std::chrono::seconds(2);
+  if (tls.configured && !out.auth_timeout_set) {
+    out.auth_timeout = tls.timeout + std::chrono::seconds(1);
+  }
+  ClusterConfig& cluster = out.cluster;
+  if (cluster.Enabled() && cluster.host.empty()) cluster.host = "0.0.0.0";
+  if (!cluster.auth_timeout_set) {
+    cluster.auth_timeout = cluster.tls.configured ? cluster.tls.timeout + std::chrono::seconds(1)
+                                                  : std::chrono::seconds(2);
+  }
+  if (out.threads <= 0) {
+    unsigned n = std::thread::hardware_concurrency();
+    out.threads = n == 0 ? 1 : static_cast<int>(n);
+  }
+}
+
 // The config file (if any) with the flags applied over it.
 std::optional<std::string> BuildOptions(const CommandLine& cl, const std::string& config,
                                         Options& out, std::vector<std::string>& warnings,
@@ -79,17 +118,34 @@ std::optional<std::string> BuildOptions(const CommandLine& cl, const std::string
       config_error = true;
       return err;
     }
+    // -t checks the file alone: the reference returns before it applies the flags.
+    if (cl.check_config) {
+      ApplyBaseline(out);
+      return std::nullopt;
+    }
+  } else if (cl.check_config && !cl.show_help && !cl.show_version && cl.signal.empty()) {
+    config_error = true;
+    return std::string("must specify [-c, --config] option to check configuration file syntax");
   }
   for (const auto& apply : cl.overrides) apply(out);
+  // The reference's order: --cluster, then the TLS flags, then --routes.
+  if (cl.cluster_flags.listen) {
+    if (auto err = OverrideCluster(*cl.cluster_flags.listen, out.cluster)) {
+      config_error = true;
+      return err;
+    }
+  }
   const CommandLine::TlsFlags& tls_flags = cl.tls_flags;
   TlsConfig& tls = out.tls;
   if (tls_flags.enabled == false) {
     tls = TlsConfig{};
   } else if (tls_flags.enabled == true || tls_flags.any) {
+    config_error = true;
     if (tls_flags.cert.empty())
       return std::string("TLS Server certificate must be present and valid");
     if (tls_flags.key.empty())
       return std::string("TLS Server private key must be present and valid");
+    config_error = false;
     auto timeout = tls.timeout;
     tls = TlsConfig{};
     tls.configured = true;
@@ -99,14 +155,18 @@ std::optional<std::string> BuildOptions(const CommandLine& cl, const std::string
     tls.verify = tls_flags.verify;
     tls.timeout = timeout;
   }
-  if (tls.timeout <= std::chrono::milliseconds::zero()) tls.timeout = std::chrono::seconds(2);
-  if (tls.configured && !out.auth_timeout_set) {
-    out.auth_timeout = tls.timeout + std::chrono::seconds(1);
+  if (const std::optional<std::string>& routes = cl.cluster_flags.routes) {
+    std::optional<std::string> err = OverrideRoutes(*routes, out.cluster);
+    if (!err && !routes->empty() && cl.cluster_flags.listen.value_or("").empty() &&
+        out.cluster.host.empty() && out.cluster.port == 0) {
+      err = "solicited routes require cluster capabilities, e.g. --cluster";
+    }
+    if (err) {
+      config_error = true;
+      return err;
+    }
   }
-  if (out.threads <= 0) {
-    unsigned n = std::thread::hardware_concurrency();
-    out.threads = n == 0 ? 1 : static_cast<int>(n);
-  }
+  ApplyBaseline(out);
   return std::nullopt;
 }
 
@@ -135,7 +195,6 @@ std::optional<std::string> ValidateOptions(const Options& opts) {
     if (!TlsContext::Create(opts.tls, error)) return error;
   }
   if (opts.https_port < -1 || opts.https_port > 65535) return std::string("invalid https port");
-
   if (opts.http_port < -1 || opts.http_port > 65535) return std::string("invalid http port");
   if (!opts.authorization.username.empty() && !opts.authorization.token.empty()) {
     return std::string("token and user/password authentication cannot be used together");
@@ -157,6 +216,7 @@ Server Options:
     -P, --pid <file>                 File to store PID
     -c, --config <file>              Configuration file
     -t                               Test configuration and exit
+        --client_advertise <string>  Client URL to advertise to other servers
         --threads <n>                Worker threads (default: number of cores)
         --max_pending_total <size>   Bytes all connections may hold for slow receivers
                                      together (default: a quarter of the memory; 0: none)
@@ -179,6 +239,15 @@ TLS Options:
         --tlskey <file>              Private key for server certificate
         --tlsverify                  Enable TLS, verify client certificates
         --tlscacert <file>           Client certificate CA for verification
+
+Cluster Options:
+        --routes <rurl-1, rurl-2>    Routes to solicit and connect
+        --cluster <cluster-url>      Cluster URL for solicited routes
+        --cluster_name <string>      Cluster Name, if not set one will be dynamically generated
+        --no_advertise <bool>        Do not advertise known cluster information to clients
+        --cluster_advertise <string> Cluster URL to advertise to other servers
+        --connect_retries <number>   For implicit routes, number of connect retries
+        --cluster_listen <url>       Cluster url from which members can solicit routes
 
 Common Options:
     -h, --help                       Show this message
@@ -212,6 +281,13 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
       }
     };
   };
+  // Flags whose text BuildOptions applies.
+  auto keep = [](auto& target) -> Setter {
+    return [&target](const std::string& v) -> std::optional<std::string> {
+      target = v;
+      return std::nullopt;
+    };
+  };
   std::map<std::string, Setter> valued = {
       {"a", str([](Options& o, const std::string& v) { o.host = v; })},
       {"p", integer("p", [](Options& o, int64_t v) { o.port = static_cast<int>(v); })},
@@ -242,27 +318,38 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
          return std::nullopt;
        }},
       {"ports_file_dir", str([](Options& o, const std::string& v) { o.ports_file_dir = v; })},
-      {"sl",
-       [&](const std::string& v) -> std::optional<std::string> {
-         out.signal = v;
-         return std::nullopt;
-       }},
+      {"client_advertise", str([](Options& o, const std::string& v) { o.client_advertise = v; })},
+      {"cluster", keep(out.cluster_flags.listen)},
+      {"routes", keep(out.cluster_flags.routes)},
+      {"cluster_name", str([](Options& o, const std::string& v) { o.cluster.name = v; })},
+      {"cluster_advertise", str([](Options& o, const std::string& v) { o.cluster.advertise = v; })},
+      {"connect_retries",
+       integer("connect_retries",
+               [](Options& o, int64_t v) { o.cluster.connect_retries = static_cast<int>(v); })},
+      {"sl", keep(out.signal)},
       {"max_pending_total",
        integer("max_pending_total", [](Options& o, int64_t v) { o.max_pending_total = v; })},
       {"threads",
        integer("threads", [](Options& o, int64_t v) { o.threads = static_cast<int>(v); })},
-      {"c",
-       [&](const std::string& v) -> std::
-                                     optional<std::string> {
-                                       config = v;
-                                       return std::nullopt;
-                                     }},
+      {"c", keep(config)},
   };
-  std::map<std::string, std::string> aliases = {
-      {"addr", "a"},   {"net", "a"},         {"http_port", "m"}, {"port", "p"},
-      {"name", "n"},   {"server_name", "n"}, {"pid", "P"},       {"log", "l"},
-      {"config", "c"}, {"logtime", "T"},     {"debug", "D"},     {"trace", "V"},
-      {"help", "h"},   {"version", "v"},     {"signal", "sl"},   {"https_port", "ms"}};
+  std::map<std::string, std::string> aliases = {{"addr", "a"},
+                                                {"net", "a"},
+                                                {"http_port", "m"},
+                                                {"port", "p"},
+                                                {"name", "n"},
+                                                {"server_name", "n"},
+                                                {"pid", "P"},
+                                                {"log", "l"},
+                                                {"config", "c"},
+                                                {"logtime", "T"},
+                                                {"debug", "D"},
+                                                {"trace", "V"},
+                                                {"help", "h"},
+                                                {"version", "v"},
+                                                {"signal", "sl"},
+                                                {"https_port", "ms"},
+                                                {"cluster_listen", "cluster"}};
   // Boolean flags.
   std::map<std::string, std::function<void(bool)>> booleans = {
       {"T", [&](bool b) { overrides.push_back([b](Options& o) { o.logtime = b; }); }},
@@ -275,6 +362,8 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
       {"v", [&](bool b) { out.show_version = b; }},
       {"t", [&](bool b) { out.check_config = b; }},
       {"tls", [&](bool b) { tls_flags.enabled = b; }},
+      {"no_advertise",
+       [&](bool b) { overrides.push_back([b](Options& o) { o.cluster.no_advertise = b; }); }},
       {"tlsverify",
        [&](bool b) {
          tls_flags.verify = b;
@@ -290,23 +379,31 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
                                   "jetstream",
                                   "sd",
                                   "store_dir",
-                                  "routes",
-                                  "cluster",
-                                  "cluster_listen",
-                                  "cluster_name",
-                                  "no_advertise",
-                                  "cluster_advertise",
-                                  "connect_retries",
                                   "profile",
-                                  "client_advertise",
                                   "log_size_limit",
                                   "max_traced_msg_len",
                                   "help_tls"};
 
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg.size() < 2 || arg[0] != '-') {
-      return "unexpected argument \"" + arg + "\"";
+    if (arg.size() < 2 || arg[0] != '-' || arg == "--") {
+      // Go's flag package stops at the first argument that is not a flag (or after "--"); the
+      // reference takes "version" and "help" there as commands (ProcessCommandLineArgs).
+      if (arg == "--") {
+        if (++i == argc) break;
+        arg = argv[i];
+      }
+      if (out.show_help || out.show_version) break;
+      std::string command = AsciiLower(arg);
+      if (command == "version") {
+        out.show_version = true;
+      } else if (command == "help") {
+        out.show_help = true;
+      } else {
+        out.config_error = true;
+        return "unrecognized command: " + GoQuote(arg);
+      }
+      break;
     }
     std::string name = arg.substr(arg[1] == '-' ? 2 : 1);
     std::optional<std::string> value;
@@ -314,12 +411,15 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
       value = name.substr(eq + 1);
       name = name.substr(0, eq);
     }
+    const std::string given = name;
     if (auto a = aliases.find(name); a != aliases.end()) name = a->second;
     if (auto b = booleans.find(name); b != booleans.end()) {
       bool v = true;
       if (value) {
         auto parsed = ParseBool(*value);
-        if (!parsed) return "invalid boolean value \"" + *value + "\" for -" + name;
+        if (!parsed) {
+          return "invalid boolean value \"" + *value + "\" for -" + given + ": parse error";
+        }
         v = *parsed;
       }
       b->second(v);
@@ -327,7 +427,7 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
     }
     if (auto s = valued.find(name); s != valued.end()) {
       if (!value) {
-        if (i + 1 >= argc) return "flag needs an argument: -" + name;
+        if (i + 1 >= argc) return "flag needs an argument: -" + given;
         value = argv[++i];
       }
       if (auto err = s->second(*value)) return err;
@@ -336,7 +436,7 @@ std::optional<std::string> ParseCommandLine(int argc, char** argv, CommandLine& 
     for (const char* n : kNotYet) {
       if (name == n) return "flag -" + name + " is not supported yet by gannet-server";
     }
-    return "flag provided but not defined: -" + name;
+    return "flag provided but not defined: -" + given;
   }
 
   return BuildOptions(out, config, out.options, out.warnings, out.config_error);

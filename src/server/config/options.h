@@ -19,7 +19,7 @@ namespace gannet {
 inline constexpr const char* kCompatibleNatsVersion = "2.9.10";
 
 // tls { ... } (and the --tls* flags): client connections and HTTPS monitoring
-// (server/tls_context.h).
+// (server/tls_context.h); cluster { tls { ... } } for routes.
 struct TlsConfig {
   bool configured = false;
   std::string cert_file;
@@ -27,6 +27,9 @@ struct TlsConfig {
   std::string ca_file;
   bool verify = false;
   bool verify_and_map = false;
+  // Routes only (the reference refuses it in the client block): a route's certificate is
+  // accepted when one of its DNS names matches the host of a configured route.
+  bool verify_cert_and_check_known_urls = false;
   bool insecure = false;
   std::chrono::milliseconds timeout = std::chrono::seconds(2);
   std::vector<std::string> cipher_suites;
@@ -34,37 +37,52 @@ struct TlsConfig {
   std::vector<std::string> pinned_certs;
 };
 
-// One route URL: nats-route://[user:password@]host:port (explicit in `routes`, or learned from
-// a peer's gossip).
+// One route URL of cluster { routes } or --routes, e.g. "nats-route://ruser:rpass@h:6222": the
+// peer to dial and the credentials to send in its CONNECT. Read as the reference reads it (Go's
+// url.Parse): any scheme is taken, a URL without "//" ("a:1") has no host, and a missing port
+// is 0; dialing such a URL fails each time, as the reference's dial does.
 struct RouteUrl {
-  std::string text;  // as configured
-  std::string host;
+  std::string text;  // as configured (surrounding white space removed)
+  std::string host;  // without brackets for IPv6
   int port = 0;
-  std::string user;
-  std::string password;
+  std::string user, password;
 };
-// Parses a route URL; nullopt with `error` set when it is not one.
+
+// Parses one route URL (cluster { routes }, --routes, and the URLs peers gossip, such as
+// "nats-route://10.0.0.1:6222/"). On failure returns nothing and sets `error` (if given) to the
+// reference's text: `error parsing route url ["nats://a b:1"]`.
 std::optional<RouteUrl> ParseRouteUrl(std::string_view text, std::string* error = nullptr);
 
-// cluster { ... } and the cluster flags.
+// True when both name the same route (the reference compares parsed URLs: the scheme's case
+// does not matter, anything else does).
+bool SameRouteUrl(const RouteUrl& a, const RouteUrl& b);
+
+// cluster { ... } and the cluster flags, as the reference's ClusterOpts (opts.go). Clustering
+// runs only when `port` is not 0 (a block without a port, or --cluster "", leaves it off, and
+// its routes are not dialed), as in the reference.
 struct ClusterConfig {
-  bool configured = false;
-  std::string name;
-  std::string host;
-  int port = 0;  // -1: a random port
+  bool configured = false;  // a cluster {} block, or --cluster/--cluster_listen, was given
+  std::string name;         // empty: the server makes one up (and adopts a peer's)
+  std::string host;         // "0.0.0.0" when clustering runs and none is given
+  int port = 0;             // -1: a random port
   std::vector<RouteUrl> routes;
-  std::string advertise;
+  std::string advertise;  // host[:port] given to peers instead of host/port
   bool no_advertise = false;
-  int connect_retries = 0;
+  int connect_retries = 0;  // for implicit (gossiped) routes
+  // Route TLS: peers must present a certificate from ca_file whatever `verify` says (the
+  // reference forces RequireAndVerifyClientCert and uses the CA for both sides).
   TlsConfig tls;
-  // authorization { user, password, timeout }: what a peer's CONNECT must carry.
-  std::string username;
-  std::string password;
-  std::chrono::milliseconds auth_timeout{std::chrono::seconds(2)};
-  // permissions { import, export }: the subjects whose interest we send (import) and accept
-  // (export).
-  std::optional<SubjectPermission> import_permissions;
-  std::optional<SubjectPermission> export_permissions;
+  // authorization { user, password, timeout }: what peers must send in their CONNECT.
+  std::string username, password;  // the password may be a bcrypt hash
+  // The reference's default: 2 s, or the TLS timeout plus a second with route TLS.
+  std::chrono::milliseconds auth_timeout = std::chrono::seconds(2);
+  bool auth_timeout_set = false;  // authorization { timeout } was given
+  // permissions { import, export } (reference: canImport, canExport): import limits the
+  // subjects whose messages this server takes from peers (it sends RS+ only for them), export
+  // the subjects it sends to peers (it accepts their RS+ only for them). Unset: everything.
+  std::optional<SubjectPermission> import_permissions, export_permissions;
+
+  bool Enabled() const { return port != 0; }
 };
 
 // The account of clients not bound to one.
@@ -169,7 +187,9 @@ struct CommandLine {
   bool show_version = false;
   bool check_config = false;  // -t
   std::string signal;         // --signal CMD[=PID|PIDFILE]: signal a running server and exit
-  bool config_error = false;  // the error came from the config file (no usage text then)
+  // The error is not one of flag syntax (the config file, or a flag value refused once
+  // parsed, as --cluster's URL): "gannet-server: <error>", exit status 1, no usage text.
+  bool config_error = false;
   std::vector<std::string> warnings;
   // The flags given, as changes to apply over the config file's options (again at a reload:
   // flags keep precedence over the file, as the reference).
@@ -182,6 +202,13 @@ struct CommandLine {
     bool verify = false;
     std::string cert, key, ca;
   } tls_flags;
+  // --cluster/--cluster_listen URL and --routes, applied over the file as the reference's
+  // overrideCluster and RoutesFromStr (they can fail, and --cluster replaces the file's host,
+  // port and authorization user and password).
+  struct ClusterFlags {
+    std::optional<std::string> listen;
+    std::optional<std::string> routes;
+  } cluster_flags;
 };
 
 // Parses Go-style flags (-flag, --flag, -flag=value, -flag value) and loads -c FILE, with

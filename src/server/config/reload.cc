@@ -13,6 +13,7 @@
 #include "base/go_format.h"
 #include "base/logger.h"
 #include "server/client/client.h"
+#include "server/config/go_url.h"
 #include "server/conn/tls_context.h"
 #include "server/conn/worker.h"
 #include "server/server.h"
@@ -101,6 +102,77 @@ std::string AccountsText(const Options& o) {
   return out;
 }
 
+// cluster {} but its routes (the reference's Cluster field, validateClusterOpts).
+std::optional<std::string> DiffCluster(const ClusterConfig& cur, const ClusterConfig& next,
+                                       ReloadChanges& changes) {
+  // -1 (a random port) is the port the server listens at.
+  const int next_port = next.port == -1 ? cur.port : next.port;
+  const bool permissions = !SameSubjects(cur.import_permissions, next.import_permissions) ||
+                           !SameSubjects(cur.export_permissions, next.export_permissions);
+  const bool auth =
+      cur.username != next.username || cur.password != next.password ||
+      cur.auth_timeout != next.auth_timeout || cur.tls.verify_and_map != next.tls.verify_and_map ||
+      cur.tls.verify_cert_and_check_known_urls != next.tls.verify_cert_and_check_known_urls;
+  // A configured tls.Config never compares equal in the reference, so with route TLS every
+  // reload changes the cluster (and reads its certificates again).
+  const bool changed = cur.name != next.name || cur.host != next.host || cur.port != next_port ||
+                       cur.advertise != next.advertise || cur.no_advertise != next.no_advertise ||
+                       cur.connect_retries != next.connect_retries || permissions || auth ||
+                       cur.tls.configured || next.tls.configured;
+  if (!changed) return std::nullopt;
+  if (cur.host != next.host) {
+    return "config reload not supported for cluster host: old=" + cur.host + ", new=" + next.host;
+  }
+  if (cur.port != next_port) {
+    return "config reload not supported for cluster port: old=" + std::to_string(cur.port) +
+           ", new=" + std::to_string(next_port);
+  }
+  if (!next.advertise.empty()) {
+    std::string host, why;
+    int port = 0;
+    if (!GoParseHostPort(next.advertise, 0, host, port, &why)) {
+      return "invalid Cluster.Advertise value of " + next.advertise + ", err=" + why;
+    }
+  }
+  changes.cluster = true;
+  changes.cluster_permissions_changed = permissions;
+  changes.cluster_auth_changed = auth;
+  changes.cluster_pinned_certs_changed = cur.tls.pinned_certs != next.tls.pinned_certs;
+  changes.notices.push_back("Reloaded: cluster");
+  if (next.tls.configured && next.tls.insecure) {
+    changes.warnings.push_back(kClusterTlsInsecureWarning);
+  }
+  return std::nullopt;
+}
+
+// The routes (the reference's Routes field, diffRoutes): compared as sets of URLs.
+void DiffRoutes(const std::vector<RouteUrl>& cur, const std::vector<RouteUrl>& next,
+                ReloadChanges& changes) {
+  auto sorted = [](std::vector<RouteUrl> v) {
+    std::stable_sort(v.begin(), v.end(),
+                     [](const RouteUrl& a, const RouteUrl& b) { return a.text < b.text; });
+    return v;
+  };
+  const std::vector<RouteUrl> old_routes = sorted(cur);
+  const std::vector<RouteUrl> new_routes = sorted(next);
+  bool same = old_routes.size() == new_routes.size();
+  for (size_t i = 0; same && i < old_routes.size(); ++i) {
+    same = SameRouteUrl(old_routes[i], new_routes[i]);
+  }
+  if (same) return;
+  auto contains = [](const std::vector<RouteUrl>& list, const RouteUrl& url) {
+    return std::any_of(list.begin(), list.end(),
+                       [&](const RouteUrl& r) { return SameRouteUrl(r, url); });
+  };
+  for (const RouteUrl& r : old_routes) {
+    if (!contains(new_routes, r)) changes.routes_removed.push_back(r);
+  }
+  for (const RouteUrl& r : new_routes) {
+    if (!contains(old_routes, r)) changes.routes_added.push_back(r);
+  }
+  changes.notices.push_back("Reloaded: cluster routes");
+}
+
 }  // namespace
 
 std::optional<std::string> DiffOptions(const Options& cur, const Options& next,
@@ -120,6 +192,13 @@ std::optional<std::string> DiffOptions(const Options& cur, const Options& next,
   if (!refuse("ServerName", cur.server_name, next.server_name)) return error;
   if (!refuse("Host", cur.host, next.host)) return error;
   if (!refuse("Port", Str(cur.port), Str(next.port))) return error;
+  if (cur.client_advertise != next.client_advertise && !next.client_advertise.empty()) {
+    std::string host, why;
+    int port = 0;
+    if (!GoParseHostPort(next.client_advertise, 0, host, port, &why)) {
+      return "invalid ClientAdvertise value of " + next.client_advertise + ", err=" + why;
+    }
+  }
   notice(cur.client_advertise != next.client_advertise,
          "Reload: client_advertise = " + next.client_advertise);
   notice(cur.trace != next.trace, "Reloaded: trace = " + Str(next.trace));
@@ -177,11 +256,22 @@ std::optional<std::string> DiffOptions(const Options& cur, const Options& next,
   if (!refuse("MaxPendingTotal", Str(cur.max_pending_total), Str(next.max_pending_total))) {
     return error;
   }
+  if (auto err = DiffCluster(cur.cluster, next.cluster, changes)) return err;
   changes.pid_file = cur.pid_file != next.pid_file && !next.pid_file.empty();
   notice(changes.pid_file, "Reloaded: pid_file = " + next.pid_file);
   changes.ports_file_dir = cur.ports_file_dir != next.ports_file_dir;
   notice(changes.ports_file_dir, "Reloaded: ports_file_dir = " + next.ports_file_dir);
   notice(cur.log_file != next.log_file, "Reloaded: log_file = " + next.log_file);
+  DiffRoutes(cur.cluster.routes, next.cluster.routes, changes);
+  // TLS: certificates, keys and CA files are read again on every reload (the reference's
+  // tls.Config never compares equal), so a renewed certificate takes effect.
+  changes.tls = cur.tls.configured || next.tls.configured;
+  notice(next.tls.configured && cur.tls.timeout != next.tls.timeout,
+         "Reloaded: tls timeout = " + Seconds(next.tls.timeout));
+  notice(changes.tls,
+         std::string("Reloaded: tls = ") + (next.tls.configured ? "enabled" : "disabled"));
+  notice(next.tls.configured && cur.tls.pinned_certs != next.tls.pinned_certs,
+         "Reloaded: " + std::to_string(next.tls.pinned_certs.size()) + " pinned_certs");
   notice(cur.write_deadline != next.write_deadline,
          "Reloaded: write_deadline = " + Str(next.write_deadline));
   if (!refuse("MaxClosedClients", Str(cur.max_closed_clients), Str(next.max_closed_clients)) ||
@@ -192,15 +282,6 @@ std::optional<std::string> DiffOptions(const Options& cur, const Options& next,
   }
   // Gannet's own: the worker threads are fixed for the life of the process.
   if (!refuse("Threads", Str(cur.threads), Str(next.threads))) return error;
-  // TLS: certificates, keys and CA files are read again on every reload (the reference's
-  // tls.Config never compares equal), so a renewed certificate takes effect.
-  changes.tls = cur.tls.configured || next.tls.configured;
-  notice(changes.tls,
-         std::string("Reloaded: tls = ") + (next.tls.configured ? "enabled" : "disabled"));
-  notice(next.tls.configured && cur.tls.timeout != next.tls.timeout,
-         "Reloaded: tls timeout = " + Seconds(next.tls.timeout));
-  notice(next.tls.configured && cur.tls.pinned_certs != next.tls.pinned_certs,
-         "Reloaded: " + std::to_string(next.tls.pinned_certs.size()) + " pinned_certs");
   changes.logging = cur.debug != next.debug || cur.trace != next.trace ||
                     cur.logtime != next.logtime || cur.log_file != next.log_file;
   return std::nullopt;
@@ -234,6 +315,9 @@ std::optional<std::string> Server::Reload(Options next) {
     config_ = config;
   }
   for (const std::string& line : changes.notices) LOG_INFO("%s", line.c_str());
+  for (const std::string& line : changes.warnings) LOG_WARN("%s", line.c_str());
+  // The routes manager takes over the cluster's changes here (changes.cluster,
+  // cluster_permissions_changed, routes_added/removed; see ReloadChanges).
   if (changes.pid_file) {
     std::ofstream pid(opts.pid_file);
     pid << getpid();
