@@ -195,7 +195,7 @@ bool Server::Start() {
            client_listener_.port());
   if (tls_context()) LOG_INFO("TLS required for client connections");
   LOG_INFO("Server is ready");
-  if (options_.cluster.configured) {
+  if (options_.cluster.Enabled()) {
     routes_ = std::make_unique<Routes>(*this, options_);
     if (!routes_->Start()) {
       Shutdown();

@@ -145,9 +145,9 @@ bool Route::OnConnect(std::string_view json) {
   }
   connect_received_ = true;
   // Authentication (auth.go isRouterAuthorized): the configured cluster user and password.
-  const ClusterConfig& cfg = routes_.config();
-  if (!cfg.username.empty() &&
-      (connect.user != cfg.username || !auth::PasswordMatches(cfg.password, connect.pass))) {
+  connect_user_ = connect.user;
+  connect_pass_ = connect.pass;
+  if (!routes_.Authorized(connect.user, connect.pass)) {
     SendErr("Authorization Violation");
     LOG_ERROR("%s - Router authentication error", log_prefix().c_str());
     Close(CloseReason::kAuthenticationViolation);
@@ -413,13 +413,23 @@ bool Route::OnMsg(Verb verb, const MsgArgs& args, std::string_view payload) {
   return !closing();
 }
 
+void Route::OnConfigReloaded() {
+  // A new cluster authorization applies to the routes peers dialed (reload.go: every accepted
+  // route is checked again).
+  if (did_solicit() || !connect_received_) return;
+  if (!routes_.Authorized(connect_user_, connect_pass_)) {
+    SendErr("Authorization Violation");
+    LOG_ERROR("%s - Router authentication error", log_prefix().c_str());
+    Close(CloseReason::kAuthenticationViolation);
+  }
+}
+
 // ---- Timers ----
 
 void Route::OnTimer(Clock::time_point t) {
   const Options& opts = worker().options();
-  const ClusterConfig& cfg = routes_.config();
-  if (!did_solicit() && !connect_received_ && !cfg.username.empty() &&
-      t - auth_start_ > cfg.auth_timeout) {
+  if (!did_solicit() && !connect_received_ && routes_.auth_required() &&
+      t - auth_start_ > routes_.auth_timeout()) {
     SendErr("Authentication Timeout");
     Close(CloseReason::kAuthenticationTimeout);
     return;

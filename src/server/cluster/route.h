@@ -53,6 +53,7 @@ class Route final : public Connection {
 
   // ---- Owner thread ----
   void Start() override;
+  void OnConfigReloaded() override;
   void RouteSnapshotInto(RouteSnapshot& out, bool with_subs) const;
 
   // ---- Parser handler (owner thread) ----
@@ -106,6 +107,8 @@ class Route final : public Connection {
   bool registered_ = false;
   bool no_reconnect_ = false;  // a route to ourselves, or a duplicate: do not dial it again
 
+  std::string connect_user_;  // the credentials the peer's CONNECT carried
+  std::string connect_pass_;
   std::string remote_id_;
   std::string remote_name_;
   std::string remote_cluster_;

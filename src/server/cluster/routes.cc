@@ -16,11 +16,14 @@
 #include <random>
 
 #include "auth/nkey.h"
+#include "auth/password.h"
 #include "auth/permissions.h"
 #include "base/logger.h"
 #include "base/strings.h"
 #include "core/subject.h"
 #include "server/account.h"
+#include "server/config/go_url.h"
+#include "server/config/reload.h"
 #include "server/conn/tls_context.h"
 #include "server/conn/worker.h"
 #include "server/server.h"
@@ -95,25 +98,91 @@ Routes::Routes(Server& server, const Options& options)
   base_info_.import_permissions = config_.import_permissions;
   base_info_.export_permissions = config_.export_permissions;
   base_info_.lnoc = true;
-  if (config_.import_permissions || config_.export_permissions) {
-    Permissions perms;
-    perms.publish = config_.import_permissions;
-    perms.subscribe = config_.export_permissions;
-    permissions_ = std::make_unique<auth::CompiledPermissions>(perms);
+  permissions_.store(CompilePermissions(config_));
+  configured_ = config_.routes;
+  username_ = config_.username;
+  password_ = config_.password;
+}
+
+std::shared_ptr<const auth::CompiledPermissions> Routes::CompilePermissions(
+    const ClusterConfig& config) {
+  if (!config.import_permissions && !config.export_permissions) return nullptr;
+  Permissions perms;
+  perms.publish = config.import_permissions;
+  perms.subscribe = config.export_permissions;
+  return std::make_shared<const auth::CompiledPermissions>(perms);
+}
+
+bool Routes::Authorized(const std::string& user, const std::string& password) const {
+  std::string want_user, want_password;
+  {
+    std::lock_guard lock(mu_);
+    want_user = username_;
+    want_password = password_;
   }
+  if (want_user.empty()) return true;
+  return user == want_user && auth::PasswordMatches(want_password, password);
+}
+
+bool Routes::auth_required() const {
+  std::lock_guard lock(mu_);
+  return !username_.empty();
+}
+
+bool Routes::IsConfigured(const RouteUrl& url) const {
+  std::lock_guard lock(mu_);
+  for (const RouteUrl& u : configured_) {
+    if (SameRouteUrl(u, url)) return true;
+  }
+  return false;
+}
+
+void Routes::Reload(const ClusterConfig& next, const std::vector<RouteUrl>& added,
+                    const std::vector<RouteUrl>& removed) {
+  permissions_.store(CompilePermissions(next));
+  std::vector<std::pair<Worker*, uint64_t>> to_close;
+  {
+    std::lock_guard lock(mu_);
+    username_ = next.username;
+    password_ = next.password;
+    base_info_.auth_required = !next.username.empty();
+    base_info_.import_permissions = next.import_permissions;
+    base_info_.export_permissions = next.export_permissions;
+    configured_ = next.routes;
+    for (const RouteUrl& gone : removed) {
+      for (Route* r : routes_) {
+        if (r->did_solicit() && SameRouteUrl(*r->dialed(), gone)) {
+          to_close.emplace_back(&r->worker(), r->id());
+        }
+      }
+    }
+  }
+  for (const RouteUrl& gone : removed) LOG_INFO("Removed route %s", gone.text.c_str());
+  for (auto& [worker, id] : to_close) {
+    worker->PostRun([worker, id] { worker->CloseConnection(id, CloseReason::kRouteRemoved); });
+  }
+  for (const RouteUrl& url : added) {
+    Schedule(DialJob{url, true, true, 0, std::chrono::steady_clock::now()});
+  }
+  // The peers learn our new permissions from a new INFO (route.go updateRemoteRoutePerms).
+  SendToRoutes(InfoLine());
 }
 
 Routes::~Routes() { Stop(); }
 
 bool Routes::Start() {
   if (config_.tls.configured) {
+    // Route TLS always asks for and checks the peer's certificate (both ends present one).
+    TlsConfig tls = config_.tls;
+    tls.verify = true;
     std::string error;
-    tls_ = TlsContext::Create(config_.tls, error);
+    tls_ = TlsContext::Create(tls, error);
     if (!tls_) {
       LOG_FATAL("Cluster TLS configuration error: %s", error.c_str());
       return false;
     }
   }
+  if (config_.tls.configured && config_.tls.insecure) LOG_WARN("%s", kClusterTlsInsecureWarning);
   LOG_INFO("Cluster name is %s", name().c_str());
   if (dynamic_name_) LOG_WARN("Cluster name was dynamically generated, consider setting one");
   std::string error;
@@ -124,15 +193,12 @@ bool Routes::Start() {
   }
   if (!config_.advertise.empty()) {
     // cluster_advertise: "host:port", or a host with the cluster port.
-    std::string host = config_.advertise;
-    int port = listener_.port();
-    if (size_t colon = host.rfind(':'); colon != std::string::npos && host.find(']') < colon) {
-      port = std::atoi(host.c_str() + colon + 1);
-      host.resize(colon);
-    } else if (size_t c = host.find(':');
-               c != std::string::npos && host.find(':', c + 1) == std::string::npos) {
-      port = std::atoi(host.c_str() + c + 1);
-      host.resize(c);
+    std::string host, why;
+    int port = 0;
+    if (!GoParseHostPort(config_.advertise, listener_.port(), host, port, &why)) {
+      LOG_FATAL("Error setting route INFO with Cluster.Advertise value of %s, err=%s",
+                config_.advertise.c_str(), why.c_str());
+      return false;
     }
     base_info_.host = host;
     base_info_.port = port;
@@ -223,13 +289,14 @@ void Routes::SendLameDuck() {
 }
 
 std::string Routes::InfoLine(bool ldm) const {
-  RouteInfo info = base_info_;
-  info.ldm = ldm;
+  RouteInfo info;
   {
     std::lock_guard lock(mu_);
+    info = base_info_;
     info.cluster = name_;
     info.cluster_dynamic = dynamic_name_;
   }
+  info.ldm = ldm;
   // A nonce, as the reference sends (routes do not sign it).
   info.nonce = nkey::NewNonce();
   return RouteInfoLine(info);
@@ -277,9 +344,7 @@ void Routes::Unregister(Route& route, bool reconnect) {
     return;
   }
   // A configured route is dialed again forever; a gossiped one `connect_retries` times.
-  bool still_configured = false;
-  for (const RouteUrl& u : config_.routes) still_configured |= u.text == route.dialed()->text;
-  if (route.is_explicit() && !still_configured) return;
+  if (route.is_explicit() && !IsConfigured(*route.dialed())) return;
   LOG_DEBUG("Attempting reconnect for solicited route \"%s\"", route.dialed()->text.c_str());
   std::uniform_int_distribution<int> jitter(0, 99);
   static thread_local std::mt19937 rng(std::random_device{}());
@@ -317,8 +382,11 @@ void Routes::ImplicitRoute(const RouteInfo& info) {
   }
   // One of our configured routes: the dialer has it already.
   std::string host_port = AsciiLower(JoinHostPort(info.host, info.port));
-  for (const RouteUrl& u : config_.routes) {
-    if (AsciiLower(JoinHostPort(u.host, u.port)) == host_port) return;
+  {
+    std::lock_guard lock(mu_);
+    for (const RouteUrl& u : configured_) {
+      if (AsciiLower(JoinHostPort(u.host, u.port)) == host_port) return;
+    }
   }
   std::string why;
   auto url = ParseRouteUrl(info.ip, &why);
@@ -327,8 +395,9 @@ void Routes::ImplicitRoute(const RouteInfo& info) {
     return;
   }
   if (info.auth_required) {
-    url->user = config_.username;
-    url->password = config_.password;
+    std::lock_guard lock(mu_);
+    url->user = username_;
+    url->password = password_;
   }
   Schedule(DialJob{*url, false, true, 0, std::chrono::steady_clock::now()});
 }
@@ -402,8 +471,7 @@ void Routes::DialLoop() {
     dial_jobs_.erase(next);
     lock.unlock();
     // A configured route removed by a reload is not dialed any more.
-    bool wanted = !job.explicit_route;
-    for (const RouteUrl& u : config_.routes) wanted |= u.text == job.url.text;
+    bool wanted = !job.explicit_route || IsConfigured(job.url);
     // Gossip may name a peer we are connected to by now.
     std::string error;
     int fd = wanted ? Dial(job, error) : -1;
@@ -447,11 +515,13 @@ void Routes::DialLoop() {
 // ---- Interest ----
 
 bool Routes::CanImport(std::string_view subject) const {
-  return !permissions_ || permissions_->PublishAllowed(subject);
+  auto perms = permissions_.load();
+  return !perms || perms->PublishAllowed(subject);
 }
 
 bool Routes::CanExport(std::string_view subject, std::string_view queue) const {
-  return !permissions_ || permissions_->SubscribeAllowed(subject, queue);
+  auto perms = permissions_.load();
+  return !perms || perms->SubscribeAllowed(subject, queue);
 }
 
 void Routes::LocalInterest(const Account& account, const Subscription& sub, int delta) {
@@ -602,8 +672,9 @@ std::chrono::steady_clock::time_point Routes::client_urls_changed() const {
 // ---- Monitoring ----
 
 std::vector<std::string> Routes::configured_urls() const {
+  std::lock_guard lock(mu_);
   std::vector<std::string> out;
-  for (const RouteUrl& u : config_.routes) out.push_back(u.text);
+  for (const RouteUrl& u : configured_) out.push_back(u.text);
   return out;
 }
 

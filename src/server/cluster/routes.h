@@ -62,9 +62,20 @@ class Routes {
   // Lame duck mode: tells every peer, which stops offering our client URLs to its clients.
   void SendLameDuck();
   // This server's route URL for gossip ("nats-route://host:port/" as peers should dial it).
-  // What a peer's CONNECT must carry, and the route TLS context (null without TLS).
+  // The cluster block as the server started with it (what a reload cannot change: ports,
+  // advertise, TLS), and the route TLS context (null without TLS).
   const ClusterConfig& config() const { return config_; }
   std::shared_ptr<const TlsContext> tls() const { return tls_; }
+  // Route authorization (auth.go isRouterAuthorized): whether a peer's CONNECT credentials are
+  // accepted, and whether any are asked for. Follows reloads.
+  bool Authorized(const std::string& user, const std::string& password) const;
+  bool auth_required() const;
+  std::chrono::milliseconds auth_timeout() const { return config_.auth_timeout; }
+  // A reload (reload.h ReloadChanges): routes added are dialed, removed ones closed for good;
+  // new authorization and permissions apply to routes from now on (the accepted routes are
+  // re-checked by their workers: Route::OnConfigReloaded).
+  void Reload(const ClusterConfig& next, const std::vector<RouteUrl>& added,
+              const std::vector<RouteUrl>& removed);
 
   // ---- Registry ----
   // Registers `route` under its remote id. False when that peer already has a route (the
@@ -127,6 +138,9 @@ class Routes {
     std::unordered_map<std::string, int32_t> counts;  // "<subject>[ <queue>]" -> local subs
   };
 
+  bool IsConfigured(const RouteUrl& url) const;
+  static std::shared_ptr<const auth::CompiledPermissions> CompilePermissions(
+      const ClusterConfig& config);
   void DialLoop();
   void Schedule(DialJob job);
   // One attempt: a connected socket handed to a worker, or -1.
@@ -145,10 +159,13 @@ class Routes {
   std::shared_ptr<const TlsContext> tls_;
   RouteInfo base_info_;  // what every INFO we send carries
   // The cluster permissions as the reference applies them to a route: import as publish,
-  // export as subscribe (route.go setRoutePermissions). Null: none.
-  std::unique_ptr<auth::CompiledPermissions> permissions_;
+  // export as subscribe (route.go setRoutePermissions). Null: none. Replaced on reload.
+  std::atomic<std::shared_ptr<const auth::CompiledPermissions>> permissions_;
 
   mutable std::mutex mu_;
+  std::vector<RouteUrl> configured_;  // the explicit routes (reloadable)
+  std::string username_;              // authorization {} (reloadable)
+  std::string password_;
   std::string name_;
   bool dynamic_name_ = false;
   std::unordered_map<std::string, Route*> remotes_;  // by remote server id

@@ -13,6 +13,7 @@
 #include "base/go_format.h"
 #include "base/logger.h"
 #include "server/client/client.h"
+#include "server/cluster/routes.h"
 #include "server/config/go_url.h"
 #include "server/conn/tls_context.h"
 #include "server/conn/worker.h"
@@ -316,8 +317,12 @@ std::optional<std::string> Server::Reload(Options next) {
   }
   for (const std::string& line : changes.notices) LOG_INFO("%s", line.c_str());
   for (const std::string& line : changes.warnings) LOG_WARN("%s", line.c_str());
-  // The routes manager takes over the cluster's changes here (changes.cluster,
-  // cluster_permissions_changed, routes_added/removed; see ReloadChanges).
+  // The routes manager takes the cluster's changes over: routes added and removed, the
+  // authorization and permissions (accepted routes are re-checked by their workers below).
+  if (routes_ &&
+      (changes.cluster || !changes.routes_added.empty() || !changes.routes_removed.empty())) {
+    routes_->Reload(opts.cluster, changes.routes_added, changes.routes_removed);
+  }
   if (changes.pid_file) {
     std::ofstream pid(opts.pid_file);
     pid << getpid();
