@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "sanitizer_report.h"
 #include "server_process.h"
 #include "tls_support.h"
 
@@ -25,11 +26,14 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-// `gannet ARGS...` as a child process; stdout and stderr go to files.
+// `gannet ARGS...` as a child process; stdout and stderr go to files. A sanitizer report in
+// its stderr fails the test.
 class Tool {
  public:
   // `stdin_fd`: what the tool reads as standard input (default /dev/null).
   explicit Tool(std::vector<std::string> args, int stdin_fd = -1) {
+    command_ = "gannet";
+    for (const auto& a : args) command_ += " " + a;
     static int seq = 0;
     std::string base = "/tmp/gannet-cli-" + std::to_string(getpid()) + "-" + std::to_string(++seq);
     out_ = base + ".out";
@@ -56,6 +60,7 @@ class Tool {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
     }
+    ExpectNoSanitizerReport(command_, err());
     unlink(out_.c_str());
     unlink(err_.c_str());
   }
@@ -87,6 +92,7 @@ class Tool {
   std::string err() const { return ReadFile(err_); }
 
  private:
+  std::string command_;
   pid_t pid_ = -1;
   bool exited_ = false;
   std::string out_, err_;
