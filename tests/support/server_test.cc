@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <stdexcept>
@@ -21,8 +22,8 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
-  for (const auto& f : files_) ::unlink(f.c_str());
-  ::rmdir(path_.c_str());
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
 }
 
 std::string TempDir::Write(const std::string& name, std::string_view content) {
@@ -31,7 +32,6 @@ std::string TempDir::Write(const std::string& name, std::string_view content) {
   out << content;
   out.close();
   if (!out) Fail("cannot write " + file);
-  files_.push_back(file);
   return file;
 }
 

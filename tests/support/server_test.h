@@ -18,7 +18,8 @@ namespace gannet::test {
 // ASSERT_* cannot be used): GoogleTest reports the exception as a failure of the test.
 [[noreturn]] void Fail(const std::string& why);
 
-// Temporary directory removed (with its files) at destruction.
+// Temporary directory removed at destruction, with every file in it (also those a server wrote
+// there: pid and ports files).
 class TempDir {
  public:
   TempDir();
@@ -31,7 +32,6 @@ class TempDir {
 
  private:
   std::string path_;
-  std::vector<std::string> files_;
 };
 
 class ServerTest : public ::testing::TestWithParam<ServerKind> {
