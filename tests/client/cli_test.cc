@@ -10,7 +10,8 @@
 #include <sstream>
 #include <thread>
 
-#include "server_process.h"
+#include "sanitizer_report.h"
+#include "server_test.h"
 #include "tls_support.h"
 
 namespace gannet::test {
@@ -25,11 +26,14 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-// `gannet ARGS...` as a child process; stdout and stderr go to files.
+// `gannet ARGS...` as a child process; stdout and stderr go to files. A sanitizer report in
+// its stderr fails the test.
 class Tool {
  public:
   // `stdin_fd`: what the tool reads as standard input (default /dev/null).
   explicit Tool(std::vector<std::string> args, int stdin_fd = -1) {
+    command_ = "gannet";
+    for (const auto& a : args) command_ += " " + a;
     static int seq = 0;
     std::string base = "/tmp/gannet-cli-" + std::to_string(getpid()) + "-" + std::to_string(++seq);
     out_ = base + ".out";
@@ -56,6 +60,7 @@ class Tool {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
     }
+    ExpectNoSanitizerReport(command_, err());
     unlink(out_.c_str());
     unlink(err_.c_str());
   }
@@ -87,19 +92,15 @@ class Tool {
   std::string err() const { return ReadFile(err_); }
 
  private:
+  std::string command_;
   pid_t pid_ = -1;
   bool exited_ = false;
   std::string out_, err_;
 };
 
-class CliTest : public ::testing::TestWithParam<ServerKind> {
+class CliTest : public ServerTest {
  protected:
-  void SetUp() override {
-    server_ = std::make_unique<ServerProcess>(GetParam());
-    ASSERT_TRUE(server_->Start());
-    url_ = server_->url();
-  }
-  std::unique_ptr<ServerProcess> server_;
+  void SetUp() override { url_ = Start().url(); }
   std::string url_;
 };
 
@@ -212,13 +213,10 @@ TEST_P(CliTest, BenchTextAndCsv) {
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 3);  // header + 2 publishers
 }
 
-INSTANTIATE_TEST_SUITE_P(BothServers, CliTest,
-                         ::testing::Values(ServerKind::kGannet, ServerKind::kNatsServer),
-                         [](const auto& info) { return std::string(ServerKindName(info.param)); });
+GANNET_INSTANTIATE_FOR_BOTH_SERVERS_SANITIZED(CliTest);
 
 TEST_P(CliTest, Credentials) {
-  ServerProcess secured(GetParam(), {"--user", "bob", "--pass", "pw"});
-  ASSERT_TRUE(secured.Start());
+  ServerProcess& secured = Start({"--user", "bob", "--pass", "pw"});
   Tool ok({"pub", "-s", secured.url(), "--user", "bob", "--password", "pw", "x", "y"});
   EXPECT_EQ(ok.Wait(), 0) << ok.err();
   Tool in_url({"pub", "-s", "nats://bob:pw@127.0.0.1:" + std::to_string(secured.port()), "x", "y"});
@@ -226,19 +224,16 @@ TEST_P(CliTest, Credentials) {
   Tool wrong({"pub", "-s", secured.url(), "--user", "bob", "--password", "nope", "x", "y"});
   EXPECT_EQ(wrong.Wait(), 1);
   EXPECT_NE(wrong.err().find("authorization violation"), std::string::npos) << wrong.err();
-  ServerProcess tokened(GetParam(), {"--auth", "s3cr3t"});
-  ASSERT_TRUE(tokened.Start());
+  ServerProcess& tokened = Start({"--auth", "s3cr3t"});
   Tool token({"pub", "-s", tokened.url(), "--token", "s3cr3t", "x", "y"});
   EXPECT_EQ(token.Wait(), 0) << token.err();
 }
 
 TEST_P(CliTest, Tls) {
   const TestCerts& c = Certs();
-  std::string conf = c.dir + "/cli-" + std::to_string(getpid()) + ".conf";
-  std::ofstream(conf) << "tls { cert_file: \"" << c.server_cert << "\", key_file: \""
-                      << c.server_key << "\", ca_file: \"" << c.ca << "\", verify: true }\n";
-  ServerProcess secured(GetParam(), {"-c", conf});
-  ASSERT_TRUE(secured.Start()) << secured.Output();
+  ServerProcess& secured =
+      StartWithConfig("tls { cert_file: \"" + c.server_cert + "\", key_file: \"" + c.server_key +
+                      "\", ca_file: \"" + c.ca + "\", verify: true }\n");
   std::string url = "tls://localhost:" + std::to_string(secured.port());
   std::vector<std::string> tls = {"--tlsca",     c.ca,       "--tlscert",
                                   c.client_cert, "--tlskey", c.client_key};
@@ -255,7 +250,6 @@ TEST_P(CliTest, Tls) {
   // Without the client certificate the server refuses the tool.
   Tool refused({"pub", "-s", url, "--tlsca", c.ca, "t.x", "no"});
   EXPECT_EQ(refused.Wait(), 1);
-  ::unlink(conf.c_str());
 }
 
 TEST(Cli, UnreachableServerAndBadUsage) {

@@ -3,16 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <cstdio>
-#include <fstream>
 #include <set>
 
 #include "client_test_util.h"
 #include "gannet/client.h"
-#include "server_process.h"
+#include "server_test.h"
 
 namespace gannet::test {
 namespace {
@@ -25,13 +22,8 @@ using client::Message;
 using client::Options;
 using client::Status;
 
-class ClientTest : public ::testing::TestWithParam<ServerKind> {
+class ClientTest : public ServerTest {
  protected:
-  ServerProcess& StartServer(std::vector<std::string> args = {}) {
-    servers_.push_back(std::make_unique<ServerProcess>(GetParam(), std::move(args)));
-    if (!servers_.back()->Start()) ADD_FAILURE() << "server did not start";
-    return *servers_.back();
-  }
   Options OptionsFor(const ServerProcess& s) {
     Options o;
     o.servers = {s.url()};
@@ -48,11 +40,10 @@ class ClientTest : public ::testing::TestWithParam<ServerKind> {
     }
     return std::move(*nc);
   }
-  std::vector<std::unique_ptr<ServerProcess>> servers_;
 };
 
 TEST_P(ClientTest, ConnectReadsServerInfo) {
-  auto& s = StartServer();
+  auto& s = Start();
   auto nc = Connect(s);
   ASSERT_TRUE(nc.valid());
   EXPECT_EQ(nc.state(), ConnectionState::kConnected);
@@ -69,7 +60,7 @@ TEST_P(ClientTest, ConnectReadsServerInfo) {
 }
 
 TEST_P(ClientTest, PublishSubscribeInOrder) {
-  auto& s = StartServer();
+  auto& s = Start();
   auto sub_conn = Connect(s);
   auto pub_conn = Connect(s);
   std::vector<std::string> got;
@@ -102,7 +93,7 @@ TEST_P(ClientTest, PublishSubscribeInOrder) {
 }
 
 TEST_P(ClientTest, SyncSubscriptionAndTimeout) {
-  auto& s = StartServer();
+  auto& s = Start();
   auto nc = Connect(s);
   auto sub = nc.SubscribeSync("q");
   ASSERT_TRUE(sub.ok());
@@ -117,7 +108,7 @@ TEST_P(ClientTest, SyncSubscriptionAndTimeout) {
 }
 
 TEST_P(ClientTest, EmptyAndLargePayloads) {
-  auto& s = StartServer();
+  auto& s = Start();
   auto nc = Connect(s);
   auto sub = nc.SubscribeSync("p");
   ASSERT_TRUE(sub.ok());
@@ -138,7 +129,7 @@ TEST_P(ClientTest, EmptyAndLargePayloads) {
 }
 
 TEST_P(ClientTest, QueueGroupSharesMessages) {
-  auto& s = StartServer();
+  auto& s = Start();
   auto pub = Connect(s);
   std::vector<Connection> members;
   std::vector<std::unique_ptr<std::atomic<int>>> counts;
@@ -165,7 +156,7 @@ TEST_P(ClientTest, QueueGroupSharesMessages) {
 }
 
 TEST_P(ClientTest, RequestReply) {
-  auto& s = StartServer();
+  auto& s = Start();
   auto svc = Connect(s);
   auto cli = Connect(s);
   ASSERT_TRUE(
@@ -194,7 +185,7 @@ TEST_P(ClientTest, RequestReply) {
 }
 
 TEST_P(ClientTest, NoRespondersAndTimeout) {
-  auto& s = StartServer();
+  auto& s = Start();
   auto nc = Connect(s);
   auto start = std::chrono::steady_clock::now();
   auto r = nc.Request("nobody.home", "x", 5s);
@@ -213,7 +204,7 @@ TEST_P(ClientTest, NoRespondersAndTimeout) {
 }
 
 TEST_P(ClientTest, HeadersRoundTrip) {
-  auto& s = StartServer();
+  auto& s = Start();
   auto nc = Connect(s);
   auto sub = nc.SubscribeSync("h");
   ASSERT_TRUE(sub.ok());
@@ -245,7 +236,7 @@ TEST_P(ClientTest, HeadersRoundTrip) {
 }
 
 TEST_P(ClientTest, AutoUnsubscribeAndUnsubscribe) {
-  auto& s = StartServer();
+  auto& s = Start();
   auto nc = Connect(s);
   Counter n;
   auto sub = nc.Subscribe("auto", [&](Message&) { n.Add(); });
@@ -273,7 +264,7 @@ TEST_P(ClientTest, AutoUnsubscribeAndUnsubscribe) {
 }
 
 TEST_P(ClientTest, EchoOffSkipsOwnMessages) {
-  auto& s = StartServer();
+  auto& s = Start();
   Options o = OptionsFor(s);
   o.echo = false;
   auto quiet = Connect(o);
@@ -290,7 +281,7 @@ TEST_P(ClientTest, EchoOffSkipsOwnMessages) {
 }
 
 TEST_P(ClientTest, DrainDeliversEverythingThenCloses) {
-  auto& s = StartServer();
+  auto& s = Start();
   auto nc = Connect(s);
   auto pub = Connect(s);
   Gate release;
@@ -315,7 +306,7 @@ TEST_P(ClientTest, DrainDeliversEverythingThenCloses) {
 }
 
 TEST_P(ClientTest, SubscriptionDrain) {
-  auto& s = StartServer();
+  auto& s = Start();
   auto nc = Connect(s);
   std::atomic<int> got{0};
   auto sub = nc.Subscribe("sd", [&](Message&) { got.fetch_add(1); });
@@ -329,7 +320,7 @@ TEST_P(ClientTest, SubscriptionDrain) {
 }
 
 TEST_P(ClientTest, SlowConsumerDropsAndReports) {
-  auto& s = StartServer();
+  auto& s = Start();
   Counter errors;
   Options o = OptionsFor(s);
   o.on_error = [&](Status st, const std::string& detail) {
@@ -356,7 +347,7 @@ TEST_P(ClientTest, SlowConsumerDropsAndReports) {
 }
 
 TEST_P(ClientTest, CallbacksMayRequestFlushAndClose) {
-  auto& s = StartServer();
+  auto& s = Start();
   auto nc = Connect(s);
   Counter done;
   std::string answer;
@@ -385,7 +376,7 @@ TEST_P(ClientTest, CallbacksMayRequestFlushAndClose) {
 }
 
 TEST_P(ClientTest, Authentication) {
-  auto& s = StartServer({"--user", "alice", "--pass", "s3cret"});
+  auto& s = Start({"--user", "alice", "--pass", "s3cret"});
   {
     Options o;
     o.servers = {"nats://alice:s3cret@127.0.0.1:" + std::to_string(s.port())};
@@ -407,7 +398,7 @@ TEST_P(ClientTest, Authentication) {
 }
 
 TEST_P(ClientTest, TokenInUrl) {
-  auto& s = StartServer({"--auth", "t0ken"});
+  auto& s = Start({"--auth", "t0ken"});
   Options o;
   o.servers = {"nats://t0ken@127.0.0.1:" + std::to_string(s.port())};
   EXPECT_TRUE(Connection::Connect(o).ok());
@@ -427,7 +418,7 @@ TEST_P(ClientTest, UnreachableServerIsAClearError) {
 }
 
 TEST_P(ClientTest, ReconnectsAfterServerRestartAndResubscribes) {
-  auto& first = StartServer();
+  auto& first = Start();
   int port = first.port();
   Counter disconnected, reconnected;
   Options o = OptionsFor(first);
@@ -451,7 +442,7 @@ TEST_P(ClientTest, ReconnectsAfterServerRestartAndResubscribes) {
   // Published while disconnected: buffered, sent after the subscriptions on reconnect.
   ASSERT_EQ(nc.Publish("r", "buffered"), Status::kOk);
 
-  auto& second = StartServer({"-p", std::to_string(port)});
+  auto& second = Start({"-p", std::to_string(port)});
   ASSERT_EQ(second.port(), port);
   ASSERT_TRUE(reconnected.WaitFor(1, 20s));
   ASSERT_TRUE(got.WaitFor(2));
@@ -463,8 +454,8 @@ TEST_P(ClientTest, ReconnectsAfterServerRestartAndResubscribes) {
 }
 
 TEST_P(ClientTest, FailsOverToTheNextServer) {
-  auto& a = StartServer();
-  auto& b = StartServer();
+  auto& a = Start();
+  auto& b = Start();
   Counter reconnected;
   std::string url;
   std::mutex mu;
@@ -495,7 +486,7 @@ TEST_P(ClientTest, FailsOverToTheNextServer) {
 }
 
 TEST_P(ClientTest, GivesUpAfterMaxReconnects) {
-  auto& s = StartServer();
+  auto& s = Start();
   Counter closed;
   Options o = OptionsFor(s);
   o.max_reconnect_attempts = 2;
@@ -523,7 +514,7 @@ TEST_P(ClientTest, RetryOnFailedConnect) {
   auto sub = nc.SubscribeSync("early");
   ASSERT_TRUE(sub.ok());
   ASSERT_EQ(nc.Publish("early", "queued before any server"), Status::kOk);
-  StartServer({"-p", std::to_string(port)});
+  Start({"-p", std::to_string(port)});
   ASSERT_TRUE(reconnected.WaitFor(1, 20s));
   auto m = sub->NextMessage(5s);
   ASSERT_TRUE(m.ok()) << m.error();
@@ -531,13 +522,8 @@ TEST_P(ClientTest, RetryOnFailedConnect) {
 }
 
 TEST_P(ClientTest, LameDuckEventThenReconnectElsewhere) {
-  std::string conf = "/tmp/gannet-client-ldm-" + std::to_string(getpid()) + ".conf";
-  {
-    std::ofstream f(conf);
-    f << "lame_duck_grace_period: \"1s\"\nlame_duck_duration: \"30s\"\n";
-  }
-  auto& a = StartServer({"-c", conf});
-  auto& b = StartServer();
+  auto& a = StartWithConfig("lame_duck_grace_period: \"1s\"\nlame_duck_duration: \"30s\"\n");
+  auto& b = Start();
   Counter ldm, reconnected;
   Options o;
   o.servers = {a.url(), b.url()};
@@ -552,11 +538,10 @@ TEST_P(ClientTest, LameDuckEventThenReconnectElsewhere) {
   EXPECT_TRUE(nc.server_info().lame_duck_mode);
   ASSERT_TRUE(reconnected.WaitFor(1, 20s));
   EXPECT_EQ(nc.connected_url(), b.url());
-  std::remove(conf.c_str());
 }
 
 TEST_P(ClientTest, ReconnectBufferIsBounded) {
-  auto& s = StartServer();
+  auto& s = Start();
   Counter disconnected;
   Options o = OptionsFor(s);
   o.reconnect_buffer_size = 1000;
@@ -573,7 +558,7 @@ TEST_P(ClientTest, ReconnectBufferIsBounded) {
 }
 
 TEST_P(ClientTest, VerboseAndPedanticConnectionsWork) {
-  auto& s = StartServer();
+  auto& s = Start();
   Options o = OptionsFor(s);
   o.verbose = true;
   o.pedantic = true;
@@ -588,9 +573,7 @@ TEST_P(ClientTest, VerboseAndPedanticConnectionsWork) {
   EXPECT_EQ(nc.Flush(), Status::kOk);  // +OKs in between do not confuse the PONG count
 }
 
-INSTANTIATE_TEST_SUITE_P(BothServers, ClientTest,
-                         ::testing::Values(ServerKind::kGannet, ServerKind::kNatsServer),
-                         [](const auto& info) { return std::string(ServerKindName(info.param)); });
+GANNET_INSTANTIATE_FOR_BOTH_SERVERS_SANITIZED(ClientTest);
 
 // ---------------------------------------------------------------------------------------------
 // Behaviour a real server shows only in a cluster or on demand: a scripted fake server.

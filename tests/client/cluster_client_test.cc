@@ -9,6 +9,7 @@
 #include "client_test_util.h"
 #include "gannet/client.h"
 #include "server_process.h"
+#include "server_test.h"
 
 namespace gannet::test {
 namespace {
@@ -85,9 +86,7 @@ TEST_P(ClusterClientTest, LearnsTheOtherNodeAndFailsOverToIt) {
   std::remove(conf_b.c_str());
 }
 
-INSTANTIATE_TEST_SUITE_P(BothServers, ClusterClientTest,
-                         ::testing::Values(ServerKind::kGannet, ServerKind::kNatsServer),
-                         [](const auto& info) { return std::string(ServerKindName(info.param)); });
+GANNET_INSTANTIATE_FOR_BOTH_SERVERS_SANITIZED(ClusterClientTest);
 
 }  // namespace
 }  // namespace gannet::test

@@ -2,13 +2,11 @@
 // same tls {} block: tls:// URLs, taking up TLS a server requires, CA and hostname
 // verification, client certificates.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <fstream>
 #include <memory>
 
 #include "gannet/client.h"
-#include "server_process.h"
+#include "server_test.h"
 #include "tls_support.h"
 
 namespace gannet::test {
@@ -18,37 +16,23 @@ using namespace std::chrono_literals;
 using client::Connection;
 using client::Options;
 
-class TlsClientTest : public ::testing::TestWithParam<ServerKind> {
+class TlsClientTest : public ServerTest {
  protected:
-  void TearDown() override {
-    if (server_) server_->Stop();
-    if (!conf_.empty()) ::unlink(conf_.c_str());
-  }
   // Starts the server with tls {} from our test certificates (plus `extra` in the block).
   ServerProcess& StartTls(const std::string& extra = "",
                           const std::string& cert = Certs().server_cert,
                           const std::string& key = Certs().server_key) {
-    conf_ = Certs().dir + "/client-test-" + std::to_string(::getpid()) + "-" +
-            std::to_string(++seq_) + ".conf";
-    std::ofstream(conf_) << "tls { cert_file: \"" << cert << "\", key_file: \"" << key
-                         << "\", ca_file: \"" << Certs().ca << "\"\n"
-                         << extra << "\n}\n";
-    server_ = std::make_unique<ServerProcess>(GetParam(), std::vector<std::string>{"-c", conf_});
-    if (!server_->Start()) ADD_FAILURE() << "server did not start: " << server_->Output();
-    return *server_;
+    return StartWithConfig("tls { cert_file: \"" + cert + "\", key_file: \"" + key +
+                           "\", ca_file: \"" + Certs().ca + "\"\n" + extra + "\n}\n");
   }
-  std::string TlsUrl() const { return "tls://localhost:" + std::to_string(server_->port()); }
-  Options Trusting() const {
+  std::string TlsUrl() { return "tls://localhost:" + std::to_string(server().port()); }
+  Options Trusting() {
     Options o;
     o.servers = {TlsUrl()};
     o.tls_ca_file = Certs().ca;
     o.allow_reconnect = false;
     return o;
   }
-
-  std::unique_ptr<ServerProcess> server_;
-  std::string conf_;
-  int seq_ = 0;
 };
 
 TEST_P(TlsClientTest, PublishSubscribeRequestOverTls) {
@@ -87,7 +71,7 @@ TEST_P(TlsClientTest, PublishSubscribeRequestOverTls) {
 TEST_P(TlsClientTest, NatsUrlTakesUpTlsTheServerRequires) {
   StartTls();
   Options o = Trusting();
-  o.servers = {"nats://localhost:" + std::to_string(server_->port())};
+  o.servers = {"nats://localhost:" + std::to_string(server().port())};
   auto nc = Connection::Connect(o);
   ASSERT_TRUE(nc.ok()) << nc.error();
   EXPECT_EQ(nc->Flush(), client::Status::kOk);
@@ -110,7 +94,7 @@ TEST_P(TlsClientTest, ServerCertificateIsVerified) {
       << bad_name.error();
   // An IP address URL is checked against the certificate's IP SAN.
   o = Trusting();
-  o.servers = {"tls://127.0.0.1:" + std::to_string(server_->port())};
+  o.servers = {"tls://127.0.0.1:" + std::to_string(server().port())};
   auto by_ip = Connection::Connect(o);
   EXPECT_TRUE(by_ip.ok()) << by_ip.error();
   // Verification off (for tests): accepted whatever the CA.
@@ -135,17 +119,14 @@ TEST_P(TlsClientTest, ClientCertificateForVerifyingServer) {
 }
 
 TEST_P(TlsClientTest, SecureAskedButNotOffered) {
-  server_ = std::make_unique<ServerProcess>(GetParam());
-  ASSERT_TRUE(server_->Start());
+  Start();
   Options o = Trusting();
   auto nc = Connection::Connect(o);
   ASSERT_FALSE(nc.ok());
   EXPECT_NE(nc.error().find("secure connection required"), std::string::npos) << nc.error();
 }
 
-INSTANTIATE_TEST_SUITE_P(Servers, TlsClientTest,
-                         ::testing::Values(ServerKind::kGannet, ServerKind::kNatsServer),
-                         [](const auto& info) { return std::string(ServerKindName(info.param)); });
+GANNET_INSTANTIATE_FOR_BOTH_SERVERS(TlsClientTest);
 
 }  // namespace
 }  // namespace gannet::test

@@ -43,13 +43,6 @@ class AccountsTest : public ProtocolTest {
     json += headers ? R"(,"headers":true,"no_responders":true})" : "}";
     return Client(json);
   }
-  // Runs the binary with `args`, which must exit, and returns what it printed.
-  std::string RunToExit(const std::vector<std::string>& args) {
-    ServerProcess p(kind(), args);
-    p.Start(2s);
-    p.Stop();
-    return p.Output();
-  }
   TempDir dir_;
 };
 

@@ -11,14 +11,6 @@ namespace {
 
 class ConfigTest : public ProtocolTest {
  protected:
-  // Runs the binary with `args` and returns everything it printed (it must exit: -t, or an
-  // error) and its exit status.
-  std::string RunToExit(const std::vector<std::string>& args, int* status) {
-    ServerProcess p(kind(), args);
-    p.Start(2s);  // returns false: no port ever opens
-    *status = p.Stop();
-    return p.Output();
-  }
   TempDir dir_;
 };
 
@@ -42,8 +34,7 @@ TEST_P(ConfigTest, EverySyntaxFormTakesEffect) {
                                     "authorization {\n"
                                     "  timeout: 1.5\n"
                                     "}\n");
-  ServerProcess s(kind(), {"-c", conf, "-p", std::to_string(port)});
-  ASSERT_TRUE(s.Start()) << s.Output();
+  ServerProcess& s = Start({"-c", conf, "-p", std::to_string(port)});
   EXPECT_EQ(s.Output().find("unknown field"), std::string::npos) << s.Output();
   RawConn c;
   ASSERT_TRUE(c.Connect(port));
@@ -105,8 +96,7 @@ TEST_P(ConfigTest, MissingIncludeIsAnError) {
 TEST_P(ConfigTest, FlagsOverrideTheFile) {
   int port = FreeTcpPort();
   std::string conf = dir_.Write("p.conf", "port: 1\nmax_payload: 4096\n");
-  ServerProcess s(kind(), {"-c", conf, "-p", std::to_string(port)});
-  ASSERT_TRUE(s.Start()) << s.Output();
+  ServerProcess& s = Start({"-c", conf, "-p", std::to_string(port)});
   EXPECT_EQ(s.port(), port);
   s.Stop();
 }
@@ -273,9 +263,7 @@ TEST(ConfigBothServers, ClusterFlagErrorsAsTheReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Servers, ConfigTest,
-                         ::testing::Values(ServerKind::kGannet, ServerKind::kNatsServer),
-                         [](const auto& info) { return std::string(ServerKindName(info.param)); });
+GANNET_INSTANTIATE_FOR_BOTH_SERVERS(ConfigTest);
 
 // Gannet only: features of later work in a config file are refused, not ignored.
 TEST(ConfigGannet, JetStreamIsRefusedNotIgnored) {

@@ -3,17 +3,9 @@
 
 #include <sys/wait.h>
 
-#include <unistd.h>
-
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <iostream>
-#include <stdexcept>
 
 namespace gannet::test {
-
-void Fail(const std::string& why) { throw std::runtime_error(why); }
 
 namespace {
 
@@ -120,27 +112,6 @@ std::string PubBytes(std::string_view subject, std::string_view reply, std::stri
   return out;
 }
 
-TempDir::TempDir() {
-  char tmpl[] = "/tmp/gannet-itest-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) Fail("mkdtemp failed");
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  for (const auto& f : files_) ::unlink(f.c_str());
-  ::rmdir(path_.c_str());
-}
-
-std::string TempDir::Write(const std::string& name, std::string_view content) {
-  std::string file = path_ + "/" + name;
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  out << content;
-  out.close();
-  if (!out) Fail("cannot write " + file);
-  files_.push_back(file);
-  return file;
-}
-
 ::testing::AssertionResult ClosesWith(RawConn& conn, std::string_view expected,
                                       std::chrono::milliseconds timeout) {
   bool closed = conn.WaitClosed(timeout);
@@ -154,59 +125,13 @@ std::string TempDir::Write(const std::string& name, std::string_view content) {
 }
 
 void ProtocolTest::TearDown() {
-  // The server must shut down cleanly, and a sanitized build must not have reported anything
-  // (a report that does not crash the server would otherwise go unnoticed).
-  if (server_ && server_->Running()) {
-    int status = server_->Stop();
-    std::string out = server_->Output();
-    for (const char* marker : {"AddressSanitizer", "LeakSanitizer", "ThreadSanitizer",
-                               "UndefinedBehaviorSanitizer", "runtime error:"}) {
-      EXPECT_EQ(out.find(marker), std::string::npos)
-          << ServerKindName(kind()) << " reported " << marker;
-    }
-    if (kind() == ServerKind::kGannet) {
-      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-          << "gannet-server did not exit cleanly on SIGTERM (status " << status << ")";
-    }
+  for (const auto& s : servers()) {
+    if (s->kind() != ServerKind::kGannet || !s->Running()) continue;
+    int status = s->Stop();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "gannet-server did not exit cleanly on SIGTERM (status " << status << ")";
   }
-  if (HasFailure() && server_) {
-    std::string out = server_->Output();
-    if (out.size() > 4000) out = "..." + out.substr(out.size() - 4000);
-    std::cerr << "---- " << ServerKindName(kind()) << " output (tail) ----\n"
-              << out << "\n---- end ----\n";
-  }
-  server_.reset();
-  tmp_.reset();
-}
-
-ServerProcess& ProtocolTest::Start(std::vector<std::string> args) {
-  server_ = std::make_unique<ServerProcess>(kind(), std::move(args));
-  if (!server_->Start()) {
-    Fail(std::string("server did not start: ") + ServerBinary(kind()) + "\n" + server_->Output());
-  }
-  return *server_;
-}
-
-ServerProcess& ProtocolTest::StartOnConfigPort(int port, std::vector<std::string> args) {
-  server_ = std::make_unique<ServerProcess>(kind(), std::move(args));
-  server_->UsePortFromConfig(port);
-  if (!server_->Start()) {
-    Fail(std::string("server did not start: ") + ServerBinary(kind()) + "\n" + server_->Output());
-  }
-  return *server_;
-}
-
-ServerProcess& ProtocolTest::StartWithConfig(std::string_view config,
-                                             std::vector<std::string> args) {
-  tmp_ = std::make_unique<TempDir>();
-  std::string file = tmp_->Write("server.conf", config);
-  args.insert(args.begin(), {"-c", file});
-  return Start(std::move(args));
-}
-
-ServerProcess& ProtocolTest::server() {
-  if (!server_) Fail("server not started");
-  return *server_;
+  ServerTest::TearDown();
 }
 
 std::unique_ptr<RawConn> ProtocolTest::Dial() {
@@ -238,10 +163,6 @@ std::unique_ptr<RawConn> ProtocolTest::Client(std::string_view connect_json) {
 std::string ProtocolTest::SendAndFlush(RawConn& conn, std::string_view bytes) {
   if (!conn.Send(bytes)) return "<send failed>";
   return conn.Flush();
-}
-
-std::string ServerKindParamName(const ::testing::TestParamInfo<ServerKind>& info) {
-  return ServerKindName(info.param);
 }
 
 MessageCounter::MessageCounter(RawConn& conn, int want, std::function<void()> pace)

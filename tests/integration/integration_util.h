@@ -16,14 +16,11 @@
 #include <nlohmann/json.hpp>
 
 #include "server_process.h"
+#include "server_test.h"
 
 namespace gannet::test {
 
 using namespace std::chrono_literals;
-
-// Aborts the current test with a fatal failure. Usable from helpers that return values (where
-// ASSERT_* cannot be used): GoogleTest reports the exception as a failure of the test.
-[[noreturn]] void Fail(const std::string& why);
 
 // One MSG or HMSG as received by a client.
 struct Msg {
@@ -48,22 +45,6 @@ std::string MsgBytes(std::string_view subject, std::string_view sid, std::string
                      std::string_view payload);
 // "PUB <subj> [reply] <n>\r\n<payload>\r\n".
 std::string PubBytes(std::string_view subject, std::string_view reply, std::string_view payload);
-
-// Temporary directory removed (with its files) at destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  // Writes a file in the directory and returns its path.
-  std::string Write(const std::string& name, std::string_view content);
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-  std::vector<std::string> files_;
-};
 
 // The connection reaches EOF within the timeout, and everything it received after what the test
 // already consumed is exactly `expected` (use "" for a silent close).
@@ -91,19 +72,11 @@ class MessageCounter {
   std::thread thread_;
 };
 
-class ProtocolTest : public ::testing::TestWithParam<ServerKind> {
+// A protocol test talks raw bytes to the server it started (ServerTest::Start and friends).
+class ProtocolTest : public ServerTest {
  protected:
+  // gannet-server must also exit cleanly on SIGTERM at the end of the test.
   void TearDown() override;
-
-  ServerKind kind() const { return GetParam(); }
-  // Starts the server under test on a free port with the given extra arguments.
-  ServerProcess& Start(std::vector<std::string> args = {});
-  // Writes `config` to a temporary file and starts the server with "-c FILE" plus `args`.
-  ServerProcess& StartWithConfig(std::string_view config, std::vector<std::string> args = {});
-  // Starts the server with `args` (which name a config file) on `port`, which that file sets:
-  // no -a/-p flags are added.
-  ServerProcess& StartOnConfigPort(int port, std::vector<std::string> args);
-  ServerProcess& server();
 
   // A TCP connection to the server; nothing read yet.
   std::unique_ptr<RawConn> Dial();
@@ -116,20 +89,6 @@ class ProtocolTest : public ::testing::TestWithParam<ServerKind> {
 
   // Sends `bytes`, then PING, and returns everything received before the PONG.
   static std::string SendAndFlush(RawConn& conn, std::string_view bytes);
-
- private:
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<TempDir> tmp_;
 };
 
-// Name generator for INSTANTIATE_TEST_SUITE_P: "gannet" / "nats_server".
-std::string ServerKindParamName(const ::testing::TestParamInfo<ServerKind>& info);
-
 }  // namespace gannet::test
-
-// Instantiates a ProtocolTest-derived suite for both servers.
-#define GANNET_INSTANTIATE_FOR_BOTH_SERVERS(suite)                                     \
-  INSTANTIATE_TEST_SUITE_P(Servers, suite,                                             \
-                           ::testing::Values(::gannet::test::ServerKind::kGannet,      \
-                                             ::gannet::test::ServerKind::kNatsServer), \
-                           ::gannet::test::ServerKindParamName)

@@ -1,5 +1,4 @@
 // Operating a running server from outside: --signal and the ports file, against both servers.
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -13,28 +12,10 @@ namespace {
 
 class ProcessControlTest : public ProtocolTest {
  protected:
-  // Runs the server binary with `args` (no server started) and returns its exit status; its
-  // stderr is stored in `err`.
+  // Runs the server binary with `args` (no server started) and returns its exit status; what it
+  // printed is stored in `err`.
   int RunBinary(const std::vector<std::string>& args, std::string* err) {
-    std::string bin = ServerBinary(kind());
-    std::string err_path = dir_.path() + "/stderr";
-    pid_t pid = fork();
-    if (pid == 0) {
-      freopen(err_path.c_str(), "w", stderr);
-      std::vector<char*> argv{bin.data()};
-      std::vector<std::string> copy = args;
-      for (auto& a : copy) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(bin.c_str(), argv.data());
-      _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    std::ifstream f(err_path);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    *err = ss.str();
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return RunServerCommand(kind(), args, err);
   }
   // Waits (bounded) for the server process to be gone.
   bool WaitExited(ServerProcess& s, std::chrono::milliseconds timeout = 10s) {
@@ -104,9 +85,7 @@ TEST_P(ProcessControlTest, PortsFile) {
   EXPECT_NE(access(path.c_str(), F_OK), 0) << "the ports file outlived the server";
 }
 
-INSTANTIATE_TEST_SUITE_P(Servers, ProcessControlTest,
-                         ::testing::Values(ServerKind::kGannet, ServerKind::kNatsServer),
-                         [](const auto& info) { return std::string(ServerKindName(info.param)); });
+GANNET_INSTANTIATE_FOR_BOTH_SERVERS(ProcessControlTest);
 
 }  // namespace
 }  // namespace gannet::test

@@ -4,8 +4,6 @@
 // bcrypt CONNECTs checked off the worker thread (other clients are not held up, and what a
 // client sent after its CONNECT is handled once the CONNECT is accepted).
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <functional>
@@ -82,21 +80,7 @@ class ReloadTest : public ProtocolTest {
     return conn;
   }
   // The server binary with `args`; its exit status.
-  int Run(const std::vector<std::string>& args) {
-    std::string bin = ServerBinary(kind());
-    pid_t pid = fork();
-    if (pid == 0) {
-      std::vector<std::string> copy = args;
-      std::vector<char*> argv{bin.data()};
-      for (auto& a : copy) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(bin.c_str(), argv.data());
-      _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
+  int Run(const std::vector<std::string>& args) { return RunServerCommand(kind(), args); }
 
   TempDir dir_;
   std::string conf_;

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "server_process.h"
+#include "server_test.h"
 
 namespace gannet::test {
 namespace {
@@ -113,9 +114,7 @@ TEST_P(InteropClusterTest, FailsOverToTheNodeItLearned) {
   std::remove(conf_b.c_str());
 }
 
-INSTANTIATE_TEST_SUITE_P(Servers, InteropClusterTest,
-                         ::testing::Values(ServerKind::kGannet, ServerKind::kNatsServer),
-                         [](const auto& info) { return std::string(ServerKindName(info.param)); });
+GANNET_INSTANTIATE_FOR_BOTH_SERVERS(InteropClusterTest);
 
 }  // namespace
 }  // namespace gannet::test

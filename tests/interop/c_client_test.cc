@@ -30,7 +30,7 @@
 
 #include <unistd.h>
 
-#include "server_process.h"
+#include "server_test.h"
 #include "tls_support.h"
 
 namespace gannet::test {
@@ -321,34 +321,18 @@ std::vector<std::string> Subjects(const std::vector<Msg>& msgs) {
 // ---------------------------------------------------------------------------------------------
 // Fixture: one server of the parameter's kind per test.
 
-class InteropTest : public ::testing::TestWithParam<ServerKind> {
+class InteropTest : public ServerTest {
  protected:
-  void SetUp() override { StartServer({}); }
+  void SetUp() override { Start(); }
 
   void TearDown() override {
-    if (server_ && !stopped_on_purpose_) {
-      EXPECT_TRUE(server_->Running()) << "server exited during the test; output:\n"
-                                      << server_->Output();
-      server_->Stop();
+    if (!servers().empty() && !stopped_on_purpose_) {
+      EXPECT_TRUE(server().Running()) << "server exited during the test; output:\n"
+                                      << server().Output();
     }
-    // A sanitizer build of the server reports into its output without necessarily exiting.
-    if (server_) {
-      const std::string out = server_->Output();
-      for (const char* marker : {"ERROR: AddressSanitizer", "WARNING: ThreadSanitizer",
-                                 "ERROR: LeakSanitizer", "runtime error:"}) {
-        EXPECT_TRUE(out.find(marker) == std::string::npos)
-            << "server reported \"" << marker << "\"; output:\n"
-            << out;
-      }
-    }
+    ServerTest::TearDown();
     EXPECT_EQ(g_async_errors.exchange(0), 0)
         << "asynchronous error reported by the client: " << LastAsyncError();
-  }
-
-  void StartServer(std::vector<std::string> args) {
-    server_ = std::make_unique<ServerProcess>(GetParam(), std::move(args));
-    ASSERT_TRUE(server_->Start()) << "could not start " << ServerBinary(GetParam()) << "; output:\n"
-                                  << server_->Output();
   }
 
   // Connects with the C client; returns the status (and the connection in *out on success).
@@ -357,7 +341,7 @@ class InteropTest : public ::testing::TestWithParam<ServerKind> {
     natsStatus s = natsOptions_Create(&raw);
     if (s != NATS_OK) return s;
     Opts opts(raw);
-    const std::string url = o.url.empty() ? server_->url() : o.url;
+    const std::string url = o.url.empty() ? server().url() : o.url;
     s = natsOptions_SetURL(raw, url.c_str());
     if (s == NATS_OK) s = natsOptions_SetAllowReconnect(raw, false);
     if (s == NATS_OK) s = natsOptions_SetTimeout(raw, kWaitMs);
@@ -391,9 +375,9 @@ class InteropTest : public ::testing::TestWithParam<ServerKind> {
 
   void Connect(Conn* out, const ConnectOptions& o = {}) {
     natsStatus s = TryConnect(out, o);
-    ASSERT_EQ(s, NATS_OK) << "connect to " << server_->url() << ": " << Describe(s)
+    ASSERT_EQ(s, NATS_OK) << "connect to " << server().url() << ": " << Describe(s)
                           << "\nserver output:\n"
-                          << server_->Output();
+                          << server().Output();
   }
 
   static void Flush(natsConnection* nc) {
@@ -437,7 +421,6 @@ class InteropTest : public ::testing::TestWithParam<ServerKind> {
     return Msg(s == NATS_OK ? m : nullptr);
   }
 
-  std::unique_ptr<ServerProcess> server_;
   bool stopped_on_purpose_ = false;
 };
 
@@ -446,10 +429,6 @@ class InteropAuthTest : public InteropTest {
  protected:
   void SetUp() override {}
 };
-
-std::string ParamName(const ::testing::TestParamInfo<ServerKind>& info) {
-  return ServerKindName(info.param);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Connecting, and what the client learned from INFO.
@@ -461,7 +440,7 @@ TEST_P(InteropTest, ConnectParsesServerInfo) {
 
   char buf[256] = {};
   ASSERT_NATS_OK(natsConnection_GetConnectedUrl(nc.get(), buf, sizeof buf));
-  EXPECT_EQ(std::string(buf), server_->url());
+  EXPECT_EQ(std::string(buf), server().url());
 
   // nats-server identifies itself with a server nkey: 56 base32 characters starting with 'N'.
   ASSERT_NATS_OK(natsConnection_GetConnectedServerId(nc.get(), buf, sizeof buf));
@@ -992,7 +971,7 @@ TEST_P(InteropTest, ServerShutdownClosesConnection) {
   ASSERT_NO_FATAL_FAILURE(Connect(&nc, {.closed = &closed}));
   ASSERT_NO_FATAL_FAILURE(Flush(nc.get()));
   stopped_on_purpose_ = true;
-  server_->Stop();
+  server().Stop();
   ASSERT_TRUE(closed.Wait()) << "client did not notice the server going away";
   EXPECT_TRUE(natsConnection_IsClosed(nc.get()));
   natsStatus s = natsConnection_FlushTimeout(nc.get(), 1000);
@@ -1163,7 +1142,7 @@ void ExpectAuthorizationViolation(natsStatus s) {
 }
 
 TEST_P(InteropAuthTest, UserPassword) {
-  ASSERT_NO_FATAL_FAILURE(StartServer({"--user", "alice", "--pass", "s3cret"}));
+  Start({"--user", "alice", "--pass", "s3cret"});
 
   Conn good;
   ASSERT_NO_FATAL_FAILURE(Connect(&good, {.user = "alice", .password = "s3cret"}));
@@ -1176,7 +1155,7 @@ TEST_P(InteropAuthTest, UserPassword) {
 
   Conn in_url;
   EXPECT_NATS_OK(TryConnect(
-      &in_url, {.url = "nats://alice:s3cret@127.0.0.1:" + std::to_string(server_->port())}));
+      &in_url, {.url = "nats://alice:s3cret@127.0.0.1:" + std::to_string(server().port())}));
 
   Conn bad;
   ExpectAuthorizationViolation(TryConnect(&bad, {.user = "alice", .password = "wrong"}));
@@ -1191,7 +1170,7 @@ TEST_P(InteropAuthTest, UserPassword) {
 }
 
 TEST_P(InteropAuthTest, Token) {
-  ASSERT_NO_FATAL_FAILURE(StartServer({"--auth", "tok3n"}));
+  Start({"--auth", "tok3n"});
 
   Conn good;
   ASSERT_NO_FATAL_FAILURE(Connect(&good, {.token = "tok3n"}));
@@ -1204,7 +1183,7 @@ TEST_P(InteropAuthTest, Token) {
 
   Conn in_url;
   EXPECT_NATS_OK(
-      TryConnect(&in_url, {.url = "nats://tok3n@127.0.0.1:" + std::to_string(server_->port())}));
+      TryConnect(&in_url, {.url = "nats://tok3n@127.0.0.1:" + std::to_string(server().port())}));
 
   Conn bad;
   ExpectAuthorizationViolation(TryConnect(&bad, {.token = "wrong"}));
@@ -1247,7 +1226,7 @@ TEST_P(InteropAuthTest, UsersListWithPlainAndBcryptPasswords) {
                                           "  {user: alice, password: s3cret}\n"
                                           "  {user: bob, password: \"") +
                                   kBcryptHash + "\"}\n] }\n");
-  ASSERT_NO_FATAL_FAILURE(StartServer({"-c", conf.path()}));
+  Start({"-c", conf.path()});
   Conn alice;
   ASSERT_NO_FATAL_FAILURE(Connect(&alice, {.user = "alice", .password = "s3cret"}));
   Conn bob;
@@ -1270,7 +1249,7 @@ TEST_P(InteropAuthTest, NkeyUserFromSeedFile) {
   TempFile conf("nkey.conf",
                 std::string("authorization { users = [ {nkey: ") + kNkeyUser + "} ] }\n");
   TempFile seed("user.nk", std::string(kSeed) + "\n");
-  ASSERT_NO_FATAL_FAILURE(StartServer({"-c", conf.path()}));
+  Start({"-c", conf.path()});
   Conn nc;
   ASSERT_NO_FATAL_FAILURE(Connect(&nc, {.nkey = kNkeyUser, .nkey_seed_file = seed.path()}));
   Sub sub;
@@ -1290,7 +1269,7 @@ TEST_P(InteropAuthTest, PermissionViolationReachesTheErrorCallback) {
                 "authorization { users = [\n"
                 "  {user: alice, password: a, permissions: {publish: \"ok.>\"}}\n"
                 "] }\n");
-  ASSERT_NO_FATAL_FAILURE(StartServer({"-c", conf.path()}));
+  Start({"-c", conf.path()});
   Conn nc;
   ASSERT_NO_FATAL_FAILURE(Connect(&nc, {.user = "alice", .password = "a"}));
   Sub sub;
@@ -1328,7 +1307,7 @@ TEST_P(InteropAuthTest, AccountsShareOnlyExportsAndImports) {
                 "                 {service: {account: A, subject: \"svc.time\"}, to: \"time\"}] }\n"
                 "  C: { users: [{user: c, password: c}] }\n"
                 "}\n");
-  ASSERT_NO_FATAL_FAILURE(StartServer({"-c", conf.path()}));
+  Start({"-c", conf.path()});
   Conn a, b, c;
   ASSERT_NO_FATAL_FAILURE(Connect(&a, {.user = "a", .password = "a"}));
   ASSERT_NO_FATAL_FAILURE(Connect(&b, {.user = "b", .password = "b"}));
@@ -1392,7 +1371,7 @@ TEST_P(InteropAuthTest, ReloadAppliesNewPermissionsWithoutReconnecting) {
                 "authorization { users = [\n"
                 "  {user: alice, password: a, permissions: {publish: \"ok.>\"}}\n"
                 "] }\n");
-  ASSERT_NO_FATAL_FAILURE(StartServer({"-c", conf.path()}));
+  Start({"-c", conf.path()});
   Conn nc;
   ASSERT_NO_FATAL_FAILURE(Connect(&nc, {.user = "alice", .password = "a"}));
   Sub sub;
@@ -1401,10 +1380,10 @@ TEST_P(InteropAuthTest, ReloadAppliesNewPermissionsWithoutReconnecting) {
                                 "  {user: alice, password: a, permissions: {publish: "
                                 "[\"ok.>\", \"more.>\"]}}\n"
                                 "] }\n";
-  server_->Signal(SIGHUP);
+  server().Signal(SIGHUP);
   auto deadline = Clock::now() + kWait;
-  while (server_->Output().find("Reloaded server configuration") == std::string::npos) {
-    ASSERT_LT(Clock::now(), deadline) << "no reload logged:\n" << server_->Output();
+  while (server().Output().find("Reloaded server configuration") == std::string::npos) {
+    ASSERT_LT(Clock::now(), deadline) << "no reload logged:\n" << server().Output();
     std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling the server's log
   }
   ASSERT_NATS_OK(natsConnection_PublishString(nc.get(), "more.1", "now allowed"));
@@ -1449,7 +1428,7 @@ ConnectOptions SecureWithCert(const std::string& cert, const std::string& key) {
 
 TEST_P(InteropAuthTest, TlsWithoutClientCertificate) {
   TempFile conf("tls.conf", TlsConfig(""));
-  ASSERT_NO_FATAL_FAILURE(StartServer({"-c", conf.path()}));
+  Start({"-c", conf.path()});
   Conn nc;
   ASSERT_NO_FATAL_FAILURE(Connect(&nc, Secure()));
   Sub sub;
@@ -1473,7 +1452,7 @@ TEST_P(InteropAuthTest, TlsWithoutClientCertificate) {
 
 TEST_P(InteropAuthTest, TlsVerifyRequiresClientCertificate) {
   TempFile conf("tls-verify.conf", TlsConfig("verify: true"));
-  ASSERT_NO_FATAL_FAILURE(StartServer({"-c", conf.path()}));
+  Start({"-c", conf.path()});
   Conn nc;
   ASSERT_NO_FATAL_FAILURE(Connect(&nc, SecureWithCert(Certs().client_cert, Certs().client_key)));
   ASSERT_NO_FATAL_FAILURE(Flush(nc.get()));
@@ -1493,7 +1472,7 @@ TEST_P(InteropAuthTest, TlsVerifyAndMapAppliesTheMappedUsersPermissions) {
                     "authorization { users = [\n"
                     "  {user: \"alice@example.com\", permissions: {publish: \"ok.>\"}}\n"
                     "] }\n");
-  ASSERT_NO_FATAL_FAILURE(StartServer({"-c", conf.path()}));
+  Start({"-c", conf.path()});
   Conn nc;
   ASSERT_NO_FATAL_FAILURE(Connect(&nc, SecureWithCert(Certs().client_cert, Certs().client_key)));
   Sub sub;
@@ -1514,19 +1493,15 @@ TEST_P(InteropAuthTest, TlsVerifyAndMapAppliesTheMappedUsersPermissions) {
                                       "authorization { users = [ {user: carol} ] }\n");
   sub.reset();
   nc.reset();
-  server_->Stop();
-  ASSERT_NO_FATAL_FAILURE(StartServer({"-c", conf2.path()}));
+  server().Stop();
+  Start({"-c", conf2.path()});
   Conn refused;
   ExpectAuthorizationViolation(
       TryConnect(&refused, SecureWithCert(Certs().client_cert, Certs().client_key)));
 }
 
-INSTANTIATE_TEST_SUITE_P(Servers, InteropTest,
-                         ::testing::Values(ServerKind::kGannet, ServerKind::kNatsServer),
-                         ParamName);
-INSTANTIATE_TEST_SUITE_P(Servers, InteropAuthTest,
-                         ::testing::Values(ServerKind::kGannet, ServerKind::kNatsServer),
-                         ParamName);
+GANNET_INSTANTIATE_FOR_BOTH_SERVERS(InteropTest);
+GANNET_INSTANTIATE_FOR_BOTH_SERVERS(InteropAuthTest);
 
 }  // namespace
 }  // namespace gannet::test

@@ -18,6 +18,8 @@
 #include <sstream>
 #include <thread>
 
+#include "sanitizer_report.h"
+
 #ifndef GANNET_SERVER_PATH
 #define GANNET_SERVER_PATH "gannet-server"
 #endif
@@ -114,11 +116,16 @@ bool ServerProcess::Running() {
   int status = 0;
   pid_t r = ::waitpid(pid_, &status, WNOHANG);
   if (r == pid_) {
-    pid_ = -1;
-    exit_status_ = status;
+    Reaped(status);
     return false;
   }
   return true;
+}
+
+void ServerProcess::Reaped(int status) {
+  pid_ = -1;
+  exit_status_ = status;
+  ExpectNoSanitizerReport(kind_ == ServerKind::kGannet ? "gannet-server" : "nats-server", Output());
 }
 
 void ServerProcess::Signal(int sig) {
@@ -133,14 +140,14 @@ int ServerProcess::Stop(std::chrono::milliseconds timeout) {
   while (Clock::now() < deadline) {
     pid_t r = ::waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
-      pid_ = -1;
+      Reaped(status);
       return status;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   ::kill(pid_, SIGKILL);
   ::waitpid(pid_, &status, 0);
-  pid_ = -1;
+  Reaped(status);
   return status;
 }
 
@@ -149,6 +156,36 @@ std::string ServerProcess::Output() const {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+int RunServerCommand(ServerKind kind, const std::vector<std::string>& args, std::string* output) {
+  std::vector<std::string> argv{ServerBinary(kind)};
+  argv.insert(argv.end(), args.begin(), args.end());
+  char tmpl[] = "/tmp/gannet-test-cmd-XXXXXX";
+  int out_fd = ::mkstemp(tmpl);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out_fd, 1);
+    ::dup2(out_fd, 2);
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    ::execv(cargv[0], cargv.data());
+    std::perror("execv");
+    std::_Exit(127);
+  }
+  ::close(out_fd);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  std::ifstream in(tmpl);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  ::unlink(tmpl);
+  std::string command;
+  for (const auto& a : argv) command += (command.empty() ? "" : " ") + a;
+  ExpectNoSanitizerReport(command, ss.str());
+  if (output) *output = ss.str();
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 RawConn::~RawConn() { Close(); }

@@ -20,7 +20,9 @@ const char* ServerKindName(ServerKind kind);
 // build's gannet-server and Debian's /usr/sbin/nats-server.
 std::string ServerBinary(ServerKind kind);
 
-// A server child process. Start() returns once the client port accepts connections.
+// A server child process. Start() returns once the client port accepts connections. Once the
+// process has exited (seen by Running or Stop), a sanitizer report in its output fails the
+// running test.
 class ServerProcess {
  public:
   explicit ServerProcess(ServerKind kind, std::vector<std::string> extra_args = {});
@@ -48,6 +50,9 @@ class ServerProcess {
   std::string Output() const;
 
  private:
+  // The child has exited with `status`: keep it, and scan the output for sanitizer reports.
+  void Reaped(int status);
+
   ServerKind kind_;
   std::vector<std::string> args_;
   int port_ = 0;
@@ -56,6 +61,13 @@ class ServerProcess {
   int exit_status_ = -1;
   std::string log_path_;
 };
+
+// Runs the server binary with exactly `args` (no -a/-p added) as a command that exits by itself
+// (--signal, a bad flag) and waits for it. Returns its exit code, or -1 if a signal ended it;
+// `output` receives what it printed (stdout and stderr). A sanitizer report in it fails the
+// running test.
+int RunServerCommand(ServerKind kind, const std::vector<std::string>& args,
+                     std::string* output = nullptr);
 
 // A raw TCP connection for black-box protocol tests: send bytes, expect bytes.
 class RawConn {
