@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "server/cluster/routes.h"
 #include "server/monitor/monitor.h"
 #include "server/server.h"
 
@@ -153,7 +154,7 @@ HttpResponse Monitor::Metrics(const HttpRequest& r) {
     e.AddPerConnection("gnatsd_connz_conn_out_bytes", "out_bytes of one connection", conns, page,
                        [](const ConnSnapshot& c) { return double(c.out_bytes); });
   }
-  e.AddDocument("routez", BuildRoutez());
+  e.AddDocument("routez", BuildRoutez(RouteSnapshots(false), false, false));
   e.AddDocument("subsz", BuildSubszStats(gathered->totals));
 
   HttpResponse resp;
