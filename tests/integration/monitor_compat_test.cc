@@ -311,6 +311,51 @@ TEST(MonitorCompatTest, MetricsParseAsPrometheusTextWithTheExportersNames) {
   EXPECT_EQ(types["gnatsd_subsz_num_subscriptions"], "gauge");
 }
 
+// The route figures of /metrics, with the names and labels of the exporter's routez collector.
+TEST(MonitorCompatTest, MetricsOfAClusterHaveTheExportersRouteSeries) {
+  ClusterScenario ours(ServerKind::kGannet);
+  Json routez = ours.cluster.a.Get("/routez");
+  const Json& route = routez["routes"][0];
+  std::string error;
+  std::vector<std::string> samples =
+      ParseWithPrometheusClient(HttpGet(ours.cluster.a.http_port, "/metrics").body, error);
+  ASSERT_TRUE(error.empty()) << error;
+  std::map<std::string, double> values;
+  std::map<std::string, Json> labels;
+  for (const std::string& line : samples) {
+    size_t a = line.find(' '), b = line.find(' ', a + 1), c = line.find(' ', b + 1);
+    ASSERT_NE(c, std::string::npos) << line;
+    std::string name = line.substr(a + 1, b - a - 1);
+    if (name.rfind("gnatsd_routez_", 0) == 0) {
+      EXPECT_EQ(line.substr(0, a), "gauge") << line;
+    }
+    values[name] = std::stod(line.substr(b + 1, c - b - 1));
+    labels[name] = Json::parse(line.substr(c + 1));
+  }
+  EXPECT_EQ(values["gnatsd_varz_routes"], 1);
+  EXPECT_EQ(values["gnatsd_varz_remotes"], 1);
+  EXPECT_EQ(values["gnatsd_routez_num_routes"], 1);
+  EXPECT_EQ(labels["gnatsd_routez_server_id"]["value"], routez["server_id"]);
+  EXPECT_EQ(values["gnatsd_routez_route_info"], 1);
+  const Json& info = labels["gnatsd_routez_route_info"];
+  EXPECT_EQ(info["rid"], std::to_string(route["rid"].get<uint64_t>()));
+  EXPECT_EQ(info["remote_id"], route["remote_id"]);
+  EXPECT_EQ(info["ip"], "127.0.0.1");
+  for (const char* key : {"remote_name", "account", "compression"}) {
+    EXPECT_TRUE(info.contains(key)) << key;
+  }
+  // The counters only grow: at least what /routez showed a moment before.
+  for (const char* key : {"in_msgs", "out_msgs", "in_bytes", "out_bytes"}) {
+    std::string name = std::string("gnatsd_routez_route_") + key;
+    EXPECT_GE(values[name], route[key].get<double>()) << name;
+    EXPECT_EQ(labels[name], Json({{"server_id", routez["server_id"]}, {"rid", info["rid"]}}));
+  }
+  EXPECT_GE(values["gnatsd_routez_route_out_msgs"], 3);
+  EXPECT_GE(values["gnatsd_routez_route_subscriptions"], 2);
+  EXPECT_GE(values["gnatsd_routez_route_rtt_seconds"], 0);
+  EXPECT_GE(values["gnatsd_routez_route_uptime_seconds"], 0);
+}
+
 TEST(MonitorCompatTest, MetricsPerConnectionWhenAsked) {
   Scenario ours(ServerKind::kGannet);
   std::string error;
