@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -31,13 +32,16 @@ class MonitoredCluster {
   // Starts both nodes, each naming the other in `routes`, and waits until each has its route
   // in /routez. `cluster_extra` is added inside both cluster {} blocks (permissions, say).
   explicit MonitoredCluster(ServerKind kind, const std::string& cluster_extra = "") {
-    for (Node* n : {&a, &b}) {
-      n->port = FreeTcpPort();
-      n->http_port = FreeTcpPort();
-      n->cluster_port = FreeTcpPort();
+    // A port that was free a moment ago may be taken by the time a node binds it (an
+    // outgoing connection's local port, say): then both nodes start again on new ports.
+    for (int attempt = 1;; ++attempt) {
+      PickPorts();
+      std::string error;
+      if (Start(kind, a, b, cluster_extra, error) && Start(kind, b, a, cluster_extra, error)) break;
+      a.server.reset();
+      b.server.reset();
+      if (attempt == 3 || error.find("in use") == std::string::npos) Fail(error);
     }
-    Start(kind, a, b, cluster_extra);
-    Start(kind, b, a, cluster_extra);
     auto one_route = [](const Node& n) {
       HttpResult r = HttpGet(n.http_port, "/routez");
       return r.status == 200 && nlohmann::json::parse(r.body)["num_routes"] == 1;
@@ -64,7 +68,19 @@ class MonitoredCluster {
   Node a, b;
 
  private:
-  void Start(ServerKind kind, Node& node, const Node& peer, const std::string& cluster_extra) {
+  // Six distinct ports (FreeTcpPort may give the same one twice).
+  void PickPorts() {
+    std::set<int> taken;
+    for (int* port :
+         {&a.port, &a.http_port, &a.cluster_port, &b.port, &b.http_port, &b.cluster_port}) {
+      do {
+        *port = FreeTcpPort();
+      } while (!taken.insert(*port).second);
+    }
+  }
+
+  bool Start(ServerKind kind, Node& node, const Node& peer, const std::string& cluster_extra,
+             std::string& error) {
     std::string conf = dir_.Write(
         "node" + std::to_string(node.port) + ".conf",
         "cluster {\n  name: c\n  listen: 127.0.0.1:" + std::to_string(node.cluster_port) +
@@ -74,7 +90,9 @@ class MonitoredCluster {
         kind,
         std::vector<std::string>{"-c", conf, "-a", "127.0.0.1", "-p", std::to_string(node.port),
                                  "-m", std::to_string(node.http_port)});
-    if (!node.server->Start()) Fail("node did not start:\n" + node.server->Output());
+    if (node.server->Start()) return true;
+    error = "node did not start:\n" + node.server->Output();
+    return false;
   }
 
   TempDir dir_;
