@@ -70,8 +70,10 @@ async function main() {
   assert.ok(serverBin && screenshotPath, "usage: dashboard.test.js <gannet-server> <png>");
   // Two nodes routed to each other: the dashboard is the first's; the second only publishes.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gannet-dashboard-"));
-  const [port, httpPort, clusterPort] = [await freePort(), await freePort(), await freePort()];
-  const [port2, httpPort2, clusterPort2] = [await freePort(), await freePort(), await freePort()];
+  // Six distinct ports (a port just freed may be handed out again).
+  const ports = new Set();
+  while (ports.size < 6) ports.add(await freePort());
+  const [port, httpPort, clusterPort, port2, httpPort2, clusterPort2] = [...ports];
   function startNode(clientPort, monitorPort, ownCluster, peerCluster) {
     const conf = path.join(dir, "node" + clientPort + ".conf");
     fs.writeFileSync(conf, "cluster { name: c, listen: 127.0.0.1:" + ownCluster +
