@@ -1,12 +1,17 @@
 // Drives gannet-server's /dashboard in a real browser (Debian's chromium through playwright-core):
-// the page loads with no external requests, polls /varz, its charts receive data (connections,
-// messages and bytes per second from a live publisher), and a screenshot is saved.
+// the page loads with no external requests, polls /varz and /routez, its charts receive data
+// (connections, messages and bytes per second from a live publisher), its Cluster panel shows the
+// second node of a two-node cluster with the messages coming over the route, and a screenshot is
+// saved.
 //
 // Usage: node dashboard.test.js <gannet-server binary> <screenshot.png>
 "use strict";
 
 const assert = require("node:assert/strict");
 const { spawn } = require("node:child_process");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
 const net = require("node:net");
 const http = require("node:http");
 const { chromium } = require("playwright-core");
@@ -63,25 +68,45 @@ function natsClient(port) {
 
 async function main() {
   assert.ok(serverBin && screenshotPath, "usage: dashboard.test.js <gannet-server> <png>");
-  const port = await freePort();
-  const httpPort = await freePort();
-  const server = spawn(serverBin, ["-a", "127.0.0.1", "-p", String(port), "-m", String(httpPort)],
-                       { stdio: ["ignore", "inherit", "inherit"] });
+  // Two nodes routed to each other: the dashboard is the first's; the second only publishes.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gannet-dashboard-"));
+  // Six distinct ports (a port just freed may be handed out again).
+  const ports = new Set();
+  while (ports.size < 6) ports.add(await freePort());
+  const [port, httpPort, clusterPort, port2, httpPort2, clusterPort2] = [...ports];
+  function startNode(clientPort, monitorPort, ownCluster, peerCluster) {
+    const conf = path.join(dir, "node" + clientPort + ".conf");
+    fs.writeFileSync(conf, "cluster { name: c, listen: 127.0.0.1:" + ownCluster +
+                     ", routes: [nats-route://127.0.0.1:" + peerCluster + "] }\n");
+    return spawn(serverBin, ["-c", conf, "-a", "127.0.0.1", "-p", String(clientPort),
+                             "-m", String(monitorPort)],
+                 { stdio: ["ignore", "inherit", "inherit"] });
+  }
+  const server = startNode(port, httpPort, clusterPort, clusterPort2);
+  const server2 = startNode(port2, httpPort2, clusterPort2, clusterPort);
   let browser;
-  let publisher;
+  const publishers = [];
   const clients = [];
   try {
-    await waitFor(async () => (await get(httpPort, "/healthz")).status === 200, "the server");
+    const numRoutes = async (p) => JSON.parse((await get(p, "/routez")).body).num_routes;
+    await waitFor(async () => (await numRoutes(httpPort)) === 1 && (await numRoutes(httpPort2)) === 1,
+                  "the two nodes to route to each other");
+    const peerId = JSON.parse((await get(httpPort2, "/varz")).body).server_id;
     const sub = await natsClient(port);
     sub.write("SUB dash.> 1\r\n");
     const pub = await natsClient(port);
-    clients.push(sub, pub);
+    const remotePub = await natsClient(port2);
+    clients.push(sub, pub, remotePub);
+    // The first node's subscription reaches the second before its publisher starts.
+    await waitFor(async () => JSON.parse((await get(httpPort2, "/routez")).body)
+                                  .routes[0].subscriptions === 1, "the interest to cross the route");
     const payload = "x".repeat(100);
-    publisher = setInterval(() => {
+    const publish = (conn, subject) => setInterval(() => {
       let batch = "";
-      for (let i = 0; i < 50; i++) batch += "PUB dash.load " + payload.length + "\r\n" + payload + "\r\n";
-      pub.write(batch);
+      for (let i = 0; i < 50; i++) batch += "PUB " + subject + " " + payload.length + "\r\n" + payload + "\r\n";
+      conn.write(batch);
     }, 20);
+    publishers.push(publish(pub, "dash.load"), publish(remotePub, "dash.remote"));
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
     const page = await browser.newPage({ viewport: { width: 1300, height: 760 } });
@@ -98,8 +123,9 @@ async function main() {
     assert.match(resp.headers()["content-type"], /^text\/html/);
     assert.equal(await page.title(), "gannet-server dashboard");
 
-    // Four polls: three rates computed from consecutive /varz answers.
-    await page.waitForFunction(() => window.gannetDashboard && window.gannetDashboard.samples >= 4,
+    // Four polls: three rates computed from consecutive /varz (and /routez) answers.
+    await page.waitForFunction(() => window.gannetDashboard && window.gannetDashboard.samples >= 4 &&
+                                     window.gannetDashboard.cluster.samples >= 4,
                                null, { timeout: 20000 });
     const state = await page.evaluate(() => ({
       samples: window.gannetDashboard.samples,
@@ -124,6 +150,28 @@ async function main() {
     assert.ok(Math.max(...state.data.bytes[0].slice(1)) > 10000, "bytes/s in");
     assert.match(state.status, /2 connections/);
 
+    // The Cluster panel: this node and its peer, with the peer's messages coming in.
+    const cluster = await page.evaluate(() => ({
+      state: window.gannetDashboard.cluster,
+      summary: document.getElementById("cluster-summary").textContent,
+      rows: [...document.querySelectorAll("#routes tbody tr")].map((r) =>
+        [...r.querySelectorAll("td")].map((td) => td.textContent)),
+    }));
+    assert.equal(cluster.state.errors, 0, "every /routez poll succeeded");
+    assert.equal(cluster.state.name, "c");
+    assert.equal(cluster.state.routes.length, 1);
+    const route = cluster.state.routes[0];
+    assert.equal(route.remote_id, peerId);
+    assert.equal(route.subscriptions, 0, "the peer has no subscribers");
+    assert.ok(route.rates.in_msgs > 100, "msgs/s in over the route: " + route.rates.in_msgs);
+    assert.ok(route.rates.in_bytes > 10000, "bytes/s in over the route: " + route.rates.in_bytes);
+    assert.equal(cluster.summary, "cluster c - 2 nodes - 1 routes");
+    assert.equal(cluster.rows.length, 2, "this node and its peer: " + JSON.stringify(cluster.rows));
+    assert.match(cluster.rows[0][0], /\(this server\)$/);
+    assert.equal(cluster.rows[0][1], "127.0.0.1:" + clusterPort);
+    assert.equal(cluster.rows[1][0], peerId.slice(0, 12) + "...");
+    assert.match(cluster.rows[1][2], /^(out|in)(, configured)?$/);
+
     // The charts were drawn: the line colours are on the canvases.
     const drawn = await page.evaluate(() => [...document.querySelectorAll("canvas")].map((c) => {
       const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
@@ -141,13 +189,18 @@ async function main() {
     console.log("dashboard: " + state.samples + " samples, charts drawn, screenshot " +
                 screenshotPath);
   } finally {
-    if (publisher) clearInterval(publisher);
+    for (const p of publishers) clearInterval(p);
     for (const c of clients) c.destroy();
     if (browser) await browser.close();
     server.kill("SIGTERM");
+    server2.kill("SIGTERM");
+    fs.rmSync(dir, { recursive: true, force: true });
   }
-  const code = await new Promise((resolve) => server.on("exit", (c, sig) => resolve(c ?? sig)));
-  assert.equal(code, 0, "the server exits cleanly");
+  for (const s of [server, server2]) {
+    const code = s.exitCode ?? s.signalCode ??
+        await new Promise((resolve) => s.on("exit", (c, sig) => resolve(c ?? sig)));
+    assert.equal(code, 0, "each server exits cleanly");
+  }
 }
 
 main().catch((e) => {

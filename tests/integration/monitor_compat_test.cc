@@ -1,6 +1,7 @@
-// The monitoring JSON of gannet-server against the reference's for one scenario: every key
-// nats-server returns must exist in ours with the same JSON type (recursively, through
-// connection and subscription lists). And /metrics read by a real Prometheus text parser.
+// The monitoring JSON of gannet-server against the reference's for one scenario on one server
+// and one on a two-node cluster: every key nats-server returns must exist in ours with the same
+// JSON type (recursively, through connection, route and subscription lists). And /metrics read
+// by a real Prometheus text parser.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -11,6 +12,7 @@
 
 #include "http_client.h"
 #include "integration_util.h"
+#include "monitor_cluster.h"
 
 namespace gannet::test {
 namespace {
@@ -130,6 +132,40 @@ void CompareShape(const Json& ref, const Json& ours, const std::string& path,
   }
 }
 
+// A two-node cluster put through one scenario: b has a named subscriber (a plain and a queue
+// subscription), a publisher on a sent it three messages across the route. Then /varz and
+// /routez of node a.
+struct ClusterScenario {
+  MonitoredCluster cluster;
+  RawConn sub, pub;  // open while the scenario lives
+  std::map<std::string, Json> docs;
+
+  static constexpr const char* kEndpoints[] = {"/varz", "/routez", "/routez?subs=1",
+                                               "/routez?subs=detail"};
+
+  explicit ClusterScenario(ServerKind kind) : cluster(kind) {
+    if (!sub.Connect(cluster.b.port) || !pub.Connect(cluster.a.port)) Fail("connect");
+    Handshake(sub, R"({"verbose":false,"name":"subscriber"})");
+    Handshake(pub);
+    if (!sub.Send("SUB foo 1\r\nSUB bar q 2\r\n") || !sub.Flush().empty()) Fail("SUB");
+    bool interest = MonitoredCluster::WaitFor([&] {
+      Json r = cluster.a.Get("/routez?subs=1");
+      if (r["routes"].size() != 1) return false;
+      size_t n = 0;
+      for (const Json& s : r["routes"][0].value("subscriptions_list", Json::array())) {
+        n += s == "foo" || s == "bar";
+      }
+      return n == 2;
+    });
+    if (!interest) Fail("b's subscriptions never reached a");
+    std::string three =
+        PubBytes("foo", "", "one") + PubBytes("foo", "", "two") + PubBytes("foo", "", "three");
+    if (!pub.Send(three) || !pub.Flush().empty()) Fail("PUB");
+    if (sub.ReadUntil("three\r\n").empty()) Fail("delivery across the route");
+    for (const char* e : kEndpoints) docs[e] = cluster.a.Get(e);
+  }
+};
+
 TEST(MonitorCompatTest, ShapeCheckFindsMissingKeysAndTypeChanges) {
   Json ref = Json::parse(R"({"a":1,"b":"x","list":[{"cid":1},{"cid":2,"name":"n"}]})");
   Json ours = Json::parse(R"({"a":1.5,"b":2,"list":[{"cid":1}],"extra":true})");
@@ -157,6 +193,44 @@ TEST(MonitorCompatTest, EveryReferenceKeyExistsWithTheSameType) {
             ref.docs["/connz?state=all&auth=1"]["total"]);
   EXPECT_EQ(ours.docs["/connz?state=closed&subs=1"]["connections"][0]["reason"],
             ref.docs["/connz?state=closed&subs=1"]["connections"][0]["reason"]);
+}
+
+TEST(MonitorCompatTest, ClusterEndpointsHaveEveryReferenceKeyWithTheSameType) {
+  ClusterScenario ours(ServerKind::kGannet);
+  ClusterScenario ref(ServerKind::kNatsServer);
+  for (const char* e : ClusterScenario::kEndpoints) {
+    std::vector<std::string> problems;
+    CompareShape(ref.docs[e], ours.docs[e], e, problems);
+    EXPECT_TRUE(problems.empty()) << e << ":\n  " << ::testing::PrintToString(problems)
+                                  << "\nreference: " << ref.docs[e].dump(2)
+                                  << "\nours: " << ours.docs[e].dump(2);
+  }
+  // The reference omits what is empty: ours has no key it lacks, at the top of /routez and in
+  // each route, nor in /varz's cluster object.
+  auto keys = [](const Json& j) {
+    std::set<std::string> out;
+    for (auto& [k, v] : j.items()) out.insert(k);
+    return out;
+  };
+  for (const char* e : ClusterScenario::kEndpoints) {
+    if (std::string(e) == "/varz") continue;
+    EXPECT_EQ(keys(ours.docs[e]), keys(ref.docs[e])) << e;
+    EXPECT_EQ(keys(ours.docs[e]["routes"][0]), keys(ref.docs[e]["routes"][0])) << e;
+  }
+  EXPECT_EQ(keys(ours.docs["/varz"]["cluster"]), keys(ref.docs["/varz"]["cluster"]));
+  // And the figures that do not depend on the server's own internals agree.
+  for (const char* key : {"routes", "remotes"}) {
+    EXPECT_EQ(ours.docs["/varz"][key], ref.docs["/varz"][key]) << key;
+  }
+  EXPECT_EQ(ours.docs["/varz"]["cluster"]["name"], ref.docs["/varz"]["cluster"]["name"]);
+  EXPECT_EQ(ours.docs["/varz"]["cluster"]["addr"], ref.docs["/varz"]["cluster"]["addr"]);
+  EXPECT_EQ(ours.docs["/varz"]["cluster"]["auth_timeout"],
+            ref.docs["/varz"]["cluster"]["auth_timeout"]);
+  EXPECT_EQ(ours.docs["/varz"]["cluster"]["tls_timeout"],
+            ref.docs["/varz"]["cluster"]["tls_timeout"]);
+  EXPECT_EQ(ours.docs["/varz"]["connect_urls"].size(), ref.docs["/varz"]["connect_urls"].size());
+  EXPECT_EQ(ours.docs["/routez"]["num_routes"], ref.docs["/routez"]["num_routes"]);
+  EXPECT_EQ(ours.docs["/routez"]["routes"][0]["ip"], ref.docs["/routez"]["routes"][0]["ip"]);
 }
 
 // Runs Debian's python3-prometheus-client parser over an exposition; one line per sample:
@@ -235,6 +309,51 @@ TEST(MonitorCompatTest, MetricsParseAsPrometheusTextWithTheExportersNames) {
   EXPECT_EQ(values["gnatsd_routez_num_routes"], 0);
   EXPECT_EQ(values["gnatsd_subsz_num_subscriptions"], 2);
   EXPECT_EQ(types["gnatsd_subsz_num_subscriptions"], "gauge");
+}
+
+// The route figures of /metrics, with the names and labels of the exporter's routez collector.
+TEST(MonitorCompatTest, MetricsOfAClusterHaveTheExportersRouteSeries) {
+  ClusterScenario ours(ServerKind::kGannet);
+  Json routez = ours.cluster.a.Get("/routez");
+  const Json& route = routez["routes"][0];
+  std::string error;
+  std::vector<std::string> samples =
+      ParseWithPrometheusClient(HttpGet(ours.cluster.a.http_port, "/metrics").body, error);
+  ASSERT_TRUE(error.empty()) << error;
+  std::map<std::string, double> values;
+  std::map<std::string, Json> labels;
+  for (const std::string& line : samples) {
+    size_t a = line.find(' '), b = line.find(' ', a + 1), c = line.find(' ', b + 1);
+    ASSERT_NE(c, std::string::npos) << line;
+    std::string name = line.substr(a + 1, b - a - 1);
+    if (name.rfind("gnatsd_routez_", 0) == 0) {
+      EXPECT_EQ(line.substr(0, a), "gauge") << line;
+    }
+    values[name] = std::stod(line.substr(b + 1, c - b - 1));
+    labels[name] = Json::parse(line.substr(c + 1));
+  }
+  EXPECT_EQ(values["gnatsd_varz_routes"], 1);
+  EXPECT_EQ(values["gnatsd_varz_remotes"], 1);
+  EXPECT_EQ(values["gnatsd_routez_num_routes"], 1);
+  EXPECT_EQ(labels["gnatsd_routez_server_id"]["value"], routez["server_id"]);
+  EXPECT_EQ(values["gnatsd_routez_route_info"], 1);
+  const Json& info = labels["gnatsd_routez_route_info"];
+  EXPECT_EQ(info["rid"], std::to_string(route["rid"].get<uint64_t>()));
+  EXPECT_EQ(info["remote_id"], route["remote_id"]);
+  EXPECT_EQ(info["ip"], "127.0.0.1");
+  for (const char* key : {"remote_name", "account", "compression"}) {
+    EXPECT_TRUE(info.contains(key)) << key;
+  }
+  // The counters only grow: at least what /routez showed a moment before.
+  for (const char* key : {"in_msgs", "out_msgs", "in_bytes", "out_bytes"}) {
+    std::string name = std::string("gnatsd_routez_route_") + key;
+    EXPECT_GE(values[name], route[key].get<double>()) << name;
+    EXPECT_EQ(labels[name], Json({{"server_id", routez["server_id"]}, {"rid", info["rid"]}}));
+  }
+  EXPECT_GE(values["gnatsd_routez_route_out_msgs"], 3);
+  EXPECT_GE(values["gnatsd_routez_route_subscriptions"], 2);
+  EXPECT_GE(values["gnatsd_routez_route_rtt_seconds"], 0);
+  EXPECT_GE(values["gnatsd_routez_route_uptime_seconds"], 0);
 }
 
 TEST(MonitorCompatTest, MetricsPerConnectionWhenAsked) {

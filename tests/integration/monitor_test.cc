@@ -13,6 +13,7 @@
 
 #include "http_client.h"
 #include "integration_util.h"
+#include "monitor_cluster.h"
 
 namespace gannet::test {
 namespace {
@@ -356,7 +357,181 @@ TEST_P(MonitorTest, MonitorPortInUseStopsTheServerWithAClearError) {
   close(holder);
 }
 
+TEST_P(MonitorTest, RoutezSubsParameterAsTheReference) {
+  StartMonitored();
+  Json plain = GetJson("/routez");
+  EXPECT_EQ(plain["num_routes"], 0);
+  EXPECT_EQ(plain["routes"], Json::array());
+  EXPECT_FALSE(plain.contains("import"));
+  EXPECT_EQ(GetJson("/routez?subs=detail")["num_routes"], 0);
+  HttpResult bad = Get("/routez?subs=x");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body,
+            "Error decoding boolean for 'subs': strconv.ParseBool: parsing \"x\": invalid syntax");
+  // Without a cluster: an empty cluster object and no routes.
+  Json varz = GetJson("/varz");
+  EXPECT_EQ(varz["cluster"], Json::object());
+  EXPECT_EQ(varz["routes"], 0);
+  EXPECT_EQ(varz["remotes"], 0);
+  EXPECT_FALSE(varz.contains("connect_urls"));
+}
+
+// A two-node cluster of the server under test (see monitor_cluster.h), both nodes queried.
+class MonitorClusterTest : public ::testing::TestWithParam<ServerKind> {};
+
+TEST_P(MonitorClusterTest, VarzShowsTheClusterAndItsRoute) {
+  MonitoredCluster cluster(GetParam());
+  for (const auto* node : {&cluster.a, &cluster.b}) {
+    const auto& peer = node == &cluster.a ? cluster.b : cluster.a;
+    Json varz = node->Get("/varz");
+    EXPECT_EQ(varz["routes"], 1);
+    EXPECT_EQ(varz["remotes"], 1);
+    const Json& c = varz["cluster"];
+    EXPECT_EQ(c["name"], "c") << c.dump(2);
+    EXPECT_EQ(c["addr"], "127.0.0.1");
+    EXPECT_EQ(c["cluster_port"], node->cluster_port);
+    EXPECT_EQ(c["auth_timeout"], 2);
+    EXPECT_EQ(c["urls"], Json::array({"127.0.0.1:" + std::to_string(peer.cluster_port)}));
+    EXPECT_EQ(c["tls_timeout"], 2);
+    EXPECT_FALSE(c.contains("tls_required"));
+    EXPECT_FALSE(c.contains("tls_verify"));
+    // The client URLs of both nodes, this one's first.
+    ASSERT_TRUE(MonitoredCluster::WaitFor([&] {
+      varz = node->Get("/varz");
+      return varz["connect_urls"].size() == 2;
+    })) << varz.dump(2);
+    EXPECT_EQ(varz["connect_urls"][0], MonitoredCluster::ClientUrl(*node));
+    EXPECT_EQ(varz["connect_urls"][1], MonitoredCluster::ClientUrl(peer));
+  }
+}
+
+TEST_P(MonitorClusterTest, RoutezDescribesTheRouteAndItsTraffic) {
+  MonitoredCluster cluster(GetParam());
+  std::string id_a = cluster.a.Get("/varz")["server_id"];
+  std::string id_b = cluster.b.Get("/varz")["server_id"];
+  // A subscriber on b (a plain and a queue subscription), a publisher on a.
+  RawConn sub;
+  ASSERT_TRUE(sub.Connect(cluster.b.port));
+  Handshake(sub);
+  ASSERT_TRUE(sub.Send("SUB foo 1\r\nSUB bar q 2\r\n"));
+  ASSERT_EQ(sub.Flush(), "");
+  // b's interest has reached a once a's route lists both subjects.
+  Json routez;
+  ASSERT_TRUE(MonitoredCluster::WaitFor([&] {
+    routez = cluster.a.Get("/routez?subs=1");
+    if (routez["routes"].size() != 1) return false;
+    std::set<std::string> subjects;
+    for (const Json& s : routez["routes"][0].value("subscriptions_list", Json::array())) {
+      subjects.insert(s.get<std::string>());
+    }
+    return subjects.count("foo") == 1 && subjects.count("bar") == 1;
+  })) << routez.dump(2);
+  RawConn pub;
+  ASSERT_TRUE(pub.Connect(cluster.a.port));
+  Handshake(pub);
+  ASSERT_TRUE(pub.Send(PubBytes("foo", "", "one") + PubBytes("foo", "", "two") +
+                       PubBytes("foo", "", "three")));
+  ASSERT_EQ(pub.Flush(), "");
+  ASSERT_FALSE(sub.ReadUntil("three\r\n").empty());
+
+  // Three messages of 3, 3 and 5 bytes went from a to b over the route (the reference's
+  // route also carries its system account's traffic: at least, not exactly).
+  ASSERT_TRUE(MonitoredCluster::WaitFor([&] {
+    routez = cluster.b.Get("/routez");
+    return routez["routes"].size() == 1 && routez["routes"][0]["in_msgs"] >= 3;
+  })) << routez.dump(2);
+  Json on_a = cluster.a.Get("/routez");
+  EXPECT_EQ(on_a["server_id"], id_a);
+  EXPECT_EQ(on_a["num_routes"], 1);
+  EXPECT_FALSE(on_a.contains("import"));
+  EXPECT_FALSE(on_a.contains("export"));
+  const Json& ra = on_a["routes"][0];
+  EXPECT_EQ(ra["remote_id"], id_b);
+  // Whether a side dialed the route it kept depends on timing (see the test below).
+  EXPECT_TRUE(ra["is_configured"].is_boolean());
+  EXPECT_TRUE(ra["did_solicit"].is_boolean());
+  EXPECT_EQ(ra["ip"], "127.0.0.1");
+  EXPECT_GT(ra["port"].get<int>(), 0);
+  EXPECT_GE(ra["out_msgs"].get<int64_t>(), 3);
+  EXPECT_GE(ra["out_bytes"].get<int64_t>(), 11);
+  EXPECT_GE(ra["subscriptions"].get<int64_t>(), 2);
+  EXPECT_EQ(ra["pending_size"], 0);
+  EXPECT_TRUE(ra["rtt"].is_string());
+  EXPECT_TRUE(ra["uptime"].is_string());
+  EXPECT_TRUE(ra["idle"].is_string());
+  EXPECT_TRUE(ra["start"].is_string());
+  EXPECT_TRUE(ra["last_activity"].is_string());
+  EXPECT_FALSE(ra.contains("subscriptions_list"));
+  const Json& rb = routez["routes"][0];
+  EXPECT_EQ(rb["remote_id"], id_a);
+  EXPECT_GE(rb["in_bytes"].get<int64_t>(), 11);
+  // One connection: each side's port is the other's address of it.
+  EXPECT_TRUE(ra["port"] == cluster.b.cluster_port || rb["port"] == cluster.a.cluster_port)
+      << ra.dump(2) << rb.dump(2);
+
+  // subs=detail: b's queue subscription as the reference shows a route's: the subject, the
+  // group, "<account> <subject> <queue>" as sid, and the route's id as cid.
+  Json detail = cluster.a.Get("/routez?subs=detail")["routes"][0];
+  EXPECT_FALSE(detail.contains("subscriptions_list"));
+  bool found = false;
+  for (const Json& s : detail["subscriptions_list_detail"]) {
+    if (s["subject"] != "bar") continue;
+    found = true;
+    EXPECT_EQ(s["qgroup"], "q");
+    EXPECT_EQ(s["sid"], "$G bar q");
+    EXPECT_EQ(s["cid"], detail["rid"]);
+    EXPECT_TRUE(s["msgs"].is_number());
+    EXPECT_FALSE(s.contains("account"));
+  }
+  EXPECT_TRUE(found) << detail.dump(2);
+}
+
+// Each node names the other in `routes`. The first to start accepts the second's route before
+// its own dial gets through; the reference keeps dialing its configured peer, finds that route
+// a duplicate and "upgrades" the accepted one (route.go registerRoute): within a second or so
+// both sides show their route as solicited and configured. Disabled: gannet-server's routes
+// manager does not dial a peer it is already connected to, so its first node keeps showing
+// false for both. Enable once src/server/cluster does as the reference.
+TEST_P(MonitorClusterTest, DISABLED_ARouteToAConfiguredPeerEndsUpSolicitedOnBothSides) {
+  MonitoredCluster cluster(GetParam());
+  for (const auto* node : {&cluster.a, &cluster.b}) {
+    Json route;
+    EXPECT_TRUE(MonitoredCluster::WaitFor(
+        [&] {
+          route = node->Get("/routez")["routes"][0];
+          return route["did_solicit"] == true && route["is_configured"] == true;
+        },
+        5s))
+        << route.dump(2);
+  }
+}
+
+TEST_P(MonitorClusterTest, RoutezShowsTheClusterPermissions) {
+  std::unique_ptr<MonitoredCluster> cluster;
+  try {
+    cluster =
+        std::make_unique<MonitoredCluster>(GetParam(),
+                                           "  permissions {\n"
+                                           "    import: { allow: [\">\"], deny: [\"secret.>\"] }\n"
+                                           "    export: { deny: \"private.>\" }\n"
+                                           "  }");
+  } catch (const std::runtime_error& e) {
+    if (std::string(e.what()).find("\"permissions\" is not supported yet") != std::string::npos) {
+      GTEST_SKIP() << "cluster permissions are not read yet: " << e.what();
+    }
+    throw;
+  }
+  Json routez = cluster->a.Get("/routez");
+  EXPECT_EQ(routez["import"], Json::parse(R"({"allow":[">"],"deny":["secret.>"]})"));
+  EXPECT_EQ(routez["export"], Json::parse(R"({"deny":["private.>"]})"));
+  // Each route shows the permissions its peer announced (the same here).
+  ASSERT_EQ(routez["routes"].size(), 1u);
+  EXPECT_EQ(routez["routes"][0]["import"], routez["import"]);
+  EXPECT_EQ(routez["routes"][0]["export"], routez["export"]);
+}
+
 GANNET_INSTANTIATE_FOR_BOTH_SERVERS(MonitorTest);
+GANNET_INSTANTIATE_FOR_BOTH_SERVERS(MonitorClusterTest);
 
 }  // namespace
 }  // namespace gannet::test

@@ -459,6 +459,8 @@ void Route::RouteSnapshotInto(RouteSnapshot& out, bool with_subs) const {
   out.is_configured = explicit_;
   out.ip = ip();
   out.port = port();
+  out.start = base.start;
+  out.last_activity = base.last_activity;
   out.rtt_ns = rtt_ns_;
   out.pending_bytes = base.pending_bytes;
   out.in_msgs = base.in_msgs;
@@ -472,9 +474,10 @@ void Route::RouteSnapshotInto(RouteSnapshot& out, bool with_subs) const {
   out.export_json = PermissionJson(peer_export_);
   if (with_subs) {
     for (const auto& [key, remote] : subs_) {
-      std::string s = remote.sub->subject;
-      if (!remote.sub->queue.empty()) s += " " + remote.sub->queue;
-      out.subs.push_back(std::move(s));
+      const Subscription& s = *remote.sub;
+      out.subs.push_back(SubSnapshot{s.subject, s.queue, s.sid,
+                                     s.delivered.load(std::memory_order_relaxed),
+                                     s.max.load(std::memory_order_relaxed), id()});
     }
   }
 }

@@ -34,10 +34,11 @@ struct RouteSnapshot {
   bool is_configured = false;
   std::string ip;
   int port = 0;
+  std::chrono::system_clock::time_point start, last_activity;
   int64_t rtt_ns = 0;
   int64_t pending_bytes = 0;
   uint64_t in_msgs = 0, out_msgs = 0, in_bytes = 0, out_bytes = 0;
-  std::vector<std::string> subs;  // "<subject>[ <queue>]" of the remote's interest, when asked
+  std::vector<SubSnapshot> subs;  // the remote's interest, when asked (sid as the reference)
   uint32_t num_subs = 0;
   std::string tls_version, tls_cipher;
   std::string import_json, export_json;  // the remote's permissions, as it sent them

@@ -11,6 +11,7 @@
 
 #include "base/logger.h"
 #include "core/subject.h"
+#include "server/cluster/routes.h"
 #include "server/conn/tls_context.h"
 #include "server/monitor/monitor_format.h"
 #include "server/server.h"
@@ -216,6 +217,75 @@ void SortConnections(std::vector<const ConnSnapshot*>& conns, SortKey key,
   }
 }
 
+// A permission as the reference marshals its SubjectPermission: allow and deny, each left out
+// when empty.
+Monitor::Json PermissionJson(const SubjectPermission& p) {
+  Monitor::Json j = Monitor::Json::object();
+  if (!p.allow.empty()) j["allow"] = p.allow;
+  if (!p.deny.empty()) j["deny"] = p.deny;
+  return j;
+}
+
+// What Go's url.URL.Host holds for a route URL: the authority as written, without user info.
+std::string UrlHost(std::string_view url) {
+  if (size_t scheme = url.find("://"); scheme != std::string_view::npos) {
+    url.remove_prefix(scheme + 3);
+  }
+  url = url.substr(0, url.find('/'));
+  if (size_t at = url.rfind('@'); at != std::string_view::npos) url.remove_prefix(at + 1);
+  return std::string(url);
+}
+
+// One route as the reference's RouteInfo.
+Monitor::Json RouteJson(const RouteSnapshot& r, std::chrono::system_clock::time_point now,
+                        bool subs, bool subs_detail) {
+  Monitor::Json j;
+  j["rid"] = r.rid;
+  j["remote_id"] = r.remote_id;
+  j["did_solicit"] = r.did_solicit;
+  j["is_configured"] = r.is_configured;
+  j["ip"] = r.ip;
+  j["port"] = r.port;
+  j["start"] = FormatRfc3339Nano(r.start);
+  j["last_activity"] = FormatRfc3339Nano(r.last_activity);
+  j["rtt"] = FormatRtt(r.rtt_ns);
+  j["uptime"] = FormatUptime(now - r.start);
+  j["idle"] = FormatUptime(now - r.last_activity);
+  // The peer's permissions, as its INFO gave them.
+  for (const auto& [key, text] :
+       {std::pair{"import", &r.import_json}, {"export", &r.export_json}}) {
+    if (text->empty()) continue;
+    Monitor::Json perm = Monitor::Json::parse(*text, nullptr, false);
+    if (!perm.is_discarded()) j[key] = std::move(perm);
+  }
+  j["pending_size"] = r.pending_bytes;
+  j["in_msgs"] = r.in_msgs;
+  j["out_msgs"] = r.out_msgs;
+  j["in_bytes"] = r.in_bytes;
+  j["out_bytes"] = r.out_bytes;
+  j["subscriptions"] = r.num_subs;
+  if (!r.subs.empty()) {
+    std::vector<const SubSnapshot*> sorted;
+    for (const SubSnapshot& s : r.subs) sorted.push_back(&s);
+    std::sort(sorted.begin(), sorted.end(),
+              [](const SubSnapshot* a, const SubSnapshot* b) { return a->sid < b->sid; });
+    Monitor::Json list = Monitor::Json::array();
+    for (const SubSnapshot* s : sorted) {
+      if (subs_detail) {
+        list.push_back(SubDetailJson(*s, nullptr));
+      } else {
+        list.push_back(s->subject);  // as the reference: the subject alone, even for queues
+      }
+    }
+    if (subs_detail) {
+      j["subscriptions_list_detail"] = std::move(list);
+    } else if (subs) {
+      j["subscriptions_list"] = std::move(list);
+    }
+  }
+  return j;
+}
+
 }  // namespace
 
 HttpResponse JsonResponse(const HttpRequest& r, const nlohmann::ordered_json& doc, int indent) {
@@ -327,6 +397,11 @@ std::optional<Monitor::Json> Monitor::BuildVarz() {
     j["tls_required"] = true;
     if (tls->verify()) j["tls_verify"] = true;
   }
+  Routes* routes = server_.routes();
+  // The cluster's client URLs, ours first, once a route has brought any (as the reference).
+  if (auto urls = routes ? routes->client_urls() : nullptr; urls && !urls->empty()) {
+    j["connect_urls"] = *urls;
+  }
   j["max_connections"] = o.max_connections;
   if (o.max_subscriptions > 0) j["max_subscriptions"] = o.max_subscriptions;
   j["ping_interval"] =
@@ -340,7 +415,7 @@ std::optional<Monitor::Json> Monitor::BuildVarz() {
   j["max_control_line"] = o.max_control_line;
   j["max_payload"] = o.max_payload;
   j["max_pending"] = o.max_pending;
-  j["cluster"] = empty;
+  j["cluster"] = BuildClusterVarz();
   j["gateway"] = empty;
   j["leaf"] = empty;
   j["mqtt"] = empty;
@@ -358,8 +433,10 @@ std::optional<Monitor::Json> Monitor::BuildVarz() {
   j["cpu"] = cpu;
   j["connections"] = server_.num_clients.load();
   j["total_connections"] = server_.total_connections.load();
-  j["routes"] = 0;
-  j["remotes"] = 0;
+  // The reference counts its routes and its remotes (routes by peer id): one route per peer.
+  size_t num_routes = routes ? routes->num_routes() : 0;
+  j["routes"] = num_routes;
+  j["remotes"] = num_routes;
   j["leafnodes"] = 0;
   j["in_msgs"] = t.in_msgs;
   j["out_msgs"] = t.out_msgs;
@@ -372,6 +449,34 @@ std::optional<Monitor::Json> Monitor::BuildVarz() {
   j["http_req_stats"] = std::move(stats);
   j["config_load_time"] = FormatRfc3339Nano(config->load_time());
   return j;
+}
+
+Monitor::Json Monitor::BuildClusterVarz() {
+  Json c = Json::object();
+  Routes* routes = server_.routes();
+  if (!routes) return c;
+  auto config = server_.config();  // held: a reload may replace it meanwhile
+  const ClusterConfig& cluster = config->options().cluster;
+  // As the reference's ClusterOptsVarz: every field left out when empty or zero.
+  if (std::string name = routes->name(); !name.empty()) c["name"] = name;
+  if (!cluster.host.empty()) c["addr"] = cluster.host;
+  if (routes->port() != 0) c["cluster_port"] = routes->port();
+  if (double t = std::chrono::duration<double>(cluster.auth_timeout).count(); t > 0) {
+    c["auth_timeout"] = t;
+  }
+  if (!cluster.routes.empty()) {
+    Json urls = Json::array();
+    for (const RouteUrl& u : cluster.routes) urls.push_back(UrlHost(u.text));
+    c["urls"] = std::move(urls);
+  }
+  if (double t = std::chrono::duration<double>(cluster.tls.timeout).count(); t > 0) {
+    c["tls_timeout"] = t;
+  }
+  if (routes->tls()) {  // the reference reports both as "route TLS is configured"
+    c["tls_required"] = true;
+    c["tls_verify"] = true;
+  }
+  return c;
 }
 
 HttpResponse Monitor::Varz(const HttpRequest& r) {
@@ -497,24 +602,47 @@ HttpResponse Monitor::Connz(const HttpRequest& r) {
   return JsonResponse(r, j);
 }
 
-// ---- /routez, /gatewayz, /leafz, /accountz, /healthz: no clusters yet ----
+// ---- /routez ----
 
-Monitor::Json Monitor::BuildRoutez() {
+std::vector<RouteSnapshot> Monitor::RouteSnapshots(bool with_subs) {
+  Routes* routes = server_.routes();
+  if (!routes) return {};
+  return routes->Snapshot(with_subs, kGatherTimeout);
+}
+
+Monitor::Json Monitor::BuildRoutez(const std::vector<RouteSnapshot>& routes, bool subs,
+                                   bool subs_detail) {
+  auto now = std::chrono::system_clock::now();
   Json j;
   j["server_id"] = server_.server_id();
-  j["now"] = NowText();
-  j["num_routes"] = 0;
-  j["routes"] = Json::array();
+  j["now"] = FormatRfc3339Nano(now);
+  // The cluster's configured permissions, which apply to every route.
+  if (server_.routes()) {
+    auto config = server_.config();
+    const ClusterConfig& cluster = config->options().cluster;
+    if (cluster.import_permissions) j["import"] = PermissionJson(*cluster.import_permissions);
+    if (cluster.export_permissions) j["export"] = PermissionJson(*cluster.export_permissions);
+  }
+  j["num_routes"] = routes.size();
+  Json list = Json::array();
+  for (const RouteSnapshot& r : routes) list.push_back(RouteJson(r, now, subs, subs_detail));
+  j["routes"] = std::move(list);
   return j;
 }
 
 HttpResponse Monitor::Routez(const HttpRequest& r) {
   std::string err;
-  if (AsciiLower(r.Param("subs")) != "detail" && !ParseGoBool("subs", r.Param("subs"), err)) {
-    return HttpResponse::Text(400, err);
+  bool subs_detail = AsciiLower(r.Param("subs")) == "detail";
+  bool subs = false;
+  if (!subs_detail) {
+    auto b = ParseGoBool("subs", r.Param("subs"), err);
+    if (!b) return HttpResponse::Text(400, err);
+    subs = *b;
   }
-  return JsonResponse(r, BuildRoutez());
+  return JsonResponse(r, BuildRoutez(RouteSnapshots(subs || subs_detail), subs, subs_detail));
 }
+
+// ---- /gatewayz, /leafz, /accountz, /healthz: no gateways or leaf nodes yet ----
 
 HttpResponse Monitor::Gatewayz(const HttpRequest& r) {
   Json j;

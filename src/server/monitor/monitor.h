@@ -3,7 +3,8 @@
 //
 // Threading: every handler runs on the HTTP thread. Worker-owned state (connections, their
 // counters, the match caches) is read only through Server::Gather, which asks each worker to
-// copy its own part on its own thread; the message path takes no lock for monitoring.
+// copy its own part on its own thread, and routes only through Routes::Snapshot, which does the
+// same on each route's worker; the message path takes no lock for monitoring.
 #pragma once
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +23,7 @@ namespace gannet {
 
 class Account;
 class Server;
+struct RouteSnapshot;
 struct WorkerTotals;
 
 class Monitor {
@@ -61,7 +64,11 @@ class Monitor {
   std::optional<Json> BuildVarz();
   Json BuildSubszStats(const WorkerTotals& totals);
   Json AccountDetail(const Account& account, int64_t clients);
-  Json BuildRoutez();
+  // /varz's `cluster` object (empty without a cluster).
+  Json BuildClusterVarz();
+  // Every route's copy, taken on the routes' workers (none without a cluster).
+  std::vector<RouteSnapshot> RouteSnapshots(bool with_subs);
+  Json BuildRoutez(const std::vector<RouteSnapshot>& routes, bool subs, bool subs_detail);
 
   Server& server_;
   HttpServer http_;

@@ -1,5 +1,6 @@
 // /dashboard: one self-contained page (no external scripts, styles or fonts) that polls /varz
-// every second and draws live charts on canvases.
+// and /routez every second, draws live charts on canvases and lists the cluster's nodes with
+// each route's traffic.
 #include "server/monitor/monitor.h"
 
 namespace gannet {
@@ -24,12 +25,31 @@ const char* DashboardHtml() {
   canvas { width: 100%; height: 160px; display: block; }
   .legend span { font-size: 12px; margin-right: 12px; }
   .legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; }
+  #cluster { margin-top: 14px; overflow-x: auto; }
+  #cluster-summary { font-size: 13px; color: #555; margin-bottom: 6px; }
+  #routes { border-collapse: collapse; width: 100%; font-size: 13px; }
+  #routes th, #routes td { text-align: right; padding: 3px 8px; border-bottom: 1px solid #eee;
+                           white-space: nowrap; }
+  #routes th:nth-child(-n+3), #routes td:nth-child(-n+3) { text-align: left; }
+  #routes th { font-weight: 600; color: #444; }
+  #routes tr.self td { color: #777; }
+  .mono { font-family: ui-monospace, monospace; }
 </style>
 </head>
 <body>
 <h1>gannet-server</h1>
 <div id="status">connecting...</div>
 <div class="grid" id="charts"></div>
+<div class="card" id="cluster">
+  <h2>Cluster</h2>
+  <div id="cluster-summary">-</div>
+  <table id="routes">
+    <thead><tr><th>node</th><th>address</th><th>route</th><th>rtt</th><th>msgs/s in</th>
+      <th>msgs/s out</th><th>bytes/s in</th><th>bytes/s out</th><th>pending</th>
+      <th>subs</th><th>up</th></tr></thead>
+    <tbody></tbody>
+  </table>
+</div>
 <script>
 "use strict";
 (function () {
@@ -42,7 +62,9 @@ const char* DashboardHtml() {
     { id: "subscriptions", title: "Subscriptions", series: ["subscriptions"], unit: "" },
     { id: "slow_consumers", title: "Slow consumers", series: ["slow_consumers"], unit: "" },
   ];
-  const state = { samples: 0, errors: 0, last: null, data: {}, serverId: "" };
+  const state = { samples: 0, errors: 0, last: null, data: {}, serverId: "",
+                  // /routez: the last answer's routes with their rates, by poll.
+                  cluster: { samples: 0, errors: 0, name: "", routes: [], last: {} } };
   window.gannetDashboard = state;
 
   const grid = document.getElementById("charts");
@@ -114,6 +136,83 @@ const char* DashboardHtml() {
     });
   }
 
+  // Server ids are 56 characters: their first 12 tell nodes apart.
+  function short(id) {
+    return id.length > 16 ? id.slice(0, 12) + "..." : id;
+  }
+
+  function cell(row, text, cls) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (cls) td.className = cls;
+    row.appendChild(td);
+  }
+
+  // The cluster panel: this server, then one row per route (peer), with its traffic per
+  // second since the previous /routez answer.
+  function drawCluster(varz) {
+    const c = state.cluster;
+    const summary = document.getElementById("cluster-summary");
+    const body = document.querySelector("#routes tbody");
+    body.textContent = "";
+    if (!c.name && c.routes.length === 0) {
+      summary.textContent = "not clustered";
+      return;
+    }
+    summary.textContent = "cluster " + (c.name || "?") + " - " + (c.routes.length + 1) +
+        " nodes - " + c.routes.length + " routes";
+    const self = document.createElement("tr");
+    self.className = "self";
+    cell(self, short(varz.server_name || varz.server_id) + " (this server)", "mono");
+    cell(self, varz.host + ":" + (varz.cluster.cluster_port || ""));
+    cell(self, "");
+    for (let i = 0; i < 8; i++) cell(self, "");
+    body.appendChild(self);
+    for (const r of c.routes) {
+      const row = document.createElement("tr");
+      row.dataset.rid = String(r.rid);
+      cell(row, short(r.remote_id), "mono");
+      cell(row, r.ip + ":" + r.port);
+      cell(row, (r.did_solicit ? "out" : "in") + (r.is_configured ? ", configured" : ""));
+      cell(row, r.rtt);
+      cell(row, human(r.rates.in_msgs));
+      cell(row, human(r.rates.out_msgs));
+      cell(row, human(r.rates.in_bytes) + "B");
+      cell(row, human(r.rates.out_bytes) + "B");
+      cell(row, human(r.pending_size) + "B");
+      cell(row, String(r.subscriptions));
+      cell(row, r.uptime);
+      body.appendChild(row);
+    }
+  }
+
+  async function pollRoutez(varz) {
+    const c = state.cluster;
+    try {
+      const r = await fetch("routez", { cache: "no-store" });
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      const z = await r.json();
+      const t = Date.parse(z.now) / 1000;
+      const keys = ["in_msgs", "out_msgs", "in_bytes", "out_bytes"];
+      const last = {};
+      c.routes = (z.routes || []).map((route) => {
+        const prev = c.last[route.rid];
+        const rates = {};
+        for (const k of keys) {
+          rates[k] = prev && t > prev.t ? (route[k] - prev[k]) / (t - prev.t) : 0;
+        }
+        last[route.rid] = Object.assign({ t }, ...keys.map((k) => ({ [k]: route[k] })));
+        return Object.assign({}, route, { rates });
+      });
+      c.last = last;
+      c.name = (varz.cluster && varz.cluster.name) || "";
+      c.samples++;
+    } catch (e) {
+      c.errors++;
+    }
+    drawCluster(varz);
+  }
+
   async function poll() {
     const status = document.getElementById("status");
     try {
@@ -141,6 +240,7 @@ const char* DashboardHtml() {
       status.textContent = v.server_name + " - version " + v.version + " - up " + v.uptime +
           " - " + v.connections + " connections";
       charts.forEach(draw);
+      await pollRoutez(v);
     } catch (e) {
       state.errors++;
       status.className = "error";

@@ -3,7 +3,9 @@
 // (gnatsd_<endpoint>_<field>{server_id="..."}), so existing dashboards and alerts keep working.
 #include <cmath>
 #include <cstdio>
+#include <functional>
 
+#include "server/cluster/routes.h"
 #include "server/monitor/monitor.h"
 #include "server/server.h"
 
@@ -75,6 +77,22 @@ class Exposition {
     }
   }
 
+  // A family of per-route gauges, labelled by rid as the exporter's routez collector does.
+  // No family at all without routes (the exporter describes it, but a family without
+  // samples is not written).
+  void AddPerRoute(std::string_view name, std::string_view help,
+                   const std::vector<RouteSnapshot>& routes,
+                   const std::function<double(const RouteSnapshot&)>& value,
+                   const std::function<std::string(const RouteSnapshot&)>& extra_labels = {}) {
+    if (routes.empty()) return;
+    Header(name, help, "gauge");
+    for (const RouteSnapshot& r : routes) {
+      std::string labels = ",rid=\"" + std::to_string(r.rid) + "\"";
+      if (extra_labels) labels += extra_labels(r);
+      Sample(name, labels, value(r));
+    }
+  }
+
   std::string Take() { return std::move(out_); }
 
  private:
@@ -103,11 +121,46 @@ class Exposition {
   std::string out_;
 };
 
+// /routez as the exporter's routez collector reads it: the server's identity and route count,
+// then per route an info gauge of 1 (who the peer is) and its figures, labelled by rid. All
+// gauges, as the exporter has them.
+void AddRoutez(Exposition& e, Server& server, const Monitor::Json& routez,
+               const std::vector<RouteSnapshot>& routes) {
+  e.AddDocument("routez", routez);  // server_id (a value-labelled gauge) and num_routes
+  e.Add("gnatsd_routez_server_name", "server_name", "gauge", 1,
+        ",value=\"" + EscapeLabel(server.config()->options().server_name) + "\"");
+  auto now = std::chrono::system_clock::now();
+  auto seconds = [](auto d) { return std::chrono::duration<double>(d).count(); };
+  e.AddPerRoute(
+      "gnatsd_routez_route_info", "route_info", routes, [](const RouteSnapshot&) { return 1.0; },
+      [](const RouteSnapshot& r) {
+        return ",remote_id=\"" + EscapeLabel(r.remote_id) + "\",remote_name=\"" +
+               EscapeLabel(r.remote_name) + "\",account=\"\",ip=\"" + EscapeLabel(r.ip) +
+               "\",compression=\"\"";
+      });
+  e.AddPerRoute("gnatsd_routez_route_rtt_seconds", "rtt_seconds", routes,
+                [](const RouteSnapshot& r) { return static_cast<double>(r.rtt_ns) / 1e9; });
+  e.AddPerRoute("gnatsd_routez_route_subscriptions", "subscriptions", routes,
+                [](const RouteSnapshot& r) { return static_cast<double>(r.num_subs); });
+  // Whole seconds, as the exporter reads them from the uptime text.
+  e.AddPerRoute("gnatsd_routez_route_uptime_seconds", "uptime_seconds", routes,
+                [&](const RouteSnapshot& r) { return std::floor(seconds(now - r.start)); });
+  e.AddPerRoute("gnatsd_routez_route_in_msgs", "in_msgs", routes,
+                [](const RouteSnapshot& r) { return static_cast<double>(r.in_msgs); });
+  e.AddPerRoute("gnatsd_routez_route_out_msgs", "out_msgs", routes,
+                [](const RouteSnapshot& r) { return static_cast<double>(r.out_msgs); });
+  e.AddPerRoute("gnatsd_routez_route_in_bytes", "in_bytes", routes,
+                [](const RouteSnapshot& r) { return static_cast<double>(r.in_bytes); });
+  e.AddPerRoute("gnatsd_routez_route_out_bytes", "out_bytes", routes,
+                [](const RouteSnapshot& r) { return static_cast<double>(r.out_bytes); });
+}
+
 }  // namespace
 
 HttpResponse Monitor::Metrics(const HttpRequest& r) {
   auto varz = BuildVarz();
   auto gathered = server_.Gather(true, false, 0, std::chrono::seconds(5));
+  std::vector<RouteSnapshot> routes = RouteSnapshots(false);
   if (!varz || !gathered) return HttpResponse::Text(503, "server busy: workers did not answer");
   Exposition e(server_.server_id());
   e.AddDocument("varz", *varz);
@@ -153,7 +206,7 @@ HttpResponse Monitor::Metrics(const HttpRequest& r) {
     e.AddPerConnection("gnatsd_connz_conn_out_bytes", "out_bytes of one connection", conns, page,
                        [](const ConnSnapshot& c) { return double(c.out_bytes); });
   }
-  e.AddDocument("routez", BuildRoutez());
+  AddRoutez(e, server_, BuildRoutez(routes, false, false), routes);
   e.AddDocument("subsz", BuildSubszStats(gathered->totals));
 
   HttpResponse resp;
