@@ -154,6 +154,9 @@ bool Server::Start() {
   }
 
   own_client_urls_ = ClientUrlsFor(options_.host, client_listener_.port());
+  // Made before anything that may ask for it runs (monitoring, clients' INFO); started once
+  // clients are let in, as the reference.
+  if (options_.cluster.Enabled()) routes_ = std::make_unique<Routes>(*this, options_);
 
   reclaimer_ = std::make_unique<Reclaimer>(static_cast<size_t>(options_.threads));
   auth_pool_.Start(static_cast<size_t>(std::clamp(options_.threads, 2, 8)));
@@ -195,8 +198,7 @@ bool Server::Start() {
            client_listener_.port());
   if (tls_context()) LOG_INFO("TLS required for client connections");
   LOG_INFO("Server is ready");
-  if (options_.cluster.Enabled()) {
-    routes_ = std::make_unique<Routes>(*this, options_);
+  if (routes_) {
     if (!routes_->Start()) {
       Shutdown();
       return false;

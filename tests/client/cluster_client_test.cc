@@ -33,10 +33,9 @@ TEST_P(ClusterClientTest, LearnsTheOtherNodeAndFailsOverToIt) {
   int cluster_a = FreeTcpPort(), cluster_b = FreeTcpPort();
   std::string conf_a = WriteConfig(
       "a.conf", "cluster { name: c, listen: 127.0.0.1:" + std::to_string(cluster_a) + " }\n");
-  std::string conf_b =
-      WriteConfig("b.conf", "cluster { name: c, listen: 127.0.0.1:" + std::to_string(cluster_b) +
-                                ", routes: [nats-route://127.0.0.1:" + std::to_string(cluster_a) +
-                                "] }\n");
+  std::string conf_b = WriteConfig(
+      "b.conf", "cluster { name: c, listen: 127.0.0.1:" + std::to_string(cluster_b) +
+                    ", routes: [nats-route://127.0.0.1:" + std::to_string(cluster_a) + "] }\n");
   ServerProcess a(GetParam(), {"-c", conf_a});
   ServerProcess b(GetParam(), {"-c", conf_b});
   ASSERT_TRUE(a.Start());

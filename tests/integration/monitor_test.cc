@@ -492,7 +492,7 @@ TEST_P(MonitorClusterTest, RoutezDescribesTheRouteAndItsTraffic) {
 // both sides show their route as solicited and configured. Disabled: gannet-server's routes
 // manager does not dial a peer it is already connected to, so its first node keeps showing
 // false for both. Enable once src/server/cluster does as the reference.
-TEST_P(MonitorClusterTest, DISABLED_ARouteToAConfiguredPeerEndsUpSolicitedOnBothSides) {
+TEST_P(MonitorClusterTest, ARouteToAConfiguredPeerEndsUpSolicitedOnBothSides) {
   MonitoredCluster cluster(GetParam());
   for (const auto* node : {&cluster.a, &cluster.b}) {
     Json route;

@@ -248,6 +248,7 @@ void Route::ProcessFirstInfo(RouteInfo info) {
   if (!routes_.Register(*this, gossip)) {
     LOG_DEBUG("%s - Detected duplicate remote route %s", log_prefix().c_str(),
               Quoted(info.server_id).c_str());
+    if (dialed_) routes_.UpgradeExisting(remote_id_, *dialed_, explicit_);
     no_reconnect_ = true;
     Close(CloseReason::kDuplicateRoute);
     return;
@@ -411,6 +412,12 @@ bool Route::OnMsg(Verb verb, const MsgArgs& args, std::string_view payload) {
   }
   PublishFromRoute(worker(), *account, args, payload, this);
   return !closing();
+}
+
+void Route::UpgradeToSolicited(const RouteUrl& url, bool explicit_route) {
+  if (dialed_) return;
+  dialed_ = std::make_unique<RouteUrl>(url);
+  explicit_ = explicit_route;
 }
 
 void Route::OnConfigReloaded() {

@@ -55,6 +55,9 @@ class Route final : public Connection {
   // ---- Owner thread ----
   void Start() override;
   void OnConfigReloaded() override;
+  // Our own dial to this peer turned out to duplicate this route, which the peer dialed: it
+  // now counts as dialed by us, to `url` (route.go addRoute), so it is dialed again if lost.
+  void UpgradeToSolicited(const RouteUrl& url, bool explicit_route);
   void RouteSnapshotInto(RouteSnapshot& out, bool with_subs) const;
 
   // ---- Parser handler (owner thread) ----
@@ -78,6 +81,7 @@ class Route final : public Connection {
   const std::string& remote_id() const { return remote_id_; }
   const std::string& remote_name() const { return remote_name_; }
   bool peer_headers() const { return peer_headers_; }
+  // ---- Owner thread (an accepted route may become dialed: UpgradeToSolicited) ----
   bool did_solicit() const { return dialed_ != nullptr; }
   bool is_explicit() const { return explicit_; }
   const RouteUrl* dialed() const { return dialed_.get(); }
@@ -102,7 +106,7 @@ class Route final : public Connection {
   Routes& routes_;
   Parser<Route> parser_;
   std::unique_ptr<RouteUrl> dialed_;
-  const bool explicit_;
+  bool explicit_;
   bool connect_received_ = false;
   bool info_received_ = false;
   bool registered_ = false;

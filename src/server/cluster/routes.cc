@@ -140,7 +140,7 @@ bool Routes::IsConfigured(const RouteUrl& url) const {
 void Routes::Reload(const ClusterConfig& next, const std::vector<RouteUrl>& added,
                     const std::vector<RouteUrl>& removed) {
   permissions_.store(CompilePermissions(next));
-  std::vector<std::pair<Worker*, uint64_t>> to_close;
+  std::vector<std::pair<Worker*, uint64_t>> all;
   {
     std::lock_guard lock(mu_);
     username_ = next.username;
@@ -149,17 +149,24 @@ void Routes::Reload(const ClusterConfig& next, const std::vector<RouteUrl>& adde
     base_info_.import_permissions = next.import_permissions;
     base_info_.export_permissions = next.export_permissions;
     configured_ = next.routes;
-    for (const RouteUrl& gone : removed) {
-      for (Route* r : routes_) {
-        if (r->did_solicit() && SameRouteUrl(*r->dialed(), gone)) {
-          to_close.emplace_back(&r->worker(), r->id());
-        }
-      }
-    }
+    for (Route* r : routes_) all.emplace_back(&r->worker(), r->id());
   }
   for (const RouteUrl& gone : removed) LOG_INFO("Removed route %s", gone.text.c_str());
-  for (auto& [worker, id] : to_close) {
-    worker->PostRun([worker, id] { worker->CloseConnection(id, CloseReason::kRouteRemoved); });
+  // Which route was dialed to a removed URL is the route's to say (an accepted route may have
+  // become ours): each is asked on its own worker.
+  if (!removed.empty()) {
+    for (auto& [worker, id] : all) {
+      worker->PostToConnection(id, [removed](Connection& c) {
+        if (!c.is_route()) return;
+        auto& r = static_cast<Route&>(c);
+        for (const RouteUrl& gone : removed) {
+          if (r.did_solicit() && SameRouteUrl(*r.dialed(), gone)) {
+            r.Close(CloseReason::kRouteRemoved);
+            return;
+          }
+        }
+      });
+    }
   }
   for (const RouteUrl& url : added) {
     Schedule(DialJob{url, true, true, 0, std::chrono::steady_clock::now()});
@@ -352,6 +359,17 @@ void Routes::Unregister(Route& route, bool reconnect) {
   if (route.is_explicit()) delay += kRouteReconnectDelay;
   Schedule(DialJob{*route.dialed(), route.is_explicit(), false, 0,
                    std::chrono::steady_clock::now() + delay});
+}
+
+void Routes::UpgradeExisting(const std::string& remote_id, const RouteUrl& url,
+                             bool explicit_route) {
+  std::lock_guard lock(mu_);
+  auto it = remotes_.find(remote_id);
+  if (it == remotes_.end()) return;
+  Worker& worker = it->second->worker();
+  worker.PostToConnection(it->second->id(), [url, explicit_route](Connection& c) {
+    if (c.is_route()) static_cast<Route&>(c).UpgradeToSolicited(url, explicit_route);
+  });
 }
 
 bool Routes::IsDuplicateServerName(const std::string& name) const {

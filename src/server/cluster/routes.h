@@ -86,6 +86,8 @@ class Routes {
   // not connected otherwise, dials again (explicit routes forever, gossiped ones
   // `connect_retries` times).
   void Unregister(Route& route, bool reconnect);
+  // Our dial to `remote_id` duplicated the route it dialed to us: that route becomes ours.
+  void UpgradeExisting(const std::string& remote_id, const RouteUrl& url, bool explicit_route);
   // Whether a peer's server name is this server's own.
   bool IsDuplicateServerName(const std::string& name) const;
   // Sends `info` (a new peer's INFO, with `ip` set) to every other route (gossip).
