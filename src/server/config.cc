@@ -20,6 +20,11 @@ namespace {
 using conf::MapEntry;
 using conf::Value;
 
+std::vector<std::string>& EmbedderKeys() {
+  static std::vector<std::string> keys;
+  return keys;
+}
+
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -277,6 +282,9 @@ bool Mapper::Top(const MapEntry& e) {
   for (const char* n : kNotYet) {
     if (key == n) return NotYet(e);
   }
+  for (const std::string& k : EmbedderKeys()) {
+    if (key == k) return true;  // read by the embedding program
+  }
   return Unknown(e);
 }
 
@@ -388,6 +396,11 @@ bool Mapper::Cluster(const Value& block) {
 }
 
 }  // namespace
+
+void SetEmbedderConfigKeys(std::vector<std::string> keys) {
+  for (std::string& k : keys) k = Lower(k);
+  EmbedderKeys() = std::move(keys);
+}
 
 std::optional<std::string> LoadConfig(const std::string& path, Options& opts,
                                       std::vector<std::string>& warnings, bool strict) {
