@@ -1,6 +1,8 @@
 // The Streaming server's I/O loop (see event_loop.h).
 #include "streaming/event_loop.h"
 
+#include <pthread.h>
+
 #include <memory>
 
 namespace gannet::streaming {
@@ -10,7 +12,10 @@ EventLoop::~EventLoop() { Stop(); }
 void EventLoop::Start(BatchHandler on_batch, std::function<void()> after_batch) {
   on_batch_ = std::move(on_batch);
   after_batch_ = std::move(after_batch);
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "stan-loop");
+    Run();
+  });
   thread_id_ = thread_.get_id();
 }
 
