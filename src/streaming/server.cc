@@ -40,7 +40,7 @@ std::string_view StreamingServer::store_name() const {
   return store_ ? store_->Name() : std::string_view("MEMORY");
 }
 
-std::string StreamingServer::Open() {
+std::string StreamingServer::Open(std::unique_ptr<store::Store> store) {
   start_time_ = std::chrono::system_clock::now();
   STAN_INFO("Starting gannet-streaming[%s] version %s (compatible with nats-streaming-server %s)",
             opts_.cluster_id.c_str(), GANNET_VERSION, kCompatibleStreamingVersion);
@@ -51,9 +51,13 @@ std::string StreamingServer::Open() {
   if (opts_.store.type == "FILE" && opts_.store.dir.empty()) {
     return "for FILE store type, the directory (--dir) must be specified";
   }
-  auto st = store::CreateStore(opts_.store);
-  if (!st) return st.status().message();
-  store_ = std::move(st).value();
+  if (store) {
+    store_ = std::move(store);
+  } else {
+    auto st = store::CreateStore(opts_.store);
+    if (!st) return st.status().message();
+    store_ = std::move(st).value();
+  }
   // The limits as the store resolved them, for the startup table and /streaming/storez.
   if (store::Status s = store::BuildLimits(opts_.store.limits); !s) return s.message();
   return {};
