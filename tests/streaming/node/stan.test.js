@@ -34,12 +34,13 @@ function startServer(port) {
       out += d.toString();
       if (out.includes('Streaming Server is ready')) {
         clearTimeout(timer);
-        resolve({ child, output: () => out });
+        resolve({ child, output: () => child.output() });
       }
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     child.on('exit', (code) => reject(new Error('server exited ' + code + ':\n' + out)));
+    child.output = () => out;
   });
 }
 
@@ -183,7 +184,14 @@ async function main() {
     await close(sc);
     console.log('node-nats-streaming: all checks passed');
   } finally {
+    // A graceful stop; a sanitized server reports on its way out.
+    const exited = new Promise((r) => server.child.on('exit', r));
     server.child.kill('SIGTERM');
+    await exited;
+    const out = server.output();
+    for (const marker of ['ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:']) {
+      if (out.includes(marker)) throw new Error('sanitizer report in the server output:\n' + out);
+    }
   }
 }
 
