@@ -58,13 +58,12 @@ struct Session {
     req.set_ping_interval(5);
     req.set_ping_max_out(88);
     client::Connection self = nc;
-    auto h = nc.Subscribe(req.heartbeat_inbox(), [self](client::Message& m) mutable {
-      self.Respond(m, "");
-    });
+    auto h = nc.Subscribe(req.heartbeat_inbox(),
+                          [self](client::Message& m) mutable { self.Respond(m, ""); });
     if (!h) return h.error();
     hb = std::move(h).value();
-    auto r = nc.Request("_STAN.discover." + a.cluster, req.SerializeAsString(),
-                        std::chrono::seconds(2));
+    auto r =
+        nc.Request("_STAN.discover." + a.cluster, req.SerializeAsString(), std::chrono::seconds(2));
     if (!r) return "connect request: " + r.error();
     if (!info.ParseFromArray(r->data().data(), static_cast<int>(r->data().size()))) {
       return "connect response does not parse";
@@ -131,16 +130,16 @@ int main(int argc, char** argv) {
     auto ackp = std::make_shared<std::string>();
     client::Connection snc = subscriber.nc;
     std::string channel = a.channel;
-    auto d = subscriber.nc.Subscribe(inbox, [&received, snc, ackp, channel](
-                                                client::Message& m) mutable {
-      streaming::pb::MsgProto msg;
-      msg.ParseFromArray(m.data().data(), static_cast<int>(m.data().size()));
-      streaming::pb::Ack ack;
-      ack.set_subject(channel);
-      ack.set_sequence(msg.sequence());
-      snc.Publish(*ackp, ack.SerializeAsString());
-      received.fetch_add(1, std::memory_order_relaxed);
-    });
+    auto d =
+        subscriber.nc.Subscribe(inbox, [&received, snc, ackp, channel](client::Message& m) mutable {
+          streaming::pb::MsgProto msg;
+          msg.ParseFromArray(m.data().data(), static_cast<int>(m.data().size()));
+          streaming::pb::Ack ack;
+          ack.set_subject(channel);
+          ack.set_sequence(msg.sequence());
+          snc.Publish(*ackp, ack.SerializeAsString());
+          received.fetch_add(1, std::memory_order_relaxed);
+        });
     if (!d) return 1;
     delivery = std::move(d).value();
     streaming::pb::SubscriptionRequest sr;

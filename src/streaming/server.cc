@@ -4,6 +4,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cctype>
 
 #include "streaming/log.h"
@@ -65,6 +66,8 @@ std::string StreamingServer::Open(std::unique_ptr<store::Store> store) {
 
 std::string StreamingServer::Start(const NatsLinkOptions& nats) {
   if (!store_) return "the store is not open";
+  loop_.SetBatchWait(static_cast<size_t>(std::max(1, opts_.io_batch_size)),
+                     std::chrono::microseconds(std::max<int64_t>(0, opts_.io_sleep_time_us)));
   loop_.Start([this](std::vector<Inbound>& batch) { OnBatch(batch); }, [this] { AfterBatch(); });
   if (std::string err = link_.Connect(nats); !err.empty()) {
     return "unable to connect to NATS: " + err;
