@@ -244,8 +244,9 @@ class StreamingServer {
   std::vector<Channel*> batch_channels_;
   std::string record_;  // scratch: the MsgProto being stored
   std::string out_;     // scratch: encodings sent
-  pb::PubMsg pub_msg_;  // reused for every publish
-  pb::Ack ack_msg_;     // reused for every ack
+  // The generated parsers', for payloads the fast readers leave to them (streaming/wire.h).
+  pb::PubMsg pub_scratch_;
+  pb::Ack ack_scratch_;
 
   Stats stats_;
 };

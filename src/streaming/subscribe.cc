@@ -10,6 +10,7 @@
 #include "streaming/proto/records.pb.h"
 #include "streaming/server.h"
 #include "streaming/store/limits.h"
+#include "streaming/wire.h"
 
 namespace gannet::streaming {
 
@@ -462,17 +463,17 @@ void StreamingServer::RemoveSubscription(Subscription& sub, bool unsubscribe) {
 }
 
 void StreamingServer::HandleAck(const client::Message& m) {
-  std::string_view data = m.data();
-  if (!ack_msg_.ParseFromArray(data.data(), static_cast<int>(data.size()))) return;
+  AckView ack;
+  if (!ParseAck(m.data(), ack, ack_scratch_)) return;
   auto it = by_ack_.find(m.subject());
   if (it == by_ack_.end()) return;  // an ack for a subscription that is gone
   Subscription& sub = *it->second;
-  if (sub.channel->name != ack_msg_.subject()) {
+  if (sub.channel->name != ack.subject) {
     STAN_ERROR("Unable to process ack seq=%llu, channel %s not found",
-               static_cast<unsigned long long>(ack_msg_.sequence()), ack_msg_.subject().c_str());
+               static_cast<unsigned long long>(ack.sequence), std::string(ack.subject).c_str());
     return;
   }
-  ProcessAck(sub, ack_msg_.sequence());
+  ProcessAck(sub, ack.sequence);
 }
 
 void StreamingServer::ProcessAck(Subscription& sub, uint64_t seq) {
