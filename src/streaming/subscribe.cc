@@ -21,6 +21,9 @@ std::string Subscription::DurableKey() const {
 
 namespace {
 
+// How soon a leaving queue member's unacknowledged messages are sent to the others.
+constexpr int64_t kHandOverDelayNs = 100'000'000;
+
 std::string DurableKeyOf(const pb::SubscriptionRequest& sr) {
   return sr.client_id() + "-" + sr.subject() + "-" + sr.durable_name();
 }
@@ -420,9 +423,8 @@ void StreamingServer::RemoveSubscription(Subscription& sub, bool unsubscribe) {
         }
         if (storage_update && pm.seq == qs->last_sent) storage_update = false;
         if (pm.seq > q.state.last_sent) q.state.last_sent = pm.seq;
-        int64_t expire = pm.expire;
-        if (sub.ack_wait > q.ack_wait && expire - now > 0) expire = now + q.ack_wait.count();
-        q.pending.Add(pm.seq, expire);
+        // Handed over as expired: the receiver's next ack timer run sends them again.
+        q.pending.Add(pm.seq, now);
         if (std::find(receivers.begin(), receivers.end(), &q) == receivers.end()) {
           receivers.push_back(&q);
         }
@@ -457,8 +459,12 @@ void StreamingServer::RemoveSubscription(Subscription& sub, bool unsubscribe) {
                sub.state.inbox.c_str(), static_cast<unsigned long long>(subid));
   }
   if (free_sub) FreeSubscription(sub);
-  // The messages handed over are checked for expiry (and redelivered) right away.
-  for (Subscription* q : receivers) RedeliverExpired(q->uid, false);
+  // The messages handed over go out again shortly (after the leaving member's own acks still
+  // in flight had a moment to arrive).
+  for (Subscription* q : receivers) {
+    const int64_t soon = NowNs() + kHandOverDelayNs;
+    if (q->ack_timer == 0 || q->ack_timer_at > soon) ArmAckTimer(*q, soon);
+  }
   MaybeStartDeleteTimer(c);
 }
 
