@@ -3,6 +3,7 @@
 // `streaming {}` configuration block.
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -159,6 +160,24 @@ TEST(StanLimits, PerChannelLimitsFromTheStreamingBlock) {
   EXPECT_FALSE(s2);
   r = gannet::test::HttpGet(server.http_port(), "/streaming/storez");
   EXPECT_NE(r.body.find("\"foo.*\""), std::string::npos) << r.body;
+  ::unlink(conf.c_str());
+}
+
+// SIGHUP reloads the embedded NATS server's part of the file; streaming goes on undisturbed.
+TEST(StanLimits, ReloadOfTheEmbeddedServer) {
+  std::string conf = TempConfig("max_payload: 65536\nstreaming { cluster_id: \"reload\" }\n");
+  StanServer server({"-c", conf});
+  ASSERT_TRUE(server.Start()) << server.Output();
+  std::string err;
+  ConnectOptions co;
+  co.cluster_id = "reload";
+  StanConn sc = Connect(server.url(), "c", &err, co);
+  ASSERT_TRUE(sc) << err;
+  std::ofstream(conf) << "max_payload: 65536\ndebug: true\nstreaming { cluster_id: \"reload\" }\n";
+  server.Signal(SIGHUP);
+  EXPECT_TRUE(WaitFor(
+      [&] { return server.Output().find("Reloaded server configuration") != std::string::npos; }));
+  EXPECT_EQ(Publish(sc.get(), "after-reload", "x"), "");
   ::unlink(conf.c_str());
 }
 
