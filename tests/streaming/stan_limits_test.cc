@@ -122,6 +122,33 @@ TEST(StanLimits, MaxInactivityDeletesIdleChannels) {
   EXPECT_NE(server.Output().find("Channel \"idle\" has been deleted"), std::string::npos);
 }
 
+// An offline durable does not keep a channel alive: it goes with the channel.
+TEST(StanLimits, MaxInactivityIgnoresOfflineDurables) {
+  StanServer server({"-mi", "300ms"});
+  server.EnableMonitoring();
+  ASSERT_TRUE(server.Start()) << server.Output();
+  std::string err;
+  StanConn sc = Connect(server.url(), "c", &err);
+  ASSERT_TRUE(sc) << err;
+  Collector c;
+  SubscribeOptions o;
+  o.durable = "dur";
+  StanSub sub = Subscribe(sc.get(), "parked", c, o, &err);
+  ASSERT_TRUE(sub) << err;
+  ASSERT_EQ(stanSubscription_Close(sub.get()), NATS_OK);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return gannet::test::HttpGet(server.http_port(), "/streaming/channelsz?channel=parked")
+                   .status == 404;
+      },
+      5s));
+  // The durable is gone with it: subscribing again starts a new one.
+  Collector c2;
+  o.start = Start::kFirst;
+  StanSub again = Subscribe(sc.get(), "parked", c2, o, &err);
+  ASSERT_TRUE(again) << err;
+}
+
 TEST(StanLimits, PerChannelLimitsFromTheStreamingBlock) {
   std::string conf = TempConfig(R"(
     # NATS keys and the streaming block share the file.
