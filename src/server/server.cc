@@ -265,6 +265,14 @@ void Server::Shutdown() {
   workers_.clear();
 }
 
+void Server::AddMonitorRoute(std::string prefix, HttpHandler handler) {
+  monitor_routes_.emplace_back(std::move(prefix), std::move(handler));
+}
+
+void Server::AddMetricsSource(std::function<std::string()> source) {
+  metrics_sources_.push_back(std::move(source));
+}
+
 int Server::monitor_port() const { return monitor_ ? monitor_->port() : 0; }
 
 void Server::SetTlsContext(std::shared_ptr<const TlsContext> next) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -21,6 +22,7 @@
 #include "server/conn/conn_snapshot.h"
 #include "server/conn/flow_control.h"
 #include "server/conn/listener.h"
+#include "server/monitor/http_server.h"
 
 namespace gannet {
 
@@ -107,6 +109,19 @@ class Server {
   std::chrono::system_clock::time_point start_time() const { return start_time_; }
   int monitor_port() const;
 
+  // ---- Monitoring extensions (a program embedding the server, e.g. gannet-streaming) ----
+  // Requests whose path (after http_base_path) is `prefix` or under `prefix/` go to `handler`,
+  // on the monitor thread. Call before Start.
+  void AddMonitorRoute(std::string prefix, HttpHandler handler);
+  // Prometheus text appended to /metrics, produced on the monitor thread. Call before Start.
+  void AddMetricsSource(std::function<std::string()> source);
+  const std::vector<std::pair<std::string, HttpHandler>>& monitor_routes() const {
+    return monitor_routes_;
+  }
+  const std::vector<std::function<std::string()>>& metrics_sources() const {
+    return metrics_sources_;
+  }
+
   // Connection accounting.
   std::atomic<int64_t> num_clients{0};
   std::atomic<uint64_t> total_connections{0};
@@ -138,6 +153,8 @@ class Server {
   std::unique_ptr<Monitor> monitor_;
   std::unique_ptr<Routes> routes_;
   std::vector<std::string> own_client_urls_;
+  std::vector<std::pair<std::string, HttpHandler>> monitor_routes_;  // set before Start
+  std::vector<std::function<std::string()>> metrics_sources_;        // set before Start
   std::atomic<bool> ldm_{false};
   std::mutex ldm_mu_;
   std::condition_variable ldm_cv_;

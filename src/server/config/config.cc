@@ -16,6 +16,12 @@ namespace gannet {
 namespace {
 
 using conf::MapEntry;
+using conf::Value;
+
+std::vector<std::string>& EmbedderKeys() {
+  static std::vector<std::string> keys;
+  return keys;
+}
 
 // Collects the first error and the warnings while the tree is walked. Every setter returns
 // false once an error is recorded, so the walk stops at the first one (as the reference
@@ -264,10 +270,18 @@ bool Mapper::Top(const MapEntry& e) {
   for (const char* n : kNotYet) {
     if (key == n) return NotYet(e);
   }
+  for (const std::string& k : EmbedderKeys()) {
+    if (key == k) return true;  // read by the embedding program
+  }
   return Unknown(e);
 }
 
 }  // namespace
+
+void SetEmbedderConfigKeys(std::vector<std::string> keys) {
+  for (std::string& k : keys) k = AsciiLower(k);
+  EmbedderKeys() = std::move(keys);
+}
 
 std::optional<std::string> LoadConfig(const std::string& path, Options& opts,
                                       std::vector<std::string>& warnings, bool strict) {

@@ -17,6 +17,12 @@ namespace gannet {
 std::optional<std::string> LoadConfig(const std::string& path, Options& opts,
                                       std::vector<std::string>& warnings, bool strict = false);
 
+// Top-level keys that a program embedding the server reads from the same file itself
+// (gannet-streaming's `streaming {}` block, as nats-streaming-server shares nats-server's
+// file): skipped here instead of refused as unknown fields. Set once at startup, before any
+// file is read.
+void SetEmbedderConfigKeys(std::vector<std::string> keys);
+
 // The mapping step of LoadConfig alone: a parsed configuration tree onto `opts`.
 std::optional<std::string> OptionsFromConfig(const conf::Value& root, Options& opts,
                                              std::vector<std::string>& warnings,

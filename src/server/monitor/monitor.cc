@@ -363,6 +363,14 @@ HttpResponse Monitor::Handle(const HttpRequest& r) {
       return (this->*handler)(r);
     }
   }
+  for (const auto& [prefix, handler] : server_.monitor_routes()) {
+    if (path == prefix || (path.size() > prefix.size() && path.substr(0, prefix.size()) == prefix &&
+                           path[prefix.size()] == '/')) {
+      HttpRequest routed = r;
+      routed.path = std::string(path);
+      return handler(routed);
+    }
+  }
   return HttpResponse::Text(404, "404 page not found\n");
 }
 

@@ -212,6 +212,7 @@ HttpResponse Monitor::Metrics(const HttpRequest& r) {
   HttpResponse resp;
   resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
   resp.body = e.Take();
+  for (const auto& source : server_.metrics_sources()) resp.body += source();
   return resp;
 }
 

@@ -1,0 +1,59 @@
+// The Streaming server's options (the reference's server.Options): defaults as
+// nats-streaming-server 0.25's, set from the `streaming {}` block (streaming/config.h) and the
+// streaming flags (streaming/command_line.h).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "streaming/store/store.h"
+
+namespace gannet::streaming {
+
+// The nats-streaming-server release whose behaviour gannet-streaming matches (/serverz
+// "version", the startup line).
+inline constexpr const char* kCompatibleStreamingVersion = "0.25.6";
+
+inline constexpr const char* kDefaultClusterId = "test-cluster";
+inline constexpr const char* kDefaultDiscoverPrefix = "_STAN.discover";
+
+struct StreamingOptions {
+  std::string cluster_id = kDefaultClusterId;
+  std::string discover_prefix = kDefaultDiscoverPrefix;
+  store::StoreOptions store;  // type, dir, limits, file options
+
+  bool debug = false;  // -SD
+  bool trace = false;  // -SV
+
+  // The NATS server to use (-ns): empty embeds one. A comma-separated list fails over.
+  std::string nats_server_url;
+  // Credentials and TLS for the connection to NATS (embedded: the server's own user or token
+  // when it has one).
+  std::string username;
+  std::string password;
+  std::string token;
+  bool secure = false;          // TLS without verifying the server
+  std::string tls_client_cert;  // -tls_client_cert
+  std::string tls_client_key;   // -tls_client_key
+  std::string tls_client_ca;    // -tls_client_cacert
+
+  // Server-to-client heartbeats (-hbi, -hbt, -hbf).
+  std::chrono::nanoseconds hb_interval = std::chrono::seconds(30);
+  std::chrono::nanoseconds hb_timeout = std::chrono::seconds(10);
+  int hb_fail_count = 10;
+
+  // The publish I/O loop: at most this many messages per store batch (--io_batch_size), and
+  // how long to wait for more before a batch starts, in microseconds (--io_sleep_time).
+  int io_batch_size = 1024;
+  int64_t io_sleep_time_us = 0;
+
+  // An active durable with the same name is replaced rather than refused (--replace_durable).
+  bool replace_durable = false;
+
+  // How long the server waits for the old client's heartbeat answer when a client id that is
+  // already registered connects again.
+  std::chrono::milliseconds dup_cid_timeout{500};
+};
+
+}  // namespace gannet::streaming

@@ -1,0 +1,256 @@
+// The NATS Streaming server (nats-streaming-server 0.25 compatible): client connections and
+// heartbeats, publishes stored in batches and acknowledged, subscriptions with every start
+// position, acks and redelivery, durables and queue groups, channels and their limits.
+//
+// Threads. All state lives on the I/O loop (event_loop.h); the NATS connection's callback thread
+// only queues messages to it. The methods below are for the owner (main): Open, Start and
+// Shutdown on its thread; the monitoring calls from the HTTP thread (they run on the loop and
+// wait). The protocol handlers are split by concern: clients.cc (connect, close, heartbeats,
+// pings), publish.cc (the store batch), subscribe.cc (subscribe, unsubscribe, acks, removal),
+// delivery.cc (sending, redelivery, queue groups), channels.cc (channels and their limits),
+// recovery.cc (a store's recovered state), monitor.cc (/streaming/*).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "streaming/event_loop.h"
+#include "streaming/nats_link.h"
+#include "streaming/options.h"
+#include "streaming/proto/protocol.pb.h"
+#include "streaming/state.h"
+#include "streaming/store/store.h"
+
+namespace gannet::streaming {
+
+// The reference's error texts, as clients see them.
+namespace errors {
+inline constexpr const char* kInvalidSubject = "stan: invalid subject";
+inline constexpr const char* kInvalidStart = "stan: invalid start position";
+inline constexpr const char* kInvalidSub = "stan: invalid subscription";
+inline constexpr const char* kInvalidClient = "stan: clientID already registered";
+inline constexpr const char* kMissingClient = "stan: clientID missing";
+inline constexpr const char* kInvalidClientId =
+    "stan: invalid clientID: only alphanumeric and `-` or `_` characters allowed";
+inline constexpr const char* kInvalidAckWait = "stan: invalid ack wait time, should be >= 1s";
+inline constexpr const char* kInvalidMaxInflight = "stan: invalid MaxInflight, should be >= 1";
+inline constexpr const char* kInvalidConnReq = "stan: invalid connection request";
+inline constexpr const char* kInvalidPubReq = "stan: invalid publish request";
+inline constexpr const char* kInvalidSubReq = "stan: invalid subscription request";
+inline constexpr const char* kInvalidUnsubReq = "stan: invalid unsubscribe request";
+inline constexpr const char* kInvalidCloseReq = "stan: invalid close request";
+inline constexpr const char* kDupDurable = "stan: duplicate durable registration";
+inline constexpr const char* kInvalidDurName =
+    "stan: durable name of a durable queue subscriber can't contain the character ':'";
+inline constexpr const char* kUnknownClient = "stan: unknown clientID";
+inline constexpr const char* kUnknownChannel = "stan: unknown channel";
+inline constexpr const char* kPingUnknown = "client has been replaced or is no longer registered";
+}  // namespace errors
+
+// Copies of the state for the monitoring endpoints, taken on the loop.
+struct SubscriptionView {
+  std::string client_id, inbox, ack_inbox, durable_name, queue_name, channel;
+  bool is_durable = false, is_offline = false, is_stalled = false;
+  int32_t max_inflight = 0, ack_wait = 0;
+  uint64_t last_sent = 0;
+  size_t pending_count = 0;
+};
+struct ChannelView {
+  std::string name;
+  uint64_t msgs = 0, bytes = 0, first_seq = 0, last_seq = 0;
+  std::vector<SubscriptionView> subs;  // filled when asked for
+};
+struct ClientView {
+  std::string id, hb_inbox;
+  std::vector<SubscriptionView> subs;  // filled when asked for
+};
+struct ServerView {
+  size_t clients = 0, subscriptions = 0, channels = 0;
+  uint64_t total_msgs = 0, total_bytes = 0;
+};
+
+class StreamingServer {
+ public:
+  explicit StreamingServer(StreamingOptions options);
+  ~StreamingServer();
+  StreamingServer(const StreamingServer&) = delete;
+  StreamingServer& operator=(const StreamingServer&) = delete;
+
+  // Logs the reference's first lines (version, server id, ...) and creates the store (or takes
+  // `store`: tests, and later a replicating wrapper). Before the embedded NATS server starts, as
+  // the reference. Error text on failure.
+  std::string Open(std::unique_ptr<store::Store> store = nullptr);
+  // Connects to NATS, recovers the store's state, makes sure no other server runs with this
+  // cluster id, subscribes to the protocol subjects, logs the store and its limits, then
+  // "Streaming Server is ready". Error text on failure (the caller then shuts down).
+  std::string Start(const NatsLinkOptions& nats);
+  // Stops the loop, closes the NATS connection and the store. Idempotent.
+  void Shutdown();
+
+  const StreamingOptions& options() const { return opts_; }
+  const std::string& server_id() const { return server_id_; }
+  const std::string& cluster_id() const { return opts_.cluster_id; }
+  std::string_view store_name() const;
+  std::chrono::system_clock::time_point start_time() const { return start_time_; }
+  bool running() const { return running_.load(); }
+
+  // Monitoring (any thread; they run on the loop and wait). Nullopt when the loop did not
+  // answer in time.
+  std::optional<ServerView> Server();
+  // Every channel (sorted by name), with subscriptions when `subs`.
+  std::optional<std::vector<ChannelView>> Channels(bool subs);
+  // One channel; `found` false when there is none.
+  std::optional<ChannelView> ChannelInfo(const std::string& name, bool subs, bool& found);
+  std::optional<std::vector<ClientView>> Clients(bool subs);
+  std::optional<ClientView> ClientInfo(const std::string& id, bool subs, bool& found);
+  // Counters since the start (atomics: read anywhere).
+  struct Stats {
+    std::atomic<int64_t> in_msgs{0}, in_bytes{0}, out_msgs{0}, out_bytes{0};
+  };
+  const Stats& stats() const { return stats_; }
+
+ private:
+  // ---- server.cc: the loop, subjects, startup guard ----
+  void OnBatch(std::vector<Inbound>& batch);
+  void AfterBatch();
+  std::string InitSubjects();  // recovered or new ServerInfo, store Init
+  std::string EnsureRunningStandalone();
+  std::string SubscribeProtocol();
+  static int64_t NowNs();
+
+  // ---- publish.cc ----
+  void HandlePublish(const client::Message& m);
+  void Commit();
+  void SendPublishError(std::string_view reply, std::string_view guid, std::string_view error);
+
+  // ---- clients.cc ----
+  void HandleConnect(const client::Message& m);
+  void FinishConnect(const pb::ConnectRequest& req, const std::string& reply, bool replace);
+  void SendConnectError(std::string_view reply, std::string_view error);
+  void HandleClose(const client::Message& m);
+  void HandlePing(const client::Message& m);
+  void HandleReply(const client::Message& m);
+  // Unregisters the client, removes its non-durable subscriptions (durables go offline).
+  bool CloseClient(const std::string& client_id);
+  Client* LookupClient(std::string_view id);
+  bool ValidPublisher(std::string_view client_id, std::string_view conn_id);
+  void ScheduleHeartbeat(Client& c, std::chrono::nanoseconds after);
+  void SendHeartbeat(const std::string& client_id);
+  void HeartbeatResult(const std::string& client_id, bool answered);
+  // An asynchronous request whose answer or timeout calls `done(answered)` on the loop.
+  void Request(std::string_view subject, std::chrono::nanoseconds timeout,
+               std::function<void(bool answered)> done);
+
+  // ---- subscribe.cc ----
+  void HandleSubscribe(const client::Message& m);
+  void HandleUnsubscribe(const client::Message& m, bool close);
+  void HandleAck(const client::Message& m);
+  // Creates or resumes the subscription; an error text, or "" with *out set.
+  std::string AddSubscription(pb::SubscriptionRequest& req, Channel& c, Subscription** out);
+  std::string SetStartSequence(Channel& c, Subscription& sub, const pb::SubscriptionRequest& req);
+  // Removes `sub` from its channel (the reference's subStore.Remove): `unsubscribe` deletes a
+  // durable; otherwise durables go offline and a durable queue group keeps a shadow.
+  void RemoveSubscription(Subscription& sub, bool unsubscribe);
+  void ProcessAck(Subscription& sub, uint64_t seq);
+  void IndexAckInbox(Subscription& sub);
+  Subscription* NewSubscription();
+  void FreeSubscription(Subscription& sub);
+
+  // ---- delivery.cc ----
+  // Sends what `sub` (or its group) can take now.
+  void SendAvailable(Subscription& sub);
+  void SendAvailableMessages(Subscription& sub);
+  void SendAvailableToQueue(Channel& c, QueueGroup& q);
+  // Everything new on a channel after a store batch.
+  void DeliverNew(Channel& c);
+  // Sends message `m` to `sub`; returns whether it was sent, `more` whether the subscription
+  // can take more. `redelivery` marks it redelivered (and ignores max in flight with `force`).
+  bool SendToSub(Subscription& sub, const store::MsgRef& m, bool force, bool redelivery,
+                 bool* more);
+  Subscription* SendToQueue(QueueGroup& q, const store::MsgRef& m, bool force, bool redelivery,
+                            bool* sent, bool* more);
+  bool NextMessage(Channel& c, uint64_t& next, uint64_t& last_sent, store::MsgRef& out);
+  void RedeliverExpired(uint64_t uid, bool startup);
+  void RedeliverDurable(Subscription& sub);
+  void ArmAckTimer(Subscription& sub, int64_t at_ns);
+  void ClearAckTimer(Subscription& sub);
+
+  // ---- channels.cc ----
+  // The channel, created on first use; error text when it cannot be.
+  Channel* LookupOrCreateChannel(const std::string& name, std::string* error);
+  Channel* LookupChannel(std::string_view name);
+  Channel& AddChannel(const std::string& name, store::ChannelStore* cs);
+  void ArmAgeTimer(Channel& c, int64_t at_ns);
+  void ExpireMessages(const std::string& name);
+  void MaybeStartDeleteTimer(Channel& c);
+  void StopDeleteTimer(Channel& c);
+  void CheckChannelDelete(const std::string& name);
+
+  // ---- recovery.cc ----
+  std::string RecoverState(store::RecoveredState& state);
+  void RecoverSubscription(Channel& c, store::RecoveredSubscription& rs);
+  void AfterRecovery();
+
+  // ---- monitor views (monitor.cc) ----
+  SubscriptionView ViewOf(const Subscription& s) const;
+
+  StreamingOptions opts_;
+  std::string server_id_;
+  std::chrono::system_clock::time_point start_time_;
+  std::atomic<bool> running_{false};
+  bool shut_down_ = false;
+
+  EventLoop loop_;
+  NatsLink link_;
+  std::unique_ptr<store::Store> store_;
+  store::ServerInfo info_;
+  std::optional<store::RecoveredState> recovered_;
+  std::string acks_prefix_;  // "<info.acks_subs>." : ack inboxes under our wildcard subscription
+
+  // Loop-owned state.
+  StringMap<std::unique_ptr<Client>> clients_;
+  StringMap<Client*> clients_by_conn_;
+  StringMap<std::unique_ptr<Channel>> channels_;
+  std::unordered_map<uint64_t, std::unique_ptr<Subscription>> subs_;  // every subscription
+  StringMap<Subscription*> by_ack_;                                   // online, by ack inbox
+  uint64_t next_sub_uid_ = 1;
+  size_t num_subs_ = 0;                         // online subscriptions (/serverz)
+  std::map<std::string, bool> dup_cid_checks_;  // client ids with a duplicate check under way
+
+  // Requests the server made (heartbeats, duplicate checks), by token.
+  struct PendingRequest {
+    std::function<void(bool)> done;
+    EventLoop::TimerId timer = 0;
+  };
+  std::unordered_map<uint64_t, PendingRequest> requests_;
+  uint64_t next_token_ = 1;
+
+  // The publish batch: messages stored, not yet flushed and acknowledged.
+  struct PendingPubAck {
+    uint32_t reply_off, reply_len;  // in pub_arena_
+    uint32_t ack_off, ack_len;      // the encoded PubAck, in pub_arena_
+    Channel* channel;
+  };
+  std::vector<PendingPubAck> pub_acks_;
+  std::string pub_arena_;
+  std::vector<Channel*> batch_channels_;
+  std::string record_;    // scratch: the MsgProto being stored
+  int64_t clock_ns_ = 0;  // the publishes' timestamp, read once per 64 of a batch
+  int clock_uses_ = 0;
+  std::string out_;  // scratch: encodings sent
+  // The generated parsers', for payloads the fast readers leave to them (streaming/wire.h).
+  pb::PubMsg pub_scratch_;
+  pb::Ack ack_scratch_;
+
+  Stats stats_;
+};
+
+}  // namespace gannet::streaming
