@@ -5,12 +5,14 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <thread>
 
 #include "integration_util.h"
+#include "tls_support.h"
 
 namespace gannet::test {
 namespace {
@@ -39,7 +41,12 @@ enum class Routing { kSeed, kFullMesh };
 
 class TestCluster {
  public:
-  TestCluster(std::string_view kinds, Routing routing, std::string extra_cluster = {}) {
+  // `extra_cluster` goes into every node's cluster {} block, `extra_top` at the top of every
+  // config file; `route_userinfo` ("user:pass@") into every route URL; `per_node` may change a
+  // node's cluster extra (by index).
+  TestCluster(std::string_view kinds, Routing routing, std::string extra_cluster = {},
+              std::string extra_top = {}, std::string route_userinfo = {},
+              std::function<std::string(size_t)> per_node = nullptr) {
     for (char k : kinds) {
       Node n;
       n.kind = k == 'N' ? ServerKind::kNatsServer : ServerKind::kGannet;
@@ -52,11 +59,12 @@ class TestCluster {
       for (size_t j = 0; j < nodes_.size(); ++j) {
         if (j == i || (routing == Routing::kSeed && j != 0)) continue;
         if (!routes.empty()) routes += ", ";
-        routes += "nats-route://127.0.0.1:" + std::to_string(nodes_[j].cluster_port);
+        routes += "nats-route://" + route_userinfo +
+                  "127.0.0.1:" + std::to_string(nodes_[j].cluster_port);
       }
-      std::string conf =
-          "cluster {\n  name: c\n  listen: 127.0.0.1:" + std::to_string(nodes_[i].cluster_port) +
-          "\n  routes: [" + routes + "]\n" + extra_cluster + "}\n";
+      std::string conf = extra_top + "cluster {\n  name: c\n  listen: 127.0.0.1:" +
+                         std::to_string(nodes_[i].cluster_port) + "\n  routes: [" + routes + "]\n" +
+                         (per_node ? per_node(i) : extra_cluster) + "}\n";
       nodes_[i].config_path = dir_.Write("node" + std::to_string(i) + ".conf", conf);
     }
   }
@@ -70,11 +78,17 @@ class TestCluster {
   Node& node(size_t i) { return nodes_[i]; }
   size_t size() const { return nodes_.size(); }
 
-  // A client of node i (CONNECT with headers, no echo of its own messages excluded).
-  std::unique_ptr<RawConn> Client(size_t i) {
+  // A client of node i (CONNECT with headers and no_responders; `user`: as that user, whose
+  // password is the same).
+  std::unique_ptr<RawConn> Client(size_t i, std::string_view user = {}) {
     auto c = std::make_unique<RawConn>();
     if (!c->Connect(nodes_[i].client_port)) Fail("cannot connect to node " + std::to_string(i));
-    Handshake(*c, R"({"verbose":false,"pedantic":false,"headers":true,"no_responders":true})");
+    std::string creds;
+    if (!user.empty()) {
+      creds = R"(,"user":")" + std::string(user) + R"(","pass":")" + std::string(user) + "\"";
+    }
+    Handshake(*c, R"({"verbose":false,"pedantic":false,"headers":true,"no_responders":true)" +
+                      creds + "}");
     if (c->Flush().find("-ERR") != std::string::npos) Fail("handshake refused");
     return c;
   }
@@ -82,9 +96,10 @@ class TestCluster {
   // Waits until a subscriber on `to` receives what a publisher on `from` sends: routes up and
   // interest propagated between the two. Probes on a fresh subject each time.
   ::testing::AssertionResult WaitRouted(size_t from, size_t to,
-                                        std::chrono::milliseconds timeout = 20s) {
-    auto sub = Client(to);
-    auto pub = Client(from);
+                                        std::chrono::milliseconds timeout = 20s,
+                                        std::string_view user = {}) {
+    auto sub = Client(to, user);
+    auto pub = Client(from, user);
     std::string subject =
         "probe." + std::to_string(from) + "." + std::to_string(to) + "." + std::to_string(++probe_);
     sub->Send("SUB " + subject + " 1\r\n");
@@ -97,11 +112,12 @@ class TestCluster {
     }
     return ::testing::AssertionFailure() << "no route from node " << from << " to node " << to;
   }
-  ::testing::AssertionResult WaitMesh(std::chrono::milliseconds timeout = 20s) {
+  ::testing::AssertionResult WaitMesh(std::chrono::milliseconds timeout = 20s,
+                                      std::string_view user = {}) {
     for (size_t i = 0; i < nodes_.size(); ++i) {
       for (size_t j = 0; j < nodes_.size(); ++j) {
         if (i == j) continue;
-        if (auto r = WaitRouted(i, j, timeout); !r) return r;
+        if (auto r = WaitRouted(i, j, timeout, user); !r) return r;
       }
     }
     return ::testing::AssertionSuccess();
@@ -363,6 +379,105 @@ TEST_P(ClusterTest, AStuckClientBehindARouteIsCutAndTheRouteStays) {
   EXPECT_EQ(cluster.node(1).process->Output().find("Router connection closed"), std::string::npos);
   EXPECT_EQ(cluster.node(0).process->Output().find("Router connection closed"), std::string::npos);
   ASSERT_TRUE(cluster.WaitRouted(0, 1));
+}
+
+TEST_P(ClusterTest, RouteAuthorizationAcceptsAndRefusesAsTheReference) {
+  if (kinds().size() != 2) GTEST_SKIP() << "two nodes";
+  const std::string auth = "  authorization { user: ruser, password: rpass, timeout: 2 }\n";
+  {
+    TestCluster good(kinds(), Routing::kFullMesh, auth, {}, "ruser:rpass@");
+    ASSERT_TRUE(good.StartAll());
+    EXPECT_TRUE(good.WaitMesh());
+  }
+  // The routes carry a wrong password: no route comes up either way.
+  TestCluster bad(kinds(), Routing::kFullMesh, auth, {}, "ruser:wrong@");
+  ASSERT_TRUE(bad.StartAll());
+  EXPECT_FALSE(bad.WaitRouted(0, 1, 3s));
+  EXPECT_FALSE(bad.WaitRouted(1, 0, 1s));
+}
+
+TEST_P(ClusterTest, RouteTlsAcceptsTheClusterCaAndRefusesAnother) {
+  if (kinds().size() != 2) GTEST_SKIP() << "two nodes";
+  const TestCerts& certs = Certs();
+  auto tls = [&](const std::string& cert, const std::string& key) {
+    return "  tls { cert_file: \"" + cert + "\", key_file: \"" + key + "\", ca_file: \"" +
+           certs.ca + "\", timeout: 2 }\n";
+  };
+  {
+    TestCluster good(kinds(), Routing::kFullMesh, tls(certs.route_cert, certs.route_key));
+    ASSERT_TRUE(good.StartAll());
+    EXPECT_TRUE(good.WaitMesh());
+  }
+  // Node 1's certificate comes from another CA: the handshake fails both ways.
+  TestCluster bad(kinds(), Routing::kFullMesh, {}, {}, {}, [&](size_t i) {
+    return i == 0 ? tls(certs.route_cert, certs.route_key)
+                  : tls(certs.route2_cert, certs.route2_key);
+  });
+  ASSERT_TRUE(bad.StartAll());
+  EXPECT_FALSE(bad.WaitRouted(0, 1, 3s));
+}
+
+TEST_P(ClusterTest, AccountsStayApartAndShareStreamsAndServicesAcrossNodes) {
+  if (kinds().size() != 2) GTEST_SKIP() << "two nodes";
+  const std::string accounts = R"(accounts {
+  A: { users: [{user: a, password: a}],
+       exports: [{stream: "events.>"}, {service: "svc.>"}] }
+  B: { users: [{user: b, password: b}],
+       imports: [{stream: {account: A, subject: "events.>"}, prefix: "from_a"},
+                 {service: {account: A, subject: "svc.time"}, to: "time"}] }
+}
+)";
+  TestCluster cluster(kinds(), Routing::kFullMesh, {}, accounts);
+  ASSERT_TRUE(cluster.StartAll());
+  ASSERT_TRUE(cluster.WaitMesh(20s, "a"));
+  ASSERT_TRUE(cluster.WaitMesh(20s, "b"));
+  // Isolation: B's publish on "secret" does not reach A's subscriber on another node.
+  auto a_sub = cluster.Client(1, "a");
+  a_sub->Send("SUB secret 1\r\nSUB svc.time 2\r\n");
+  a_sub->Flush();
+  // A stream import across nodes: A publishes on node 0, B subscribes on node 1.
+  auto b_sub = cluster.Client(1, "b");
+  b_sub->Send("SUB from_a.events.> 3\r\nSUB _INBOX.b.* 4\r\n");
+  b_sub->Flush();
+  ASSERT_TRUE(cluster.WaitRouted(0, 1, 20s, "a"));
+  ASSERT_TRUE(cluster.WaitRouted(0, 1, 20s, "b"));
+  auto a_pub = cluster.Client(0, "a");
+  auto b_pub = cluster.Client(0, "b");
+  b_pub->Send(PubBytes("secret", "", "no"));
+  b_pub->Flush();
+  std::vector<Msg> imported;
+  for (auto deadline = Clock::now() + 10s; imported.empty() && Clock::now() < deadline;) {
+    a_pub->Send(PubBytes("events.order", "", "o1"));
+    a_pub->Flush();
+    imported = ReadMsgs(*b_sub, 1, 200ms);
+  }
+  ASSERT_FALSE(imported.empty());
+  EXPECT_EQ(imported[0].subject, "from_a.events.order");
+  EXPECT_EQ(imported[0].sid, "3");
+  EXPECT_EQ(imported[0].payload, "o1");
+  // A service import across nodes: B asks "time" on node 0, A answers on node 1.
+  auto b_req = cluster.Client(0, "b");
+  b_req->Send("SUB _INBOX.req.* 9\r\n");
+  b_req->Flush();
+  std::vector<Msg> request;
+  for (auto deadline = Clock::now() + 10s; request.empty() && Clock::now() < deadline;) {
+    b_req->Send(PubBytes("time", "_INBOX.req.1", "now?"));
+    b_req->Flush();
+    for (const Msg& m : ReadMsgs(*a_sub, 1, 200ms)) {
+      if (m.sid == "2") request.push_back(m);
+    }
+  }
+  ASSERT_FALSE(request.empty()) << "the request did not reach the exporter's responder";
+  EXPECT_EQ(request[0].subject, "svc.time");
+  EXPECT_NE(request[0].reply, "_INBOX.req.1");  // mapped into the exporting account
+  a_sub->Send(PubBytes(request[0].reply, "", "noon"));
+  a_sub->Flush();
+  std::vector<Msg> reply = ReadMsgs(*b_req, 1, 5s);
+  ASSERT_EQ(reply.size(), 1u);
+  EXPECT_EQ(reply[0].subject, "_INBOX.req.1");
+  EXPECT_EQ(reply[0].payload, "noon");
+  // Nothing of B's "secret" reached account A.
+  for (const Msg& m : ReadMsgs(*a_sub, 1, 300ms)) EXPECT_NE(m.subject, "secret");
 }
 
 INSTANTIATE_TEST_SUITE_P(Topologies, ClusterTest,

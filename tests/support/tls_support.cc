@@ -63,6 +63,11 @@ void MakeAll(const std::string& d) {
   MakeCert(d, "bob", "/CN=bob", "extendedKeyUsage=clientAuth\n", "ca");
   MakeCert(d, "other", "/CN=mallory", client_ext, "other-ca");
   MakeCert(d, "server2", "/CN=localhost", server_ext, "other-ca");
+  // A cluster node's: presented as the server and as the client of a route.
+  const std::string route_ext =
+      "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n";
+  MakeCert(d, "route", "/CN=localhost", route_ext, "ca");
+  MakeCert(d, "route2", "/CN=localhost", route_ext, "other-ca");
   WriteFile(d + "/complete", "");
 }
 
@@ -71,7 +76,7 @@ void MakeAll(const std::string& d) {
 // and renamed into place, remade once it is a day old (the certificates last two).
 std::string SharedDirectory() {
   namespace fs = std::filesystem;
-  const std::string shared = "/tmp/gannet-test-certs-" + std::to_string(::getuid()) + "-v1";
+  const std::string shared = "/tmp/gannet-test-certs-" + std::to_string(::getuid()) + "-v2";
   std::error_code ec;
   if (fs::exists(shared + "/complete", ec)) {
     auto age = fs::file_time_type::clock::now() - fs::last_write_time(shared + "/complete", ec);
@@ -108,6 +113,10 @@ struct CertsHolder {
     certs.other_key = key("other");
     certs.server2_cert = pem("server2");
     certs.server2_key = key("server2");
+    certs.route_cert = pem("route");
+    certs.route_key = key("route");
+    certs.route2_cert = pem("route2");
+    certs.route2_key = key("route2");
   }
 };
 

@@ -32,6 +32,12 @@ struct TestCerts {
   std::string other_key;
   std::string server2_cert;  // signed by other_ca; SAN DNS:localhost, IP:127.0.0.1
   std::string server2_key;
+  // For cluster routes (both ends present them): serverAuth and clientAuth, SAN DNS:localhost,
+  // IP:127.0.0.1; route by ca, route2 by other_ca.
+  std::string route_cert;
+  std::string route_key;
+  std::string route2_cert;
+  std::string route2_key;
 };
 const TestCerts& Certs();
 
