@@ -1,5 +1,5 @@
 // The state behind a client Connection: the I/O thread (read, parse, write, keepalive,
-// reconnect), the dispatcher thread (callbacks and events), the outbound queue, the
+// reconnect), the two lanes that run callbacks (messages; events), the outbound queue, the
 // subscriptions and the request multiplexer.
 //
 // Threads: the I/O thread, the message lane (subscription callbacks) and the event lane
@@ -51,7 +51,7 @@ struct SubState {
   std::atomic<bool> slow{false};    // dropping; reported once per episode
   std::atomic<bool> closed{false};  // unsubscribed, drained or the connection closed
   std::atomic<bool> draining{false};
-  // Messages (and bytes) queued for the dispatcher in the current read batch, not yet added
+  // Messages (and bytes) queued for the message lane in the current read batch, not yet added
   // to pending_msgs/pending_bytes (I/O thread only).
   int64_t io_msgs = 0;
   int64_t io_bytes = 0;
@@ -160,7 +160,7 @@ class ConnectionImpl : public std::enable_shared_from_this<ConnectionImpl> {
   void OnDisconnect(const std::string& why);
   bool Reconnect();  // false: closed
   void ResendSubscriptions(std::string& out);
-  void FinishClose();  // I/O thread, last: fail waiters, stop the dispatcher
+  void FinishClose();  // I/O thread, last: fail waiters, stop the lanes
 
   // Outbound, under mu_.
   void AppendPub(std::string_view subject, std::string_view reply, const Headers* headers,

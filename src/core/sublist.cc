@@ -14,7 +14,7 @@ struct StringHash {
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 
-// Splits a subject into at most kMaxTokens views; longer subjects use the heap fallback.
+// Splits a subject into views: kInlineTokens of them inline, the heap for longer subjects.
 constexpr size_t kInlineTokens = 32;
 struct Tokens {
   std::string_view inline_tokens[kInlineTokens];

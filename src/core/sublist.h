@@ -51,7 +51,9 @@ struct Subscription {
   // Subjects this subscription must not receive although it matches them: the subscriber's
   // subscribe deny list, once one of its wildcard subscriptions overlapped it (the reference's
   // loadMsgDenyFilter). Null for nearly every subscription. Set by the owner's thread, read by
-  // publishers'; the filter lives as long as the server.
+  // publishers'; the filter belongs to the configuration generation the subscriber's
+  // permissions come from, kept alive while the subscriber refers to it (and, once replaced,
+  // until every worker has passed a quiescent point).
   std::atomic<const auth::DeliveryDenyFilter*> deny_filter{nullptr};
 };
 
@@ -93,7 +95,7 @@ class Sublist {
   // Computes the full result under the read lock. `generation` receives the change counter
   // as of the match, so a cache can tell whether the result is still current.
   void Match(std::string_view subject, MatchResult& out, uint64_t* generation = nullptr) const;
-  // Any subscription matching the subject? (used for no-responders on the reply subject)
+  // Any subscription matching the subject?
   bool HasInterest(std::string_view subject) const;
 
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }

@@ -413,7 +413,7 @@ class Parser {
     return SIZE_MAX;
   }
 
-  // Recognizes the message path's verbs by role — "PUB ", "HPUB ", "SUB " from a client, "MSG "
+  // Recognizes the message path's verbs by role — "PUB ", "SUB " from a client, "MSG "
   // from a server, "RMSG ", "HMSG ", "RS+ ", "RS- " from a route — any case, a space or tab
   // after the verb, from at least 5 available bytes. kNone sends the byte-wise path.
   Verb FastVerb(const char* p, size_t& verb_bytes) const {

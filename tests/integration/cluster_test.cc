@@ -76,6 +76,10 @@ class TestCluster {
     return true;
   }
   Node& node(size_t i) { return nodes_[i]; }
+  // Rewrites node i's config file (then SIGHUP it to reload).
+  void RewriteConfig(size_t i, const std::string& content) {
+    dir_.Write("node" + std::to_string(i) + ".conf", content);
+  }
   size_t size() const { return nodes_.size(); }
 
   // A client of node i (CONNECT with headers and no_responders; `user`: as that user, whose
@@ -478,6 +482,77 @@ TEST_P(ClusterTest, AccountsStayApartAndShareStreamsAndServicesAcrossNodes) {
   EXPECT_EQ(reply[0].payload, "noon");
   // Nothing of B's "secret" reached account A.
   for (const Msg& m : ReadMsgs(*a_sub, 1, 300ms)) EXPECT_NE(m.subject, "secret");
+}
+
+TEST_P(ClusterTest, ReloadAddsAndRemovesRoutes) {
+  if (kinds().size() != 2) GTEST_SKIP() << "two nodes";
+  // Node 0 names no route at first; node 1 is not told of node 0 either.
+  TestCluster cluster(kinds(), Routing::kSeed);
+  auto conf = [&](bool with_route) {
+    return "cluster {\n  name: c\n  listen: 127.0.0.1:" +
+           std::to_string(cluster.node(0).cluster_port) + "\n  routes: [" +
+           (with_route ? "nats-route://127.0.0.1:" + std::to_string(cluster.node(1).cluster_port)
+                       : std::string()) +
+           "]\n}\n";
+  };
+  cluster.RewriteConfig(0, conf(false));
+  cluster.RewriteConfig(1, "cluster {\n  name: c\n  listen: 127.0.0.1:" +
+                               std::to_string(cluster.node(1).cluster_port) + "\n}\n");
+  ASSERT_TRUE(cluster.StartAll());
+  EXPECT_FALSE(cluster.WaitRouted(0, 1, 1s));
+  cluster.RewriteConfig(0, conf(true));
+  cluster.node(0).process->Signal(SIGHUP);
+  ASSERT_TRUE(cluster.WaitRouted(0, 1));
+  ASSERT_TRUE(cluster.WaitRouted(1, 0));
+  cluster.RewriteConfig(0, conf(false));
+  cluster.node(0).process->Signal(SIGHUP);
+  // The route is closed and not dialed again.
+  auto gone = [&] { return !cluster.WaitRouted(0, 1, 500ms); };
+  bool closed = false;
+  for (auto deadline = Clock::now() + 10s; !closed && Clock::now() < deadline;) closed = gone();
+  EXPECT_TRUE(closed);
+  EXPECT_FALSE(cluster.WaitRouted(0, 1, 2s));
+}
+
+TEST_P(ClusterTest, FirstPingGetsAnInfoWhenTheClusterChangedSinceConnect) {
+  if (kinds().size() != 2) GTEST_SKIP() << "two nodes";
+  TestCluster cluster(kinds(), Routing::kSeed);
+  ASSERT_TRUE(cluster.node(0).Start());
+  // A client of node 0 before node 1 exists; its first PING comes after node 1 joined.
+  RawConn client;
+  ASSERT_TRUE(client.Connect(cluster.node(0).client_port));
+  client.ReadLine();
+  client.Send("CONNECT {\"verbose\":false,\"protocol\":1}\r\n");
+  ASSERT_TRUE(cluster.node(1).Start());
+  ASSERT_TRUE(cluster.WaitRouted(1, 0));
+  client.Send("PING\r\n");
+  EXPECT_EQ(client.ReadLine(), "PONG");
+  std::string info = client.ReadLine();
+  ASSERT_EQ(info.rfind("INFO ", 0), 0u) << info;
+  auto urls = nlohmann::json::parse(info.substr(5)).value("connect_urls", nlohmann::json::array());
+  std::string b_url = "127.0.0.1:" + std::to_string(cluster.node(1).client_port);
+  EXPECT_NE(std::find(urls.begin(), urls.end(), b_url), urls.end()) << info;
+}
+
+TEST_P(ClusterTest, ExportPermissionsKeepSubjectsOnTheirServer) {
+  if (kinds().size() != 2) GTEST_SKIP() << "two nodes";
+  // Node 0 exports everything but secret.>: node 1's interest in it is not accepted.
+  TestCluster cluster(kinds(), Routing::kFullMesh, {}, {}, {}, [](size_t i) {
+    return i == 0 ? "  permissions { export: { deny: [\"secret.>\"] } }\n" : "";
+  });
+  ASSERT_TRUE(cluster.StartAll());
+  ASSERT_TRUE(cluster.WaitMesh());
+  auto sub = cluster.Client(1);
+  sub->Send("SUB secret.x 1\r\nSUB public.x 2\r\n");
+  sub->Flush();
+  ASSERT_TRUE(cluster.WaitRouted(0, 1));
+  auto pub = cluster.Client(0);
+  pub->Send(PubBytes("secret.x", "", "s") + PubBytes("public.x", "", "p"));
+  pub->Flush();
+  std::vector<Msg> got = ReadMsgs(*sub, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].subject, "public.x");
+  EXPECT_TRUE(ReadMsgs(*sub, 1, 300ms).empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Topologies, ClusterTest,

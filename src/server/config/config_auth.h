@@ -15,9 +15,10 @@ namespace gannet {
 
 // Applies a top-level `authorization { ... }` block: user/password/token/timeout, users = [
 // {user, password, permissions}, {nkey, permissions} ], default_permissions. Errors come back
-// as "file:line:col: message" (several joined by newlines, as the reference lists them);
-// warnings are appended to `warnings`. The top-level no_auth_user is the caller's (checked
-// against the users by ValidateAuthOptions).
+// as "file:line:col: message" (several joined by newlines, as the reference lists them).
+// `warnings` receives none today (the plaintext password warning is logged at startup, as the
+// reference). The top-level no_auth_user is the caller's (checked against the users by
+// ValidateAuthOptions).
 std::optional<std::string> ApplyAuthorization(const conf::Value& block, Options& opts,
                                               std::vector<std::string>& warnings);
 
