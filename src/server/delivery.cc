@@ -29,6 +29,15 @@ void AppendNumber(std::string& out, uint64_t n) {
   out.append(buf, static_cast<size_t>(end - buf));
 }
 
+// After a message was queued for `receiver` on this worker: the flow control judges it, but
+// only past half its limit (the common case pays one comparison).
+void JudgeLocalReceiver(Worker& worker, Connection* producer, Connection& receiver) {
+  if (static_cast<int64_t>(receiver.pending_out()) > worker.max_pending() / 2) {
+    worker.flow().AfterDelivery(producer, receiver, receiver.pending_bytes(),
+                                receiver.stalled_since_ns());
+  }
+}
+
 // One message to one client's subscription. False if it was not delivered (closed receiver,
 // echo off, denied subject, auto-unsubscribe limit reached).
 bool ToClientSubscription(Worker& worker, Subscription* sub, const MsgArgs& args,
@@ -50,11 +59,7 @@ bool ToClientSubscription(Worker& worker, Subscription* sub, const MsgArgs& args
   if (&dst->worker() == &worker) {
     AppendMessage(dst->OutputTail(), args.subject, sub->sid, args, payload, dst->wants_headers());
     dst->QueuedMessage(payload.size());
-    // Judged per message only past half the limit: the common case pays one comparison.
-    int64_t pending = static_cast<int64_t>(dst->pending_out());
-    if (pending > worker.max_pending() / 2) {
-      worker.flow().AfterDelivery(producer, *dst, dst->pending_bytes(), dst->stalled_since_ns());
-    }
+    JudgeLocalReceiver(worker, producer, *dst);
   } else {
     AppendMessage(worker.StagingFor(dst, payload.size()), args.subject, sub->sid, args, payload,
                   dst->wants_headers());
@@ -156,11 +161,7 @@ void ToRoute(Worker& worker, Route* route, const Account& account, const MsgArgs
     AppendRoutedMessage(route->OutputTailInOrder(), account.name(), args, queues, payload,
                         route->peer_headers());
     route->QueuedMessage(body);
-    int64_t pending = static_cast<int64_t>(route->pending_out());
-    if (pending > worker.max_pending() / 2) {
-      worker.flow().AfterDelivery(producer, *route, route->pending_bytes(),
-                                  route->stalled_since_ns());
-    }
+    JudgeLocalReceiver(worker, producer, *route);
   } else {
     AppendRoutedMessage(worker.StagingFor(route, body), account.name(), args, queues, payload,
                         route->peer_headers());

@@ -19,21 +19,14 @@ using client::Connection;
 using client::Options;
 using client::Status;
 
-std::string WriteConfig(const std::string& name, const std::string& body) {
-  std::string path = "/tmp/gannet-cluster-client-" + std::to_string(::getpid()) + "-" + name;
-  FILE* f = std::fopen(path.c_str(), "w");
-  std::fputs(body.c_str(), f);
-  std::fclose(f);
-  return path;
-}
-
 class ClusterClientTest : public ::testing::TestWithParam<ServerKind> {};
 
 TEST_P(ClusterClientTest, LearnsTheOtherNodeAndFailsOverToIt) {
   int cluster_a = FreeTcpPort(), cluster_b = FreeTcpPort();
-  std::string conf_a = WriteConfig(
+  TempDir dir;
+  std::string conf_a = dir.Write(
       "a.conf", "cluster { name: c, listen: 127.0.0.1:" + std::to_string(cluster_a) + " }\n");
-  std::string conf_b = WriteConfig(
+  std::string conf_b = dir.Write(
       "b.conf", "cluster { name: c, listen: 127.0.0.1:" + std::to_string(cluster_b) +
                     ", routes: [nats-route://127.0.0.1:" + std::to_string(cluster_a) + "] }\n");
   ServerProcess a(GetParam(), {"-c", conf_a});
@@ -81,8 +74,6 @@ TEST_P(ClusterClientTest, LearnsTheOtherNodeAndFailsOverToIt) {
   ASSERT_EQ(pub->Publish("fail.over", "after"), Status::kOk);
   ASSERT_EQ(pub->Flush(), Status::kOk);
   EXPECT_TRUE(received.WaitFor(before + 1, 10s));
-  std::remove(conf_a.c_str());
-  std::remove(conf_b.c_str());
 }
 
 GANNET_INSTANTIATE_FOR_BOTH_SERVERS_SANITIZED(ClusterClientTest);

@@ -21,14 +21,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string WriteConfig(const std::string& name, const std::string& body) {
-  std::string path = "/tmp/gannet-c-cluster-" + std::to_string(::getpid()) + "-" + name;
-  FILE* f = std::fopen(path.c_str(), "w");
-  std::fputs(body.c_str(), f);
-  std::fclose(f);
-  return path;
-}
-
 void OnMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   static_cast<std::atomic<int>*>(closure)->fetch_add(1);
   natsMsg_Destroy(msg);
@@ -52,9 +44,10 @@ class InteropClusterTest : public ::testing::TestWithParam<ServerKind> {};
 
 TEST_P(InteropClusterTest, FailsOverToTheNodeItLearned) {
   int cluster_a = FreeTcpPort(), cluster_b = FreeTcpPort();
-  std::string conf_a = WriteConfig(
+  TempDir dir;
+  std::string conf_a = dir.Write(
       "a.conf", "cluster { name: c, listen: 127.0.0.1:" + std::to_string(cluster_a) + " }\n");
-  std::string conf_b = WriteConfig(
+  std::string conf_b = dir.Write(
       "b.conf", "cluster { name: c, listen: 127.0.0.1:" + std::to_string(cluster_b) +
                     ", routes: [nats-route://127.0.0.1:" + std::to_string(cluster_a) + "] }\n");
   ServerProcess a(GetParam(), {"-c", conf_a});
@@ -109,8 +102,6 @@ TEST_P(InteropClusterTest, FailsOverToTheNodeItLearned) {
   natsConnection_Destroy(pub_nc);
   natsConnection_Destroy(sub_nc);
   natsOptions_Destroy(opts);
-  std::remove(conf_a.c_str());
-  std::remove(conf_b.c_str());
 }
 
 GANNET_INSTANTIATE_FOR_BOTH_SERVERS(InteropClusterTest);

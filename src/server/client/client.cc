@@ -96,24 +96,7 @@ void Client::OnInput(const char* data, size_t n) {
 }
 
 void Client::HandleParseStatus(ParseStatus st) {
-  switch (st) {
-    case ParseStatus::kOk:
-    case ParseStatus::kStopped:
-      break;
-    case ParseStatus::kUnknownOp:
-      SendErr("Unknown Protocol Operation");
-      LOG_ERROR("%s - Client parser ERROR", log_prefix().c_str());
-      Close(CloseReason::kProtocolViolation);
-      break;
-    case ParseStatus::kMaxControlLine:
-      SendErr("maximum control line exceeded");
-      Close(CloseReason::kMaxControlLineExceeded);
-      break;
-    case ParseStatus::kBadArguments:
-      LOG_ERROR("%s - Client protocol arguments error", log_prefix().c_str());
-      Close(CloseReason::kProtocolViolation);
-      break;
-  }
+  CloseOnParseError(st, "Client", CloseReason::kProtocolViolation);
 }
 
 bool Client::BeforeCommand(char first_byte) {

@@ -43,6 +43,19 @@ std::string PermissionJson(const std::optional<SubjectPermission>& p) {
   return out + "}";
 }
 
+// The peer's interest is keyed as its RS+ names it: "<account> <subject>[ <queue>]".
+std::string RemoteSubKey(std::string_view account, std::string_view subject,
+                         std::string_view queue) {
+  std::string key(account);
+  key += ' ';
+  key.append(subject);
+  if (!queue.empty()) {
+    key += ' ';
+    key.append(queue);
+  }
+  return key;
+}
+
 }  // namespace
 
 Route::Route(Server& server, Worker& worker, Routes& routes, int fd, uint64_t rid, std::string ip,
@@ -101,25 +114,7 @@ void Route::SendHandshake() {
 // ---- Input ----
 
 void Route::OnInput(const char* data, size_t n) {
-  ParseStatus st = parser_.Feed(*this, data, n);
-  switch (st) {
-    case ParseStatus::kOk:
-    case ParseStatus::kStopped:
-      return;
-    case ParseStatus::kUnknownOp:
-      SendErr("Unknown Protocol Operation");
-      LOG_ERROR("%s - Router parser ERROR", log_prefix().c_str());
-      Close(CloseReason::kProtocolViolation);
-      return;
-    case ParseStatus::kMaxControlLine:
-      SendErr("maximum control line exceeded");
-      Close(CloseReason::kMaxControlLineExceeded);
-      return;
-    case ParseStatus::kBadArguments:
-      LOG_ERROR("%s - Router protocol arguments error", log_prefix().c_str());
-      Close(CloseReason::kParseError);
-      return;
-  }
+  CloseOnParseError(parser_.Feed(*this, data, n), "Router", CloseReason::kParseError);
 }
 
 bool Route::BeforeCommand(char first_byte) {
@@ -328,13 +323,7 @@ bool Route::OnRouteSub(std::string_view origin, std::string_view account_name,
               Quoted(subject).c_str());
     return true;
   }
-  std::string key(account_name);
-  key += ' ';
-  key.append(subject);
-  if (!queue.empty()) {
-    key += ' ';
-    key.append(queue);
-  }
+  std::string key = RemoteSubKey(account_name, subject, queue);
   auto w = static_cast<int32_t>(std::clamp<int64_t>(weight, 1, Subscription::kMaxQueueWeight));
   auto it = subs_.find(key);
   if (it == subs_.end()) {
@@ -361,13 +350,7 @@ bool Route::OnRouteSub(std::string_view origin, std::string_view account_name,
 bool Route::OnRouteUnsub(std::string_view origin, std::string_view account_name,
                          std::string_view subject, std::string_view queue) {
   (void)origin;
-  std::string key(account_name);
-  key += ' ';
-  key.append(subject);
-  if (!queue.empty()) {
-    key += ' ';
-    key.append(queue);
-  }
+  std::string key = RemoteSubKey(account_name, subject, queue);
   auto it = subs_.find(key);
   if (it == subs_.end()) return true;
   Subscription* sub = it->second.sub.release();

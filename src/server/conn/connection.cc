@@ -118,6 +118,27 @@ void Connection::UpdateEpoll() {
   worker_.ModifyEpoll(fd_, id_, !read_paused_ && !input_held_, want_write_);
 }
 
+void Connection::CloseOnParseError(ParseStatus st, const char* kind, CloseReason bad_arguments) {
+  switch (st) {
+    case ParseStatus::kOk:
+    case ParseStatus::kStopped:
+      return;
+    case ParseStatus::kUnknownOp:
+      SendErr("Unknown Protocol Operation");
+      LOG_ERROR("%s - %s parser ERROR", log_prefix_.c_str(), kind);
+      Close(CloseReason::kProtocolViolation);
+      return;
+    case ParseStatus::kMaxControlLine:
+      SendErr("maximum control line exceeded");
+      Close(CloseReason::kMaxControlLineExceeded);
+      return;
+    case ParseStatus::kBadArguments:
+      LOG_ERROR("%s - %s protocol arguments error", log_prefix_.c_str(), kind);
+      Close(bad_arguments);
+      return;
+  }
+}
+
 // ---- Reading ----
 
 void Connection::OnReadable() {

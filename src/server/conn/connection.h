@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/sublist.h"
+#include "protocol/parser.h"
 #include "server/conn/conn_snapshot.h"
 #include "server/conn/outbound.h"
 
@@ -185,6 +186,10 @@ class Connection : public Subscriber {
   ssl_st* ssl() const { return ssl_; }
   // Stops (or restarts) reading, e.g. while a CONNECT's credentials are checked elsewhere.
   void HoldInput(bool hold);
+  // A parse failure, answered as the reference does for `kind` ("Client", "Router"): -ERR and
+  // close for an unknown verb or an over-long line, a close for bad arguments (with
+  // `bad_arguments`). Nothing for kOk and kStopped.
+  void CloseOnParseError(ParseStatus st, const char* kind, CloseReason bad_arguments);
   bool input_held() const { return input_held_; }
   void MarkDirty();
   Clock::time_point now() const;
