@@ -4,7 +4,11 @@
 // second node of a two-node cluster with the messages coming over the route, and a screenshot is
 // saved.
 //
-// Usage: node dashboard.test.js <gannet-server binary> <screenshot.png>
+// With a gannet-streaming binary as third argument, the Streaming panel is checked too: hidden
+// on a plain gannet-server, shown with the embedded streaming server's state on
+// gannet-streaming's own dashboard.
+//
+// Usage: node dashboard.test.js <gannet-server binary> <screenshot.png> [<gannet-streaming>]
 "use strict";
 
 const assert = require("node:assert/strict");
@@ -16,7 +20,7 @@ const net = require("node:net");
 const http = require("node:http");
 const { chromium } = require("playwright-core");
 
-const [serverBin, screenshotPath] = process.argv.slice(2);
+const [serverBin, screenshotPath, streamingBin] = process.argv.slice(2);
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 
 function freePort() {
@@ -183,6 +187,10 @@ async function main() {
     }));
     for (const n of drawn) assert.ok(n > 10, "every chart has a drawn line: " + drawn);
 
+    // A plain gannet-server has no Streaming panel (and asks for no /streaming page).
+    assert.equal(await page.evaluate(() => document.getElementById("streaming").hidden), true);
+    assert.equal(await page.evaluate(() => window.gannetDashboard.streamingSamples || 0), 0);
+
     await page.screenshot({ path: screenshotPath, fullPage: true });
     assert.deepEqual(foreign, [], "no request leaves the server (no CDN)");
     assert.deepEqual(consoleErrors, []);
@@ -203,7 +211,46 @@ async function main() {
   }
 }
 
-main().catch((e) => {
+// gannet-streaming's dashboard: the page is the embedded gannet-server's, with the Streaming
+// panel filled from /streaming/serverz and /streaming/channelsz.
+async function streamingPanel() {
+  const ports = new Set();
+  while (ports.size < 2) ports.add(await freePort());
+  const [port, httpPort] = [...ports];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gannet-dashboard-stan-"));
+  const proc = spawn(streamingBin, ["-a", "127.0.0.1", "-p", String(port), "-m", String(httpPort),
+                                    "-cid", "dash-cluster"],
+                     { stdio: ["ignore", "inherit", "inherit"], cwd: dir });
+  let browser;
+  try {
+    await waitFor(async () => (await get(httpPort, "/streaming/serverz")).status === 200,
+                  "gannet-streaming's monitoring");
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+    const page = await browser.newPage({ viewport: { width: 1300, height: 760 } });
+    const consoleErrors = [];
+    page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
+    page.on("pageerror", (e) => consoleErrors.push(String(e)));
+    await page.goto("http://127.0.0.1:" + httpPort + "/dashboard");
+    await page.waitForFunction(() => (window.gannetDashboard.streamingSamples || 0) >= 2, null,
+                               { timeout: 20000 });
+    const panel = await page.evaluate(() => ({
+      hidden: document.getElementById("streaming").hidden,
+      summary: document.getElementById("streaming-summary").textContent,
+    }));
+    assert.equal(panel.hidden, false);
+    assert.match(panel.summary, /^cluster id dash-cluster - /);
+    assert.match(panel.summary, /0 channels/);
+    assert.deepEqual(consoleErrors, []);
+    console.log("dashboard: streaming panel: " + panel.summary);
+  } finally {
+    if (browser) await browser.close();
+    proc.kill("SIGTERM");
+    await new Promise((resolve) => proc.exitCode !== null ? resolve() : proc.on("exit", resolve));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(() => (streamingBin ? streamingPanel() : undefined)).catch((e) => {
   console.error(e);
   process.exit(1);
 });

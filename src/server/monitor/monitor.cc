@@ -860,6 +860,16 @@ HttpResponse Monitor::Dashboard(const HttpRequest& r) {
   HttpResponse resp;
   resp.content_type = "text/html; charset=utf-8";
   resp.body = DashboardHtml();
+  // The Streaming panel polls /streaming/* only where gannet-streaming added them (a 404 per
+  // second would fill the browser's console).
+  bool streaming = false;
+  for (const auto& route : server_.monitor_routes()) {
+    streaming |= route.first.rfind("/streaming", 0) == 0;
+  }
+  if (streaming) {
+    const std::string flag = "const STREAMING = false;";
+    resp.body.replace(resp.body.find(flag), flag.size(), "const STREAMING = true;");
+  }
   return resp;
 }
 

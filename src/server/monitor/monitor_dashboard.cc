@@ -33,6 +33,10 @@ const char* DashboardHtml() {
   #routes th:nth-child(-n+3), #routes td:nth-child(-n+3) { text-align: left; }
   #routes th { font-weight: 600; color: #444; }
   #routes tr.self td { color: #777; }
+  #channels { border-collapse: collapse; width: 100%; font-size: 13px; }
+  #channels th, #channels td { text-align: right; padding: 3px 8px;
+                               border-bottom: 1px solid #eee; white-space: nowrap; }
+  #channels th:first-child, #channels td:first-child { text-align: left; }
   .mono { font-family: ui-monospace, monospace; }
 </style>
 </head>
@@ -47,6 +51,15 @@ const char* DashboardHtml() {
     <thead><tr><th>node</th><th>address</th><th>route</th><th>rtt</th><th>msgs/s in</th>
       <th>msgs/s out</th><th>bytes/s in</th><th>bytes/s out</th><th>pending</th>
       <th>subs</th><th>up</th></tr></thead>
+    <tbody></tbody>
+  </table>
+</div>
+<div class="card" id="streaming" hidden>
+  <h2>Streaming</h2>
+  <div id="streaming-summary">-</div>
+  <table id="channels">
+    <thead><tr><th>channel</th><th>msgs</th><th>bytes</th><th>first</th><th>last</th>
+      <th>subs</th></tr></thead>
     <tbody></tbody>
   </table>
 </div>
@@ -213,6 +226,38 @@ const char* DashboardHtml() {
     drawCluster(varz);
   }
 
+  // Gannet Streaming, when the server embeds it (gannet-streaming): /streaming/serverz and
+  // /streaming/channelsz answer on the same port (the server turns STREAMING on when it serves
+  // the page); for a plain gannet-server the panel stays hidden.
+  const STREAMING = false;
+  async function pollStreaming() {
+    if (!STREAMING) return;
+    try {
+      const r = await fetch("streaming/serverz", { cache: "no-store" });
+      if (!r.ok) return;
+      const z = await r.json();
+      const c = await (await fetch("streaming/channelsz", { cache: "no-store" })).json();
+      document.getElementById("streaming").hidden = false;
+      document.getElementById("streaming-summary").textContent =
+          "cluster id " + z.cluster_id + " - " + z.state + " - " + z.clients + " clients - " +
+          z.channels + " channels - " + human(z.total_msgs) + " msgs, " +
+          human(z.total_bytes) + " bytes";
+      const body = document.querySelector("#channels tbody");
+      body.textContent = "";
+      for (const ch of c.channels || []) {
+        const row = document.createElement("tr");
+        for (const v of [ch.name, human(ch.msgs), human(ch.bytes), ch.first_seq, ch.last_seq,
+                         ch.subs_count !== undefined ? ch.subs_count : "-"]) {
+          cell(row, String(v));
+        }
+        body.appendChild(row);
+      }
+      state.streamingSamples = (state.streamingSamples || 0) + 1;
+    } catch (e) {
+      // not embedded in gannet-streaming, or it is starting
+    }
+  }
+
   async function poll() {
     const status = document.getElementById("status");
     try {
@@ -241,6 +286,7 @@ const char* DashboardHtml() {
           " - " + v.connections + " connections";
       charts.forEach(draw);
       await pollRoutez(v);
+      await pollStreaming();
     } catch (e) {
       state.errors++;
       status.className = "error";
