@@ -387,7 +387,12 @@ bool Route::OnMsg(Verb verb, const MsgArgs& args, std::string_view payload) {
               static_cast<int>(args.subject.size()), args.subject.data(),
               static_cast<int>(args.total_size_token.size()), args.total_size_token.data());
   }
-  Account* account = server().accounts().Find(args.account);
+  // Nearly every message names the account the one before named: no lookup for those.
+  if (args.account != last_account_name_) {
+    last_account_ = server().accounts().Find(args.account);
+    last_account_name_.assign(args.account);
+  }
+  Account* account = last_account_;
   if (!account) {
     LOG_DEBUG("%s - Unknown account %s for routed message on subject: %s", log_prefix().c_str(),
               Quoted(args.account).c_str(), Quoted(args.subject).c_str());

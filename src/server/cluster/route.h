@@ -130,6 +130,9 @@ class Route final : public Connection {
     std::unique_ptr<Subscription> sub;
   };
   std::unordered_map<std::string, RemoteSub> subs_;
+  // The account of the last routed message (accounts live as long as the server).
+  std::string last_account_name_;
+  Account* last_account_ = nullptr;
   uint64_t next_sub_id_ = 1;
 
   // Timers.
