@@ -193,7 +193,7 @@ bool Route::OnInfo(std::string_view json) {
     return false;
   }
   if (info_received_) {
-    ProcessLaterInfo(std::move(info));
+    ProcessLaterInfo(info);
   } else {
     ProcessFirstInfo(std::move(info));
   }
@@ -263,7 +263,7 @@ void Route::ProcessFirstInfo(RouteInfo info) {
   }
 }
 
-void Route::ProcessLaterInfo(RouteInfo info) {
+void Route::ProcessLaterInfo(const RouteInfo& info) {
   if (!info.gateway.empty()) return;  // gateway gossip: no gateways here
   if (!remote_id_.empty() && info.server_id != remote_id_) {
     // About another server: dial it unless we know it already (auto-discovery).

@@ -100,7 +100,7 @@ class Route final : public Connection {
   // The first INFO from the peer (route.go processRouteInfo): checks, registration, interest,
   // gossip. Later INFOs: gossip about a third server, lame duck, permissions.
   void ProcessFirstInfo(RouteInfo info);
-  void ProcessLaterInfo(RouteInfo info);
+  void ProcessLaterInfo(const RouteInfo& info);
   void RemoveRemoteSubs();
 
   Routes& routes_;

@@ -283,7 +283,9 @@ void Routes::AdoptName(const std::string& name, const Route* keep) {
     }
   }
   LOG_INFO("Cluster name updated to %s", name.c_str());
-  for (auto& [worker, id] : others) {
+  for (const auto& target : others) {
+    Worker* worker = target.first;
+    uint64_t id = target.second;
     worker->PostRun(
         [worker, id] { worker->CloseConnection(id, CloseReason::kClusterNameConflict); });
   }
@@ -710,7 +712,9 @@ std::vector<RouteSnapshot> Routes::Snapshot(bool with_subs, std::chrono::millise
     for (Route* r : routes_) targets.emplace_back(&r->worker(), r->id());
   }
   gather->left = targets.size();
-  for (auto& [worker, id] : targets) {
+  for (const auto& target : targets) {
+    Worker* worker = target.first;
+    uint64_t id = target.second;
     worker->PostRun([worker, id, gather, with_subs] {
       RouteSnapshot snap;
       bool found = false;
