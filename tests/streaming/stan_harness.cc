@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "sanitizer_report.h"
 #include "server_process.h"
 
 #ifndef GANNET_STREAMING_PATH
@@ -165,12 +166,9 @@ std::string StanServer::Output() const {
 
 std::string StanServer::SanitizerReport() const {
   std::string out = Output();
-  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-                             "runtime error:", "WARNING: ThreadSanitizer"}) {
-    size_t at = out.find(marker);
-    if (at != std::string::npos) return out.substr(at, 2000);
-  }
-  return {};
+  std::string_view marker = gannet::test::FindSanitizerReport(out);
+  if (marker.empty()) return {};
+  return out.substr(out.find(marker), 2000);
 }
 
 // ---- libnats ----

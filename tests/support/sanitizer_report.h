@@ -7,7 +7,7 @@
 namespace gannet::test {
 
 // The sanitizer report marker (AddressSanitizer, LeakSanitizer, ThreadSanitizer,
-// UndefinedBehaviorSanitizer, "runtime error:") that comes first in `output`, or "" if none does.
+// UndefinedBehaviorSanitizer) that comes first in `output`, or "" if none does.
 std::string_view FindSanitizerReport(std::string_view output);
 
 // Adds a failure to the running test if `output`, what the child `what` printed, holds a

@@ -125,7 +125,9 @@ bool ServerProcess::Running() {
 void ServerProcess::Reaped(int status) {
   pid_ = -1;
   exit_status_ = status;
-  ExpectNoSanitizerReport(kind_ == ServerKind::kGannet ? "gannet-server" : "nats-server", Output());
+  // Only Gannet's binaries are built with sanitizers; the reference's texts may contain what
+  // looks like a report (its own "runtime error: invalid memory address" in a config error).
+  if (kind_ == ServerKind::kGannet) ExpectNoSanitizerReport("gannet-server", Output());
 }
 
 void ServerProcess::Signal(int sig) {
@@ -183,7 +185,7 @@ int RunServerCommand(ServerKind kind, const std::vector<std::string>& args, std:
   ::unlink(tmpl);
   std::string command;
   for (const auto& a : argv) command += (command.empty() ? "" : " ") + a;
-  ExpectNoSanitizerReport(command, ss.str());
+  if (argv[0] != ServerBinary(ServerKind::kNatsServer)) ExpectNoSanitizerReport(command, ss.str());
   if (output) *output = ss.str();
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

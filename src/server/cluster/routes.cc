@@ -484,7 +484,9 @@ void Routes::DialLoop() {
     auto next = std::min_element(dial_jobs_.begin(), dial_jobs_.end(),
                                  [](const DialJob& a, const DialJob& b) { return a.due < b.due; });
     if (next->due > std::chrono::steady_clock::now()) {
-      dial_cv_.wait_until(lock, next->due);
+      // A copy: the job list may grow (and move) while this thread waits.
+      const auto due = next->due;
+      dial_cv_.wait_until(lock, due);
       continue;
     }
     DialJob job = std::move(*next);

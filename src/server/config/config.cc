@@ -16,7 +16,6 @@ namespace gannet {
 namespace {
 
 using conf::MapEntry;
-using conf::Value;
 
 std::vector<std::string>& EmbedderKeys() {
   static std::vector<std::string> keys;
