@@ -13,8 +13,8 @@ std::string_view FindSanitizerReport(std::string_view output) {
   // UndefinedBehaviorSanitizer" line is what tells them apart.
   std::string_view first;
   size_t first_at = std::string_view::npos;
-  for (std::string_view marker : {"AddressSanitizer", "LeakSanitizer", "ThreadSanitizer",
-                                  "UndefinedBehaviorSanitizer"}) {
+  for (std::string_view marker :
+       {"AddressSanitizer", "LeakSanitizer", "ThreadSanitizer", "UndefinedBehaviorSanitizer"}) {
     size_t at = output.find(marker);
     if (at < first_at) {
       first = marker;

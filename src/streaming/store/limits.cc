@@ -7,9 +7,9 @@
 #include <functional>
 #include <map>
 
-#include "core/subject.h"
 #include "base/go_format.h"
 #include "base/logger.h"
+#include "core/subject.h"
 #include "server/monitor/monitor_format.h"
 
 namespace gannet::streaming::store {
