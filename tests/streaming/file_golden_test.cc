@@ -80,7 +80,6 @@ std::string SubBytes(uint64_t id, uint64_t last_sent, bool closed) {
   return b;
 }
 
-constexpr int64_t kT0 = 1700000000000000000;
 
 struct Slice {
   std::string dat = Version();

@@ -13,7 +13,9 @@
 #include <memory>
 #include <string>
 
+#include "streaming/store/file_msg_store.h"
 #include "streaming/store/file_store.h"
+#include "streaming/store/file_sub_store.h"
 #include "streaming/store/records.h"
 
 namespace gannet::streaming::store::test {
@@ -129,6 +131,71 @@ inline std::string MsgBytes(uint64_t seq, std::string_view subject, std::string_
 // SubStateUpdate{id=1, seqno=2}.
 inline std::string UpdateBytes(uint64_t id, uint64_t seq) {
   return "\x08" + Varint(id) + "\x10" + Varint(seq);
+}
+
+// ---- a store with channel "foo" ----
+
+inline constexpr int64_t kT0 = 1700000000000000000;
+
+inline std::string Msg(uint64_t seq, std::string_view data, int64_t ts) {
+  std::string r;
+  AppendMsgRecord(r, seq, "foo", "", data, ts);
+  return r;
+}
+
+inline std::string Data(uint64_t seq, size_t size = 16) {
+  std::string d = "m" + std::to_string(seq) + ":";
+  d.resize(std::max(size, d.size()), 'x');
+  return d;
+}
+
+// Stores messages first..last (timestamps kT0 + seq * step).
+inline void StoreRange(MsgStore& m, uint64_t first, uint64_t last, size_t size = 16,
+                int64_t step = 1000) {
+  for (uint64_t i = first; i <= last; ++i) {
+    const int64_t ts = kT0 + static_cast<int64_t>(i) * step;
+    Status s = m.Store(i, ts, Msg(i, Data(i, size), ts));
+    ASSERT_TRUE(s.ok()) << s.message();
+  }
+}
+
+inline void ExpectMsg(MsgStore& m, uint64_t seq, size_t size = 16, int64_t step = 1000) {
+  auto r = m.Lookup(seq);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_TRUE(r->found()) << seq;
+  EXPECT_EQ(r->seq, seq);
+  const int64_t ts = kT0 + static_cast<int64_t>(seq) * step;
+  EXPECT_EQ(r->timestamp, ts);
+  EXPECT_EQ(r->record, Msg(seq, Data(seq, size), ts)) << seq;
+}
+
+struct Opened {
+  std::unique_ptr<Store> store;
+  ChannelStore* channel = nullptr;
+  MsgStore& msgs() { return *channel->msgs; }
+  file::FileMsgStore& file_msgs() { return static_cast<file::FileMsgStore&>(*channel->msgs); }
+};
+
+// Opens the store in `dir`, recovering or creating channel "foo".
+inline Opened Open(const StoreOptions& o) {
+  Opened r;
+  r.store = OpenStore(o);
+  if (!r.store) return r;
+  auto rec = r.store->Recover();
+  EXPECT_TRUE(rec.ok()) << rec.status().message();
+  if (rec.ok() && rec->has_value() && (*rec)->channels.count("foo")) {
+    r.channel = (*rec)->channels.at("foo").channel;
+    return r;
+  }
+  if (!rec.ok() || !rec->has_value()) {
+    ServerInfo info;
+    info.cluster_id = "test";
+    EXPECT_TRUE(r.store->Init(info).ok());
+  }
+  auto c = r.store->CreateChannel("foo");
+  EXPECT_TRUE(c.ok()) << c.status().message();
+  r.channel = c.ok() ? *c : nullptr;
+  return r;
 }
 
 }  // namespace gannet::streaming::store::test

@@ -229,6 +229,12 @@ Status FileMsgStore::RecoverSlice(int64_t fseq, bool is_last) {
       int64_t ts = 0;
       if (r->status != RecordStatus::kOk || !ParseMsgSeqAndTimestamp(r->payload, seq, ts) ||
           seq == 0 || (stats.count > 0 && seq != stats.last.seq + 1)) {
+        if (r->status == RecordStatus::kZeroHeader) {
+          if (Status t = TruncateZeroTail(*s.dat, at); !t) return t;
+          dat_size = at;
+          truncated_data = true;
+          break;
+        }
         STAN_INFO(
             "File \"%s\": %lld bytes after its last indexed message truncated (a write that was "
             "never acknowledged)",

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <filesystem>
 
 #include "streaming/log.h"
@@ -159,11 +160,13 @@ Result<std::optional<RecoveredState>> FileStore::Recover() {
     return Status(Code::kCorrupt, "unable to recover server file \"" + server_path + "\": " + why);
   };
   if (r.status != RecordStatus::kOk) {
-    std::string why = r.status == RecordStatus::kZeroHeader ? "end of file padded with zeros"
-                      : r.status == RecordStatus::kCrcMismatch
-                          ? "corrupted data, expected crc to be " + std::to_string(r.stored_crc) +
-                                ", got " + std::to_string(r.computed_crc)
-                          : "unexpected EOF";
+    char crc_text[96];
+    std::snprintf(crc_text, sizeof crc_text,
+                  "corrupted data, expected crc to be 0x%08x, got 0x%08x", r.stored_crc,
+                  r.computed_crc);
+    std::string why = r.status == RecordStatus::kZeroHeader   ? "end of file padded with zeros"
+                      : r.status == RecordStatus::kCrcMismatch ? crc_text
+                                                               : "unexpected EOF";
     STAN_ERROR("Server file \"%s\" corrupted: %s", server_path.c_str(), why.c_str());
     STAN_ERROR("Follow instructions in documentation in order to recover from this");
     return fail(why);
