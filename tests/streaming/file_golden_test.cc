@@ -80,7 +80,6 @@ std::string SubBytes(uint64_t id, uint64_t last_sent, bool closed) {
   return b;
 }
 
-
 struct Slice {
   std::string dat = Version();
   std::string idx = Version();

@@ -42,7 +42,7 @@ TEST(FileMsgStore, StoreLookupAndRecover) {
   uint64_t bytes = 0;
   for (uint64_t i = 1; i <= 100; ++i) bytes += Msg(i, Data(i), kT0 + i * 1000).size() + 40;
   EXPECT_EQ(s.msgs().State().bytes, bytes);
-  for (uint64_t i = 1; i <= 100; ++i) ExpectMsg(s.msgs(), i);  // from disk, sequentially
+  for (uint64_t i = 1; i <= 100; ++i) ExpectMsg(s.msgs(), i);     // from disk, sequentially
   for (uint64_t i : {77, 3, 100, 1, 50}) ExpectMsg(s.msgs(), i);  // and at random
   // Read from disk, the record is owned by the MsgRef.
   auto r = s.msgs().Lookup(42);
@@ -64,9 +64,9 @@ TEST(FileMsgStore, FlushedMessagesAreOnDiskWithoutClose) {
   ASSERT_TRUE(s.store->FlushBatch(std::span<ChannelStore* const>(&c, 1)).ok());
   // ... after it, every message: a copy of the directory taken now (the store still open, as
   // if the process died here) recovers them all.
-  std::filesystem::copy(dir.path(), copy.path(),
-                        std::filesystem::copy_options::recursive |
-                            std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy(
+      dir.path(), copy.path(),
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
   Opened r = Open(FileOptions(copy.path()));
   ASSERT_TRUE(r.channel);
   EXPECT_EQ(r.msgs().LastSequence(), 20u);
@@ -262,7 +262,8 @@ TEST(FileMsgStore, ArchiveScriptGetsRemovedSlices) {
   TempDir dir;
   const std::string script = dir / "archive.sh";
   const std::string log = dir / "archived.txt";
-  WriteFile(script, "#!/bin/sh\necho \"$1 $2 $3\" >> " + log + "\nrm -f \"$2\" \"$3\"\necho done\n");
+  WriteFile(script,
+            "#!/bin/sh\necho \"$1 $2 $3\" >> " + log + "\nrm -f \"$2\" \"$3\"\necho done\n");
   std::filesystem::permissions(script, std::filesystem::perms::owner_all);
   StoreOptions o = FileOptions(dir / "store");
   o.file.slice_max_msgs = 5;

@@ -33,7 +33,8 @@ Result<std::optional<RecoveredState>> RecoverDir(const StoreOptions& o,
 
 // The offset of message `seq`'s record in msgs.1.dat (all messages the same size).
 int64_t OffsetOf(uint64_t seq) {
-  return 4 + static_cast<int64_t>(seq - 1) * static_cast<int64_t>(8 + Msg(1, Data(1), kT0 + 1000).size());
+  return 4 + static_cast<int64_t>(seq - 1) *
+                 static_cast<int64_t>(8 + Msg(1, Data(1), kT0 + 1000).size());
 }
 
 void ExpectAll(const StoreOptions& o, uint64_t n) {
@@ -68,8 +69,8 @@ TEST(FileRecovery, CompleteRecordsAfterTheIndexAreIndexed) {
   TempDir dir;
   Fill(dir.path(), 10);
   // Written, but the process died before the index entry (a batch not acknowledged yet).
-  AppendFile(dir / "foo/msgs.1.dat", Rec(Msg(11, Data(11), kT0 + 11000)) +
-                                         Rec(Msg(12, Data(12), kT0 + 12000)) + "torn");
+  AppendFile(dir / "foo/msgs.1.dat",
+             Rec(Msg(11, Data(11), kT0 + 11000)) + Rec(Msg(12, Data(12), kT0 + 12000)) + "torn");
   ExpectAll(FileOptions(dir.path()), 12);
   EXPECT_EQ(ReadFile(dir / "foo/msgs.1.idx").size(), 4u + 13 * 32);
 }
@@ -190,8 +191,7 @@ TEST(FileRecovery, CrcMismatchIsFatal) {
     auto m = s.msgs().Lookup(5);
     ASSERT_FALSE(m.ok());
     EXPECT_EQ(m.status().code(), Code::kCorrupt);
-    EXPECT_NE(m.status().message().find("corrupted data, expected crc to be 0x"),
-              std::string::npos)
+    EXPECT_NE(m.status().message().find("corrupted data, expected crc to be 0x"), std::string::npos)
         << m.status().message();
     ExpectMsg(s.msgs(), 6);
     s.store->Close();

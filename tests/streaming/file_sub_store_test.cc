@@ -113,7 +113,8 @@ TEST(FileSubStore, AcksBufferedUntilFlush) {
   ASSERT_TRUE(s.channel->subs->CreateSub(a).ok());
   const size_t created = ReadFile(dir / "foo/subs.dat").size();  // written at once
   EXPECT_GT(created, 4u);
-  for (uint64_t seq = 1; seq <= 100; ++seq) ASSERT_TRUE(s.channel->subs->AddSeqPending(1, seq).ok());
+  for (uint64_t seq = 1; seq <= 100; ++seq)
+    ASSERT_TRUE(s.channel->subs->AddSeqPending(1, seq).ok());
   EXPECT_EQ(ReadFile(dir / "foo/subs.dat").size(), created);
   ASSERT_TRUE(s.channel->subs->Flush().ok());
   EXPECT_GT(ReadFile(dir / "foo/subs.dat").size(), created + 100 * 8);

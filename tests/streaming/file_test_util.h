@@ -151,7 +151,7 @@ inline std::string Data(uint64_t seq, size_t size = 16) {
 
 // Stores messages first..last (timestamps kT0 + seq * step).
 inline void StoreRange(MsgStore& m, uint64_t first, uint64_t last, size_t size = 16,
-                int64_t step = 1000) {
+                       int64_t step = 1000) {
   for (uint64_t i = first; i <= last; ++i) {
     const int64_t ts = kT0 + static_cast<int64_t>(i) * step;
     Status s = m.Store(i, ts, Msg(i, Data(i, size), ts));

@@ -164,7 +164,7 @@ Result<std::optional<RecoveredState>> FileStore::Recover() {
     std::snprintf(crc_text, sizeof crc_text,
                   "corrupted data, expected crc to be 0x%08x, got 0x%08x", r.stored_crc,
                   r.computed_crc);
-    std::string why = r.status == RecordStatus::kZeroHeader   ? "end of file padded with zeros"
+    std::string why = r.status == RecordStatus::kZeroHeader    ? "end of file padded with zeros"
                       : r.status == RecordStatus::kCrcMismatch ? crc_text
                                                                : "unexpected EOF";
     STAN_ERROR("Server file \"%s\" corrupted: %s", server_path.c_str(), why.c_str());
