@@ -1,5 +1,5 @@
 # Gannet's front door. `make run` and `make test` work on a fresh Debian 12 machine.
-.PHONY: deps dashboard-deps build run install test test-release test-asan test-tsan lint format fuzz bench clean
+.PHONY: deps dashboard-deps streaming-node-deps build run install test test-release test-asan test-tsan lint format fuzz bench clean
 
 JOBS ?= 2
 FUZZ_SECONDS ?= 60
@@ -8,7 +8,8 @@ HTTP_FUZZ_SECONDS ?= 10
 # client are test peers; Prometheus' Python parser reads /metrics; chromium shows /dashboard).
 DEPS := build-essential cmake g++ pkg-config googletest libgtest-dev libgmock-dev \
         libbenchmark-dev nlohmann-json3-dev libnats-dev nats-server clang libclang-rt-14-dev \
-        clang-format clang-tidy libssl-dev openssl libcrypt-dev python3-prometheus-client chromium
+        clang-format clang-tidy libssl-dev openssl libcrypt-dev python3-prometheus-client chromium \
+        protobuf-compiler libprotobuf-dev
 # Node and npm for the dashboard's browser test, from Debian unless some node is installed.
 NODE_DEPS := $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
 
@@ -47,7 +48,14 @@ dashboard-deps: deps
 	  cd tests/dashboard && npm ci --no-audit --no-fund; \
 	fi
 
-test-release: dashboard-deps
+# node-nats-streaming for the Streaming interop test, as pinned by tests/streaming/node.
+streaming-node-deps: deps
+	@if [ ! -d tests/streaming/node/node_modules/node-nats-streaming ] || \
+	    [ tests/streaming/node/package-lock.json -nt tests/streaming/node/node_modules/.package-lock.json ]; then \
+	  cd tests/streaming/node && npm ci --no-audit --no-fund; \
+	fi
+
+test-release: dashboard-deps streaming-node-deps
 	ctest --test-dir build/release --output-on-failure -j$(JOBS) --timeout 300
 
 # The sanitizer builds skip the protocol and libnats tests' runs against the reference
@@ -56,13 +64,13 @@ test-release: dashboard-deps
 # client library's runs against the reference ("BothServers/...") stay: they exercise our code.
 SANITIZER_SKIP := ^Servers/.*/nats_server
 
-test-asan: deps
+test-asan: deps streaming-node-deps
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  ctest --test-dir build/asan --output-on-failure -j$(JOBS) --timeout 600 -E '$(SANITIZER_SKIP)'
 
-test-tsan: deps
+test-tsan: deps streaming-node-deps
 	cmake --preset tsan >/dev/null
 	cmake --build --preset tsan -j$(JOBS)
 	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure -j$(JOBS) \
@@ -82,10 +90,11 @@ format:
 fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DGANNET_FUZZ=ON -DGANNET_BUILD_TESTS=OFF >/dev/null
-	cmake --build build/fuzz -j$(JOBS) --target parser_fuzz client_fuzz http_fuzz conf_fuzz file_store_fuzz
+	cmake --build build/fuzz -j$(JOBS) --target parser_fuzz client_fuzz http_fuzz conf_fuzz \
+	  streaming_fuzz file_store_fuzz
 	@# New inputs go to a scratch directory first, so the seed corpus stays as committed.
 	for t in parser:$(FUZZ_SECONDS) client:$(FUZZ_SECONDS) http:$(HTTP_FUZZ_SECONDS) \
-	         conf:$(FUZZ_SECONDS) file_store:$(FUZZ_SECONDS); do \
+	         conf:$(FUZZ_SECONDS) streaming:$(FUZZ_SECONDS) file_store:$(FUZZ_SECONDS); do \
 	  name=$${t%%:*}; secs=$${t##*:}; \
 	  scratch=$$(mktemp -d) && ./build/fuzz/bin/$${name}_fuzz -max_total_time=$$secs \
 	    $$scratch fuzz/corpus/$$name && rm -rf $$scratch || exit 1; \

@@ -46,8 +46,11 @@ Channel* StreamingServer::LookupOrCreateChannel(const std::string& name, std::st
   // system: refused.
   for (const auto& [other, c] : channels_) {
     if (SameIgnoringCase(other, name)) {
-      *error =
-          "channel \"" + name + "\" differs only by case from existing channel \"" + other + "\"";
+      *error = "channel \"";
+      *error += name;
+      *error += "\" differs only by case from existing channel \"";
+      *error += other;
+      *error += '"';
       return nullptr;
     }
   }

@@ -245,7 +245,10 @@ std::optional<std::string> ParseStreamingCommandLine(int argc, char** argv,
       auto parsed = conf::ParseGoDuration(*value, &err);
       if (!parsed) {
         out.usage_error = true;
-        return "invalid value \"" + *value + "\" for flag -" + name + ": " + err;
+        std::string msg = "invalid value \"" + *value;
+        msg += "\" for flag -" + name;
+        msg += ": " + err;
+        return msg;
       }
       d = *parsed;
     }
@@ -262,6 +265,7 @@ std::optional<std::string> ParseStreamingCommandLine(int argc, char** argv,
   }
   SetEmbedderConfigKeys(StreamingTopLevelKeys());
   std::vector<char*> nargv;
+  nargv.reserve(nats_args.size());
   for (std::string& s : nats_args) nargv.push_back(s.data());
   if (auto err = ParseCommandLine(static_cast<int>(nargv.size()), nargv.data(), out.nats)) {
     out.usage_error = !out.nats.config_error && err->find("not supported yet") == std::string::npos;

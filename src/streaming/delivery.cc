@@ -10,12 +10,7 @@
 
 namespace gannet::streaming {
 
-namespace {
-
-// A little slack so that messages expiring within it go in the same timer run.
-constexpr int64_t kRedeliverySlackNs = 15'000'000;
-
-Subscription* BestQueueMember(std::vector<Subscription*>& members) {
+Subscription* PickQueueMember(std::vector<Subscription*>& members) {
   Subscription* best = nullptr;
   size_t least = SIZE_MAX;
   for (Subscription* s : members) {
@@ -31,6 +26,11 @@ Subscription* BestQueueMember(std::vector<Subscription*>& members) {
   }
   return best;
 }
+
+namespace {
+
+// A little slack so that messages expiring within it go in the same timer run.
+constexpr int64_t kRedeliverySlackNs = 15'000'000;
 
 }  // namespace
 
@@ -100,7 +100,7 @@ void StreamingServer::SendAvailableToQueue(Channel& c, QueueGroup& q) {
 Subscription* StreamingServer::SendToQueue(QueueGroup& q, const store::MsgRef& m, bool force,
                                            bool redelivery, bool* sent, bool* more) {
   *sent = *more = false;
-  Subscription* sub = BestQueueMember(q.members);
+  Subscription* sub = PickQueueMember(q.members);
   if (!sub) return nullptr;
   const bool was_stalled = sub->stalled;
   *sent = SendToSub(*sub, m, force, redelivery, more);

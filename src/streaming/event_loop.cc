@@ -122,6 +122,12 @@ void EventLoop::Run() {
       batch.swap(queue_);
       tasks.swap(tasks_);
     }
+    if (batch_wait_.count() > 0 && !batch.empty() && batch.size() < max_batch_) {
+      std::this_thread::sleep_for(batch_wait_);
+      std::lock_guard lk(mu_);
+      for (Inbound& in : queue_) batch.push_back(std::move(in));
+      queue_.clear();
+    }
     RunDueTimers();
     for (auto& t : tasks) t();
     tasks.clear();

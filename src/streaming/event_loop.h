@@ -53,6 +53,13 @@ class EventLoop {
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
 
+  // --io_sleep_time: when a batch is smaller than `max_batch`, wait this long for more before
+  // handling it (bigger store batches at the price of latency). Before Start.
+  void SetBatchWait(size_t max_batch, std::chrono::microseconds wait) {
+    max_batch_ = max_batch;
+    batch_wait_ = wait;
+  }
+
   // Starts the thread. `on_batch` runs for each batch of inbound messages; `after_batch`
   // after every loop iteration that handled anything (the server pushes its output then).
   void Start(BatchHandler on_batch, std::function<void()> after_batch);
@@ -90,6 +97,8 @@ class EventLoop {
   std::vector<std::function<void()>> tasks_;
   bool sleeping_ = false;
   bool stop_ = false;
+  size_t max_batch_ = 0;
+  std::chrono::microseconds batch_wait_{0};
 
   // Loop thread only.
   struct TimerEntry {

@@ -37,7 +37,7 @@ std::string NatsLink::Connect(const NatsLinkOptions& o) {
   // Every publish and ack must reach the loop: no client-side pending limit.
   opts.pending_msgs_limit = INT64_MAX;
   opts.pending_bytes_limit = INT64_MAX;
-  opts.max_queued_bytes = 32 * 1024 * 1024;
+  opts.max_queued_bytes = size_t{32} << 20;
   name_ = o.name;
   const std::string name = o.name;
   opts.on_disconnected = [this, name] {

@@ -10,6 +10,7 @@
 #include "streaming/server.h"
 #include "streaming/store/limits.h"
 #include "streaming/store/records.h"
+#include "streaming/wire.h"
 
 namespace gannet::streaming {
 
@@ -41,57 +42,61 @@ void StreamingServer::SendPublishError(std::string_view reply, std::string_view 
 }
 
 void StreamingServer::HandlePublish(const client::Message& m) {
-  pb::PubMsg& pm = pub_msg_;
+  PubMsgView pm;
   std::string_view data = m.data();
-  if (!pm.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+  if (!ParsePubMsg(data, pm, pub_scratch_)) {
     // Older servers sent control messages on the publish subject: a valid one is ignored.
     spb::CtrlMsg ctrl;
     if (ctrl.ParseFromArray(data.data(), static_cast<int>(data.size()))) return;
-    pm.Clear();
+    pm = PubMsgView{};
   }
-  if (pm.guid().empty() || !store::IsChannelNameValid(pm.subject(), false) ||
-      !ValidPublisher(pm.client_id(), pm.conn_id())) {
+  auto text = [](std::string_view v) { return std::string(v); };
+  if (pm.guid.empty() || !store::IsChannelNameValid(pm.subject, false) ||
+      !ValidPublisher(pm.client_id, pm.conn_id)) {
     STAN_ERROR("Received invalid client publish message {ClientID:%s Guid:%s Subject:%s}",
-               pm.client_id().c_str(), pm.guid().c_str(), pm.subject().c_str());
-    SendPublishError(m.reply(), pm.guid(), errors::kInvalidPubReq);
+               text(pm.client_id).c_str(), text(pm.guid).c_str(), text(pm.subject).c_str());
+    SendPublishError(m.reply(), pm.guid, errors::kInvalidPubReq);
     return;
   }
-  std::string error;
-  Channel* c = LookupOrCreateChannel(pm.subject(), &error);
+  Channel* c = LookupChannel(pm.subject);
   if (!c) {
-    STAN_ERROR("[Client:%s] Error processing message for subject \"%s\": %s",
-               pm.client_id().c_str(), pm.subject().c_str(), error.c_str());
-    SendPublishError(m.reply(), pm.guid(), error);
-    return;
+    std::string error;
+    c = LookupOrCreateChannel(std::string(pm.subject), &error);
+    if (!c) {
+      STAN_ERROR("[Client:%s] Error processing message for subject \"%s\": %s",
+                 text(pm.client_id).c_str(), text(pm.subject).c_str(), error.c_str());
+      SendPublishError(m.reply(), pm.guid, error);
+      return;
+    }
   }
   // Timestamps never go back within a channel, even if the clock does.
   int64_t ts = std::max(NowNs(), c->last_timestamp);
   const uint64_t seq = c->next_seq;
   record_.clear();
-  store::AppendMsgRecord(record_, seq, pm.subject(), pm.reply(), pm.data(), ts);
+  store::AppendMsgRecord(record_, seq, pm.subject, pm.reply, pm.data, ts);
   if (store::Status s = c->store->msgs->Store(seq, ts, record_); !s) {
     STAN_ERROR("[Client:%s] Error processing message for subject \"%s\": %s",
-               pm.client_id().c_str(), pm.subject().c_str(), s.message().c_str());
-    SendPublishError(m.reply(), pm.guid(), s.message());
+               text(pm.client_id).c_str(), text(pm.subject).c_str(), s.message().c_str());
+    SendPublishError(m.reply(), pm.guid, s.message());
     return;
   }
   c->last_timestamp = ts;
   c->next_seq = seq + 1;
   stats_.in_msgs.fetch_add(1, std::memory_order_relaxed);
-  stats_.in_bytes.fetch_add(static_cast<int64_t>(pm.data().size()), std::memory_order_relaxed);
+  stats_.in_bytes.fetch_add(static_cast<int64_t>(pm.data.size()), std::memory_order_relaxed);
   if (!c->in_batch) {
     c->in_batch = true;
     batch_channels_.push_back(c);
   }
-  STAN_TRACE("[Client:%s] Received message from publisher subj=%s guid=%s", pm.client_id().c_str(),
-             pm.subject().c_str(), pm.guid().c_str());
+  STAN_TRACE("[Client:%s] Received message from publisher subj=%s guid=%s",
+             text(pm.client_id).c_str(), text(pm.subject).c_str(), text(pm.guid).c_str());
   // The PubAck goes out after the batch is flushed; keep it encoded in the arena.
   PendingPubAck pa;
   pa.reply_off = static_cast<uint32_t>(pub_arena_.size());
   pa.reply_len = static_cast<uint32_t>(m.reply().size());
   pub_arena_.append(m.reply());
   pa.ack_off = static_cast<uint32_t>(pub_arena_.size());
-  AppendPubAck(pub_arena_, pm.guid(), {});
+  AppendPubAck(pub_arena_, pm.guid, {});
   pa.ack_len = static_cast<uint32_t>(pub_arena_.size() - pa.ack_off);
   pa.channel = c;
   pub_acks_.push_back(pa);

@@ -4,6 +4,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cctype>
 
 #include "streaming/log.h"
@@ -40,7 +41,7 @@ std::string_view StreamingServer::store_name() const {
   return store_ ? store_->Name() : std::string_view("MEMORY");
 }
 
-std::string StreamingServer::Open() {
+std::string StreamingServer::Open(std::unique_ptr<store::Store> store) {
   start_time_ = std::chrono::system_clock::now();
   STAN_INFO("Starting gannet-streaming[%s] version %s (compatible with nats-streaming-server %s)",
             opts_.cluster_id.c_str(), GANNET_VERSION, kCompatibleStreamingVersion);
@@ -51,9 +52,13 @@ std::string StreamingServer::Open() {
   if (opts_.store.type == "FILE" && opts_.store.dir.empty()) {
     return "for FILE store type, the directory (--dir) must be specified";
   }
-  auto st = store::CreateStore(opts_.store);
-  if (!st) return st.status().message();
-  store_ = std::move(st).value();
+  if (store) {
+    store_ = std::move(store);
+  } else {
+    auto st = store::CreateStore(opts_.store);
+    if (!st) return st.status().message();
+    store_ = std::move(st).value();
+  }
   // The limits as the store resolved them, for the startup table and /streaming/storez.
   if (store::Status s = store::BuildLimits(opts_.store.limits); !s) return s.message();
   return {};
@@ -61,6 +66,8 @@ std::string StreamingServer::Open() {
 
 std::string StreamingServer::Start(const NatsLinkOptions& nats) {
   if (!store_) return "the store is not open";
+  loop_.SetBatchWait(static_cast<size_t>(std::max(1, opts_.io_batch_size)),
+                     std::chrono::microseconds(std::max<int64_t>(0, opts_.io_sleep_time_us)));
   loop_.Start([this](std::vector<Inbound>& batch) { OnBatch(batch); }, [this] { AfterBatch(); });
   if (std::string err = link_.Connect(nats); !err.empty()) {
     return "unable to connect to NATS: " + err;

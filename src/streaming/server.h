@@ -84,9 +84,10 @@ class StreamingServer {
   StreamingServer(const StreamingServer&) = delete;
   StreamingServer& operator=(const StreamingServer&) = delete;
 
-  // Logs the reference's first lines (version, server id, ...) and creates the store. Before
-  // the embedded NATS server starts, as the reference. Error text on failure.
-  std::string Open();
+  // Logs the reference's first lines (version, server id, ...) and creates the store (or takes
+  // `store`: tests, and later a replicating wrapper). Before the embedded NATS server starts, as
+  // the reference. Error text on failure.
+  std::string Open(std::unique_ptr<store::Store> store = nullptr);
   // Connects to NATS, recovers the store's state, makes sure no other server runs with this
   // cluster id, subscribes to the protocol subjects, logs the store and its limits, then
   // "Streaming Server is ready". Error text on failure (the caller then shuts down).
@@ -243,8 +244,9 @@ class StreamingServer {
   std::vector<Channel*> batch_channels_;
   std::string record_;  // scratch: the MsgProto being stored
   std::string out_;     // scratch: encodings sent
-  pb::PubMsg pub_msg_;  // reused for every publish
-  pb::Ack ack_msg_;     // reused for every ack
+  // The generated parsers', for payloads the fast readers leave to them (streaming/wire.h).
+  pb::PubMsg pub_scratch_;
+  pb::Ack ack_scratch_;
 
   Stats stats_;
 };

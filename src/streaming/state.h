@@ -95,6 +95,11 @@ struct Channel {
   }
 };
 
+// The member of a queue group that gets the next message: the one with the fewest unacknowledged
+// messages among those not stalled and whose client answers heartbeats (else the first), the
+// members rotated so that equals take turns, as the reference's findBestQueueSub.
+Subscription* PickQueueMember(std::vector<Subscription*>& members);
+
 struct Client {
   store::ClientInfo info;
   std::vector<Subscription*> subs;

@@ -10,6 +10,7 @@
 #include "streaming/proto/records.pb.h"
 #include "streaming/server.h"
 #include "streaming/store/limits.h"
+#include "streaming/wire.h"
 
 namespace gannet::streaming {
 
@@ -19,6 +20,9 @@ std::string Subscription::DurableKey() const {
 }
 
 namespace {
+
+// How soon a leaving queue member's unacknowledged messages are sent to the others.
+constexpr int64_t kHandOverDelayNs = 100'000'000;
 
 std::string DurableKeyOf(const pb::SubscriptionRequest& sr) {
   return sr.client_id() + "-" + sr.subject() + "-" + sr.durable_name();
@@ -419,9 +423,8 @@ void StreamingServer::RemoveSubscription(Subscription& sub, bool unsubscribe) {
         }
         if (storage_update && pm.seq == qs->last_sent) storage_update = false;
         if (pm.seq > q.state.last_sent) q.state.last_sent = pm.seq;
-        int64_t expire = pm.expire;
-        if (sub.ack_wait > q.ack_wait && expire - now > 0) expire = now + q.ack_wait.count();
-        q.pending.Add(pm.seq, expire);
+        // Handed over as expired: the receiver's next ack timer run sends them again.
+        q.pending.Add(pm.seq, now);
         if (std::find(receivers.begin(), receivers.end(), &q) == receivers.end()) {
           receivers.push_back(&q);
         }
@@ -456,23 +459,27 @@ void StreamingServer::RemoveSubscription(Subscription& sub, bool unsubscribe) {
                sub.state.inbox.c_str(), static_cast<unsigned long long>(subid));
   }
   if (free_sub) FreeSubscription(sub);
-  // The messages handed over are checked for expiry (and redelivered) right away.
-  for (Subscription* q : receivers) RedeliverExpired(q->uid, false);
+  // The messages handed over go out again shortly (after the leaving member's own acks still
+  // in flight had a moment to arrive).
+  for (Subscription* q : receivers) {
+    const int64_t soon = NowNs() + kHandOverDelayNs;
+    if (q->ack_timer == 0 || q->ack_timer_at > soon) ArmAckTimer(*q, soon);
+  }
   MaybeStartDeleteTimer(c);
 }
 
 void StreamingServer::HandleAck(const client::Message& m) {
-  std::string_view data = m.data();
-  if (!ack_msg_.ParseFromArray(data.data(), static_cast<int>(data.size()))) return;
+  AckView ack;
+  if (!ParseAck(m.data(), ack, ack_scratch_)) return;
   auto it = by_ack_.find(m.subject());
   if (it == by_ack_.end()) return;  // an ack for a subscription that is gone
   Subscription& sub = *it->second;
-  if (sub.channel->name != ack_msg_.subject()) {
+  if (sub.channel->name != ack.subject) {
     STAN_ERROR("Unable to process ack seq=%llu, channel %s not found",
-               static_cast<unsigned long long>(ack_msg_.sequence()), ack_msg_.subject().c_str());
+               static_cast<unsigned long long>(ack.sequence), std::string(ack.subject).c_str());
     return;
   }
-  ProcessAck(sub, ack_msg_.sequence());
+  ProcessAck(sub, ack.sequence);
 }
 
 void StreamingServer::ProcessAck(Subscription& sub, uint64_t seq) {

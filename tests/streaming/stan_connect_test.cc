@@ -9,6 +9,7 @@
 #include "server_process.h"
 #include "stan_harness.h"
 #include "streaming/proto/protocol.pb.h"
+#include "tls_support.h"
 
 namespace gannet::streaming::test {
 namespace {
@@ -244,6 +245,39 @@ TEST(StanConnect, SecondServerWithTheSameClusterIdRefused) {
   ASSERT_TRUE(b) << err;
   EXPECT_EQ(Publish(a.get(), "foo", "1"), "");
   EXPECT_EQ(Publish(b.get(), "foo", "2"), "");
+}
+
+// The embedded server requires a user: the streaming server connects with it, clients too.
+TEST(StanConnect, EmbeddedServerWithAuthorization) {
+  StanServer server({"--user", "u", "--pass", "secret"});
+  ASSERT_TRUE(server.Start()) << server.Output();
+  std::string err;
+  StanConn anon = Connect(server.url(), "anon", &err);
+  EXPECT_FALSE(anon);
+  const std::string url = "nats://u:secret@127.0.0.1:" + std::to_string(server.port());
+  StanConn sc = Connect(url, "authed", &err);
+  ASSERT_TRUE(sc) << err;
+  EXPECT_EQ(Publish(sc.get(), "foo", "x"), "");
+}
+
+// The embedded server requires TLS: the streaming server's own connection takes it up.
+TEST(StanConnect, EmbeddedServerWithTls) {
+  const auto& certs = gannet::test::Certs();
+  StanServer server({"--tls", "--tlscert", certs.server_cert, "--tlskey", certs.server_key});
+  ASSERT_TRUE(server.Start()) << server.Output();
+  client::Options o;
+  o.servers = {"tls://127.0.0.1:" + std::to_string(server.port())};
+  o.tls_ca_file = certs.ca;
+  auto nc = client::Connection::Connect(o);
+  ASSERT_TRUE(nc) << nc.error();
+  pb::ConnectRequest req;
+  req.set_client_id("tls-client");
+  req.set_heartbeat_inbox("_INBOX.tls.hb");
+  auto reply = nc->Request("_STAN.discover.test-cluster", req.SerializeAsString(), 2s);
+  ASSERT_TRUE(reply) << reply.error();
+  pb::ConnectResponse cr;
+  ASSERT_TRUE(cr.ParseFromString(std::string(reply->data())));
+  EXPECT_EQ(cr.error(), "");
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Test harness for gannet-streaming (see stan_harness.h).
 #include "stan_harness.h"
 
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -39,7 +41,11 @@ StanServer::StanServer(std::vector<std::string> args, bool embedded)
     : args_(std::move(args)), embedded_(embedded) {}
 
 StanServer::~StanServer() {
-  if (pid_ > 0) Stop(true);
+  // A graceful stop, so that a sanitized server runs its leak check; any report fails the test.
+  if (pid_ > 0) Stop();
+  if (std::string report = SanitizerReport(); !report.empty()) {
+    ADD_FAILURE() << "gannet-streaming sanitizer report:\n" << report;
+  }
   if (!log_path_.empty()) ::unlink(log_path_.c_str());
 }
 

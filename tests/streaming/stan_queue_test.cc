@@ -155,7 +155,8 @@ TEST_F(StanQueue, DurableGroupSurvivesClientClose) {
     StanSub s = Subscribe(m.get(), "dqc", c, o, &err);
     ASSERT_TRUE(s) << err;
     ASSERT_TRUE(c.WaitCount(2));
-    s.release();  // the connection's close takes it down
+    // The connection closes with the subscription open: the close takes it down.
+    ASSERT_EQ(stanConnection_Close(m.get()), NATS_OK);
   }
   PublishN("dqc", 3, 3);
   StanConn m2 = Connect(server_.url(), "closer", &err);

@@ -256,7 +256,7 @@ TEST_F(StanSubscribe, DurableResumesAfterClientRestart) {
     ASSERT_TRUE(sub) << err;
     ASSERT_TRUE(c.WaitCount(3));
     // The connection closes with the durable open: it goes offline, kept.
-    sub.release();  // destroyed with the connection, not unsubscribed
+    ASSERT_EQ(stanConnection_Close(sc.get()), NATS_OK);
   }
   for (int i = 4; i <= 6; ++i) ASSERT_EQ(Publish(sc_.get(), "orders", std::to_string(i)), "");
   StanConn sc = Connect(server_.url(), "durable-client", &err);

@@ -255,8 +255,14 @@ std::vector<std::string> PrintLimits(const StoreLimits& built) {
         std::string left(static_cast<size_t>(level), ' ');
         std::string right(static_cast<size_t>(std::max(0, max_levels - level)), ' ');
         std::vector<std::string> mine{left + name};
-        auto add = [&](const char* label, std::string value) {
-          if (!value.empty()) mine.push_back(left + " |-> " + label + right + value);
+        auto add = [&](const char* label, const std::string& value) {
+          if (value.empty()) return;
+          std::string line = left;
+          line += " |-> ";
+          line += label;
+          line += right;
+          line += value;
+          mine.push_back(std::move(line));
         };
         add("Subscriptions ",
             LimitStr(false, cl.max_subscriptions, pl.max_subscriptions, LimitKind::kCount));

@@ -315,21 +315,21 @@ class Store {
 
 // The FILE store's options (the reference's FileStoreOptions, --file_* flags, file_options {}).
 struct FileStoreOptions {
-  int64_t buffer_size = 2 * 1024 * 1024;
+  int64_t buffer_size = int64_t{2} << 20;
   bool compact_enabled = true;
   int compact_fragmentation = 50;  // percent
   int compact_interval = 300;      // seconds
-  int64_t compact_min_file_size = 1024 * 1024;
+  int64_t compact_min_file_size = int64_t{1} << 20;
   bool do_crc = true;
   int64_t crc_polynomial = 0xedb88320;  // IEEE
   bool do_sync = true;
   int64_t slice_max_msgs = 0;
-  int64_t slice_max_bytes = 64 * 1024 * 1024;
+  int64_t slice_max_bytes = int64_t{64} << 20;
   std::chrono::nanoseconds slice_max_age{0};
   std::string slice_archive_script;
   int64_t file_descriptors_limit = 100;
   int parallel_recovery = 1;
-  int64_t read_buffer_size = 2 * 1024 * 1024;
+  int64_t read_buffer_size = int64_t{2} << 20;
   std::chrono::nanoseconds auto_sync{std::chrono::minutes(1)};
   bool truncate_unexpected_eof = false;
 };

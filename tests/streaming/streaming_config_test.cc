@@ -1,0 +1,191 @@
+// The streaming configuration block and command line: keys and aliases, per-channel limits,
+// type errors in the reference's words, flags over the file, refused features.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <fstream>
+
+#include "conf/parser.h"
+#include "streaming/command_line.h"
+#include "streaming/config.h"
+
+namespace gannet::streaming {
+namespace {
+
+std::optional<std::string> Apply(const std::string& text, StreamingOptions& o) {
+  conf::ParseResult r = conf::ParseString(text);
+  EXPECT_TRUE(r.ok()) << (r.error ? r.error->ToString() : "");
+  return ApplyStreamingConfig(r.root, o);
+}
+
+TEST(StreamingConfig, BlockKeysAndAliases) {
+  StreamingOptions o;
+  auto err = Apply(R"(
+    port: 4222
+    streaming {
+      cid: "my-cluster"
+      store: "memory"
+      sd: true
+      hb_interval: "10s"
+      hbt: "2s"
+      hb_fail_count: 3
+      replace_durable: true
+      store_limits {
+        mc: 50
+        max_msgs: 10
+        max_bytes: 1MB
+        max_age: "1h"
+        max_subs: 7
+        max_inactivity: "30m"
+        channels { "foo.>": { max_msgs: 0 }, "bar": { max_age: "1s" } }
+      }
+      file_options { buffer_size: 4MB, sync: false, slice_max_age: "1h", fds_limit: 10 }
+    }
+  )",
+                   o);
+  ASSERT_FALSE(err) << *err;
+  EXPECT_EQ(o.cluster_id, "my-cluster");
+  EXPECT_EQ(o.store.type, "MEMORY");
+  EXPECT_TRUE(o.debug);
+  EXPECT_EQ(o.hb_interval, std::chrono::seconds(10));
+  EXPECT_EQ(o.hb_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(o.hb_fail_count, 3);
+  EXPECT_TRUE(o.replace_durable);
+  EXPECT_EQ(o.store.limits.max_channels, 50);
+  EXPECT_EQ(o.store.limits.global.max_msgs, 10);
+  EXPECT_EQ(o.store.limits.global.max_bytes, 1024 * 1024);
+  EXPECT_EQ(o.store.limits.global.max_age, std::chrono::hours(1));
+  EXPECT_EQ(o.store.limits.global.max_subscriptions, 7);
+  EXPECT_EQ(o.store.limits.global.max_inactivity, std::chrono::minutes(30));
+  // A per-channel 0 means unlimited (-1 until the limits are built).
+  EXPECT_EQ(o.store.limits.per_channel.at("foo.>").max_msgs, -1);
+  EXPECT_EQ(o.store.limits.per_channel.at("bar").max_age, std::chrono::seconds(1));
+  EXPECT_EQ(o.store.file.buffer_size, 4 * 1024 * 1024);
+  EXPECT_FALSE(o.store.file.do_sync);
+  EXPECT_EQ(o.store.file.file_descriptors_limit, 10);
+}
+
+TEST(StreamingConfig, TopLevelKeysWithoutABlock) {
+  StreamingOptions o;
+  auto err = Apply("port: 4222\ncluster_id: top\nmax_payload: 100\n", o);
+  ASSERT_FALSE(err) << *err;
+  EXPECT_EQ(o.cluster_id, "top");
+}
+
+TEST(StreamingConfig, Errors) {
+  StreamingOptions o;
+  auto err = Apply("streaming { hbf: \"x\" }", o);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->find("parameter \"hbf\" value is expected to be int64, got string"),
+            std::string::npos)
+      << *err;
+  err = Apply("streaming { hbi: \"10 parsecs\" }", o);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->find("time: unknown unit"), std::string::npos) << *err;
+  err = Apply("streaming { store: \"paper\" }", o);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->find("unknown store type: paper"), std::string::npos) << *err;
+  err = Apply("streaming { store: \"sql\" }", o);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->find("is not supported yet by gannet-streaming"), std::string::npos) << *err;
+  err = Apply("streaming { cluster { node_id: a } }", o);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->find("not supported yet"), std::string::npos) << *err;
+  err = Apply("streaming { store_limits { channels { \"a..b\": {} } } }", o);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->find("invalid channel name \"a..b\""), std::string::npos) << *err;
+  err = Apply("streaming: 5", o);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->find("expected streaming section to be a map/struct"), std::string::npos);
+}
+
+std::optional<std::string> ParseArgs(std::vector<std::string> args, StreamingCommandLine& cl) {
+  args.insert(args.begin(), "gannet-streaming");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  return ParseStreamingCommandLine(static_cast<int>(argv.size()), argv.data(), cl);
+}
+
+TEST(StreamingCommandLine, StreamingAndNatsFlagsSplit) {
+  StreamingCommandLine cl;
+  auto err = ParseArgs({"-p",
+                        "5222",
+                        "-cid",
+                        "c1",
+                        "-st",
+                        "file",
+                        "--dir",
+                        "/tmp/x",
+                        "-mm",
+                        "5",
+                        "-mb",
+                        "2KB",
+                        "-ma",
+                        "1m",
+                        "--max_inactivity=10s",
+                        "-SDV",
+                        "-m",
+                        "8333",
+                        "--hb_interval",
+                        "3s",
+                        "--file_sync=false",
+                        "--io_batch_size",
+                        "10",
+                        "-ns",
+                        "nats://h:1"},
+                       cl);
+  ASSERT_FALSE(err) << *err;
+  EXPECT_EQ(cl.nats.options.port, 5222);
+  EXPECT_EQ(cl.nats.options.http_port, 8333);
+  const StreamingOptions& o = cl.streaming;
+  EXPECT_EQ(o.cluster_id, "c1");
+  EXPECT_EQ(o.store.type, "FILE");
+  EXPECT_EQ(o.store.dir, "/tmp/x");
+  EXPECT_EQ(o.store.limits.global.max_msgs, 5);
+  EXPECT_EQ(o.store.limits.global.max_bytes, 2048);
+  EXPECT_EQ(o.store.limits.global.max_age, std::chrono::minutes(1));
+  EXPECT_EQ(o.store.limits.global.max_inactivity, std::chrono::seconds(10));
+  EXPECT_TRUE(o.debug);
+  EXPECT_TRUE(o.trace);
+  EXPECT_EQ(o.hb_interval, std::chrono::seconds(3));
+  EXPECT_FALSE(o.store.file.do_sync);
+  EXPECT_EQ(o.io_batch_size, 10);
+  EXPECT_EQ(o.nats_server_url, "nats://h:1");
+}
+
+TEST(StreamingCommandLine, FlagsOverTheFileAndRefusals) {
+  char tmpl[] = "/tmp/gannet-streaming-cl-XXXXXX";
+  int fd = ::mkstemp(tmpl);
+  ::close(fd);
+  std::ofstream(tmpl)
+      << "port: 6222\nstreaming { cluster_id: fromfile, store_limits { max_msgs: 9 } }\n";
+  StreamingCommandLine cl;
+  auto err = ParseArgs({"-c", tmpl, "-mm", "3"}, cl);
+  ASSERT_FALSE(err) << *err;
+  EXPECT_EQ(cl.nats.options.port, 6222);
+  EXPECT_EQ(cl.streaming.cluster_id, "fromfile");
+  EXPECT_EQ(cl.streaming.store.limits.global.max_msgs, 3);  // the flag wins
+  StreamingCommandLine sc;
+  err = ParseArgs({"-sc", tmpl}, sc);  // -sc alone serves the NATS server too
+  ASSERT_FALSE(err) << *err;
+  EXPECT_EQ(sc.nats.options.port, 6222);
+  EXPECT_EQ(sc.streaming.store.limits.global.max_msgs, 9);
+  ::unlink(tmpl);
+
+  StreamingCommandLine bad;
+  err = ParseArgs({"--clustered"}, bad);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(*err, "flag -clustered is not supported yet by gannet-streaming");
+  StreamingCommandLine bad2;
+  err = ParseArgs({"-mm", "lots"}, bad2);
+  ASSERT_TRUE(err);
+  EXPECT_TRUE(bad2.usage_error);
+  StreamingCommandLine bad3;
+  err = ParseArgs({"-st", "sql"}, bad3);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->find("SQL store is not supported yet"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace gannet::streaming
