@@ -250,6 +250,10 @@ Result<ChannelStore*> FileStore::CreateChannel(std::string_view name) {
   // A directory left by an earlier run is read, not overwritten.
   auto c = OpenChannel(n);
   if (!c) return c.status();
+  if (ctx_->opts.do_sync) {
+    // subs.dat's entry: a durable subscription on a channel that never got a message survives.
+    if (Status s = SyncDir(dir); !s) return s;
+  }
   ChannelStore* raw = c->get();
   channels_.emplace(n, std::move(c).value());
   return raw;
