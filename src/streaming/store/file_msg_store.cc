@@ -377,7 +377,7 @@ void FileMsgStore::RemoveFirst() {
   if (const Cached* c = FromCache(first_)) {
     size = c->size;
   } else {
-    auto e = ReadIndexEntry(*s, first_);
+    auto e = ReadIndexEntry(*s, first_, front_idx_);
     if (e) {
       size = e->size;
     } else if (!warned_index_error_) {
@@ -402,7 +402,8 @@ void FileMsgStore::RemoveFirst() {
 void FileMsgStore::RemoveFirstSlice() {
   Slice s = std::move(slices_.front());
   slices_.pop_front();
-  if (idx_rb_fseq_ == s.fseq) idx_rb_fseq_ = 0;
+  if (lookup_idx_.fseq == s.fseq) lookup_idx_.fseq = 0;
+  if (front_idx_.fseq == s.fseq) front_idx_.fseq = 0;
   if (dat_rb_fseq_ == s.fseq) dat_rb_fseq_ = 0;
   if (read_slice_ == s.fseq) read_slice_ = 0;
   s.dat.reset();
@@ -486,8 +487,8 @@ Status FileMsgStore::Close() {
 // ---- reading ----
 
 void FileMsgStore::ResetReadBuffers() {
-  idx_rb_.clear();
-  idx_rb_fseq_ = 0;
+  lookup_idx_ = IndexReader{};
+  front_idx_ = IndexReader{};
   dat_rb_.reset();
   dat_rb_fseq_ = 0;
   read_slice_ = 0;
@@ -533,46 +534,46 @@ void FileMsgStore::CloseReadSlice(Slice& s) {
   if (read_slice_ == s.fseq) read_slice_ = 0;
 }
 
-Result<IndexEntry> FileMsgStore::ReadIndexEntry(Slice& s, uint64_t seq) {
+Result<IndexEntry> FileMsgStore::ReadIndexEntry(Slice& s, uint64_t seq, IndexReader& r) {
   const std::string where = " of channel \"" + channel_ + "\"";
   if (seq < s.idx_first_seq) {
     return Status(Code::kCorrupt, "no index entry for message " + Seq(seq) + where);
   }
   const uint64_t pos = seq - s.idx_first_seq;
-  const bool buffered = idx_rb_fseq_ == s.fseq && seq >= idx_rb_first_ &&
-                        (seq - idx_rb_first_ + 1) * kIndexEntrySize <= idx_rb_.size();
+  const bool buffered = r.fseq == s.fseq && seq >= r.first &&
+                        (seq - r.first + 1) * kIndexEntrySize <= r.bytes.size();
   if (!buffered) {
     const int64_t off = static_cast<int64_t>(kVersionSize + pos * kIndexEntrySize);
     if (off + static_cast<int64_t>(kIndexEntrySize) > s.idx_size) {
       return Status(Code::kCorrupt, "no index entry for message " + Seq(seq) + where);
     }
-    const bool sequential = seq == last_idx_read_ + 1;
+    const bool sequential = seq == r.last_read + 1 || &r == &front_idx_;
     const auto avail = static_cast<uint64_t>(s.idx_size - off) / kIndexEntrySize;
     const size_t n =
         static_cast<size_t>(std::min<uint64_t>(sequential ? kIndexReadAhead : 1, avail));
     if (Status st = OpenSlice(s); !st) return st;
-    idx_rb_.resize(n * kIndexEntrySize);
-    auto got = s.idx->ReadAt(idx_rb_.data(), idx_rb_.size(), off);
+    r.bytes.resize(n * kIndexEntrySize);
+    auto got = s.idx->ReadAt(r.bytes.data(), r.bytes.size(), off);
     if (!got) {
-      idx_rb_fseq_ = 0;
+      r.fseq = 0;
       return got.status();
     }
-    idx_rb_.resize(*got - *got % kIndexEntrySize);
-    idx_rb_fseq_ = s.fseq;
-    idx_rb_first_ = seq;
-    if (idx_rb_.empty()) {
+    r.bytes.resize(*got - *got % kIndexEntrySize);
+    r.fseq = s.fseq;
+    r.first = seq;
+    if (r.bytes.empty()) {
       return Status(Code::kCorrupt, "unexpected EOF reading the index of message " + Seq(seq) +
                                         " in " + s.idx->path());
     }
   }
   IndexEntry e;
-  const char* at = idx_rb_.data() + (seq - idx_rb_first_) * kIndexEntrySize;
+  const char* at = r.bytes.data() + (seq - r.first) * kIndexEntrySize;
   IndexStatus st = DecodeIndexEntry(at, e, ctx_.crc, ctx_.opts.do_crc);
   if (st != IndexStatus::kOk || e.seq != seq) {
     return Status(Code::kCorrupt, "corrupted index entry for message " + Seq(seq) + " in " +
                                       SlicePath(s.fseq, true));
   }
-  last_idx_read_ = seq;
+  r.last_read = seq;
   return e;
 }
 
@@ -643,7 +644,7 @@ Result<MsgRef> FileMsgStore::Lookup(uint64_t seq) {
   }
   Slice* s = FindSlice(seq);
   if (!s) return MsgRef{};
-  auto e = ReadIndexEntry(*s, seq);
+  auto e = ReadIndexEntry(*s, seq, lookup_idx_);
   if (!e) return e.status();
   auto ref = ReadMessage(*s, *e);
   if (ctx_.opts.file_descriptors_limit > 0 &&
@@ -660,7 +661,7 @@ Result<int64_t> FileMsgStore::TimestampOf(uint64_t seq) {
     return Status(Code::kCorrupt,
                   "message " + Seq(seq) + " of channel \"" + channel_ + "\" is in no slice");
   }
-  auto e = ReadIndexEntry(*s, seq);
+  auto e = ReadIndexEntry(*s, seq, seq == first_ ? front_idx_ : lookup_idx_);
   if (!e) return e.status();
   return e->timestamp;
 }

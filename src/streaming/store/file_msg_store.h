@@ -139,7 +139,16 @@ class FileMsgStore final : public MsgStore {
   Status OpenSlice(Slice& s);
   void CloseReadSlice(Slice& s);
   const Cached* FromCache(uint64_t seq);
-  Result<IndexEntry> ReadIndexEntry(Slice& s, uint64_t seq);
+  // Index entries read from a slice's index file, ahead of the one asked for when the reads
+  // go in order. Lookups have one, and the removals from the front (limits, max_age) another,
+  // so that each keeps reading ahead while the other reads elsewhere.
+  struct IndexReader {
+    std::string bytes;  // entries of slice `fseq` from message `first`
+    int64_t fseq = 0;
+    uint64_t first = 0;
+    uint64_t last_read = 0;
+  };
+  Result<IndexEntry> ReadIndexEntry(Slice& s, uint64_t seq, IndexReader& r);
   Result<MsgRef> ReadMessage(Slice& s, const IndexEntry& e);
   Result<int64_t> TimestampOf(uint64_t seq);
   Status SyncNow();
@@ -181,10 +190,8 @@ class FileMsgStore final : public MsgStore {
 
   // Reads from the slices.
   int64_t read_slice_ = 0;  // the non-write slice kept open for reads
-  std::string idx_rb_;      // index entries of slice idx_rb_fseq_ from idx_rb_first_
-  int64_t idx_rb_fseq_ = 0;
-  uint64_t idx_rb_first_ = 0;
-  uint64_t last_idx_read_ = 0;
+  IndexReader lookup_idx_;
+  IndexReader front_idx_;
   std::shared_ptr<std::string> dat_rb_;  // data of slice dat_rb_fseq_ from dat_rb_off_
   int64_t dat_rb_fseq_ = 0;
   int64_t dat_rb_off_ = 0;
