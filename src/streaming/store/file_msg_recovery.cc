@@ -142,8 +142,9 @@ Status FileMsgStore::Recover() {
     const int64_t n = ParseDatFileName(de->d_name);
     if (n == -1) continue;
     if (n == -2) {
+      std::string name = de->d_name;  // before closedir frees the entry
       ::closedir(d);
-      return Status(Code::kCorrupt, std::string("message log has an invalid name: ") + de->d_name);
+      return Status(Code::kCorrupt, "message log has an invalid name: " + name);
     }
     fseqs.push_back(n);
   }
