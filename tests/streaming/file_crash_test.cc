@@ -191,6 +191,71 @@ void RunCrash(Damage damage) {
   std::filesystem::remove_all(dir, ec);
 }
 
+// A graceful restart on the same directory: the channel's messages, and a durable subscription
+// that was closed with messages unacknowledged, which resumes with those first.
+TEST(FileRestart, DurableResumesAfterRestart) {
+  char tmpl[] = "/tmp/gannet-restart-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  StanServer server({"-st", "FILE", "--dir", dir});
+  ASSERT_TRUE(server.Start()) << server.Output();
+  std::string error;
+  {
+    StanConn c1 = Connect(server.url(), "c1", &error);
+    ASSERT_TRUE(c1) << error;
+    Collector got;
+    SubscribeOptions so;
+    so.durable = "dur";
+    so.manual_ack = true;
+    so.start = SubscribeOptions::Start::kFirst;
+    StanSub sub = Subscribe(c1.get(), "orders", got, so, &error);
+    ASSERT_TRUE(sub) << error;
+    for (int i = 1; i <= 5; ++i)
+      ASSERT_EQ(Publish(c1.get(), "orders", "m" + std::to_string(i)), "");
+    ASSERT_TRUE(got.WaitCount(5));
+    got.SetAck(false);  // 6-10 delivered, never acknowledged
+    for (int i = 6; i <= 10; ++i)
+      ASSERT_EQ(Publish(c1.get(), "orders", "m" + std::to_string(i)), "");
+    ASSERT_TRUE(got.WaitCount(10));
+    // Closing the connection leaves the durable offline, its pending messages kept.
+  }
+  ASSERT_EQ(server.Stop(), 0) << server.Output();
+  ASSERT_TRUE(server.Start()) << server.Output();
+  EXPECT_NE(server.Output().find("Recovered 1 channel(s)"), std::string::npos) << server.Output();
+  StanConn c1 = Connect(server.url(), "c1", &error);
+  ASSERT_TRUE(c1) << error;
+  Collector resumed;
+  SubscribeOptions so;
+  so.durable = "dur";
+  so.manual_ack = true;
+  StanSub sub = Subscribe(c1.get(), "orders", resumed, so, &error);
+  ASSERT_TRUE(sub) << error;
+  ASSERT_TRUE(resumed.WaitCount(5)) << resumed.Count();
+  ASSERT_EQ(Publish(c1.get(), "orders", "m11"), "");
+  ASSERT_TRUE(resumed.WaitCount(6));
+  std::vector<Received> r = resumed.Snapshot();
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(r[i].seq, i + 6);
+    EXPECT_EQ(r[i].data, "m" + std::to_string(i + 6));
+    EXPECT_TRUE(r[i].redelivered);
+  }
+  EXPECT_EQ(r[5].seq, 11u);
+  EXPECT_FALSE(r[5].redelivered);
+  // Every message is there for a new subscriber.
+  Collector all;
+  SubscribeOptions first;
+  first.start = SubscribeOptions::Start::kFirst;
+  StanSub sub2 = Subscribe(c1.get(), "orders", all, first, &error);
+  ASSERT_TRUE(all.WaitCount(11));
+  for (size_t i = 0; i < 11; ++i) EXPECT_EQ(all.Snapshot()[i].data, "m" + std::to_string(i + 1));
+  EXPECT_EQ(server.SanitizerReport(), "");
+  sub.reset();
+  sub2.reset();
+  c1.reset();
+  server.Stop();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
 TEST(FileCrash, KillMidStream) { RunCrash(Damage::kNone); }
 TEST(FileCrash, KillMidStreamThenTornTail) { RunCrash(Damage::kTornTail); }
 TEST(FileCrash, KillMidStreamThenZeroPaddedTail) { RunCrash(Damage::kZeroPadded); }
