@@ -1,7 +1,8 @@
 // libFuzzer target for the FILE store's record parsing and recovery (src/streaming/store/file_*).
 // The first input byte picks what the rest is:
 //   0  a stream of untyped records (ReadRecord to the end; each payload through the MsgProto
-//      field walker, compared with the protobuf library's decoding when both accept it);
+//      field walker, compared with the protobuf library's decoding when both accept it), and
+//      the CRC-32 of the whole input against its bit-by-bit definition;
 //   1  a stream of typed records, and 32-byte index entries over the same bytes;
 //   2  msgs.1.dat of channel "foo" (no index: the index is rebuilt from it);
 //   3  msgs.1.dat and msgs.1.idx (the next two bytes give the data file's length);
@@ -58,7 +59,20 @@ std::string Valid(std::string_view payload, uint8_t type = 0) {
   return out;
 }
 
+// The CRC's fast paths (slicing by 8; carry-less multiplication for IEEE on x86-64) against
+// the bit-by-bit definition.
+void CheckCrc(std::string_view bytes) {
+  static const Crc32 crc;
+  uint32_t c = ~0u;
+  for (unsigned char b : bytes) {
+    c ^= b;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ kCrcIeee : c >> 1;
+  }
+  if (crc.Checksum(bytes) != ~c) std::abort();
+}
+
 void Records(std::string_view bytes, bool typed) {
+  CheckCrc(bytes);
   Crc32 crc;
   while (true) {
     RecordView r = ReadRecord(bytes, typed, crc, true);

@@ -540,8 +540,8 @@ Result<IndexEntry> FileMsgStore::ReadIndexEntry(Slice& s, uint64_t seq, IndexRea
     return Status(Code::kCorrupt, "no index entry for message " + Seq(seq) + where);
   }
   const uint64_t pos = seq - s.idx_first_seq;
-  const bool buffered = r.fseq == s.fseq && seq >= r.first &&
-                        (seq - r.first + 1) * kIndexEntrySize <= r.bytes.size();
+  const bool buffered =
+      r.fseq == s.fseq && seq >= r.first && (seq - r.first + 1) * kIndexEntrySize <= r.bytes.size();
   if (!buffered) {
     const int64_t off = static_cast<int64_t>(kVersionSize + pos * kIndexEntrySize);
     if (off + static_cast<int64_t>(kIndexEntrySize) > s.idx_size) {
