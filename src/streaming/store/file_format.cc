@@ -31,7 +31,7 @@ namespace {
 
 // CRC-32 (IEEE) of whole 16-byte blocks with carry-less multiplication, as Go's hash/crc32 does
 // on amd64 for the reference: the blocks are folded 64 bytes at a time, then 16, then reduced
-// to 32 bits (Barrett). `crc` is the running state (inverted), `size` >= 64 and a multiple of
+// to 32 bits (Barrett). `crc` is the running state (inverted), `size` >= 16 and a multiple of
 // 16. The constants are powers of x modulo the IEEE polynomial, bit-reflected.
 #define GANNET_CLMUL __attribute__((target("pclmul,sse4.1")))
 
@@ -52,22 +52,27 @@ GANNET_CLMUL uint32_t ClmulIeee(uint32_t crc, const unsigned char* p, size_t siz
   const __m128i poly = _mm_set_epi64x(0x1f7011641, 0x1db710641);
   const __m128i mask32 = _mm_set_epi32(0, 0, 0, -1);
   __m128i x1 = _mm_xor_si128(Load16(p), _mm_cvtsi32_si128(static_cast<int>(crc)));
-  __m128i x2 = Load16(p + 16);
-  __m128i x3 = Load16(p + 32);
-  __m128i x4 = Load16(p + 48);
-  p += 64;
-  size -= 64;
-  while (size >= 64) {
-    x1 = Fold(x1, k1k2, Load16(p));
-    x2 = Fold(x2, k1k2, Load16(p + 16));
-    x3 = Fold(x3, k1k2, Load16(p + 32));
-    x4 = Fold(x4, k1k2, Load16(p + 48));
+  if (size >= 64) {
+    __m128i x2 = Load16(p + 16);
+    __m128i x3 = Load16(p + 32);
+    __m128i x4 = Load16(p + 48);
     p += 64;
     size -= 64;
+    while (size >= 64) {
+      x1 = Fold(x1, k1k2, Load16(p));
+      x2 = Fold(x2, k1k2, Load16(p + 16));
+      x3 = Fold(x3, k1k2, Load16(p + 32));
+      x4 = Fold(x4, k1k2, Load16(p + 48));
+      p += 64;
+      size -= 64;
+    }
+    x1 = Fold(x1, k3k4, x2);
+    x1 = Fold(x1, k3k4, x3);
+    x1 = Fold(x1, k3k4, x4);
+  } else {
+    p += 16;
+    size -= 16;
   }
-  x1 = Fold(x1, k3k4, x2);
-  x1 = Fold(x1, k3k4, x3);
-  x1 = Fold(x1, k3k4, x4);
   while (size >= 16) {
     x1 = Fold(x1, k3k4, Load16(p));
     p += 16;
@@ -91,7 +96,7 @@ uint32_t Crc32::Checksum(const void* data, size_t size) const {
   const auto* p = static_cast<const unsigned char*>(data);
   uint32_t crc = ~0u;
 #if defined(__x86_64__)
-  if (size >= 64 && polynomial_ == kCrcIeee && kHaveClmul) {
+  if (size >= 16 && polynomial_ == kCrcIeee && kHaveClmul) {
     const size_t bulk = size & ~size_t{15};
     crc = ClmulIeee(crc, p, bulk);
     p += bulk;

@@ -78,7 +78,7 @@ inline uint64_t GetU64(const char* p) {
 
 // CRC-32 with any reflected polynomial (file_crc_poly; IEEE by default): slicing by 8, and for
 // IEEE on x86-64 with PCLMULQDQ, carry-less multiplication over 16-byte blocks (as Go's
-// hash/crc32 does for the reference), ~14 GB/s instead of ~1.7.
+// hash/crc32 does for the reference) from 16 bytes up: ~10-14 GB/s on 1 KB instead of ~1.7.
 class Crc32 {
  public:
   explicit Crc32(uint32_t reflected_polynomial = kCrcIeee);
