@@ -73,6 +73,37 @@ TEST(FileMsgStore, FlushedMessagesAreOnDiskWithoutClose) {
   for (uint64_t i = 1; i <= 20; ++i) ExpectMsg(r.msgs(), i);
 }
 
+TEST(FileMsgStore, FlushBatchCoversEveryChannel) {
+  for (bool sync : {true, false}) {
+    TempDir dir;
+    TempDir copy;
+    StoreOptions o = FileOptions(dir.path());
+    o.file.do_sync = sync;
+    o.file.slice_max_msgs = 7;  // the batch also closes slices: their syncs are part of it
+    auto s = OpenStore(o);
+    ASSERT_TRUE(s->Init(ClusterInfo()).ok());
+    std::vector<ChannelStore*> batch;
+    for (const char* name : {"a", "b", "c"}) {
+      auto c = s->CreateChannel(name);
+      ASSERT_TRUE(c.ok());
+      StoreRange(*(*c)->msgs, 1, 20);
+      batch.push_back(*c);
+    }
+    ASSERT_TRUE(s->FlushBatch(batch).ok());
+    std::filesystem::copy(dir.path(), copy.path(),
+                          std::filesystem::copy_options::recursive |
+                              std::filesystem::copy_options::overwrite_existing);
+    auto r = OpenStore(FileOptions(copy.path()));
+    auto rec = r->Recover();
+    ASSERT_TRUE(rec.ok() && rec->has_value());
+    for (const char* name : {"a", "b", "c"}) {
+      MsgStore& m = *(*rec)->channels.at(name).channel->msgs;
+      EXPECT_EQ(m.LastSequence(), 20u) << name << " sync=" << sync;
+      ExpectMsg(m, 20);
+    }
+  }
+}
+
 TEST(FileMsgStore, UnbufferedWritesGoStraightToTheFile) {
   TempDir dir;
   StoreOptions o = FileOptions(dir.path());

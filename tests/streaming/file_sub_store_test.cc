@@ -30,12 +30,6 @@ SubState NewSub(const std::string& client, const std::string& durable = "",
   return s;
 }
 
-ServerInfo ClusterInfo(const std::string& id) {
-  ServerInfo i;
-  i.cluster_id = id;
-  return i;
-}
-
 file::FileSubStore& Subs(Opened& o) { return static_cast<file::FileSubStore&>(*o.channel->subs); }
 
 std::vector<RecoveredSubscription> RecoverSubs(const StoreOptions& o) {

@@ -133,6 +133,12 @@ inline std::string UpdateBytes(uint64_t id, uint64_t seq) {
   return "\x08" + Varint(id) + "\x10" + Varint(seq);
 }
 
+inline ServerInfo ClusterInfo(const std::string& id = "test") {
+  ServerInfo i;
+  i.cluster_id = id;
+  return i;
+}
+
 // ---- a store with channel "foo" ----
 
 inline constexpr int64_t kT0 = 1700000000000000000;
@@ -188,9 +194,7 @@ inline Opened Open(const StoreOptions& o) {
     return r;
   }
   if (!rec.ok() || !rec->has_value()) {
-    ServerInfo info;
-    info.cluster_id = "test";
-    EXPECT_TRUE(r.store->Init(info).ok());
+    EXPECT_TRUE(r.store->Init(ClusterInfo()).ok());
   }
   auto c = r.store->CreateChannel("foo");
   EXPECT_TRUE(c.ok()) << c.status().message();

@@ -159,7 +159,7 @@ Status FileMsgStore::Store(uint64_t seq, int64_t timestamp_ns, std::string_view 
     if (Status s = WritePendingLocked(); !s) return s;
   }
   if (slices_.empty() || SliceFull(slices_.back(), timestamp_ns)) {
-    if (Status s = StartSlice(timestamp_ns); !s) return s;
+    if (Status s = StartSlice(); !s) return s;
   }
   Slice& s = slices_.back();
   const Undo undo{first_,        last_,       total_count_, total_bytes_, s.msgs_count,
@@ -215,7 +215,7 @@ Status FileMsgStore::Store(uint64_t seq, int64_t timestamp_ns, std::string_view 
   return Status::Ok();
 }
 
-Status FileMsgStore::StartSlice(int64_t timestamp_ns) {
+Status FileMsgStore::StartSlice() {
   if (!slices_.empty()) {
     // The closing slice's messages go to its files now; the next sync covers them (its
     // handles stay in sync_files_ until then).
@@ -240,7 +240,6 @@ Status FileMsgStore::StartSlice(int64_t timestamp_ns) {
   if (!isize) return isize.status();
   s.dat_size = *dsize;
   s.idx_size = *isize;
-  (void)timestamp_ns;
   // New directory entries: the next sync includes the directory.
   if (!dir_handle_) {
     auto d = File::OpenDir(dir_);

@@ -127,7 +127,7 @@ class FileMsgStore final : public MsgStore {
   Status RebuildIndex(Slice& s, std::vector<char>& entries);
 
   Status WritePendingLocked();
-  Status StartSlice(int64_t timestamp_ns);
+  Status StartSlice();
   bool SliceFull(const Slice& s, int64_t now_ns) const;
   void RemoveFirst();
   void RemoveFirstSlice();
