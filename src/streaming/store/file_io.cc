@@ -211,7 +211,7 @@ RecordReader::RecordReader(const File& file, int64_t offset, size_t buffer_size,
                            const Crc32& crc, bool check_crc)
     : file_(file),
       offset_(offset),
-      buffer_size_(std::max<size_t>(buffer_size, 64 * 1024)),
+      buffer_size_(std::max<size_t>(buffer_size, size_t{64} * 1024)),
       typed_(typed),
       crc_(crc),
       check_crc_(check_crc) {

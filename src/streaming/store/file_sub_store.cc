@@ -12,7 +12,7 @@
 
 namespace gannet::streaming::store::file {
 
-FileSubStore::FileSubStore(const FileContext& ctx, std::string channel, std::string dir,
+FileSubStore::FileSubStore(const FileContext& ctx, std::string channel, const std::string& dir,
                            const ChannelLimits& limits)
     : ctx_(ctx),
       channel_(std::move(channel)),

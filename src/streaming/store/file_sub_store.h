@@ -31,7 +31,7 @@ namespace gannet::streaming::store::file {
 
 class FileSubStore final : public SubStore {
  public:
-  FileSubStore(const FileContext& ctx, std::string channel, std::string dir,
+  FileSubStore(const FileContext& ctx, std::string channel, const std::string& dir,
                const ChannelLimits& limits);
   ~FileSubStore() override;
 
