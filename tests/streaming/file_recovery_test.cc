@@ -5,6 +5,8 @@
 // file_truncate_bad_eof, whose witness refuses two starts in a row), damaged subs.dat and
 // clients.dat, a damaged record found by a lookup, and the clear errors in each case.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 
 #include "file_test_util.h"
 
@@ -317,6 +319,78 @@ TEST(FileRecovery, DirectoryLeftByAnEarlierRunIsRead) {
   ASSERT_TRUE(c.ok());
   EXPECT_EQ((*c)->msgs->LastSequence(), 5u);
   ExpectMsg(*(*c)->msgs, 5);
+}
+
+}  // namespace
+}  // namespace gannet::streaming::store
+
+namespace gannet::streaming::store {
+namespace {
+
+using namespace test;
+
+// A file size limit makes writes fail (EFBIG) partway: the error is a status naming the file,
+// the files are cut back to what was whole, and nothing stored before is lost; once writes work
+// again, what was buffered is written. Unbuffered, the failed message is taken back out and its
+// sequence can be stored again.
+TEST(FileIoErrors, FailedWritesAreStatusesAndLoseNothing) {
+  TempDir dir;
+  StoreOptions o = FileOptions(dir.path());
+  struct rlimit saved;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
+  auto limit = [&](rlim_t bytes) {
+    struct rlimit l = saved;
+    l.rlim_cur = bytes;
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &l), 0);
+  };
+  signal(SIGXFSZ, SIG_IGN);
+  {
+    Opened s = Open(o);
+    StoreRange(s.msgs(), 1, 10);
+    ASSERT_TRUE(s.msgs().Flush().ok());
+    const std::string dat = dir / "foo/msgs.1.dat";
+    const size_t size = ReadFile(dat).size();
+    StoreRange(s.msgs(), 11, 30);  // buffered
+    limit(size + 100);             // room for part of what is buffered
+    Status f = s.msgs().Flush();
+    limit(saved.rlim_cur);
+    ASSERT_FALSE(f.ok());
+    EXPECT_EQ(f.code(), Code::kIo);
+    EXPECT_NE(f.message().find("msgs.1.dat: File too large"), std::string::npos) << f.message();
+    EXPECT_EQ(ReadFile(dat).size(), size);  // no partial record left
+    ASSERT_TRUE(s.msgs().Flush().ok());
+    for (uint64_t i = 1; i <= 30; ++i) ExpectMsg(s.msgs(), i);
+  }
+  {
+    Opened s = Open(o);
+    EXPECT_EQ(s.msgs().LastSequence(), 30u);
+    for (uint64_t i = 1; i <= 30; ++i) ExpectMsg(s.msgs(), i);
+  }
+  StoreOptions unbuffered = o;
+  unbuffered.file.buffer_size = 0;
+  Opened s = Open(unbuffered);
+  const size_t size = ReadFile(dir / "foo/msgs.1.dat").size();
+  limit(size + 10);
+  Status st = s.msgs().Store(31, kT0 + 31000, Msg(31, Data(31), kT0 + 31000));
+  limit(saved.rlim_cur);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(s.msgs().LastSequence(), 30u);
+  EXPECT_FALSE(s.msgs().Lookup(31)->found());
+  StoreRange(s.msgs(), 31, 32);
+  ExpectMsg(s.msgs(), 31);
+  ExpectMsg(s.msgs(), 32);
+  // A subscription whose record cannot be written does not exist.
+  limit(ReadFile(dir / "foo/subs.dat").size() + 4);
+  SubState sub;
+  sub.client_id = "c";
+  sub.inbox = "in";
+  Status cs = s.channel->subs->CreateSub(sub);
+  limit(saved.rlim_cur);
+  ASSERT_FALSE(cs.ok());
+  EXPECT_EQ(sub.id, 0u);
+  ASSERT_TRUE(s.channel->subs->CreateSub(sub).ok());
+  EXPECT_EQ(sub.id, 1u);
+  signal(SIGXFSZ, SIG_DFL);
 }
 
 }  // namespace
