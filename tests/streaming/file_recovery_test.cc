@@ -3,7 +3,8 @@
 // index, index rebuilt (missing, damaged, out of step with its data), unexpected EOF and CRC
 // mismatches where the index does not vouch for the data (fatal as in the reference, unless
 // file_truncate_bad_eof, whose witness refuses two starts in a row), damaged subs.dat and
-// clients.dat, a damaged record found by a lookup, and the clear errors in each case.
+// clients.dat, a damaged record found by a lookup, and the clear errors in each case; and writes
+// that fail (a file size limit) as statuses that lose nothing.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
