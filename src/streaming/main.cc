@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
 
   sigset_t signals;
   sigemptyset(&signals);
-  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) sigaddset(&signals, s);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   mallopt(M_MMAP_THRESHOLD, 4 << 20);
@@ -182,6 +182,11 @@ int main(int argc, char** argv) {
     if (sig == SIGUSR1) {
       LOG_INFO("Reopening log file");
       Logger::Get().Reopen();
+      continue;
+    }
+    if (sig == SIGUSR2) {
+      // Lame duck mode would close the streaming server's own connection first: not offered.
+      LOG_WARN("Lame duck mode is not supported by gannet-streaming, signal ignored");
       continue;
     }
     if (sig == SIGHUP) {

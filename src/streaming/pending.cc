@@ -14,12 +14,15 @@ auto LowerBound(Deque& d, uint64_t seq) {
 }  // namespace
 
 const PendingSet::Entry* PendingSet::Find(uint64_t seq) const {
+  // A message sent for the first time is past every pending one: no search.
+  if (entries_.empty() || seq > entries_.back().seq || seq < entries_.front().seq) return nullptr;
   auto it = LowerBound(entries_, seq);
   if (it == entries_.end() || it->seq != seq || it->expire == kAcked) return nullptr;
   return &*it;
 }
 
 PendingSet::Entry* PendingSet::Find(uint64_t seq) {
+  if (entries_.empty() || seq > entries_.back().seq || seq < entries_.front().seq) return nullptr;
   auto it = LowerBound(entries_, seq);
   if (it == entries_.end() || it->seq != seq || it->expire == kAcked) return nullptr;
   return &*it;

@@ -220,6 +220,7 @@ std::string StreamingServer::SubscribeProtocol() {
 }
 
 void StreamingServer::OnBatch(std::vector<Inbound>& batch) {
+  clock_uses_ = 0;  // a new batch reads the clock again
   for (Inbound& in : batch) {
     switch (in.kind) {
       case InboundKind::kPublish:

@@ -242,8 +242,10 @@ class StreamingServer {
   std::vector<PendingPubAck> pub_acks_;
   std::string pub_arena_;
   std::vector<Channel*> batch_channels_;
-  std::string record_;  // scratch: the MsgProto being stored
-  std::string out_;     // scratch: encodings sent
+  std::string record_;    // scratch: the MsgProto being stored
+  int64_t clock_ns_ = 0;  // the publishes' timestamp, read once per 64 of a batch
+  int clock_uses_ = 0;
+  std::string out_;  // scratch: encodings sent
   // The generated parsers', for payloads the fast readers leave to them (streaming/wire.h).
   pb::PubMsg pub_scratch_;
   pb::Ack ack_scratch_;

@@ -1,65 +1,114 @@
 // Zero-copy reads of PubMsg and Ack (see wire.h).
 #include "streaming/wire.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/wire_format_lite.h>
-
 namespace gannet::streaming {
 
 namespace {
 
-using google::protobuf::internal::WireFormatLite;
-using google::protobuf::io::CodedInputStream;
+// The protobuf wire format over a flat buffer: varints, tags, length-delimited fields.
+class WireReader {
+ public:
+  explicit WireReader(std::string_view b)
+      : p_(reinterpret_cast<const uint8_t*>(b.data())), end_(p_ + b.size()) {}
 
-// Reads a length-delimited field's bytes as a view into `base`.
-bool ReadView(CodedInputStream& in, const char* base, std::string_view& out) {
-  uint32_t len = 0;
-  if (!in.ReadVarint32(&len)) return false;
-  const int at = in.CurrentPosition();
-  if (!in.Skip(static_cast<int>(len))) return false;
-  out = std::string_view(base + at, len);
-  return true;
-}
+  bool done() const { return p_ == end_; }
 
-// Walks the fields: `field(number, wire_type)` returns 1 when it consumed the field, 0 when it
-// does not know it (skipped here), -1 on an error.
+  // A varint of at most ten bytes, as protobuf reads one.
+  bool Varint(uint64_t& out) {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+      if (p_ == end_) return false;
+      const uint8_t b = *p_++;
+      v |= uint64_t{b & 0x7fu} << shift;
+      if (b < 0x80) {
+        out = v;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Tags of one or two bytes only (field numbers below 2048: every real one). Longer ones are
+  // read differently by the generated parsers' fast tables, so those inputs go there.
+  bool Tag(uint32_t& tag) {
+    if (p_ == end_) return false;
+    const uint8_t b0 = *p_++;
+    if (b0 < 0x80) {
+      tag = b0;
+      return tag != 0;
+    }
+    if (p_ == end_ || *p_ >= 0x80) return false;
+    tag = (b0 & 0x7fu) | (uint32_t{*p_++} << 7);
+    return true;
+  }
+
+  bool Bytes(std::string_view& out) {
+    uint64_t len = 0;
+    if (!Varint(len) || len > static_cast<uint64_t>(end_ - p_)) return false;
+    out = std::string_view(reinterpret_cast<const char*>(p_), static_cast<size_t>(len));
+    p_ += len;
+    return true;
+  }
+
+  bool Skip(size_t n) {
+    if (n > static_cast<size_t>(end_ - p_)) return false;
+    p_ += n;
+    return true;
+  }
+
+ private:
+  const uint8_t* p_;
+  const uint8_t* end_;
+};
+
+enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kBytes = 2, kFixed32 = 5 };
+
+// Walks the fields: `field(reader, number, type)` returns 1 when it consumed the field, 0 when
+// it does not know it (skipped here), -1 on an error. Groups (legacy) are left to the generated
+// parser.
 template <typename Field>
 bool Walk(std::string_view bytes, Field&& field) {
-  if (bytes.size() > static_cast<size_t>(INT32_MAX)) return false;
-  CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
-                      static_cast<int>(bytes.size()));
-  for (;;) {
-    if (in.CurrentPosition() == static_cast<int>(bytes.size())) return true;
-    // Tags of one or two bytes only (field numbers below 2048: every real one): longer ones
-    // are read differently by the generated parsers' fast tables, so they go there.
-    uint8_t b0 = 0, b1 = 0;
-    if (!in.ReadRaw(&b0, 1)) return false;
-    uint32_t tag = b0;
-    if (b0 >= 0x80) {
-      if (!in.ReadRaw(&b1, 1) || b1 >= 0x80) return false;
-      tag = (b0 & 0x7fu) | (uint32_t{b1} << 7);
+  WireReader r(bytes);
+  while (!r.done()) {
+    uint32_t tag = 0;
+    if (!r.Tag(tag)) return false;
+    const uint32_t number = tag >> 3;
+    const uint32_t type = tag & 7;
+    if (number == 0) return false;
+    const int used = field(r, number, type);
+    if (used < 0) return false;
+    if (used > 0) continue;
+    std::string_view ignored;
+    uint64_t v = 0;
+    bool ok = false;
+    switch (type) {
+      case kVarint:
+        ok = r.Varint(v);
+        break;
+      case kFixed64:
+        ok = r.Skip(8);
+        break;
+      case kBytes:
+        ok = r.Bytes(ignored);
+        break;
+      case kFixed32:
+        ok = r.Skip(4);
+        break;
+      default:
+        ok = false;
+        break;
     }
-    if (tag == 0) return false;
-    const int number = static_cast<int>(WireFormatLite::GetTagFieldNumber(tag));
-    const auto type = WireFormatLite::GetTagWireType(tag);
-    // Groups (legacy) are left to the generated parser.
-    if (number == 0 || type == WireFormatLite::WIRETYPE_END_GROUP ||
-        type == WireFormatLite::WIRETYPE_START_GROUP) {
-      return false;
-    }
-    int r = field(in, number, type);
-    if (r < 0) return false;
-    if (r == 0 && !WireFormatLite::SkipField(&in, tag)) return false;
+    if (!ok) return false;
   }
+  return true;
 }
 
 }  // namespace
 
 bool ReadPubMsg(std::string_view bytes, PubMsgView& out) {
   out = PubMsgView{};
-  const char* base = bytes.data();
-  return Walk(bytes, [&](CodedInputStream& in, int number, WireFormatLite::WireType type) {
-    if (type != WireFormatLite::WIRETYPE_LENGTH_DELIMITED) return 0;
+  return Walk(bytes, [&](WireReader& r, uint32_t number, uint32_t type) {
+    if (type != kBytes) return 0;
     std::string_view* target = nullptr;
     switch (number) {
       case 1:
@@ -83,20 +132,15 @@ bool ReadPubMsg(std::string_view bytes, PubMsgView& out) {
       default:
         return 0;  // sha256 (10) and unknown fields
     }
-    return ReadView(in, base, *target) ? 1 : -1;
+    return r.Bytes(*target) ? 1 : -1;
   });
 }
 
 bool ReadAck(std::string_view bytes, AckView& out) {
   out = AckView{};
-  const char* base = bytes.data();
-  return Walk(bytes, [&](CodedInputStream& in, int number, WireFormatLite::WireType type) {
-    if (number == 1 && type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-      return ReadView(in, base, out.subject) ? 1 : -1;
-    }
-    if (number == 2 && type == WireFormatLite::WIRETYPE_VARINT) {
-      return in.ReadVarint64(&out.sequence) ? 1 : -1;
-    }
+  return Walk(bytes, [&](WireReader& r, uint32_t number, uint32_t type) {
+    if (number == 1 && type == kBytes) return r.Bytes(out.subject) ? 1 : -1;
+    if (number == 2 && type == kVarint) return r.Varint(out.sequence) ? 1 : -1;
     return 0;
   });
 }

@@ -1,6 +1,6 @@
 // Zero-copy reads of the two payloads on the message path, PubMsg (every publish) and Ack
-// (every acknowledgment): their fields as views into the received bytes, decoded with
-// protobuf's own wire-format primitives, so a publish costs no string copies or allocations.
+// (every acknowledgment): their fields as views into the received bytes (a small reader of the
+// protobuf wire format), so a publish costs no string copies or allocations.
 // Every other payload goes through the classes generated from proto/protocol.proto; the fuzz
 // target checks these readers against them (fuzz/streaming_fuzz.cc).
 #pragma once

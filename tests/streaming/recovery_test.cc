@@ -66,6 +66,10 @@ struct Inbox {
     std::unique_lock lk(mu);
     return cv.wait_for(lk, 10s, [&] { return msgs.size() >= n; });
   }
+  std::vector<pb::MsgProto> Snapshot() {
+    std::lock_guard lk(mu);
+    return msgs;
+  }
 };
 
 TEST(Recovery, RecoveredStateIsServed) {
@@ -134,11 +138,11 @@ TEST(Recovery, RecoveredStateIsServed) {
   Server nats(nopts);
   ASSERT_TRUE(nats.Start());
   const std::string url = "nats://127.0.0.1:" + std::to_string(nopts.port);
+  Inbox plain, dur, q;  // outlive the connection whose callbacks fill them
   auto nc = client::Connection::Connect(url);
   ASSERT_TRUE(nc) << nc.error();
   auto hb = nc->Subscribe("_INBOX.c1hb", [&](client::Message& m) { nc->Respond(m, ""); });
   ASSERT_TRUE(hb);
-  Inbox plain, dur, q;
   auto collect = [&](Inbox& box) {
     return [&box](client::Message& m) {
       pb::MsgProto p;
@@ -165,9 +169,9 @@ TEST(Recovery, RecoveredStateIsServed) {
 
   // The online subscription's unacknowledged message (long expired) comes again first.
   ASSERT_TRUE(plain.Wait(1));
-  EXPECT_EQ(plain.msgs[0].sequence(), 5u);
-  EXPECT_TRUE(plain.msgs[0].redelivered());
-  EXPECT_EQ(plain.msgs[0].data(), "m5");
+  EXPECT_EQ(plain.Snapshot()[0].sequence(), 5u);
+  EXPECT_TRUE(plain.Snapshot()[0].redelivered());
+  EXPECT_EQ(plain.Snapshot()[0].data(), "m5");
 
   // The offline durable resumes: its two unacknowledged messages, then the rest.
   pb::SubscriptionRequest sr;
@@ -184,11 +188,12 @@ TEST(Recovery, RecoveredStateIsServed) {
   ASSERT_TRUE(resp.ParseFromString(std::string(reply->data())));
   ASSERT_EQ(resp.error(), "");
   ASSERT_TRUE(dur.Wait(4));
+  auto got = dur.Snapshot();
   std::vector<uint64_t> seqs;
-  for (const auto& m : dur.msgs) seqs.push_back(m.sequence());
+  for (const auto& m : got) seqs.push_back(m.sequence());
   EXPECT_EQ(seqs, (std::vector<uint64_t>{2, 3, 4, 5}));
-  EXPECT_TRUE(dur.msgs[0].redelivered());
-  EXPECT_FALSE(dur.msgs[2].redelivered());
+  EXPECT_TRUE(got[0].redelivered());
+  EXPECT_FALSE(got[2].redelivered());
 
   // The durable queue group continues from its shadow's position.
   pb::SubscriptionRequest qr = sr;
@@ -200,7 +205,7 @@ TEST(Recovery, RecoveredStateIsServed) {
   ASSERT_TRUE(resp.ParseFromString(std::string(reply->data())));
   ASSERT_EQ(resp.error(), "");
   ASSERT_TRUE(q.Wait(1));
-  EXPECT_EQ(q.msgs[0].sequence(), 5u);
+  EXPECT_EQ(q.Snapshot()[0].sequence(), 5u);
 
   // The recovered client publishes with its connection id; sequences go on.
   pb::PubMsg pm;
@@ -215,7 +220,7 @@ TEST(Recovery, RecoveredStateIsServed) {
   ASSERT_TRUE(pa.ParseFromString(std::string(ack->data())));
   EXPECT_EQ(pa.error(), "");
   ASSERT_TRUE(plain.Wait(2));
-  EXPECT_EQ(plain.msgs[1].sequence(), 6u);
+  EXPECT_EQ(plain.Snapshot()[1].sequence(), 6u);
 
   // The subscription of the client that did not come back is gone; the others are listed.
   auto chans = server.Channels(true);
@@ -227,6 +232,7 @@ TEST(Recovery, RecoveredStateIsServed) {
     online += !s.is_offline;
   }
   EXPECT_EQ(online, 3u);
+  nc->Close();
   server.Shutdown();
   nats.Shutdown();
 }

@@ -124,6 +124,10 @@ bool StanServer::Running() {
   return true;
 }
 
+void StanServer::Signal(int sig) {
+  if (pid_ > 0) ::kill(pid_, sig);
+}
+
 int StanServer::WaitExit(std::chrono::milliseconds timeout) {
   if (pid_ <= 0) return exit_code_;  // already reaped: how it ended
   auto deadline = Clock::now() + timeout;

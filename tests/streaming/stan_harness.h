@@ -35,6 +35,7 @@ class StanServer {
   // SIGTERM (or SIGKILL when `kill`), waits; returns the exit status.
   int Stop(bool kill = false);
   bool Running();
+  void Signal(int sig);
   // Waits for the process to exit by itself; its exit status, or -1 on timeout.
   int WaitExit(std::chrono::milliseconds timeout = 10s);
   std::string Output() const;

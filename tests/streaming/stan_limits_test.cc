@@ -3,6 +3,7 @@
 // `streaming {}` configuration block.
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -121,6 +122,33 @@ TEST(StanLimits, MaxInactivityDeletesIdleChannels) {
   EXPECT_NE(server.Output().find("Channel \"idle\" has been deleted"), std::string::npos);
 }
 
+// An offline durable does not keep a channel alive: it goes with the channel.
+TEST(StanLimits, MaxInactivityIgnoresOfflineDurables) {
+  StanServer server({"-mi", "300ms"});
+  server.EnableMonitoring();
+  ASSERT_TRUE(server.Start()) << server.Output();
+  std::string err;
+  StanConn sc = Connect(server.url(), "c", &err);
+  ASSERT_TRUE(sc) << err;
+  Collector c;
+  SubscribeOptions o;
+  o.durable = "dur";
+  StanSub sub = Subscribe(sc.get(), "parked", c, o, &err);
+  ASSERT_TRUE(sub) << err;
+  ASSERT_EQ(stanSubscription_Close(sub.get()), NATS_OK);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return gannet::test::HttpGet(server.http_port(), "/streaming/channelsz?channel=parked")
+                   .status == 404;
+      },
+      5s));
+  // The durable is gone with it: subscribing again starts a new one.
+  Collector c2;
+  o.start = Start::kFirst;
+  StanSub again = Subscribe(sc.get(), "parked", c2, o, &err);
+  ASSERT_TRUE(again) << err;
+}
+
 TEST(StanLimits, PerChannelLimitsFromTheStreamingBlock) {
   std::string conf = TempConfig(R"(
     # NATS keys and the streaming block share the file.
@@ -159,6 +187,24 @@ TEST(StanLimits, PerChannelLimitsFromTheStreamingBlock) {
   EXPECT_FALSE(s2);
   r = gannet::test::HttpGet(server.http_port(), "/streaming/storez");
   EXPECT_NE(r.body.find("\"foo.*\""), std::string::npos) << r.body;
+  ::unlink(conf.c_str());
+}
+
+// SIGHUP reloads the embedded NATS server's part of the file; streaming goes on undisturbed.
+TEST(StanLimits, ReloadOfTheEmbeddedServer) {
+  std::string conf = TempConfig("max_payload: 65536\nstreaming { cluster_id: \"reload\" }\n");
+  StanServer server({"-c", conf});
+  ASSERT_TRUE(server.Start()) << server.Output();
+  std::string err;
+  ConnectOptions co;
+  co.cluster_id = "reload";
+  StanConn sc = Connect(server.url(), "c", &err, co);
+  ASSERT_TRUE(sc) << err;
+  std::ofstream(conf) << "max_payload: 65536\ndebug: true\nstreaming { cluster_id: \"reload\" }\n";
+  server.Signal(SIGHUP);
+  EXPECT_TRUE(WaitFor(
+      [&] { return server.Output().find("Reloaded server configuration") != std::string::npos; }));
+  EXPECT_EQ(Publish(sc.get(), "after-reload", "x"), "");
   ::unlink(conf.c_str());
 }
 

@@ -2,7 +2,9 @@
 // max in flight, durables (across client restarts, unsubscribe versus close), errors.
 #include <gtest/gtest.h>
 
+#include "gannet/client.h"
 #include "stan_harness.h"
+#include "streaming/proto/protocol.pb.h"
 
 namespace gannet::streaming::test {
 namespace {
@@ -353,6 +355,75 @@ TEST_F(StanSubscribe, PlainUnsubscribeStopsDelivery) {
   ASSERT_EQ(stanSubscription_Unsubscribe(s.get()), NATS_OK);
   PublishN("stop", 2, 3);
   EXPECT_FALSE(c.WaitCount(2, 200ms));
+}
+
+// --replace_durable: a second registration of an active durable takes it over instead of
+// failing.
+TEST(StanReplaceDurable, SecondRegistrationTakesOver) {
+  StanServer server({"--replace_durable"});
+  ASSERT_TRUE(server.Start()) << server.Output();
+  std::string err;
+  StanConn sc = Connect(server.url(), "rd", &err);
+  ASSERT_TRUE(sc) << err;
+  SubscribeOptions o;
+  o.durable = "dur";
+  o.manual_ack = true;
+  o.start = SubscribeOptions::Start::kFirst;
+  for (int i = 1; i <= 2; ++i) ASSERT_EQ(Publish(sc.get(), "rd", std::to_string(i)), "");
+  Collector c1, c2;
+  StanSub s1 = Subscribe(sc.get(), "rd", c1, o, &err);
+  ASSERT_TRUE(s1) << err;
+  ASSERT_TRUE(c1.WaitCount(2));
+  StanSub s2 = Subscribe(sc.get(), "rd", c2, o, &err);
+  ASSERT_TRUE(s2) << err;
+  ASSERT_EQ(Publish(sc.get(), "rd", "3"), "");
+  // The new registration continues where the durable was; the old one gets nothing more.
+  ASSERT_TRUE(c2.WaitCount(1));
+  EXPECT_EQ(c2.Snapshot().front().seq, 3u);
+  EXPECT_EQ(c1.Count(), 2u);
+}
+
+// A client whose subscribe request timed out closes the subscription by its delivery inbox
+// (it never learned the ack inbox): the server finds it that way too.
+TEST_F(StanSubscribe, CloseByDeliveryInbox) {
+  auto nc = client::Connection::Connect(server_.url());
+  ASSERT_TRUE(nc) << nc.error();
+  auto hb = nc->Subscribe("_INBOX.raw.hb", [&](client::Message& m) { nc->Respond(m, ""); });
+  ASSERT_TRUE(hb);
+  pb::ConnectRequest req;
+  req.set_client_id("raw");
+  req.set_heartbeat_inbox("_INBOX.raw.hb");
+  auto reply = nc->Request("_STAN.discover.test-cluster", req.SerializeAsString(), 2s);
+  ASSERT_TRUE(reply) << reply.error();
+  pb::ConnectResponse cr;
+  ASSERT_TRUE(cr.ParseFromString(std::string(reply->data())));
+  pb::SubscriptionRequest sr;
+  sr.set_client_id("raw");
+  sr.set_subject("timed");
+  sr.set_inbox("_INBOX.raw.deliveries");
+  sr.set_max_in_flight(10);
+  sr.set_ack_wait_in_secs(30);
+  reply = nc->Request(cr.sub_requests(), sr.SerializeAsString(), 2s);
+  ASSERT_TRUE(reply) << reply.error();
+  pb::UnsubscribeRequest ur;
+  ur.set_client_id("raw");
+  ur.set_subject("timed");
+  ur.set_inbox("_INBOX.raw.deliveries");
+  reply = nc->Request(cr.sub_close_requests(), ur.SerializeAsString(), 2s);
+  ASSERT_TRUE(reply) << reply.error();
+  pb::SubscriptionResponse resp;
+  ASSERT_TRUE(resp.ParseFromString(std::string(reply->data())));
+  EXPECT_EQ(resp.error(), "");
+  // Gone: closing it again finds nothing; an unknown channel is its own error.
+  reply = nc->Request(cr.sub_close_requests(), ur.SerializeAsString(), 2s);
+  ASSERT_TRUE(reply);
+  ASSERT_TRUE(resp.ParseFromString(std::string(reply->data())));
+  EXPECT_EQ(resp.error(), "stan: invalid subscription");
+  ur.set_subject("no-such-channel");
+  reply = nc->Request(cr.unsub_requests(), ur.SerializeAsString(), 2s);
+  ASSERT_TRUE(reply);
+  ASSERT_TRUE(resp.ParseFromString(std::string(reply->data())));
+  EXPECT_EQ(resp.error(), "stan: unknown channel");
 }
 
 }  // namespace

@@ -3,7 +3,8 @@
 // The FILE store plugs in by providing streaming/store/file_store.h with
 //   Result<std::unique_ptr<Store>> CreateFileStore(const StoreOptions& options);
 // (in namespace gannet::streaming::store) and its sources under src/streaming/store/: the
-// factory picks it up when that header exists. Until then `-st FILE` is a clear error.
+// factory picks it up when that header exists. Until then `-st FILE` is a clear error. Every
+// store runs the conformance suite of tests/streaming/store_conformance.h.
 #pragma once
 
 #include <memory>

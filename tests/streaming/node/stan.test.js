@@ -189,7 +189,8 @@ async function main() {
     server.child.kill('SIGTERM');
     await exited;
     const out = server.output();
-    for (const marker of ['ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:']) {
+    for (const marker of ['ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:',
+                          'WARNING: ThreadSanitizer']) {
       if (out.includes(marker)) throw new Error('sanitizer report in the server output:\n' + out);
     }
   }

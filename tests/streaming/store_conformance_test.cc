@@ -1,6 +1,8 @@
-// The MEMORY store through the Store interface: channels, sequences, limits, lookups by time,
-// max_age expiry, subscription ids.
+// The store conformance suite (store_conformance.h), run on the MEMORY store, and what is the
+// MEMORY store's own: no recovery, no lock, contiguous sequences; the store factory.
 #include <gtest/gtest.h>
+
+#include "store_conformance.h"
 
 #include "streaming/store/factory.h"
 #include "streaming/store/memory_store.h"
@@ -9,7 +11,7 @@
 namespace gannet::streaming::store {
 namespace {
 
-std::unique_ptr<Store> NewStore(StoreLimits limits = {}) {
+std::unique_ptr<Store> NewMemoryStore(const StoreLimits& limits = {}) {
   auto s = MemoryStore::Create(limits);
   EXPECT_TRUE(s.ok()) << s.status().message();
   return std::move(s).value();
@@ -22,7 +24,7 @@ std::string Record(uint64_t seq, std::string_view data, int64_t ts) {
 }
 
 TEST(MemoryStore, NameRecoverAndLock) {
-  auto s = NewStore();
+  auto s = NewMemoryStore();
   EXPECT_EQ(s->Name(), "MEMORY");
   auto rec = s->Recover();
   ASSERT_TRUE(rec.ok());
@@ -30,7 +32,7 @@ TEST(MemoryStore, NameRecoverAndLock) {
   EXPECT_EQ(s->GetExclusiveLock().status().code(), Code::kNotSupported);
 }
 
-TEST(MemoryStore, CreateLookupDeleteChannels) {
+TEST_P(StoreConformance, CreateLookupDeleteChannels) {
   StoreLimits limits;
   limits.max_channels = 2;
   auto s = NewStore(limits);
@@ -49,7 +51,7 @@ TEST(MemoryStore, CreateLookupDeleteChannels) {
   EXPECT_TRUE(s->CreateChannel("c").ok());
 }
 
-TEST(MemoryStore, StoreAndLookup) {
+TEST_P(StoreConformance, StoreAndLookup) {
   auto s = NewStore();
   MsgStore& m = *(*s->CreateChannel("foo"))->msgs;
   EXPECT_EQ(m.FirstSequence(), 0u);
@@ -77,13 +79,19 @@ TEST(MemoryStore, StoreAndLookup) {
   MsgStoreState st = m.State();
   EXPECT_EQ(st.msgs, 5u);
   EXPECT_EQ(st.bytes, total);
-  // A replayed sequence is ignored; a gap is refused.
+  // A replayed sequence is ignored.
   EXPECT_TRUE(m.Store(5, 500, Record(5, "x", 500)).ok());
   EXPECT_EQ(m.State().msgs, 5u);
-  EXPECT_EQ(m.Store(7, 700, Record(7, "x", 700)).code(), Code::kInvalid);
 }
 
-TEST(MemoryStore, MaxMsgsDropsOldestKeepsLast) {
+TEST(MemoryStore, SequenceGapRefused) {
+  auto s = NewMemoryStore();
+  MsgStore& m = *(*s->CreateChannel("foo"))->msgs;
+  ASSERT_TRUE(m.Store(1, 1, Record(1, "x", 1)).ok());
+  EXPECT_EQ(m.Store(3, 3, Record(3, "x", 3)).code(), Code::kInvalid);
+}
+
+TEST_P(StoreConformance, MaxMsgsDropsOldestKeepsLast) {
   StoreLimits limits;
   limits.global.max_msgs = 3;
   auto s = NewStore(limits);
@@ -96,7 +104,7 @@ TEST(MemoryStore, MaxMsgsDropsOldestKeepsLast) {
   EXPECT_TRUE(m.Lookup(8)->found());
 }
 
-TEST(MemoryStore, MaxBytesKeepsAtLeastTheNewMessage) {
+TEST_P(StoreConformance, MaxBytesKeepsAtLeastTheNewMessage) {
   StoreLimits limits;
   const size_t one = Record(1, std::string(100, 'x'), 1).size();
   limits.global.max_bytes = static_cast<int64_t>(2 * one);
@@ -115,7 +123,7 @@ TEST(MemoryStore, MaxBytesKeepsAtLeastTheNewMessage) {
   EXPECT_EQ(m.Lookup(5)->record, big);
 }
 
-TEST(MemoryStore, ManyMessagesAcrossBlocks) {
+TEST_P(StoreConformance, ManyMessagesAcrossBlocks) {
   StoreLimits limits;
   limits.global.max_msgs = 5000;
   limits.global.max_bytes = 0;
@@ -135,7 +143,7 @@ TEST(MemoryStore, ManyMessagesAcrossBlocks) {
   }
 }
 
-TEST(MemoryStore, SequenceFromTimestamp) {
+TEST_P(StoreConformance, SequenceFromTimestamp) {
   auto s = NewStore();
   MsgStore& m = *(*s->CreateChannel("foo"))->msgs;
   EXPECT_EQ(*m.GetSequenceFromTimestamp(5), 0u);
@@ -152,7 +160,7 @@ TEST(MemoryStore, SequenceFromTimestamp) {
   EXPECT_EQ(*m.GetSequenceFromTimestamp(51), 6u);
 }
 
-TEST(MemoryStore, MaxAgeExpiry) {
+TEST_P(StoreConformance, MaxAgeExpiry) {
   StoreLimits limits;
   limits.global.max_age = std::chrono::seconds(1);
   auto s = NewStore(limits);
@@ -178,7 +186,7 @@ TEST(MemoryStore, MaxAgeExpiry) {
   EXPECT_EQ(m.FirstSequence(), 5u);
 }
 
-TEST(MemoryStore, EmptyKeepsSequences) {
+TEST_P(StoreConformance, EmptyKeepsSequences) {
   auto s = NewStore();
   MsgStore& m = *(*s->CreateChannel("foo"))->msgs;
   for (uint64_t i = 1; i <= 3; ++i) ASSERT_TRUE(m.Store(i, 1, Record(i, "x", 1)).ok());
@@ -190,7 +198,7 @@ TEST(MemoryStore, EmptyKeepsSequences) {
   EXPECT_EQ(m.FirstSequence(), 4u);
 }
 
-TEST(MemoryStore, SubscriptionIdsAndMaxSubs) {
+TEST_P(StoreConformance, SubscriptionIdsAndMaxSubs) {
   StoreLimits limits;
   limits.global.max_subscriptions = 2;
   auto s = NewStore(limits);
@@ -211,7 +219,7 @@ TEST(MemoryStore, SubscriptionIdsAndMaxSubs) {
   EXPECT_TRUE(subs.Flush().ok());
 }
 
-TEST(MemoryStore, PerChannelLimitsApply) {
+TEST_P(StoreConformance, PerChannelLimitsApply) {
   StoreLimits limits;
   limits.per_channel["foo.*"].max_msgs = 2;
   limits.per_channel["bar"].max_subscriptions = 1;
@@ -245,6 +253,11 @@ TEST(StoreFactory, TypesAndFileNotBuiltYet) {
   o.limits.global.max_msgs = -1;
   EXPECT_EQ(CreateStore(o).status().message(), "max messages limit cannot be negative (-1)");
 }
+
+INSTANTIATE_TEST_SUITE_P(Memory, StoreConformance,
+                         ::testing::Values(StoreMaker{
+                             "MEMORY", [](const StoreLimits& l) { return NewMemoryStore(l); }}),
+                         [](const auto& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace gannet::streaming::store

@@ -1,0 +1,35 @@
+// The store conformance suite: what every Store implementation must do through the interface of
+// streaming/store/store.h (channels, sequences, limits, lookups by time, max_age, subscription
+// ids). Instantiated for the MEMORY store in store_conformance_test.cc; a new store adds
+//   INSTANTIATE_TEST_SUITE_P(File, StoreConformance, ::testing::Values(StoreMaker{"FILE", ...}));
+// in a test file of its own, with a maker that returns a fresh, empty store.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "streaming/store/store.h"
+
+namespace gannet::streaming::store {
+
+struct StoreMaker {
+  std::string name;
+  // A fresh, empty store with these limits (a FILE store: in a new directory).
+  std::function<std::unique_ptr<Store>(const StoreLimits&)> make;
+};
+
+inline void PrintTo(const StoreMaker& m, std::ostream* os) { *os << m.name; }
+
+class StoreConformance : public ::testing::TestWithParam<StoreMaker> {
+ protected:
+  std::unique_ptr<Store> NewStore(const StoreLimits& limits = {}) {
+    auto s = GetParam().make(limits);
+    EXPECT_TRUE(s != nullptr);
+    return s;
+  }
+};
+
+}  // namespace gannet::streaming::store
