@@ -59,7 +59,7 @@ TEST_P(StoreConformance, StoreAndLookup) {
   uint64_t total = 0;
   for (uint64_t i = 1; i <= 5; ++i) {
     std::string r = Record(i, "msg" + std::to_string(i), static_cast<int64_t>(i * 100));
-    total += r.size();
+    total += Counted(r.size());
     ASSERT_TRUE(m.Store(i, static_cast<int64_t>(i * 100), r).ok());
   }
   EXPECT_TRUE(m.Flush().ok());
@@ -107,7 +107,7 @@ TEST_P(StoreConformance, MaxMsgsDropsOldestKeepsLast) {
 TEST_P(StoreConformance, MaxBytesKeepsAtLeastTheNewMessage) {
   StoreLimits limits;
   const size_t one = Record(1, std::string(100, 'x'), 1).size();
-  limits.global.max_bytes = static_cast<int64_t>(2 * one);
+  limits.global.max_bytes = static_cast<int64_t>(2 * Counted(one));
   auto s = NewStore(limits);
   MsgStore& m = *(*s->CreateChannel("foo"))->msgs;
   for (uint64_t i = 1; i <= 4; ++i) {

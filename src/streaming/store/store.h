@@ -172,7 +172,7 @@ struct MsgRef {
 
 struct MsgStoreState {
   uint64_t msgs = 0;
-  uint64_t bytes = 0;  // sum of the records' sizes
+  uint64_t bytes = 0;  // sum of the records' sizes (FILE: plus 40 each, header and index entry)
 };
 
 // ---------------------------------------------------------------------------------------------
