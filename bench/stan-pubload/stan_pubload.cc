@@ -6,6 +6,7 @@
 //
 //   gannet-stan-pubload [-s URL] [--cluster ID] [--msgs N] [--size B] [--pubs P] [--window W]
 //                       [--sub] [--channel NAME]
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -178,9 +179,12 @@ int main(int argc, char** argv) {
       std::mutex mu;
       std::condition_variable cv;
       const std::string ack_inbox = s.nc.NewInbox();
+      // The publisher waits with `window` acks outstanding, so a wake-up every `step` acks
+      // (step <= window) always comes while it waits.
+      const long step = std::min(512L, a.window);
       auto acks = s.nc.Subscribe(ack_inbox, [&](client::Message&) {
         long n = acked.fetch_add(1, std::memory_order_relaxed) + 1;
-        if (n % 512 == 0 || n == per_pub) {
+        if (n % step == 0 || n == per_pub) {
           std::lock_guard lk(mu);
           cv.notify_one();
         }
