@@ -10,7 +10,6 @@
 
 #include "http_client.h"
 #include "stan_harness.h"
-#include "streaming/store/factory.h"
 
 namespace gannet::streaming::test {
 namespace {
@@ -224,15 +223,6 @@ TEST(StanLimits, BadStreamingConfigRefused) {
   EXPECT_NE(unknown.Output().find("unknown field \"no_such_key\""), std::string::npos)
       << unknown.Output();
   ::unlink(conf.c_str());
-}
-
-TEST(StanLimits, FileStoreNotBuiltYetIsAClearError) {
-  if (store::FileStoreAvailable()) GTEST_SKIP() << "this build has a FILE store";
-  StanServer server({"-st", "FILE", "--dir", "/tmp/gannet-streaming-nofile"});
-  EXPECT_FALSE(server.Start(5s));
-  EXPECT_EQ(server.WaitExit(), 1);
-  EXPECT_NE(server.Output().find("FILE store is not built yet"), std::string::npos)
-      << server.Output();
 }
 
 }  // namespace

@@ -236,17 +236,13 @@ TEST_P(StoreConformance, PerChannelLimitsApply) {
   EXPECT_EQ(subs.CreateSub(b).code(), Code::kTooManySubs);
 }
 
-TEST(StoreFactory, TypesAndFileNotBuiltYet) {
+TEST(StoreFactory, Types) {
   StoreOptions o;
   auto mem = CreateStore(o);
   ASSERT_TRUE(mem.ok());
   EXPECT_EQ((*mem)->Name(), "MEMORY");
-  o.type = "FILE";
-  auto file = CreateStore(o);
-  if (!FileStoreAvailable()) {
-    EXPECT_EQ(file.status().code(), Code::kNotSupported);
-    EXPECT_NE(file.status().message().find("not built yet"), std::string::npos);
-  }
+  o.type = "SQL";
+  EXPECT_EQ(CreateStore(o).status().code(), Code::kNotSupported);
   o.type = "BOGUS";
   EXPECT_EQ(CreateStore(o).status().message(), "unsupported store type: BOGUS");
   o.type = "MEMORY";
