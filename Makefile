@@ -1,5 +1,5 @@
 # Gannet's front door. `make run` and `make test` work on a fresh Debian 12 machine.
-.PHONY: deps dashboard-deps streaming-node-deps build run install test test-release test-asan test-tsan lint format fuzz bench clean
+.PHONY: deps dashboard-deps streaming-node-deps build run install test test-release test-asan test-tsan static lint format fuzz bench clean
 
 JOBS ?= 2
 FUZZ_SECONDS ?= 60
@@ -75,6 +75,13 @@ test-tsan: deps streaming-node-deps
 	cmake --build --preset tsan -j$(JOBS)
 	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure -j$(JOBS) \
 	  --timeout 600 -E '$(SANITIZER_SKIP)'
+
+# Static executables (build/static/bin: gannet-server, gannet-streaming, gannet) linked against
+# Debian's static libraries, and the test that runs each in an empty root.
+static: deps
+	cmake --preset static >/dev/null
+	cmake --build --preset static -j$(JOBS)
+	ctest --test-dir build/static -L static --output-on-failure --timeout 300
 
 # Style and static analysis: clang-format must have nothing to change; clang-tidy (.clang-tidy)
 # must report nothing on the product's sources.
