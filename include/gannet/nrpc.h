@@ -11,13 +11,18 @@
 //   else if (!reply) ... reply.status()                        // kTimeout, kNoResponders, ...
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <initializer_list>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -188,6 +193,73 @@ void ServeNoReply(Method&& method) {
     method();
   } catch (...) {  // NOLINT(bugprone-empty-catch): a NoReply call has no one to tell
   }
+}
+
+// ---- Streamed replies (option streamedReply) and NoRequest streams ----
+
+// How a streamed-reply method sends each reply: false once the call is over for the caller
+// (it cancelled, stopped sending heartbeats, or the handler is going away): stop then.
+template <typename T>
+using Push = std::function<bool(const T&)>;
+
+// The caller's side of a streamed reply, as nrpc's StreamCall: subscribes to a new inbox, sends
+// the request, sends a heartbeat to <inbox>.heartbeat every second, and hands each reply's bytes
+// to `on_reply` (false: it did not parse) until the server's EOS (the count of replies
+// received, which must match the server's) or an error. Keep-alive messages (one 0x00 byte)
+// only restart the timeout, which runs from the last message received.
+Result<uint32_t> StreamCall(client::Connection& nc, const std::string& subject,
+                            const google::protobuf::MessageLite& request,
+                            const std::function<bool(std::string_view)>& on_reply,
+                            std::chrono::milliseconds timeout);
+
+// The server's side, as nrpc's streamed handlers with KeepStreamAlive: runs `method` on this
+// thread while a keep-alive thread sends 0x00 to the caller every second and reads its
+// heartbeats (none for 5 s, or a lastbeat, cancels the call); then sends the method's error or
+// EOS with the count of replies sent. `stopping` cancels too.
+using RawPush = std::function<bool(const google::protobuf::MessageLite&)>;
+void ServeStream(client::Connection& nc, const client::Message& request, std::string_view encoding,
+                 const std::atomic<bool>& stopping,
+                 const std::function<Result<bool>(const RawPush&)>& method);
+
+// The threads of a handler's streamed calls, one per call (the subscription's callback thread
+// must stay free). The destructor cancels them (`stopping`) and waits for them.
+class StreamRunner {
+ public:
+  StreamRunner() = default;
+  ~StreamRunner();
+  StreamRunner(const StreamRunner&) = delete;
+  StreamRunner& operator=(const StreamRunner&) = delete;
+  void Start(std::function<void(const std::atomic<bool>& stopping)> call);
+
+ private:
+  struct Call {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;
+  std::vector<Call> calls_;
+};
+
+// Runs a streamed-reply method of a generated handler on the runner's thread: the request is
+// copied, a thrown exception becomes a SERVER error.
+template <typename T, typename Method>
+void ServeStreamed(StreamRunner& runner, client::Connection& nc, const client::Message& request,
+                   std::string encoding, Method method) {
+  runner.Start([&nc, request, encoding = std::move(encoding),
+                method = std::move(method)](const std::atomic<bool>& stopping) mutable {
+    ServeStream(nc, request, encoding, stopping, [&](const RawPush& raw) -> Result<bool> {
+      Push<T> push = [&raw](const T& reply) { return raw(reply); };
+      try {
+        Result<bool> r = method(push);
+        return r;
+      } catch (const std::exception& e) {
+        return Error{Error::Type::kServer, e.what(), 0};
+      } catch (...) {
+        return Error{Error::Type::kServer, "unknown exception", 0};
+      }
+    });
+  });
 }
 
 }  // namespace gannet::nrpc

@@ -9,7 +9,10 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "client_test_util.h"
 #include "nrpc.pb.h"
 #include "nrpc_test.nrpc.h"
 #include "server_test.h"
@@ -49,7 +52,10 @@ class Latch {
 class EchoImpl : public nrpc_test::EchoServer {
  public:
   nrpc::Result<Text> Say(const nrpc::Request& call, const Text& request) override {
-    last_instance = std::string(call.package_param("instance"));
+    {
+      std::lock_guard lk(mu);  // read by the test's thread: no socket is a happens-before to TSan
+      last_instance = std::string(call.package_param("instance"));
+    }
     if (request.text() == "refuse") {
       return nrpc::Error{nrpc::Error::Type::kClient, "refused: " + request.text(), 0};
     }
@@ -65,9 +71,33 @@ class EchoImpl : public nrpc_test::EchoServer {
     return ::nrpc::Void();
   }
 
+  nrpc::Result<bool> Stream(const nrpc::Request&, const Text& request,
+                            const nrpc::Push<Text>& push) override {
+    if (request.text() == "three") {
+      for (const char* t : {"1", "2", "3"}) push(MakeText(t));
+      return true;
+    }
+    if (request.text() == "fail") {
+      push(MakeText("1"));
+      return nrpc::Error{nrpc::Error::Type::kClient, "stopped", 0};
+    }
+    if (request.text() == "wait") {  // until the test has seen keep-alives go by
+      stream_release.Wait(std::chrono::seconds(20));
+      push(MakeText("late"));
+      return true;
+    }
+    // "forever": a reply every 10 ms until the caller cancels.
+    while (push(MakeText("tick"))) {
+      if (stream_release.Wait(std::chrono::milliseconds(10))) break;
+    }
+    stream_cancelled.Open();
+    return true;
+  }
+
+  std::mutex mu;
   std::string last_instance;
   std::atomic<int> nothing_calls{0};
-  Latch entered, release;
+  Latch entered, release, stream_release, stream_cancelled;
 };
 
 class ParamsImpl : public nrpc_test::ParamsServer {
@@ -169,7 +199,10 @@ TEST_P(NrpcTest, CallsCarryTheirParameters) {
   auto r = echo.Say(MakeText("hi"));
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r->text(), "echo hi");
-  EXPECT_EQ(echo_.last_instance, "i1");
+  {
+    std::lock_guard lk(echo_.mu);
+    EXPECT_EQ(echo_.last_instance, "i1");
+  }
 
   nrpc_test::ParamsClient params(client_nc_, "i2", "c7");
   auto p = params.WithParams("a", "b");
@@ -264,10 +297,6 @@ TEST_P(NrpcTest, WireFormatIsNrpcs) {
   // The json encoding (a ".json" suffix): refused, in JSON, as nrpc's Go handler writes errors.
   EXPECT_EQ(RawRequest("root.i1.echo_svc.say_it.json", "{\"text\":\"x\"}"),
             "{\"__error__\":{\"message\":\"bad request received: Invalid encoding: json\"}}");
-  // A streamed-reply method: not generated yet, and the caller is told.
-  std::string streamed = RawRequest("root.i1.echo_svc.stream", "");
-  ASSERT_TRUE(e.ParseFromString(streamed.substr(1)));
-  EXPECT_EQ(e.type(), ::nrpc::Error::SERVER);
 }
 
 // The other way: a reply and an error reply from an nRPC server, as bytes, reach the generated
@@ -296,6 +325,108 @@ TEST_P(NrpcTest, ClientDecodesNrpcReplies) {
   ASSERT_TRUE(err.is_rpc_error());
   EXPECT_EQ(err.rpc_error().type, nrpc::Error::Type::kServer);
   EXPECT_EQ(err.rpc_error().message, "boom");
+}
+
+TEST_P(NrpcTest, StreamedRepliesEndWithTheirCount) {
+  Serve();
+  nrpc_test::EchoClient echo(client_nc_, "i1");
+  std::vector<std::string> got;
+  auto three = echo.Stream(MakeText("three"), [&](const Text& t) { got.push_back(t.text()); });
+  ASSERT_TRUE(three.ok()) << three.error();
+  EXPECT_EQ(*three, 3u);
+  EXPECT_EQ(got, (std::vector<std::string>{"1", "2", "3"}));
+
+  got.clear();
+  auto failed = echo.Stream(MakeText("fail"), [&](const Text& t) { got.push_back(t.text()); });
+  ASSERT_TRUE(failed.is_rpc_error()) << failed.error();
+  EXPECT_EQ(failed.rpc_error().message, "stopped");
+  EXPECT_EQ(got, std::vector<std::string>{"1"});
+}
+
+// A streamed call outlives its timeout while the server's keep-alives (a 0x00 byte every
+// second) arrive: a spy on the inboxes counts them before the server replies.
+TEST_P(NrpcTest, KeepAlivesHoldAStreamedCallOpen) {
+  Serve();
+  Counter keep_alives;
+  auto spy = server_nc_.Subscribe("_INBOX.>", [&](client::Message& m) {
+    if (m.data() == std::string_view("\0", 1)) keep_alives.Add();
+  });
+  ASSERT_TRUE(spy.ok());
+  ASSERT_EQ(server_nc_.Flush(), Status::kOk);
+  std::thread opener([&] {
+    keep_alives.WaitFor(2, std::chrono::seconds(10));
+    echo_.stream_release.Open();
+  });
+  nrpc_test::EchoClient echo(client_nc_, "i1");
+  echo.timeout = std::chrono::milliseconds(1800);  // keep-alives come every second
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::string> got;
+  auto r = echo.Stream(MakeText("wait"), [&](const Text& t) { got.push_back(t.text()); });
+  const auto took = std::chrono::steady_clock::now() - start;
+  opener.join();
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(got, std::vector<std::string>{"late"});
+  EXPECT_GE(keep_alives.value(), 2);
+  EXPECT_GT(took, echo.timeout);
+}
+
+// nRPC's cancellation, from hand-written bytes: HeartBeat{lastbeat: true} on
+// <inbox>.heartbeat stops the server's stream, which ends with EOS and the count it sent.
+TEST_P(NrpcTest, ALastbeatCancelsAStreamedReply) {
+  Serve();
+  const std::string inbox = client_nc_.NewInbox();
+  auto sub = client_nc_.SubscribeSync(inbox);
+  ASSERT_TRUE(sub.ok());
+  ASSERT_EQ(client_nc_.Publish("root.i1.echo_svc.stream",
+                               std::string("\x0a\x07"
+                                           "forever",
+                                           9),
+                               inbox),
+            Status::kOk);
+  auto first = sub->NextMessage(std::chrono::seconds(10));
+  ASSERT_TRUE(first.ok()) << first.error();
+  EXPECT_EQ(first->data(), std::string_view("\x0a\x04"
+                                            "tick",
+                                            6));
+  ASSERT_EQ(client_nc_.Publish(inbox + ".heartbeat", std::string("\x08\x01", 2)), Status::kOk);
+  EXPECT_TRUE(echo_.stream_cancelled.Wait(std::chrono::seconds(10)));
+  uint32_t replies = 1;
+  for (;;) {
+    auto m = sub->NextMessage(std::chrono::seconds(10));
+    ASSERT_TRUE(m.ok()) << m.error();
+    std::string_view d = m->data();
+    if (d == std::string_view("\0", 1)) continue;  // a keep-alive
+    if (!d.empty() && d[0] == '\0') {
+      ::nrpc::Error e;
+      ASSERT_TRUE(e.ParseFromArray(d.data() + 1, static_cast<int>(d.size() - 1)));
+      EXPECT_EQ(e.type(), ::nrpc::Error::EOS);
+      EXPECT_EQ(e.msgcount(), replies);
+      break;
+    }
+    ++replies;
+  }
+}
+
+TEST_P(NrpcTest, NoRequestStreamsArePublishedAndSubscribed) {
+  Serve();
+  nrpc_test::EchoClient echo(client_nc_, "i1");
+  EXPECT_EQ(echo.TicksSubject(), "root.i1.echo_svc.ticks");
+  Counter got;
+  std::string text;
+  auto sub = echo.TicksSubscribe([&](const Text& t) {
+    text = t.text();
+    got.Add();
+  });
+  ASSERT_TRUE(sub.ok());
+  ASSERT_EQ(client_nc_.Flush(), Status::kOk);
+  ASSERT_EQ(echo_handler_->TicksPublish("i1", MakeText("tock")), Status::kOk);
+  ASSERT_TRUE(got.WaitFor(1));
+  EXPECT_EQ(text, "tock");
+  // Another instance's stream is another subject.
+  ASSERT_EQ(echo_handler_->TicksPublish("i2", MakeText("other")), Status::kOk);
+  ASSERT_EQ(echo_handler_->TicksPublish("i1", MakeText("again")), Status::kOk);
+  ASSERT_TRUE(got.WaitFor(2));
+  EXPECT_EQ(text, "again");
 }
 
 GANNET_INSTANTIATE_FOR_BOTH_SERVERS_SANITIZED(NrpcTest);

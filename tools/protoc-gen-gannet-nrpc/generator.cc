@@ -91,6 +91,16 @@ std::string ClientArgs(const MethodModel& m) {
   return Join(args, ", ");
 }
 
+// A NoRequest publisher's parameters: every package, service and method parameter.
+std::vector<std::string> PublishDecls(const FileModel& f, const ServiceModel& s,
+                                      const MethodModel& m) {
+  std::vector<std::string> out;
+  for (const auto& p : f.package_params) out.push_back("const std::string& pkg_" + p);
+  for (const auto& p : s.params) out.push_back("const std::string& svc_" + p);
+  for (const auto& p : m.params) out.push_back("const std::string& " + p);
+  return out;
+}
+
 void Write(google::protobuf::compiler::GeneratorContext* context, const std::string& name,
            const std::string& text) {
   std::unique_ptr<google::protobuf::io::ZeroCopyOutputStream> out(context->Open(name));
@@ -114,6 +124,8 @@ std::string Header(const FileModel& f) {
 #include <gannet/nrpc.h>
 
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -124,7 +136,14 @@ std::string Header(const FileModel& f) {
                        {{"proto", f.proto_name}, {"base", f.base}});
   if (!f.cpp_namespace.empty()) h += "namespace " + f.cpp_namespace + " {\n\n";
   for (const ServiceModel& s : f.services) {
-    Vars v{{"S", s.name}, {"wildcard", WildcardSubject(f, s)}};
+    std::string publish;
+    for (const MethodModel& m : s.methods) {
+      if (!m.no_request) continue;
+      publish += "  // Publishes on " + m.name + "'s NoRequest stream.\n";
+      publish += "  ::gannet::client::Status " + m.name + "Publish(" +
+                 Join(PublishDecls(f, s, m), ", ") + ", const " + m.output_type + "& msg);\n";
+    }
+    Vars v{{"S", s.name}, {"wildcard", WildcardSubject(f, s)}, {"publish", publish}};
     h += Fill(R"(// ---- $S$ ----
 
 // What a server of $S$ implements. Methods run on the handler's subscription thread; a method
@@ -136,14 +155,17 @@ class $S$Server {
 )",
               v);
     for (const MethodModel& m : s.methods) {
-      if (!m.generated()) {
-        h += "  // " + m.name + ": " +
-             (m.no_request ? "a NoRequest (stream) method" : "a streamed-reply method") +
-             ", not generated yet.\n";
-        continue;
-      }
-      if (m.no_reply) {
+      if (m.no_request) {
+        h += "  // " + m.name + ": a NoRequest stream; the handler's " + m.name +
+             "Publish sends on it.\n";
+      } else if (m.no_reply) {
         h += "  virtual void " + m.name + "(" + ServerSignature(m, true) + ") = 0;\n";
+      } else if (m.streamed_reply) {
+        h += "  // A streamed reply: push each reply (false: the caller is gone, stop); return "
+             "true\n"
+             "  // at the end (the caller gets the end of stream) or an Error.\n";
+        h += "  virtual ::gannet::nrpc::Result<bool> " + m.name + "(" + ServerSignature(m, true) +
+             ", const ::gannet::nrpc::Push<" + m.output_type + ">& push) = 0;\n";
       } else {
         h += "  virtual ::gannet::nrpc::Result<" + m.output_type + "> " + m.name + "(" +
              ServerSignature(m, true) + ") = 0;\n";
@@ -167,11 +189,12 @@ class $S$Handler {
   ::gannet::client::Status Unsubscribe();
   // Answers one request (what the subscription's callback calls).
   void Handle(const ::gannet::client::Message& msg);
-
+$publish$
  private:
   ::gannet::client::Connection& nc_;
   $S$Server& server_;
   ::gannet::client::Subscription sub_;
+  ::gannet::nrpc::StreamRunner streams_;  // last: its threads end before the rest goes
 };
 
 // Calls $S$'s methods over a connection.
@@ -191,10 +214,22 @@ class $S$Client {
     h += "  // How long a call waits for its reply (nrpc's Go client: 5 s).\n";
     h += "  std::chrono::milliseconds timeout{std::chrono::seconds(5)};\n\n";
     for (const MethodModel& m : s.methods) {
-      if (!m.generated()) continue;
-      if (m.no_reply) {
+      if (m.no_request) {
+        h += "  // Subscribes to the NoRequest stream " + m.name +
+             " (undecodable messages are dropped).\n";
+        std::vector<std::string> args = ParamDecls(m);
+        args.push_back("std::function<void(const " + m.output_type + "&)> on_message");
+        h += "  ::gannet::client::Result<::gannet::client::Subscription> " + m.name + "Subscribe(" +
+             Join(args, ", ") + ");\n";
+      } else if (m.no_reply) {
         h += "  // Published: no reply, not even an error.\n";
         h += "  ::gannet::client::Status " + m.name + "(" + ClientArgs(m) + ");\n";
+      } else if (m.streamed_reply) {
+        h += "  // Calls on_reply for each reply, until the end of stream: the count of replies.\n";
+        std::string args = ClientArgs(m);
+        h += "  ::gannet::nrpc::Result<uint32_t> " + m.name + "(" + args +
+             (args.empty() ? "" : ", ") + "const std::function<void(const " + m.output_type +
+             "&)>& on_reply);\n";
       } else {
         h += "  ::gannet::nrpc::Result<" + m.output_type + "> " + m.name + "(" + ClientArgs(m) +
              ");\n";
@@ -274,20 +309,11 @@ void $S$Handler::Handle(const ::gannet::client::Message& msg) {
             "  if (call.method == $msub$) return;  // a NoRequest stream: no call to answer\n", mv);
         continue;
       }
-      if (m.streamed_reply) {
-        c += Fill(R"(  if (call.method == $msub$) {
-    return ::gannet::nrpc::RespondError(
-        nc_, msg, ::gannet::nrpc::kProtobuf,
-        {::gannet::nrpc::Error::Type::kServer, "streamed replies are not supported yet", 0});
-  }
-)",
-                  mv);
-        continue;
-      }
       std::vector<std::string> args{"call"};
       for (size_t i = 0; i < m.params.size(); ++i)
         args.push_back("params[" + std::to_string(i) + "]");
       if (!m.void_input) args.emplace_back("request");
+      if (m.streamed_reply) args.emplace_back("push");
       mv["args"] = Join(args, ", ");
       c += Fill(R"(  if (call.method == $msub$) {
     if (!::gannet::nrpc::ParseSubjectTail($nmt$, parsed->tail, &params, &call.encoding, &why)) {
@@ -298,7 +324,21 @@ void $S$Handler::Handle(const ::gannet::client::Message& msg) {
     $in$ request;
 )",
                 mv);
-      if (m.no_reply) {
+      if (m.streamed_reply) {
+        c += Fill(
+            R"(    if (!::gannet::nrpc::ParseRequest(call.encoding, msg.data(), &request, &error)) {
+      return ::gannet::nrpc::RespondError(nc_, msg, call.encoding, error);
+    }
+    // On a thread of its own: the reply may take long, and this thread serves every call.
+    return ::gannet::nrpc::ServeStreamed<$out$>(
+        streams_, nc_, msg, call.encoding,
+        [this, call, params, request](const ::gannet::nrpc::Push<$out$>& push) {
+          return server_.$M$($args$);
+        });
+  }
+)",
+            mv);
+      } else if (m.no_reply) {
         c += Fill(
             R"(    if (!::gannet::nrpc::ParseRequest(call.encoding, msg.data(), &request, &error)) return;
     return ::gannet::nrpc::ServeNoReply([&] { server_.$M$($args$); });
@@ -324,13 +364,14 @@ void $S$Handler::Handle(const ::gannet::client::Message& msg) {
 
 )";
     for (const MethodModel& m : s.methods) {
-      if (!m.generated()) continue;
+      std::string args = ClientArgs(m);
       Vars mv{{"S", s.name},
               {"M", m.name},
               {"out", m.output_type},
               {"parts", SubjectParts(f, s, m)},
               {"decls", Join(ParamDecls(m), ", ")},
-              {"args", ClientArgs(m)},
+              {"args", args},
+              {"sep", args.empty() ? "" : ", "},
               {"names", Join(m.params, ", ")},
               {"req", m.void_input ? "::nrpc::Void()" : "request"}};
       c += Fill(R"(std::string $S$Client::$M$Subject($decls$) const {
@@ -339,9 +380,58 @@ void $S$Handler::Handle(const ::gannet::client::Message& msg) {
 
 )",
                 mv);
-      if (m.no_reply) {
+      if (m.no_request) {
+        std::vector<std::string> decls = ParamDecls(m);
+        decls.push_back("std::function<void(const " + m.output_type + "&)> on_message");
+        mv["subdecls"] = Join(decls, ", ");
+        std::vector<std::string> pub_parts;
+        if (!f.package_subject.empty()) pub_parts.push_back(Quote(f.package_subject));
+        for (const auto& p : f.package_params) pub_parts.push_back("pkg_" + p);
+        pub_parts.push_back(Quote(s.subject));
+        for (const auto& p : s.params) pub_parts.push_back("svc_" + p);
+        pub_parts.push_back(Quote(m.subject));
+        for (const auto& p : m.params) pub_parts.push_back(p);
+        mv["pubparts"] = Join(pub_parts, ", ");
+        mv["pubdecls"] = Join(PublishDecls(f, s, m), ", ");
+        c += Fill(
+            R"(::gannet::client::Result<::gannet::client::Subscription> $S$Client::$M$Subscribe(
+    $subdecls$) {
+  return nc_.Subscribe($M$Subject($names$),
+                       [on_message = std::move(on_message)](::gannet::client::Message& m) {
+                         $out$ msg;
+                         if (msg.ParseFromArray(m.data().data(), static_cast<int>(m.data().size()))) {
+                           on_message(msg);
+                         }
+                       });
+}
+
+::gannet::client::Status $S$Handler::$M$Publish($pubdecls$, const $out$& msg) {
+  std::string data;
+  if (!msg.SerializeToString(&data)) return ::gannet::client::Status::kInvalidArgument;
+  return nc_.Publish(::gannet::nrpc::JoinSubject({$pubparts$}), data);
+}
+
+)",
+            mv);
+      } else if (m.no_reply) {
         c += Fill(R"(::gannet::client::Status $S$Client::$M$($args$) {
   return ::gannet::nrpc::Publish(nc_, $M$Subject($names$), $req$);
+}
+
+)",
+                  mv);
+      } else if (m.streamed_reply) {
+        c += Fill(R"(::gannet::nrpc::Result<uint32_t> $S$Client::$M$(
+    $args$$sep$const std::function<void(const $out$&)>& on_reply) {
+  return ::gannet::nrpc::StreamCall(
+      nc_, $M$Subject($names$), $req$,
+      [&on_reply](std::string_view data) {
+        $out$ reply;
+        if (!reply.ParseFromArray(data.data(), static_cast<int>(data.size()))) return false;
+        on_reply(reply);
+        return true;
+      },
+      timeout);
 }
 
 )",

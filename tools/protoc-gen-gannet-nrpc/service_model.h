@@ -18,9 +18,8 @@ struct MethodModel {
   std::string output_type;
   bool void_input = false;      // nrpc.Void: no request argument
   bool no_reply = false;        // nrpc.NoReply: published, not answered
-  bool no_request = false;      // nrpc.NoRequest: a stream to subscribe to (not generated)
-  bool streamed_reply = false;  // option streamedReply (not generated)
-  bool generated() const { return !no_request && !streamed_reply; }
+  bool no_request = false;      // nrpc.NoRequest: a stream the server publishes, not a call
+  bool streamed_reply = false;  // option streamedReply: many replies, then the end of stream
 };
 
 struct ServiceModel {
