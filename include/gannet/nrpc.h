@@ -34,8 +34,12 @@ class MessageLite;
 
 namespace gannet::nrpc {
 
-// The encoding a call uses when its subject names none.
+// The encoding a call uses when its subject names none, and the other one nRPC defines (a
+// ".json" suffix on the subject): protobuf's JSON mapping with the .proto's field names, zero
+// values left out, as Go's encoding/json writes nRPC's generated structs. Services whose
+// messages are lite (optimize_for = LITE_RUNTIME) have protobuf only.
 inline constexpr std::string_view kProtobuf = "protobuf";
+inline constexpr std::string_view kJson = "json";
 
 // An nrpc.Error: why the server did not answer with a reply.
 struct Error {
@@ -137,28 +141,35 @@ std::optional<ParsedSubject> ParseSubject(std::string_view package_subject, size
 bool ParseSubjectTail(size_t method_params, const std::vector<std::string>& tail,
                       std::vector<std::string>* params, std::string* encoding, std::string* why);
 
-// An error reply's bytes: 0x00, then the nrpc.Error in protobuf.
-std::string EncodeError(const Error& error);
-// Decodes a reply: true and *error set if it is an error reply (0x00 first), false if it is a
-// plain reply. A malformed error reply decodes as a SERVER error saying so.
-bool DecodeError(std::string_view data, Error* error);
+// A message in an encoding (false: the encoding is unknown, or the message does not encode or
+// decode in it).
+bool Marshal(std::string_view encoding, const google::protobuf::MessageLite& message,
+             std::string* out);
+bool Unmarshal(std::string_view encoding, std::string_view data,
+               google::protobuf::MessageLite* message);
 
-// Sends `request` on `subject` and waits up to `timeout` for the reply, which is parsed into
-// `*reply` (or decoded as an nrpc.Error). Returns kOk, an rpc error or the transport's status.
-Result<bool> Call(client::Connection& nc, const std::string& subject,
+// An error reply's bytes: in protobuf, 0x00 then the nrpc.Error; in json, {"__error__": ...}.
+std::string EncodeError(const Error& error, std::string_view encoding = kProtobuf);
+// Decodes a reply: true and *error set if it is an error reply, false if it is a plain reply.
+// A malformed error reply decodes as a SERVER error saying so.
+bool DecodeError(std::string_view data, Error* error, std::string_view encoding = kProtobuf);
+
+// Sends `request` on `subject` (plus ".<encoding>" for an encoding other than protobuf) and
+// waits up to `timeout` for the reply, which is decoded into `*reply` (or as an nrpc.Error).
+// Returns kOk, an rpc error or the transport's status.
+Result<bool> Call(client::Connection& nc, const std::string& subject, std::string_view encoding,
                   const google::protobuf::MessageLite& request,
                   google::protobuf::MessageLite* reply, std::chrono::milliseconds timeout);
 // A NoReply method: the request is published, nothing comes back.
 client::Status Publish(client::Connection& nc, const std::string& subject,
-                       const google::protobuf::MessageLite& request);
+                       std::string_view encoding, const google::protobuf::MessageLite& request);
 
-// Server side: parses `data` into `*request` for `encoding` (protobuf only). Fills *error with
-// the CLIENT error nrpc's Go handlers send ("bad request received: ...") and returns false if
-// it cannot.
+// Server side: decodes `data` into `*request`. Fills *error with the CLIENT error nrpc's Go
+// handlers send ("bad request received: ...") and returns false if it cannot.
 bool ParseRequest(std::string_view encoding, std::string_view data,
                   google::protobuf::MessageLite* request, Error* error);
-// Answers a request message: the reply serialized, or the error reply (as JSON for the json
-// encoding, which is otherwise not supported). Nothing if the request has no reply subject.
+// Answers a request message: the reply or the error reply, in `encoding` (an unknown
+// encoding's error is sent in protobuf). Nothing if the request has no reply subject.
 void Respond(client::Connection& nc, const client::Message& request, std::string_view encoding,
              const google::protobuf::MessageLite* reply, const Error* error);
 
@@ -208,7 +219,7 @@ using Push = std::function<bool(const T&)>;
 // received, which must match the server's) or an error. Keep-alive messages (one 0x00 byte)
 // only restart the timeout, which runs from the last message received.
 Result<uint32_t> StreamCall(client::Connection& nc, const std::string& subject,
-                            const google::protobuf::MessageLite& request,
+                            std::string_view encoding, const google::protobuf::MessageLite& request,
                             const std::function<bool(std::string_view)>& on_reply,
                             std::chrono::milliseconds timeout);
 

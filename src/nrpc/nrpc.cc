@@ -2,7 +2,11 @@
 // error replies, calls and answers, as nats-rpc/nrpc's nrpc.go does them on the wire.
 #include "gannet/nrpc.h"
 
+#include <google/protobuf/message.h>
 #include <google/protobuf/message_lite.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <nlohmann/json.hpp>
 
 #include "nrpc.pb.h"
 
@@ -43,37 +47,29 @@ const char* TypeName(Error::Type t) {
   return "UNKNOWN";
 }
 
-// The JSON error reply nrpc's Go code sends for the json encoding: {"__error__": Error}, with
-// Go's encoding/json rules for the generated struct (zero fields omitted, type as a number).
-std::string EncodeJsonError(const Error& e) {
-  std::string out = "{\"__error__\":{";
-  bool first = true;
-  auto field = [&](const std::string& kv) {
-    if (!first) out += ',';
-    out += kv;
-    first = false;
-  };
-  if (e.type != Error::Type::kClient) field("\"type\":" + std::to_string(static_cast<int>(e.type)));
-  if (!e.message.empty()) {
-    std::string quoted = "\"";
-    for (char c : e.message) {
-      if (c == '"' || c == '\\') {
-        quoted += '\\';
-        quoted += c;
-      } else if (static_cast<unsigned char>(c) < 0x20) {
-        static const char* kHex = "0123456789abcdef";
-        quoted += "\\u00";
-        quoted += kHex[(c >> 4) & 0xf];
-        quoted += kHex[c & 0xf];
-      } else {
-        quoted += c;
-      }
-    }
-    field("\"message\":" + quoted + "\"");
-  }
-  if (e.msg_count != 0) field("\"msgCount\":" + std::to_string(e.msg_count));
-  return out + "}}";
+const google::protobuf::Message* Full(const google::protobuf::MessageLite& m) {
+  return dynamic_cast<const google::protobuf::Message*>(&m);
 }
+
+::nrpc::Error ToProto(const Error& error) {
+  ::nrpc::Error e;
+  e.set_type(static_cast<::nrpc::Error_Type>(static_cast<int>(error.type)));
+  e.set_message(error.message);
+  e.set_msgcount(error.msg_count);
+  return e;
+}
+
+// The JSON nrpc's Go code writes for an nrpc.Error (encoding/json on the generated struct: zero
+// fields left out, the type as a number), inside {"__error__": ...}.
+std::string EncodeJsonError(const Error& e) {
+  nlohmann::json inner = nlohmann::json::object();
+  if (e.type != Error::Type::kClient) inner["type"] = static_cast<int>(e.type);
+  if (!e.message.empty()) inner["message"] = e.message;
+  if (e.msg_count != 0) inner["msgCount"] = e.msg_count;
+  return nlohmann::json{{"__error__", inner}}.dump();
+}
+
+constexpr std::string_view kJsonErrorPrefix = "{\"__error__\":";
 
 }  // namespace
 
@@ -152,20 +148,54 @@ bool ParseSubjectTail(size_t method_params, const std::vector<std::string>& tail
   return true;
 }
 
-std::string EncodeError(const Error& error) {
-  ::nrpc::Error e;
-  e.set_type(static_cast<::nrpc::Error_Type>(static_cast<int>(error.type)));
-  e.set_message(error.message);
-  e.set_msgcount(error.msg_count);
+bool Marshal(std::string_view encoding, const google::protobuf::MessageLite& message,
+             std::string* out) {
+  out->clear();
+  if (encoding == kProtobuf) return message.SerializeToString(out);
+  if (encoding != kJson || !Full(message)) return false;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  return google::protobuf::util::MessageToJsonString(*Full(message), out, options).ok();
+}
+
+bool Unmarshal(std::string_view encoding, std::string_view data,
+               google::protobuf::MessageLite* message) {
+  if (encoding == kProtobuf) {
+    return message->ParseFromArray(data.data(), static_cast<int>(data.size()));
+  }
+  auto* full = dynamic_cast<google::protobuf::Message*>(message);
+  if (encoding != kJson || !full) return false;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;  // as Go's encoding/json
+  return google::protobuf::util::JsonStringToMessage(
+             google::protobuf::StringPiece(data.data(), data.size()), full, options)
+      .ok();
+}
+
+std::string EncodeError(const Error& error, std::string_view encoding) {
+  if (encoding == kJson) return EncodeJsonError(error);
   std::string out(1, '\0');
-  e.AppendToString(&out);
+  ToProto(error).AppendToString(&out);
   return out;
 }
 
-bool DecodeError(std::string_view data, Error* error) {
-  if (data.empty() || data[0] != '\0') return false;
+bool DecodeError(std::string_view data, Error* error, std::string_view encoding) {
   ::nrpc::Error e;
-  if (!e.ParseFromArray(data.data() + 1, static_cast<int>(data.size() - 1))) {
+  bool parsed;
+  if (encoding == kJson) {
+    // As nrpc's UnmarshalResponse: an error reply starts with {"__error__":.
+    if (data.size() <= kJsonErrorPrefix.size() ||
+        data.substr(0, kJsonErrorPrefix.size()) != kJsonErrorPrefix) {
+      return false;
+    }
+    nlohmann::json j = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
+    parsed =
+        j.is_object() && j.contains("__error__") && Unmarshal(kJson, j["__error__"].dump(), &e);
+  } else {
+    if (data.empty() || data[0] != '\0') return false;
+    parsed = e.ParseFromArray(data.data() + 1, static_cast<int>(data.size() - 1));
+  }
+  if (!parsed) {
     *error = Error{Error::Type::kServer, "malformed nrpc.Error in the reply", 0};
     return true;
   }
@@ -173,40 +203,44 @@ bool DecodeError(std::string_view data, Error* error) {
   return true;
 }
 
-Result<bool> Call(client::Connection& nc, const std::string& subject,
+Result<bool> Call(client::Connection& nc, const std::string& subject, std::string_view encoding,
                   const google::protobuf::MessageLite& request,
                   google::protobuf::MessageLite* reply, std::chrono::milliseconds timeout) {
   std::string data;
-  if (!request.SerializeToString(&data)) {
-    return Result<bool>(client::Status::kInvalidArgument, "the request does not serialize");
+  if (!Marshal(encoding, request, &data)) {
+    return Result<bool>(client::Status::kInvalidArgument,
+                        "the request does not encode in " + std::string(encoding));
   }
-  client::Result<client::Message> msg = nc.Request(subject, data, timeout);
+  client::Result<client::Message> msg = nc.Request(
+      encoding == kProtobuf ? subject : subject + "." + std::string(encoding), data, timeout);
   if (!msg.ok()) return Result<bool>(msg.status(), msg.detail());
   Error error;
-  if (DecodeError(msg->data(), &error)) return error;
-  if (!reply->ParseFromArray(msg->data().data(), static_cast<int>(msg->data().size()))) {
-    return Error{Error::Type::kServer, "the reply does not parse as " + reply->GetTypeName(), 0};
+  if (DecodeError(msg->data(), &error, encoding)) return error;
+  if (!Unmarshal(encoding, msg->data(), reply)) {
+    return Error{Error::Type::kServer, "the reply does not decode as " + reply->GetTypeName(), 0};
   }
   return true;
 }
 
 client::Status Publish(client::Connection& nc, const std::string& subject,
-                       const google::protobuf::MessageLite& request) {
+                       std::string_view encoding, const google::protobuf::MessageLite& request) {
   std::string data;
-  if (!request.SerializeToString(&data)) return client::Status::kInvalidArgument;
-  return nc.Publish(subject, data);
+  if (!Marshal(encoding, request, &data)) return client::Status::kInvalidArgument;
+  return nc.Publish(encoding == kProtobuf ? subject : subject + "." + std::string(encoding), data);
 }
 
 bool ParseRequest(std::string_view encoding, std::string_view data,
                   google::protobuf::MessageLite* request, Error* error) {
-  if (encoding != kProtobuf) {
+  if (encoding != kProtobuf && encoding != kJson) {
     *error = Error{Error::Type::kClient,
                    "bad request received: Invalid encoding: " + std::string(encoding), 0};
     return false;
   }
-  if (!request->ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+  if (!Unmarshal(encoding, data, request)) {
     *error = Error{Error::Type::kClient,
-                   "bad request received: not a valid " + request->GetTypeName(), 0};
+                   "bad request received: not a valid " + request->GetTypeName() + " in " +
+                       std::string(encoding),
+                   0};
     return false;
   }
   return true;
@@ -217,10 +251,9 @@ void Respond(client::Connection& nc, const client::Message& request, std::string
   if (request.reply().empty()) return;
   std::string data;
   if (error) {
-    // A json caller reads a json error; any other encoding gets protobuf's.
-    data = encoding == "json" ? EncodeJsonError(*error) : EncodeError(*error);
-  } else if (reply && !reply->SerializeToString(&data)) {
-    data = EncodeError(Error{Error::Type::kServer, "the reply does not serialize", 0});
+    data = EncodeError(*error, encoding);
+  } else if (reply && !Marshal(encoding, *reply, &data)) {
+    data = EncodeError(Error{Error::Type::kServer, "the reply does not encode", 0}, encoding);
   }
   nc.Publish(request.reply(), data);
 }

@@ -21,18 +21,21 @@ bool IsKeepAlive(std::string_view data) { return data.size() == 1 && data[0] == 
 }  // namespace
 
 Result<uint32_t> StreamCall(client::Connection& nc, const std::string& subject,
-                            const google::protobuf::MessageLite& request,
+                            std::string_view encoding, const google::protobuf::MessageLite& request,
                             const std::function<bool(std::string_view)>& on_reply,
                             std::chrono::milliseconds timeout) {
   std::string data;
-  if (!request.SerializeToString(&data)) {
-    return Result<uint32_t>(client::Status::kInvalidArgument, "the request does not serialize");
+  std::string heartbeat;  // HeartBeat{} in the call's encoding: no bytes, or {}
+  if (!Marshal(encoding, request, &data) || !Marshal(encoding, ::nrpc::HeartBeat(), &heartbeat)) {
+    return Result<uint32_t>(client::Status::kInvalidArgument,
+                            "the request does not encode in " + std::string(encoding));
   }
   const std::string inbox = nc.NewInbox();
   const std::string heartbeats = inbox + ".heartbeat";
   auto sub = nc.SubscribeSync(inbox);
   if (!sub.ok()) return Result<uint32_t>(sub.status(), sub.detail());
-  if (client::Status st = nc.Publish(subject, data, inbox); st != client::Status::kOk) {
+  const std::string full = encoding == kProtobuf ? subject : subject + "." + std::string(encoding);
+  if (client::Status st = nc.Publish(full, data, inbox); st != client::Status::kOk) {
     return Result<uint32_t>(st);
   }
   uint32_t count = 0;
@@ -41,7 +44,7 @@ Result<uint32_t> StreamCall(client::Connection& nc, const std::string& subject,
   for (;;) {
     auto now = Clock::now();
     if (now >= beat) {
-      nc.Publish(heartbeats, "");  // HeartBeat{}: no field set, no bytes
+      nc.Publish(heartbeats, heartbeat);
       beat += kBeat;
     }
     const auto deadline = last + timeout;
@@ -59,7 +62,7 @@ Result<uint32_t> StreamCall(client::Connection& nc, const std::string& subject,
     std::string_view body = msg->data();
     if (IsKeepAlive(body)) continue;
     Error error;
-    if (DecodeError(body, &error)) {
+    if (DecodeError(body, &error, encoding)) {
       sub->Unsubscribe();
       if (error.type != Error::Type::kEos) return error;
       if (error.msg_count != count) {
@@ -100,8 +103,7 @@ void ServeStream(client::Connection& nc, const client::Message& request, std::st
         if (!hb.ok()) break;
         heard = true;
         ::nrpc::HeartBeat beat;
-        if (!beat.ParseFromArray(hb->data().data(), static_cast<int>(hb->data().size())) ||
-            beat.lastbeat()) {
+        if (!Unmarshal(encoding, hb->data(), &beat) || beat.lastbeat()) {
           cancelled = true;  // the caller gave up (or speaks no nRPC)
         }
       }
@@ -117,7 +119,7 @@ void ServeStream(client::Connection& nc, const client::Message& request, std::st
   RawPush push = [&](const google::protobuf::MessageLite& m) {
     if (cancelled || stopping) return false;
     std::string data;
-    if (!m.SerializeToString(&data) || nc.Publish(reply, data) != client::Status::kOk) {
+    if (!Marshal(encoding, m, &data) || nc.Publish(reply, data) != client::Status::kOk) {
       cancelled = true;
       return false;
     }

@@ -294,9 +294,59 @@ TEST_P(NrpcTest, WireFormatIsNrpcs) {
   ASSERT_TRUE(e.ParseFromString(bad.substr(1)));
   EXPECT_EQ(e.type(), ::nrpc::Error::CLIENT);
   EXPECT_EQ(e.message().rfind("bad request received: ", 0), 0u) << e.message();
-  // The json encoding (a ".json" suffix): refused, in JSON, as nrpc's Go handler writes errors.
-  EXPECT_EQ(RawRequest("root.i1.echo_svc.say_it.json", "{\"text\":\"x\"}"),
-            "{\"__error__\":{\"message\":\"bad request received: Invalid encoding: json\"}}");
+  // An encoding nRPC does not define: a CLIENT error (in protobuf).
+  std::string xml = RawRequest("root.i1.echo_svc.say_it.xml", "<text/>");
+  ASSERT_FALSE(xml.empty());
+  ASSERT_TRUE(e.ParseFromString(xml.substr(1)));
+  EXPECT_EQ(e.message(), "bad request received: Invalid encoding: xml");
+}
+
+// The json encoding (a ".json" suffix), as Go's encoding/json reads and writes nRPC's structs:
+// the .proto's field names, zero values left out, unknown fields ignored, errors in
+// {"__error__": ...} with the type as a number.
+TEST_P(NrpcTest, JsonEncodingIsNrpcs) {
+  Serve();
+  EXPECT_EQ(RawRequest("root.i1.echo_svc.say_it.json", R"({"text":"abc","extra":1})"),
+            R"({"text":"echo abc"})");
+  EXPECT_EQ(RawRequest("root.i1.echo_svc.say_it.json", R"({"text":"refuse"})"),
+            R"({"__error__":{"message":"refused: refuse"}})");
+  EXPECT_EQ(RawRequest("root.i1.echo_svc.say_it.json", R"({"text":"throw"})"),
+            R"({"__error__":{"message":"the handler threw","type":1}})");
+  EXPECT_EQ(RawRequest("root.i1.echo_svc.say_it.json", "not json"),
+            R"({"__error__":{"message":"bad request received: not a valid )"
+            R"(gannet.nrpc_test.Text in json"}})");
+
+  // The generated client in json: calls, errors, a streamed reply (heartbeats in json too).
+  nrpc_test::EchoClient echo(client_nc_, "i1");
+  echo.encoding = std::string(nrpc::kJson);
+  auto r = echo.Say(MakeText("j"));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->text(), "echo j");
+  auto refused = echo.Say(MakeText("refuse"));
+  ASSERT_TRUE(refused.is_rpc_error());
+  EXPECT_EQ(refused.rpc_error().message, "refused: refuse");
+  std::vector<std::string> got;
+  auto three = echo.Stream(MakeText("three"), [&](const Text& t) { got.push_back(t.text()); });
+  ASSERT_TRUE(three.ok()) << three.error();
+  EXPECT_EQ(*three, 3u);
+  EXPECT_EQ(got, (std::vector<std::string>{"1", "2", "3"}));
+  auto v = echo.Nothing(MakeText("x"));
+  ASSERT_TRUE(v.ok()) << v.error();
+}
+
+// A json error reply as nRPC's Go server writes it, decoded by the generated client.
+TEST_P(NrpcTest, ClientDecodesNrpcJsonErrors) {
+  auto sub = server_nc_.Subscribe("root.i1.echo_svc.say_it.json", [this](client::Message& m) {
+    server_nc_.Respond(m, R"({"__error__":{"type":1,"message":"boom"}})");
+  });
+  ASSERT_TRUE(sub.ok());
+  ASSERT_EQ(server_nc_.Flush(), Status::kOk);
+  nrpc_test::EchoClient echo(client_nc_, "i1");
+  echo.encoding = std::string(nrpc::kJson);
+  auto err = echo.Say(MakeText("e"));
+  ASSERT_TRUE(err.is_rpc_error()) << err.error();
+  EXPECT_EQ(err.rpc_error().type, nrpc::Error::Type::kServer);
+  EXPECT_EQ(err.rpc_error().message, "boom");
 }
 
 // The other way: a reply and an error reply from an nRPC server, as bytes, reach the generated

@@ -212,7 +212,9 @@ class $S$Client {
     h += "  " + std::string(ctor.size() == 1 ? "explicit " : "") + s.name + "Client(" +
          Join(ctor, ", ") + ")\n      : " + init + " {}\n\n";
     h += "  // How long a call waits for its reply (nrpc's Go client: 5 s).\n";
-    h += "  std::chrono::milliseconds timeout{std::chrono::seconds(5)};\n\n";
+    h += "  std::chrono::milliseconds timeout{std::chrono::seconds(5)};\n";
+    h += "  // The calls' encoding: ::gannet::nrpc::kProtobuf, or kJson.\n";
+    h += "  std::string encoding{::gannet::nrpc::kProtobuf};\n\n";
     for (const MethodModel& m : s.methods) {
       if (m.no_request) {
         h += "  // Subscribes to the NoRequest stream " + m.name +
@@ -415,7 +417,7 @@ void $S$Handler::Handle(const ::gannet::client::Message& msg) {
             mv);
       } else if (m.no_reply) {
         c += Fill(R"(::gannet::client::Status $S$Client::$M$($args$) {
-  return ::gannet::nrpc::Publish(nc_, $M$Subject($names$), $req$);
+  return ::gannet::nrpc::Publish(nc_, $M$Subject($names$), encoding, $req$);
 }
 
 )",
@@ -424,10 +426,10 @@ void $S$Handler::Handle(const ::gannet::client::Message& msg) {
         c += Fill(R"(::gannet::nrpc::Result<uint32_t> $S$Client::$M$(
     $args$$sep$const std::function<void(const $out$&)>& on_reply) {
   return ::gannet::nrpc::StreamCall(
-      nc_, $M$Subject($names$), $req$,
-      [&on_reply](std::string_view data) {
+      nc_, $M$Subject($names$), encoding, $req$,
+      [this, &on_reply](std::string_view data) {
         $out$ reply;
-        if (!reply.ParseFromArray(data.data(), static_cast<int>(data.size()))) return false;
+        if (!::gannet::nrpc::Unmarshal(encoding, data, &reply)) return false;
         on_reply(reply);
         return true;
       },
@@ -439,7 +441,7 @@ void $S$Handler::Handle(const ::gannet::client::Message& msg) {
       } else {
         c += Fill(R"(::gannet::nrpc::Result<$out$> $S$Client::$M$($args$) {
   $out$ reply;
-  auto r = ::gannet::nrpc::Call(nc_, $M$Subject($names$), $req$, &reply, timeout);
+  auto r = ::gannet::nrpc::Call(nc_, $M$Subject($names$), encoding, $req$, &reply, timeout);
   if (r.is_rpc_error()) return r.rpc_error();
   if (!r.ok()) return {r.status(), r.detail()};
   return reply;
