@@ -7,7 +7,8 @@ Each pod runs its container's command, arguments and environment as rendered; it
 the address Kubernetes would (-a, --cluster). Checks: the full mesh forms from the rendered
 routes; a subscriber (gannet sub, all nodes' URLs) moves off a pod stopped as the kubelet stops
 it (the preStop hook's lame duck mode, then SIGTERM) and off a pod killed outright, and keeps
-receiving; gannet-streaming, on its claim, answers through the mesh.
+receiving; gannet-streaming, on its claim, answers through the mesh; the TLS rendering serves
+a client that verifies the Secret's certificate.
 
 usage: k8s_cluster_test.py GANNET_SERVER GANNET_STREAMING GANNET"""
 import json
@@ -15,6 +16,8 @@ import os
 import queue
 import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -67,7 +70,7 @@ class Pod:
     """One pod of a StatefulSet: its container run as a process with its volumes as
     directories (mount path prefixes rewritten in the arguments and the ConfigMap's files)."""
 
-    def __init__(self, work, name, ip, container, volumes, config_maps, binaries):
+    def __init__(self, work, name, ip, container, volumes, config_maps, binaries, secrets=None):
         self.name, self.ip = name, ip
         self.dir = os.path.join(work, name)
         self.paths = {}
@@ -77,10 +80,15 @@ class Pod:
             os.makedirs(self.paths[m["mountPath"]], exist_ok=True)
         for m in mounts:
             source = volumes.get(m["name"], {})
+            files = {}
             if "configMap" in source:
-                for file_name, text in config_maps[source["configMap"]["name"]].items():
-                    with open(os.path.join(self.paths[m["mountPath"]], file_name), "w") as f:
-                        f.write(self.local(text))
+                files = {k: self.local(v)
+                         for k, v in config_maps[source["configMap"]["name"]].items()}
+            elif "secret" in source:
+                files = (secrets or {})[source["secret"]["secretName"]]
+            for file_name, text in files.items():
+                with open(os.path.join(self.paths[m["mountPath"]], file_name), "w") as f:
+                    f.write(text)
         self.env = dict(os.environ)
         for e in container.get("env", []):
             field = e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
@@ -138,6 +146,50 @@ class Lines:
                 return None
             if pred(line):
                 return line
+
+
+def make_tls_secret(work, hostname):
+    """A kubernetes.io/tls Secret's files (tls.crt, tls.key, ca.crt) for hostname, by openssl."""
+    d = os.path.join(work, "secret")
+    os.makedirs(d)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                    f"/CN={hostname}", "-addext", f"subjectAltName=DNS:{hostname}",
+                    "-keyout", f"{d}/tls.key", "-out", f"{d}/tls.crt"],
+                   check=True, capture_output=True)
+    files = {}
+    for name in ("tls.crt", "tls.key"):
+        with open(os.path.join(d, name)) as f:
+            files[name] = f.read()
+    files["ca.crt"] = files["tls.crt"]
+    return files
+
+
+def tls_ping(ip, port, ca_pem, hostname, proc):
+    """A client of a TLS server (INFO in clear, then the handshake, verifying the certificate
+    for hostname), PING/PONG."""
+    end = time.monotonic() + DEADLINE
+    while True:
+        try:
+            raw = socket.create_connection((ip, port), timeout=5)
+            break
+        except ConnectionRefusedError:
+            if proc.poll() is not None or time.monotonic() > end:
+                nats_probe.fail("the TLS pod does not listen")
+            time.sleep(0.005)  # not listening yet: poll again
+    info = b""
+    while not info.endswith(b"\r\n"):
+        info += raw.recv(1)
+    if b'"tls_required":true' not in info:
+        nats_probe.fail(f"the TLS pod's INFO does not require TLS: {info!r}")
+    ctx = ssl.create_default_context(cadata=ca_pem)
+    with ctx.wrap_socket(raw, server_hostname=hostname) as tls:
+        tls.sendall(b'CONNECT {"verbose":false,"tls_required":true}\r\nPING\r\n')
+        reply = b""
+        while b"\r\n" not in reply:
+            reply += tls.recv(4096)
+        if not reply.startswith(b"PONG"):
+            nats_probe.fail(f"TLS PING answered {reply!r}")
 
 
 def main():
@@ -278,6 +330,23 @@ def main():
             nats_probe.fail("the file store is not on the claim")
         print(f"gannet-streaming answers through {third.name} ({len(reply)} bytes), "
               f"file store on its claim: {sorted(os.listdir(store))}")
+
+        # The TLS rendering (tls.secret): its Secret volume holds a key pair for the pod's DNS
+        # name; a client verifying that name gets through the handshake.
+        tls_docs = render(["tls.secret=gannet-tls"])
+        tls_set = find(tls_docs, "StatefulSet", "server")
+        tls_pod_spec = tls_set["spec"]["template"]["spec"]
+        tls_container = tls_pod_spec["containers"][0]
+        tls_name = f"{names[0]}.{domain}"
+        secret = make_tls_secret(work, tls_name)
+        tpod = Pod(os.path.join(work, "tls"), names[0], "127.0.0.31", tls_container,
+                   {v["name"]: v for v in tls_pod_spec["volumes"]},
+                   {d["metadata"]["name"]: d["data"] for d in tls_docs if d["kind"] == "ConfigMap"},
+                   binaries, secrets={"gannet-tls": secret})
+        tpod.start(["-a", tpod.ip, "--cluster", f"nats://{tpod.ip}:{ports['cluster']}"])
+        pods.append(tpod)
+        tls_ping(tpod.ip, ports["client"], secret["ca.crt"], tls_name, tpod.proc)
+        print("the TLS rendering serves TLS clients with the Secret's certificate")
         passed = True
     finally:
         if sub:
