@@ -2,8 +2,8 @@
 """The OCI images (`make image`) run and serve: each image is unpacked with umoci, as a
 container runtime would, and its configured command (entrypoint + cmd, working directory,
 environment from the image config) runs chrooted in its root file system, in network, user and
-mount namespaces of the test's own. A client connects to the image's ports as the image declares
-them: gannet-server on 4222 (PING/PONG, with the image's cluster port 6222 and its monitor
+mount namespaces of the test's own, on a read-only root as the Kubernetes manifests run them.
+A client connects to the image's ports as the image declares them: gannet-server on 4222 (PING/PONG, with the image's cluster port 6222 and its monitor
 /healthz on 8222), gannet-streaming on 4222 (a Streaming discover request answered).
 
 usage: image_test.py OCI_LAYOUT VERSION"""
@@ -26,6 +26,18 @@ def unpack(layout, ref, into):
         process = json.load(f)["process"]
     rootfs = os.path.join(into, "rootfs")
     return rootfs, process
+
+
+def read_only(rootfs):
+    """Mounts the unpacked root file system read-only on itself (in the test's mount namespace),
+    as the Kubernetes manifests run the images (readOnlyRootFilesystem)."""
+    subprocess.run(["mount", "--bind", rootfs, rootfs], check=True)
+    subprocess.run(["mount", "-o", "remount,bind,ro", rootfs], check=True)
+    try:
+        open(os.path.join(rootfs, "written"), "w").close()
+        nats_probe.fail("the root file system is still writable")
+    except OSError:
+        pass  # read-only, as wanted
 
 
 def start(rootfs, process):
@@ -54,6 +66,7 @@ def main():
         for want in ("gannet-server", "gannet-server.conf", "etc/ssl/certs/ca-certificates.crt"):
             if want not in files:
                 nats_probe.fail(f"{want} missing from the gannet-server image")
+        read_only(rootfs)
         p = start(rootfs, process)
         procs.append(p)
         conn = nats_probe.wait_serving("127.0.0.1", 4222, p)
@@ -71,6 +84,7 @@ def main():
 
         rootfs, process = unpack(layout, f"gannet-streaming:{version}",
                                  os.path.join(work, "streaming"))
+        read_only(rootfs)
         p = start(rootfs, process)
         procs.append(p)
         conn = nats_probe.wait_serving("127.0.0.1", 4222, p)
@@ -85,6 +99,8 @@ def main():
             if p.poll() is None:
                 p.terminate()
                 p.wait(timeout=10)
+        for d in ("server", "streaming"):  # the read-only mounts go before the files
+            subprocess.run(["umount", os.path.join(work, d, "rootfs")], capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
     return 0
 
