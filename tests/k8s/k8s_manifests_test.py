@@ -3,8 +3,9 @@
 Secret with client verification, five nodes) is checked object by object against the Kubernetes
 API's schema as Debian's python3-kubernetes carries it (its models are generated from the
 Kubernetes OpenAPI specification, v1.22): the apiVersion serves the kind, every field exists in
-its kind's schema with the schema's type, required fields are present; and gannet-server accepts
-each rendered configuration (-t). The committed deploy/k8s/*.yaml must equal the default
+its kind's schema with the schema's type, required fields are present; the objects agree with
+each other (selectors, the headless Service, volumes, named ports, routes to pods that exist);
+and gannet-server accepts each rendered configuration (-t). The committed deploy/k8s/*.yaml must equal the default
 rendering.
 
 usage: k8s_manifests_test.py GANNET_SERVER"""
@@ -120,6 +121,70 @@ def check_config(server, text, where):
             errors.append(f"{where}: gannet-server -t refuses the config: {out.stderr}")
 
 
+def matches(selector, labels):
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def check_references(docs, where):
+    """What the API server or the kubelet would refuse or trip on across objects: a selector
+    that misses its pods, a serviceName with no headless Service, a volume mount with no volume,
+    a ConfigMap or a named port that does not exist, a route to a pod the StatefulSet does not
+    make."""
+    by_kind = {}
+    for d in docs:
+        by_kind.setdefault(d["kind"], []).append(d)
+    config_maps = {d["metadata"]["name"]: d for d in by_kind.get("ConfigMap", [])}
+    services = {d["metadata"]["name"]: d for d in by_kind.get("Service", [])}
+    pod_labels = []
+    for st in by_kind.get("StatefulSet", []):
+        spec, name = st["spec"], st["metadata"]["name"]
+        labels = spec["template"]["metadata"]["labels"]
+        pod_labels.append(labels)
+        if not matches(spec["selector"]["matchLabels"], labels):
+            errors.append(f"{where}: StatefulSet {name}'s selector misses its pod template")
+        svc = services.get(spec["serviceName"])
+        if not svc or svc["spec"].get("clusterIP") != "None":
+            errors.append(f"{where}: StatefulSet {name}'s serviceName is no headless Service")
+        pod = spec["template"]["spec"]
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        volumes.update({c["metadata"]["name"]: c for c in spec.get("volumeClaimTemplates", [])})
+        for v in volumes.values():
+            cm = v.get("configMap", {}).get("name")
+            if cm and cm not in config_maps:
+                errors.append(f"{where}: {name} mounts ConfigMap {cm}, which is not rendered")
+        for c in pod["containers"]:
+            ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+            for m in c.get("volumeMounts", []):
+                if m["name"] not in volumes:
+                    errors.append(f"{where}: {name}/{c['name']} mounts no volume {m['name']}")
+            for probe in ("livenessProbe", "readinessProbe"):
+                port = c.get(probe, {}).get("httpGet", {}).get("port")
+                if isinstance(port, str) and port not in ports:
+                    errors.append(f"{where}: {name}'s {probe} names no port {port}")
+        # Every route names a pod this StatefulSet makes, through its headless Service.
+        for cm in config_maps.values():
+            conf = cm["data"].get("gannet-server.conf", "")
+            for line in conf.splitlines():
+                line = line.strip()
+                if line.startswith("nats://") and st["metadata"]["labels"].get(
+                        "app.kubernetes.io/component") == "server":
+                    host = line[len("nats://"):].split(":")[0]
+                    pod_name, _, rest = host.partition(".")
+                    ordinal = pod_name[len(name) + 1:]
+                    if (not pod_name.startswith(name + "-") or not ordinal.isdigit() or
+                            int(ordinal) >= spec["replicas"] or
+                            not rest.startswith(spec["serviceName"] + ".")):
+                        errors.append(f"{where}: route {line} names no pod of {name}")
+    for svc in services.values():
+        sel = svc["spec"].get("selector")
+        if not any(matches(sel, labels) for labels in pod_labels):
+            errors.append(f"{where}: Service {svc['metadata']['name']} selects no pod")
+    for pdb in by_kind.get("PodDisruptionBudget", []):
+        sel = pdb["spec"]["selector"]["matchLabels"]
+        if not any(matches(sel, labels) for labels in pod_labels):
+            errors.append(f"{where}: PodDisruptionBudget {pdb['metadata']['name']} selects no pod")
+
+
 def main():
     server = sys.argv[1]
     variants = {
@@ -132,6 +197,7 @@ def main():
     kinds = set()
     for name, overrides in variants.items():
         files = render.render(render.load_values(overrides))
+        check_references([d for text in files.values() for d in yaml.safe_load_all(text)], name)
         for file_name, text in files.items():
             for doc in yaml.safe_load_all(text):
                 kinds.add(doc["kind"])
@@ -158,6 +224,19 @@ def main():
     del errors[before:]
     if len(caught) != 5:
         errors.append(f"the validator caught {caught}, expected 5 errors")
+    # And the cross-object checks: a broken rendering must be caught.
+    docs = [d for text in render.render(render.load_values([])).values()
+            for d in yaml.safe_load_all(text)]
+    st = next(d for d in docs if d["kind"] == "StatefulSet")
+    st["spec"]["replicas"] = 2  # the config still routes to gannet-2
+    st["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["httpGet"]["port"] = "http"
+    next(d for d in docs if d["kind"] == "PodDisruptionBudget")["spec"]["selector"][
+        "matchLabels"]["app.kubernetes.io/name"] = "other"
+    check_references(docs, "self-check")
+    caught = errors[before:]
+    del errors[before:]
+    if len(caught) != 3:
+        errors.append(f"the reference checks caught {caught}, expected 3 errors")
     for e in errors:
         print("FAIL:", e, file=sys.stderr)
     print(f"{len(variants)} renderings of {sorted(kinds)} checked")
