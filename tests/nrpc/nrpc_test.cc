@@ -414,6 +414,7 @@ TEST_P(NrpcTest, KeepAlivesHoldAStreamedCallOpen) {
   auto r = echo.Stream(MakeText("wait"), [&](const Text& t) { got.push_back(t.text()); });
   const auto took = std::chrono::steady_clock::now() - start;
   opener.join();
+  spy->Unsubscribe();  // before keep_alives goes
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(got, std::vector<std::string>{"late"});
   EXPECT_GE(keep_alives.value(), 2);
@@ -477,6 +478,7 @@ TEST_P(NrpcTest, NoRequestStreamsArePublishedAndSubscribed) {
   ASSERT_EQ(echo_handler_->TicksPublish("i1", MakeText("again")), Status::kOk);
   ASSERT_TRUE(got.WaitFor(2));
   EXPECT_EQ(text, "again");
+  sub->Unsubscribe();  // before got and text go
 }
 
 GANNET_INSTANTIATE_FOR_BOTH_SERVERS_SANITIZED(NrpcTest);
