@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -397,14 +398,14 @@ TEST_P(NrpcTest, StreamedRepliesEndWithTheirCount) {
 // second) arrive: a spy on the inboxes counts them before the server replies.
 TEST_P(NrpcTest, KeepAlivesHoldAStreamedCallOpen) {
   Serve();
-  Counter keep_alives;
-  auto spy = server_nc_.Subscribe("_INBOX.>", [&](client::Message& m) {
-    if (m.data() == std::string_view("\0", 1)) keep_alives.Add();
+  auto keep_alives = std::make_shared<Counter>();  // shared with the spy's callback
+  auto spy = server_nc_.Subscribe("_INBOX.>", [keep_alives](client::Message& m) {
+    if (m.data() == std::string_view("\0", 1)) keep_alives->Add();
   });
   ASSERT_TRUE(spy.ok());
   ASSERT_EQ(server_nc_.Flush(), Status::kOk);
   std::thread opener([&] {
-    keep_alives.WaitFor(2, std::chrono::seconds(10));
+    keep_alives->WaitFor(2, std::chrono::seconds(10));
     echo_.stream_release.Open();
   });
   nrpc_test::EchoClient echo(client_nc_, "i1");
@@ -414,10 +415,10 @@ TEST_P(NrpcTest, KeepAlivesHoldAStreamedCallOpen) {
   auto r = echo.Stream(MakeText("wait"), [&](const Text& t) { got.push_back(t.text()); });
   const auto took = std::chrono::steady_clock::now() - start;
   opener.join();
-  spy->Unsubscribe();  // before keep_alives goes
+  spy->Unsubscribe();
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(got, std::vector<std::string>{"late"});
-  EXPECT_GE(keep_alives.value(), 2);
+  EXPECT_GE(keep_alives->value(), 2);
   EXPECT_GT(took, echo.timeout);
 }
 
