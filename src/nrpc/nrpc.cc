@@ -66,7 +66,9 @@ std::string EncodeJsonError(const Error& e) {
   if (e.type != Error::Type::kClient) inner["type"] = static_cast<int>(e.type);
   if (!e.message.empty()) inner["message"] = e.message;
   if (e.msg_count != 0) inner["msgCount"] = e.msg_count;
-  return nlohmann::json{{"__error__", inner}}.dump();
+  // A message that is not UTF-8 (a handler's own text) is sent with U+FFFD, not thrown over.
+  return nlohmann::json{{"__error__", inner}}.dump(-1, ' ', false,
+                                                   nlohmann::json::error_handler_t::replace);
 }
 
 constexpr std::string_view kJsonErrorPrefix = "{\"__error__\":";

@@ -61,6 +61,7 @@ class EchoImpl : public nrpc_test::EchoServer {
       return nrpc::Error{nrpc::Error::Type::kClient, "refused: " + request.text(), 0};
     }
     if (request.text() == "throw") throw std::runtime_error("the handler threw");
+    if (request.text() == "throw-bytes") throw std::runtime_error("bad \xff byte");
     if (request.text() == "slow") {
       entered.Open();
       release.Wait(std::chrono::seconds(10));
@@ -313,6 +314,11 @@ TEST_P(NrpcTest, JsonEncodingIsNrpcs) {
             R"({"__error__":{"message":"refused: refuse"}})");
   EXPECT_EQ(RawRequest("root.i1.echo_svc.say_it.json", R"({"text":"throw"})"),
             R"({"__error__":{"message":"the handler threw","type":1}})");
+  // An error text that is not UTF-8 still makes valid JSON (U+FFFD for the bad byte).
+  EXPECT_EQ(RawRequest("root.i1.echo_svc.say_it.json", R"({"text":"throw-bytes"})"),
+            R"({"__error__":{"message":"bad )"
+            "\xef\xbf\xbd"
+            R"( byte","type":1}})");
   EXPECT_EQ(RawRequest("root.i1.echo_svc.say_it.json", "not json"),
             R"({"__error__":{"message":"bad request received: not a valid )"
             R"(gannet.nrpc_test.Text in json"}})");
