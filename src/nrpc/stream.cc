@@ -34,6 +34,11 @@ Result<uint32_t> StreamCall(client::Connection& nc, const std::string& subject,
   const std::string heartbeats = inbox + ".heartbeat";
   auto sub = nc.SubscribeSync(inbox);
   if (!sub.ok()) return Result<uint32_t>(sub.status(), sub.detail());
+  // The inbox is unsubscribed however the call ends (a dropped handle would not do it).
+  struct Unsubscriber {
+    client::Subscription& sub;
+    ~Unsubscriber() { sub.Unsubscribe(); }
+  } unsubscriber{*sub};
   const std::string full = encoding == kProtobuf ? subject : subject + "." + std::string(encoding);
   if (client::Status st = nc.Publish(full, data, inbox); st != client::Status::kOk) {
     return Result<uint32_t>(st);
@@ -48,10 +53,7 @@ Result<uint32_t> StreamCall(client::Connection& nc, const std::string& subject,
       beat += kBeat;
     }
     const auto deadline = last + timeout;
-    if (now >= deadline) {
-      sub->Unsubscribe();
-      return Result<uint32_t>(client::Status::kTimeout);
-    }
+    if (now >= deadline) return Result<uint32_t>(client::Status::kTimeout);
     auto wait = std::chrono::ceil<std::chrono::milliseconds>(std::min(deadline, beat) - now);
     client::Result<client::Message> msg = sub->NextMessage(wait);
     if (!msg.ok()) {
@@ -63,7 +65,6 @@ Result<uint32_t> StreamCall(client::Connection& nc, const std::string& subject,
     if (IsKeepAlive(body)) continue;
     Error error;
     if (DecodeError(body, &error, encoding)) {
-      sub->Unsubscribe();
       if (error.type != Error::Type::kEos) return error;
       if (error.msg_count != count) {
         return Result<uint32_t>(client::Status::kProtocolError,
@@ -72,7 +73,6 @@ Result<uint32_t> StreamCall(client::Connection& nc, const std::string& subject,
       return count;
     }
     if (!on_reply(body)) {
-      sub->Unsubscribe();
       return Error{Error::Type::kServer, "a streamed reply does not parse", 0};
     }
     ++count;
