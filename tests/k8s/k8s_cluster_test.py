@@ -7,7 +7,8 @@ Each pod runs its container's command, arguments and environment as rendered; it
 the address Kubernetes would (-a, --cluster). Checks: the full mesh forms from the rendered
 routes; a subscriber (gannet sub, all nodes' URLs) moves off a pod stopped as the kubelet stops
 it (the preStop hook's lame duck mode, then SIGTERM) and off a pod killed outright, and keeps
-receiving; gannet-streaming, on its claim, answers through the mesh; the TLS rendering serves
+receiving; the killed pod, restarted, rejoins the mesh; gannet-streaming, on its claim, answers
+through the mesh; the TLS rendering serves
 a client that verifies the Secret's certificate.
 
 usage: k8s_cluster_test.py GANNET_SERVER GANNET_STREAMING GANNET"""
@@ -107,7 +108,7 @@ class Pod:
 
     def start(self, extra):
         argv = self.command(self.container["command"] + self.container.get("args", []))
-        log = open(os.path.join(self.dir, "log"), "w")
+        log = open(os.path.join(self.dir, "log"), "a")
         self.proc = subprocess.Popen(argv + extra, env=self.env, stdout=log, stderr=log)
 
     def pre_stop(self):
@@ -304,6 +305,18 @@ def main():
         third = wait_for("the subscriber's last node", home)
         delivered(third, "after-kill")
         print(f"{second.name} killed; subscriber moved to {third.name}")
+
+        # The StatefulSet brings the killed pod back under its name: it routes to the node
+        # left, and that node to it (the first pod stays down).
+        second.proc.wait()
+        second.start(["-a", second.ip, "--cluster", f"nats://{second.ip}:{ports['cluster']}"])
+
+        def rejoined():
+            return all((http_json(f"http://{p.ip}:{ports['monitor']}/routez") or {})
+                       .get("num_routes") == 1 for p in (second, third))
+        wait_for(f"{second.name} to rejoin the mesh", rejoined)
+        delivered(second, "through-the-restarted-pod")
+        print(f"{second.name} restarted and rejoined {third.name}")
 
         # gannet-streaming from its StatefulSet, on its claim (a directory), a client of the
         # surviving node through the rendered URLs; it answers through that node.
