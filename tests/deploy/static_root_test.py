@@ -86,8 +86,10 @@ def main():
         root = empty_root(streaming)
         roots.append(root)
         port = nats_probe.free_port()
+        # With the FILE store, as the Kubernetes manifests run it, in the root's empty /tmp.
         p = subprocess.Popen(runner + [root, "/gannet-streaming", "-a", "127.0.0.1",
-                                       "-p", str(port), "-cid", "static-test"])
+                                       "-p", str(port), "-cid", "static-test",
+                                       "-st", "FILE", "-dir", "/tmp/store"])
         procs.append(p)
         conn = nats_probe.wait_serving("127.0.0.1", port, p)
         # The discover subject is subscribed once the Streaming server is ready; until then the
@@ -95,7 +97,10 @@ def main():
         reply = conn.request("_STAN.discover.static-test")
         if not reply:
             nats_probe.fail("empty reply from the Streaming server")
-        print("gannet-streaming answers in an empty root:", reply)
+        store = os.path.join(root, "tmp", "store")
+        if not os.path.isdir(store) or "server.dat" not in os.listdir(store):
+            nats_probe.fail("gannet-streaming's file store is not in the root's /tmp/store")
+        print("gannet-streaming answers in an empty root:", reply, sorted(os.listdir(store)))
         conn.close()
     finally:
         for p in procs:
