@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The static executables run with nothing else installed: each is checked to have no program
 interpreter (no dynamic loader, no shared library), then run in an empty root (a chroot in a user
-and mount namespace of its own) holding only the executable, where gannet-server and
-gannet-streaming must serve a client and gannet must publish to them.
+and mount namespace of its own) holding only the executable (and an empty /tmp), where
+gannet-server and gannet-streaming (its FILE store in /tmp) must serve a client and gannet must
+publish to them.
 
 usage: static_root_test.py GANNET_SERVER GANNET_STREAMING GANNET"""
 import os
