@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The client library as another project uses it: installed and found with find_package, and
-# included with add_subdirectory. Both builds of examples/hello then run against gannet-server.
+# included with add_subdirectory. Both builds of examples/hello then run against gannet-server,
+# and so does examples/nrpc built against the installed nRPC plugin and runtime.
 #
 #   package_test.sh BUILD_DIR SOURCE_DIR GANNET_SERVER
 set -euo pipefail
@@ -19,6 +20,10 @@ test -f "$TMP/prefix/include/gannet/client.h"
 test -f "$TMP/prefix/lib/cmake/gannet/gannetConfig.cmake"
 cmake -S "$SRC/examples/hello" -B "$TMP/found" -DCMAKE_PREFIX_PATH="$TMP/prefix" >"$TMP/found.log"
 cmake --build "$TMP/found" -j2 >>"$TMP/found.log"
+test -x "$TMP/prefix/bin/protoc-gen-gannet-nrpc"
+test -f "$TMP/prefix/share/gannet/proto/nrpc.proto"
+cmake -S "$SRC/examples/nrpc" -B "$TMP/nrpc" -DCMAKE_PREFIX_PATH="$TMP/prefix" >"$TMP/nrpc.log"
+cmake --build "$TMP/nrpc" -j2 >>"$TMP/nrpc.log"
 
 echo "== add_subdirectory(gannet)"
 mkdir -p "$TMP/consumer"
@@ -47,4 +52,15 @@ for bin in "$TMP/found/gannet-hello" "$TMP/consumer/build/consumer"; do
   grep -q "^reply: hello, world$" <<<"$out"
   grep -q "^event from gannet-hello: {\"id\":1}$" <<<"$out"
 done
+"$TMP/nrpc/greeter_server" "nats://127.0.0.1:$PORT" >"$TMP/greeter.log" &
+GREETER_PID=$!
+for _ in $(seq 1 500); do  # wait for "serving ..." (a condition, bounded at ~5 s)
+  grep -q "^serving" "$TMP/greeter.log" && break
+  sleep 0.01
+done
+out=$("$TMP/nrpc/greeter_client" Ada fr "nats://127.0.0.1:$PORT")
+kill "$GREETER_PID"
+wait "$GREETER_PID" || true
+echo "$out"
+grep -q "^Bonjour Ada$" <<<"$out"
 echo "package test: ok"
