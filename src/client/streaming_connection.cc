@@ -120,51 +120,93 @@ Outcome ConnImpl::Start() {
   return Outcome(std::monostate{});
 }
 
-std::string ConnImpl::NextGuid(uint64_t* seq) {
-  *seq = ++next_guid_;
-  return guid_prefix_ + std::to_string(*seq);
+uint64_t PendingAcks::Add(AckHandler handler, Clock::time_point expiry) {
+  ring_.push_back(Entry{std::move(handler), expiry, false});
+  ++outstanding_;
+  return front_seq_ + ring_.size() - 1;
+}
+
+void PendingAcks::PopDone() {
+  while (!ring_.empty() && ring_.front().done) {
+    ring_.pop_front();
+    ++front_seq_;
+  }
+}
+
+bool PendingAcks::Take(uint64_t seq, AckHandler* handler) {
+  if (seq < front_seq_ || seq - front_seq_ >= ring_.size()) return false;
+  Entry& e = ring_[seq - front_seq_];
+  if (e.done) return false;
+  *handler = std::move(e.handler);
+  e.done = true;
+  --outstanding_;
+  PopDone();
+  return true;
+}
+
+bool PendingAcks::TakeExpired(Clock::time_point now, uint64_t* seq, AckHandler* handler) {
+  if (ring_.empty() || ring_.front().expiry > now) return false;
+  *seq = front_seq_;
+  return Take(front_seq_, handler);
+}
+
+bool PendingAcks::Earliest(Clock::time_point* expiry) const {
+  if (ring_.empty()) return false;
+  *expiry = ring_.front().expiry;  // never a done entry: those are popped from the front
+  return true;
+}
+
+std::vector<std::pair<uint64_t, AckHandler>> PendingAcks::TakeAll() {
+  std::vector<std::pair<uint64_t, AckHandler>> out;
+  for (size_t i = 0; i < ring_.size(); ++i) {
+    if (!ring_[i].done) out.emplace_back(front_seq_ + i, std::move(ring_[i].handler));
+  }
+  front_seq_ += ring_.size();
+  ring_.clear();
+  outstanding_ = 0;
+  return out;
 }
 
 int64_t ConnImpl::in_flight() const {
   std::lock_guard lk(mu_);
-  return static_cast<int64_t>(acks_.size());
+  return static_cast<int64_t>(acks_.outstanding());
 }
 
 Result<std::string> ConnImpl::PublishAsync(std::string_view channel, std::string_view data,
                                            AckHandler on_ack) {
+  // Per publishing thread, so that a publish allocates nothing once they have grown.
   thread_local pb::PubMsg msg;
   thread_local std::string wire;
+  thread_local std::string subject;
   uint64_t seq = 0;
-  std::string guid;
   {
     std::unique_lock lk(mu_);
     if (closed_) return Result<std::string>(Status::kConnectionClosed, kClosedText);
     auto max = static_cast<size_t>(opts_.max_pub_acks_in_flight);
-    if (acks_.size() >= max) {
+    if (acks_.outstanding() >= max) {
       if (OnControlThread()) {
         return Result<std::string>(Status::kBufferFull,
                                    "stan: too many publish acks in flight to wait for one in an "
                                    "ack handler");
       }
-      room_cv_.wait(lk, [&] { return acks_.size() < max || closed_; });
+      room_cv_.wait(lk, [&] { return acks_.outstanding() < max || closed_; });
       if (closed_) return Result<std::string>(Status::kConnectionClosed, kClosedText);
     }
-    guid = NextGuid(&seq);
-    acks_.emplace(seq, PendingAck{std::move(on_ack), Clock::now() + opts_.pub_ack_wait});
+    seq = acks_.Add(std::move(on_ack), Clock::now() + opts_.pub_ack_wait);
   }
+  std::string guid = Guid(seq);
   msg.set_client_id(opts_.client_id);
   msg.set_guid(guid);
   msg.set_subject(channel.data(), channel.size());
   msg.set_data(data.data(), data.size());
   msg.set_conn_id(conn_id_);
   msg.SerializeToString(&wire);
-  std::string subject;
-  subject.reserve(pub_prefix_.size() + 1 + channel.size());
-  subject.append(pub_prefix_).append(".").append(channel);
+  subject.assign(pub_prefix_).append(".").append(channel);
   Status st = nc_.Publish(subject, wire, ack_subject_);
   if (st != Status::kOk) {
     std::lock_guard lk(mu_);
-    acks_.erase(seq);
+    AckHandler dropped;
+    acks_.Take(seq, &dropped);
     room_cv_.notify_one();
     return Result<std::string>(st, nc_.last_error());
   }
@@ -208,7 +250,8 @@ void ConnImpl::ControlLoop() {
     if (ping_interval_.count() > 0) deadline = std::min(deadline, next_ping);
     {
       std::lock_guard lk(mu_);
-      if (!acks_.empty()) deadline = std::min(deadline, acks_.begin()->second.expiry);
+      Clock::time_point expiry;
+      if (acks_.Earliest(&expiry)) deadline = std::min(deadline, expiry);
     }
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
     auto m = control_sub_.NextMessage(std::max(wait, std::chrono::milliseconds(0)));
@@ -238,7 +281,7 @@ void ConnImpl::OnControlMessage(const client::Message& m) {
 }
 
 void ConnImpl::OnPubAck(std::string_view payload) {
-  pb::PubAck ack;
+  thread_local pb::PubAck ack;  // the control thread's: its strings keep their capacity
   if (!ack.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) return;
   const std::string& guid = ack.guid();
   if (guid.size() <= guid_prefix_.size() || guid.compare(0, guid_prefix_.size(), guid_prefix_)) {
@@ -251,10 +294,7 @@ void ConnImpl::OnPubAck(std::string_view payload) {
   AckHandler handler;
   {
     std::lock_guard lk(mu_);
-    auto it = acks_.find(seq);
-    if (it == acks_.end()) return;  // timed out already
-    handler = std::move(it->second.handler);
-    acks_.erase(it);
+    if (!acks_.Take(seq, &handler)) return;  // timed out already
   }
   room_cv_.notify_one();
   if (!handler) return;
@@ -271,15 +311,10 @@ void ConnImpl::ExpireAcks(Clock::time_point now) {
     AckHandler handler;
     {
       std::lock_guard lk(mu_);
-      if (acks_.empty() || acks_.begin()->second.expiry > now) return;
-      seq = acks_.begin()->first;
-      handler = std::move(acks_.begin()->second.handler);
-      acks_.erase(acks_.begin());
+      if (!acks_.TakeExpired(now, &seq, &handler)) return;
     }
     room_cv_.notify_one();
-    if (handler)
-      handler(guid_prefix_ + std::to_string(seq),
-              Outcome(Status::kTimeout, "stan: publish ack timeout"));
+    if (handler) handler(Guid(seq), Outcome(Status::kTimeout, "stan: publish ack timeout"));
   }
 }
 
@@ -311,11 +346,11 @@ void ConnImpl::Lost(const std::string& reason) {
 
 bool ConnImpl::Teardown(const std::string& why, bool close_nats) {
   if (closed_.exchange(true)) return false;
-  std::map<uint64_t, PendingAck> failed;
+  std::vector<std::pair<uint64_t, AckHandler>> failed;
   std::unordered_map<std::string, std::shared_ptr<SubImpl>> subs;
   {
     std::lock_guard lk(mu_);
-    failed.swap(acks_);
+    failed = acks_.TakeAll();
     subs.swap(subs_);
   }
   room_cv_.notify_all();
@@ -327,9 +362,8 @@ bool ConnImpl::Teardown(const std::string& why, bool close_nats) {
     s->nats_sub.Unsubscribe();
     s->MarkReady(false);
   }
-  for (auto& [seq, p] : failed) {
-    if (p.handler)
-      p.handler(guid_prefix_ + std::to_string(seq), Outcome(Status::kConnectionClosed, why));
+  for (auto& [seq, handler] : failed) {
+    if (handler) handler(Guid(seq), Outcome(Status::kConnectionClosed, why));
   }
   if (owns_nc_ && close_nats && !nc_.IsClosed()) nc_.Close();
   return true;

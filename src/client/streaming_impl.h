@@ -13,12 +13,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <map>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "gannet/client/streaming.h"
 
@@ -27,6 +29,35 @@ namespace gannet::client::streaming::detail {
 using Clock = std::chrono::steady_clock;
 
 class ConnImpl;
+
+// The publishes waiting for their PubAck, numbered 1, 2, ... in publish order (the number is
+// the tail of the guid). Publishing order is also expiry order (one ack wait for all), and
+// acks come back mostly in order: a ring from the oldest outstanding publish, acknowledged
+// entries marked and dropped once they reach the front. Not synchronized (ConnImpl::mu_).
+class PendingAcks {
+ public:
+  size_t outstanding() const { return outstanding_; }
+  uint64_t Add(AckHandler handler, Clock::time_point expiry);
+  // The handler of publish `seq` if it is still waiting (it is then done).
+  bool Take(uint64_t seq, AckHandler* handler);
+  // The oldest publish if it expired by `now` (it is then done).
+  bool TakeExpired(Clock::time_point now, uint64_t* seq, AckHandler* handler);
+  // The oldest outstanding publish's expiry; false when none.
+  bool Earliest(Clock::time_point* expiry) const;
+  // Everything outstanding, oldest first (all then done).
+  std::vector<std::pair<uint64_t, AckHandler>> TakeAll();
+
+ private:
+  struct Entry {
+    AckHandler handler;
+    Clock::time_point expiry;
+    bool done = false;
+  };
+  void PopDone();
+  std::deque<Entry> ring_;
+  uint64_t front_seq_ = 1;  // the number of ring_.front()
+  size_t outstanding_ = 0;
+};
 
 struct SubImpl {
   std::weak_ptr<ConnImpl> conn;
@@ -80,11 +111,6 @@ class ConnImpl : public std::enable_shared_from_this<ConnImpl> {
   int64_t in_flight() const;
 
  private:
-  struct PendingAck {
-    AckHandler handler;
-    Clock::time_point expiry;
-  };
-
   void ControlLoop();
   void OnControlMessage(const client::Message& m);
   void OnPubAck(std::string_view payload);
@@ -96,7 +122,7 @@ class ConnImpl : public std::enable_shared_from_this<ConnImpl> {
   // Stops everything local: the control thread, the subscriptions, the pending acks (failed
   // with `why`), and the NATS connection if ours. Returns false when already done.
   bool Teardown(const std::string& why, bool close_nats);
-  std::string NextGuid(uint64_t* seq);
+  std::string Guid(uint64_t seq) const { return guid_prefix_ + std::to_string(seq); }
   bool OnControlThread() const { return std::this_thread::get_id() == control_id_.load(); }
 
   Options opts_;
@@ -127,9 +153,8 @@ class ConnImpl : public std::enable_shared_from_this<ConnImpl> {
   std::atomic<std::thread::id> control_id_{};
 
   mutable std::mutex mu_;
-  std::condition_variable room_cv_;      // a slot for a publish ack freed, or closed
-  std::map<uint64_t, PendingAck> acks_;  // by guid sequence, so also by expiry
-  uint64_t next_guid_ = 0;
+  std::condition_variable room_cv_;  // a slot for a publish ack freed, or closed
+  PendingAcks acks_;
   std::unordered_map<std::string, std::shared_ptr<SubImpl>> subs_;  // by delivery inbox
 };
 
