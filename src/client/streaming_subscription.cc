@@ -140,11 +140,15 @@ Result<Subscription> ConnImpl::Subscribe(std::string_view channel, std::string_v
     std::lock_guard lk(sub->mu);
     sub->ack_inbox = resp.ack_inbox();
   }
+  bool registered = false;
   {
     std::lock_guard lk(mu_);
-    if (closed_) return fail(Status::kConnectionClosed, "stan: connection closed");
-    subs_[sub->inbox] = sub;
+    if (!closed_) {
+      subs_[sub->inbox] = sub;
+      registered = true;
+    }
   }
+  if (!registered) return fail(Status::kConnectionClosed, "stan: connection closed");
   sub->MarkReady(true);
   return Subscription(std::move(sub));
 }
