@@ -174,10 +174,6 @@ int64_t ConnImpl::in_flight() const {
 
 Result<std::string> ConnImpl::PublishAsync(std::string_view channel, std::string_view data,
                                            AckHandler on_ack) {
-  // Per publishing thread, so that a publish allocates nothing once they have grown.
-  thread_local pb::PubMsg msg;
-  thread_local std::string wire;
-  thread_local std::string subject;
   uint64_t seq = 0;
   {
     std::unique_lock lk(mu_);
@@ -195,14 +191,8 @@ Result<std::string> ConnImpl::PublishAsync(std::string_view channel, std::string
     seq = acks_.Add(std::move(on_ack), Clock::now() + opts_.pub_ack_wait);
   }
   std::string guid = Guid(seq);
-  msg.set_client_id(opts_.client_id);
-  msg.set_guid(guid);
-  msg.set_subject(channel.data(), channel.size());
-  msg.set_data(data.data(), data.size());
-  msg.set_conn_id(conn_id_);
-  msg.SerializeToString(&wire);
-  subject.assign(pub_prefix_).append(".").append(channel);
-  Status st = nc_.Publish(subject, wire, ack_subject_);
+  const PubWire& pub = EncodePub(channel, data, guid);
+  Status st = nc_.Publish(pub.subject, pub.payload, ack_subject_);
   if (st != Status::kOk) {
     std::lock_guard lk(mu_);
     AckHandler dropped;
@@ -213,28 +203,44 @@ Result<std::string> ConnImpl::PublishAsync(std::string_view channel, std::string
   return guid;
 }
 
+const ConnImpl::PubWire& ConnImpl::EncodePub(std::string_view channel, std::string_view data,
+                                             const std::string& guid) {
+  // Per publishing thread, so that a publish allocates nothing once they have grown.
+  thread_local pb::PubMsg msg;
+  thread_local PubWire wire;
+  msg.set_client_id(opts_.client_id);
+  msg.set_guid(guid);
+  msg.set_subject(channel.data(), channel.size());
+  msg.set_data(data.data(), data.size());
+  msg.set_conn_id(conn_id_);
+  msg.SerializeToString(&wire.payload);
+  wire.subject.assign(pub_prefix_).append(".").append(channel);
+  return wire;
+}
+
+// A synchronous publish is a NATS request: the PubAck comes to the request's own inbox and the
+// client library's I/O thread hands it straight to this thread (no trip through the control
+// thread), and it may be called from any thread, handlers included.
 Outcome ConnImpl::Publish(std::string_view channel, std::string_view data) {
-  if (OnControlThread()) {
-    return Fail(Status::kInvalidArgument,
-                "stan: a synchronous publish from an ack handler would wait for itself");
+  if (closed_) return Fail(Status::kConnectionClosed, kClosedText);
+  std::string guid =
+      guid_prefix_ + "s" + std::to_string(sync_guid_.fetch_add(1, std::memory_order_relaxed) + 1);
+  const PubWire& pub = EncodePub(channel, data, guid);
+  auto reply = nc_.Request(pub.subject, pub.payload, opts_.pub_ack_wait);
+  if (!reply.ok()) {
+    if (closed_) return Fail(Status::kConnectionClosed, kClosedText);
+    if (reply.status() == Status::kTimeout) {
+      return Fail(Status::kTimeout, "stan: publish ack timeout");
+    }
+    return Fail(reply.status(), reply.detail());
   }
-  struct Waiter {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    Outcome result{std::monostate{}};
-  };
-  auto w = std::make_shared<Waiter>();
-  auto guid = PublishAsync(channel, data, [w](const std::string&, const Outcome& r) {
-    std::lock_guard lk(w->mu);
-    w->result = r;
-    w->done = true;
-    w->cv.notify_all();
-  });
-  if (!guid.ok()) return Fail(guid.status(), guid.detail());
-  std::unique_lock lk(w->mu);
-  w->cv.wait(lk, [&] { return w->done; });
-  return w->result;
+  thread_local pb::PubAck ack;
+  std::string_view payload = reply->data();
+  if (!ack.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return Fail(Status::kProtocolError, "stan: bad PubAck");
+  }
+  if (!ack.error().empty()) return Fail(Status::kServerError, ack.error());
+  return Outcome(std::monostate{});
 }
 
 void ConnImpl::ControlLoop() {

@@ -111,6 +111,14 @@ class ConnImpl : public std::enable_shared_from_this<ConnImpl> {
   int64_t in_flight() const;
 
  private:
+  // A PubMsg ready to go: its subject and bytes (per-thread buffers, valid until the thread's
+  // next publish).
+  struct PubWire {
+    std::string subject;
+    std::string payload;
+  };
+  const PubWire& EncodePub(std::string_view channel, std::string_view data,
+                           const std::string& guid);
   void ControlLoop();
   void OnControlMessage(const client::Message& m);
   void OnPubAck(std::string_view payload);
@@ -155,6 +163,7 @@ class ConnImpl : public std::enable_shared_from_this<ConnImpl> {
   mutable std::mutex mu_;
   std::condition_variable room_cv_;  // a slot for a publish ack freed, or closed
   PendingAcks acks_;
+  std::atomic<uint64_t> sync_guid_{0};  // synchronous publishes: guids "<prefix>s<n>"
   std::unordered_map<std::string, std::shared_ptr<SubImpl>> subs_;  // by delivery inbox
 };
 

@@ -188,6 +188,30 @@ TEST_F(StanClient, AsyncPublishesAreAckedWithinTheInFlightLimit) {
   EXPECT_EQ(in.Snapshot().back().sequence(), static_cast<uint64_t>(kCount));
 }
 
+// Synchronous publishes from a message handler (the NATS dispatcher) and from an ack handler
+// (the control thread) complete: their PubAcks do not wait behind the thread that waits.
+TEST_F(StanClient, SynchronousPublishFromHandlers) {
+  auto sc = Connect("forwarder");
+  Inbox out;
+  auto collect = sc.Subscribe("out", out.Handler());
+  ASSERT_TRUE(collect.ok()) << collect.error();
+  std::atomic<int> failures{0};
+  auto forward = sc.Subscribe("in", [&](stan::Message& m) {
+    if (!sc.Publish("out", "fwd " + m.data()).ok()) failures.fetch_add(1);
+  });
+  ASSERT_TRUE(forward.ok()) << forward.error();
+  PublishN(sc, "in", 1, 2);
+  auto guid = sc.PublishAsync("in", "m3", [&](const std::string&, const stan::Outcome& r) {
+    if (!r.ok() || !sc.Publish("out", "from ack handler").ok()) failures.fetch_add(1);
+  });
+  ASSERT_TRUE(guid.ok()) << guid.error();
+  ASSERT_TRUE(out.WaitCount(4));
+  std::multiset<std::string> got;
+  for (const auto& m : out.Snapshot()) got.insert(m.data());
+  EXPECT_EQ(got, (std::multiset<std::string>{"fwd m1", "fwd m2", "fwd m3", "from ack handler"}));
+  EXPECT_EQ(failures.load(), 0);
+}
+
 TEST_F(StanClient, EveryStartPosition) {
   auto sc = Connect("starts");
   PublishN(sc, "pos", 1, 2);

@@ -21,11 +21,12 @@
 // a SubscriptionRequest answered with the inbox that takes its acks.
 //
 // Threads. Message handlers run on the NATS connection's dispatcher thread (one at a time, in
-// order, as core NATS callbacks). Publish acks, publish-ack timeouts, server heartbeats and the
-// connection pings are handled by the Streaming connection's own control thread, which runs
-// the AckHandlers and the connection-lost handler: so a message handler may publish
-// synchronously, but an AckHandler must not (it would wait for an ack only its own thread can
-// process; Publish then fails with kInvalidArgument). Every method is safe from any thread.
+// order, as core NATS callbacks). The acks of PublishAsync, their timeouts, server heartbeats
+// and the connection pings are handled by the Streaming connection's own control thread, which
+// runs the AckHandlers and the connection-lost handler; an AckHandler should be short, and
+// PublishAsync from one fails (kBufferFull) rather than wait when the window is full. Publish
+// (synchronous) waits on its own request inbox, completed by the NATS I/O thread, so it may be
+// called from any handler. Every method is safe from any thread.
 //
 // Handles. Connection and Subscription are cheap handles to shared state. Close() unregisters
 // the client from the server; dropping the last Connection handle without Close() only stops
@@ -186,7 +187,9 @@ class Connection {
   Connection() = default;
   bool valid() const { return owner_ != nullptr; }
 
-  // Publishes and waits for the PubAck: ok once the server has stored the message.
+  // Publishes and waits (up to pub_ack_wait) for the PubAck: ok once the server has stored the
+  // message. Not counted in max_pub_acks_in_flight. Made as a NATS request, so it fails at once
+  // with kNoResponders when no Streaming server listens on the publish subject.
   Outcome Publish(std::string_view channel, std::string_view data);
   // Publishes; `on_ack` (may be empty) runs when the PubAck or the ack timeout comes. Waits
   // while max_pub_acks_in_flight publishes are unacknowledged. Returns the message's guid.
