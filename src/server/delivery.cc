@@ -204,6 +204,7 @@ void AppendMessage(std::string& out, std::string_view subject, std::string_view 
 bool DeliverToMatch(Worker& worker, const Account& account, const MatchResult& match,
                     const MsgArgs& args, std::string_view payload, Connection* producer,
                     DeliveryScope scope) {
+  if (match.plain.empty() && match.queues.empty()) return false;  // a subject nobody wants
   const bool from_route = producer && producer->is_route();
   const bool to_routes = !from_route && scope == DeliveryScope::kAll;
   bool delivered = false;

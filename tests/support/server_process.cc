@@ -15,6 +15,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
+#include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -28,20 +31,50 @@ namespace gannet::test {
 
 using Clock = std::chrono::steady_clock;
 
-int FreeTcpPort() {
+namespace {
+
+// The start of the kernel's ephemeral range ("32768 60999" by default): the ports it hands to
+// connect() and to bind(port 0).
+int EphemeralLow() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768;
+  in >> low;
+  return low;
+}
+
+bool Bindable(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
-  return ntohs(addr.sin_port);
+  return ok;
+}
+
+}  // namespace
+
+// A port below the ephemeral range, not bound now and not handed out before by this process.
+// Below the range because a port from bind(0) is one the kernel may give the next moment to an
+// outgoing connection (a cluster node dialing a peer that is not up yet), and the server meant
+// to listen on it then fails with "address already in use". Random, so that parallel test
+// processes rarely try the same one; bind-checked, so that they never take one in use.
+int FreeTcpPort() {
+  static std::mutex mu;
+  static std::set<int> handed_out;
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
+  std::lock_guard lock(mu);
+  int first = 10000, last = EphemeralLow() - 1;
+  if (last - first < 1000) first = 1024;  // an unusual range: use what lies below it
+  std::uniform_int_distribution<int> pick(first, last);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    int port = pick(rng);
+    if (handed_out.contains(port) || !Bindable(port)) continue;
+    handed_out.insert(port);
+    return port;
+  }
+  return -1;
 }
 
 const char* ServerKindName(ServerKind kind) {

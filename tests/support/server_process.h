@@ -9,7 +9,8 @@
 
 namespace gannet::test {
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it back).
+// A TCP port on 127.0.0.1 that was free a moment ago, below the kernel's ephemeral range (so no
+// outgoing connection takes it before a server listens on it).
 int FreeTcpPort();
 
 // Which server binary a test runs against. Every behavioural test runs against both, so that

@@ -86,6 +86,8 @@ class Client final : public Connection {
   // Publishing (client_publish.cc): mappings, permissions, the reserved subjects, delivery
   // into this account and across accounts, no-responders.
   void ProcessPublish(const MsgArgs& args, std::string_view payload);
+  // ProcessPublish after subject mapping: permissions, reserved subjects, delivery.
+  void PublishMapped(const MsgArgs& args, std::string_view payload);
   void SendNoResponders(std::string_view reply);
   // Subscriptions and publishes from now on are in `account` (set once, at CONNECT).
   void BindAccount(Account& account);

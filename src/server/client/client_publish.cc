@@ -33,20 +33,24 @@ void Client::ProcessPublish(const MsgArgs& published, std::string_view payload) 
   last_activity_ = worker().now();
 
   // Subject mappings apply first: permissions and routing see the mapped subject, as in the
-  // reference.
-  const MsgArgs* routed = &published;
-  MsgArgs mapped;
-  std::string mapped_subject;
-  if (account_->has_mappings() && account_->MapSubject(published.subject, mapped_subject)) {
-    LOG_TRACE("%s - <<- [MAPPING %.*s -> %s]", log_prefix().c_str(),
-              static_cast<int>(published.subject.size()), published.subject.data(),
-              mapped_subject.c_str());
-    mapped = published;
-    mapped.subject = mapped_subject;
-    routed = &mapped;
+  // reference. (The mapped copy lives only on this branch: a MsgArgs zeroed on every publish,
+  // to stay unused, was a tenth of the server's time on a pub-only load.)
+  if (account_->has_mappings()) [[unlikely]] {
+    std::string mapped_subject;
+    if (account_->MapSubject(published.subject, mapped_subject)) {
+      LOG_TRACE("%s - <<- [MAPPING %.*s -> %s]", log_prefix().c_str(),
+                static_cast<int>(published.subject.size()), published.subject.data(),
+                mapped_subject.c_str());
+      MsgArgs mapped = published;
+      mapped.subject = mapped_subject;
+      PublishMapped(mapped, payload);
+      return;
+    }
   }
-  const MsgArgs& args = *routed;
+  PublishMapped(published, payload);
+}
 
+void Client::PublishMapped(const MsgArgs& args, std::string_view payload) {
   if (args.subject.size() > 5 && args.subject.starts_with("_GR_.")) {
     LOG_ERROR("%s - Publish Violation - User \"N/A\", Subject \"%.*s\"", log_prefix().c_str(),
               static_cast<int>(args.subject.size()), args.subject.data());
@@ -74,7 +78,9 @@ void Client::ProcessPublish(const MsgArgs& published, std::string_view payload) 
   if (account_->has_service_imports()) {
     delivered |= RouteServiceImport(worker(), *account_, args, payload, this, rtt_ns_);
   }
-  delivered |= RouteResponse(worker(), *account_, args, payload, this);
+  if (account_->exports_services() && args.subject.starts_with("_R_.")) {
+    delivered |= RouteResponse(worker(), *account_, args, payload, this);
+  }
 
   if (!delivered && !args.reply.empty() && opts_.no_responders) SendNoResponders(args.reply);
 }
