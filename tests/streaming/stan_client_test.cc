@@ -351,6 +351,36 @@ TEST_F(StanClient, QueueGroupMembersShareTheMessages) {
   EXPECT_GT(ib.Snapshot().size(), 0u);
 }
 
+// A durable queue group outlives its last member's Close (the group keeps its position) and
+// ends with its last member's Unsubscribe.
+TEST_F(StanClient, DurableQueueGroupSurvivesCloseNotUnsubscribe) {
+  auto sc = Connect("dq");
+  auto opts = stan::SubscriptionOptions().Durable("dur").DeliverAllAvailable();
+  PublishN(sc, "dq", 1, 2);
+  Inbox first;
+  auto member = sc.QueueSubscribe("dq", "group", first.Handler(), opts);
+  ASSERT_TRUE(member.ok()) << member.error();
+  ASSERT_TRUE(first.WaitCount(2));
+  ASSERT_TRUE(WaitFor([&] {
+    auto subs = Subs("dq");
+    return subs.size() == 1 && subs[0]["pending_count"] == 0;
+  }));
+  ASSERT_TRUE(member->Close().ok());
+  PublishN(sc, "dq", 3, 3);
+  Inbox second;
+  auto again = sc.QueueSubscribe("dq", "group", second.Handler(), opts);
+  ASSERT_TRUE(again.ok()) << again.error();
+  ASSERT_TRUE(second.WaitCount(1));
+  EXPECT_EQ(second.Seqs(), (std::vector<uint64_t>{3}));  // where the group stopped
+  ASSERT_TRUE(again->Unsubscribe().ok());
+  EXPECT_TRUE(Subs("dq").empty());
+  Inbox third;
+  auto fresh = sc.QueueSubscribe("dq", "group", third.Handler(), opts);
+  ASSERT_TRUE(fresh.ok()) << fresh.error();
+  ASSERT_TRUE(third.WaitCount(3));  // a new group: from the first message
+  EXPECT_EQ(third.Seqs(), (std::vector<uint64_t>{1, 2, 3}));
+}
+
 TEST_F(StanClient, ManualAcksRedeliveryAndMaxInFlight) {
   auto sc = Connect("manual");
   std::mutex mu;
