@@ -215,8 +215,9 @@ TEST_F(StanClient, SynchronousPublishFromHandlers) {
 TEST_F(StanClient, EveryStartPosition) {
   auto sc = Connect("starts");
   PublishN(sc, "pos", 1, 2);
-  // The timestamps of messages 1-2 and 3-5 are 100 ms apart, so that a start time between
-  // them cannot land on either side by the time the request takes to reach the server.
+  // Messages 3-5 are stored at least 500 ms after message 2, and the start time asked is 1 ms
+  // after message 2: the subscribe request (the server applies the delta to its own clock
+  // when it gets it) can take up to 499 ms and still start at message 3.
   Inbox first;
   auto all =
       sc.Subscribe("pos", first.Handler(), stan::SubscriptionOptions().DeliverAllAvailable());
@@ -226,7 +227,7 @@ TEST_F(StanClient, EveryStartPosition) {
   auto ts2_point = std::chrono::system_clock::time_point(
       std::chrono::duration_cast<std::chrono::system_clock::duration>(
           std::chrono::nanoseconds(ts2)));
-  ASSERT_TRUE(WaitFor([&] { return std::chrono::system_clock::now() > ts2_point + 100ms; }, 5s));
+  ASSERT_TRUE(WaitFor([&] { return std::chrono::system_clock::now() > ts2_point + 500ms; }, 5s));
   PublishN(sc, "pos", 3, 5);
   ASSERT_TRUE(first.WaitCount(5));
   EXPECT_EQ(first.Seqs(), (std::vector<uint64_t>{1, 2, 3, 4, 5}));
@@ -236,7 +237,7 @@ TEST_F(StanClient, EveryStartPosition) {
       sc.Subscribe("pos", last.Handler(), stan::SubscriptionOptions().StartWithLastReceived());
   auto s2 = sc.Subscribe("pos", seq.Handler(), stan::SubscriptionOptions().StartAtSequence(3));
   auto s3 = sc.Subscribe("pos", since.Handler(),
-                         stan::SubscriptionOptions().StartAtTime(ts2_point + 50ms));
+                         stan::SubscriptionOptions().StartAtTime(ts2_point + 1ms));
   auto s4 = sc.Subscribe("pos", fresh.Handler());  // new only
   ASSERT_TRUE(s1.ok() && s2.ok() && s3.ok() && s4.ok());
   PublishN(sc, "pos", 6, 6);
