@@ -37,20 +37,38 @@ struct Config {
   stan::Options conn;
 };
 
-// One publisher's run; the latencies are written by the ack handlers (the control thread) and
-// read once `acked` reached `share` (under mu).
+// One publisher's run. The ack handlers run on the connection's control thread, one at a
+// time: they write latency_us and last_ack, which the publisher reads once `acked` reached
+// `share` (the release/acquire on `acked` orders them).
 struct Publisher {
   stan::Connection sc;
   int64_t share = 0;
+  std::atomic<int64_t>* progress = nullptr;
   std::vector<Clock::time_point> sent;
   std::vector<double> latency_us;
-  std::mutex mu;
-  std::condition_variable cv;
-  int64_t acked = 0;
-  int64_t failed = 0;
-  std::string first_error;
+  std::atomic<int64_t> acked{0};
+  std::atomic<int64_t> failed{0};
   Clock::time_point last_ack{};
+  std::mutex mu;  // first_error, and the wake-up at the end
+  std::condition_variable cv;
+  std::string first_error;
   ClientResult result;
+
+  void Acked(size_t idx, const stan::Outcome& r) {
+    auto now = Clock::now();
+    latency_us[idx] = std::chrono::duration<double, std::micro>(now - sent[idx]).count();
+    last_ack = now;
+    progress->fetch_add(1, std::memory_order_relaxed);
+    if (!r.ok()) Failed(r.error());
+    if (acked.fetch_add(1, std::memory_order_acq_rel) + 1 == share) {
+      std::lock_guard lk(mu);
+      cv.notify_all();
+    }
+  }
+  void Failed(const std::string& error) {
+    std::lock_guard lk(mu);
+    if (failed.fetch_add(1) == 0) first_error = error;
+  }
 };
 
 struct Subscriber {
@@ -69,8 +87,7 @@ stan::Connection ConnectRole(const Config& c, const std::string& role, int64_t i
   return StreamConnectOrReport(o);
 }
 
-void RunPublisher(const Config& c, Publisher& p, const std::string& payload,
-                  std::atomic<int64_t>& progress) {
+void RunPublisher(const Config& c, Publisher& p, const std::string& payload) {
   p.sent.resize(static_cast<size_t>(p.share));
   p.latency_us.resize(static_cast<size_t>(p.share));
   p.result.start = Clock::now();
@@ -78,40 +95,20 @@ void RunPublisher(const Config& c, Publisher& p, const std::string& payload,
     auto idx = static_cast<size_t>(i);
     p.sent[idx] = Clock::now();
     if (c.sync) {
-      auto r = p.sc.Publish(c.channel, payload);
-      auto now = Clock::now();
-      p.latency_us[idx] = std::chrono::duration<double, std::micro>(now - p.sent[idx]).count();
-      std::lock_guard lk(p.mu);
-      if (!r.ok() && p.failed++ == 0) p.first_error = r.error();
-      ++p.acked;
-      p.last_ack = now;
-      progress.fetch_add(1, std::memory_order_relaxed);
+      p.Acked(idx, p.sc.Publish(c.channel, payload));
       continue;
     }
-    Publisher* pp = &p;
+    Publisher* pp = &p;  // two words: the handler fits std::function's inline storage
     auto guid = p.sc.PublishAsync(
-        c.channel, payload, [pp, idx, &progress](const std::string&, const stan::Outcome& r) {
-          auto now = Clock::now();
-          pp->latency_us[idx] =
-              std::chrono::duration<double, std::micro>(now - pp->sent[idx]).count();
-          progress.fetch_add(1, std::memory_order_relaxed);
-          std::lock_guard lk(pp->mu);
-          if (!r.ok() && pp->failed++ == 0) pp->first_error = r.error();
-          pp->last_ack = now;
-          if (++pp->acked == pp->share) pp->cv.notify_all();
-        });
-    if (!guid.ok()) {
-      std::lock_guard lk(p.mu);
-      if (p.failed++ == 0) p.first_error = guid.error();
-      ++p.acked;
-      progress.fetch_add(1, std::memory_order_relaxed);
-    }
+        c.channel, payload,
+        [pp, idx](const std::string&, const stan::Outcome& r) { pp->Acked(idx, r); });
+    if (!guid.ok()) p.Acked(idx, stan::Outcome(guid.status(), guid.detail()));
   }
   std::unique_lock lk(p.mu);
   // PubAcks that never come time out in the client (pub_ack_wait), so this ends.
-  p.cv.wait(lk, [&] { return p.acked >= p.share; });
+  p.cv.wait(lk, [&] { return p.acked.load(std::memory_order_acquire) >= p.share; });
   p.result.end = p.last_ack;
-  p.result.msgs = p.share - p.failed;
+  p.result.msgs = p.share - p.failed.load();
 }
 
 }  // namespace
@@ -206,23 +203,23 @@ int RunStreamBench(int argc, char** argv) {
     s->sub = std::move(*sub);
     subs.push_back(std::move(s));
   }
+  std::atomic<int64_t> acked{0};  // publishes acknowledged, all publishers
   std::vector<std::unique_ptr<Publisher>> pubs;
   for (int64_t i = 0; i < c.pubs; ++i) {
     auto p = std::make_unique<Publisher>();
     p->sc = ConnectRole(c, "pub", i);
     if (!p->sc.valid()) return 1;
     p->share = c.msgs / c.pubs + (i == 0 ? c.msgs % c.pubs : 0);
+    p->progress = &acked;
     pubs.push_back(std::move(p));
   }
 
-  std::atomic<int64_t> acked{0};
   {
     Progress progress(c.progress && !c.json, c.subs ? "sub" : "pub", c.subs ? expected : c.msgs,
                       c.subs ? delivered : acked);
     std::vector<std::thread> threads;
     for (auto& p : pubs) {
-      threads.emplace_back(
-          [&c, &payload, &acked, pp = p.get()] { RunPublisher(c, *pp, payload, acked); });
+      threads.emplace_back([&c, &payload, pp = p.get()] { RunPublisher(c, *pp, payload); });
     }
     for (auto& t : threads) t.join();
     // The subscribers: wait while they make progress.
@@ -241,7 +238,7 @@ int RunStreamBench(int argc, char** argv) {
   std::string first_error;
   for (auto& p : pubs) {
     pub_results.push_back(p->result);
-    errors += p->failed;
+    errors += p->failed.load();
     if (first_error.empty()) first_error = p->first_error;
     latencies.insert(latencies.end(), p->latency_us.begin(), p->latency_us.end());
     p->sc.Close();
