@@ -3,10 +3,12 @@
 // manual acks and redelivery, max in flight, unsubscribe versus close, ack timeouts, the
 // connection lost when the server dies; and interop with libnats' Streaming API both ways.
 #include <signal.h>
+#include <stdlib.h>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -472,6 +474,43 @@ TEST_F(StanClient, ConnectionLostWhenTheServerIsKilled) {
   EXPECT_EQ(reason, "stan: connection lost due to PING failure");
   EXPECT_TRUE(sc->IsClosed());
   EXPECT_EQ(sc->Publish("x", "y").status(), Status::kConnectionClosed);
+}
+
+// A FILE-store server restarts under a connected client: the NATS connection reconnects, the
+// server has recovered the client and its durable, so pings go on being answered, publishing
+// goes on and the durable subscription keeps receiving, without a connection-lost event (the
+// close at the end is answered: the server knows the client).
+TEST(StanClientRestart, FileStoreServerRestartsUnderTheClient) {
+  char tmpl[] = "/tmp/gannet-stanclient-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  StanServer server({"-st", "FILE", "--dir", dir});
+  ASSERT_TRUE(server.Start()) << server.Output();
+  auto o = ClientOptions(server, "survivor");
+  o.ping_interval = 1s;
+  o.nats_options.reconnect_wait = 50ms;
+  o.nats_options.max_reconnect_attempts = -1;
+  std::atomic<int> lost{0};
+  o.on_connection_lost = [&](const std::string&) { lost.fetch_add(1); };
+  auto sc = stan::Connection::Connect(o);
+  ASSERT_TRUE(sc.ok()) << sc.error();
+  Inbox in;
+  auto sub = sc->Subscribe("kept", in.Handler(), stan::SubscriptionOptions().Durable("d"));
+  ASSERT_TRUE(sub.ok()) << sub.error();
+  ASSERT_TRUE(sc->Publish("kept", "before").ok());
+  ASSERT_TRUE(in.WaitCount(1));
+
+  EXPECT_EQ(server.Stop(), 0);
+  ASSERT_TRUE(server.Start()) << server.Output();
+  auto r = sc->Publish("kept", "after");  // waits in the reconnect buffer if need be
+  ASSERT_TRUE(r.ok()) << r.error();
+  ASSERT_TRUE(in.WaitCount(2));
+  EXPECT_EQ(in.Snapshot()[1].data(), "after");
+  EXPECT_EQ(in.Snapshot()[1].sequence(), 2u);
+  EXPECT_EQ(lost.load(), 0);
+  EXPECT_FALSE(sc->IsClosed());
+  EXPECT_TRUE(sc->Close().ok());
+  server.Stop();
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(StanClient, ReplacedClientIsToldByItsPings) {
