@@ -133,6 +133,16 @@ TEST_F(StreamCli, BenchJson) {
   EXPECT_EQ(s["errors"], 0);
 }
 
+TEST_F(StreamCli, SubEndsWhenTheConnectionIsLost) {
+  Tool sub(Cmd("sub", {"gone", "--ping-interval", "1s", "--ping-max-out", "2"}));
+  ASSERT_TRUE(sub.WaitForStderr("Subscribing on channel \"gone\"")) << sub.err();
+  server_.Stop(/*kill=*/true);
+  EXPECT_EQ(sub.Wait(20s), 1) << sub.err();
+  EXPECT_NE(sub.err().find("Connection lost: stan: connection lost due to PING failure"),
+            std::string::npos)
+      << sub.err();
+}
+
 TEST_F(StreamCli, WrongClusterIdIsReported) {
   Tool pub(Cmd("pub", {"x", "y", "--cluster-id", "nope", "--connect-wait", "500ms"}));
   EXPECT_EQ(pub.Wait(), 1);

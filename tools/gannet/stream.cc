@@ -26,8 +26,9 @@ const char* kStreamUsage =
     "  bench [CHANNEL]     measure publish and publish+subscribe rates and ack latency\n"
     "\n"
     "Each takes --cluster-id ID (default test-cluster), --client-id ID (default a generated\n"
-    "one), --connect-wait D (default 2s), and the NATS connection options of `gannet pub`\n"
-    "(-s/--server URL, --user/--password, --token, TLS).\n";
+    "one), --connect-wait D (default 2s), --ping-interval D and --ping-max-out N (the\n"
+    "connection is lost after N unanswered pings; default 5s and 88), and the NATS connection\n"
+    "options of `gannet pub` (-s/--server URL, --user/--password, --token, TLS).\n";
 
 int Usage(const char* text) {
   std::fputs(text, stderr);
@@ -38,7 +39,10 @@ int Usage(const char* text) {
 
 std::vector<std::string> StreamOptionsWith(std::vector<std::string> extra) {
   std::vector<std::string> v = kConnectOptions;
-  for (const char* s : {"cluster-id", "client-id", "connect-wait"}) v.emplace_back(s);
+  for (const char* s :
+       {"cluster-id", "client-id", "connect-wait", "ping-interval", "ping-max-out"}) {
+    v.emplace_back(s);
+  }
   v.insert(v.end(), extra.begin(), extra.end());
   return v;
 }
@@ -59,6 +63,18 @@ bool StreamOptionsFrom(const Args& args, const std::string& role, stan::Options*
   std::chrono::milliseconds wait;
   if (!args.GetDuration("connect-wait", std::chrono::seconds(2), &wait, error)) return false;
   o.connect_wait = wait;
+  std::chrono::milliseconds ping;
+  int64_t max_out = 0;
+  if (!args.GetDuration("ping-interval", std::chrono::seconds(5), &ping, error) ||
+      !args.GetCount("ping-max-out", 88, &max_out, error)) {
+    return false;
+  }
+  if (ping < std::chrono::seconds(1) || max_out < 1) {
+    *error = "--ping-interval must be at least 1s and --ping-max-out at least 1";
+    return false;
+  }
+  o.ping_interval = std::chrono::duration_cast<std::chrono::seconds>(ping);
+  o.ping_max_out = static_cast<int>(max_out);
   o.on_connection_lost = [](const std::string& why) {
     std::fprintf(stderr, "%s Connection lost: %s\n", TimeStamp().c_str(), why.c_str());
   };
@@ -219,6 +235,14 @@ int RunStreamSub(int argc, char** argv) {
   if (args.Has("since")) so.StartAtTimeDelta(since);
 
   StopSignal stop;
+  // A lost connection ends the command (status 1): nothing more can arrive.
+  std::atomic<bool> lost{false};
+  auto report_lost = opts.on_connection_lost;
+  opts.on_connection_lost = [&](const std::string& why) {
+    report_lost(why);
+    lost = true;
+    stop.Notify();
+  };
   auto sc = StreamConnectOrReport(opts);
   if (!sc.valid()) return 1;
   const bool raw = args.Has("raw");
@@ -254,6 +278,7 @@ int RunStreamSub(int argc, char** argv) {
                channel.c_str(), queue.empty() ? "" : (" in queue group " + queue).c_str(),
                so.durable_name.empty() ? "" : (" as durable " + so.durable_name).c_str());
   stop.Wait();
+  if (lost) return 1;
   auto done = args.Has("unsubscribe") ? sub->Unsubscribe() : sub->Close();
   if (!done.ok() && !sc.IsClosed()) {
     std::fprintf(stderr, "gannet stream sub: %s\n", done.error().c_str());
