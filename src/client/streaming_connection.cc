@@ -62,6 +62,10 @@ Outcome ConnImpl::Start() {
   if (opts_.max_pub_acks_in_flight < 1) {
     return Fail(Status::kInvalidArgument, "max_pub_acks_in_flight must be at least 1");
   }
+  if (opts_.ping_interval < std::chrono::seconds(1) || opts_.ping_max_out < 1) {
+    return Fail(Status::kInvalidArgument,
+                "ping_interval must be at least 1s and ping_max_out at least 1");
+  }
   if (opts_.nats.valid()) {
     nc_ = opts_.nats;
   } else {

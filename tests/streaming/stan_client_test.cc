@@ -147,6 +147,11 @@ TEST_F(StanClient, ServerRefusalsCarryTheServerText) {
   auto wild = first.Subscribe("foo.*", in.Handler());
   ASSERT_FALSE(wild.ok());
   EXPECT_EQ(wild.detail(), "stan: invalid subject");
+  auto o = ClientOptions(server_, "no-pings");
+  o.ping_interval = 0s;
+  auto bad_pings = stan::Connection::Connect(o);
+  EXPECT_EQ(bad_pings.status(), Status::kInvalidArgument);
+
   auto wait = first.Subscribe("foo", in.Handler(), stan::SubscriptionOptions().AckWait(0s));
   ASSERT_FALSE(wait.ok());
   EXPECT_EQ(wait.detail(), "stan: invalid ack wait time, should be >= 1s");

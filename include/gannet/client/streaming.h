@@ -31,7 +31,8 @@
 // Handles. Connection and Subscription are cheap handles to shared state. Close() unregisters
 // the client from the server; dropping the last Connection handle without Close() only stops
 // this process's side, which the server sees as a crashed client (its durable subscriptions
-// can be resumed by a new connection with the same client id).
+// can be resumed by a new connection with the same client id). A handler that holds a copy of
+// its Connection keeps it alive until Close(): capture a reference, or call Close().
 #pragma once
 
 #include <chrono>
