@@ -72,10 +72,11 @@ struct SubImpl {
   std::atomic<bool> closed{false};
 
   // The ack inbox arrives with the SubscriptionResponse, which can come after the first
-  // message (the server starts delivering once it has answered): messages wait for it.
+  // message (the server starts delivering once it has answered): messages wait for `ready`.
+  // ack_inbox is written once, before `ready` is set (under mu), and only read after.
   std::mutex mu;
   std::condition_variable cv;
-  bool ready = false;  // ack_inbox is set (or the subscription failed: closed)
+  std::atomic<bool> ready{false};  // ack_inbox is set (or the subscription failed: closed)
   std::string ack_inbox;
 
   // NATS dispatcher thread: decodes a MsgProto, runs the handler, acks unless manual.

@@ -33,18 +33,18 @@ namespace detail {
 
 void SubImpl::MarkReady(bool ok) {
   std::lock_guard lk(mu);
-  ready = true;
   if (!ok) closed = true;
+  ready = true;
   cv.notify_all();
 }
 
 void SubImpl::OnMessage(const client::Message& m, const std::shared_ptr<SubImpl>& self) {
-  {
+  if (!ready.load(std::memory_order_acquire)) {
     std::unique_lock lk(mu);
-    cv.wait(lk, [&] { return ready; });
+    cv.wait(lk, [&] { return ready.load(); });
   }
   if (closed) return;
-  pb::MsgProto proto;
+  thread_local pb::MsgProto proto;  // the dispatcher's: parsed into again for each message
   std::string_view payload = m.data();
   if (!proto.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) return;
   Message msg;
@@ -68,12 +68,8 @@ Outcome SubImpl::SendAck(uint64_t sequence) {
   ack.set_subject(channel);
   ack.set_sequence(sequence);
   ack.SerializeToString(&wire);
-  std::string to;
-  {
-    std::lock_guard lk(mu);
-    to = ack_inbox;
-  }
-  Status st = c->nats().Publish(to, wire);
+  // ack_inbox was set before `ready`, and a message to ack exists only after `ready`.
+  Status st = c->nats().Publish(ack_inbox, wire);
   if (st != Status::kOk) return Outcome(st, c->nats().last_error());
   return Outcome(std::monostate{});
 }
@@ -136,10 +132,7 @@ Result<Subscription> ConnImpl::Subscribe(std::string_view channel, std::string_v
     return fail(Status::kProtocolError, "stan: bad SubscriptionResponse");
   }
   if (!resp.error().empty()) return fail(Status::kServerError, resp.error());
-  {
-    std::lock_guard lk(sub->mu);
-    sub->ack_inbox = resp.ack_inbox();
-  }
+  sub->ack_inbox = resp.ack_inbox();  // published to the dispatcher by MarkReady below
   bool registered = false;
   {
     std::lock_guard lk(mu_);
@@ -168,10 +161,7 @@ Outcome ConnImpl::RemoveSubscription(SubImpl& sub, bool close) {
   pb::UnsubscribeRequest req;
   req.set_client_id(opts_.client_id);
   req.set_subject(sub.channel);
-  {
-    std::lock_guard lk(sub.mu);
-    req.set_inbox(sub.ack_inbox);
-  }
+  req.set_inbox(sub.ack_inbox);  // set before Subscribe returned the handle
   req.set_durable_name(sub.durable);
   auto reply = nc_.Request(subject, req.SerializeAsString(), opts_.connect_wait);
   if (!reply.ok()) {
