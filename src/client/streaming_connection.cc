@@ -98,6 +98,7 @@ Outcome ConnImpl::Start() {
   // Short, so that a guid ("<4 chars>.<number>") fits a std::string's inline buffer: the guids
   // only need to be unique within this connection, whose own inbox gets the acks.
   guid_prefix_ = conn_id_.substr(0, 4) + ".";
+  control_root_len_ = root.size();
   hb_inbox_ = root + ".hb";
   ack_subject_ = root + ".acks";
   ping_inbox_ = root + ".pings";
@@ -294,12 +295,14 @@ void ConnImpl::ControlLoop() {
 }
 
 void ConnImpl::OnControlMessage(const client::Message& m) {
+  // Every subject here is "<root>.<kind>" (the subscription is "<root>.*"): the kind decides.
   std::string_view subject = m.subject();
-  if (subject == ack_subject_) {
+  std::string_view kind = subject.substr(std::min(subject.size(), control_root_len_));
+  if (kind == ".acks") {
     OnPubAck(m.data());
-  } else if (subject == hb_inbox_) {
+  } else if (kind == ".hb") {
     if (!m.reply().empty()) nc_.Respond(m, {});
-  } else if (subject == ping_inbox_) {
+  } else if (kind == ".pings") {
     OnPingResponse(m.data());
   }
 }

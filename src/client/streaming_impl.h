@@ -139,6 +139,7 @@ class ConnImpl : public std::enable_shared_from_this<ConnImpl> {
   bool owns_nc_ = false;
 
   std::string conn_id_;
+  size_t control_root_len_ = 0;  // "_INBOX.<id>": the control subjects are <root>.<kind>
   std::string hb_inbox_;
   std::string ack_subject_;
   std::string ping_inbox_;
