@@ -1,6 +1,6 @@
 // The NATS Streaming client: at-least-once publish and subscribe with replay, through a
 // Streaming server (gannet-streaming or nats-streaming-server 0.25) over a NATS connection.
-// Link gannet_streaming_client.
+// Link gannet::streaming_client (CMake: find_package(gannet), or add_subdirectory).
 //
 //   namespace stan = gannet::client::streaming;
 //   stan::Options o;
