@@ -91,6 +91,19 @@ TEST_F(StreamCli, DurableResumesWhereItStopped) {
   EXPECT_EQ(second.out(), "m3\n");
 }
 
+TEST_F(StreamCli, UnsubscribeOnExitForgetsTheDurable) {
+  Publish("tmp", 1, 2);
+  Tool first(Cmd("sub", {"tmp", "--all", "--durable", "d", "--client-id", "c", "--count", "1",
+                         "--unsubscribe", "--raw"}));
+  ASSERT_EQ(first.Wait(), 0) << first.err();
+  EXPECT_EQ(first.out(), "m1\n");
+  // The durable is gone: the same name starts afresh, from --all.
+  Tool second(
+      Cmd("sub", {"tmp", "--all", "--durable", "d", "--client-id", "c", "--count", "2", "--raw"}));
+  ASSERT_EQ(second.Wait(), 0) << second.err();
+  EXPECT_EQ(second.out(), "m1\nm2\n");
+}
+
 TEST_F(StreamCli, QueueMembersShareAChannel) {
   Tool a(Cmd("sub", {"jobs", "--queue", "w", "--raw"}));
   Tool b(Cmd("sub", {"jobs", "--queue", "w", "--raw"}));
