@@ -5,8 +5,8 @@
 // Threads: callers (any thread), the control thread (its own loop over one synchronous NATS
 // subscription to "<root>.*": heartbeats, PubAcks and ping responses), the NATS dispatcher
 // (subscription messages), the NATS event thread (the NATS connection closed).
-// Locks: ConnImpl::mu_ before SubImpl::mu; no lock is held while a user callback runs or while
-// waiting for the server.
+// Locks (docs/LOCK_ORDER.md): ConnImpl::mu_ and SubImpl::mu are never held together, nor while
+// a user callback runs, a NATS call is made or the server is waited for.
 #pragma once
 
 #include <atomic>
