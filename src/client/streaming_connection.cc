@@ -204,7 +204,11 @@ Result<std::string> ConnImpl::PublishAsync(std::string_view channel, std::string
                                    "stan: too many publish acks in flight to wait for one in an "
                                    "ack handler");
       }
-      room_cv_.wait(lk, [&] { return acks_.outstanding() < max || closed_; });
+      // Resumes once a few acks have come (below the low-water mark), not after each one:
+      // a wake-up per ack would cost a thread switch per message.
+      ++room_waiters_;
+      room_cv_.wait(lk, [&] { return acks_.outstanding() <= LowWater() || closed_; });
+      --room_waiters_;
       if (closed_) return Result<std::string>(Status::kConnectionClosed, kClosedText);
     }
     seq = acks_.Add(std::move(on_ack), CoarseNow() + opts_.pub_ack_wait);
@@ -213,10 +217,12 @@ Result<std::string> ConnImpl::PublishAsync(std::string_view channel, std::string
   const PubWire& pub = EncodePub(channel, data, guid);
   Status st = nc_.Publish(pub.subject, pub.payload, ack_subject_);
   if (st != Status::kOk) {
-    std::lock_guard lk(mu_);
     AckHandler dropped;
-    acks_.Take(seq, &dropped);
-    room_cv_.notify_one();
+    {
+      std::lock_guard lk(mu_);
+      acks_.Take(seq, &dropped);
+    }
+    room_cv_.notify_all();  // rare: not worth counting waiters
     return Result<std::string>(st, nc_.last_error());
   }
   return guid;
@@ -319,11 +325,13 @@ void ConnImpl::OnPubAck(std::string_view payload) {
       std::from_chars(guid.data() + guid_prefix_.size(), guid.data() + guid.size(), seq);
   if (ec != std::errc() || end != guid.data() + guid.size()) return;
   AckHandler handler;
+  bool wake = false;
   {
     std::lock_guard lk(mu_);
     if (!acks_.Take(seq, &handler)) return;  // timed out already
+    wake = RoomForWaitersLocked();
   }
-  room_cv_.notify_one();
+  if (wake) room_cv_.notify_all();
   if (!handler) return;
   if (ack.error().empty()) {
     handler(guid, Outcome(std::monostate{}));
@@ -336,11 +344,13 @@ void ConnImpl::ExpireAcks(Clock::time_point now) {
   while (true) {
     uint64_t seq = 0;
     AckHandler handler;
+    bool wake = false;
     {
       std::lock_guard lk(mu_);
       if (!acks_.TakeExpired(now, &seq, &handler)) return;
+      wake = RoomForWaitersLocked();
     }
-    room_cv_.notify_one();
+    if (wake) room_cv_.notify_all();
     if (handler) handler(Guid(seq), Outcome(Status::kTimeout, "stan: publish ack timeout"));
   }
 }

@@ -9,6 +9,7 @@
 // a user callback runs, a NATS call is made or the server is waited for.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -163,7 +164,16 @@ class ConnImpl : public std::enable_shared_from_this<ConnImpl> {
   std::atomic<std::thread::id> control_id_{};
 
   mutable std::mutex mu_;
-  std::condition_variable room_cv_;  // a slot for a publish ack freed, or closed
+  std::condition_variable room_cv_;  // the window fell to its low-water mark, or closed
+  int room_waiters_ = 0;             // publishers waiting on room_cv_
+  // Publishers waiting for room in a full window resume at this many outstanding acks.
+  size_t LowWater() const {
+    auto max = static_cast<size_t>(opts_.max_pub_acks_in_flight);
+    return max - std::max<size_t>(1, std::min<size_t>(max / 4, 512));
+  }
+  bool RoomForWaitersLocked() const {
+    return room_waiters_ > 0 && acks_.outstanding() <= LowWater();
+  }
   PendingAcks acks_;
   std::atomic<uint64_t> sync_guid_{0};  // synchronous publishes: guids "<prefix>s<n>"
   std::unordered_map<std::string, std::shared_ptr<SubImpl>> subs_;  // by delivery inbox

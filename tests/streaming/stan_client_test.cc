@@ -195,6 +195,23 @@ TEST_F(StanClient, AsyncPublishesAreAckedWithinTheInFlightLimit) {
   EXPECT_EQ(in.Snapshot().back().sequence(), static_cast<uint64_t>(kCount));
 }
 
+// A window of one: each publish waits for the previous one's ack (the low-water mark is 0).
+TEST_F(StanClient, AsyncPublishesWithAWindowOfOne) {
+  auto o = ClientOptions(server_, "window-one");
+  o.max_pub_acks_in_flight = 1;
+  auto sc = stan::Connection::Connect(o);
+  ASSERT_TRUE(sc.ok()) << sc.error();
+  std::atomic<int> acked{0};
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_LE(sc->pub_acks_in_flight(), 1);
+    auto guid = sc->PublishAsync("one", "x", [&](const std::string&, const stan::Outcome& r) {
+      if (r.ok()) acked.fetch_add(1);
+    });
+    ASSERT_TRUE(guid.ok()) << guid.error();
+  }
+  ASSERT_TRUE(WaitFor([&] { return acked.load() == 200; }));
+}
+
 // Synchronous publishes from a message handler (the NATS dispatcher) and from an ack handler
 // (the control thread) complete: their PubAcks do not wait behind the thread that waits.
 TEST_F(StanClient, SynchronousPublishFromHandlers) {

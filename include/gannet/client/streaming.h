@@ -192,8 +192,9 @@ class Connection {
   // message. Not counted in max_pub_acks_in_flight. Made as a NATS request, so it fails at once
   // with kNoResponders when no Streaming server listens on the publish subject.
   Outcome Publish(std::string_view channel, std::string_view data);
-  // Publishes; `on_ack` (may be empty) runs when the PubAck or the ack timeout comes. Waits
-  // while max_pub_acks_in_flight publishes are unacknowledged. Returns the message's guid.
+  // Publishes; `on_ack` (may be empty) runs when the PubAck or the ack timeout comes. When
+  // max_pub_acks_in_flight publishes are unacknowledged, waits until a few acks came back (a
+  // quarter of the window, at most 512). Returns the message's guid.
   Result<std::string> PublishAsync(std::string_view channel, std::string_view data,
                                    AckHandler on_ack);
 
