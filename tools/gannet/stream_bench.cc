@@ -161,7 +161,6 @@ int RunStreamBench(int argc, char** argv) {
   c.sync = args.Has("sync");
   c.json = args.Has("json");
   c.progress = !args.Has("no-progress");
-  if (!args.Has("client-id")) c.conn.client_id = GeneratedClientId("bench");
   c.conn.nats_options.pending_msgs_limit = int64_t{1} << 40;
   c.conn.nats_options.pending_bytes_limit = int64_t{1} << 50;
   if (!c.json) {
