@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -54,6 +56,14 @@ class Inbox {
   std::condition_variable cv_;
   std::vector<stan::Message> got_;
 };
+
+// A process's state letter from /proc/<pid>/stat ('R', 'S', 'T' for stopped, ...).
+char ProcessState(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  size_t paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() ? stat[paren + 2] : '?';
+}
 
 stan::Options ClientOptions(const StanServer& server, const std::string& client_id) {
   stan::Options o;
@@ -470,6 +480,8 @@ TEST_F(StanClient, PublishAckTimeout) {
   auto sc = stan::Connection::Connect(o);
   ASSERT_TRUE(sc.ok()) << sc.error();
   server_.Signal(SIGSTOP);  // the server (and its embedded NATS) hears nothing
+  // The signal is asynchronous: wait until the process is really stopped ("T" in /proc).
+  ASSERT_TRUE(WaitFor([&] { return ProcessState(server_.pid()) == 'T'; }));
   auto r = sc->Publish("slow", "x");
   server_.Signal(SIGCONT);
   EXPECT_EQ(r.status(), Status::kTimeout);
