@@ -48,7 +48,8 @@ struct Publisher {
   std::vector<double> latency_us;
   std::atomic<int64_t> acked{0};
   std::atomic<int64_t> failed{0};
-  Clock::time_point last_ack{};
+  // Atomic: a publish that fails at once is counted from the publisher's thread too.
+  std::atomic<Clock::rep> last_ack{0};
   std::mutex mu;  // first_error, and the wake-up at the end
   std::condition_variable cv;
   std::string first_error;
@@ -57,7 +58,7 @@ struct Publisher {
   void Acked(size_t idx, const stan::Outcome& r) {
     auto now = Clock::now();
     latency_us[idx] = std::chrono::duration<double, std::micro>(now - sent[idx]).count();
-    last_ack = now;
+    last_ack.store(now.time_since_epoch().count(), std::memory_order_relaxed);
     progress->fetch_add(1, std::memory_order_relaxed);
     if (!r.ok()) Failed(r.error());
     if (acked.fetch_add(1, std::memory_order_acq_rel) + 1 == share) {
@@ -107,7 +108,7 @@ void RunPublisher(const Config& c, Publisher& p, const std::string& payload) {
   std::unique_lock lk(p.mu);
   // PubAcks that never come time out in the client (pub_ack_wait), so this ends.
   p.cv.wait(lk, [&] { return p.acked.load(std::memory_order_acquire) >= p.share; });
-  p.result.end = p.last_ack;
+  p.result.end = Clock::time_point(Clock::duration(p.last_ack.load()));
   p.result.msgs = p.share - p.failed.load();
 }
 
