@@ -2,7 +2,10 @@
 //
 // Publishers write a buffer of identical PUBs in big writes; subscribers count fixed-size MSGs
 // in what they read (answering the server's PINGs). The client side costs next to nothing, so
-// on a 2-core machine the figures measure the server. Modes: pub, pubsub, fanout, queue, reqrep.
+// on a 2-core machine the figures measure the server. Modes: pub, pubsub, fanout, queue, reqrep,
+// and subjects (--subjects S distinct subjects, one subscription each on one connection, the
+// publisher picking a subject at random for each message). --pubs P splits the messages of pub
+// and pubsub over P publisher connections (fan-in).
 // With --sub-ports the subscribers connect round-robin to other servers of a cluster than the
 // publisher's (--port): the messages cross routes; publishing starts once a probe has reached
 // every subscriber (routes up, interest propagated).
@@ -34,6 +37,8 @@ struct Config {
   long msgs = 2000000;
   int size = 16;
   int subs = 4;
+  int pubs = 1;
+  int subjects = 100000;
   bool json = false;
 };
 
@@ -142,19 +147,40 @@ std::string MsgFor(const std::string& subject, const std::string& sid, int size)
          std::string(static_cast<size_t>(size), 'x') + "\r\n";
 }
 
-void Publish(int fd, const std::string& subject, long msgs, int size) {
-  std::string one = "PUB " + subject + " " + std::to_string(size) + "\r\n" +
-                    std::string(static_cast<size_t>(size), 'x') + "\r\n";
-  size_t per_chunk = std::max<size_t>(1, (64 * 1024) / one.size());
-  std::string chunk;
-  for (size_t i = 0; i < per_chunk; ++i) chunk += one;
+// Writes `msgs` messages cycling through `frames` (whole PUBs, `per_frame` bytes each) in writes
+// of up to 64 KiB, then a PING.
+void PublishFrames(int fd, const std::string& frames, size_t per_frame, long msgs) {
+  size_t frames_total = frames.size() / per_frame;
+  size_t per_write = std::max<size_t>(1, std::min(frames_total, (64 * 1024) / per_frame));
+  size_t at = 0;
   long sent = 0;
   while (sent < msgs) {
-    long n = std::min<long>(static_cast<long>(per_chunk), msgs - sent);
-    WriteAll(fd, chunk.data(), static_cast<size_t>(n) * one.size());
-    sent += n;
+    size_t n = std::min<size_t>({per_write, frames_total - at, static_cast<size_t>(msgs - sent)});
+    WriteAll(fd, frames.data() + at * per_frame, n * per_frame);
+    sent += static_cast<long>(n);
+    at = (at + n) % frames_total;
   }
   WriteAll(fd, "PING\r\n", 6);
+}
+
+std::string PubFor(const std::string& subject, int size) {
+  return "PUB " + subject + " " + std::to_string(size) + "\r\n" +
+         std::string(static_cast<size_t>(size), 'x') + "\r\n";
+}
+
+void Publish(int fd, const std::string& subject, long msgs, int size) {
+  std::string one = PubFor(subject, size);
+  std::string chunk;
+  for (size_t i = 0; i < std::max<size_t>(1, (64 * 1024) / one.size()); ++i) chunk += one;
+  PublishFrames(fd, chunk, one.size(), msgs);
+}
+
+// --subjects: subject i is "bench.s.NNNNNN" and its sid "NNNNNN" (fixed widths, so that every
+// MSG has the same length and the counter stays a byte count).
+std::string SubjectNumber(int i) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%06d", i);
+  return buf;
 }
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -209,11 +235,20 @@ void Report(const Config& c, const char* what, double rate, double secs) {
 }
 
 int RunThroughput(const Config& c) {
-  int nsubs = c.mode == "pub" ? 0 : (c.mode == "pubsub" ? 1 : c.subs);
+  bool subjects = c.mode == "subjects";
+  int nsubs = c.mode == "pub" ? 0 : (c.mode == "pubsub" || subjects ? 1 : c.subs);
   bool queue = c.mode == "queue";
   std::string subject = "bench.raw";
   std::vector<int> sub_fds;
-  for (int i = 0; i < nsubs; ++i) {
+  if (subjects) {
+    std::string subs;
+    for (int i = 0; i < c.subjects; ++i) {
+      std::string n = SubjectNumber(i);
+      subs += "SUB bench.s." + n + " " + n + "\r\n";
+    }
+    sub_fds.push_back(Connect(c.port, subs));
+  }
+  for (int i = 0; i < nsubs && !subjects; ++i) {
     int port = c.sub_ports.empty() ? c.port : c.sub_ports[i % c.sub_ports.size()];
     std::string ready = "bench.ready." + std::to_string(i);
     sub_fds.push_back(Connect(port, "SUB " + subject + (queue ? " q" : "") + " 1\r\n" +
@@ -225,7 +260,8 @@ int RunThroughput(const Config& c) {
   std::atomic<bool> failed{false};
   std::atomic<Clock::rep> finished_at{0};
   std::vector<std::thread> readers;
-  size_t msg_len = MsgFor(subject, "1", c.size).size();
+  size_t msg_len = subjects ? MsgFor("bench.s." + SubjectNumber(0), SubjectNumber(0), c.size).size()
+                            : MsgFor(subject, "1", c.size).size();
   for (int fd : sub_fds) {
     readers.emplace_back([&, fd] {
       MsgCounter counter{msg_len, 0, {}, 0};
@@ -250,10 +286,39 @@ int RunThroughput(const Config& c) {
       }
     });
   }
-  int pub = Connect(c.port, "");
+  // The publishers, connected before the clock starts; with --subjects one publisher writes
+  // a buffer of 65,536 PUBs to subjects drawn at random (fixed seed), over and over.
+  int npubs = subjects ? 1 : std::max(1, c.pubs);
+  std::vector<int> pub_fds;
+  for (int i = 0; i < npubs; ++i) pub_fds.push_back(Connect(c.port, ""));
+  std::string random_frames;
+  size_t random_frame_len = 0;
+  if (subjects) {
+    uint64_t x = 88172645463325252ull;  // xorshift64
+    for (int i = 0; i < 65536; ++i) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      std::string one =
+          PubFor("bench.s." + SubjectNumber(static_cast<int>(x % c.subjects)), c.size);
+      random_frame_len = one.size();
+      random_frames += one;
+    }
+  }
   auto start = Clock::now();
-  Publish(pub, subject, c.msgs, c.size);
-  ReadUntil(pub, "PONG\r\n");
+  std::vector<std::thread> publishers;
+  for (int i = 0; i < npubs; ++i) {
+    long share = c.msgs / npubs + (i < c.msgs % npubs ? 1 : 0);
+    publishers.emplace_back([&, i, share] {
+      if (subjects) {
+        PublishFrames(pub_fds[i], random_frames, random_frame_len, share);
+      } else {
+        Publish(pub_fds[i], subject, share, c.size);
+      }
+      ReadUntil(pub_fds[i], "PONG\r\n");
+    });
+  }
+  for (auto& t : publishers) t.join();
   auto published = Clock::now();
   for (auto& t : readers) t.join();
   auto done = Clock::time_point(Clock::duration(finished_at.load()));
@@ -268,7 +333,7 @@ int RunThroughput(const Config& c) {
     Report(c, "delivered", expected_total / Seconds(done - start), Seconds(done - start));
   }
   for (int fd : sub_fds) close(fd);
-  close(pub);
+  for (int fd : pub_fds) close(fd);
   return 0;
 }
 
@@ -397,13 +462,18 @@ int main(int argc, char** argv) {
       c.size = std::stoi(next());
     else if (a == "--subs")
       c.subs = std::stoi(next());
+    else if (a == "--pubs")
+      c.pubs = std::stoi(next());
+    else if (a == "--subjects")
+      c.subjects = std::stoi(next());
     else if (a == "--json")
       c.json = true;
     else {
-      std::fprintf(stderr,
-                   "usage: gannet-rawload --port P [--sub-ports P1,P2,...] "
-                   "--mode pub|pubsub|fanout|queue|reqrep [--msgs N] [--size B] [--subs K] "
-                   "[--json]\n");
+      std::fprintf(
+          stderr,
+          "usage: gannet-rawload --port P [--sub-ports P1,P2,...] "
+          "--mode pub|pubsub|fanout|queue|subjects|reqrep [--msgs N] [--size B] [--subs K] "
+          "[--pubs P] [--subjects S] [--json]\n");
       return 1;
     }
   }
