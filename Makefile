@@ -9,7 +9,7 @@ HTTP_FUZZ_SECONDS ?= 10
 DEPS := build-essential cmake g++ pkg-config googletest libgtest-dev libgmock-dev \
         libbenchmark-dev nlohmann-json3-dev libnats-dev nats-server clang libclang-rt-14-dev \
         clang-format clang-tidy libssl-dev openssl libcrypt-dev python3-prometheus-client chromium \
-        protobuf-compiler libprotobuf-dev
+        protobuf-compiler libprotobuf-dev libpq-dev libmariadb-dev postgresql mariadb-server
 # Node and npm for the dashboard's browser test, from Debian unless some node is installed.
 NODE_DEPS := $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
 

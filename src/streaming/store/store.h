@@ -1,6 +1,6 @@
 // The Streaming store interface: what the server keeps about itself, its clients, channels,
-// messages and subscriptions, behind one API that the MEMORY store implements today and the
-// FILE store, an SQL store and Raft replication implement later (modeled on the reference's
+// messages and subscriptions, behind one API that the MEMORY, FILE and SQL stores implement
+// (and Raft replication later; modeled on the reference's
 // stores/store.go: Store, ChannelStore = Channel{Msgs, Subs}, MsgStore, SubStore,
 // RecoveredState).
 //
@@ -334,11 +334,25 @@ struct FileStoreOptions {
   bool truncate_unexpected_eof = false;
 };
 
+// The SQL store's options (the reference's SQLStoreOptions, --sql_* flags, sql_options {}).
+struct SqlStoreOptions {
+  std::string driver;  // "postgres" | "mysql"
+  std::string source;  // the driver's connection string
+  // Every Store/AddSeqPending/AckSeqPending runs its statement at once instead of at Flush.
+  bool no_caching = false;
+  // <= 0: unlimited. The store opens one connection (and one more for the FT lock).
+  int max_open_conns = 0;
+  // > 0: a flush inserts messages with multi-row INSERTs of at most this many rows; 0: one
+  // prepared INSERT per message, all in one transaction.
+  int bulk_insert_limit = 0;
+};
+
 struct StoreOptions {
   std::string type = "MEMORY";  // MEMORY | FILE | SQL (upper case)
   std::string dir;              // FILE: the root directory
   StoreLimits limits;
   FileStoreOptions file;
+  SqlStoreOptions sql;
 };
 
 }  // namespace gannet::streaming::store
