@@ -98,6 +98,7 @@ const std::map<std::string, Flag>& Flags() {
       {"io_batch_size", INT(o.io_batch_size = static_cast<int>(v))},
       {"io_sleep_time", INT(o.io_sleep_time_us = v)},
       {"replace_durable", BOOL(o.replace_durable = v)},
+      {"ft_group", STR(o.ft_group = v)},
       {"file_compact_enabled", BOOL(o.store.file.compact_enabled = v)},
       {"file_compact_frag", INT(o.store.file.compact_fragmentation = static_cast<int>(v))},
       {"file_compact_interval", INT(o.store.file.compact_interval = static_cast<int>(v))},
@@ -144,7 +145,6 @@ const std::map<std::string, std::string>& Aliases() {
 // Flags of the reference for features gannet-streaming does not have yet: refused.
 bool NotYet(const std::string& name) {
   static const char* kNotYet[] = {
-      "ft_group",
       "clustered",
       "cluster_node_id",
       "cluster_bootstrap",
@@ -310,6 +310,8 @@ Streaming Server Options:
           --io_sleep_time <int>       Microseconds to wait for more messages to batch (default: 0)
           --replace_durable <bool>    Replace the existing durable subscription instead of
                                       reporting a duplicate durable error
+          --ft_group <string>         Name of this server's fault tolerance group (FILE or SQL
+                                      store shared with the group's other servers)
 
 Streaming Server File Store Options:
     --file_compact_enabled <bool>        Enable file compaction

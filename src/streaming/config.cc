@@ -167,8 +167,9 @@ bool Mapper::Top(const MapEntry& e, bool& known) {
     if (!Bool(e, on)) return false;
     return on ? NotYet(e) : true;
   }
-  if (OneOf(key, {"ft_group", "ft_group_name", "cluster", "encryption_cipher", "encryption_key",
-                  "nkey_seed_file", "credentials", "syslog_name"})) {
+  if (OneOf(key, {"ft_group", "ft_group_name"})) return String(e, o_.ft_group);
+  if (OneOf(key, {"cluster", "encryption_cipher", "encryption_key", "nkey_seed_file", "credentials",
+                  "syslog_name"})) {
     return NotYet(e);
   }
   known = false;

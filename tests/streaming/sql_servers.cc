@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -141,6 +142,20 @@ class MariadbServer final : public SqlServer {
 std::string SchemaPath(const std::string& driver) {
   return std::string(GANNET_SOURCE_DIR) + "/tools/sql/" +
          (driver == "postgres" ? "postgres" : "mysql") + ".db.sql";
+}
+
+SqlServer* SharedServer(const std::string& driver, std::string* error) {
+  static std::map<std::string, std::unique_ptr<SqlServer>> servers;
+  auto it = servers.find(driver);
+  if (it == servers.end()) {
+    auto s = SqlServer::Make(driver);
+    if (std::string err = s->Start(); !err.empty()) {
+      if (error) *error = err;
+      return nullptr;
+    }
+    it = servers.emplace(driver, std::move(s)).first;
+  }
+  return it->second.get();
 }
 
 std::unique_ptr<SqlServer> SqlServer::Make(const std::string& driver) {

@@ -68,6 +68,10 @@ class SqlServer {
   bool created_ = false;
 };
 
+// The test program's server for `driver`, started by the first call and stopped at exit;
+// null (with `error` set) when it cannot start.
+SqlServer* SharedServer(const std::string& driver, std::string* error);
+
 // The schema file shipped in tools/sql/ for the driver.
 std::string SchemaPath(const std::string& driver);
 

@@ -20,17 +20,10 @@ using test::SqlServer;
 
 // The test program's server for `driver`, started once (a failure fails every test using it).
 SqlServer* Server(const std::string& driver) {
-  static std::map<std::string, std::unique_ptr<SqlServer>> servers;
-  auto it = servers.find(driver);
-  if (it == servers.end()) {
-    auto s = SqlServer::Make(driver);
-    if (std::string err = s->Start(); !err.empty()) {
-      ADD_FAILURE() << "cannot start " << driver << ": " << err;
-      return nullptr;
-    }
-    it = servers.emplace(driver, std::move(s)).first;
-  }
-  return it->second.get();
+  std::string error;
+  SqlServer* s = test::SharedServer(driver, &error);
+  if (!s) ADD_FAILURE() << "cannot start " << driver << ": " << error;
+  return s;
 }
 
 // A store on empty tables (or on what is there, when `keep`).

@@ -19,17 +19,10 @@ namespace gannet::streaming::test {
 namespace {
 
 SqlServer* Database(const std::string& driver) {
-  static std::map<std::string, std::unique_ptr<SqlServer>> servers;
-  auto it = servers.find(driver);
-  if (it == servers.end()) {
-    auto s = SqlServer::Make(driver);
-    if (std::string err = s->Start(); !err.empty()) {
-      ADD_FAILURE() << "cannot start " << driver << ": " << err;
-      return nullptr;
-    }
-    it = servers.emplace(driver, std::move(s)).first;
-  }
-  return it->second.get();
+  std::string error;
+  SqlServer* s = SharedServer(driver, &error);
+  if (!s) ADD_FAILURE() << "cannot start " << driver << ": " << error;
+  return s;
 }
 
 class StanSql : public ::testing::TestWithParam<std::string> {

@@ -217,5 +217,16 @@ TEST(StreamingConfig, SqlOptions) {
   EXPECT_EQ(sc.streaming.store.sql.bulk_insert_limit, 50);
 }
 
+TEST(StreamingConfig, FtGroup) {
+  StreamingOptions o;
+  auto err = Apply("streaming { ft_group: \"east\" }", o);
+  ASSERT_FALSE(err) << *err;
+  EXPECT_EQ(o.ft_group, "east");
+  StreamingCommandLine sc;
+  err = ParseArgs({"--ft_group", "west", "-st", "file", "--dir", "/tmp/x"}, sc);
+  ASSERT_FALSE(err) << *err;
+  EXPECT_EQ(sc.streaming.ft_group, "west");
+}
+
 }  // namespace
 }  // namespace gannet::streaming

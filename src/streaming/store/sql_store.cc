@@ -155,8 +155,17 @@ Result<std::unique_ptr<Store>> SqlStore::Create(const StoreOptions& options) {
 
 SqlStore::~SqlStore() { Close(); }
 
+Result<std::unique_ptr<ExclusiveLock>> CreateSqlLock(const SqlStoreOptions& options);
+
+// The StoreLock row, taken only when free or ours (without the FT heartbeats that tell a dead
+// owner from a live one, a stale row is not stolen here).
 Result<bool> SqlStore::GetExclusiveLock() {
-  return Status(Code::kNotSupported, "the SQL store's lock is not supported yet");
+  if (!lock_) {
+    auto l = CreateSqlLock(opts_);
+    if (!l.ok()) return l.status();
+    lock_ = std::move(l).value();
+  }
+  return lock_->TryLock(/*peer_silent=*/false);
 }
 
 Status SqlStore::Init(const ServerInfo& info) {
@@ -378,6 +387,7 @@ Status SqlStore::DeleteClient(std::string_view client_id) {
 Status SqlStore::Close() {
   if (closed_) return Status::Ok();
   closed_ = true;
+  lock_.reset();
   Status first;
   for (auto& [name, c] : channels_) {
     if (Status s = c->msgs->Close(); !s && first) first = s;

@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "streaming/store/exclusive_lock.h"
 #include "streaming/store/sql_conn.h"
 #include "streaming/store/sql_statements.h"
 #include "streaming/store/store.h"
@@ -190,6 +191,7 @@ class SqlStore final : public Store {
   int64_t max_channel_id_ = 0;
   uint64_t max_sub_id_ = 0;
   uint64_t next_row_ = 1;
+  std::unique_ptr<ExclusiveLock> lock_;  // GetExclusiveLock's (exclusive_lock.h)
   bool closed_ = false;
 };
 
