@@ -77,6 +77,7 @@ void StreamingServer::RunStandby() {
     if (*locked) break;
   }
   STAN_INFO("Server is active: the store's lock is ours");
+  opts_.store.sql.fence_owner = ft_lock_->OwnerId();
   auto st = store::CreateStore(opts_.store);
   std::string err;
   if (!st) {

@@ -427,6 +427,26 @@ TEST_P(SqlStore, LostConnectionIsRetried) {
   EXPECT_EQ(QueryInt(server(), "SELECT COUNT(*) FROM Messages"), 2);
 }
 
+// Fault tolerance's fencing: a store opened by the holder of the StoreLock row commits only
+// while the row still names it.
+TEST_P(SqlStore, FlushFailsOnceTheLockIsAnotherServers) {
+  StoreOptions o;
+  o.sql.fence_owner = "me";
+  auto s = Open(o);
+  ASSERT_TRUE(s);
+  ASSERT_EQ(server().RunScript("INSERT INTO StoreLock (id, tick) VALUES ('me', 1);"), "");
+  MsgStore& m = *(*s->CreateChannel("foo"))->msgs;
+  ASSERT_TRUE(m.Store(1, 1, Record(1, "foo", "a", 1)).ok());
+  ASSERT_TRUE(m.Flush().ok());
+  ASSERT_EQ(server().RunScript("UPDATE StoreLock SET id='other', tick=1;"), "");
+  ASSERT_TRUE(m.Store(2, 2, Record(2, "foo", "b", 2)).ok());
+  Status flushed = m.Flush();
+  EXPECT_FALSE(flushed.ok());
+  EXPECT_NE(flushed.message().find("store lock is held by another server"), std::string::npos)
+      << flushed.message();
+  EXPECT_EQ(QueryInt(server(), "SELECT COUNT(*) FROM Messages"), 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(Sql, SqlStore, ::testing::Values("postgres", "mysql"), DriverName);
 
 }  // namespace

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "streaming/store/store.h"
 
@@ -19,6 +20,9 @@ class ExclusiveLock {
   // server does. `peer_silent`: no heartbeat of an active server was seen for the missed
   // interval; an SQL lock whose tick also stopped moving is taken over only then.
   virtual Result<bool> TryLock(bool peer_silent) = 0;
+  // The id the lock is held under, for an SQL store's fencing (SqlStoreOptions::fence_owner);
+  // empty for a FILE lock.
+  virtual std::string OwnerId() const { return {}; }
 };
 
 // The lock for options.type: FILE or SQL; MEMORY (nothing is shared) is refused.

@@ -154,6 +154,13 @@ Status SqlMsgStore::DeleteRemoved() {
 }
 
 Status SqlMsgStore::InsertUnflushed(bool retrying) {
+  if (!opts_.fence_owner.empty()) {
+    auto r = db_.ExecOnce(Stmt::kLockFence, {});
+    if (!r.ok()) return r.status();
+    if (r->rows.empty() || r->rows.Bytes(0, 0) != opts_.fence_owner) {
+      return Status(Code::kIo, "sql: the store lock is held by another server now");
+    }
+  }
   // A retry after a lost connection: the COMMIT may have happened before the loss.
   uint64_t committed = 0;
   if (retrying) {

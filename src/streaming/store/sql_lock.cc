@@ -57,6 +57,8 @@ class SqlLock final : public ExclusiveLock {
     return Status::Ok();
   }
 
+  std::string OwnerId() const override { return id_; }
+
   Result<bool> TryLock(bool peer_silent) override {
     if (owned_) return true;
     auto r = Attempt(peer_silent);

@@ -11,6 +11,8 @@ const char* Text(Stmt s) {
       return "SELECT id, tick FROM StoreLock FOR UPDATE";
     case Stmt::kLockInsert:
       return "INSERT INTO StoreLock (id, tick) VALUES (?, ?)";
+    case Stmt::kLockFence:
+      return "";  // per driver, in StatementText
     case Stmt::kLockUpdate:
       return "UPDATE StoreLock SET id=?, tick=?";
     case Stmt::kHasServerInfo:
@@ -95,7 +97,13 @@ const char* Text(Stmt s) {
 
 }  // namespace
 
-std::string StatementText(Driver driver, Stmt stmt) { return ForDriver(driver, Text(stmt)); }
+std::string StatementText(Driver driver, Stmt stmt) {
+  if (stmt == Stmt::kLockFence) {
+    return driver == Driver::kPostgres ? "SELECT id FROM StoreLock FOR SHARE"
+                                       : "SELECT id FROM StoreLock LOCK IN SHARE MODE";
+  }
+  return ForDriver(driver, Text(stmt));
+}
 
 std::string StatementName(Stmt stmt) { return "gannet_" + std::to_string(static_cast<int>(stmt)); }
 

@@ -13,6 +13,7 @@ enum class Stmt {
   kLockSelect,
   kLockInsert,
   kLockUpdate,
+  kLockFence,
   kHasServerInfo,
   kUpdateServerInfo,
   kAddServerInfo,

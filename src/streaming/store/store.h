@@ -345,6 +345,10 @@ struct SqlStoreOptions {
   // > 0: a flush inserts messages with multi-row INSERTs of at most this many rows; 0: one
   // prepared INSERT per message, all in one transaction.
   int bulk_insert_limit = 0;
+  // Fault tolerance: the StoreLock owner this server took the lock as. When set, every flush
+  // transaction first reads the row with a shared lock (a standby's takeover waits for it) and
+  // fails if another server owns it now, so a server that lost the lock commits nothing more.
+  std::string fence_owner;
 };
 
 struct StoreOptions {
