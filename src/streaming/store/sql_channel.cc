@@ -16,7 +16,7 @@ namespace {
 
 // Recently flushed messages kept in memory for deliveries, per channel.
 constexpr size_t kRecentMaxMsgs = 4096;
-constexpr size_t kRecentMaxBytes = size_t{8} << 20;
+constexpr size_t kRecentMaxBytes = size_t{2} << 20;
 
 std::string SeqArray(const std::set<uint64_t>& seqs) {
   std::string out = "[";
