@@ -40,13 +40,18 @@ std::string StreamingServer::FtSubject() const {
 
 std::string StreamingServer::StartStandby() {
   ft_state_ = FtState::kStandby;
-  const std::string own_id = server_id_;
-  std::atomic<int64_t>* last = &ft_last_peer_hb_ns_;
-  auto sub = link_.connection().Subscribe(FtSubject(), [own_id, last](client::Message& m) {
+  // On the client library's thread: only atomics are touched.
+  auto sub = link_.connection().Subscribe(FtSubject(), [this](client::Message& m) {
     spb::CtrlMsg hb;
     if (!hb.ParseFromArray(m.data().data(), static_cast<int>(m.data().size()))) return;
-    if (hb.msg_type() != spb::CtrlMsg::FTHeartbeat || hb.server_id() == own_id) return;
-    last->store(NowNs());
+    if (hb.msg_type() != spb::CtrlMsg::FTHeartbeat || hb.server_id() == server_id_) return;
+    ft_last_peer_hb_ns_.store(NowNs());
+    if (ft_state_.load() == FtState::kActive) {
+      // The lock should make this impossible (a store shared over a filesystem that does not
+      // honour fcntl locks would not): say it loudly.
+      STAN_ERROR("Another server of fault tolerance group \"%s\" is active: %s",
+                 opts_.ft_group.c_str(), hb.server_id().c_str());
+    }
   });
   if (!sub) return "unable to subscribe to the fault tolerance subject: " + sub.error();
   ft_sub_ = std::move(sub).value();

@@ -240,6 +240,16 @@ TEST_P(StanFt, StandbyTakesOverAfterKillNineAndNoAckedMessageIsLost) {
   b.Stop();
 }
 
+// Nothing is shared by a MEMORY store: a group needs FILE or SQL.
+TEST(StanFtFile, MemoryStoreIsRefused) {
+  StanServer s({"--ft_group", "grp"});
+  EXPECT_FALSE(s.Start());
+  EXPECT_EQ(s.WaitExit(), 1);
+  EXPECT_NE(s.Output().find("fault tolerance requires a FILE or SQL store, not MEMORY"),
+            std::string::npos)
+      << s.Output();
+}
+
 INSTANTIATE_TEST_SUITE_P(Ft, StanFt, ::testing::Values("file", "postgres", "mysql"),
                          [](const auto& info) {
                            if (info.param == "file") return std::string("FtFile");

@@ -88,6 +88,19 @@ class Connection {
   virtual Status Reconnect() = 0;
 };
 
+// The reference's MySQL source (go-sql-driver's DSN), as libmariadb's connect arguments:
+//   [user[:password]@][tcp[(host[:port])]|unix(socket)]/dbname[?param=value&...]
+// (parameters are ignored).
+struct MysqlDsn {
+  std::string user;
+  std::string password;
+  std::string host = "127.0.0.1";
+  unsigned port = 3306;
+  std::string socket;
+  std::string db;
+};
+Result<MysqlDsn> ParseMysqlDsn(const std::string& source);
+
 // Placeholders '?' to $1, $2, ... (PostgreSQL) and `row` quoting as each driver wants it.
 std::string ForDriver(Driver driver, std::string_view sql);
 

@@ -5,6 +5,7 @@
 //   [user[:password]@][tcp[(host[:port])]|unix(socket)]/dbname[?param=value&...]
 #include <mysql.h>
 
+#include <charconv>
 #include <cstring>
 #include <map>
 
@@ -19,68 +20,9 @@ bool IsConnectionError(unsigned int err) {
   return err == 2002 || err == 2003 || err == 2006 || err == 2013 || err == 2055;
 }
 
-struct Dsn {
-  std::string user;
-  std::string password;
-  std::string host = "127.0.0.1";
-  unsigned port = 3306;
-  std::string socket;
-  std::string db;
-};
-
-Result<Dsn> ParseDsn(const std::string& source) {
-  Dsn d;
-  std::string rest = source;
-  if (auto q = rest.find('?'); q != std::string::npos) rest = rest.substr(0, q);
-  // The database name follows the last '/' outside the address's parentheses.
-  const auto close_paren = rest.rfind(')');
-  const auto slash = rest.find('/', close_paren == std::string::npos ? 0 : close_paren);
-  if (slash == std::string::npos) {
-    return Status(Code::kInvalid, "mysql: invalid DSN: missing the slash before the database name");
-  }
-  d.db = rest.substr(slash + 1);
-  std::string head = rest.substr(0, slash);
-  if (auto at = head.rfind('@'); at != std::string::npos) {
-    std::string cred = head.substr(0, at);
-    head = head.substr(at + 1);
-    if (auto colon = cred.find(':'); colon != std::string::npos) {
-      d.user = cred.substr(0, colon);
-      d.password = cred.substr(colon + 1);
-    } else {
-      d.user = cred;
-    }
-  }
-  std::string proto = head;
-  std::string addr;
-  if (auto open = head.find('('); open != std::string::npos) {
-    proto = head.substr(0, open);
-    auto end = head.rfind(')');
-    if (end == std::string::npos || end < open) {
-      return Status(Code::kInvalid, "mysql: invalid DSN: unterminated address");
-    }
-    addr = head.substr(open + 1, end - open - 1);
-  }
-  if (proto == "unix") {
-    d.socket = addr;
-    d.host = "localhost";
-  } else if (proto.empty() || proto == "tcp") {
-    if (!addr.empty()) {
-      if (auto colon = addr.rfind(':'); colon != std::string::npos) {
-        d.host = addr.substr(0, colon);
-        d.port = static_cast<unsigned>(std::stoul(addr.substr(colon + 1)));
-      } else {
-        d.host = addr;
-      }
-    }
-  } else {
-    return Status(Code::kInvalid, "mysql: invalid DSN: unknown network " + proto);
-  }
-  return d;
-}
-
 class MysqlConnection final : public Connection {
  public:
-  explicit MysqlConnection(Dsn dsn) : dsn_(std::move(dsn)) {}
+  explicit MysqlConnection(MysqlDsn dsn) : dsn_(std::move(dsn)) {}
   ~MysqlConnection() override { Disconnect(); }
 
   Status Connect() {
@@ -249,7 +191,7 @@ class MysqlConnection final : public Connection {
     return Status(Code::kIo, std::string("mysql: ") + mysql_error(conn_));
   }
 
-  Dsn dsn_;
+  MysqlDsn dsn_;
   MYSQL* conn_ = nullptr;
   bool broken_ = false;
   std::map<std::string, Statement> statements_;
@@ -257,8 +199,64 @@ class MysqlConnection final : public Connection {
 
 }  // namespace
 
+Result<MysqlDsn> ParseMysqlDsn(const std::string& source) {
+  MysqlDsn d;
+  std::string rest = source;
+  if (auto q = rest.find('?'); q != std::string::npos) rest = rest.substr(0, q);
+  // The database name follows the last '/' outside the address's parentheses.
+  const auto close_paren = rest.rfind(')');
+  const auto slash = rest.find('/', close_paren == std::string::npos ? 0 : close_paren);
+  if (slash == std::string::npos) {
+    return Status(Code::kInvalid, "mysql: invalid DSN: missing the slash before the database name");
+  }
+  d.db = rest.substr(slash + 1);
+  std::string head = rest.substr(0, slash);
+  if (auto at = head.rfind('@'); at != std::string::npos) {
+    std::string cred = head.substr(0, at);
+    head = head.substr(at + 1);
+    if (auto colon = cred.find(':'); colon != std::string::npos) {
+      d.user = cred.substr(0, colon);
+      d.password = cred.substr(colon + 1);
+    } else {
+      d.user = cred;
+    }
+  }
+  std::string proto = head;
+  std::string addr;
+  if (auto open = head.find('('); open != std::string::npos) {
+    proto = head.substr(0, open);
+    auto end = head.rfind(')');
+    if (end == std::string::npos || end < open) {
+      return Status(Code::kInvalid, "mysql: invalid DSN: unterminated address");
+    }
+    addr = head.substr(open + 1, end - open - 1);
+  }
+  if (proto == "unix") {
+    d.socket = addr;
+    d.host = "localhost";
+  } else if (proto.empty() || proto == "tcp") {
+    if (!addr.empty()) {
+      if (auto colon = addr.rfind(':'); colon != std::string::npos) {
+        d.host = addr.substr(0, colon);
+        const std::string port = addr.substr(colon + 1);
+        unsigned n = 0;
+        auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+        if (ec != std::errc() || end != port.data() + port.size() || n == 0 || n > 65535) {
+          return Status(Code::kInvalid, "mysql: invalid DSN: bad port \"" + port + "\"");
+        }
+        d.port = n;
+      } else {
+        d.host = addr;
+      }
+    }
+  } else {
+    return Status(Code::kInvalid, "mysql: invalid DSN: unknown network " + proto);
+  }
+  return d;
+}
+
 Result<std::unique_ptr<Connection>> OpenMysql(const std::string& source) {
-  auto dsn = ParseDsn(source);
+  auto dsn = ParseMysqlDsn(source);
   if (!dsn.ok()) return dsn.status();
   auto c = std::make_unique<MysqlConnection>(std::move(dsn).value());
   if (Status s = c->Connect(); !s) return s;
