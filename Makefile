@@ -1,5 +1,5 @@
 # Gannet's front door. `make run` and `make test` work on a fresh Debian 12 machine.
-.PHONY: deps dashboard-deps streaming-node-deps build run install test test-release test-asan test-tsan lint format fuzz bench clean
+.PHONY: deps dashboard-deps streaming-node-deps build run install test test-release test-asan test-tsan static image lint format fuzz bench clean
 
 JOBS ?= 2
 FUZZ_SECONDS ?= 60
@@ -9,7 +9,8 @@ HTTP_FUZZ_SECONDS ?= 10
 DEPS := build-essential cmake g++ pkg-config googletest libgtest-dev libgmock-dev \
         libbenchmark-dev nlohmann-json3-dev libnats-dev nats-server clang libclang-rt-14-dev \
         clang-format clang-tidy libssl-dev openssl libcrypt-dev python3-prometheus-client chromium \
-        protobuf-compiler libprotobuf-dev libpq-dev libmariadb-dev postgresql mariadb-server
+        protobuf-compiler libprotobuf-dev libprotoc-dev buildah umoci ca-certificates python3-yaml \
+        python3-kubernetes libpq-dev libmariadb-dev postgresql mariadb-server
 # Node and npm for the dashboard's browser test, from Debian unless some node is installed.
 NODE_DEPS := $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
 
@@ -75,6 +76,19 @@ test-tsan: deps streaming-node-deps
 	cmake --build --preset tsan -j$(JOBS)
 	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure -j$(JOBS) \
 	  --timeout 600 -E '$(SANITIZER_SKIP)'
+
+# Static executables (build/static/bin: gannet-server, gannet-streaming, gannet) linked against
+# Debian's static libraries, and the test that runs each in an empty root.
+static: deps
+	cmake --preset static >/dev/null
+	cmake --build --preset static -j$(JOBS)
+	ctest --test-dir build/static -L static --output-on-failure --timeout 300
+
+# OCI images FROM scratch built with buildah (build/static/images: an OCI layout and one
+# oci-archive per image), and the test that unpacks and runs them.
+image: static
+	cmake --build build/static --target image
+	ctest --test-dir build/static -L image --output-on-failure --timeout 300
 
 # Style and static analysis: clang-format must have nothing to change; clang-tidy (.clang-tidy)
 # must report nothing on the product's sources.

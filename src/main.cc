@@ -112,8 +112,10 @@ int main(int argc, char** argv) {
     }
     if (sig == SIGTERM) {
       LOG_DEBUG("Trapped \"terminated\" signal");
-      // As the reference: a SIGTERM does not cut short a lame duck mode in progress.
-      if (server.in_lame_duck_mode()) continue;
+      // As the reference: a SIGTERM does not cut short a lame duck mode in progress. Nor one
+      // just asked for: Kubernetes sends SIGTERM right after the preStop hook's SIGUSR2, maybe
+      // before the lame duck thread has started.
+      if (server.in_lame_duck_mode() || lame_duck.joinable()) continue;
       break;
     }
     if (sig == SIGUSR2) {

@@ -22,87 +22,12 @@
 #include <thread>
 #include <vector>
 
+#include "../common/discard_sink.h"
 #include "gannet/client.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Accepts connections one after another; each is served on its own thread until it closes.
-class Sink {
- public:
-  Sink() {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(fd_, 64) != 0) {
-      std::perror("sink: bind/listen");
-      std::exit(1);
-    }
-    socklen_t len = sizeof(a);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    acceptor_ = std::thread([this] { Accept(); });
-  }
-  ~Sink() {
-    stop_ = true;
-    shutdown(fd_, SHUT_RDWR);
-    close(fd_);
-    acceptor_.join();
-    for (auto& t : conns_) t.join();
-  }
-  int port() const { return port_; }
-  uint64_t bytes() const { return bytes_.load(); }
-
- private:
-  void Accept() {
-    while (!stop_) {
-      int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) return;
-      conns_.emplace_back([this, c] { Serve(c); });
-    }
-  }
-  void Serve(int c) {
-    std::string info =
-        "INFO {\"server_id\":\"SINK\",\"version\":\"2.9.10\",\"proto\":1,\"headers\":true,"
-        "\"max_payload\":1048576}\r\n";
-    send(c, info.data(), info.size(), MSG_NOSIGNAL);
-    std::vector<char> buf(1 << 20);
-    // Finds "PING\r\n" even when split across reads: keep the last 5 bytes.
-    std::string carry;
-    while (true) {
-      ssize_t n = recv(c, buf.data(), buf.size(), 0);
-      if (n <= 0) break;
-      bytes_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
-      std::string_view view(buf.data(), static_cast<size_t>(n));
-      std::string joined;
-      if (!carry.empty()) {
-        joined = carry;
-        joined.append(view.substr(0, std::min<size_t>(view.size(), 5)));
-      }
-      int pings = 0;
-      for (std::string_view v : {std::string_view(joined), view}) {
-        size_t pos = 0;
-        while ((pos = v.find("PING\r\n", pos)) != std::string_view::npos) {
-          ++pings;
-          pos += 6;
-        }
-      }
-      carry.assign(view.substr(view.size() > 5 ? view.size() - 5 : 0));
-      for (int i = 0; i < pings; ++i) send(c, "PONG\r\n", 6, MSG_NOSIGNAL);
-    }
-    close(c);
-  }
-  int fd_;
-  int port_;
-  std::atomic<bool> stop_{false};
-  std::atomic<uint64_t> bytes_{0};
-  std::thread acceptor_;
-  std::vector<std::thread> conns_;
-};
 
 double RunGannet(const std::string& url, int64_t msgs, const std::string& payload) {
   auto nc = gannet::client::Connection::Connect(url);
@@ -179,7 +104,7 @@ int main(int argc, char** argv) {
       return a == "-h" || a == "--help" ? 0 : 2;
     }
   }
-  Sink sink;
+  gannet::bench::DiscardSink sink;
   std::string url = "nats://127.0.0.1:" + std::to_string(sink.port());
   std::string payload(static_cast<size_t>(size), 'x');
   std::vector<double> gannet, libnats;

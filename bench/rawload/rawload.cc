@@ -184,8 +184,8 @@ void WaitRoutesReady(int port, const std::vector<int>& sub_fds) {
       if (poll(&p, 1, 50) <= 0) continue;
       char buf[4096];
       ssize_t n = read(sub_fds[i], buf, sizeof buf);
-      if (n > 0 && std::string(buf, static_cast<size_t>(n)).find("MSG bench.ready.") !=
-                       std::string::npos) {
+      if (n > 0 &&
+          std::string(buf, static_cast<size_t>(n)).find("MSG bench.ready.") != std::string::npos) {
         WriteAll(sub_fds[i], "UNSUB 2\r\nPING\r\n", 15);
         ReadUntil(sub_fds[i], "PONG\r\n");
         ready[i] = true;
@@ -389,8 +389,7 @@ int main(int argc, char** argv) {
         c.sub_ports.push_back(std::stoi(list.substr(pos, comma - pos)));
         pos = comma + 1;
       }
-    }
-    else if (a == "--mode")
+    } else if (a == "--mode")
       c.mode = next();
     else if (a == "--msgs")
       c.msgs = std::stol(next());

@@ -5,6 +5,8 @@
 //   nc->Subscribe("greet.*", [](gannet::client::Message& m) { ... });
 //   nc->Publish("greet.joe", "hello");
 //   nc->Flush();
+//
+// The NATS Streaming client is gannet/client/streaming.h (link gannet::streaming_client).
 #pragma once
 
 #include "gannet/client/connection.h"

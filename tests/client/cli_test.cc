@@ -13,89 +13,18 @@
 #include "sanitizer_report.h"
 #include "server_test.h"
 #include "tls_support.h"
+#include "tool_process.h"
 
 namespace gannet::test {
 namespace {
 
 using namespace std::chrono_literals;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-// `gannet ARGS...` as a child process; stdout and stderr go to files. A sanitizer report in
-// its stderr fails the test.
-class Tool {
+// `gannet ARGS...` as a user runs it.
+class Tool : public ToolProcess {
  public:
-  // `stdin_fd`: what the tool reads as standard input (default /dev/null).
-  explicit Tool(std::vector<std::string> args, int stdin_fd = -1) {
-    command_ = "gannet";
-    for (const auto& a : args) command_ += " " + a;
-    static int seq = 0;
-    std::string base = "/tmp/gannet-cli-" + std::to_string(getpid()) + "-" + std::to_string(++seq);
-    out_ = base + ".out";
-    err_ = base + ".err";
-    pid_ = fork();
-    if (pid_ == 0) {
-      int o = open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      int e = open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      int in = stdin_fd >= 0 ? stdin_fd : open("/dev/null", O_RDONLY);
-      dup2(o, 1);
-      dup2(e, 2);
-      dup2(in, 0);
-      std::vector<char*> argv;
-      std::string bin = GANNET_CLI_PATH;
-      argv.push_back(bin.data());
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(bin.c_str(), argv.data());
-      _exit(127);
-    }
-  }
-  ~Tool() {
-    if (pid_ > 0 && !exited_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    ExpectNoSanitizerReport(command_, err());
-    unlink(out_.c_str());
-    unlink(err_.c_str());
-  }
-  // Exit status, or -1 if it has not exited within the timeout (it is then killed).
-  int Wait(std::chrono::milliseconds timeout = 20s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (true) {
-      int status = 0;
-      pid_t r = waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) {
-        exited_ = true;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      if (std::chrono::steady_clock::now() > deadline) return -1;
-      std::this_thread::sleep_for(5ms);  // polling the child's state, not timing the test
-    }
-  }
-  // Waits until the tool's stderr contains `text`.
-  bool WaitForStderr(const std::string& text, std::chrono::milliseconds timeout = 10s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (ReadFile(err_).find(text) == std::string::npos) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(5ms);
-    }
-    return true;
-  }
-  void Signal(int sig) { kill(pid_, sig); }
-  std::string out() const { return ReadFile(out_); }
-  std::string err() const { return ReadFile(err_); }
-
- private:
-  std::string command_;
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  std::string out_, err_;
+  explicit Tool(std::vector<std::string> args, int stdin_fd = -1)
+      : ToolProcess(GANNET_CLI_PATH, std::move(args), stdin_fd) {}
 };
 
 class CliTest : public ServerTest {

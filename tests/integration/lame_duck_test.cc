@@ -63,6 +63,34 @@ TEST_P(LameDuckTest, InfoThenCloseThenExit) {
   EXPECT_NE(out.find("Closing existing clients"), std::string::npos) << out;
 }
 
+// Kubernetes stops a pod so: the preStop hook signals lame duck mode and returns, then the
+// kubelet sends SIGTERM at once. The SIGTERM must not cut short the lame duck mode, even if it
+// is handled before the lame duck thread has started. Gannet's guarantee: the reference also
+// starts lame duck mode asynchronously, so this is not asserted of it.
+TEST_P(LameDuckTest, SigtermRightAfterSigusr2DoesNotCutItShort) {
+  if (kind() != ServerKind::kGannet) GTEST_SKIP() << "asserted of gannet-server only";
+  auto& s = StartWithConfig(kConfig);
+  RawConn c;
+  ASSERT_TRUE(c.Connect(s.port()));
+  std::string info = c.ReadLine();
+  ASSERT_TRUE(info.starts_with("INFO ")) << info;
+  c.Send("CONNECT {\"verbose\":false,\"protocol\":1}\r\n");
+  ASSERT_EQ(c.Flush(), "");
+  s.Signal(SIGUSR2);
+  s.Signal(SIGTERM);
+  std::string ldm = c.ReadLine();
+  EXPECT_NE(ldm.find("\"ldm\":true"), std::string::npos) << ldm;
+  EXPECT_TRUE(ClosesWith(c, "", 10s));
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (s.Running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);  // polling the child's state
+  }
+  ASSERT_FALSE(s.Running());
+  int status = s.Stop();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_NE(s.Output().find("Closing existing clients"), std::string::npos) << s.Output();
+}
+
 TEST_P(LameDuckTest, WithoutClientsExitsAtOnce) {
   auto& s = StartWithConfig(kConfig);
   s.Signal(SIGUSR2);

@@ -42,6 +42,7 @@ class StanServer {
   // A sanitizer report (ASan, UBSan, LSan) in the output, or "".
   std::string SanitizerReport() const;
 
+  int pid() const { return pid_; }
   int port() const { return port_; }
   int http_port() const { return http_port_; }
   std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }

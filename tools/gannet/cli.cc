@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <thread>
 
 namespace gannet::cli {
 
@@ -182,6 +183,34 @@ std::string TimeStamp() {
   char buf[16];
   std::strftime(buf, sizeof(buf), "%H:%M:%S", &tm);
   return buf;
+}
+
+StopSignal::StopSignal() {
+  sigemptyset(&set_);
+  sigaddset(&set_, SIGINT);
+  sigaddset(&set_, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+}
+
+void StopSignal::Notify() {
+  std::lock_guard lk(mu_);
+  done_ = true;
+  cv_.notify_all();
+}
+
+void StopSignal::Wait() {
+  std::thread sig([this] {
+    int s = 0;
+    sigwait(&set_, &s);
+    Notify();
+  });
+  {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return done_; });
+  }
+  // Wake the signal thread if we ended by Notify.
+  pthread_kill(sig.native_handle(), SIGTERM);
+  sig.join();
 }
 
 }  // namespace gannet::cli

@@ -1,8 +1,12 @@
 // The `gannet` command-line tool: shared pieces of its commands (arguments, connecting).
 #pragma once
 
+#include <signal.h>
+
 #include <chrono>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -43,11 +47,29 @@ client::Options ConnectOptionsFrom(const Args& args, const std::string& default_
 // Connects or prints a clear error naming the server(s) and returns an invalid Connection.
 client::Connection ConnectOrReport(const client::Options& opts);
 
+// Blocks SIGINT and SIGTERM in the constructing thread (and the threads it starts later);
+// Wait() returns on one of them or on Notify(), from any thread.
+class StopSignal {
+ public:
+  StopSignal();
+  void Notify();
+  void Wait();
+
+ private:
+  sigset_t set_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+};
+
 int RunPub(int argc, char** argv);
 int RunSub(int argc, char** argv);
 int RunRequest(int argc, char** argv);
 int RunReply(int argc, char** argv);
 int RunBench(int argc, char** argv);
+// gannet stream pub|sub|bench: NATS Streaming (stream.cc, stream_bench.cc).
+int RunStream(int argc, char** argv);
+int RunStreamBench(int argc, char** argv);
 
 // "12:04:05" local time, as the nats tool prefixes its log lines.
 std::string TimeStamp();

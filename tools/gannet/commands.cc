@@ -67,43 +67,6 @@ void PrintMessage(int64_t n, const Message& m, bool raw) {
   std::fflush(stdout);
 }
 
-// Blocks until SIGINT/SIGTERM or until `done` says so.
-class StopSignal {
- public:
-  StopSignal() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-  }
-  void Notify() {
-    std::lock_guard lk(mu_);
-    done_ = true;
-    cv_.notify_all();
-  }
-  // Waits for a signal or Notify().
-  void Wait() {
-    std::thread sig([this] {
-      int s = 0;
-      sigwait(&set_, &s);
-      Notify();
-    });
-    {
-      std::unique_lock lk(mu_);
-      cv_.wait(lk, [&] { return done_; });
-    }
-    // Wake the signal thread if we ended by Notify.
-    pthread_kill(sig.native_handle(), SIGTERM);
-    sig.join();
-  }
-
- private:
-  sigset_t set_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-};
-
 }  // namespace
 
 int RunPub(int argc, char** argv) {

@@ -1,17 +1,29 @@
 // gannet-streaming driven by the official node-nats-streaming client: connect, publish with
 // PubAcks, every start position, durables across reconnects, queue groups, manual acks and
-// redelivery, close. Usage: node stan.test.js <path to gannet-streaming>
+// redelivery, close; and, given the gannet tool, messages both ways between node-nats-streaming
+// and Gannet's C++ Streaming client (`gannet stream pub|sub`).
+// Usage: node stan.test.js <path to gannet-streaming> [<path to gannet>]
 'use strict';
 
-const { spawn } = require('child_process');
+const { spawn, execFile } = require('child_process');
 const net = require('net');
 const assert = require('assert');
 const stan = require('node-nats-streaming');
 
 const binary = process.argv[2];
+const gannetTool = process.argv[3];
 if (!binary) {
-  console.error('usage: node stan.test.js <gannet-streaming>');
+  console.error('usage: node stan.test.js <gannet-streaming> [<gannet>]');
   process.exit(2);
+}
+
+// Runs `gannet ARGS...` to its end: { code, stdout, stderr }.
+function runTool(args) {
+  return new Promise((resolve) => {
+    execFile(gannetTool, args, { timeout: 20000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (err.code === undefined ? -1 : err.code) : 0, stdout, stderr });
+    });
+  });
 }
 
 function freePort() {
@@ -179,6 +191,23 @@ async function main() {
       (c) => { c.close(); return null; },
       (e) => e);
     assert.ok(dupErr && String(dupErr).includes('clientID already registered'), String(dupErr));
+
+    // Gannet's C++ Streaming client (through the gannet tool) and node-nats-streaming.
+    if (gannetTool) {
+      const url = 'nats://127.0.0.1:' + port;
+      for (let i = 1; i <= 3; i++) await publish(sc, 'bridge', 'from node ' + i);
+      let r = await runTool(['stream', 'sub', '-s', url, 'bridge', '--all', '--count', '3', '--raw']);
+      assert.strictEqual(r.code, 0, r.stderr);
+      assert.strictEqual(r.stdout, 'from node 1\nfrom node 2\nfrom node 3\n');
+      const nsub = sc.subscribe('bridge', sc.subscriptionOptions().setManualAckMode(true));
+      await ready(nsub);
+      const fromGannet = collect(nsub, 1);
+      r = await runTool(['stream', 'pub', '-s', url, 'bridge', 'from gannet']);
+      assert.strictEqual(r.code, 0, r.stderr);
+      got = await fromGannet;
+      assert.deepStrictEqual(got, [{ seq: 4, data: 'from gannet', redelivered: false }]);
+      nsub.unsubscribe();
+    }
 
     await close(sc3);
     await close(sc);

@@ -1,0 +1,112 @@
+// A NATS server that does nothing: it sends INFO, answers each PING with a PONG and throws
+// every other byte away. What a client reaches against it is the ceiling any server can reach
+// with that client and this kernel (gannet-discard-sink for raw-socket loads, bench/compare's
+// ceiling row; gannet-client-sink for the client libraries' publish rate).
+//
+// Each accepted connection is read on a thread of its own, 1 MiB per recv().
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace gannet::bench {
+
+class DiscardSink {
+ public:
+  // Listens on 127.0.0.1:`port` (0: a port the kernel picks; see port()).
+  explicit DiscardSink(int port = 0) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(fd_, 512) != 0) {
+      std::perror("sink: bind/listen");
+      std::exit(1);
+    }
+    socklen_t len = sizeof(a);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    acceptor_ = std::thread([this] { Accept(); });
+  }
+  ~DiscardSink() {
+    stop_ = true;
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    acceptor_.join();
+    std::lock_guard lock(mu_);
+    for (auto& t : conns_) t.join();
+  }
+  DiscardSink(const DiscardSink&) = delete;
+  DiscardSink& operator=(const DiscardSink&) = delete;
+
+  int port() const { return port_; }
+  uint64_t bytes() const { return bytes_.load(); }
+
+ private:
+  void Accept() {
+    while (!stop_) {
+      int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) return;
+      std::lock_guard lock(mu_);
+      conns_.emplace_back([this, c] { Serve(c); });
+    }
+  }
+
+  void Serve(int c) {
+    static constexpr std::string_view kInfo =
+        "INFO {\"server_id\":\"SINK\",\"version\":\"2.9.10\",\"proto\":1,\"headers\":true,"
+        "\"max_payload\":1048576}\r\n";
+    static constexpr std::string_view kPing = "PING\r\n";
+    send(c, kInfo.data(), kInfo.size(), MSG_NOSIGNAL);
+    // The last bytes of the previous read go in front of the next one, so that a PING split
+    // across two reads is found; memmem keeps the scan near memory speed.
+    constexpr size_t kCarry = kPing.size() - 1;
+    std::vector<char> buf(kCarry + (1 << 20));
+    size_t carried = 0;
+    while (true) {
+      ssize_t n = recv(c, buf.data() + carried, buf.size() - carried, 0);
+      if (n <= 0) break;
+      bytes_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+      size_t len = carried + static_cast<size_t>(n);
+      const char* p = buf.data();
+      const char* end = p + len;
+      int pings = 0;
+      while (const void* hit =
+                 memmem(p, static_cast<size_t>(end - p), kPing.data(), kPing.size())) {
+        ++pings;
+        p = static_cast<const char*>(hit) + kPing.size();
+      }
+      for (int i = 0; i < pings; ++i) send(c, "PONG\r\n", 6, MSG_NOSIGNAL);
+      // Carry the tail that could start a PING, unless it is part of one already counted.
+      size_t keep = std::min<size_t>(kCarry, static_cast<size_t>(end - p));
+      std::memmove(buf.data(), end - keep, keep);
+      carried = keep;
+    }
+    close(c);
+  }
+
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> bytes_{0};
+  std::thread acceptor_;
+  std::mutex mu_;
+  std::vector<std::thread> conns_;
+};
+
+}  // namespace gannet::bench

@@ -1,0 +1,39 @@
+// gannet-discard-sink: the read-and-discard ceiling as a process of its own (bench/compare runs
+// it beside the two servers): a listener that answers the NATS handshake and PINGs and throws
+// everything else away (bench/common/discard_sink.h).
+//
+//   gannet-discard-sink [-a 127.0.0.1] -p PORT
+// Prints "Server is ready" once listening (as both servers do), runs until SIGTERM or SIGINT.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "../common/discard_sink.h"
+
+int main(int argc, char** argv) {
+  int port = 0;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if ((a == "-p" || a == "--port") && i + 1 < argc) {
+      port = std::atoi(argv[++i]);
+    } else if ((a == "-a" || a == "--addr") && i + 1 < argc) {
+      ++i;  // always 127.0.0.1
+    } else {
+      std::fprintf(stderr, "usage: gannet-discard-sink [-a 127.0.0.1] -p PORT\n");
+      return 2;
+    }
+  }
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts: only sigwait sees them
+  gannet::bench::DiscardSink sink(port);
+  std::printf("Listening on 127.0.0.1:%d\nServer is ready\n", sink.port());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&set, &sig);
+  std::_Exit(0);  // connection threads may be blocked in recv(); nothing to clean up
+}
