@@ -280,6 +280,44 @@ TEST_P(StanFt, StandbyTakesOverAtOnceAfterACleanStop) {
   b.Stop();
 }
 
+// The database dies (kill -9) and comes back under an active SQL server: the active keeps its
+// lock (its ticker resumes before the standby has seen the row stand still for a second), serves
+// again, and the standby stays a standby.
+class StanFtSql : public StanFt {};
+
+TEST_P(StanFtSql, ActiveKeepsTheLockThroughADatabaseRestart) {
+  gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
+  ASSERT_TRUE(nats.Start()) << nats.Output();
+  StanServer a(Args(nats.url()), /*embedded=*/false);
+  a.EnableMonitoring();
+  ASSERT_TRUE(a.Start()) << a.Output();
+  StanServer b(Args(nats.url()), /*embedded=*/false);
+  b.EnableMonitoring();
+  b.SetReadyMarker("Starting in standby mode");
+  ASSERT_TRUE(b.Start()) << b.Output();
+  std::string error;
+  stanConnection* c = ConnectClient(nats.url(), "client", &error, 500);
+  ASSERT_NE(c, nullptr) << error;
+  ASSERT_EQ(stanConnection_Publish(c, "db", "before", 6), NATS_OK);
+  db_->Kill();
+  ASSERT_EQ(db_->Start(), "");
+  ASSERT_TRUE(WaitFor([&] { return stanConnection_Publish(c, "db", "after", 5) == NATS_OK; }, 60s))
+      << a.Output();
+  EXPECT_TRUE(a.Running());
+  EXPECT_EQ(HttpGet(a.http_port(), "/streaming/isFTActive").status, 200);
+  EXPECT_EQ(HttpGet(b.http_port(), "/streaming/isFTActive").status, 204);
+  EXPECT_EQ(b.Output().find("Server is active"), std::string::npos) << b.Output();
+  stanConnection_Close(c);
+  stanConnection_Destroy(c);
+  b.Stop();
+  a.Stop();
+}
+
+INSTANTIATE_TEST_SUITE_P(FtSql, StanFtSql, ::testing::Values("postgres", "mysql"),
+                         [](const auto& info) {
+                           return std::string(info.param == "postgres" ? "Postgres" : "Mysql");
+                         });
+
 // Nothing is shared by a MEMORY store: a group needs FILE or SQL.
 TEST(StanFtFile, MemoryStoreIsRefused) {
   StanServer s({"--ft_group", "grp"});

@@ -1,9 +1,11 @@
 // The SQL store's fault-tolerance lock (see exclusive_lock.h): the StoreLock row holds the
 // owner's id and a tick. The owner advances the tick every kTick on a connection and a thread
 // of its own; a standby takes the row when it is empty or its own, or, when the tick has not
-// moved for kStale and no heartbeat of an active server was seen (peer_silent), steals it. An
-// owner that finds the row taken (or cannot update it for kStale) has lost the lock and exits
-// at once, as the reference panics: two active servers must never write the same store.
+// moved for kStale, as seen from successive reads (an attempt that could not reach the database
+// starts the count again: after an outage the owner gets the time to tick), and no heartbeat of
+// an active server was seen (peer_silent), steals it. An owner that finds the row taken has lost
+// the lock and exits at once, as the reference panics; an owner that cannot reach the database
+// keeps trying, and commits nothing meanwhile (its flushes check the row: fence_owner).
 #include <unistd.h>
 
 #include <atomic>
@@ -62,7 +64,10 @@ class SqlLock final : public ExclusiveLock {
   Result<bool> TryLock(bool peer_silent) override {
     if (owned_) return true;
     auto r = Attempt(peer_silent);
-    if (!r.ok() && conn_->Broken()) conn_->Reconnect();
+    if (!r.ok()) {
+      seen_owner_.clear();  // what the row says after the failure counts as new
+      if (conn_->Broken()) conn_->Reconnect();
+    }
     if (r.ok() && *r) {
       owned_ = true;
       STAN_INFO("SQL store: lock taken (id %s)", id_.c_str());
@@ -123,22 +128,25 @@ class SqlLock final : public ExclusiveLock {
 
   // The owner's ticker: advances the tick, or ends the process when the lock is lost.
   void Tick() {
-    auto last_ok = Clock::now();
+    bool failing = false;
     std::unique_lock lk(mu_);
     while (!cv_.wait_for(lk, kTick, [this] { return stop_; })) {
       lk.unlock();
       Result<bool> r = Advance();
       lk.lock();
       if (r.ok() && *r) {
-        last_ok = Clock::now();
+        if (failing) STAN_INFO("SQL store: the store lock is updated again");
+        failing = false;
         continue;
       }
-      if (r.ok() || Clock::now() - last_ok >= kStale) {
-        STAN_FATAL("SQL store: lost the store lock (%s), aborting",
-                   r.ok() ? "another server took it" : r.status().message().c_str());
+      if (r.ok()) {
+        STAN_FATAL("SQL store: lost the store lock (another server took it), aborting");
         ::_exit(1);
       }
-      STAN_ERROR("SQL store: unable to update the store lock: %s", r.status().message().c_str());
+      if (!failing) {
+        STAN_ERROR("SQL store: unable to update the store lock: %s", r.status().message().c_str());
+      }
+      failing = true;
       if (conn_->Broken()) conn_->Reconnect();
     }
   }

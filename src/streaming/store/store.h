@@ -348,6 +348,7 @@ struct SqlStoreOptions {
   // Fault tolerance: the StoreLock owner this server took the lock as. When set, every flush
   // transaction first reads the row with a shared lock (a standby's takeover waits for it) and
   // fails if another server owns it now, so a server that lost the lock commits nothing more.
+  // (With no_caching, messages are inserted outside transactions and are not fenced.)
   std::string fence_owner;
 };
 
