@@ -18,16 +18,6 @@ namespace {
 constexpr size_t kRecentMaxMsgs = 4096;
 constexpr size_t kRecentMaxBytes = size_t{2} << 20;
 
-std::string SeqArray(const std::set<uint64_t>& seqs) {
-  std::string out = "[";
-  for (uint64_t s : seqs) {
-    if (out.size() > 1) out += ',';
-    out += std::to_string(s);
-  }
-  out += ']';
-  return out;
-}
-
 // BEGIN, `body`, COMMIT; ROLLBACK when anything failed (ignoring its own failure).
 Status Transaction(sql::Connection& conn, const std::function<Status()>& body) {
   if (Status s = conn.Run("BEGIN"); !s) return s;
@@ -437,7 +427,7 @@ Status SqlSubStore::Flush() {
         const Param del[] = {Param::Uint(id)};
         if (auto r = db_.ExecOnce(Stmt::kDeleteSubPending, del); !r.ok()) return r.status();
         if (!p.seqs.empty()) {
-          const std::string seqs = SeqArray(p.seqs);
+          const std::string seqs = sql::FormatSeqArray(p.seqs);
           const Param add[] = {Param::Uint(id), Param::Uint((*next_row_)++),
                                Param::Uint(p.last_sent), Param::Blob(seqs), Param::Null()};
           if (auto r = db_.ExecOnce(Stmt::kSubAddPendingRow, add); !r.ok()) return r.status();

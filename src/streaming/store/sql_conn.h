@@ -15,14 +15,10 @@
 #include <string_view>
 #include <vector>
 
+#include "streaming/store/sql_text.h"
 #include "streaming/store/store.h"
 
 namespace gannet::streaming::store::sql {
-
-enum class Driver { kPostgres, kMysql };
-
-// "postgres" | "mysql" (as the reference's --sql_driver); nullopt for anything else.
-std::optional<Driver> ParseDriver(std::string_view name);
 
 // A statement parameter: the referenced bytes must outlive the call.
 struct Param {
@@ -87,21 +83,5 @@ class Connection {
   // Connects again and prepares every statement again.
   virtual Status Reconnect() = 0;
 };
-
-// The reference's MySQL source (go-sql-driver's DSN), as libmariadb's connect arguments:
-//   [user[:password]@][tcp[(host[:port])]|unix(socket)]/dbname[?param=value&...]
-// (parameters are ignored).
-struct MysqlDsn {
-  std::string user;
-  std::string password;
-  std::string host = "127.0.0.1";
-  unsigned port = 3306;
-  std::string socket;
-  std::string db;
-};
-Result<MysqlDsn> ParseMysqlDsn(const std::string& source);
-
-// Placeholders '?' to $1, $2, ... (PostgreSQL) and `row` quoting as each driver wants it.
-std::string ForDriver(Driver driver, std::string_view sql);
 
 }  // namespace gannet::streaming::store::sql

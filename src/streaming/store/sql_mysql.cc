@@ -199,62 +199,6 @@ class MysqlConnection final : public Connection {
 
 }  // namespace
 
-Result<MysqlDsn> ParseMysqlDsn(const std::string& source) {
-  MysqlDsn d;
-  std::string rest = source;
-  if (auto q = rest.find('?'); q != std::string::npos) rest = rest.substr(0, q);
-  // The database name follows the last '/' outside the address's parentheses.
-  const auto close_paren = rest.rfind(')');
-  const auto slash = rest.find('/', close_paren == std::string::npos ? 0 : close_paren);
-  if (slash == std::string::npos) {
-    return Status(Code::kInvalid, "mysql: invalid DSN: missing the slash before the database name");
-  }
-  d.db = rest.substr(slash + 1);
-  std::string head = rest.substr(0, slash);
-  if (auto at = head.rfind('@'); at != std::string::npos) {
-    std::string cred = head.substr(0, at);
-    head = head.substr(at + 1);
-    if (auto colon = cred.find(':'); colon != std::string::npos) {
-      d.user = cred.substr(0, colon);
-      d.password = cred.substr(colon + 1);
-    } else {
-      d.user = cred;
-    }
-  }
-  std::string proto = head;
-  std::string addr;
-  if (auto open = head.find('('); open != std::string::npos) {
-    proto = head.substr(0, open);
-    auto end = head.rfind(')');
-    if (end == std::string::npos || end < open) {
-      return Status(Code::kInvalid, "mysql: invalid DSN: unterminated address");
-    }
-    addr = head.substr(open + 1, end - open - 1);
-  }
-  if (proto == "unix") {
-    d.socket = addr;
-    d.host = "localhost";
-  } else if (proto.empty() || proto == "tcp") {
-    if (!addr.empty()) {
-      if (auto colon = addr.rfind(':'); colon != std::string::npos) {
-        d.host = addr.substr(0, colon);
-        const std::string port = addr.substr(colon + 1);
-        unsigned n = 0;
-        auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
-        if (ec != std::errc() || end != port.data() + port.size() || n == 0 || n > 65535) {
-          return Status(Code::kInvalid, "mysql: invalid DSN: bad port \"" + port + "\"");
-        }
-        d.port = n;
-      } else {
-        d.host = addr;
-      }
-    }
-  } else {
-    return Status(Code::kInvalid, "mysql: invalid DSN: unknown network " + proto);
-  }
-  return d;
-}
-
 Result<std::unique_ptr<Connection>> OpenMysql(const std::string& source) {
   auto dsn = ParseMysqlDsn(source);
   if (!dsn.ok()) return dsn.status();

@@ -25,38 +25,6 @@ int64_t WallClockNs() {
       .count();
 }
 
-// The reference's SubsPending.pending and .acks: a JSON array of sequences.
-bool ParseSeqArray(std::string_view json, std::vector<uint64_t>& out) {
-  size_t i = 0;
-  auto skip = [&] {
-    while (i < json.size() && (json[i] == ' ' || json[i] == '\n' || json[i] == '\t')) ++i;
-  };
-  skip();
-  if (i == json.size()) return true;  // empty cell
-  if (json[i] == 'n') return json.substr(i) == "null";
-  if (json[i] != '[') return false;
-  ++i;
-  skip();
-  if (i < json.size() && json[i] == ']') return true;
-  for (;;) {
-    skip();
-    uint64_t v = 0;
-    size_t start = i;
-    while (i < json.size() && json[i] >= '0' && json[i] <= '9') {
-      v = v * 10 + static_cast<uint64_t>(json[i] - '0');
-      ++i;
-    }
-    if (i == start) return false;
-    out.push_back(v);
-    skip();
-    if (i < json.size() && json[i] == ',') {
-      ++i;
-      continue;
-    }
-    return i < json.size() && json[i] == ']';
-  }
-}
-
 }  // namespace
 
 // ---- SqlDb ----
@@ -281,8 +249,8 @@ Status SqlStore::RecoverChannel(const sql::Rows& rows, size_t i, RecoveredState&
       }
       rs.state.last_sent = std::max(rs.state.last_sent, pend->rows.Uint(p, 2));
       std::vector<uint64_t> seqs;
-      if (!ParseSeqArray(pend->rows.Bytes(p, 3), seqs) ||
-          !ParseSeqArray(pend->rows.Bytes(p, 4), acks)) {
+      if (!sql::ParseSeqArray(pend->rows.Bytes(p, 3), seqs) ||
+          !sql::ParseSeqArray(pend->rows.Bytes(p, 4), acks)) {
         return Status(Code::kCorrupt,
                       "sql: unable to decode the pending messages of "
                       "subscription " +

@@ -1,5 +1,5 @@
-// The SQL store's text handling that needs no database: the reference's MySQL DSN, statements
-// adapted to each driver.
+// The SQL store's text formats (sql_text.h), which need no database: the reference's MySQL DSN,
+// statements adapted to each driver, SubsPending's JSON arrays.
 #include <gtest/gtest.h>
 
 #include "streaming/store/sql_conn.h"
@@ -63,6 +63,26 @@ TEST(SqlStatements, AdaptedToEachDriver) {
   EXPECT_EQ(ParseDriver("postgres"), Driver::kPostgres);
   EXPECT_EQ(ParseDriver("mysql"), Driver::kMysql);
   EXPECT_EQ(ParseDriver("Postgres"), std::nullopt);  // as the reference: exact names
+}
+
+TEST(SqlSeqArray, TheReferencesJson) {
+  std::vector<uint64_t> got;
+  EXPECT_TRUE(ParseSeqArray("[5,6,18446744073709551615]", got));
+  EXPECT_EQ(got, (std::vector<uint64_t>{5, 6, 18446744073709551615u}));
+  got.clear();
+  EXPECT_TRUE(ParseSeqArray(" [ 1 , 2 ]\n", got));
+  EXPECT_EQ(got, (std::vector<uint64_t>{1, 2}));
+  got.clear();
+  EXPECT_TRUE(ParseSeqArray("", got));
+  EXPECT_TRUE(ParseSeqArray("null", got));
+  EXPECT_TRUE(ParseSeqArray("[]", got));
+  EXPECT_TRUE(got.empty());
+  for (const char* bad : {"[1,", "[1 2]", "[-1]", "{}", "[1,]", "nul", "[1]x", "[a]"}) {
+    std::vector<uint64_t> v;
+    EXPECT_FALSE(ParseSeqArray(bad, v)) << bad;
+  }
+  EXPECT_EQ(FormatSeqArray({}), "[]");
+  EXPECT_EQ(FormatSeqArray({7, 3, 5}), "[3,5,7]");
 }
 
 }  // namespace
