@@ -186,6 +186,10 @@ TEST_P(StanFt, StandbyTakesOverAfterKillNineAndNoAckedMessageIsLost) {
   stanConnection_Close(probe);
   stanConnection_Destroy(probe);
   EXPECT_NE(b.Output().find("Streaming Server is ready"), std::string::npos) << b.Output();
+  if (GetParam() != "file") {
+    // The dead server's row was taken over once it stood still (it was not freed).
+    EXPECT_NE(b.Output().find("taking it over"), std::string::npos) << b.Output();
+  }
   ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked_at_kill + phase; }, 120s)) << b.Output();
   stop = true;
   publisher.join();
@@ -271,8 +275,10 @@ TEST_P(StanFt, StandbyTakesOverAtOnceAfterACleanStop) {
       << b.Output();
   const auto took =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - stopped_at).count();
-  // Well under the SQL lock's staleness (1 s) plus the heartbeats' (1.25 s).
-  EXPECT_LT(took, 1000) << b.Output();
+  // The lock was free: no takeover of a stale SQL row (the timing is printed, not asserted:
+  // sanitizer builds are slower).
+  EXPECT_EQ(b.Output().find("taking it over"), std::string::npos) << b.Output();
+  EXPECT_NE(b.Output().find("Server is active"), std::string::npos) << b.Output();
   std::printf("[ ft       ] %s: takeover after a clean stop %lld ms\n", GetParam().c_str(),
               static_cast<long long>(took));
   stanConnection_Close(c);
@@ -300,6 +306,11 @@ TEST_P(StanFtSql, ActiveKeepsTheLockThroughADatabaseRestart) {
   ASSERT_NE(c, nullptr) << error;
   ASSERT_EQ(stanConnection_Publish(c, "db", "before", 6), NATS_OK);
   db_->Kill();
+  // Three publishes that get no PubAck (500 ms each): the database stays down for more than the
+  // lock's staleness (1 s) before it comes back.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_NE(stanConnection_Publish(c, "db", "during", 6), NATS_OK);
+  }
   ASSERT_EQ(db_->Start(), "");
   ASSERT_TRUE(WaitFor([&] { return stanConnection_Publish(c, "db", "after", 5) == NATS_OK; }, 60s))
       << a.Output();
