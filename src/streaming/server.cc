@@ -121,6 +121,11 @@ std::string StreamingServer::Activate() {
     STAN_INFO("%s", line.c_str());
   }
   running_ = true;
+  if (auto interval = store_->SubFlushInterval(); interval.count() > 0) {
+    loop_.PostTask([this, interval] {
+      loop_.AddTimer(interval, [this, interval] { FlushSubscriptions(interval); });
+    });
+  }
   if (ft_mode()) {
     ft_state_ = FtState::kActive;
     loop_.RunAndWait([this] { SendFtHeartbeat(); }, std::chrono::seconds(10));
@@ -288,6 +293,15 @@ void StreamingServer::OnBatch(std::vector<Inbound>& batch) {
 }
 
 void StreamingServer::AfterBatch() { link_.FlushIfNeeded(); }
+
+void StreamingServer::FlushSubscriptions(std::chrono::milliseconds interval) {
+  for (auto& [name, c] : channels_) {
+    if (store::Status s = c->store->subs->Flush(); !s) {
+      STAN_ERROR("Unable to flush sub store: %s", s.message().c_str());
+    }
+  }
+  loop_.AddTimer(interval, [this, interval] { FlushSubscriptions(interval); });
+}
 
 // ---- monitoring ----
 

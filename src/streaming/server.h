@@ -137,6 +137,8 @@ class StreamingServer {
   std::string SubscribeProtocol();
   // Recovers the store and serves (Start, or a standby taking over).
   std::string Activate();
+  // On the loop, every Store::SubFlushInterval: flushes every channel's subscription store.
+  void FlushSubscriptions(std::chrono::milliseconds interval);
   static int64_t NowNs();
 
   // ---- ft.cc: fault tolerance ----

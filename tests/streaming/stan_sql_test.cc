@@ -167,6 +167,51 @@ TEST_P(StanSql, DurableResumesAfterRestart) {
   EXPECT_EQ(server.SanitizerReport(), "");
 }
 
+// Acks with no publish after them reach the database too (the store's subscription flush every
+// second), so a crash then does not redeliver what was acknowledged.
+TEST_P(StanSql, AcksAreStoredWithoutAnotherPublish) {
+  StanServer server(Args());
+  ASSERT_TRUE(server.Start()) << server.Output();
+  std::string error;
+  auto conn = db_->Connect(&error);
+  ASSERT_TRUE(conn) << error;
+  ASSERT_TRUE(conn->Prepare("rows", "SELECT COUNT(*) FROM SubsPending"));
+  auto pending_rows = [&]() -> int64_t {
+    auto r = conn->Exec("rows", {});
+    return r.ok() && !r->rows.empty() ? r->rows.Int(0, 0) : -1;
+  };
+  {
+    StanConn c = Connect(server.url(), "c", &error);
+    ASSERT_TRUE(c) << error;
+    Collector got;  // acknowledges each message as it comes
+    SubscribeOptions so;
+    so.durable = "dur";
+    so.manual_ack = true;
+    StanSub sub = Subscribe(c.get(), "acks", got, so, &error);
+    ASSERT_TRUE(sub) << error;
+    for (int i = 1; i <= 10; ++i) {
+      ASSERT_EQ(Publish(c.get(), "acks", "m" + std::to_string(i)), "");
+    }
+    ASSERT_TRUE(got.WaitCount(10));
+    // The last deliveries were stored pending with the last publish's batch; their acks came
+    // after it, with no publish to flush them: the periodic flush empties the rows.
+    ASSERT_TRUE(WaitFor([&] { return pending_rows() == 0; }, 10s)) << pending_rows();
+    server.Stop(/*kill=*/true);  // the subscription is neither closed nor flushed by a close
+  }
+  ASSERT_TRUE(server.Start()) << server.Output();
+  StanConn c = Connect(server.url(), "c2", &error);
+  ASSERT_TRUE(c) << error;
+  Collector after;
+  SubscribeOptions so;
+  so.durable = "dur";
+  so.manual_ack = true;
+  StanSub back = Subscribe(c.get(), "acks", after, so, &error);
+  ASSERT_TRUE(back) << error;
+  ASSERT_EQ(Publish(c.get(), "acks", "m11"), "");
+  ASSERT_TRUE(after.WaitCount(1));
+  EXPECT_EQ(after.Snapshot()[0].seq, 11u) << "an acknowledged message was delivered again";
+}
+
 // kill -9 of gannet-streaming under an asynchronous publisher: every acknowledged message is in
 // the database.
 TEST_P(StanSql, KillMidStreamLosesNoAcknowledgedMessage) {

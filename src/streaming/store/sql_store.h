@@ -176,6 +176,10 @@ class SqlStore final : public Store {
   Status AddClient(const ClientInfo& info) override;
   Status DeleteClient(std::string_view client_id) override;
   Status Close() override;
+  // Every second, as the reference's SQL store flushes its subscription stores.
+  std::chrono::milliseconds SubFlushInterval() const override {
+    return std::chrono::milliseconds(1000);
+  }
 
  private:
   SqlStore(std::unique_ptr<SqlDb> db, SqlStoreOptions opts)

@@ -302,6 +302,13 @@ class Store {
     return Status::Ok();
   }
 
+  // How often the server flushes the subscription stores (SubStore::Flush on every channel)
+  // besides after each publish batch, so that acks and deliveries with no publish after them
+  // are stored too; 0: not needed (the FILE store's auto-sync thread writes them).
+  virtual std::chrono::milliseconds SubFlushInterval() const {
+    return std::chrono::milliseconds(0);
+  }
+
   // Client records (clients.dat): added at connect, deleted at close or replacement.
   virtual Status AddClient(const ClientInfo& info) = 0;
   virtual Status DeleteClient(std::string_view client_id) = 0;
