@@ -38,7 +38,7 @@ int64_t StreamingServer::NowNs() {
 }
 
 std::string_view StreamingServer::store_name() const {
-  return store_ ? store_->Name() : std::string_view("MEMORY");
+  return store_ ? store_->Name() : std::string_view(opts_.store.type);
 }
 
 std::string StreamingServer::Open(std::unique_ptr<store::Store> store) {

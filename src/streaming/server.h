@@ -89,8 +89,9 @@ class StreamingServer {
   StreamingServer& operator=(const StreamingServer&) = delete;
 
   // Logs the reference's first lines (version, server id, ...) and creates the store (or takes
-  // `store`: tests, and later a replicating wrapper). Before the embedded NATS server starts, as
-  // the reference. Error text on failure.
+  // `store`: tests, and later a replicating wrapper); in a fault-tolerance group, the group's
+  // lock instead (the store is opened by whichever server takes it). Before the embedded NATS
+  // server starts, as the reference. Error text on failure.
   std::string Open(std::unique_ptr<store::Store> store = nullptr);
   // Connects to NATS, recovers the store's state, makes sure no other server runs with this
   // cluster id, subscribes to the protocol subjects, logs the store and its limits, then
