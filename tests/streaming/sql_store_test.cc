@@ -427,6 +427,28 @@ TEST_P(SqlStore, LostConnectionIsRetried) {
   EXPECT_EQ(QueryInt(server(), "SELECT COUNT(*) FROM Messages"), 2);
 }
 
+// A flush that gave up may have committed (its COMMIT cut off): the next one inserts only what
+// the database does not have. Here the "committed" row is put there by hand, so the first flush
+// fails on it and the next one goes past it.
+TEST_P(SqlStore, FlushAfterAFailedOneInsertsOnlyWhatIsMissing) {
+  auto s = Open();
+  ASSERT_TRUE(s);
+  MsgStore& m = *(*s->CreateChannel("foo"))->msgs;
+  ASSERT_TRUE(m.Store(1, 1, Record(1, "foo", "a", 1)).ok());
+  ASSERT_TRUE(m.Flush().ok());
+  const int64_t id = QueryInt(server(), "SELECT id FROM Channels WHERE name='foo'");
+  ASSERT_EQ(server().RunScript("INSERT INTO Messages (id, seq, timestamp, size, data) VALUES (" +
+                               std::to_string(id) + ", 2, 2, 1, " + Hex(GetParam(), "x") + ");"),
+            "");
+  ASSERT_TRUE(m.Store(2, 2, Record(2, "foo", "b", 2)).ok());
+  ASSERT_TRUE(m.Store(3, 3, Record(3, "foo", "c", 3)).ok());
+  EXPECT_FALSE(m.Flush().ok());  // sequence 2 is there already
+  Status again = m.Flush();
+  EXPECT_TRUE(again.ok()) << again.message();
+  EXPECT_EQ(QueryInt(server(), "SELECT COUNT(*) FROM Messages"), 3);
+  EXPECT_EQ(QueryInt(server(), "SELECT size FROM Messages WHERE seq=2"), 1);  // not replaced
+}
+
 // Fault tolerance's fencing: a store opened by the holder of the StoreLock row commits only
 // while the row still names it.
 TEST_P(SqlStore, FlushFailsOnceTheLockIsAnotherServers) {

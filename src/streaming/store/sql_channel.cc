@@ -211,11 +211,14 @@ Status SqlMsgStore::InsertUnflushed(bool retrying) {
 Status SqlMsgStore::Flush() {
   if (closed_) return Status::Ok();
   if (unflushed_.empty()) return DeleteRemoved();
+  // After a failed flush (this one's earlier attempt, or an earlier flush that gave up), a
+  // COMMIT cut off by the connection's loss may have happened: the insert checks first.
   int attempt = 0;
   Status s = db_.Retry("flush", [&] {
-    const bool retrying = attempt++ > 0;
+    const bool retrying = attempt++ > 0 || flush_failed_;
     return Transaction(db_.conn(), [&] { return InsertUnflushed(retrying); });
   });
+  flush_failed_ = !s.ok();
   if (!s) return s;
   if (first_ > 0) deleted_up_to_ = std::max(deleted_up_to_, first_ - 1);
   while (!unflushed_.empty()) {

@@ -119,6 +119,7 @@ class SqlMsgStore final : public MsgStore {
   std::deque<Kept> recent_;     // inserted, kept for the deliveries that follow a publish
   size_t recent_bytes_ = 0;
   bool hit_limit_ = false;
+  bool flush_failed_ = false;  // the last Flush gave up: its messages are still unflushed_
   bool closed_ = false;
 };
 
