@@ -10,7 +10,7 @@ DEPS := build-essential cmake g++ pkg-config googletest libgtest-dev libgmock-de
         libbenchmark-dev nlohmann-json3-dev libnats-dev nats-server clang libclang-rt-14-dev \
         clang-format clang-tidy libssl-dev openssl libcrypt-dev python3-prometheus-client chromium \
         protobuf-compiler libprotobuf-dev libprotoc-dev buildah umoci ca-certificates python3-yaml \
-        python3-kubernetes
+        python3-kubernetes libpq-dev libmariadb-dev postgresql mariadb-server
 # Node and npm for the dashboard's browser test, from Debian unless some node is installed.
 NODE_DEPS := $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
 
@@ -105,11 +105,11 @@ fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DGANNET_FUZZ=ON -DGANNET_BUILD_TESTS=OFF >/dev/null
 	cmake --build build/fuzz -j$(JOBS) --target parser_fuzz route_fuzz client_fuzz http_fuzz \
-	  conf_fuzz streaming_fuzz file_store_fuzz
+	  conf_fuzz streaming_fuzz file_store_fuzz sql_fuzz
 	@# New inputs go to a scratch directory first, so the seed corpus stays as committed.
 	for t in parser:$(FUZZ_SECONDS) route:$(FUZZ_SECONDS) client:$(FUZZ_SECONDS) \
 	         http:$(HTTP_FUZZ_SECONDS) conf:$(FUZZ_SECONDS) streaming:$(FUZZ_SECONDS) \
-	         file_store:$(FUZZ_SECONDS); do \
+	         file_store:$(FUZZ_SECONDS) sql:$(FUZZ_SECONDS); do \
 	  name=$${t%%:*}; secs=$${t##*:}; \
 	  scratch=$$(mktemp -d) && ./build/fuzz/bin/$${name}_fuzz -max_total_time=$$secs \
 	    $$scratch fuzz/corpus/$$name && rm -rf $$scratch || exit 1; \

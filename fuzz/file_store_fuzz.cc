@@ -20,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-#include "server/logger.h"
+#include "base/logger.h"
 #include "streaming/store/file_format.h"
 #include "streaming/store/file_store.h"
 #include "streaming/store/records.h"

@@ -98,6 +98,7 @@ const std::map<std::string, Flag>& Flags() {
       {"io_batch_size", INT(o.io_batch_size = static_cast<int>(v))},
       {"io_sleep_time", INT(o.io_sleep_time_us = v)},
       {"replace_durable", BOOL(o.replace_durable = v)},
+      {"ft_group", STR(o.ft_group = v)},
       {"file_compact_enabled", BOOL(o.store.file.compact_enabled = v)},
       {"file_compact_frag", INT(o.store.file.compact_fragmentation = static_cast<int>(v))},
       {"file_compact_interval", INT(o.store.file.compact_interval = static_cast<int>(v))},
@@ -115,6 +116,11 @@ const std::map<std::string, Flag>& Flags() {
       {"file_read_buffer_size", SIZE(o.store.file.read_buffer_size = v)},
       {"file_auto_sync", DUR(o.store.file.auto_sync = v)},
       {"file_truncate_bad_eof", BOOL(o.store.file.truncate_unexpected_eof = v)},
+      {"sql_driver", STR(o.store.sql.driver = v)},
+      {"sql_source", STR(o.store.sql.source = v)},
+      {"sql_no_caching", BOOL(o.store.sql.no_caching = v)},
+      {"sql_max_open_conns", INT(o.store.sql.max_open_conns = static_cast<int>(v))},
+      {"sql_bulk_insert_limit", INT(o.store.sql.bulk_insert_limit = static_cast<int>(v))},
   };
   return flags;
 }
@@ -139,7 +145,6 @@ const std::map<std::string, std::string>& Aliases() {
 // Flags of the reference for features gannet-streaming does not have yet: refused.
 bool NotYet(const std::string& name) {
   static const char* kNotYet[] = {
-      "ft_group",
       "clustered",
       "cluster_node_id",
       "cluster_bootstrap",
@@ -150,10 +155,6 @@ bool NotYet(const std::string& name) {
       "cluster_trailing_logs",
       "cluster_sync",
       "cluster_raft_logging",
-      "sql_driver",
-      "sql_source",
-      "sql_no_caching",
-      "sql_max_open_conns",
       "encrypt",
       "encryption_cipher",
       "encryption_key",
@@ -281,8 +282,7 @@ std::optional<std::string> ParseStreamingCommandLine(int argc, char** argv,
   for (const auto& apply : overrides) apply(out.streaming);
   std::string& st = out.streaming.store.type;
   for (char& c : st) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (st == "SQL") return std::string("the SQL store is not supported yet by gannet-streaming");
-  if (st != "MEMORY" && st != "FILE") return "unsupported store type: " + st;
+  if (st != "MEMORY" && st != "FILE" && st != "SQL") return "unsupported store type: " + st;
   if (out.streaming.io_batch_size <= 0) out.streaming.io_batch_size = 1;
   return std::nullopt;
 }
@@ -292,7 +292,7 @@ std::string StreamingUsage() {
 
 Streaming Server Options:
     -cid, --cluster_id  <string>      Cluster ID (default: test-cluster)
-    -st,  --store <string>            Store type: MEMORY|FILE (default: MEMORY)
+    -st,  --store <string>            Store type: MEMORY|FILE|SQL (default: MEMORY)
           --dir <string>              For FILE store type, this is the root directory
     -mc,  --max_channels <int>        Max number of channels (0 for unlimited)
     -msu, --max_subs <int>            Max number of subscriptions per channel (0 for unlimited)
@@ -310,6 +310,8 @@ Streaming Server Options:
           --io_sleep_time <int>       Microseconds to wait for more messages to batch (default: 0)
           --replace_durable <bool>    Replace the existing durable subscription instead of
                                       reporting a duplicate durable error
+          --ft_group <string>         Name of this server's fault tolerance group (FILE or SQL
+                                      store shared with the group's other servers)
 
 Streaming Server File Store Options:
     --file_compact_enabled <bool>        Enable file compaction
@@ -327,6 +329,14 @@ Streaming Server File Store Options:
     --file_fds_limit <int>               Store will try to use no more file descriptors than this
     --file_parallel_recovery <int>       On startup, number of channels recovered in parallel
     --file_truncate_bad_eof <bool>       Truncate files with an unexpected EOF on recovery
+
+Streaming Server SQL Store Options:
+    --sql_driver <string>            Name of the SQL Driver ("mysql" or "postgres")
+    --sql_source <string>            Datasource used when opening an SQL connection to the database
+    --sql_no_caching <bool>          Enable/Disable caching for improved performance
+    --sql_max_open_conns <int>       Maximum number of opened connections to the database
+    --sql_bulk_insert_limit <int>    Maximum number of messages stored with a single SQL "INSERT"
+                                     statement (0: one INSERT per message, in one transaction)
 
 Streaming Server TLS Options (the connection to NATS):
     -secure <bool>                   Use a TLS connection to the NATS server without

@@ -115,6 +115,7 @@ class Mapper {
                      bool global, bool& known);
   bool PerChannel(const Value& block);
   bool FileOptions(const Value& block);
+  bool SqlOptions(const Value& block);
 
  private:
   StreamingOptions& o_;
@@ -129,8 +130,7 @@ bool Mapper::Top(const MapEntry& e, bool& known) {
     std::string st;
     if (!String(e, st)) return false;
     for (char& c : st) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    if (st == "SQL") return NotYet(e);
-    if (st != "FILE" && st != "MEMORY") {
+    if (st != "FILE" && st != "MEMORY" && st != "SQL") {
       return Fail(e.value.position(), "unknown store type: " + e.value.AsString());
     }
     o_.store.type = st;
@@ -146,6 +146,7 @@ bool Mapper::Top(const MapEntry& e, bool& known) {
     return Map(e, "store limits") && StoreLimits(e.value);
   }
   if (OneOf(key, {"file", "file_options"})) return Map(e, "file options") && FileOptions(e.value);
+  if (OneOf(key, {"sql", "sql_options"})) return Map(e, "SQL options") && SqlOptions(e.value);
   if (OneOf(key, {"hbi", "hb_interval", "server_to_client_hb_interval"})) {
     return Duration(e, o_.hb_interval);
   }
@@ -166,8 +167,9 @@ bool Mapper::Top(const MapEntry& e, bool& known) {
     if (!Bool(e, on)) return false;
     return on ? NotYet(e) : true;
   }
-  if (OneOf(key, {"sql", "sql_options", "ft_group", "ft_group_name", "cluster", "encryption_cipher",
-                  "encryption_key", "nkey_seed_file", "credentials", "syslog_name"})) {
+  if (OneOf(key, {"ft_group", "ft_group_name"})) return String(e, o_.ft_group);
+  if (OneOf(key, {"cluster", "encryption_cipher", "encryption_key", "nkey_seed_file", "credentials",
+                  "syslog_name"})) {
     return NotYet(e);
   }
   known = false;
@@ -254,6 +256,29 @@ bool Mapper::PerChannel(const Value& block) {
       if (!known && !Unknown(e)) return false;
     }
     o_.store.limits.per_channel[ch.key] = cl;
+  }
+  return true;
+}
+
+bool Mapper::SqlOptions(const Value& block) {
+  store::SqlStoreOptions& q = o_.store.sql;
+  for (const MapEntry& e : block.AsMap()) {
+    const std::string key = Lower(e.key);
+    bool ok;
+    if (key == "driver") {
+      ok = String(e, q.driver);
+    } else if (key == "source") {
+      ok = String(e, q.source);
+    } else if (key == "no_caching") {
+      ok = Bool(e, q.no_caching);
+    } else if (key == "max_open_conns") {
+      ok = Int(e, q.max_open_conns);
+    } else if (key == "bulk_insert_limit") {
+      ok = Int(e, q.bulk_insert_limit);
+    } else {
+      ok = Unknown(e);
+    }
+    if (!ok) return false;
   }
   return true;
 }

@@ -2,7 +2,7 @@
 // (or -sc), or the streaming keys at the top level of a -sc file, mapped onto StreamingOptions as
 // the reference's server/conf.go reads them (same keys and aliases, same type rules).
 //
-// Keys of features gannet-streaming does not have yet (SQL store, fault tolerance, clustering,
+// Keys of features gannet-streaming does not have yet (clustering,
 // encryption, partitioning) are refused with a clear message; unknown keys in the block are
 // errors, as for gannet-server's own keys.
 #pragma once

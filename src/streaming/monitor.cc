@@ -257,8 +257,15 @@ std::optional<ClientView> StreamingServer::ClientInfo(const std::string& id, boo
 // ---- HTTP ----
 
 HttpResponse StreamingMonitor::Handle(const HttpRequest& r) {
-  if (!server_.running()) return Busy();
   const std::string& p = r.path;
+  // As the reference: 200 from the active server of an FT group, 204 from any other.
+  if (p == "/streaming/isFTActive") {
+    HttpResponse resp;
+    resp.status = server_.ft_active() && server_.running() ? 200 : 204;
+    resp.content_type = "text/plain; charset=utf-8";
+    return resp;
+  }
+  if (!server_.running()) return Busy();
   if (p == "/streaming" || p == "/streaming/") return Root();
   if (p == "/streaming/serverz") return Serverz(r);
   if (p == "/streaming/storez") return Storez(r);
@@ -291,7 +298,7 @@ HttpResponse StreamingMonitor::Serverz(const HttpRequest& r) {
   j["server_id"] = server_.server_id();
   j["version"] = kCompatibleStreamingVersion;
   j["go"] = std::string("gannet-streaming ") + GANNET_VERSION;
-  j["state"] = "STANDALONE";
+  j["state"] = server_.state_name();
   j["now"] = FormatRfc3339Nano(now);
   j["start_time"] = FormatRfc3339Nano(server_.start_time());
   j["uptime"] = FormatUptime(now - server_.start_time());

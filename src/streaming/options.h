@@ -48,6 +48,10 @@ struct StreamingOptions {
   int io_batch_size = 1024;
   int64_t io_sleep_time_us = 0;
 
+  // Fault tolerance (--ft_group): servers of the same group share the store; one is active,
+  // the others stand by until its lock is free (store/exclusive_lock.h). Empty: standalone.
+  std::string ft_group;
+
   // An active durable with the same name is replaced rather than refused (--replace_durable).
   bool replace_durable = false;
 

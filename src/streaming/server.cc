@@ -38,7 +38,7 @@ int64_t StreamingServer::NowNs() {
 }
 
 std::string_view StreamingServer::store_name() const {
-  return store_ ? store_->Name() : std::string_view("MEMORY");
+  return store_ ? store_->Name() : std::string_view(opts_.store.type);
 }
 
 std::string StreamingServer::Open(std::unique_ptr<store::Store> store) {
@@ -54,6 +54,11 @@ std::string StreamingServer::Open(std::unique_ptr<store::Store> store) {
   }
   if (store) {
     store_ = std::move(store);
+  } else if (ft_mode()) {
+    // The store is opened by whichever server of the group takes its lock (ft.cc).
+    auto lock = store::CreateExclusiveLock(opts_.store);
+    if (!lock) return lock.status().message();
+    ft_lock_ = std::move(lock).value();
   } else {
     auto st = store::CreateStore(opts_.store);
     if (!st) return st.status().message();
@@ -65,13 +70,18 @@ std::string StreamingServer::Open(std::unique_ptr<store::Store> store) {
 }
 
 std::string StreamingServer::Start(const NatsLinkOptions& nats) {
-  if (!store_) return "the store is not open";
+  if (!store_ && !ft_lock_) return "the store is not open";
   loop_.SetBatchWait(static_cast<size_t>(std::max(1, opts_.io_batch_size)),
                      std::chrono::microseconds(std::max<int64_t>(0, opts_.io_sleep_time_us)));
   loop_.Start([this](std::vector<Inbound>& batch) { OnBatch(batch); }, [this] { AfterBatch(); });
   if (std::string err = link_.Connect(nats); !err.empty()) {
     return "unable to connect to NATS: " + err;
   }
+  if (ft_lock_) return StartStandby();
+  return Activate();
+}
+
+std::string StreamingServer::Activate() {
   // Everything from here runs on the loop: the state it builds is the loop's.
   std::string error;
   bool ok = loop_.RunAndWait(
@@ -89,7 +99,10 @@ std::string StreamingServer::Start(const NatsLinkOptions& nats) {
           STAN_INFO("No recovered state");
         }
         if (error = InitSubjects(); !error.empty()) return;
-        if (error = EnsureRunningStandalone(); !error.empty()) return;
+        // A server of an FT group holds the store's lock: no other can be serving it.
+        if (!ft_mode()) {
+          if (error = EnsureRunningStandalone(); !error.empty()) return;
+        }
         if (error = SubscribeProtocol(); !error.empty()) return;
         if (recovered_) AfterRecovery();
         recovered_.reset();
@@ -108,6 +121,15 @@ std::string StreamingServer::Start(const NatsLinkOptions& nats) {
     STAN_INFO("%s", line.c_str());
   }
   running_ = true;
+  if (auto interval = store_->SubFlushInterval(); interval.count() > 0) {
+    loop_.PostTask([this, interval] {
+      loop_.AddTimer(interval, [this, interval] { FlushSubscriptions(interval); });
+    });
+  }
+  if (ft_mode()) {
+    ft_state_ = FtState::kActive;
+    loop_.RunAndWait([this] { SendFtHeartbeat(); }, std::chrono::seconds(10));
+  }
   STAN_INFO("Streaming Server is ready");
   return {};
 }
@@ -116,10 +138,18 @@ void StreamingServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   STAN_INFO("Shutting down.");
+  {
+    std::lock_guard lk(ft_mu_);
+    ft_stop_ = true;
+  }
+  ft_cv_.notify_all();
+  if (ft_thread_.joinable()) ft_thread_.join();
   running_ = false;
   loop_.Stop();
+  ft_sub_ = client::Subscription();
   link_.Close();
   if (store_) store_->Close();
+  ft_lock_.reset();  // after the store: an SQL lock row is freed last
 }
 
 std::string StreamingServer::InitSubjects() {
@@ -263,6 +293,15 @@ void StreamingServer::OnBatch(std::vector<Inbound>& batch) {
 }
 
 void StreamingServer::AfterBatch() { link_.FlushIfNeeded(); }
+
+void StreamingServer::FlushSubscriptions(std::chrono::milliseconds interval) {
+  for (auto& [name, c] : channels_) {
+    if (store::Status s = c->store->subs->Flush(); !s) {
+      STAN_ERROR("Unable to flush sub store: %s", s.message().c_str());
+    }
+  }
+  loop_.AddTimer(interval, [this, interval] { FlushSubscriptions(interval); });
+}
 
 // ---- monitoring ----
 

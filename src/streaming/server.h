@@ -13,12 +13,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -27,6 +30,7 @@
 #include "streaming/options.h"
 #include "streaming/proto/protocol.pb.h"
 #include "streaming/state.h"
+#include "streaming/store/exclusive_lock.h"
 #include "streaming/store/store.h"
 
 namespace gannet::streaming {
@@ -85,12 +89,16 @@ class StreamingServer {
   StreamingServer& operator=(const StreamingServer&) = delete;
 
   // Logs the reference's first lines (version, server id, ...) and creates the store (or takes
-  // `store`: tests, and later a replicating wrapper). Before the embedded NATS server starts, as
-  // the reference. Error text on failure.
+  // `store`: tests, and later a replicating wrapper); in a fault-tolerance group, the group's
+  // lock instead (the store is opened by whichever server takes it). Before the embedded NATS
+  // server starts, as the reference. Error text on failure.
   std::string Open(std::unique_ptr<store::Store> store = nullptr);
   // Connects to NATS, recovers the store's state, makes sure no other server runs with this
   // cluster id, subscribes to the protocol subjects, logs the store and its limits, then
   // "Streaming Server is ready". Error text on failure (the caller then shuts down).
+  // With --ft_group: connects, subscribes to the group's heartbeats and returns at once, in
+  // standby; a thread takes the store's lock when it is free, then opens and recovers the store
+  // and serves (ft.cc).
   std::string Start(const NatsLinkOptions& nats);
   // Stops the loop, closes the NATS connection and the store. Idempotent.
   void Shutdown();
@@ -101,6 +109,10 @@ class StreamingServer {
   std::string_view store_name() const;
   std::chrono::system_clock::time_point start_time() const { return start_time_; }
   bool running() const { return running_.load(); }
+  // "STANDALONE", "FT_STANDBY" or "FT_ACTIVE" (/streaming/serverz); any thread.
+  const char* state_name() const;
+  bool ft_active() const { return ft_state_.load() == FtState::kActive; }
+  bool ft_mode() const { return !opts_.ft_group.empty(); }
 
   // Monitoring (any thread; they run on the loop and wait). Nullopt when the loop did not
   // answer in time.
@@ -124,7 +136,17 @@ class StreamingServer {
   std::string InitSubjects();  // recovered or new ServerInfo, store Init
   std::string EnsureRunningStandalone();
   std::string SubscribeProtocol();
+  // Recovers the store and serves (Start, or a standby taking over).
+  std::string Activate();
+  // On the loop, every Store::SubFlushInterval: flushes every channel's subscription store.
+  void FlushSubscriptions(std::chrono::milliseconds interval);
   static int64_t NowNs();
+
+  // ---- ft.cc: fault tolerance ----
+  std::string StartStandby();
+  void RunStandby();
+  void SendFtHeartbeat();
+  std::string FtSubject() const;
 
   // ---- publish.cc ----
   void HandlePublish(const client::Message& m);
@@ -212,6 +234,18 @@ class StreamingServer {
   NatsLink link_;
   std::unique_ptr<store::Store> store_;
   store::ServerInfo info_;
+
+  // Fault tolerance: the group's lock, the standby thread, the active's heartbeat timer.
+  enum class FtState { kStandalone, kStandby, kActive };
+  std::atomic<FtState> ft_state_{FtState::kStandalone};
+  std::unique_ptr<store::ExclusiveLock> ft_lock_;
+  std::thread ft_thread_;
+  std::mutex ft_mu_;
+  std::condition_variable ft_cv_;
+  bool ft_stop_ = false;                        // under ft_mu_
+  std::atomic<int64_t> ft_last_peer_hb_ns_{0};  // the last heartbeat of another server
+  client::Subscription ft_sub_;
+  EventLoop::TimerId ft_hb_timer_ = 0;
   std::optional<store::RecoveredState> recovered_;
   std::string acks_prefix_;  // "<info.acks_subs>." : ack inboxes under our wildcard subscription
 

@@ -77,7 +77,7 @@ bool StanServer::Start(std::chrono::milliseconds timeout) {
   auto count_ready = [&] {
     size_t n = 0, at = 0;
     std::string out = Output();
-    while ((at = out.find("Streaming Server is ready", at)) != std::string::npos) {
+    while ((at = out.find(ready_marker_, at)) != std::string::npos) {
       ++n;
       ++at;
     }

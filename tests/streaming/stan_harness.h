@@ -48,6 +48,9 @@ class StanServer {
   std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
   // Asks for an HTTP monitoring port (-m) before Start.
   void EnableMonitoring();
+  // The log line Start waits for (default "Streaming Server is ready"; a fault-tolerance
+  // standby says "Starting in standby mode").
+  void SetReadyMarker(std::string marker) { ready_marker_ = std::move(marker); }
 
  private:
   std::vector<std::string> args_;
@@ -57,6 +60,7 @@ class StanServer {
   int pid_ = -1;
   int exit_code_ = -1;
   std::string log_path_;
+  std::string ready_marker_ = "Streaming Server is ready";
 };
 
 // Polls `cond` until true or the deadline; true when it became true.

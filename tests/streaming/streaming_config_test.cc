@@ -86,9 +86,9 @@ TEST(StreamingConfig, Errors) {
   err = Apply("streaming { store: \"paper\" }", o);
   ASSERT_TRUE(err);
   EXPECT_NE(err->find("unknown store type: paper"), std::string::npos) << *err;
-  err = Apply("streaming { store: \"sql\" }", o);
+  err = Apply("streaming { sql_options { driver: postgres, dsn: x } }", o);
   ASSERT_TRUE(err);
-  EXPECT_NE(err->find("is not supported yet by gannet-streaming"), std::string::npos) << *err;
+  EXPECT_NE(err->find("unknown field \"dsn\""), std::string::npos) << *err;
   err = Apply("streaming { cluster { node_id: a } }", o);
   ASSERT_TRUE(err);
   EXPECT_NE(err->find("not supported yet"), std::string::npos) << *err;
@@ -182,9 +182,50 @@ TEST(StreamingCommandLine, FlagsOverTheFileAndRefusals) {
   ASSERT_TRUE(err);
   EXPECT_TRUE(bad2.usage_error);
   StreamingCommandLine bad3;
-  err = ParseArgs({"-st", "sql"}, bad3);
+  err = ParseArgs({"-st", "paper"}, bad3);
   ASSERT_TRUE(err);
-  EXPECT_NE(err->find("SQL store is not supported yet"), std::string::npos);
+  EXPECT_EQ(*err, "unsupported store type: PAPER");
+}
+
+// The SQL store's options, from the flags and from `sql_options {}` (the reference's keys),
+// the flags winning.
+TEST(StreamingConfig, SqlOptions) {
+  StreamingOptions o;
+  auto err = Apply(
+      "streaming { store: sql, sql_options { driver: mysql, source: \"u@tcp(h:1)/db\", "
+      "no_caching: true, max_open_conns: 7, bulk_insert_limit: 100 } }",
+      o);
+  ASSERT_FALSE(err) << *err;
+  EXPECT_EQ(o.store.type, "SQL");
+  EXPECT_EQ(o.store.sql.driver, "mysql");
+  EXPECT_EQ(o.store.sql.source, "u@tcp(h:1)/db");
+  EXPECT_TRUE(o.store.sql.no_caching);
+  EXPECT_EQ(o.store.sql.max_open_conns, 7);
+  EXPECT_EQ(o.store.sql.bulk_insert_limit, 100);
+
+  StreamingCommandLine sc;
+  err = ParseArgs(
+      {"-st", "sql", "--sql_driver", "postgres", "--sql_source", "dbname=x",
+       "--sql_no_caching=false", "--sql_max_open_conns", "3", "--sql_bulk_insert_limit", "50"},
+      sc);
+  ASSERT_FALSE(err) << *err;
+  EXPECT_EQ(sc.streaming.store.type, "SQL");
+  EXPECT_EQ(sc.streaming.store.sql.driver, "postgres");
+  EXPECT_EQ(sc.streaming.store.sql.source, "dbname=x");
+  EXPECT_FALSE(sc.streaming.store.sql.no_caching);
+  EXPECT_EQ(sc.streaming.store.sql.max_open_conns, 3);
+  EXPECT_EQ(sc.streaming.store.sql.bulk_insert_limit, 50);
+}
+
+TEST(StreamingConfig, FtGroup) {
+  StreamingOptions o;
+  auto err = Apply("streaming { ft_group: \"east\" }", o);
+  ASSERT_FALSE(err) << *err;
+  EXPECT_EQ(o.ft_group, "east");
+  StreamingCommandLine sc;
+  err = ParseArgs({"--ft_group", "west", "-st", "file", "--dir", "/tmp/x"}, sc);
+  ASSERT_FALSE(err) << *err;
+  EXPECT_EQ(sc.streaming.ft_group, "west");
 }
 
 }  // namespace

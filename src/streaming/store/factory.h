@@ -1,4 +1,4 @@
-// Store construction by type: `-st MEMORY` (the default) or `-st FILE` (and SQL later).
+// Store construction by type: `-st MEMORY` (the default), `-st FILE` or `-st SQL`.
 // Every store runs the conformance suite of tests/streaming/store_conformance.h.
 #pragma once
 

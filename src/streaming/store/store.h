@@ -1,6 +1,6 @@
 // The Streaming store interface: what the server keeps about itself, its clients, channels,
-// messages and subscriptions, behind one API that the MEMORY store implements today and the
-// FILE store, an SQL store and Raft replication implement later (modeled on the reference's
+// messages and subscriptions, behind one API that the MEMORY, FILE and SQL stores implement
+// (and Raft replication later; modeled on the reference's
 // stores/store.go: Store, ChannelStore = Channel{Msgs, Subs}, MsgStore, SubStore,
 // RecoveredState).
 //
@@ -302,6 +302,13 @@ class Store {
     return Status::Ok();
   }
 
+  // How often the server flushes the subscription stores (SubStore::Flush on every channel)
+  // besides after each publish batch, so that acks and deliveries with no publish after them
+  // are stored too; 0: not needed (the FILE store's auto-sync thread writes them).
+  virtual std::chrono::milliseconds SubFlushInterval() const {
+    return std::chrono::milliseconds(0);
+  }
+
   // Client records (clients.dat): added at connect, deleted at close or replacement.
   virtual Status AddClient(const ClientInfo& info) = 0;
   virtual Status DeleteClient(std::string_view client_id) = 0;
@@ -334,11 +341,30 @@ struct FileStoreOptions {
   bool truncate_unexpected_eof = false;
 };
 
+// The SQL store's options (the reference's SQLStoreOptions, --sql_* flags, sql_options {}).
+struct SqlStoreOptions {
+  std::string driver;  // "postgres" | "mysql"
+  std::string source;  // the driver's connection string
+  // Every Store/AddSeqPending/AckSeqPending runs its statement at once instead of at Flush.
+  bool no_caching = false;
+  // <= 0: unlimited. The store opens one connection (and one more for the FT lock).
+  int max_open_conns = 0;
+  // > 0: a flush inserts messages with multi-row INSERTs of at most this many rows; 0: one
+  // prepared INSERT per message, all in one transaction.
+  int bulk_insert_limit = 0;
+  // Fault tolerance: the StoreLock owner this server took the lock as. When set, every flush
+  // transaction first reads the row with a shared lock (a standby's takeover waits for it) and
+  // fails if another server owns it now, so a server that lost the lock commits nothing more.
+  // (With no_caching, messages are inserted outside transactions and are not fenced.)
+  std::string fence_owner;
+};
+
 struct StoreOptions {
   std::string type = "MEMORY";  // MEMORY | FILE | SQL (upper case)
   std::string dir;              // FILE: the root directory
   StoreLimits limits;
   FileStoreOptions file;
+  SqlStoreOptions sql;
 };
 
 }  // namespace gannet::streaming::store
