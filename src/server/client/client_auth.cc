@@ -46,9 +46,10 @@ bool Client::CheckCredentials(AuthMode mode) {
     }
     Worker* worker = &this->worker();
     server().auth_pool().Submit([worker, cid = id(), config, connect = opts_, nonce = nonce_,
-                                 verified = std::string(verified), mode]() mutable {
+                                 verified = std::string(verified), cert, mode]() mutable {
       AuthIdentity identity;
-      bool ok = config->authenticator().Authenticate(connect, nonce, identity, verified);
+      bool ok = config->authenticator().Authenticate(connect, nonce, identity, verified,
+                                                     cert ? &*cert : nullptr);
       worker->PostToConnection(cid, [mode, config = std::move(config), ok,
                                      identity = std::move(identity)](Connection& c) mutable {
         static_cast<Client&>(c).OnCredentialsChecked(mode, std::move(config), ok,
