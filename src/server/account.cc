@@ -161,8 +161,20 @@ Accounts::Accounts(const Options& opts) {
     all_.push_back(std::make_unique<Account>(c.name, all_.size()));
     all_.back()->AddMappings(c.mappings);
   }
+  if (!opts.no_system_account || !opts.system_account.empty()) {
+    // As the reference: a system_account that names a configured account is it (ValidateOptions
+    // refused any other name but the default); the default one is made if missing.
+    const std::string& name =
+        opts.system_account.empty() ? kDefaultSystemAccountName : opts.system_account;
+    system_ = Find(name);
+    if (!system_) {
+      all_.push_back(std::make_unique<Account>(name, all_.size()));
+      system_ = all_.back().get();
+    }
+  }
   for (const AccountConfig& c : opts.accounts) {
     Account* importer = Find(c.name);
+    importer->limits_ = c.limits;
     importer->exports_ = c.exports;
     importer->imports_ = c.imports;
     for (const AccountExport& ex : c.exports) {
@@ -203,6 +215,14 @@ Accounts::Accounts(const Options& opts) {
       }
     }
   }
+}
+
+bool Account::AddClient() {
+  int64_t n = clients_.load(std::memory_order_relaxed);
+  do {
+    if (limits_.max_connections >= 0 && n >= limits_.max_connections) return false;
+  } while (!clients_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
+  return true;
 }
 
 SublistStats Accounts::SublistTotals() const {

@@ -17,6 +17,7 @@
 // Only the pending responses change at run time, under their own lock.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -54,6 +55,13 @@ class Account {
   const std::vector<AccountExport>& exports() const { return exports_; }
   const std::vector<AccountImport>& imports() const { return imports_; }
   std::chrono::system_clock::time_point created() const { return created_; }
+
+  // ---- Limits (accounts { A: { limits {} } }) ----
+  const AccountLimits& limits() const { return limits_; }
+  // A client of the account authenticated: counted, unless max_connections is reached (then
+  // false, not counted). RemoveClient when it closes. Any thread.
+  bool AddClient();
+  void RemoveClient() { clients_.fetch_sub(1, std::memory_order_relaxed); }
 
   // ---- Subject mappings (mappings {}) ----
   bool has_mappings() const { return !mappings_.empty(); }
@@ -124,6 +132,8 @@ class Account {
   const std::chrono::system_clock::time_point created_ = std::chrono::system_clock::now();
   std::vector<AccountExport> exports_;
   std::vector<AccountImport> imports_;
+  AccountLimits limits_;
+  std::atomic<int64_t> clients_{0};
   Sublist sublist_;
   std::vector<Mapping> mappings_;
   std::vector<StreamRoute> stream_routes_;
@@ -137,7 +147,8 @@ class Account {
   Clock::time_point next_sweep_{};
 };
 
-// The server's accounts: $G first, then the configured ones in configuration order.
+// The server's accounts: $G first, then the configured ones in configuration order, then $SYS
+// when it is the system account and was not configured.
 class Accounts {
  public:
   // The options were checked when read (config_auth.cc ApplyAccounts): every import names an
@@ -145,6 +156,10 @@ class Accounts {
   explicit Accounts(const Options& opts);
 
   Account& global() { return *all_.front(); }
+  // The system account (system_account, else $SYS, made here when not configured); null with
+  // no_system_account.
+  Account* system() { return system_; }
+  const Account* system() const { return system_; }
   // Null if no such account.
   Account* Find(std::string_view name);
   const std::vector<std::unique_ptr<Account>>& all() const { return all_; }
@@ -154,6 +169,7 @@ class Accounts {
 
  private:
   std::vector<std::unique_ptr<Account>> all_;
+  Account* system_ = nullptr;
 };
 
 }  // namespace gannet

@@ -254,6 +254,102 @@ authorization { users: [{user: g, password: g}] }
   EXPECT_LT(count["half"], 660);
 }
 
+constexpr std::string_view kLimitsConfig = R"(accounts {
+  L: {
+    users: [ {user: l, password: l}, {user: l2, password: l2} ]
+    limits: { max_connections: 2, max_subscriptions: 2, max_payload: 8, max_leafnodes: 1 }
+  }
+  S: { users: [ {user: s, password: s} ], limits: { max_conn: 1, max_subs: 1, max_pay: 4 } }
+  U: { users: [ {user: u, password: u} ] }
+}
+)";
+
+TEST_P(AccountsTest, AccountMaxConnectionsCountsTheAccountsClients) {
+  StartWithConfig(kLimitsConfig);
+  auto first = As("l");
+  auto second = As("l2");
+  // A third client of L is refused once authenticated, as the reference.
+  auto third = DialInfo();
+  third->Send(R"(CONNECT {"verbose":false,"user":"l","pass":"l"})"
+              "\r\nPING\r\n");
+  EXPECT_TRUE(ClosesWith(*third, "-ERR 'maximum account active connections exceeded'\r\n"));
+  // Other accounts are not limited by it; S by its own (max_conn).
+  auto u1 = As("u");
+  auto u2 = As("u");
+  auto s1 = As("s");
+  auto s2 = DialInfo();
+  s2->Send(R"(CONNECT {"verbose":false,"user":"s","pass":"s"})"
+           "\r\nPING\r\n");
+  EXPECT_TRUE(ClosesWith(*s2, "-ERR 'maximum account active connections exceeded'\r\n"));
+  // A client that leaves frees its place.
+  second->Close();
+  bool admitted = false;
+  for (int i = 0; i < 200 && !admitted; ++i) {
+    auto again = DialInfo();
+    again->Send(R"(CONNECT {"verbose":false,"user":"l2","pass":"l2"})"
+                "\r\nPING\r\n");
+    std::string line = again->ReadLine();
+    admitted = line == "PONG";
+    if (!admitted) {
+      EXPECT_EQ(line, "-ERR 'maximum account active connections exceeded'");
+    }
+  }
+  EXPECT_TRUE(admitted);
+}
+
+TEST_P(AccountsTest, AccountMaxSubscriptionsAndPayloadArePerConnection) {
+  StartWithConfig(kLimitsConfig);
+  // Protocol 0: no INFO with the account's max_payload after the first PONG (tested below).
+  auto as = [this](const std::string& user) {
+    return Client(R"({"verbose":false,"user":")" + user + R"(","pass":")" + user + "\"}");
+  };
+  auto l = as("l");
+  EXPECT_EQ(SendAndFlush(*l, "SUB a 1\r\nSUB b 2\r\nSUB c 3\r\n"),
+            "-ERR 'maximum subscriptions exceeded'\r\n");
+  auto l2 = as("l2");  // its own two
+  EXPECT_EQ(SendAndFlush(*l2, "SUB a 1\r\nSUB b 2\r\n"), "");
+  EXPECT_EQ(SendAndFlush(*l, PubBytes("z", "", "12345678")), "");
+  l->Send(PubBytes("z", "", "123456789"));
+  EXPECT_TRUE(ClosesWith(*l, "-ERR 'Maximum Payload Violation'\r\n"));
+  // Unlimited accounts keep the server's limits.
+  auto u = as("u");
+  EXPECT_EQ(SendAndFlush(*u, "SUB a 1\r\nSUB b 2\r\nSUB c 3\r\n" +
+                                 PubBytes("z", "", std::string(1000, 'x'))),
+            "");
+}
+
+TEST_P(AccountsTest, AccountMaxPayloadIsAnnouncedAfterTheFirstPing) {
+  StartWithConfig(kLimitsConfig);
+  // As the reference: the INFO of a client of a limited account still has the server's
+  // max_payload; an INFO with the account's follows the first PONG (protocol 1 clients).
+  nlohmann::json info;
+  auto conn = DialInfo(&info);
+  EXPECT_EQ(info["max_payload"], 1048576);
+  conn->Send(R"(CONNECT {"verbose":false,"protocol":1,"user":"s","pass":"s"})"
+             "\r\nPING\r\n");
+  EXPECT_EQ(conn->ReadLine(), "PONG");
+  std::string line = conn->ReadLine();
+  ASSERT_EQ(line.rfind("INFO ", 0), 0u) << line;
+  EXPECT_EQ(nlohmann::json::parse(line.substr(5))["max_payload"], 4);
+  EXPECT_EQ(conn->Flush(), "");  // only once
+  auto u = As("u");
+  EXPECT_EQ(u->Flush(), "");  // no INFO for a client without an account limit
+}
+
+TEST_P(AccountsTest, AccountLimitsConfigErrors) {
+  for (const auto& [config, error] : std::vector<std::pair<std::string, std::string>>{
+           {"accounts { A: { limits: { max_widgets: 1 } } }\n",
+            "Unknown field \"max_widgets\" parsing account limits"},
+           {"accounts { A: { limits: 5 } }\n", "Expected account limits to be a map/struct"}}) {
+    SCOPED_TRACE(config);
+    std::string conf = dir_.Write("limits.conf", config);
+    int status = 0;
+    std::string out = RunToExit({"-c", conf}, &status);
+    EXPECT_NE(out.find(error), std::string::npos) << out;
+    EXPECT_NE(status, 0);
+  }
+}
+
 TEST_P(AccountsTest, ConfigErrorsAsTheReference) {
   struct Case {
     std::string config;
@@ -338,13 +434,14 @@ TEST_P(AccountsTest, MonitoringShowsEachConnectionsAccount) {
   EXPECT_EQ(connz["connections"][0]["account"], "B");
   r = HttpGet(http_port, "/connz?auth=1&acc=NOPE");
   EXPECT_TRUE(nlohmann::json::parse(r.body)["connections"].is_null()) << r.body;
-  // /accountz lists the configured accounts and the global one (the reference adds its
-  // system account, which Gannet does not have yet).
+  // /accountz lists the configured accounts, the global one and the system account ($SYS).
   r = HttpGet(http_port, "/accountz");
   std::set<std::string> names;
   auto accountz = nlohmann::json::parse(r.body);
   for (const auto& n : accountz["accounts"]) names.insert(n.get<std::string>());
-  for (const char* n : {"$G", "A", "B", "C"}) EXPECT_EQ(names.count(n), 1u) << n << " " << r.body;
+  for (const char* n : {"$G", "A", "B", "C", "$SYS"}) {
+    EXPECT_EQ(names.count(n), 1u) << n << " " << r.body;
+  }
 
   // One account's details: its connections, imports and exports (the reference's own system
   // imports aside).

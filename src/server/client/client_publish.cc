@@ -103,6 +103,7 @@ void Client::SendNoResponders(std::string_view reply) {
 void Client::BindAccount(Account& account) {
   account_ = &account;
   cache_ = &worker().cache(account);
+  ApplyLimits();
 }
 
 }  // namespace gannet

@@ -99,6 +99,10 @@ std::string AccountsText(const Options& o) {
              i.subject + " " + i.prefix + " " + i.to + '\n';
     }
     mappings(a.mappings);
+    const AccountLimits& l = a.limits;
+    out += "limits " + std::to_string(l.max_connections) + " " +
+           std::to_string(l.max_subscriptions) + " " + std::to_string(l.max_payload) + " " +
+           std::to_string(l.max_leafnodes) + '\n';
   }
   return out;
 }
@@ -218,6 +222,14 @@ std::optional<std::string> DiffOptions(const Options& cur, const Options& next,
   // Gannet's own: accounts (their exports, imports and mappings) and the global mappings are
   // built once at startup, and the workers' match caches are indexed by them. Users may still
   // move between accounts: their clients are closed and connect again into the new one.
+  // The system account and its services are set up once (the reference refuses these too).
+  auto system = [](const Options& o) {
+    return o.system_account.empty() ? std::string(kDefaultSystemAccountName) : o.system_account;
+  };
+  if (!refuse("SystemAccount", system(cur), system(next))) return error;
+  if (!refuse("NoSystemAccount", Str(cur.no_system_account), Str(next.no_system_account))) {
+    return error;
+  }
   if (AccountsText(cur) != AccountsText(next)) {
     return std::string(
         "config reload not supported for accounts: accounts, their exports and imports, and "

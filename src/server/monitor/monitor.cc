@@ -334,6 +334,7 @@ bool Monitor::Start() {
 void Monitor::Stop() { http_.Stop(); }
 
 HttpResponse Monitor::Handle(const HttpRequest& r) {
+  std::lock_guard lock(mu_);
   std::string_view path = r.path;
   if (!base_path_.empty()) {
     if (path.substr(0, base_path_.size()) != base_path_) {
@@ -456,6 +457,7 @@ std::optional<Monitor::Json> Monitor::BuildVarz() {
   for (const auto& [path, n] : req_stats_) stats[path] = n;
   j["http_req_stats"] = std::move(stats);
   j["config_load_time"] = FormatRfc3339Nano(config->load_time());
+  if (const Account* sys = server_.accounts().system()) j["system_account"] = sys->name();
   return j;
 }
 
@@ -676,6 +678,7 @@ HttpResponse Monitor::Accountz(const HttpRequest& r) {
   Json j;
   j["server_id"] = server_.server_id();
   j["now"] = NowText();
+  if (const Account* sys = server_.accounts().system()) j["system_account"] = sys->name();
   if (std::string name = r.Param("acc"); !name.empty()) {
     Account* account = server_.accounts().Find(name);
     if (!account) return HttpResponse::Text(400, "Account " + name + " does not exist");
@@ -698,6 +701,7 @@ Monitor::Json Monitor::AccountDetail(const Account& account, int64_t clients) {
   Json d;
   d["account_name"] = account.name();
   d["update_time"] = FormatRfc3339Nano(account.created());
+  if (&account == server_.accounts().system()) d["is_system"] = true;
   d["expired"] = false;
   d["complete"] = true;
   d["jetstream_enabled"] = false;
