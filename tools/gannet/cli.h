@@ -48,6 +48,7 @@ int RunSub(int argc, char** argv);
 int RunRequest(int argc, char** argv);
 int RunReply(int argc, char** argv);
 int RunBench(int argc, char** argv);
+int RunServer(int argc, char** argv);
 
 // "12:04:05" local time, as the nats tool prefixes its log lines.
 std::string TimeStamp();

@@ -16,6 +16,9 @@ const char* kUsage =
     "  request SUBJECT [MSG]    send a request and print the reply\n"
     "  reply SUBJECT RESPONSE   answer requests on a subject (a service)\n"
     "  bench [SUBJECT]          measure throughput and latency\n"
+    "  server list|info|ping    the cluster's servers, over the system account\n"
+    "  server report connections|accounts\n"
+    "                           every connection, or the traffic per account\n"
     "\n"
     "Each command takes -s/--server URL (default $NATS_URL, else nats://127.0.0.1:4222),\n"
     "--user/--password or --token, --help, and for TLS (or a tls:// URL) --tlsca FILE,\n"
@@ -44,6 +47,7 @@ int main(int argc, char** argv) {
   if (cmd == "request" || cmd == "req") return RunRequest(argc, argv);
   if (cmd == "reply") return RunReply(argc, argv);
   if (cmd == "bench") return RunBench(argc, argv);
+  if (cmd == "server") return RunServer(argc, argv);
   std::fprintf(stderr, "gannet: unknown command '%s'\n\n%s", argv[1], kUsage);
   return 2;
 }
