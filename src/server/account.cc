@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <random>
 
+#include "auth/permissions.h"
 #include "core/fast_random.h"
 #include "core/subject.h"
 
@@ -105,7 +106,7 @@ const Account::ServiceImport* Account::MatchServiceImport(std::string_view subje
   return nullptr;
 }
 
-std::string Account::NewResponse(Account* requestor, std::string_view reply,
+std::string Account::NewResponse(Account* requestor, std::string_view reply, ResponseType type,
                                  Clock::time_point now) {
   thread_local FastRandom random(Seed());
   std::string subject;
@@ -115,12 +116,13 @@ std::string Account::NewResponse(Account* requestor, std::string_view reply,
     subject = response_prefix_;
     AppendRandomToken(subject, random.Next(), 6);
   } while (responses_.count(subject) > 0);
-  responses_.emplace(subject, PendingResponse{requestor, std::string(reply), now});
+  responses_.emplace(subject, PendingResponse{requestor, std::string(reply), now, type});
   return subject;
 }
 
-bool Account::TakeResponse(std::string_view subject, Account*& requestor, std::string& reply,
-                           Clock::time_point now) {
+bool Account::TakeResponse(std::string_view subject, bool empty, Account*& requestor,
+                           std::string& reply, bool& kept, Clock::time_point now) {
+  kept = false;
   if (subject.size() <= response_prefix_.size() ||
       subject.compare(0, response_prefix_.size(), response_prefix_) != 0) {
     return false;
@@ -128,13 +130,26 @@ bool Account::TakeResponse(std::string_view subject, Account*& requestor, std::s
   std::lock_guard<std::mutex> lock(responses_mu_);
   auto it = responses_.find(std::string(subject));
   if (it == responses_.end()) return false;
-  bool live = now - it->second.created <= kResponseTimeout;
+  PendingResponse& p = it->second;
+  bool live = now - p.created <= kResponseTimeout;
   if (live) {
-    requestor = it->second.requestor;
-    reply = std::move(it->second.reply);
+    requestor = p.requestor;
+    // As the reference: a streamed or chunked response ends with an empty message.
+    if (p.type != ResponseType::kSingleton && !empty) {
+      reply = p.reply;
+      p.created = now;
+      kept = true;
+      return true;
+    }
+    reply = std::move(p.reply);
   }
   responses_.erase(it);
   return live;
+}
+
+void Account::EndResponse(std::string_view subject) {
+  std::lock_guard<std::mutex> lock(responses_mu_);
+  responses_.erase(std::string(subject));
 }
 
 size_t Account::pending_responses() const {
@@ -173,18 +188,29 @@ Accounts::Accounts(const Options& opts) {
     }
   }
   for (const AccountConfig& c : opts.accounts) {
-    Account* importer = Find(c.name);
-    importer->limits_ = c.limits;
-    importer->exports_ = c.exports;
-    importer->imports_ = c.imports;
+    Account* a = Find(c.name);
+    a->limits_ = c.limits;
+    a->exports_ = c.exports;
+    a->imports_ = c.imports;
     for (const AccountExport& ex : c.exports) {
-      if (ex.service) importer->exports_services_ = true;
+      if (ex.service) a->exports_services_ = true;
     }
+  }
+  for (const AccountConfig& c : opts.accounts) {
+    Account* importer = Find(c.name);
     for (const AccountImport& im : c.imports) {
       Account* exporter = Find(im.account);
       if (!exporter) continue;  // refused when the options were read
       if (im.service) {
         Account::ServiceImport si{exporter, im.to.empty() ? im.subject : im.to, im.subject, {}};
+        // The response type of the export that authorized it (the first that covers it).
+        for (const AccountExport& ex : exporter->exports_) {
+          if (ex.service &&
+              (ex.subject == im.subject || auth::SubjectIsSubset(im.subject, ex.subject))) {
+            si.response_type = ex.response_type;
+            break;
+          }
+        }
         if (SubjectHasWildcard(si.to)) {
           // Onto itself: delivered under the published subject; else the local subject's
           // wildcards fill the exporter's, in order.

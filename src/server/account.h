@@ -10,7 +10,8 @@
 //  - a service import: requests published in the importing account on the imported subject go
 //    to the exporting account's subscribers, with a reply subject of the exporting account
 //    (_R_.<account prefix>.<random>) that routes the response back to the requestor's reply
-//    subject in its own account, once (the reference's singleton response type).
+//    subject in its own account: once (the export's response_type singleton, the default),
+//    or until an empty message or two minutes without one (stream, chunked).
 //
 // Accounts are built at startup and live as long as the server; their import and export
 // tables are immutable after that, so publishers on any worker read them without locking.
@@ -89,6 +90,7 @@ class Account {
     std::string from;  // what clients of this account publish to (may have wildcards)
     std::string to;    // the subject in the exporter; empty: the published subject
     std::optional<SubjectTransform> transform;  // wildcards of `from` into the exporter's
+    ResponseType response_type = ResponseType::kSingleton;  // of the export it goes to
   };
   bool has_service_imports() const { return !service_imports_.empty(); }
   // The import a publish on `subject` (literal) goes through, or null.
@@ -96,13 +98,17 @@ class Account {
 
   // ---- Responses to requests that came in through a service import ----
   bool exports_services() const { return exports_services_; }
-  // Remembers where the response to a request goes (the requestor's account and reply
+  // Remembers where the responses to a request go (the requestor's account and reply
   // subject) and returns the reply subject to give the request here. Any thread.
-  std::string NewResponse(Account* requestor, std::string_view reply, Clock::time_point now);
-  // If `subject` is a pending response's reply subject, takes the mapping (a response is
-  // routed once). Any thread.
-  bool TakeResponse(std::string_view subject, Account*& requestor, std::string& reply,
-                    Clock::time_point now);
+  std::string NewResponse(Account* requestor, std::string_view reply, ResponseType type,
+                          Clock::time_point now);
+  // If `subject` is a pending response's reply subject: where it goes. A singleton's mapping
+  // is taken (routed once); a streamed or chunked one stays (`kept`), its time renewed, until
+  // an empty message (`empty`) or kResponseTimeout without a response. Any thread.
+  bool TakeResponse(std::string_view subject, bool empty, Account*& requestor, std::string& reply,
+                    bool& kept, Clock::time_point now);
+  // A kept response could not be delivered: forget it, as the reference. Any thread.
+  void EndResponse(std::string_view subject);
   size_t pending_responses() const;
   // "_R_.<random>.": the reply subjects of requests into this account's services start with
   // it (a cluster routes responses back to this server by it).
@@ -113,7 +119,8 @@ class Account {
   struct PendingResponse {
     Account* requestor;
     std::string reply;
-    Clock::time_point created;
+    Clock::time_point created;  // or, streamed and chunked, the last response
+    ResponseType type;
   };
   void SweepResponses(Clock::time_point now);  // responses_mu_ held
   void AddMappings(const std::vector<SubjectMapping>& mappings);

@@ -153,6 +153,112 @@ TEST_P(AccountsTest, ServiceImportRoutesRequestAndOneResponse) {
             MsgBytes("_INBOX.q1", "4", "", "t1") + MsgBytes("_INBOX.q2", "4", "", "e1"));
 }
 
+TEST_P(AccountsTest, StreamedAndChunkedResponsesRouteUntilAnEmptyOne) {
+  int http = FreeTcpPort();
+  StartWithConfig(R"(accounts {
+  A: {
+    users: [ {user: a, password: a} ]
+    exports: [
+      {service: "svc.stream", response_type: stream}
+      {service: "svc.chunk", response: chunked}
+      {service: "svc.single"}
+    ]
+  }
+  B: {
+    users: [ {user: b, password: b} ]
+    imports: [
+      {service: {account: A, subject: "svc.stream"}}
+      {service: {account: A, subject: "svc.chunk"}}
+      {service: {account: A, subject: "svc.single"}}
+    ]
+  }
+})",
+                  {"-m", std::to_string(http)});
+  auto a = As("a");
+  auto b = As("b");
+  EXPECT_EQ(SendAndFlush(*a, "SUB svc.* 1\r\n"), "");
+  EXPECT_EQ(SendAndFlush(*b, "SUB _INBOX.> 4\r\n"), "");
+  for (std::string kind : {"stream", "chunk", "single"}) {
+    SCOPED_TRACE(kind);
+    std::string inbox = "_INBOX." + kind;
+    EXPECT_EQ(SendAndFlush(*b, PubBytes("svc." + kind, inbox, "req")), "");
+    Parsed got = ParseStream(SendAndFlush(*a, ""));
+    ASSERT_EQ(got.msgs.size(), 1u);
+    std::string reply = got.msgs[0].reply;
+    // Three responses, an empty one, then one more.
+    EXPECT_EQ(SendAndFlush(*a, PubBytes(reply, "", "r1") + PubBytes(reply, "", "r2") +
+                                   PubBytes(reply, "", "r3") + PubBytes(reply, "", "") +
+                                   PubBytes(reply, "", "late")),
+              "");
+    std::string expected = MsgBytes(inbox, "4", "", "r1");
+    if (kind != "single") {
+      expected += MsgBytes(inbox, "4", "", "r2") + MsgBytes(inbox, "4", "", "r3") +
+                  MsgBytes(inbox, "4", "", "");
+    }
+    EXPECT_EQ(SendAndFlush(*b, ""), expected);
+  }
+  // /accountz shows each export's response type.
+  auto r = HttpGet(http, "/accountz?acc=A");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  std::map<std::string, std::string> types;
+  auto accountz = nlohmann::json::parse(r.body);
+  for (const auto& e : accountz["account_detail"]["exports"]) {
+    types[e["subject"]] = e["response_type"];
+  }
+  EXPECT_EQ(types, (std::map<std::string, std::string>{{"svc.stream", "Streamed"},
+                                                       {"svc.chunk", "Chunked"},
+                                                       {"svc.single", "Singleton"}}));
+}
+
+// An import of an import: B imports from A what it exports to C. Services chain; streams do not
+// (as the reference).
+TEST_P(AccountsTest, ChainedImportsReachTheThirdAccount) {
+  StartWithConfig(R"(accounts {
+  A: {
+    users: [ {user: a, password: a} ]
+    exports: [ {stream: "news.>"}, {service: "svc.time"} ]
+  }
+  B: {
+    users: [ {user: b, password: b} ]
+    imports: [
+      {stream: {account: A, subject: "news.>"}}
+      {service: {account: A, subject: "svc.time"}}
+    ]
+    exports: [ {stream: "news.>"}, {service: "svc.time"} ]
+  }
+  C: {
+    users: [ {user: c, password: c} ]
+    imports: [
+      {stream: {account: B, subject: "news.>"}, prefix: "via_b"}
+      {service: {account: B, subject: "svc.time"}, to: "time"}
+    ]
+  }
+})");
+  auto a = As("a");
+  auto b = As("b");
+  auto c = As("c");
+  EXPECT_EQ(SendAndFlush(*b, "SUB news.> 2\r\n"), "");
+  EXPECT_EQ(SendAndFlush(*c, "SUB via_b.news.> 3\r\nSUB _INBOX.> 4\r\n"), "");
+  EXPECT_EQ(SendAndFlush(*a, "SUB svc.time 1\r\n" + PubBytes("news.today", "", "hi")), "");
+  EXPECT_EQ(SendAndFlush(*b, ""), MsgBytes("news.today", "2", "", "hi"));
+  // As the reference 2.9.10: an imported stream goes no further than its importer.
+  EXPECT_EQ(SendAndFlush(*c, ""), "");
+  // What B publishes itself on the subject it exports does reach C.
+  EXPECT_EQ(SendAndFlush(*b, PubBytes("news.local", "", "b")),
+            MsgBytes("news.local", "2", "", "b"));
+  EXPECT_EQ(SendAndFlush(*c, ""), MsgBytes("via_b.news.local", "3", "", "b"));
+
+  // A request of C's goes through B's import to A's responder; the response comes back.
+  EXPECT_EQ(SendAndFlush(*c, PubBytes("time", "_INBOX.c", "what time?")), "");
+  Parsed got = ParseStream(SendAndFlush(*a, ""));
+  ASSERT_EQ(got.msgs.size(), 1u);
+  EXPECT_EQ(got.msgs[0].subject, "svc.time");
+  EXPECT_EQ(got.msgs[0].payload, "what time?");
+  ASSERT_TRUE(got.msgs[0].reply.starts_with("_R_.")) << got.msgs[0].reply;
+  EXPECT_EQ(SendAndFlush(*a, PubBytes(got.msgs[0].reply, "", "noon")), "");
+  EXPECT_EQ(SendAndFlush(*c, ""), MsgBytes("_INBOX.c", "4", "", "noon"));
+}
+
 TEST_P(AccountsTest, ServiceRequestToResponderWithoutHeaders) {
   StartWithConfig(kAccountsConfig);
   auto a = As("a", /*headers=*/false);
@@ -381,6 +487,8 @@ TEST_P(AccountsTest, ConfigErrorsAsTheReference) {
        "Error adding mapping for \"a.*\" to \"b\" : invalid mapping destination: not using all "
        "of the token wildcard(s) in b"},
       {"mappings { \"a\": {destination: x} }\n", "Missing weight for mapping destination \"x\""},
+      {"accounts {\n  A: { exports: [{service: \"s\", response_type: weird}] }\n}\n",
+       "Unknown response type: \"weird\""},
       {"mappings { \"a\": [{destination: x, weight: 160}] }\n",
        "Invalid weight 160 for mapping destination"},
       {"accounts {\n  A: { exports: [{stream: \"o.>\"}] }\n"

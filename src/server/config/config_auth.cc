@@ -490,13 +490,20 @@ void ReadExport(const conf::Value& v, std::vector<AccountExport>& out, Errors& e
       for (const conf::Value& a : e.value.AsArray()) ex.accounts.push_back(StringOf(a));
     } else if (k == "response" || k == "response_type") {
       response = &e.value;
-      std::string rt = e.value.IsString() ? AsciiLower(e.value.AsString()) : "";
-      if (rt != "single" && rt != "singleton") {
-        // Streamed and chunked responses need a response to stay routable for more than one
-        // message: not built yet.
-        errors.Add(e.value.position(), "response type " + Quoted(StringOf(e.value)) +
-                                           " is not supported yet by "
-                                           "gannet-server");
+      if (!e.value.IsString()) {
+        errors.Add(e.value.position(),
+                   std::string("Expected response type to be string, got ") + GoTypeName(e.value));
+        continue;
+      }
+      std::string rt = AsciiLower(e.value.AsString());
+      if (rt == "single" || rt == "singleton") {
+        ex.response_type = ResponseType::kSingleton;
+      } else if (rt == "stream") {
+        ex.response_type = ResponseType::kStreamed;
+      } else if (rt == "chunk" || rt == "chunked") {
+        ex.response_type = ResponseType::kChunked;
+      } else {
+        errors.Add(e.value.position(), "Unknown response type: " + Quoted(e.value.AsString()));
       }
     } else if (k == "threshold" || k == "response_threshold" || k == "response_max_time" ||
                k == "response_time" || k == "latency" || k == "account_token_position") {

@@ -92,10 +92,14 @@ inline constexpr const char* kDefaultSystemAccountName = "$SYS";
 
 // accounts { NAME: { users, exports, imports } }: subject spaces of their own. Clients of
 // different accounts share nothing but what one exports and the other imports.
+// How many responses a service's request may get (the reference's ServiceRespType): one, or
+// any number until an empty message or the response threshold (2 minutes without one).
+enum class ResponseType { kSingleton, kStreamed, kChunked };
 struct AccountExport {
   bool service = false;  // a service (requests answered in the exporting account) or a stream
   std::string subject;   // may have wildcards
-  std::vector<std::string> accounts;  // who may import it; empty: every account
+  std::vector<std::string> accounts;                      // who may import it; empty: every account
+  ResponseType response_type = ResponseType::kSingleton;  // services: response_type
 };
 struct AccountImport {
   bool service = false;

@@ -715,7 +715,10 @@ Monitor::Json Monitor::AccountDetail(const Account& account, int64_t clients) {
       e["subject"] = ex.subject;
       e["type"] = ex.service ? "service" : "stream";
       if (!ex.accounts.empty()) e["approved_accounts"] = ex.accounts;
-      if (ex.service) e["response_type"] = "Singleton";
+      if (ex.service) {
+        static const char* kTypes[] = {"Singleton", "Streamed", "Chunked"};
+        e["response_type"] = kTypes[static_cast<int>(ex.response_type)];
+      }
       exports.push_back(std::move(e));
     }
     d["exports"] = std::move(exports);
