@@ -186,6 +186,9 @@ Accounts::Accounts(const Options& opts) {
       all_.push_back(std::make_unique<Account>(name, all_.size()));
       system_ = all_.back().get();
     }
+    // Its services answer the requests the other accounts forward to it (the reference's
+    // imports of $SYS.REQ.ACCOUNT.*.CONNZ and STATZ): their responses route back.
+    system_->exports_services_ = true;
   }
   for (const AccountConfig& c : opts.accounts) {
     Account* a = Find(c.name);

@@ -215,7 +215,7 @@ bool DeliverToMatch(Worker& worker, const Account& account, const MatchResult& m
       if (dst->is_route()) {
         if (to_routes && !dst->closing()) AddRouteTarget(static_cast<Route*>(dst), {});
       } else {
-        delivered |= static_cast<InternalClient*>(dst)->Deliver(args, payload);
+        delivered |= static_cast<InternalClient*>(dst)->Deliver(*sub, args, payload);
       }
       continue;
     }

@@ -25,6 +25,7 @@ class Account;
 class InternalClient final : public Connection {
  public:
   struct Message {
+    Account* account = nullptr;  // where it was published
     std::string subject;
     std::string reply;
     std::string headers;  // the header block (NATS/1.0 ...), empty without headers
@@ -39,16 +40,20 @@ class InternalClient final : public Connection {
   Account& account() const { return account_; }
 
   // ---- Any thread ----
-  void Subscribe(std::string subject);
+  // In the system account, or in `in` (the reference's imports of the system services into
+  // every account: $SYS.REQ.SERVER.PING.CONNZ asked by one of its users). The peers hear of
+  // it (RS+) unless `local_only`.
+  void Subscribe(std::string subject, Account* in = nullptr, bool local_only = false);
   void UnsubscribeAll();
-  // Publishes in the system account, on the home worker; `done` (if any) runs there once the
-  // message was handed to its receivers (those of other workers may not have written it yet).
+  // Publishes in the system account (or `in`), on the home worker; `done` (if any) runs there
+  // once the message was handed to its receivers (those of other workers may not have written
+  // it yet). A reply to a request that came in through a service import is routed back.
   void Publish(std::string subject, std::string reply, std::string payload,
-               std::function<void()> done = nullptr);
+               std::function<void()> done = nullptr, Account* in = nullptr);
 
   // ---- A delivering worker's thread ----
-  // A message matched one of our subscriptions: copied to the sink. Always taken.
-  bool Deliver(const MsgArgs& args, std::string_view payload);
+  // A message matched our subscription `sub`: copied to the sink. Always taken.
+  bool Deliver(const Subscription& sub, const MsgArgs& args, std::string_view payload);
 
   void Start() override {}
 
@@ -60,8 +65,13 @@ class InternalClient final : public Connection {
  private:
   Account& account_;
   Sink sink_;
+  struct Sub {
+    std::unique_ptr<Subscription> sub;
+    Account* account;
+    bool local_only;
+  };
   std::mutex subs_mu_;  // a leaf
-  std::vector<std::unique_ptr<Subscription>> subs_;
+  std::vector<Sub> subs_;
   uint64_t next_sid_ = 1;
 };
 

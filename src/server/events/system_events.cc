@@ -22,7 +22,11 @@ namespace {
 constexpr const char* kServerEndpoints[] = {"STATSZ",   "VARZ",  "SUBSZ",    "CONNZ",  "ROUTEZ",
                                             "GATEWAYZ", "LEAFZ", "ACCOUNTZ", "HEALTHZ"};
 // $SYS.REQ.ACCOUNT.<acc>.<E>.
-constexpr const char* kAccountEndpoints[] = {"SUBSZ", "CONNZ", "LEAFZ", "INFO"};
+constexpr const char* kAccountEndpoints[] = {"SUBSZ", "CONNZ", "LEAFZ", "INFO", "STATZ"};
+// What every other account may ask about itself (the reference imports these from the system
+// account into each one): asked there, answered there.
+constexpr const char* kImportedRequests[] = {
+    "$SYS.REQ.ACCOUNT.PING.CONNZ", "$SYS.REQ.SERVER.PING.CONNZ", "$SYS.REQ.ACCOUNT.PING.STATZ"};
 
 std::vector<std::string> Tokens(std::string_view subject) {
   std::vector<std::string> out;
@@ -80,8 +84,16 @@ void SystemEvents::Start() {
   for (const char* e : kAccountEndpoints) {
     client_->Subscribe("$SYS.REQ.ACCOUNT.*." + std::string(e));
   }
+  client_->Subscribe("$SYS.REQ.ACCOUNT.PING.STATZ");  // every account's
   client_->Subscribe("$SYS.SERVER.*.STATSZ");
   client_->Subscribe("$SYS.SERVER.*.SHUTDOWN");
+  for (const auto& account : server_.accounts().all()) {
+    if (account.get() == &system_) continue;
+    // Local: the request goes on into the system account, where every server answers it.
+    for (const char* subject : kImportedRequests) {
+      client_->Subscribe(subject, account.get(), /*local_only=*/true);
+    }
+  }
   next_statsz_ = std::chrono::steady_clock::now() + statsz_every_;
   thread_ = std::thread([this] { Run(); });
 }
@@ -175,6 +187,18 @@ void SystemEvents::Run() {
 }
 
 void SystemEvents::OnMessage(const InternalClient::Message& m) {
+  if (m.account != &system_) {
+    // Another account asking about itself: as the reference's import, the request goes on
+    // into the system account as $SYS.REQ.ACCOUNT.<acc>.CONNZ (or STATZ), which every server
+    // answers; the answers come back to the asker's reply through a streamed response.
+    if (m.reply.empty()) return;
+    std::string endpoint = m.subject.ends_with(".STATZ") ? "STATZ" : "CONNZ";
+    std::string reply = system_.NewResponse(m.account, m.reply, ResponseType::kStreamed,
+                                            std::chrono::steady_clock::now());
+    client_->Publish("$SYS.REQ.ACCOUNT." + m.account->name() + "." + endpoint, std::move(reply),
+                     m.payload);
+    return;
+  }
   std::vector<std::string> t = Tokens(m.subject);
   if (t.size() < 4 || t[0] != "$SYS") return;
   if (t[1] == "REQ" && t[2] == "SERVER") {
@@ -218,12 +242,53 @@ void SystemEvents::ServerRequest(const std::string& endpoint, const InternalClie
 void SystemEvents::AccountRequest(const std::string& account, const std::string& endpoint,
                                   const InternalClient::Message& m) {
   if (m.reply.empty()) return;
+  if (endpoint == "STATZ") {
+    // $SYS.REQ.ACCOUNT.PING.STATZ asks about every account (or those in the options).
+    AccountStatzRequest(
+        account == "PING" ? std::vector<std::string>{} : std::vector<std::string>{account}, m);
+    return;
+  }
   for (const char* e : kAccountEndpoints) {
     if (endpoint == e) {
       MonitorRequest(endpoint, account, m);
       return;
     }
   }
+}
+
+void SystemEvents::AccountStatzRequest(std::vector<std::string> accounts,
+                                       const InternalClient::Message& m) {
+  Json options = Json::object();
+  if (!m.payload.empty()) {
+    options = Json::parse(m.payload, nullptr, false);
+    if (options.is_discarded() || !options.is_object()) {
+      Json resp;
+      resp["server"] = ServerInfo();
+      resp["error"] = Json{{"code", 400}, {"description", "invalid JSON in the request"}};
+      Publish(m.reply, resp, {}, m.account);
+      return;
+    }
+    if (FilteredOut(options)) return;
+  }
+  // The reference's AccountStatzOptions: "accounts" narrows a PING, "include_unused" keeps
+  // the accounts without connections.
+  if (accounts.empty()) {
+    if (auto it = options.find("accounts"); it != options.end() && it->is_array()) {
+      for (const Json& a : *it) {
+        if (a.is_string()) accounts.push_back(a.get<std::string>());
+      }
+    }
+  }
+  auto unused = options.find("include_unused");
+  bool include_unused = unused != options.end() && unused->is_boolean() && unused->get<bool>();
+  auto statz = monitor_.AccountStatz(accounts, include_unused);
+  if (!statz) return;
+  // As the reference: no reply when no account qualifies.
+  if ((*statz)["account_statz"].empty() && !include_unused) return;
+  Json resp;
+  resp["server"] = ServerInfo();
+  resp["data"] = std::move(*statz);
+  Publish(m.reply, resp, {}, m.account);
 }
 
 void SystemEvents::MonitorRequest(const std::string& endpoint, const std::string& account,
@@ -235,7 +300,7 @@ void SystemEvents::MonitorRequest(const std::string& endpoint, const std::string
     if (options.is_discarded() || !options.is_object()) {
       resp["server"] = ServerInfo();
       resp["error"] = Json{{"code", 400}, {"description", "invalid JSON in the request"}};
-      Publish(m.reply, resp);
+      Publish(m.reply, resp, {}, m.account);
       return;
     }
     if (FilteredOut(options)) return;
@@ -253,7 +318,7 @@ void SystemEvents::MonitorRequest(const std::string& endpoint, const std::string
   } else {
     resp["error"] = Json{{"code", result.code}, {"description", result.error}};
   }
-  Publish(m.reply, resp);
+  Publish(m.reply, resp, {}, m.account);
 }
 
 bool SystemEvents::FilteredOut(const Json& o) const {
@@ -348,8 +413,9 @@ SystemEvents::Json SystemEvents::ServerInfo() {
   return j;
 }
 
-void SystemEvents::Publish(std::string subject, const Json& doc, std::string reply) {
-  client_->Publish(std::move(subject), std::move(reply), doc.dump());
+void SystemEvents::Publish(std::string subject, const Json& doc, std::string reply, Account* in) {
+  client_->Publish(std::move(subject), std::move(reply), doc.dump(), nullptr,
+                   in == &system_ ? nullptr : in);
 }
 
 std::string SystemEvents::EventId() {

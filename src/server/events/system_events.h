@@ -3,6 +3,9 @@
 //  - answers monitoring requests: $SYS.REQ.SERVER.PING[.<ENDPOINT>] (every server),
 //    $SYS.REQ.SERVER.<id>.<ENDPOINT> (this one), $SYS.REQ.ACCOUNT.<acc>.<ENDPOINT>, with the
 //    HTTP endpoints' documents wrapped as {"server":{...},"data":{...}} (monitor_system.cc);
+//    and, subscribed in every other account, what its users may ask about it
+//    ($SYS.REQ.SERVER.PING.CONNZ, $SYS.REQ.ACCOUNT.PING.CONNZ and .STATZ: the reference
+//    imports these into each account), answered in that account;
 //  - publishes events: a client's CONNECT and DISCONNECT in its account, the account's
 //    connection count ($SYS.ACCOUNT.<acc>.SERVER.CONNS), this server's STATSZ (soon after
 //    start, then backing off to every 10 s) and its SHUTDOWN;
@@ -25,6 +28,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -78,6 +82,9 @@ class SystemEvents {
   // The reference's zReq: options from the body, the filters, then the document.
   void MonitorRequest(const std::string& endpoint, const std::string& account,
                       const InternalClient::Message& m);
+  // The reference's STATZ: the accounts' connections and traffic (all when `accounts` is
+  // empty and the options name none).
+  void AccountStatzRequest(std::vector<std::string> accounts, const InternalClient::Message& m);
   void SendStatsz(const std::string& subject);
   void SendAccountConns(const std::string& account);
   void SendConnectEvent(const ConnSnapshot& c, bool connect);
@@ -87,7 +94,8 @@ class SystemEvents {
   // The request's filters (server_name, cluster, host, tags, domain): true if they exclude
   // this server.
   bool FilteredOut(const Json& options) const;
-  void Publish(std::string subject, const Json& doc, std::string reply = {});
+  // In the system account, or `in` (a reply to another account asking about itself).
+  void Publish(std::string subject, const Json& doc, std::string reply = {}, Account* in = nullptr);
   static std::string EventId();
 
   Server& server_;

@@ -695,7 +695,7 @@ HttpResponse Monitor::Accountz(const HttpRequest& r) {
   return JsonResponse(r, j);
 }
 
-// One account as the reference's /accountz?acc= shows it (its system account's imports aside).
+// One account as the reference's /accountz?acc= shows it.
 Monitor::Json Monitor::AccountDetail(const Account& account, int64_t clients) {
   SublistStats s = account.sublist().Stats();
   Json d;
@@ -708,9 +708,34 @@ Monitor::Json Monitor::AccountDetail(const Account& account, int64_t clients) {
   d["leafnode_connections"] = 0;
   d["client_connections"] = clients;
   d["subscriptions"] = s.subscriptions;
-  if (!account.exports().empty()) {
+  const Account* system = server_.accounts().system();
+  std::vector<AccountExport> exports_list = account.exports();
+  std::vector<AccountImport> imports_list = account.imports();
+  if (system && &account == system) {
+    // The system services every account imports (events/system_events.h), as the reference
+    // lists them.
+    for (const char* subject : {"$SYS.REQ.ACCOUNT.*.CONNZ", "$SYS.REQ.ACCOUNT.*.STATZ"}) {
+      AccountExport ex;
+      ex.service = true;
+      ex.subject = subject;
+      ex.response_type = ResponseType::kStreamed;
+      exports_list.push_back(std::move(ex));
+    }
+  } else if (system) {
+    for (const auto& [from, endpoint] : {std::pair{"$SYS.REQ.ACCOUNT.PING.CONNZ", "CONNZ"},
+                                         {"$SYS.REQ.SERVER.PING.CONNZ", "CONNZ"},
+                                         {"$SYS.REQ.ACCOUNT.PING.STATZ", "STATZ"}}) {
+      AccountImport im;
+      im.service = true;
+      im.account = system->name();
+      im.subject = "$SYS.REQ.ACCOUNT." + account.name() + "." + endpoint;
+      im.to = from;
+      imports_list.push_back(std::move(im));
+    }
+  }
+  if (!exports_list.empty()) {
     Json exports = Json::array();
-    for (const AccountExport& ex : account.exports()) {
+    for (const AccountExport& ex : exports_list) {
       Json e;
       e["subject"] = ex.subject;
       e["type"] = ex.service ? "service" : "stream";
@@ -723,9 +748,9 @@ Monitor::Json Monitor::AccountDetail(const Account& account, int64_t clients) {
     }
     d["exports"] = std::move(exports);
   }
-  if (!account.imports().empty()) {
+  if (!imports_list.empty()) {
     Json imports = Json::array();
-    for (const AccountImport& im : account.imports()) {
+    for (const AccountImport& im : imports_list) {
       Json i;
       if (im.service) {
         i["subject"] = im.to.empty() ? im.subject : im.to;

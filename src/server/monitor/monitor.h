@@ -61,6 +61,10 @@ class Monitor {
   };
   ApiResult SystemRequest(std::string_view endpoint, const Json& options,
                           const std::string& account);
+  // The reference's AccountStatz: each account's connections and traffic on this server,
+  // those of `accounts` (all if empty), leaving out those without connections unless
+  // `include_unused`. Null on a worker timeout.
+  std::optional<Json> AccountStatz(const std::vector<std::string>& accounts, bool include_unused);
   // The reference's ServerStats ($SYS.SERVER.<id>.STATSZ's "statsz"); null on a worker
   // timeout. `active_servers`: this one and the peers heard from; `active_accounts`: those
   // with clients here.
