@@ -260,8 +260,12 @@ void Server::StopAccepting() { client_listener_.Stop(); }
 void Server::Shutdown() {
   if (shutdown_.exchange(true)) return;
   InterruptLameDuck();
-  // The shutdown event goes out while the workers and routes still run.
-  if (events_) events_->Shutdown();
+  // The shutdown event goes out while the workers and routes still run, after the events of
+  // the clients closed so far (lame duck mode's last ones: the workers' queues are run first).
+  if (events_) {
+    if (!workers_.empty()) Gather(false, false, 0, std::chrono::seconds(2));
+    events_->Shutdown();
+  }
   if (routes_) routes_->Stop();
   // Monitoring first: its requests wait on the workers.
   if (monitor_) monitor_->Stop();

@@ -3,6 +3,7 @@
 // reference's options and {"server":...,"data":...} wrapping; the CONNECT, DISCONNECT, CONNS
 // and STATSZ events. Each runs against gannet-server and nats-server; the replies and events of
 // both are then compared key by key (json_shape.h).
+#include <csignal>
 #include <deque>
 #include <map>
 #include <optional>
@@ -519,6 +520,47 @@ TEST_P(SystemAccountClusterTest, EveryServerAnswersAndEventsCrossTheRoutes) {
 
 INSTANTIATE_TEST_SUITE_P(Clusters, SystemAccountClusterTest,
                          ::testing::Values("GGG", "NNN", "GNG"));
+
+class SystemAccountLameDuckTest : public ::testing::TestWithParam<std::string> {};
+
+// A server in lame duck mode closes its clients (each a DISCONNECT event) and, once it exits,
+// says so (SHUTDOWN): a system account user on its peer hears it. (The reference may exit
+// before the last client's DISCONNECT goes out: two clients, the first one's is checked.)
+TEST_P(SystemAccountLameDuckTest, DisconnectsThenShutdownReachThePeer) {
+  TestCluster cluster(GetParam(), Routing::kFullMesh, {},
+                      std::string(kClusterAccounts) +
+                          "lame_duck_grace_period: \"1s\"\nlame_duck_duration: \"30s\"\n");
+  ASSERT_TRUE(cluster.StartAll());
+  ASSERT_TRUE(cluster.WaitMesh(20s, "app"));
+  Conn admin(cluster.node(0).client_port, "admin", "admin");
+  // (The probes of WaitMesh may still be leaving: their events can come at once.)
+  admin.Send("SUB $SYS.ACCOUNT.APP.DISCONNECT 1\r\nSUB $SYS.SERVER.*.SHUTDOWN 2\r\n");
+  // The second server's id, once the subscriptions above have reached it.
+  std::string id;
+  auto deadline = Clock::now() + 20s;
+  while (id.empty() && Clock::now() < deadline) {
+    for (const Json& v : admin.Request("$SYS.REQ.SERVER.PING.VARZ", "", 2, 1s)) {
+      if (v["data"]["port"] == cluster.node(1).client_port) id = v["server"]["id"];
+    }
+  }
+  ASSERT_FALSE(id.empty());
+  auto app = cluster.Client(1, "app");
+  auto app2 = cluster.Client(1, "app");
+  cluster.node(1).process->Signal(SIGUSR2);
+  // The probes of WaitMesh closed as clients do ("Client Closed"); these by the server.
+  Json d = Json::object();
+  while (d.value("reason", "") != "Server Shutdown") {
+    std::optional<Msg> disconnect = admin.NextOn("$SYS.ACCOUNT.APP.DISCONNECT", 10s);
+    ASSERT_TRUE(disconnect.has_value());
+    d = Json::parse(disconnect->payload);
+  }
+  EXPECT_EQ(d["server"]["id"], id);
+  std::optional<Msg> shutdown = admin.NextOn("$SYS.SERVER.", 10s);
+  ASSERT_TRUE(shutdown.has_value());
+  EXPECT_EQ(shutdown->subject, "$SYS.SERVER." + id + ".SHUTDOWN");
+}
+
+INSTANTIATE_TEST_SUITE_P(Clusters, SystemAccountLameDuckTest, ::testing::Values("GG", "NN", "GN"));
 
 // ---- The replies and events of both servers, key by key ----
 

@@ -165,11 +165,13 @@ void SystemEvents::Run() {
     if (tasks_.empty()) {
       cv_.wait_until(lock, next_statsz_, [&] { return stopping_ || !tasks_.empty(); });
     }
-    if (stopping_) break;
     std::deque<std::function<void()>> batch;
     batch.swap(tasks_);
+    const bool last = stopping_;  // then nothing more is queued (Post refuses)
     lock.unlock();
+    // At shutdown what was queued still goes out (the disconnects of the last clients).
     for (auto& task : batch) task();
+    if (last) return;
     auto now = std::chrono::steady_clock::now();
     if (now >= next_statsz_) {
       SendStatsz("$SYS.SERVER." + id_ + ".STATSZ");
