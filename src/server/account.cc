@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <random>
+#include <utility>
 
 #include "auth/permissions.h"
 #include "core/fast_random.h"
@@ -27,10 +28,34 @@ uint64_t Seed() {
 
 }  // namespace
 
-Account::Account(std::string name, size_t index) : name_(std::move(name)), index_(index) {
+Account::Account(std::string name, size_t index)
+    : name_(std::move(name)), index_(index), owner_(std::make_shared<const Tables>()) {
+  tables_.store(owner_.get(), std::memory_order_release);
   response_prefix_ = "_R_.";
   AppendRandomToken(response_prefix_, Seed(), 6);
   response_prefix_ += '.';
+}
+
+void Account::SetTables(std::shared_ptr<const Tables> next, Reclaimer* reclaimer) {
+  std::shared_ptr<const Tables> previous;
+  {
+    std::lock_guard lock(tables_mu_);
+    previous = std::exchange(owner_, std::move(next));
+    tables_.store(owner_.get(), std::memory_order_release);
+  }
+  // Publishers on the workers may still be reading the previous tables until their next
+  // quiescent point.
+  if (reclaimer) reclaimer->Retire([previous = std::move(previous)] {});
+}
+
+std::vector<AccountExport> Account::exports() const {
+  std::lock_guard lock(tables_mu_);
+  return owner_->exports;
+}
+
+std::vector<AccountImport> Account::imports() const {
+  std::lock_guard lock(tables_mu_);
+  return owner_->imports;
 }
 
 void Account::MapStreamSubject(const StreamRoute& route, std::string_view subject,
@@ -49,7 +74,7 @@ void Account::MapStreamSubject(const StreamRoute& route, std::string_view subjec
 }
 
 bool Account::MapSubject(std::string_view subject, std::string& out) const {
-  for (const Mapping& m : mappings_) {
+  for (const Mapping& m : tables().mappings) {
     if (m.source != subject && !SubjectMatchesPattern(subject, m.source)) continue;
     thread_local FastRandom random(Seed());
     int percent = static_cast<int>(random.Below(100));
@@ -64,7 +89,7 @@ bool Account::MapSubject(std::string_view subject, std::string& out) const {
   return false;
 }
 
-void Account::AddMappings(const std::vector<SubjectMapping>& mappings) {
+void Account::AddMappings(Tables& tables, const std::vector<SubjectMapping>& mappings) {
   for (const SubjectMapping& m : mappings) {
     Mapping mapping{m.source, {}};
     std::vector<std::pair<int, std::optional<SubjectTransform>>> weighted;
@@ -91,16 +116,17 @@ void Account::AddMappings(const std::vector<SubjectMapping>& mappings) {
       upto += weight;
       mapping.targets.push_back(MappingTarget{std::move(transform), upto});
     }
-    mappings_.push_back(std::move(mapping));
+    tables.mappings.push_back(std::move(mapping));
   }
 }
 
 const Account::ServiceImport* Account::MatchServiceImport(std::string_view subject) const {
-  if (auto it = literal_service_imports_.find(std::string(subject));
-      it != literal_service_imports_.end()) {
+  const Tables& t = tables();
+  if (auto it = t.literal_service_imports.find(std::string(subject));
+      it != t.literal_service_imports.end()) {
     return &it->second;
   }
-  for (const ServiceImport& si : service_imports_) {
+  for (const ServiceImport& si : t.service_imports) {
     if (SubjectHasWildcard(si.from) && SubjectMatchesPattern(subject, si.from)) return &si;
   }
   return nullptr;
@@ -171,10 +197,8 @@ void Account::SweepResponses(Clock::time_point now) {
 
 Accounts::Accounts(const Options& opts) {
   all_.push_back(std::make_unique<Account>(kGlobalAccountName, 0));
-  global().AddMappings(opts.mappings);
   for (const AccountConfig& c : opts.accounts) {
     all_.push_back(std::make_unique<Account>(c.name, all_.size()));
-    all_.back()->AddMappings(c.mappings);
   }
   if (!opts.no_system_account || !opts.system_account.empty()) {
     // As the reference: a system_account that names a configured account is it (ValidateOptions
@@ -186,17 +210,47 @@ Accounts::Accounts(const Options& opts) {
       all_.push_back(std::make_unique<Account>(name, all_.size()));
       system_ = all_.back().get();
     }
-    // Its services answer the requests the other accounts forward to it (the reference's
-    // imports of $SYS.REQ.ACCOUNT.*.CONNZ and STATZ): their responses route back.
-    system_->exports_services_ = true;
   }
+  auto tables = BuildTables(opts);
+  for (size_t i = 0; i < all_.size(); ++i) all_[i]->SetTables(std::move(tables[i]), nullptr);
+}
+
+bool Accounts::SameAccounts(const Options& next) const {
+  // $G, the configured ones in order, then $SYS if it was made.
+  size_t configured = all_.size() - 1;
+  if (system_ && system_ == all_.back().get() &&
+      std::none_of(next.accounts.begin(), next.accounts.end(),
+                   [&](const AccountConfig& c) { return c.name == system_->name(); })) {
+    --configured;
+  }
+  if (next.accounts.size() != configured) return false;
+  for (size_t i = 0; i < next.accounts.size(); ++i) {
+    if (all_[i + 1]->name() != next.accounts[i].name) return false;
+  }
+  return true;
+}
+
+void Accounts::Reload(const Options& next, Reclaimer& reclaimer) {
+  auto tables = BuildTables(next);
+  for (size_t i = 0; i < all_.size(); ++i) all_[i]->SetTables(std::move(tables[i]), &reclaimer);
+}
+
+std::vector<std::shared_ptr<Account::Tables>> Accounts::BuildTables(const Options& opts) {
+  std::vector<std::shared_ptr<Account::Tables>> tables;
+  for (size_t i = 0; i < all_.size(); ++i) tables.push_back(std::make_shared<Account::Tables>());
+  auto of = [&](const Account* a) -> Account::Tables& { return *tables[a->index()]; };
+  Account::AddMappings(*tables[0], opts.mappings);
+  // Its services answer the requests the other accounts forward to it (the reference's
+  // imports of $SYS.REQ.ACCOUNT.*.CONNZ and STATZ): their responses route back.
+  if (system_) of(system_).exports_services = true;
   for (const AccountConfig& c : opts.accounts) {
-    Account* a = Find(c.name);
-    a->limits_ = c.limits;
-    a->exports_ = c.exports;
-    a->imports_ = c.imports;
+    Account::Tables& t = of(Find(c.name));
+    Account::AddMappings(t, c.mappings);
+    t.limits = c.limits;
+    t.exports = c.exports;
+    t.imports = c.imports;
     for (const AccountExport& ex : c.exports) {
-      if (ex.service) a->exports_services_ = true;
+      if (ex.service) t.exports_services = true;
     }
   }
   for (const AccountConfig& c : opts.accounts) {
@@ -207,7 +261,7 @@ Accounts::Accounts(const Options& opts) {
       if (im.service) {
         Account::ServiceImport si{exporter, im.to.empty() ? im.subject : im.to, im.subject, {}};
         // The response type of the export that authorized it (the first that covers it).
-        for (const AccountExport& ex : exporter->exports_) {
+        for (const AccountExport& ex : of(exporter).exports) {
           if (ex.service &&
               (ex.subject == im.subject || auth::SubjectIsSubset(im.subject, ex.subject))) {
             si.response_type = ex.response_type;
@@ -224,8 +278,9 @@ Accounts::Accounts(const Options& opts) {
           }
           si.to.clear();
         }
-        if (!SubjectHasWildcard(si.from)) importer->literal_service_imports_.emplace(si.from, si);
-        importer->service_imports_.push_back(std::move(si));
+        Account::Tables& t = of(importer);
+        if (!SubjectHasWildcard(si.from)) t.literal_service_imports.emplace(si.from, si);
+        t.service_imports.push_back(std::move(si));
       } else {
         Account::StreamRoute route{importer, im.subject, {}, {}, {}};
         if (!im.prefix.empty()) {
@@ -240,16 +295,18 @@ Accounts::Accounts(const Options& opts) {
             route.to = im.to;
           }
         }
-        exporter->stream_routes_.push_back(std::move(route));
+        of(exporter).stream_routes.push_back(std::move(route));
       }
     }
   }
+  return tables;
 }
 
 bool Account::AddClient() {
   int64_t n = clients_.load(std::memory_order_relaxed);
   do {
-    if (limits_.max_connections >= 0 && n >= limits_.max_connections) return false;
+    const int64_t max = limits().max_connections;
+    if (max >= 0 && n >= max) return false;
   } while (!clients_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
   return true;
 }

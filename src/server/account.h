@@ -13,9 +13,11 @@
 //    subject in its own account: once (the export's response_type singleton, the default),
 //    or until an empty message or two minutes without one (stream, chunked).
 //
-// Accounts are built at startup and live as long as the server; their import and export
-// tables are immutable after that, so publishers on any worker read them without locking.
-// Only the pending responses change at run time, under their own lock.
+// Accounts are built at startup and live as long as the server. Their import, export,
+// mapping and limit tables are immutable once published, so publishers on any worker read
+// them without locking; a reload publishes new ones (Accounts::Reload) and the old ones are
+// freed once no worker can be reading them. The pending responses change at run time, under
+// their own lock.
 #pragma once
 
 #include <atomic>
@@ -29,6 +31,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/reclaimer.h"
 #include "core/subject_transform.h"
 #include "core/sublist.h"
 #include "server/config/options.h"
@@ -52,20 +55,20 @@ class Account {
   size_t index() const { return index_; }
   Sublist& sublist() { return sublist_; }
   const Sublist& sublist() const { return sublist_; }
-  // As configured, for monitoring (/accountz?acc=).
-  const std::vector<AccountExport>& exports() const { return exports_; }
-  const std::vector<AccountImport>& imports() const { return imports_; }
+  // As configured, for monitoring (/accountz?acc=): copies, any thread.
+  std::vector<AccountExport> exports() const;
+  std::vector<AccountImport> imports() const;
   std::chrono::system_clock::time_point created() const { return created_; }
 
   // ---- Limits (accounts { A: { limits {} } }) ----
-  const AccountLimits& limits() const { return limits_; }
+  const AccountLimits& limits() const { return tables().limits; }
   // A client of the account authenticated: counted, unless max_connections is reached (then
   // false, not counted). RemoveClient when it closes. Any thread.
   bool AddClient();
   void RemoveClient() { clients_.fetch_sub(1, std::memory_order_relaxed); }
 
   // ---- Subject mappings (mappings {}) ----
-  bool has_mappings() const { return !mappings_.empty(); }
+  bool has_mappings() const { return !tables().mappings.empty(); }
   // The subject a publish on `subject` is routed under instead (a weighted destination picked
   // at random), into `out`; false when it keeps its subject. Any thread.
   bool MapSubject(std::string_view subject, std::string& out) const;
@@ -78,7 +81,7 @@ class Account {
     std::string to;      // the subject in the importer when `from` is literal; empty: same
     std::optional<SubjectTransform> transform;  // `from` has wildcards mapped elsewhere
   };
-  const std::vector<StreamRoute>& stream_routes() const { return stream_routes_; }
+  const std::vector<StreamRoute>& stream_routes() const { return tables().stream_routes; }
   // The subject a message published here on `subject` (matching route.from) has in the
   // importing account.
   static void MapStreamSubject(const StreamRoute& route, std::string_view subject,
@@ -92,12 +95,12 @@ class Account {
     std::optional<SubjectTransform> transform;  // wildcards of `from` into the exporter's
     ResponseType response_type = ResponseType::kSingleton;  // of the export it goes to
   };
-  bool has_service_imports() const { return !service_imports_.empty(); }
+  bool has_service_imports() const { return !tables().service_imports.empty(); }
   // The import a publish on `subject` (literal) goes through, or null.
   const ServiceImport* MatchServiceImport(std::string_view subject) const;
 
   // ---- Responses to requests that came in through a service import ----
-  bool exports_services() const { return exports_services_; }
+  bool exports_services() const { return tables().exports_services; }
   // Remembers where the responses to a request go (the requestor's account and reply
   // subject) and returns the reply subject to give the request here. Any thread.
   std::string NewResponse(Account* requestor, std::string_view reply, ResponseType type,
@@ -123,7 +126,6 @@ class Account {
     ResponseType type;
   };
   void SweepResponses(Clock::time_point now);  // responses_mu_ held
-  void AddMappings(const std::vector<SubjectMapping>& mappings);
 
   struct MappingTarget {
     std::optional<SubjectTransform> transform;  // null: the subject is kept
@@ -133,20 +135,33 @@ class Account {
     std::string source;
     std::vector<MappingTarget> targets;
   };
+  // What the configuration says of the account, and what is derived from it: immutable once
+  // published; a reload publishes new ones (Accounts::Reload).
+  struct Tables {
+    std::vector<AccountExport> exports;
+    std::vector<AccountImport> imports;
+    AccountLimits limits;
+    std::vector<Mapping> mappings;
+    std::vector<StreamRoute> stream_routes;  // the imports of this account's streams
+    std::unordered_map<std::string, ServiceImport> literal_service_imports;
+    std::vector<ServiceImport> service_imports;  // all, wildcard ones matched in order
+    bool exports_services = false;
+  };
+  static void AddMappings(Tables& tables, const std::vector<SubjectMapping>& mappings);
+  // The tables in force. The worker threads read them without a lock: tables replaced by a
+  // reload are freed once every worker has passed a quiescent point (the reclaimer); other
+  // threads take a copy of `owner_` under `tables_mu_`.
+  const Tables& tables() const { return *tables_.load(std::memory_order_acquire); }
+  void SetTables(std::shared_ptr<const Tables> next, Reclaimer* reclaimer);
 
   const std::string name_;
   const size_t index_;
   const std::chrono::system_clock::time_point created_ = std::chrono::system_clock::now();
-  std::vector<AccountExport> exports_;
-  std::vector<AccountImport> imports_;
-  AccountLimits limits_;
+  mutable std::mutex tables_mu_;  // a leaf: guards owner_
+  std::shared_ptr<const Tables> owner_;
+  std::atomic<const Tables*> tables_;
   std::atomic<int64_t> clients_{0};
   Sublist sublist_;
-  std::vector<Mapping> mappings_;
-  std::vector<StreamRoute> stream_routes_;
-  std::unordered_map<std::string, ServiceImport> literal_service_imports_;
-  std::vector<ServiceImport> service_imports_;  // all, wildcard ones matched in order
-  bool exports_services_ = false;
 
   std::string response_prefix_;      // "_R_.xxxxxx."
   mutable std::mutex responses_mu_;  // a leaf: never held while taking another lock
@@ -171,10 +186,20 @@ class Accounts {
   Account* Find(std::string_view name);
   const std::vector<std::unique_ptr<Account>>& all() const { return all_; }
   size_t size() const { return all_.size(); }
+  // A reload: the accounts (the same ones, ValidateReload) take the exports, imports,
+  // mappings and limits of `next`. Their clients and subscriptions stay; publishes on the
+  // workers see the new tables from their next message. Main thread.
+  void Reload(const Options& next, Reclaimer& reclaimer);
+  // Whether `next` has the same accounts (by name, in order) as the running ones: a reload
+  // may change what is in them, not add or remove them.
+  bool SameAccounts(const Options& next) const;
   // The subject indexes' figures summed over the accounts (for /varz and /subsz).
   SublistStats SublistTotals() const;
 
  private:
+  // Every account's tables for `opts`, by account index.
+  std::vector<std::shared_ptr<Account::Tables>> BuildTables(const Options& opts);
+
   std::vector<std::unique_ptr<Account>> all_;
   Account* system_ = nullptr;
 };
