@@ -262,8 +262,8 @@ void Server::Shutdown() {
   InterruptLameDuck();
   // The shutdown event goes out while the workers and routes still run, after the events of
   // the clients closed so far (lame duck mode's last ones: the workers' queues are run first).
-  if (events_) {
-    if (!workers_.empty()) Gather(false, false, 0, std::chrono::seconds(2));
+  if (events_ && events_->started()) {
+    Gather(false, false, 0, std::chrono::seconds(2));
     events_->Shutdown();
   }
   if (routes_) routes_->Stop();

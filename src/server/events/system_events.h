@@ -56,6 +56,7 @@ class SystemEvents {
 
   // Subscribes and starts the thread. Main thread.
   void Start();
+  bool started() const { return thread_.joinable(); }  // main thread
   // Stops the thread, publishes $SYS.SERVER.<id>.SHUTDOWN, waits (briefly) until it was
   // handed to its receivers, and drops the subscriptions. Main thread; idempotent.
   void Shutdown();
