@@ -356,6 +356,12 @@ TEST_P(SystemAccountTest, AccountsAskAboutThemselves) {
   Json only = admin.RequestOne("$SYS.REQ.ACCOUNT.PING.STATZ", R"({"accounts":["SYS"]})");
   ASSERT_EQ(only["data"]["account_statz"].size(), 1u);
   EXPECT_EQ(only["data"]["account_statz"][0]["acc"], "SYS");
+  // The account's CONNS message, on request.
+  Json conns = admin.RequestOne("$SYS.REQ.ACCOUNT.APP.CONNS");
+  EXPECT_EQ(conns["type"], "io.nats.server.advisory.v1.account_connections");
+  EXPECT_EQ(conns["acc"], "APP");
+  EXPECT_EQ(conns["conns"], 1);
+  EXPECT_TRUE(admin.Request("$SYS.REQ.ACCOUNT.$G.CONNS", "", 1, 300ms).empty());
   // An account without connections: no reply, unless include_unused.
   EXPECT_TRUE(admin.Request("$SYS.REQ.ACCOUNT.$G.STATZ", "", 1, 300ms).empty());
   Json unused = admin.RequestOne("$SYS.REQ.ACCOUNT.$G.STATZ", R"({"include_unused":true})");
@@ -592,6 +598,7 @@ struct Scenario {
         docs[std::string("APP ") + e] = admin.RequestOne("$SYS.REQ.ACCOUNT.APP." + std::string(e));
       }
       docs["ACCOUNT PING STATZ"] = admin.RequestOne("$SYS.REQ.ACCOUNT.PING.STATZ");
+      docs["APP CONNS"] = admin.RequestOne("$SYS.REQ.ACCOUNT.APP.CONNS");
       docs["SYS INFO"] = admin.RequestOne("$SYS.REQ.ACCOUNT.SYS.INFO");
       // What a user of APP may ask about its own account.
       docs["APP asks PING.CONNZ"] = app.RequestOne("$SYS.REQ.SERVER.PING.CONNZ");

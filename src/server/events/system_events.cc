@@ -85,6 +85,7 @@ void SystemEvents::Start() {
     client_->Subscribe("$SYS.REQ.ACCOUNT.*." + std::string(e));
   }
   client_->Subscribe("$SYS.REQ.ACCOUNT.PING.STATZ");  // every account's
+  client_->Subscribe("$SYS.REQ.ACCOUNT.*.CONNS");
   client_->Subscribe("$SYS.SERVER.*.STATSZ");
   client_->Subscribe("$SYS.SERVER.*.SHUTDOWN");
   for (const auto& account : server_.accounts().all()) {
@@ -244,6 +245,17 @@ void SystemEvents::ServerRequest(const std::string& endpoint, const InternalClie
 void SystemEvents::AccountRequest(const std::string& account, const std::string& endpoint,
                                   const InternalClient::Message& m) {
   if (m.reply.empty()) return;
+  if (endpoint == "CONNS") {
+    // The reference's connsRequest: the account's CONNS message, from the servers where it has
+    // connections. A body names the account too ({"acc":...}); it must be the subject's.
+    if (!m.payload.empty()) {
+      Json body = Json::parse(m.payload, nullptr, false);
+      if (!body.is_object() || body.value("acc", account) != account) return;
+    }
+    auto it = accounts_.find(account);
+    if (it != accounts_.end() && it->second.conns > 0) SendAccountConns(account, m.reply);
+    return;
+  }
   if (endpoint == "STATZ") {
     // $SYS.REQ.ACCOUNT.PING.STATZ asks about every account (or those in the options).
     AccountStatzRequest(
@@ -359,7 +371,7 @@ void SystemEvents::SendStatsz(const std::string& subject) {
   Publish(subject, doc);
 }
 
-void SystemEvents::SendAccountConns(const std::string& account) {
+void SystemEvents::SendAccountConns(const std::string& account, const std::string& reply) {
   const AccountConns& a = accounts_[account];
   Json doc;
   doc["type"] = "io.nats.server.advisory.v1.account_connections";
@@ -373,6 +385,11 @@ void SystemEvents::SendAccountConns(const std::string& account) {
   doc["sent"] = DataStats(a.sent_msgs, a.sent_bytes);
   doc["received"] = DataStats(a.received_msgs, a.received_bytes);
   doc["slow_consumers"] = 0;
+  if (!reply.empty()) {
+    doc["server"] = ServerInfo();
+    Publish(reply, doc);
+    return;
+  }
   // The older subject first, as the reference.
   for (const std::string& subject :
        {"$SYS.SERVER.ACCOUNT." + account + ".CONNS", "$SYS.ACCOUNT." + account + ".SERVER.CONNS"}) {

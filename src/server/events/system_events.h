@@ -87,7 +87,8 @@ class SystemEvents {
   // empty and the options name none).
   void AccountStatzRequest(std::vector<std::string> accounts, const InternalClient::Message& m);
   void SendStatsz(const std::string& subject);
-  void SendAccountConns(const std::string& account);
+  // The account's CONNS message: on its two event subjects, or to `reply` (a CONNS request).
+  void SendAccountConns(const std::string& account, const std::string& reply = {});
   void SendConnectEvent(const ConnSnapshot& c, bool connect);
 
   // The reference's ServerInfo, with the next sequence number and the time now.
