@@ -200,6 +200,14 @@ TEST_P(SystemAccountTest, NoSystemAccount) {
   Json accountz = Json::parse(HttpGet(http, "/accountz").body);
   EXPECT_FALSE(accountz.contains("system_account"));
   EXPECT_EQ(accountz["accounts"], Json::array({"$G"}));
+  // Nothing answers there: a PING reaches the client's own subscription, and nothing else
+  // (without it, no responders).
+  auto c = Client(R"({"verbose":false,"headers":true,"no_responders":true})");
+  EXPECT_EQ(SendAndFlush(*c, "SUB _INBOX.x 1\r\nSUB $SYS.> 2\r\n" +
+                                 PubBytes("$SYS.REQ.SERVER.PING", "_INBOX.x", "")),
+            MsgBytes("$SYS.REQ.SERVER.PING", "2", "_INBOX.x", ""));
+  EXPECT_EQ(SendAndFlush(*c, "UNSUB 2\r\n" + PubBytes("$SYS.REQ.SERVER.PING", "_INBOX.x", "")),
+            "HMSG _INBOX.x 1 16 16\r\nNATS/1.0 503\r\n\r\n\r\n");
 }
 
 TEST_P(SystemAccountTest, SystemAccountThatDoesNotExistIsRefused) {
