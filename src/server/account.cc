@@ -133,7 +133,7 @@ const Account::ServiceImport* Account::MatchServiceImport(std::string_view subje
 }
 
 std::string Account::NewResponse(Account* requestor, std::string_view reply, ResponseType type,
-                                 Clock::time_point now) {
+                                 Clock::time_point now, Clock::duration threshold) {
   thread_local FastRandom random(Seed());
   std::string subject;
   std::lock_guard<std::mutex> lock(responses_mu_);
@@ -142,7 +142,7 @@ std::string Account::NewResponse(Account* requestor, std::string_view reply, Res
     subject = response_prefix_;
     AppendRandomToken(subject, random.Next(), 6);
   } while (responses_.count(subject) > 0);
-  responses_.emplace(subject, PendingResponse{requestor, std::string(reply), now, type});
+  responses_.emplace(subject, PendingResponse{requestor, std::string(reply), now, type, threshold});
   return subject;
 }
 
@@ -157,7 +157,7 @@ bool Account::TakeResponse(std::string_view subject, bool empty, Account*& reque
   auto it = responses_.find(std::string(subject));
   if (it == responses_.end()) return false;
   PendingResponse& p = it->second;
-  bool live = now - p.created <= kResponseTimeout;
+  bool live = now - p.created <= p.threshold;
   if (live) {
     requestor = p.requestor;
     // As the reference: a streamed or chunked response ends with an empty message.
@@ -187,7 +187,7 @@ void Account::SweepResponses(Clock::time_point now) {
   if (now < next_sweep_) return;
   next_sweep_ = now + std::chrono::seconds(1);
   for (auto it = responses_.begin(); it != responses_.end();) {
-    if (now - it->second.created > kResponseTimeout) {
+    if (now - it->second.created > it->second.threshold) {
       it = responses_.erase(it);
     } else {
       ++it;
@@ -265,6 +265,10 @@ std::vector<std::shared_ptr<Account::Tables>> Accounts::BuildTables(const Option
           if (ex.service &&
               (ex.subject == im.subject || auth::SubjectIsSubset(im.subject, ex.subject))) {
             si.response_type = ex.response_type;
+            if (ex.response_threshold.count() > 0) {
+              si.response_threshold =
+                  std::chrono::duration_cast<Account::Clock::duration>(ex.response_threshold);
+            }
             break;
           }
         }

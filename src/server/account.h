@@ -94,6 +94,7 @@ class Account {
     std::string to;    // the subject in the exporter; empty: the published subject
     std::optional<SubjectTransform> transform;  // wildcards of `from` into the exporter's
     ResponseType response_type = ResponseType::kSingleton;  // of the export it goes to
+    Clock::duration response_threshold = kResponseTimeout;  // of the export it goes to
   };
   bool has_service_imports() const { return !tables().service_imports.empty(); }
   // The import a publish on `subject` (literal) goes through, or null.
@@ -104,10 +105,11 @@ class Account {
   // Remembers where the responses to a request go (the requestor's account and reply
   // subject) and returns the reply subject to give the request here. Any thread.
   std::string NewResponse(Account* requestor, std::string_view reply, ResponseType type,
-                          Clock::time_point now);
+                          Clock::time_point now, Clock::duration threshold = kResponseTimeout);
   // If `subject` is a pending response's reply subject: where it goes. A singleton's mapping
   // is taken (routed once); a streamed or chunked one stays (`kept`), its time renewed, until
-  // an empty message (`empty`) or kResponseTimeout without a response. Any thread.
+  // an empty message (`empty`) or its threshold (the export's response_threshold, else
+  // kResponseTimeout) without a response. Any thread.
   bool TakeResponse(std::string_view subject, bool empty, Account*& requestor, std::string& reply,
                     bool& kept, Clock::time_point now);
   // A kept response could not be delivered: forget it, as the reference. Any thread.
@@ -124,6 +126,7 @@ class Account {
     std::string reply;
     Clock::time_point created;  // or, streamed and chunked, the last response
     ResponseType type;
+    Clock::duration threshold;
   };
   void SweepResponses(Clock::time_point now);  // responses_mu_ held
 

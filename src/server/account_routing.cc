@@ -95,7 +95,8 @@ bool RouteServiceImport(Worker& worker, Account& from, const MsgArgs& args,
   // The reply comes back through the exporting account's reply subject mapped to ours.
   std::string reply;
   if (!args.reply.empty()) {
-    reply = si->exporter->NewResponse(&from, args.reply, si->response_type, worker.now());
+    reply = si->exporter->NewResponse(&from, args.reply, si->response_type, worker.now(),
+                                      si->response_threshold);
     request.reply = reply;
   }
   if (chained) {

@@ -159,7 +159,7 @@ TEST_P(AccountsTest, StreamedAndChunkedResponsesRouteUntilAnEmptyOne) {
   A: {
     users: [ {user: a, password: a} ]
     exports: [
-      {service: "svc.stream", response_type: stream}
+      {service: "svc.stream", response_type: stream, response_threshold: "1m30s"}
       {service: "svc.chunk", response: chunked}
       {service: "svc.single"}
     ]
@@ -204,6 +204,7 @@ TEST_P(AccountsTest, StreamedAndChunkedResponsesRouteUntilAnEmptyOne) {
   auto accountz = nlohmann::json::parse(r.body);
   for (const auto& e : accountz["account_detail"]["exports"]) {
     types[e["subject"]] = e["response_type"];
+    EXPECT_FALSE(e.contains("response_threshold")) << e.dump();  // not shown, as the reference
   }
   EXPECT_EQ(types, (std::map<std::string, std::string>{{"svc.stream", "Streamed"},
                                                        {"svc.chunk", "Chunked"},
@@ -489,6 +490,8 @@ TEST_P(AccountsTest, ConfigErrorsAsTheReference) {
       {"mappings { \"a\": {destination: x} }\n", "Missing weight for mapping destination \"x\""},
       {"accounts {\n  A: { exports: [{service: \"s\", response_type: weird}] }\n}\n",
        "Unknown response type: \"weird\""},
+      {"accounts {\n  A: { exports: [{service: \"s\", response_threshold: \"soon\"}] }\n}\n",
+       "Expected response threshold to be a parseable time duration, got \"soon\""},
       {"mappings { \"a\": [{destination: x, weight: 160}] }\n",
        "Invalid weight 160 for mapping destination"},
       {"accounts {\n  A: { exports: [{stream: \"o.>\"}] }\n"

@@ -233,5 +233,29 @@ TEST(Account, StreamedResponsesRouteUntilAnEmptyOneOrTheTimeout) {
   EXPECT_EQ(exporter.pending_responses(), 0u);
 }
 
+TEST(Account, ResponseThresholdOfTheExport) {
+  Account exporter("A", 1);
+  Account requestor("B", 2);
+  auto now = Account::Clock::now();
+  const auto threshold = std::chrono::milliseconds(500);
+  std::string r =
+      exporter.NewResponse(&requestor, "_INBOX.r", ResponseType::kStreamed, now, threshold);
+  Account* to = nullptr;
+  std::string reply;
+  bool kept = false;
+  // Each response within the threshold of the last one keeps it.
+  ASSERT_TRUE(
+      exporter.TakeResponse(r, false, to, reply, kept, now + std::chrono::milliseconds(400)));
+  ASSERT_TRUE(
+      exporter.TakeResponse(r, false, to, reply, kept, now + std::chrono::milliseconds(800)));
+  EXPECT_FALSE(
+      exporter.TakeResponse(r, false, to, reply, kept, now + std::chrono::milliseconds(1400)));
+  // A singleton's too.
+  std::string s =
+      exporter.NewResponse(&requestor, "_INBOX.s", ResponseType::kSingleton, now, threshold);
+  EXPECT_FALSE(
+      exporter.TakeResponse(s, false, to, reply, kept, now + std::chrono::milliseconds(600)));
+}
+
 }  // namespace
 }  // namespace gannet

@@ -462,7 +462,7 @@ void ReadExport(const conf::Value& v, std::vector<AccountExport>& out, Errors& e
     return;
   }
   AccountExport ex;
-  bool seen_stream = false, seen_service = false;
+  bool seen_stream = false, seen_service = false, threshold_seen = false;
   const conf::Value* response = nullptr;
   for (const conf::MapEntry& e : v.AsMap()) {
     std::string k = AsciiLower(e.key);
@@ -506,7 +506,30 @@ void ReadExport(const conf::Value& v, std::vector<AccountExport>& out, Errors& e
         errors.Add(e.value.position(), "Unknown response type: " + Quoted(e.value.AsString()));
       }
     } else if (k == "threshold" || k == "response_threshold" || k == "response_max_time" ||
-               k == "response_time" || k == "latency" || k == "account_token_position") {
+               k == "response_time") {
+      // As the reference: a Go duration string, once; applies to a service.
+      if (threshold_seen) {
+        errors.Add(e.value.position(), "Duplicate response threshold detected");
+        continue;
+      }
+      threshold_seen = true;
+      response = &e.value;
+      if (!e.value.IsString()) {
+        errors.Add(
+            e.value.position(),
+            std::string("Expected response threshold to be a parseable time duration, got ") +
+                GoTypeName(e.value));
+        continue;
+      }
+      auto d = conf::ParseGoDuration(e.value.AsString());
+      if (!d) {
+        errors.Add(e.value.position(),
+                   "Expected response threshold to be a parseable time duration, got " +
+                       Quoted(e.value.AsString()));
+        continue;
+      }
+      ex.response_threshold = *d;
+    } else if (k == "latency" || k == "account_token_position") {
       errors.Add(e.value.position(),
                  Quoted(e.key) + " in an export is not supported yet by gannet-server");
     } else if (!e.value.used_as_variable()) {

@@ -100,6 +100,8 @@ struct AccountExport {
   std::string subject;   // may have wildcards
   std::vector<std::string> accounts;                      // who may import it; empty: every account
   ResponseType response_type = ResponseType::kSingleton;  // services: response_type
+  // Services: how long a request's responses may come (response_threshold); 0: 2 minutes.
+  std::chrono::nanoseconds response_threshold{0};
 };
 struct AccountImport {
   bool service = false;

@@ -90,7 +90,9 @@ std::string AccountsText(const Options& o) {
   for (const AccountConfig& a : o.accounts) {
     out += "account " + a.name + '\n';
     for (const AccountExport& e : a.exports) {
-      out += std::string(e.service ? "service " : "stream ") + e.subject;
+      out += std::string(e.service ? "service " : "stream ") + e.subject + " " +
+             std::to_string(static_cast<int>(e.response_type)) + " " +
+             std::to_string(e.response_threshold.count());
       for (const std::string& acc : e.accounts) out += " " + acc;
       out += '\n';
     }

@@ -742,6 +742,7 @@ Monitor::Json Monitor::AccountDetail(const Account& account, int64_t clients) {
       if (!ex.accounts.empty()) e["approved_accounts"] = ex.accounts;
       if (ex.service) {
         static const char* kTypes[] = {"Singleton", "Streamed", "Chunked"};
+        // (The reference does not show a configured response_threshold here.)
         e["response_type"] = kTypes[static_cast<int>(ex.response_type)];
       }
       exports.push_back(std::move(e));
