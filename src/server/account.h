@@ -138,6 +138,8 @@ class Account {
     std::string source;
     std::vector<MappingTarget> targets;
   };
+
+ public:
   // What the configuration says of the account, and what is derived from it: immutable once
   // published; a reload publishes new ones (Accounts::Reload).
   struct Tables {
@@ -150,11 +152,13 @@ class Account {
     std::vector<ServiceImport> service_imports;  // all, wildcard ones matched in order
     bool exports_services = false;
   };
-  static void AddMappings(Tables& tables, const std::vector<SubjectMapping>& mappings);
-  // The tables in force. The worker threads read them without a lock: tables replaced by a
-  // reload are freed once every worker has passed a quiescent point (the reclaimer); other
-  // threads take a copy of `owner_` under `tables_mu_`.
+  // The tables in force. Worker threads only: they read them without a lock, and tables
+  // replaced by a reload are freed once every worker has passed a quiescent point (the
+  // reclaimer); other threads use exports() and imports(), copies made under `tables_mu_`.
   const Tables& tables() const { return *tables_.load(std::memory_order_acquire); }
+
+ private:
+  static void AddMappings(Tables& tables, const std::vector<SubjectMapping>& mappings);
   void SetTables(std::shared_ptr<const Tables> next, Reclaimer* reclaimer);
 
   const std::string name_;

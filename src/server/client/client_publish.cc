@@ -37,7 +37,9 @@ void Client::ProcessPublish(const MsgArgs& published, std::string_view payload) 
   const MsgArgs* routed = &published;
   MsgArgs mapped;
   std::string mapped_subject;
-  if (account_->has_mappings() && account_->MapSubject(published.subject, mapped_subject)) {
+  // The account's tables, read once per message (a reload may replace them).
+  const Account::Tables& tables = account_->tables();
+  if (!tables.mappings.empty() && account_->MapSubject(published.subject, mapped_subject)) {
     LOG_TRACE("%s - <<- [MAPPING %.*s -> %s]", log_prefix().c_str(),
               static_cast<int>(published.subject.size()), published.subject.data(),
               mapped_subject.c_str());
@@ -68,10 +70,10 @@ void Client::ProcessPublish(const MsgArgs& published, std::string_view payload) 
   bool delivered =
       DeliverToMatch(worker(), *account_, cache_->Lookup(args.subject), args, payload, this);
   // Accounts that share nothing (nearly always) pay one test each here.
-  if (!account_->stream_routes().empty()) {
+  if (!tables.stream_routes.empty()) {
     delivered |= RouteStreamImports(worker(), *account_, args, payload, this);
   }
-  if (account_->has_service_imports()) {
+  if (!tables.service_imports.empty()) {
     delivered |= RouteServiceImport(worker(), *account_, args, payload, this, rtt_ns_);
   }
   delivered |= RouteResponse(worker(), *account_, args, payload, this);
