@@ -155,6 +155,8 @@ class Account {
   // The tables in force. Worker threads only: they read them without a lock, and tables
   // replaced by a reload are freed once every worker has passed a quiescent point (the
   // reclaimer); other threads use exports() and imports(), copies made under `tables_mu_`.
+  // (The routes manager reads stream_routes() from any thread: with a cluster a reload never
+  // replaces the tables, Server::Reload refuses it.)
   const Tables& tables() const { return *tables_.load(std::memory_order_acquire); }
 
  private:
