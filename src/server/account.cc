@@ -310,7 +310,7 @@ bool Account::AddClient() {
   int64_t n = clients_.load(std::memory_order_relaxed);
   do {
     const int64_t max = limits().max_connections;
-    if (max >= 0 && n >= max) return false;
+    if (max >= 0 && n + remote_clients_.load(std::memory_order_relaxed) >= max) return false;
   } while (!clients_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
   return true;
 }

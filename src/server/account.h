@@ -66,6 +66,9 @@ class Account {
   // false, not counted). RemoveClient when it closes. Any thread.
   bool AddClient();
   void RemoveClient() { clients_.fetch_sub(1, std::memory_order_relaxed); }
+  // The account's clients on the other servers of the cluster, as their CONNS events say
+  // (the system events thread): counted against max_connections too, as the reference.
+  void SetRemoteClients(int64_t n) { remote_clients_.store(n, std::memory_order_relaxed); }
 
   // ---- Subject mappings (mappings {}) ----
   bool has_mappings() const { return !tables().mappings.empty(); }
@@ -170,6 +173,7 @@ class Account {
   std::shared_ptr<const Tables> owner_;
   std::atomic<const Tables*> tables_;
   std::atomic<int64_t> clients_{0};
+  std::atomic<int64_t> remote_clients_{0};
   Sublist sublist_;
 
   std::string response_prefix_;      // "_R_.xxxxxx."

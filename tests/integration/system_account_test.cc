@@ -535,6 +535,41 @@ TEST_P(SystemAccountClusterTest, EveryServerAnswersAndEventsCrossTheRoutes) {
 INSTANTIATE_TEST_SUITE_P(Clusters, SystemAccountClusterTest,
                          ::testing::Values("GGG", "NNN", "GNG"));
 
+// An account's max_connections counts its clients on every server of the cluster (the CONNS
+// events tell each server the others' counts), as the reference.
+TEST_P(SystemAccountClusterTest, AccountMaxConnectionsIsClusterWide) {
+  TestCluster cluster(GetParam(), Routing::kFullMesh, {},
+                      R"(
+accounts {
+  SYS { users = [{user: admin, password: admin}] }
+  APP { users = [{user: app, password: app}], limits: { max_connections: 2 } }
+}
+system_account: SYS
+)");
+  ASSERT_TRUE(cluster.StartAll());
+  ASSERT_TRUE(cluster.WaitMesh(20s, "admin"));
+  auto first = cluster.Client(0, "app");
+  auto second = cluster.Client(1, "app");
+  // Once the first two servers have heard of each other's client, a third client of APP on
+  // either is refused (a condition, polled: the events cross the routes).
+  bool refused = false;
+  auto deadline = Clock::now() + 10s;
+  while (!refused && Clock::now() < deadline) {
+    RawConn c;
+    ASSERT_TRUE(c.Connect(cluster.node(0).client_port));
+    Handshake(c, R"({"verbose":false,"user":"app","pass":"app"})");
+    c.Send("PING\r\n");
+    std::string line = c.ReadLine();
+    if (line == "-ERR 'maximum account active connections exceeded'") {
+      refused = true;
+    } else {
+      // Admitted before the count arrived; it leaves again, and the next one tries.
+      ASSERT_EQ(line, "PONG");
+    }
+  }
+  EXPECT_TRUE(refused);
+}
+
 class SystemAccountLameDuckTest : public ::testing::TestWithParam<std::string> {};
 
 // A server in lame duck mode closes its clients (each a DISCONNECT event) and, once it exits,

@@ -87,6 +87,7 @@ void SystemEvents::Start() {
   client_->Subscribe("$SYS.REQ.ACCOUNT.PING.STATZ");  // every account's
   client_->Subscribe("$SYS.REQ.ACCOUNT.*.CONNS");
   client_->Subscribe("$SYS.SERVER.*.STATSZ");
+  client_->Subscribe("$SYS.SERVER.ACCOUNT.*.CONNS");  // the peers' (the older of the two subjects)
   client_->Subscribe("$SYS.SERVER.*.SHUTDOWN");
   for (const auto& account : server_.accounts().all()) {
     if (account.get() == &system_) continue;
@@ -217,7 +218,19 @@ void SystemEvents::OnMessage(const InternalClient::Message& m) {
       peers_[t[2]] = std::chrono::steady_clock::now();
     } else if (t[3] == "SHUTDOWN") {
       peers_.erase(t[2]);
+      // Its clients are gone.
+      for (auto& [account, by_server] : remote_conns_) {
+        if (by_server.erase(t[2]) > 0) UpdateRemoteClients(account);
+      }
     }
+  } else if (t[1] == "SERVER" && t.size() == 5 && t[2] == "ACCOUNT" && t[4] == "CONNS") {
+    // A peer's count of an account's clients (the reference's remoteConnsUpdate).
+    Json doc = Json::parse(m.payload, nullptr, false);
+    if (!doc.is_object()) return;
+    std::string server = doc.value("server", Json::object()).value("id", "");
+    if (server.empty() || server == id_ || doc.value("acc", "") != t[3]) return;
+    remote_conns_[t[3]][server] = doc.value("conns", int64_t{0});
+    UpdateRemoteClients(t[3]);
   }
 }
 
@@ -333,6 +346,14 @@ void SystemEvents::MonitorRequest(const std::string& endpoint, const std::string
     resp["error"] = Json{{"code", result.code}, {"description", result.error}};
   }
   Publish(m.reply, resp, {}, m.account);
+}
+
+void SystemEvents::UpdateRemoteClients(const std::string& account) {
+  Account* a = server_.accounts().Find(account);
+  if (!a) return;
+  int64_t total = 0;
+  for (const auto& [server, n] : remote_conns_[account]) total += n;
+  a->SetRemoteClients(total);
 }
 
 bool SystemEvents::FilteredOut(const Json& o) const {

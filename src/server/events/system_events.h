@@ -87,6 +87,8 @@ class SystemEvents {
   // empty and the options name none).
   void AccountStatzRequest(std::vector<std::string> accounts, const InternalClient::Message& m);
   void SendStatsz(const std::string& subject);
+  // The account's clients on the peers, for its max_connections.
+  void UpdateRemoteClients(const std::string& account);
   // The account's CONNS message: on its two event subjects, or to `reply` (a CONNS request).
   void SendAccountConns(const std::string& account, const std::string& reply = {});
   void SendConnectEvent(const ConnSnapshot& c, bool connect);
@@ -118,6 +120,8 @@ class SystemEvents {
   std::chrono::steady_clock::time_point next_statsz_;
   std::map<std::string, std::chrono::steady_clock::time_point> peers_;  // by server id
   std::map<std::string, AccountConns> accounts_;
+  // The peers' counts of each account's clients: account -> server id -> clients.
+  std::map<std::string, std::map<std::string, int64_t>> remote_conns_;
 };
 
 }  // namespace gannet
