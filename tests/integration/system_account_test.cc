@@ -535,39 +535,50 @@ TEST_P(SystemAccountClusterTest, EveryServerAnswersAndEventsCrossTheRoutes) {
 INSTANTIATE_TEST_SUITE_P(Clusters, SystemAccountClusterTest,
                          ::testing::Values("GGG", "NNN", "GNG"));
 
-// An account's max_connections counts its clients on every server of the cluster (the CONNS
-// events tell each server the others' counts), as the reference.
-TEST_P(SystemAccountClusterTest, AccountMaxConnectionsIsClusterWide) {
-  TestCluster cluster(GetParam(), Routing::kFullMesh, {},
-                      R"(
+constexpr const char* kLimitedApp = R"(
 accounts {
   SYS { users = [{user: admin, password: admin}] }
   APP { users = [{user: app, password: app}], limits: { max_connections: 2 } }
 }
 system_account: SYS
-)");
+)";
+
+// One more client of APP on the server `port`: whether it was refused for the account's
+// max_connections (else it was admitted: PONG).
+bool RefusedForAccountConnections(int port) {
+  RawConn c;
+  if (!c.Connect(port)) Fail("connect");
+  Handshake(c, R"({"verbose":false,"user":"app","pass":"app"})");
+  c.Send("PING\r\n");
+  std::string line = c.ReadLine();
+  if (line != "PONG" && line != "-ERR 'maximum account active connections exceeded'") {
+    Fail("unexpected answer: " + line);
+  }
+  return line != "PONG";
+}
+
+// An account's max_connections counts its clients on every server of the cluster (the CONNS
+// events tell each server the others' counts), as the reference.
+TEST_P(SystemAccountClusterTest, AccountMaxConnectionsIsClusterWide) {
+  TestCluster cluster(GetParam(), Routing::kFullMesh, {}, kLimitedApp);
   ASSERT_TRUE(cluster.StartAll());
   ASSERT_TRUE(cluster.WaitMesh(20s, "admin"));
+  Conn admin(cluster.node(0).client_port, "admin", "admin");
+  admin.Sub("$SYS.SERVER.ACCOUNT.APP.CONNS", 1);
+  std::string id0 = admin.RequestOne("$SYS.REQ.SERVER.PING")["server"]["id"];
   auto first = cluster.Client(0, "app");
   auto second = cluster.Client(1, "app");
-  // Once the first two servers have heard of each other's client, a third client of APP on
-  // either is refused (a condition, polled: the events cross the routes).
-  bool refused = false;
-  auto deadline = Clock::now() + 10s;
-  while (!refused && Clock::now() < deadline) {
-    RawConn c;
-    ASSERT_TRUE(c.Connect(cluster.node(0).client_port));
-    Handshake(c, R"({"verbose":false,"user":"app","pass":"app"})");
-    c.Send("PING\r\n");
-    std::string line = c.ReadLine();
-    if (line == "-ERR 'maximum account active connections exceeded'") {
-      refused = true;
-    } else {
-      // Admitted before the count arrived; it leaves again, and the next one tries.
-      ASSERT_EQ(line, "PONG");
-    }
+  // The first server hears of the second's client...
+  bool heard = false;
+  while (!heard) {
+    auto m = admin.NextOn("$SYS.SERVER.ACCOUNT.APP.CONNS", 10s);
+    ASSERT_TRUE(m.has_value());
+    Json conns = Json::parse(m->payload);
+    heard = conns["server"]["id"] != id0 && conns["conns"] == 1;
   }
-  EXPECT_TRUE(refused);
+  // ...and has taken it in once a request it answers after it comes back.
+  admin.RequestOne("$SYS.REQ.SERVER." + id0 + ".HEALTHZ");
+  EXPECT_TRUE(RefusedForAccountConnections(cluster.node(0).client_port));
 }
 
 class SystemAccountLameDuckTest : public ::testing::TestWithParam<std::string> {};

@@ -190,6 +190,16 @@ void SystemEvents::Run() {
   }
 }
 
+void SystemEvents::RemoteConns(const std::string& payload, const std::string& account) {
+  Json doc = Json::parse(payload, nullptr, false);
+  if (!doc.is_object()) return;
+  std::string server = doc.value("server", Json::object()).value("id", "");
+  std::string acc = doc.value("acc", "");
+  if (server.empty() || server == id_ || acc != account) return;
+  remote_conns_[acc][server] = doc.value("conns", int64_t{0});
+  UpdateRemoteClients(acc);
+}
+
 void SystemEvents::OnMessage(const InternalClient::Message& m) {
   if (m.account != &system_) {
     // Another account asking about itself: as the reference's import, the request goes on
@@ -225,12 +235,7 @@ void SystemEvents::OnMessage(const InternalClient::Message& m) {
     }
   } else if (t[1] == "SERVER" && t.size() == 5 && t[2] == "ACCOUNT" && t[4] == "CONNS") {
     // A peer's count of an account's clients (the reference's remoteConnsUpdate).
-    Json doc = Json::parse(m.payload, nullptr, false);
-    if (!doc.is_object()) return;
-    std::string server = doc.value("server", Json::object()).value("id", "");
-    if (server.empty() || server == id_ || doc.value("acc", "") != t[3]) return;
-    remote_conns_[t[3]][server] = doc.value("conns", int64_t{0});
-    UpdateRemoteClients(t[3]);
+    RemoteConns(m.payload, t[3]);
   }
 }
 

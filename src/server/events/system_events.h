@@ -87,6 +87,8 @@ class SystemEvents {
   // empty and the options name none).
   void AccountStatzRequest(std::vector<std::string> accounts, const InternalClient::Message& m);
   void SendStatsz(const std::string& subject);
+  // A peer's CONNS event: its count of `account`'s clients (the message's must be the same).
+  void RemoteConns(const std::string& payload, const std::string& account);
   // The account's clients on the peers, for its max_connections.
   void UpdateRemoteClients(const std::string& account);
   // The account's CONNS message: on its two event subjects, or to `reply` (a CONNS request).
