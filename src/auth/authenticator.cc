@@ -110,6 +110,9 @@ bool Authenticator::Authenticate(const ConnectOptions& connect, std::string_view
     }
     identity.mapped_user = mapped->user->username;
     identity.log_user = "User \"" + identity.mapped_user + "\"";
+    // As the reference, the mapped user's password is still compared with the one in CONNECT:
+    // a mapped user without a password refuses a client that sends one.
+    if (!matches(mapped->user->password, connect.pass)) return false;
     identity.permissions = mapped->permissions.get();
     identity.account = mapped->user->account;
     return true;
@@ -162,13 +165,16 @@ bool Authenticator::Authenticate(const ConnectOptions& connect, std::string_view
 bool Authenticator::NeedsSlowCheck(const ConnectOptions& connect, std::string_view verified_hash,
                                    const PeerCertNames* cert) const {
   if (!required_) return false;
-  if (cert && !users_.empty() && (nkeys_.empty() || connect.nkey.empty())) {
-    return false;  // verify_and_map: no password is checked
-  }
   // The same choice of configured secret as Authenticate.
   auto slow = [&](const std::string& configured) {
     return auth::IsBcrypt(configured) && configured != verified_hash;
   };
+  if (cert && !users_.empty() && (nkeys_.empty() || connect.nkey.empty())) {
+    // verify_and_map: the password of the user the certificate names, if it has one.
+    std::string how;
+    const Entry* mapped = cert->has_cert ? MapCertificate(*cert, how) : nullptr;
+    return mapped && slow(mapped->user->password);
+  }
   if (!nkeys_.empty() && !connect.nkey.empty()) return false;
   if (!users_.empty()) {
     std::string_view username = connect.user;

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <random>
+#include <utility>
 
+#include "auth/permissions.h"
 #include "core/fast_random.h"
 #include "core/subject.h"
 
@@ -26,10 +28,34 @@ uint64_t Seed() {
 
 }  // namespace
 
-Account::Account(std::string name, size_t index) : name_(std::move(name)), index_(index) {
+Account::Account(std::string name, size_t index)
+    : name_(std::move(name)), index_(index), owner_(std::make_shared<const Tables>()) {
+  tables_.store(owner_.get(), std::memory_order_release);
   response_prefix_ = "_R_.";
   AppendRandomToken(response_prefix_, Seed(), 6);
   response_prefix_ += '.';
+}
+
+void Account::SetTables(std::shared_ptr<const Tables> next, Reclaimer* reclaimer) {
+  std::shared_ptr<const Tables> previous;
+  {
+    std::lock_guard lock(tables_mu_);
+    previous = std::exchange(owner_, std::move(next));
+    tables_.store(owner_.get(), std::memory_order_release);
+  }
+  // Publishers on the workers may still be reading the previous tables until their next
+  // quiescent point.
+  if (reclaimer) reclaimer->Retire([previous = std::move(previous)] {});
+}
+
+std::vector<AccountExport> Account::exports() const {
+  std::lock_guard lock(tables_mu_);
+  return owner_->exports;
+}
+
+std::vector<AccountImport> Account::imports() const {
+  std::lock_guard lock(tables_mu_);
+  return owner_->imports;
 }
 
 void Account::MapStreamSubject(const StreamRoute& route, std::string_view subject,
@@ -48,7 +74,7 @@ void Account::MapStreamSubject(const StreamRoute& route, std::string_view subjec
 }
 
 bool Account::MapSubject(std::string_view subject, std::string& out) const {
-  for (const Mapping& m : mappings_) {
+  for (const Mapping& m : tables().mappings) {
     if (m.source != subject && !SubjectMatchesPattern(subject, m.source)) continue;
     thread_local FastRandom random(Seed());
     int percent = static_cast<int>(random.Below(100));
@@ -63,7 +89,7 @@ bool Account::MapSubject(std::string_view subject, std::string& out) const {
   return false;
 }
 
-void Account::AddMappings(const std::vector<SubjectMapping>& mappings) {
+void Account::AddMappings(Tables& tables, const std::vector<SubjectMapping>& mappings) {
   for (const SubjectMapping& m : mappings) {
     Mapping mapping{m.source, {}};
     std::vector<std::pair<int, std::optional<SubjectTransform>>> weighted;
@@ -90,23 +116,24 @@ void Account::AddMappings(const std::vector<SubjectMapping>& mappings) {
       upto += weight;
       mapping.targets.push_back(MappingTarget{std::move(transform), upto});
     }
-    mappings_.push_back(std::move(mapping));
+    tables.mappings.push_back(std::move(mapping));
   }
 }
 
 const Account::ServiceImport* Account::MatchServiceImport(std::string_view subject) const {
-  if (auto it = literal_service_imports_.find(std::string(subject));
-      it != literal_service_imports_.end()) {
+  const Tables& t = tables();
+  if (auto it = t.literal_service_imports.find(std::string(subject));
+      it != t.literal_service_imports.end()) {
     return &it->second;
   }
-  for (const ServiceImport& si : service_imports_) {
+  for (const ServiceImport& si : t.service_imports) {
     if (SubjectHasWildcard(si.from) && SubjectMatchesPattern(subject, si.from)) return &si;
   }
   return nullptr;
 }
 
-std::string Account::NewResponse(Account* requestor, std::string_view reply,
-                                 Clock::time_point now) {
+std::string Account::NewResponse(Account* requestor, std::string_view reply, ResponseType type,
+                                 Clock::time_point now, Clock::duration threshold) {
   thread_local FastRandom random(Seed());
   std::string subject;
   std::lock_guard<std::mutex> lock(responses_mu_);
@@ -115,12 +142,13 @@ std::string Account::NewResponse(Account* requestor, std::string_view reply,
     subject = response_prefix_;
     AppendRandomToken(subject, random.Next(), 6);
   } while (responses_.count(subject) > 0);
-  responses_.emplace(subject, PendingResponse{requestor, std::string(reply), now});
+  responses_.emplace(subject, PendingResponse{requestor, std::string(reply), now, type, threshold});
   return subject;
 }
 
-bool Account::TakeResponse(std::string_view subject, Account*& requestor, std::string& reply,
-                           Clock::time_point now) {
+bool Account::TakeResponse(std::string_view subject, bool empty, Account*& requestor,
+                           std::string& reply, bool& kept, Clock::time_point now) {
+  kept = false;
   if (subject.size() <= response_prefix_.size() ||
       subject.compare(0, response_prefix_.size(), response_prefix_) != 0) {
     return false;
@@ -128,13 +156,26 @@ bool Account::TakeResponse(std::string_view subject, Account*& requestor, std::s
   std::lock_guard<std::mutex> lock(responses_mu_);
   auto it = responses_.find(std::string(subject));
   if (it == responses_.end()) return false;
-  bool live = now - it->second.created <= kResponseTimeout;
+  PendingResponse& p = it->second;
+  bool live = now - p.created <= p.threshold;
   if (live) {
-    requestor = it->second.requestor;
-    reply = std::move(it->second.reply);
+    requestor = p.requestor;
+    // As the reference: a streamed or chunked response ends with an empty message.
+    if (p.type != ResponseType::kSingleton && !empty) {
+      reply = p.reply;
+      p.created = now;
+      kept = true;
+      return true;
+    }
+    reply = std::move(p.reply);
   }
   responses_.erase(it);
   return live;
+}
+
+void Account::EndResponse(std::string_view subject) {
+  std::lock_guard<std::mutex> lock(responses_mu_);
+  responses_.erase(std::string(subject));
 }
 
 size_t Account::pending_responses() const {
@@ -146,7 +187,7 @@ void Account::SweepResponses(Clock::time_point now) {
   if (now < next_sweep_) return;
   next_sweep_ = now + std::chrono::seconds(1);
   for (auto it = responses_.begin(); it != responses_.end();) {
-    if (now - it->second.created > kResponseTimeout) {
+    if (now - it->second.created > it->second.threshold) {
       it = responses_.erase(it);
     } else {
       ++it;
@@ -156,23 +197,81 @@ void Account::SweepResponses(Clock::time_point now) {
 
 Accounts::Accounts(const Options& opts) {
   all_.push_back(std::make_unique<Account>(kGlobalAccountName, 0));
-  global().AddMappings(opts.mappings);
   for (const AccountConfig& c : opts.accounts) {
     all_.push_back(std::make_unique<Account>(c.name, all_.size()));
-    all_.back()->AddMappings(c.mappings);
+  }
+  if (!opts.no_system_account || !opts.system_account.empty()) {
+    // As the reference: a system_account that names a configured account is it (ValidateOptions
+    // refused any other name but the default); the default one is made if missing.
+    const std::string& name =
+        opts.system_account.empty() ? kDefaultSystemAccountName : opts.system_account;
+    system_ = Find(name);
+    if (!system_) {
+      all_.push_back(std::make_unique<Account>(name, all_.size()));
+      system_ = all_.back().get();
+    }
+  }
+  auto tables = BuildTables(opts);
+  for (size_t i = 0; i < all_.size(); ++i) all_[i]->SetTables(std::move(tables[i]), nullptr);
+}
+
+bool Accounts::SameAccounts(const Options& next) const {
+  // $G, the configured ones in order, then $SYS if it was made.
+  size_t configured = all_.size() - 1;
+  if (system_ && system_ == all_.back().get() &&
+      std::none_of(next.accounts.begin(), next.accounts.end(),
+                   [&](const AccountConfig& c) { return c.name == system_->name(); })) {
+    --configured;
+  }
+  if (next.accounts.size() != configured) return false;
+  for (size_t i = 0; i < next.accounts.size(); ++i) {
+    if (all_[i + 1]->name() != next.accounts[i].name) return false;
+  }
+  return true;
+}
+
+void Accounts::Reload(const Options& next, Reclaimer& reclaimer) {
+  auto tables = BuildTables(next);
+  for (size_t i = 0; i < all_.size(); ++i) all_[i]->SetTables(std::move(tables[i]), &reclaimer);
+}
+
+std::vector<std::shared_ptr<Account::Tables>> Accounts::BuildTables(const Options& opts) {
+  std::vector<std::shared_ptr<Account::Tables>> tables;
+  for (size_t i = 0; i < all_.size(); ++i) tables.push_back(std::make_shared<Account::Tables>());
+  auto of = [&](const Account* a) -> Account::Tables& { return *tables[a->index()]; };
+  Account::AddMappings(*tables[0], opts.mappings);
+  // Its services answer the requests the other accounts forward to it (the reference's
+  // imports of $SYS.REQ.ACCOUNT.*.CONNZ and STATZ): their responses route back.
+  if (system_) of(system_).exports_services = true;
+  for (const AccountConfig& c : opts.accounts) {
+    Account::Tables& t = of(Find(c.name));
+    Account::AddMappings(t, c.mappings);
+    t.limits = c.limits;
+    t.exports = c.exports;
+    t.imports = c.imports;
+    for (const AccountExport& ex : c.exports) {
+      if (ex.service) t.exports_services = true;
+    }
   }
   for (const AccountConfig& c : opts.accounts) {
     Account* importer = Find(c.name);
-    importer->exports_ = c.exports;
-    importer->imports_ = c.imports;
-    for (const AccountExport& ex : c.exports) {
-      if (ex.service) importer->exports_services_ = true;
-    }
     for (const AccountImport& im : c.imports) {
       Account* exporter = Find(im.account);
       if (!exporter) continue;  // refused when the options were read
       if (im.service) {
         Account::ServiceImport si{exporter, im.to.empty() ? im.subject : im.to, im.subject, {}};
+        // The response type of the export that authorized it (the first that covers it).
+        for (const AccountExport& ex : of(exporter).exports) {
+          if (ex.service &&
+              (ex.subject == im.subject || auth::SubjectIsSubset(im.subject, ex.subject))) {
+            si.response_type = ex.response_type;
+            if (ex.response_threshold.count() > 0) {
+              si.response_threshold =
+                  std::chrono::duration_cast<Account::Clock::duration>(ex.response_threshold);
+            }
+            break;
+          }
+        }
         if (SubjectHasWildcard(si.to)) {
           // Onto itself: delivered under the published subject; else the local subject's
           // wildcards fill the exporter's, in order.
@@ -183,8 +282,9 @@ Accounts::Accounts(const Options& opts) {
           }
           si.to.clear();
         }
-        if (!SubjectHasWildcard(si.from)) importer->literal_service_imports_.emplace(si.from, si);
-        importer->service_imports_.push_back(std::move(si));
+        Account::Tables& t = of(importer);
+        if (!SubjectHasWildcard(si.from)) t.literal_service_imports.emplace(si.from, si);
+        t.service_imports.push_back(std::move(si));
       } else {
         Account::StreamRoute route{importer, im.subject, {}, {}, {}};
         if (!im.prefix.empty()) {
@@ -199,10 +299,20 @@ Accounts::Accounts(const Options& opts) {
             route.to = im.to;
           }
         }
-        exporter->stream_routes_.push_back(std::move(route));
+        of(exporter).stream_routes.push_back(std::move(route));
       }
     }
   }
+  return tables;
+}
+
+bool Account::AddClient() {
+  int64_t n = clients_.load(std::memory_order_relaxed);
+  do {
+    const int64_t max = limits().max_connections;
+    if (max >= 0 && n + remote_clients_.load(std::memory_order_relaxed) >= max) return false;
+  } while (!clients_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
+  return true;
 }
 
 SublistStats Accounts::SublistTotals() const {

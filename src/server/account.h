@@ -10,13 +10,17 @@
 //  - a service import: requests published in the importing account on the imported subject go
 //    to the exporting account's subscribers, with a reply subject of the exporting account
 //    (_R_.<account prefix>.<random>) that routes the response back to the requestor's reply
-//    subject in its own account, once (the reference's singleton response type).
+//    subject in its own account: once (the export's response_type singleton, the default),
+//    or until an empty message or two minutes without one (stream, chunked).
 //
-// Accounts are built at startup and live as long as the server; their import and export
-// tables are immutable after that, so publishers on any worker read them without locking.
-// Only the pending responses change at run time, under their own lock.
+// Accounts are built at startup and live as long as the server. Their import, export,
+// mapping and limit tables are immutable once published, so publishers on any worker read
+// them without locking; a reload publishes new ones (Accounts::Reload) and the old ones are
+// freed once no worker can be reading them. The pending responses change at run time, under
+// their own lock.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -27,6 +31,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/reclaimer.h"
 #include "core/subject_transform.h"
 #include "core/sublist.h"
 #include "server/config/options.h"
@@ -50,13 +55,23 @@ class Account {
   size_t index() const { return index_; }
   Sublist& sublist() { return sublist_; }
   const Sublist& sublist() const { return sublist_; }
-  // As configured, for monitoring (/accountz?acc=).
-  const std::vector<AccountExport>& exports() const { return exports_; }
-  const std::vector<AccountImport>& imports() const { return imports_; }
+  // As configured, for monitoring (/accountz?acc=): copies, any thread.
+  std::vector<AccountExport> exports() const;
+  std::vector<AccountImport> imports() const;
   std::chrono::system_clock::time_point created() const { return created_; }
 
+  // ---- Limits (accounts { A: { limits {} } }) ----
+  const AccountLimits& limits() const { return tables().limits; }
+  // A client of the account authenticated: counted, unless max_connections is reached (then
+  // false, not counted). RemoveClient when it closes. Any thread.
+  bool AddClient();
+  void RemoveClient() { clients_.fetch_sub(1, std::memory_order_relaxed); }
+  // The account's clients on the other servers of the cluster, as their CONNS events say
+  // (the system events thread): counted against max_connections too, as the reference.
+  void SetRemoteClients(int64_t n) { remote_clients_.store(n, std::memory_order_relaxed); }
+
   // ---- Subject mappings (mappings {}) ----
-  bool has_mappings() const { return !mappings_.empty(); }
+  bool has_mappings() const { return !tables().mappings.empty(); }
   // The subject a publish on `subject` is routed under instead (a weighted destination picked
   // at random), into `out`; false when it keeps its subject. Any thread.
   bool MapSubject(std::string_view subject, std::string& out) const;
@@ -69,7 +84,7 @@ class Account {
     std::string to;      // the subject in the importer when `from` is literal; empty: same
     std::optional<SubjectTransform> transform;  // `from` has wildcards mapped elsewhere
   };
-  const std::vector<StreamRoute>& stream_routes() const { return stream_routes_; }
+  const std::vector<StreamRoute>& stream_routes() const { return tables().stream_routes; }
   // The subject a message published here on `subject` (matching route.from) has in the
   // importing account.
   static void MapStreamSubject(const StreamRoute& route, std::string_view subject,
@@ -81,20 +96,27 @@ class Account {
     std::string from;  // what clients of this account publish to (may have wildcards)
     std::string to;    // the subject in the exporter; empty: the published subject
     std::optional<SubjectTransform> transform;  // wildcards of `from` into the exporter's
+    ResponseType response_type = ResponseType::kSingleton;  // of the export it goes to
+    Clock::duration response_threshold = kResponseTimeout;  // of the export it goes to
   };
-  bool has_service_imports() const { return !service_imports_.empty(); }
+  bool has_service_imports() const { return !tables().service_imports.empty(); }
   // The import a publish on `subject` (literal) goes through, or null.
   const ServiceImport* MatchServiceImport(std::string_view subject) const;
 
   // ---- Responses to requests that came in through a service import ----
-  bool exports_services() const { return exports_services_; }
-  // Remembers where the response to a request goes (the requestor's account and reply
+  bool exports_services() const { return tables().exports_services; }
+  // Remembers where the responses to a request go (the requestor's account and reply
   // subject) and returns the reply subject to give the request here. Any thread.
-  std::string NewResponse(Account* requestor, std::string_view reply, Clock::time_point now);
-  // If `subject` is a pending response's reply subject, takes the mapping (a response is
-  // routed once). Any thread.
-  bool TakeResponse(std::string_view subject, Account*& requestor, std::string& reply,
-                    Clock::time_point now);
+  std::string NewResponse(Account* requestor, std::string_view reply, ResponseType type,
+                          Clock::time_point now, Clock::duration threshold = kResponseTimeout);
+  // If `subject` is a pending response's reply subject: where it goes. A singleton's mapping
+  // is taken (routed once); a streamed or chunked one stays (`kept`), its time renewed, until
+  // an empty message (`empty`) or its threshold (the export's response_threshold, else
+  // kResponseTimeout) without a response. Any thread.
+  bool TakeResponse(std::string_view subject, bool empty, Account*& requestor, std::string& reply,
+                    bool& kept, Clock::time_point now);
+  // A kept response could not be delivered: forget it, as the reference. Any thread.
+  void EndResponse(std::string_view subject);
   size_t pending_responses() const;
   // "_R_.<random>.": the reply subjects of requests into this account's services start with
   // it (a cluster routes responses back to this server by it).
@@ -105,10 +127,11 @@ class Account {
   struct PendingResponse {
     Account* requestor;
     std::string reply;
-    Clock::time_point created;
+    Clock::time_point created;  // or, streamed and chunked, the last response
+    ResponseType type;
+    Clock::duration threshold;
   };
   void SweepResponses(Clock::time_point now);  // responses_mu_ held
-  void AddMappings(const std::vector<SubjectMapping>& mappings);
 
   struct MappingTarget {
     std::optional<SubjectTransform> transform;  // null: the subject is kept
@@ -119,17 +142,39 @@ class Account {
     std::vector<MappingTarget> targets;
   };
 
+ public:
+  // What the configuration says of the account, and what is derived from it: immutable once
+  // published; a reload publishes new ones (Accounts::Reload).
+  struct Tables {
+    std::vector<AccountExport> exports;
+    std::vector<AccountImport> imports;
+    AccountLimits limits;
+    std::vector<Mapping> mappings;
+    std::vector<StreamRoute> stream_routes;  // the imports of this account's streams
+    std::unordered_map<std::string, ServiceImport> literal_service_imports;
+    std::vector<ServiceImport> service_imports;  // all, wildcard ones matched in order
+    bool exports_services = false;
+  };
+  // The tables in force. Worker threads only: they read them without a lock, and tables
+  // replaced by a reload are freed once every worker has passed a quiescent point (the
+  // reclaimer); other threads use exports() and imports(), copies made under `tables_mu_`.
+  // (The routes manager reads stream_routes() from any thread: with a cluster a reload never
+  // replaces the tables, Server::Reload refuses it.)
+  const Tables& tables() const { return *tables_.load(std::memory_order_acquire); }
+
+ private:
+  static void AddMappings(Tables& tables, const std::vector<SubjectMapping>& mappings);
+  void SetTables(std::shared_ptr<const Tables> next, Reclaimer* reclaimer);
+
   const std::string name_;
   const size_t index_;
   const std::chrono::system_clock::time_point created_ = std::chrono::system_clock::now();
-  std::vector<AccountExport> exports_;
-  std::vector<AccountImport> imports_;
+  mutable std::mutex tables_mu_;  // a leaf: guards owner_
+  std::shared_ptr<const Tables> owner_;
+  std::atomic<const Tables*> tables_;
+  std::atomic<int64_t> clients_{0};
+  std::atomic<int64_t> remote_clients_{0};
   Sublist sublist_;
-  std::vector<Mapping> mappings_;
-  std::vector<StreamRoute> stream_routes_;
-  std::unordered_map<std::string, ServiceImport> literal_service_imports_;
-  std::vector<ServiceImport> service_imports_;  // all, wildcard ones matched in order
-  bool exports_services_ = false;
 
   std::string response_prefix_;      // "_R_.xxxxxx."
   mutable std::mutex responses_mu_;  // a leaf: never held while taking another lock
@@ -137,7 +182,8 @@ class Account {
   Clock::time_point next_sweep_{};
 };
 
-// The server's accounts: $G first, then the configured ones in configuration order.
+// The server's accounts: $G first, then the configured ones in configuration order, then $SYS
+// when it is the system account and was not configured.
 class Accounts {
  public:
   // The options were checked when read (config_auth.cc ApplyAccounts): every import names an
@@ -145,15 +191,30 @@ class Accounts {
   explicit Accounts(const Options& opts);
 
   Account& global() { return *all_.front(); }
+  // The system account (system_account, else $SYS, made here when not configured); null with
+  // no_system_account.
+  Account* system() { return system_; }
+  const Account* system() const { return system_; }
   // Null if no such account.
   Account* Find(std::string_view name);
   const std::vector<std::unique_ptr<Account>>& all() const { return all_; }
   size_t size() const { return all_.size(); }
+  // A reload: the accounts (the same ones, ValidateReload) take the exports, imports,
+  // mappings and limits of `next`. Their clients and subscriptions stay; publishes on the
+  // workers see the new tables from their next message. Main thread.
+  void Reload(const Options& next, Reclaimer& reclaimer);
+  // Whether `next` has the same accounts (by name, in order) as the running ones: a reload
+  // may change what is in them, not add or remove them.
+  bool SameAccounts(const Options& next) const;
   // The subject indexes' figures summed over the accounts (for /varz and /subsz).
   SublistStats SublistTotals() const;
 
  private:
+  // Every account's tables for `opts`, by account index.
+  std::vector<std::shared_ptr<Account::Tables>> BuildTables(const Options& opts);
+
   std::vector<std::unique_ptr<Account>> all_;
+  Account* system_ = nullptr;
 };
 
 }  // namespace gannet

@@ -60,7 +60,9 @@ bool RouteStreamImports(Worker& worker, Account& from, const MsgArgs& args,
     MsgArgs mapped = args;
     mapped.subject = subject;
     // Importers on other servers get the message in the exporting account (they told us of
-    // their interest there) and import it themselves: never across a route from here.
+    // their interest there) and import it themselves: never across a route from here. As the
+    // reference, an imported stream goes no further: an account importing it in turn from
+    // the importer does not get it (services chain, streams do not).
     delivered |=
         DeliverToMatch(worker, *route.importer, worker.cache(*route.importer).Lookup(subject),
                        mapped, payload, producer, DeliveryScope::kLocalOnly);
@@ -69,9 +71,11 @@ bool RouteStreamImports(Worker& worker, Account& from, const MsgArgs& args,
 }
 
 bool RouteServiceImport(Worker& worker, Account& from, const MsgArgs& args,
-                        std::string_view payload, Connection* producer, int64_t rtt_ns) {
+                        std::string_view payload, Connection* producer, int64_t rtt_ns,
+                        const Account* origin, int depth) {
   const Account::ServiceImport* si = from.MatchServiceImport(args.subject);
   if (!si) return false;
+  if (!origin) origin = &from;
   MsgArgs request = args;
   std::string mapped;
   if (si->transform) {
@@ -81,19 +85,28 @@ bool RouteServiceImport(Worker& worker, Account& from, const MsgArgs& args,
     request.subject = si->to;
   }
   const MatchResult& responders = worker.cache(*si->exporter).Lookup(request.subject);
+  // A chain: the exporting account imports the service itself from another one.
+  const bool chained = depth < kMaxImportChain && si->exporter->has_service_imports() &&
+                       si->exporter->MatchServiceImport(request.subject) != nullptr;
   // As the reference, a request into a service import counts as delivered even when the
   // exporting account has no responder: the requestor gets no 503.
-  if (responders.empty()) return true;
+  if (responders.empty() && !chained) return true;
 
   // The reply comes back through the exporting account's reply subject mapped to ours.
   std::string reply;
   if (!args.reply.empty()) {
-    reply = si->exporter->NewResponse(&from, args.reply, worker.now());
+    reply = si->exporter->NewResponse(&from, args.reply, si->response_type, worker.now(),
+                                      si->response_threshold);
     request.reply = reply;
   }
+  if (chained) {
+    RouteServiceImport(worker, *si->exporter, request, payload, producer, rtt_ns, origin,
+                       depth + 1);
+  }
+  if (responders.empty()) return true;
   // The reference tells the service who is asking: a Nats-Request-Info header with the
   // requestor's account and RTT, added to (or replacing the one in) the message's headers.
-  std::string info = "Nats-Request-Info: {\"acc\":" + JsonQuote(from.name());
+  std::string info = "Nats-Request-Info: {\"acc\":" + JsonQuote(origin->name());
   if (rtt_ns > 0) {
     info += ",\"rtt\":";
     AppendNumber(info, static_cast<uint64_t>(rtt_ns));
@@ -123,16 +136,25 @@ bool RouteServiceImport(Worker& worker, Account& from, const MsgArgs& args,
 }
 
 bool RouteResponse(Worker& worker, Account& from, const MsgArgs& args, std::string_view payload,
-                   Connection* producer) {
+                   Connection* producer, int depth) {
   if (!from.exports_services() || !args.subject.starts_with("_R_.")) return false;
   Account* requestor = nullptr;
   std::string reply;
-  if (!from.TakeResponse(args.subject, requestor, reply, worker.now())) return false;
+  bool kept = false;
+  if (!from.TakeResponse(args.subject, payload.empty(), requestor, reply, kept, worker.now())) {
+    return false;
+  }
   MsgArgs response = args;
   response.subject = reply;
   response.reply = {};
-  DeliverToMatch(worker, *requestor, worker.cache(*requestor).Lookup(reply), response, payload,
-                 producer);
+  bool delivered = DeliverToMatch(worker, *requestor, worker.cache(*requestor).Lookup(reply),
+                                  response, payload, producer);
+  // A chain: the requestor's reply is itself the response subject of a request it forwarded.
+  if (depth < kMaxImportChain) {
+    delivered |= RouteResponse(worker, *requestor, response, payload, producer, depth + 1);
+  }
+  // A streamed or chunked response nobody takes any more ends there (as the reference).
+  if (kept && !delivered) from.EndResponse(args.subject);
   return true;
 }
 

@@ -16,19 +16,28 @@ class Account;
 class Connection;
 class Worker;
 
+// How many accounts a service import may chain through (B imports from A what C imports from
+// B): beyond it a request or response goes no further (a cycle of imports ends there).
+inline constexpr int kMaxImportChain = 8;
+
 // Each returns whether the message counts as delivered (no-responders). `producer` is the
 // connection it came from (echo, flow control; a route's messages stay on this server).
-// Stream imports: to every account importing a stream of `from` that matches the subject.
+// `depth`: how many imports the message already went through.
+// Stream imports: to every account importing a stream of `from` that matches the subject
+// (and, as the reference, no further).
 bool RouteStreamImports(Worker& worker, Account& from, const MsgArgs& args,
                         std::string_view payload, Connection* producer);
 // A service import of `from` matching the subject: the request goes to the exporter's
-// responders with a reply of the exporter's, and the requestor's account and `rtt_ns` in a
-// Nats-Request-Info header.
+// responders with a reply of the exporter's, and the requestor's account (`origin`, default
+// `from`) and `rtt_ns` in a Nats-Request-Info header; and on through the exporter's own import
+// of the service, if it has one.
 bool RouteServiceImport(Worker& worker, Account& from, const MsgArgs& args,
-                        std::string_view payload, Connection* producer, int64_t rtt_ns);
-// A publish in `from` on one of its pending response subjects: to the requestor's reply.
+                        std::string_view payload, Connection* producer, int64_t rtt_ns,
+                        const Account* origin = nullptr, int depth = 0);
+// A publish in `from` on one of its pending response subjects: to the requestor's reply (and
+// on, when that reply is the requestor's own response subject for a chained request).
 bool RouteResponse(Worker& worker, Account& from, const MsgArgs& args, std::string_view payload,
-                   Connection* producer);
+                   Connection* producer, int depth = 0);
 // A message a route brought in `account`.
 void PublishFromRoute(Worker& worker, Account& account, const MsgArgs& args,
                       std::string_view payload, Connection* route);

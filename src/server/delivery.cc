@@ -12,6 +12,7 @@
 #include "server/cluster/route.h"
 #include "server/conn/flow_control.h"
 #include "server/conn/worker.h"
+#include "server/events/internal_client.h"
 
 namespace gannet {
 
@@ -211,8 +212,12 @@ bool DeliverToMatch(Worker& worker, const Account& account, const MatchResult& m
   t_num_targets = 0;
   for (Subscription* sub : match.plain) {
     auto* dst = static_cast<Connection*>(sub->subscriber);
-    if (dst->is_route()) {
-      if (to_routes && !dst->closing()) AddRouteTarget(static_cast<Route*>(dst), {});
+    if (!dst->is_client()) {  // one test for clients, as before the server's own client
+      if (dst->is_route()) {
+        if (to_routes && !dst->closing()) AddRouteTarget(static_cast<Route*>(dst), {});
+      } else {
+        delivered |= static_cast<InternalClient*>(dst)->Deliver(*sub, args, payload);
+      }
       continue;
     }
     delivered |= ToClientSubscription(worker, sub, args, payload, producer);

@@ -22,6 +22,7 @@
 #include "server/cluster/routes.h"
 #include "server/conn/tls_context.h"
 #include "server/conn/worker.h"
+#include "server/events/system_events.h"
 #include "server/monitor/monitor.h"
 
 namespace gannet {
@@ -163,6 +164,11 @@ bool Server::Start() {
   for (int i = 0; i < options_.threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(*this, static_cast<size_t>(i)));
   }
+  monitor_ = std::make_unique<Monitor>(*this);
+  if (Account* system = accounts_.system()) {
+    LOG_DEBUG("System account is %s", system->name().c_str());
+    events_ = std::make_unique<SystemEvents>(*this, *system, *workers_.front(), *monitor_);
+  }
   for (auto& w : workers_) {
     if (!w->Start()) {
       Shutdown();
@@ -171,13 +177,12 @@ bool Server::Start() {
   }
 
   if (options_.http_port != 0 || options_.https_port != 0) {
-    monitor_ = std::make_unique<Monitor>(*this);
     if (!monitor_->Start()) {
-      monitor_.reset();
       Shutdown();
       return false;
     }
   }
+  if (events_) events_->Start();
   // Clients are let in only once monitoring is up (as the reference), so whoever sees the
   // client port open can query the monitoring port.
   if (!client_listener_.Listen(
@@ -208,7 +213,8 @@ bool Server::Start() {
 }
 
 std::string Server::ClientInfo(const ServerConfig& config, uint64_t cid, const std::string& ip,
-                               std::string_view nonce, const TlsContext* tls, bool ldm) const {
+                               std::string_view nonce, const TlsContext* tls, bool ldm,
+                               int64_t max_payload) const {
   std::string tail;
   if (routes_) {
     tail = ",\"cluster\":" + JsonQuote(routes_->name());
@@ -224,7 +230,7 @@ std::string Server::ClientInfo(const ServerConfig& config, uint64_t cid, const s
     }
   }
   if (ldm) tail += ",\"ldm\":true";
-  return config.ClientInfo(cid, ip, nonce, tls, tail);
+  return config.ClientInfo(cid, ip, nonce, tls, tail, max_payload);
 }
 
 void Server::ClientUrlsChanged() {
@@ -237,7 +243,7 @@ void Server::ClientUrlsChanged() {
         auto& c = static_cast<Client&>(conn);
         if (c.TakesAsyncInfo()) {
           c.SendProto(ClientInfo(worker->config(), c.cid(), c.ip(), {}, c.tls_context(),
-                                 in_lame_duck_mode()));
+                                 in_lame_duck_mode(), c.max_payload()));
         }
       });
     });
@@ -254,6 +260,12 @@ void Server::StopAccepting() { client_listener_.Stop(); }
 void Server::Shutdown() {
   if (shutdown_.exchange(true)) return;
   InterruptLameDuck();
+  // The shutdown event goes out while the workers and routes still run, after the events of
+  // the clients closed so far (lame duck mode's last ones: the workers' queues are run first).
+  if (events_ && events_->started()) {
+    Gather(false, false, 0, std::chrono::seconds(2));
+    events_->Shutdown();
+  }
   if (routes_) routes_->Stop();
   // Monitoring first: its requests wait on the workers.
   if (monitor_) monitor_->Stop();
@@ -347,7 +359,8 @@ void Server::LameDuckMode() {
         if (conn.kind() != ConnectionKind::kClient) return;
         auto& c = static_cast<Client&>(conn);
         if (c.TakesAsyncInfo()) {
-          c.SendProto(ClientInfo(worker->config(), c.cid(), c.ip(), {}, c.tls_context(), true));
+          c.SendProto(ClientInfo(worker->config(), c.cid(), c.ip(), {}, c.tls_context(), true,
+                                 c.max_payload()));
         }
         mine.emplace_back(worker, c.cid());
       });

@@ -28,6 +28,7 @@ namespace gannet {
 
 class Worker;
 class Monitor;
+class SystemEvents;
 class Routes;
 class TlsContext;
 
@@ -76,6 +77,10 @@ class Server {
   // Checks bcrypt passwords off the worker threads.
   AuthPool& auth_pool() { return auth_pool_; }
 
+  // ---- The system account's services ----
+  // Events and $SYS.REQ requests; null with no_system_account. Any thread, once started.
+  SystemEvents* events() { return events_.get(); }
+
   // ---- Cluster ----
   // The routes manager; null when no cluster is configured.
   Routes* routes() { return routes_.get(); }
@@ -85,9 +90,11 @@ class Server {
   // The cluster's client URLs changed (a peer came or went): every client that takes INFO
   // updates gets the new connect_urls. Any thread.
   void ClientUrlsChanged();
-  // The INFO line for a new client: the configuration's, plus the cluster's name and URLs.
+  // The INFO line for a new client: the configuration's, plus the cluster's name and URLs
+  // (`max_payload`: the client's, see ServerConfig::ClientInfo).
   std::string ClientInfo(const ServerConfig& config, uint64_t cid, const std::string& ip,
-                         std::string_view nonce, const TlsContext* tls, bool ldm = false) const;
+                         std::string_view nonce, const TlsContext* tls, bool ldm = false,
+                         int64_t max_payload = -1) const;
 
   // ---- TLS (the reload hook) ----
   // The context new client connections take (null without TLS). Any thread.
@@ -150,7 +157,10 @@ class Server {
   std::atomic<bool> shutdown_{false};
   std::atomic<size_t> next_worker_{0};
   std::chrono::system_clock::time_point start_time_;
+  // Made always (the system account's requests use its builders); serving HTTP only with
+  // http_port or https_port.
   std::unique_ptr<Monitor> monitor_;
+  std::unique_ptr<SystemEvents> events_;
   std::unique_ptr<Routes> routes_;
   std::vector<std::string> own_client_urls_;
   std::vector<std::pair<std::string, HttpHandler>> monitor_routes_;  // set before Start

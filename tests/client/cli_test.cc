@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -143,6 +144,111 @@ TEST_P(CliTest, BenchTextAndCsv) {
 }
 
 GANNET_INSTANTIATE_FOR_BOTH_SERVERS_SANITIZED(CliTest);
+
+// gannet server ...: over the system account (SYS), with an APP client to see.
+class CliServerTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    url_ = StartWithConfig(R"(
+server_name: cli-srv
+accounts {
+  SYS { users = [{user: admin, password: pw}] }
+  APP { users = [{user: app, password: pw}] }
+}
+system_account: SYS
+)")
+               .url();
+  }
+  std::vector<std::string> Admin(std::vector<std::string> args) {
+    std::vector<std::string> out = {"server"};
+    out.insert(out.end(), args.begin(), args.end());
+    out.insert(out.end(), {"-s", url_, "--user", "admin", "--password", "pw"});
+    return out;
+  }
+  std::string url_;
+};
+
+TEST_P(CliServerTest, ListPingAndInfo) {
+  Tool list(Admin({"list", "--expect", "1"}));
+  ASSERT_EQ(list.Wait(), 0) << list.err();
+  EXPECT_NE(list.out().find("Name"), std::string::npos) << list.out();
+  EXPECT_NE(list.out().find("cli-srv"), std::string::npos) << list.out();
+  EXPECT_NE(list.out().find("1 servers"), std::string::npos) << list.out();
+
+  Tool json(Admin({"list", "--expect", "1", "--json"}));
+  ASSERT_EQ(json.Wait(), 0) << json.err();
+  auto servers = nlohmann::json::parse(json.out());
+  ASSERT_EQ(servers.size(), 1u);
+  EXPECT_EQ(servers[0]["server"]["name"], "cli-srv");
+  EXPECT_EQ(servers[0]["statsz"]["connections"], 1);  // the tool itself
+
+  Tool ping(Admin({"ping", "--expect", "1", "--json"}));
+  ASSERT_EQ(ping.Wait(), 0) << ping.err();
+  auto pongs = nlohmann::json::parse(ping.out());
+  ASSERT_EQ(pongs.size(), 1u);
+  EXPECT_EQ(pongs[0]["name"], "cli-srv");
+  EXPECT_GT(pongs[0]["rtt_ms"].get<double>(), 0);
+
+  Tool info(Admin({"info", "cli-srv"}));
+  ASSERT_EQ(info.Wait(), 0) << info.err();
+  EXPECT_NE(info.out().find("Server information for cli-srv"), std::string::npos) << info.out();
+  EXPECT_NE(info.out().find("System Account: SYS"), std::string::npos) << info.out();
+  Tool info_json(Admin({"info", "--json"}));
+  ASSERT_EQ(info_json.Wait(), 0) << info_json.err();
+  EXPECT_EQ(nlohmann::json::parse(info_json.out())["server_name"], "cli-srv");
+  Tool nobody(Admin({"info", "no-such-server", "--timeout", "500ms"}));
+  EXPECT_EQ(nobody.Wait(), 1);
+  EXPECT_NE(nobody.err().find("no server named no-such-server answered"), std::string::npos)
+      << nobody.err();
+}
+
+TEST_P(CliServerTest, ReportConnectionsAndAccounts) {
+  Tool app({"sub", "-s", url_, "--user", "app", "--password", "pw", "orders", "--name", "shop"});
+  ASSERT_TRUE(app.WaitForStderr("Subscribing on orders")) << app.err();
+
+  Tool conns(Admin({"report", "connections", "--expect", "1", "--json"}));
+  ASSERT_EQ(conns.Wait(), 0) << conns.err();
+  auto list = nlohmann::json::parse(conns.out());
+  ASSERT_EQ(list.size(), 2u) << conns.out();  // the subscriber and the tool
+  bool shop = false;
+  for (const auto& c : list) {
+    if (c.value("name", "") != "shop") continue;
+    shop = true;
+    EXPECT_EQ(c["account"], "APP");
+    EXPECT_EQ(c["subscriptions"], 1);
+    EXPECT_EQ(c["server"]["name"], "cli-srv");
+  }
+  EXPECT_TRUE(shop) << conns.out();
+  Tool app_only(Admin({"report", "connections", "--account", "APP", "--expect", "1"}));
+  ASSERT_EQ(app_only.Wait(), 0) << app_only.err();
+  EXPECT_NE(app_only.out().find("shop"), std::string::npos) << app_only.out();
+  EXPECT_NE(app_only.out().find("1 connections"), std::string::npos) << app_only.out();
+
+  Tool accounts(Admin({"report", "accounts", "--expect", "1", "--json"}));
+  ASSERT_EQ(accounts.Wait(), 0) << accounts.err();
+  auto per = nlohmann::json::parse(accounts.out());
+  std::map<std::string, nlohmann::json> by_name;
+  for (const auto& a : per) by_name[a["account"]] = a;
+  ASSERT_EQ(by_name.size(), 2u) << accounts.out();
+  EXPECT_EQ(by_name["APP"]["connections"], 1);
+  EXPECT_EQ(by_name["APP"]["subscriptions"], 1);
+  EXPECT_EQ(by_name["SYS"]["connections"], 1);
+  Tool table(Admin({"report", "accounts", "--expect", "1"}));
+  ASSERT_EQ(table.Wait(), 0) << table.err();
+  EXPECT_NE(table.out().find("Account"), std::string::npos) << table.out();
+  EXPECT_NE(table.out().find("2 accounts, 2 connections"), std::string::npos) << table.out();
+  app.Signal(SIGTERM);
+  EXPECT_EQ(app.Wait(), 0);
+}
+
+TEST_P(CliServerTest, OnlyTheSystemAccountGetsAnswers) {
+  Tool list(
+      {"server", "list", "-s", url_, "--user", "app", "--password", "pw", "--timeout", "500ms"});
+  EXPECT_EQ(list.Wait(), 1);
+  EXPECT_NE(list.out().find("0 servers"), std::string::npos) << list.out();
+}
+
+GANNET_INSTANTIATE_FOR_BOTH_SERVERS_SANITIZED(CliServerTest);
 
 TEST_P(CliTest, Credentials) {
   ServerProcess& secured = Start({"--user", "bob", "--pass", "pw"});

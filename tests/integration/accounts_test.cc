@@ -153,6 +153,113 @@ TEST_P(AccountsTest, ServiceImportRoutesRequestAndOneResponse) {
             MsgBytes("_INBOX.q1", "4", "", "t1") + MsgBytes("_INBOX.q2", "4", "", "e1"));
 }
 
+TEST_P(AccountsTest, StreamedAndChunkedResponsesRouteUntilAnEmptyOne) {
+  int http = FreeTcpPort();
+  StartWithConfig(R"(accounts {
+  A: {
+    users: [ {user: a, password: a} ]
+    exports: [
+      {service: "svc.stream", response_type: stream, response_threshold: "1m30s"}
+      {service: "svc.chunk", response: chunked}
+      {service: "svc.single"}
+    ]
+  }
+  B: {
+    users: [ {user: b, password: b} ]
+    imports: [
+      {service: {account: A, subject: "svc.stream"}}
+      {service: {account: A, subject: "svc.chunk"}}
+      {service: {account: A, subject: "svc.single"}}
+    ]
+  }
+})",
+                  {"-m", std::to_string(http)});
+  auto a = As("a");
+  auto b = As("b");
+  EXPECT_EQ(SendAndFlush(*a, "SUB svc.* 1\r\n"), "");
+  EXPECT_EQ(SendAndFlush(*b, "SUB _INBOX.> 4\r\n"), "");
+  for (std::string kind : {"stream", "chunk", "single"}) {
+    SCOPED_TRACE(kind);
+    std::string inbox = "_INBOX." + kind;
+    EXPECT_EQ(SendAndFlush(*b, PubBytes("svc." + kind, inbox, "req")), "");
+    Parsed got = ParseStream(SendAndFlush(*a, ""));
+    ASSERT_EQ(got.msgs.size(), 1u);
+    std::string reply = got.msgs[0].reply;
+    // Three responses, an empty one, then one more.
+    EXPECT_EQ(SendAndFlush(*a, PubBytes(reply, "", "r1") + PubBytes(reply, "", "r2") +
+                                   PubBytes(reply, "", "r3") + PubBytes(reply, "", "") +
+                                   PubBytes(reply, "", "late")),
+              "");
+    std::string expected = MsgBytes(inbox, "4", "", "r1");
+    if (kind != "single") {
+      expected += MsgBytes(inbox, "4", "", "r2") + MsgBytes(inbox, "4", "", "r3") +
+                  MsgBytes(inbox, "4", "", "");
+    }
+    EXPECT_EQ(SendAndFlush(*b, ""), expected);
+  }
+  // /accountz shows each export's response type.
+  auto r = HttpGet(http, "/accountz?acc=A");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  std::map<std::string, std::string> types;
+  auto accountz = nlohmann::json::parse(r.body);
+  for (const auto& e : accountz["account_detail"]["exports"]) {
+    types[e["subject"]] = e["response_type"];
+    EXPECT_FALSE(e.contains("response_threshold")) << e.dump();  // not shown, as the reference
+  }
+  EXPECT_EQ(types, (std::map<std::string, std::string>{{"svc.stream", "Streamed"},
+                                                       {"svc.chunk", "Chunked"},
+                                                       {"svc.single", "Singleton"}}));
+}
+
+// An import of an import: B imports from A what it exports to C. Services chain; streams do not
+// (as the reference).
+TEST_P(AccountsTest, ChainedImportsReachTheThirdAccount) {
+  StartWithConfig(R"(accounts {
+  A: {
+    users: [ {user: a, password: a} ]
+    exports: [ {stream: "news.>"}, {service: "svc.time"} ]
+  }
+  B: {
+    users: [ {user: b, password: b} ]
+    imports: [
+      {stream: {account: A, subject: "news.>"}}
+      {service: {account: A, subject: "svc.time"}}
+    ]
+    exports: [ {stream: "news.>"}, {service: "svc.time"} ]
+  }
+  C: {
+    users: [ {user: c, password: c} ]
+    imports: [
+      {stream: {account: B, subject: "news.>"}, prefix: "via_b"}
+      {service: {account: B, subject: "svc.time"}, to: "time"}
+    ]
+  }
+})");
+  auto a = As("a");
+  auto b = As("b");
+  auto c = As("c");
+  EXPECT_EQ(SendAndFlush(*b, "SUB news.> 2\r\n"), "");
+  EXPECT_EQ(SendAndFlush(*c, "SUB via_b.news.> 3\r\nSUB _INBOX.> 4\r\n"), "");
+  EXPECT_EQ(SendAndFlush(*a, "SUB svc.time 1\r\n" + PubBytes("news.today", "", "hi")), "");
+  EXPECT_EQ(SendAndFlush(*b, ""), MsgBytes("news.today", "2", "", "hi"));
+  // As the reference 2.9.10: an imported stream goes no further than its importer.
+  EXPECT_EQ(SendAndFlush(*c, ""), "");
+  // What B publishes itself on the subject it exports does reach C.
+  EXPECT_EQ(SendAndFlush(*b, PubBytes("news.local", "", "b")),
+            MsgBytes("news.local", "2", "", "b"));
+  EXPECT_EQ(SendAndFlush(*c, ""), MsgBytes("via_b.news.local", "3", "", "b"));
+
+  // A request of C's goes through B's import to A's responder; the response comes back.
+  EXPECT_EQ(SendAndFlush(*c, PubBytes("time", "_INBOX.c", "what time?")), "");
+  Parsed got = ParseStream(SendAndFlush(*a, ""));
+  ASSERT_EQ(got.msgs.size(), 1u);
+  EXPECT_EQ(got.msgs[0].subject, "svc.time");
+  EXPECT_EQ(got.msgs[0].payload, "what time?");
+  ASSERT_TRUE(got.msgs[0].reply.starts_with("_R_.")) << got.msgs[0].reply;
+  EXPECT_EQ(SendAndFlush(*a, PubBytes(got.msgs[0].reply, "", "noon")), "");
+  EXPECT_EQ(SendAndFlush(*c, ""), MsgBytes("_INBOX.c", "4", "", "noon"));
+}
+
 TEST_P(AccountsTest, ServiceRequestToResponderWithoutHeaders) {
   StartWithConfig(kAccountsConfig);
   auto a = As("a", /*headers=*/false);
@@ -254,6 +361,102 @@ authorization { users: [{user: g, password: g}] }
   EXPECT_LT(count["half"], 660);
 }
 
+constexpr std::string_view kLimitsConfig = R"(accounts {
+  L: {
+    users: [ {user: l, password: l}, {user: l2, password: l2} ]
+    limits: { max_connections: 2, max_subscriptions: 2, max_payload: 8, max_leafnodes: 1 }
+  }
+  S: { users: [ {user: s, password: s} ], limits: { max_conn: 1, max_subs: 1, max_pay: 4 } }
+  U: { users: [ {user: u, password: u} ] }
+}
+)";
+
+TEST_P(AccountsTest, AccountMaxConnectionsCountsTheAccountsClients) {
+  StartWithConfig(kLimitsConfig);
+  auto first = As("l");
+  auto second = As("l2");
+  // A third client of L is refused once authenticated, as the reference.
+  auto third = DialInfo();
+  third->Send(R"(CONNECT {"verbose":false,"user":"l","pass":"l"})"
+              "\r\nPING\r\n");
+  EXPECT_TRUE(ClosesWith(*third, "-ERR 'maximum account active connections exceeded'\r\n"));
+  // Other accounts are not limited by it; S by its own (max_conn).
+  auto u1 = As("u");
+  auto u2 = As("u");
+  auto s1 = As("s");
+  auto s2 = DialInfo();
+  s2->Send(R"(CONNECT {"verbose":false,"user":"s","pass":"s"})"
+           "\r\nPING\r\n");
+  EXPECT_TRUE(ClosesWith(*s2, "-ERR 'maximum account active connections exceeded'\r\n"));
+  // A client that leaves frees its place.
+  second->Close();
+  bool admitted = false;
+  for (int i = 0; i < 200 && !admitted; ++i) {
+    auto again = DialInfo();
+    again->Send(R"(CONNECT {"verbose":false,"user":"l2","pass":"l2"})"
+                "\r\nPING\r\n");
+    std::string line = again->ReadLine();
+    admitted = line == "PONG";
+    if (!admitted) {
+      EXPECT_EQ(line, "-ERR 'maximum account active connections exceeded'");
+    }
+  }
+  EXPECT_TRUE(admitted);
+}
+
+TEST_P(AccountsTest, AccountMaxSubscriptionsAndPayloadArePerConnection) {
+  StartWithConfig(kLimitsConfig);
+  // Protocol 0: no INFO with the account's max_payload after the first PONG (tested below).
+  auto as = [this](const std::string& user) {
+    return Client(R"({"verbose":false,"user":")" + user + R"(","pass":")" + user + "\"}");
+  };
+  auto l = as("l");
+  EXPECT_EQ(SendAndFlush(*l, "SUB a 1\r\nSUB b 2\r\nSUB c 3\r\n"),
+            "-ERR 'maximum subscriptions exceeded'\r\n");
+  auto l2 = as("l2");  // its own two
+  EXPECT_EQ(SendAndFlush(*l2, "SUB a 1\r\nSUB b 2\r\n"), "");
+  EXPECT_EQ(SendAndFlush(*l, PubBytes("z", "", "12345678")), "");
+  l->Send(PubBytes("z", "", "123456789"));
+  EXPECT_TRUE(ClosesWith(*l, "-ERR 'Maximum Payload Violation'\r\n"));
+  // Unlimited accounts keep the server's limits.
+  auto u = as("u");
+  EXPECT_EQ(SendAndFlush(*u, "SUB a 1\r\nSUB b 2\r\nSUB c 3\r\n" +
+                                 PubBytes("z", "", std::string(1000, 'x'))),
+            "");
+}
+
+TEST_P(AccountsTest, AccountMaxPayloadIsAnnouncedAfterTheFirstPing) {
+  StartWithConfig(kLimitsConfig);
+  // As the reference: the INFO of a client of a limited account still has the server's
+  // max_payload; an INFO with the account's follows the first PONG (protocol 1 clients).
+  nlohmann::json info;
+  auto conn = DialInfo(&info);
+  EXPECT_EQ(info["max_payload"], 1048576);
+  conn->Send(R"(CONNECT {"verbose":false,"protocol":1,"user":"s","pass":"s"})"
+             "\r\nPING\r\n");
+  EXPECT_EQ(conn->ReadLine(), "PONG");
+  std::string line = conn->ReadLine();
+  ASSERT_EQ(line.rfind("INFO ", 0), 0u) << line;
+  EXPECT_EQ(nlohmann::json::parse(line.substr(5))["max_payload"], 4);
+  EXPECT_EQ(conn->Flush(), "");  // only once
+  auto u = As("u");
+  EXPECT_EQ(u->Flush(), "");  // no INFO for a client without an account limit
+}
+
+TEST_P(AccountsTest, AccountLimitsConfigErrors) {
+  for (const auto& [config, error] : std::vector<std::pair<std::string, std::string>>{
+           {"accounts { A: { limits: { max_widgets: 1 } } }\n",
+            "Unknown field \"max_widgets\" parsing account limits"},
+           {"accounts { A: { limits: 5 } }\n", "Expected account limits to be a map/struct"}}) {
+    SCOPED_TRACE(config);
+    std::string conf = dir_.Write("limits.conf", config);
+    int status = 0;
+    std::string out = RunToExit({"-c", conf}, &status);
+    EXPECT_NE(out.find(error), std::string::npos) << out;
+    EXPECT_NE(status, 0);
+  }
+}
+
 TEST_P(AccountsTest, ConfigErrorsAsTheReference) {
   struct Case {
     std::string config;
@@ -285,6 +488,10 @@ TEST_P(AccountsTest, ConfigErrorsAsTheReference) {
        "Error adding mapping for \"a.*\" to \"b\" : invalid mapping destination: not using all "
        "of the token wildcard(s) in b"},
       {"mappings { \"a\": {destination: x} }\n", "Missing weight for mapping destination \"x\""},
+      {"accounts {\n  A: { exports: [{service: \"s\", response_type: weird}] }\n}\n",
+       "Unknown response type: \"weird\""},
+      {"accounts {\n  A: { exports: [{service: \"s\", response_threshold: \"soon\"}] }\n}\n",
+       "Expected response threshold to be a parseable time duration, got \"soon\""},
       {"mappings { \"a\": [{destination: x, weight: 160}] }\n",
        "Invalid weight 160 for mapping destination"},
       {"accounts {\n  A: { exports: [{stream: \"o.>\"}] }\n"
@@ -338,13 +545,14 @@ TEST_P(AccountsTest, MonitoringShowsEachConnectionsAccount) {
   EXPECT_EQ(connz["connections"][0]["account"], "B");
   r = HttpGet(http_port, "/connz?auth=1&acc=NOPE");
   EXPECT_TRUE(nlohmann::json::parse(r.body)["connections"].is_null()) << r.body;
-  // /accountz lists the configured accounts and the global one (the reference adds its
-  // system account, which Gannet does not have yet).
+  // /accountz lists the configured accounts, the global one and the system account ($SYS).
   r = HttpGet(http_port, "/accountz");
   std::set<std::string> names;
   auto accountz = nlohmann::json::parse(r.body);
   for (const auto& n : accountz["accounts"]) names.insert(n.get<std::string>());
-  for (const char* n : {"$G", "A", "B", "C"}) EXPECT_EQ(names.count(n), 1u) << n << " " << r.body;
+  for (const char* n : {"$G", "A", "B", "C", "$SYS"}) {
+    EXPECT_EQ(names.count(n), 1u) << n << " " << r.body;
+  }
 
   // One account's details: its connections, imports and exports (the reference's own system
   // imports aside).

@@ -178,6 +178,45 @@ TEST_P(TlsTest, VerifyAndMapRefusesUnknownCertificateUser) {
   EXPECT_TRUE(conn.WaitClosed());
 }
 
+// As the reference, the password in CONNECT is compared with the mapped user's: a mapped user
+// without a password refuses a client that sends one; a user name alone is only warned about.
+TEST_P(TlsTest, VerifyAndMapRefusesAPasswordInConnect) {
+  StartWithConfig(TlsBlock("verify_and_map: true") + R"(
+authorization { users = [
+  {user: "alice@example.com"}
+  {user: "CN=bob", password: "bobpass"}
+] })");
+  const TestCerts& c = Certs();
+  for (std::string_view connect :
+       {R"({"verbose":false,"user":"alice@example.com","pass":"secret"})",
+        R"({"verbose":false,"user":"someone","pass":"secret"})",
+        R"({"verbose":false,"pass":"secret"})"}) {
+    SCOPED_TRACE(connect);
+    TlsConn conn;
+    ASSERT_TRUE(conn.Connect(server().port(), WithCert(c.client_cert, c.client_key)));
+    conn.Send("CONNECT " + std::string(connect) + "\r\nPING\r\n");
+    EXPECT_EQ(conn.ReadUntil("\r\n"), "-ERR 'Authorization Violation'\r\n");
+    EXPECT_TRUE(conn.WaitClosed());
+  }
+  // A user name without a password is accepted (and logged as a warning).
+  auto alice =
+      TlsClient(WithCert(c.client_cert, c.client_key), R"({"verbose":false,"user":"someone"})");
+  EXPECT_TRUE(LogHas("User \"someone\" found in connect proto, but user required from cert"));
+  // A mapped user with a password needs that password, and only that one.
+  auto bob = TlsClient(WithCert(c.bob_cert, c.bob_key), R"({"verbose":false,"pass":"bobpass"})");
+  for (std::string_view connect : {R"({"verbose":false})", R"({"verbose":false,"pass":"wrong"})"}) {
+    SCOPED_TRACE(connect);
+    TlsConn conn;
+    ASSERT_TRUE(conn.Connect(server().port(), WithCert(c.bob_cert, c.bob_key)));
+    conn.Send("CONNECT " + std::string(connect) + "\r\nPING\r\n");
+    EXPECT_EQ(conn.ReadUntil("\r\n"), "-ERR 'Authorization Violation'\r\n");
+    EXPECT_TRUE(conn.WaitClosed());
+  }
+  alice->Send(PubBytes("x", "", "still here"));
+  EXPECT_EQ(alice->Flush(), "");
+  EXPECT_EQ(bob->Flush(), "");
+}
+
 TEST_P(TlsTest, PinnedCerts) {
   // The pin of alice's key (sha256 of the DER SubjectPublicKeyInfo), computed with openssl.
   std::string out = Certs().dir + "/pin-" + std::to_string(::getpid()) + ".txt";

@@ -96,16 +96,21 @@ TEST(AccountConfig, ErrorsAsTheReference) {
             "Error adding stream import \"s.>\": stream import already exists");
   EXPECT_EQ(Message(Load("accounts { A: { exports: [{stream: \"s\", accounts: [Z]}] } }").error),
             "\"Z\" account not defined for stream export");
-  EXPECT_EQ(Message(Load("accounts { A: { limits: {} } }").error),
-            "account \"limits\" is not supported yet by gannet-server");
+  EXPECT_EQ(Message(Load("accounts { A: { limits: { max_widgets: 1 } } }").error),
+            "Unknown field \"max_widgets\" parsing account limits");
+  EXPECT_EQ(Message(Load("accounts { A: { exports: [{service: s, response_type: x}] } }").error),
+            "Unknown response type: \"x\"");
 }
 
 TEST(Account, RoutingTables) {
   Loaded l = Load(kConfig);
   ASSERT_FALSE(l.error) << *l.error;
   Accounts accounts(l.opts);
-  ASSERT_EQ(accounts.size(), 3u);
+  ASSERT_EQ(accounts.size(), 4u);  // $G, A, B and the system account made for them
   EXPECT_EQ(accounts.global().name(), "$G");
+  ASSERT_NE(accounts.system(), nullptr);
+  EXPECT_EQ(accounts.system()->name(), "$SYS");
+  EXPECT_EQ(accounts.system()->index(), 3u);
   Account* a = accounts.Find("A");
   Account* b = accounts.Find("B");
   ASSERT_TRUE(a && b);
@@ -162,9 +167,10 @@ TEST(Account, MappingsPickByWeight) {
 TEST(Account, ResponsesRouteOnceAndExpire) {
   Account exporter("A", 1);
   Account requestor("B", 2);
+  const auto single = ResponseType::kSingleton;
   auto now = Account::Clock::now();
-  std::string r1 = exporter.NewResponse(&requestor, "_INBOX.1", now);
-  std::string r2 = exporter.NewResponse(&requestor, "_INBOX.2", now);
+  std::string r1 = exporter.NewResponse(&requestor, "_INBOX.1", single, now);
+  std::string r2 = exporter.NewResponse(&requestor, "_INBOX.2", single, now);
   EXPECT_TRUE(r1.starts_with("_R_.")) << r1;
   EXPECT_EQ(r1.size(), 17u);  // "_R_." + 6 + "." + 6, as the reference
   EXPECT_EQ(r1.substr(0, 11), r2.substr(0, 11));
@@ -173,21 +179,82 @@ TEST(Account, ResponsesRouteOnceAndExpire) {
 
   Account* to = nullptr;
   std::string reply;
-  EXPECT_FALSE(exporter.TakeResponse("_R_.zzzzzz.zzzzzz", to, reply, now));
-  ASSERT_TRUE(exporter.TakeResponse(r1, to, reply, now));
+  bool kept = true;
+  EXPECT_FALSE(exporter.TakeResponse("_R_.zzzzzz.zzzzzz", false, to, reply, kept, now));
+  ASSERT_TRUE(exporter.TakeResponse(r1, false, to, reply, kept, now));
   EXPECT_EQ(to, &requestor);
   EXPECT_EQ(reply, "_INBOX.1");
-  EXPECT_FALSE(exporter.TakeResponse(r1, to, reply, now));  // once
+  EXPECT_FALSE(kept);
+  EXPECT_FALSE(exporter.TakeResponse(r1, false, to, reply, kept, now));  // once
 
   // A response that comes after the timeout is not routed, and is forgotten.
-  EXPECT_FALSE(exporter.TakeResponse(r2, to, reply,
+  EXPECT_FALSE(exporter.TakeResponse(r2, false, to, reply, kept,
                                      now + Account::kResponseTimeout + std::chrono::seconds(1)));
   EXPECT_EQ(exporter.pending_responses(), 0u);
   // Expired mappings nobody answered are swept when new ones are made.
-  exporter.NewResponse(&requestor, "_INBOX.3", now);
-  exporter.NewResponse(&requestor, "_INBOX.4",
+  exporter.NewResponse(&requestor, "_INBOX.3", single, now);
+  exporter.NewResponse(&requestor, "_INBOX.4", single,
                        now + Account::kResponseTimeout + std::chrono::seconds(2));
   EXPECT_EQ(exporter.pending_responses(), 1u);
+}
+
+TEST(Account, StreamedResponsesRouteUntilAnEmptyOneOrTheTimeout) {
+  Account exporter("A", 1);
+  Account requestor("B", 2);
+  auto now = Account::Clock::now();
+  for (ResponseType type : {ResponseType::kStreamed, ResponseType::kChunked}) {
+    std::string r = exporter.NewResponse(&requestor, "_INBOX.s", type, now);
+    Account* to = nullptr;
+    std::string reply;
+    bool kept = false;
+    for (int i = 1; i <= 3; ++i) {
+      // Each response renews the mapping: the timeout counts from the last one.
+      auto at = now + i * (Account::kResponseTimeout - std::chrono::seconds(1));
+      ASSERT_TRUE(exporter.TakeResponse(r, false, to, reply, kept, at)) << i;
+      EXPECT_TRUE(kept);
+      EXPECT_EQ(reply, "_INBOX.s");
+    }
+    // The empty message ends it (and is routed).
+    auto end = now + 4 * (Account::kResponseTimeout - std::chrono::seconds(1));
+    ASSERT_TRUE(exporter.TakeResponse(r, true, to, reply, kept, end));
+    EXPECT_FALSE(kept);
+    EXPECT_FALSE(exporter.TakeResponse(r, false, to, reply, kept, end));
+
+    // One nobody could take is ended by its router.
+    std::string r2 = exporter.NewResponse(&requestor, "_INBOX.t", type, now);
+    ASSERT_TRUE(exporter.TakeResponse(r2, false, to, reply, kept, now));
+    exporter.EndResponse(r2);
+    EXPECT_FALSE(exporter.TakeResponse(r2, false, to, reply, kept, now));
+    // And one not answered within the timeout expires.
+    std::string r3 = exporter.NewResponse(&requestor, "_INBOX.u", type, now);
+    EXPECT_FALSE(exporter.TakeResponse(r3, false, to, reply, kept,
+                                       now + Account::kResponseTimeout + std::chrono::seconds(1)));
+  }
+  EXPECT_EQ(exporter.pending_responses(), 0u);
+}
+
+TEST(Account, ResponseThresholdOfTheExport) {
+  Account exporter("A", 1);
+  Account requestor("B", 2);
+  auto now = Account::Clock::now();
+  const auto threshold = std::chrono::milliseconds(500);
+  std::string r =
+      exporter.NewResponse(&requestor, "_INBOX.r", ResponseType::kStreamed, now, threshold);
+  Account* to = nullptr;
+  std::string reply;
+  bool kept = false;
+  // Each response within the threshold of the last one keeps it.
+  ASSERT_TRUE(
+      exporter.TakeResponse(r, false, to, reply, kept, now + std::chrono::milliseconds(400)));
+  ASSERT_TRUE(
+      exporter.TakeResponse(r, false, to, reply, kept, now + std::chrono::milliseconds(800)));
+  EXPECT_FALSE(
+      exporter.TakeResponse(r, false, to, reply, kept, now + std::chrono::milliseconds(1400)));
+  // A singleton's too.
+  std::string s =
+      exporter.NewResponse(&requestor, "_INBOX.s", ResponseType::kSingleton, now, threshold);
+  EXPECT_FALSE(
+      exporter.TakeResponse(s, false, to, reply, kept, now + std::chrono::milliseconds(600)));
 }
 
 }  // namespace

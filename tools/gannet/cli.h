@@ -70,6 +70,8 @@ int RunBench(int argc, char** argv);
 // gannet stream pub|sub|bench: NATS Streaming (stream.cc, stream_bench.cc).
 int RunStream(int argc, char** argv);
 int RunStreamBench(int argc, char** argv);
+// gannet server list|info|ping|report: the system account (server_commands.cc).
+int RunServer(int argc, char** argv);
 
 // "12:04:05" local time, as the nats tool prefixes its log lines.
 std::string TimeStamp();

@@ -18,6 +18,9 @@ const char* kUsage =
     "  bench [SUBJECT]          measure throughput and latency\n"
     "  stream pub|sub|bench     NATS Streaming: publish with acks, replay and durable\n"
     "                           subscriptions, benchmark (gannet stream --help)\n"
+    "  server list|info|ping    the cluster's servers, over the system account\n"
+    "  server report connections|accounts\n"
+    "                           every connection, or the traffic per account\n"
     "\n"
     "Each command takes -s/--server URL (default $NATS_URL, else nats://127.0.0.1:4222),\n"
     "--user/--password or --token, --help, and for TLS (or a tls:// URL) --tlsca FILE,\n"
@@ -47,6 +50,7 @@ int main(int argc, char** argv) {
   if (cmd == "reply") return RunReply(argc, argv);
   if (cmd == "bench") return RunBench(argc, argv);
   if (cmd == "stream") return RunStream(argc, argv);
+  if (cmd == "server") return RunServer(argc, argv);
   std::fprintf(stderr, "gannet: unknown command '%s'\n\n%s", argv[1], kUsage);
   return 2;
 }

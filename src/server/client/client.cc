@@ -2,6 +2,7 @@
 // Authentication and permissions are in client_auth.cc, publishing in client_publish.cc.
 #include "server/client/client.h"
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 #include <utility>
@@ -16,6 +17,7 @@
 #include "server/cluster/routes.h"
 #include "server/conn/tls_context.h"
 #include "server/conn/worker.h"
+#include "server/events/system_events.h"
 #include "server/server.h"
 
 namespace gannet {
@@ -45,6 +47,7 @@ Client::~Client() = default;
 void Client::Start() {
   const ServerConfig& config = worker().config();
   const Options& opts = config.options();
+  ApplyLimits();
   auth_start_ = created();
   next_ping_ = created() + opts.ping_interval;
   const Authenticator& authn = config.authenticator();
@@ -69,6 +72,17 @@ void Client::Start() {
 void Client::OnTlsEstablished() {
   // The auth timer starts now, so it cannot fire during the handshake (reference issue #432).
   auth_start_ = now();
+}
+
+void Client::ApplyLimits() {
+  // As the reference's applyAccountLimits: the lower of the server's and the account's
+  // (-1: none; the server's 0 subscriptions is none too).
+  const Options& opts = worker().options();
+  const AccountLimits& acc = account_->limits();
+  auto lower = [](int64_t a, int64_t b) { return a < 0 ? b : (b < 0 ? a : std::min(a, b)); };
+  max_payload_ = lower(opts.max_payload, acc.max_payload);
+  max_subs_ =
+      lower(opts.max_subscriptions > 0 ? opts.max_subscriptions : -1, acc.max_subscriptions);
 }
 
 void Client::CloseMaxConnectionsExceeded() {
@@ -167,6 +181,12 @@ bool Client::FinishConnect() {
                    Quoted(ncs));
   }
   if (opts_.verbose) SendProto("+OK\r\n");
+  if (SystemEvents* events = server().events()) {
+    ConnSnapshot s;
+    Snapshot(s, false);
+    events->ClientConnected(std::move(s));
+    announced_ = true;
+  }
   return true;
 }
 
@@ -184,11 +204,13 @@ bool Client::OnPing() {
   if (!connect_received_) return true;
   // The first PING of a client that takes INFO updates: if the cluster's client URLs changed
   // since it connected, an INFO with the new ones follows the PONG (client.go processPing).
+  // So does one with the client's own max_payload, when its account's limit lowered it.
   if (!first_pong_sent_ && opts_.protocol >= 1) {
     Routes* routes = server().routes();
-    if (routes && routes->client_urls_changed() >= created()) {
+    if ((routes && routes->client_urls_changed() >= created()) ||
+        max_payload_ != worker().options().max_payload) {
       SendProto(server().ClientInfo(worker().config(), id(), ip(), {}, tls_context(),
-                                    server().in_lame_duck_mode()));
+                                    server().in_lame_duck_mode(), max_payload_));
     }
   }
   first_pong_sent_ = true;
@@ -210,7 +232,6 @@ bool Client::OnPong() {
 // ---- Subscriptions ----
 
 bool Client::OnSub(std::string_view subject, std::string_view queue, std::string_view sid) {
-  const Options& opts = worker().options();
   LOG_TRACE("%s - <<- [SUB %.*s%s%.*s %.*s]", log_prefix().c_str(),
             static_cast<int>(subject.size()), subject.data(), queue.empty() ? "" : " ",
             static_cast<int>(queue.size()), queue.data(), static_cast<int>(sid.size()), sid.data());
@@ -244,7 +265,7 @@ bool Client::OnSub(std::string_view subject, std::string_view queue, std::string
       existing->deny_filter.store(perms->deny_filter(), std::memory_order_release);
     }
   }
-  if (opts.max_subscriptions > 0 && static_cast<int64_t>(subs_.size()) >= opts.max_subscriptions) {
+  if (max_subs_ >= 0 && static_cast<int64_t>(subs_.size()) >= max_subs_) {
     LOG_ERROR("%s - maximum subscriptions exceeded", log_prefix().c_str());
     SendErr("maximum subscriptions exceeded");
     return true;
@@ -308,15 +329,15 @@ void Client::RemoveSubscriptionIfDone(std::string_view sid, uint64_t seq) {
 // ---- Publishing ----
 
 bool Client::OnMsgArgs(Verb verb, const MsgArgs& args) {
-  const Options& opts = worker().options();
   if (verb == Verb::kHpub && !wants_headers()) {
     LOG_ERROR("%s - message headers not supported", log_prefix().c_str());
     Close(CloseReason::kProtocolViolation);
     return false;
   }
-  if (opts.max_payload >= 0 && args.total_size > opts.max_payload) {
+  // max_payload_: the server's limit, or the account's if lower (one test either way).
+  if (args.total_size > max_payload_ && max_payload_ >= 0) {
     LOG_ERROR("%s - maximum payload exceeded: %lld vs %lld", log_prefix().c_str(),
-              static_cast<long long>(args.total_size), static_cast<long long>(opts.max_payload));
+              static_cast<long long>(args.total_size), static_cast<long long>(max_payload_));
     SendErr("Maximum Payload Violation");
     Close(CloseReason::kMaxPayloadExceeded);
     return false;
@@ -413,6 +434,10 @@ void Client::OnClosed(CloseReason reason) {
     Snapshot(closed, true);
     closed.stop = std::chrono::system_clock::now();
     closed.reason = CloseReasonText(reason);
+    if (announced_) {
+      if (SystemEvents* events = server().events()) events->ClientDisconnected(closed);
+    }
+    if (counted_in_account_) account_->RemoveClient();
     server().RecordClosed(std::move(closed));
   }
   for (auto& [sid, sub] : subs_) {

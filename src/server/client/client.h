@@ -21,6 +21,7 @@
 #include "core/sublist.h"
 #include "protocol/connect_options.h"
 #include "protocol/parser.h"
+#include "server/account.h"
 #include "server/config/server_config.h"
 #include "server/conn/connection.h"
 
@@ -45,6 +46,8 @@ class Client final : public Connection {
   void OnConfigReloaded() override;
   // -ERR 'maximum connections exceeded' and close (at connect, or max_connections lowered).
   void CloseMaxConnectionsExceeded();
+  // The client's max_payload (the server's, or its account's if lower), as its INFO says it.
+  int64_t max_payload() const { return max_payload_; }
   void Snapshot(ConnSnapshot& out, bool with_subs) const override;
   uint64_t cid() const { return id(); }
   const Account& account() const { return *account_; }
@@ -87,10 +90,11 @@ class Client final : public Connection {
   // into this account and across accounts, no-responders.
   void ProcessPublish(const MsgArgs& args, std::string_view payload);
   // ProcessPublish after subject mapping: permissions, reserved subjects, delivery.
-  void PublishMapped(const MsgArgs& args, std::string_view payload);
+  void PublishMapped(const Account::Tables& tables, const MsgArgs& args, std::string_view payload);
   void SendNoResponders(std::string_view reply);
   // Subscriptions and publishes from now on are in `account` (set once, at CONNECT).
   void BindAccount(Account& account);
+  void ApplyLimits();  // max_payload_ and max_subs_ from the options and the account
 
   // Authentication and permissions (client_auth.cc).
   void AuthViolation();
@@ -123,7 +127,13 @@ class Client final : public Connection {
   Parser<Client> parser_;
   ConnectOptions opts_;
   bool connect_received_ = false;
-  bool first_pong_sent_ = false;  // a PING after CONNECT was answered
+  bool first_pong_sent_ = false;     // a PING after CONNECT was answered
+  bool announced_ = false;           // its connect event went out: a disconnect event follows
+  bool counted_in_account_ = false;  // in its account's clients (max_connections)
+  // The lower of the server's and the account's limits (-1: none): ApplyLimits, at start, when
+  // the account is bound and at a reload.
+  int64_t max_payload_ = -1;
+  int64_t max_subs_ = -1;
   bool auth_required_ = false;
   std::string nonce_;                // sent in INFO when NKEY users are configured
   AuthIdentity identity_;            // who CONNECT authenticated as (permissions, log name)

@@ -46,9 +46,10 @@ bool Client::CheckCredentials(AuthMode mode) {
     }
     Worker* worker = &this->worker();
     server().auth_pool().Submit([worker, cid = id(), config, connect = opts_, nonce = nonce_,
-                                 verified = std::string(verified), mode]() mutable {
+                                 verified = std::string(verified), cert, mode]() mutable {
       AuthIdentity identity;
-      bool ok = config->authenticator().Authenticate(connect, nonce, identity, verified);
+      bool ok = config->authenticator().Authenticate(connect, nonce, identity, verified,
+                                                     cert ? &*cert : nullptr);
       worker->PostToConnection(cid, [mode, config = std::move(config), ok,
                                      identity = std::move(identity)](Connection& c) mutable {
         static_cast<Client&>(c).OnCredentialsChecked(mode, std::move(config), ok,
@@ -84,7 +85,18 @@ bool Client::OnCredentialsChecked(AuthMode mode, std::shared_ptr<const ServerCon
     Close(CloseReason::kClientClosed);
     return false;
   }
-  if (mode == AuthMode::kConnect) BindAccount(*account);
+  if (mode == AuthMode::kConnect) {
+    BindAccount(*account);
+    if (!account->AddClient()) {
+      // As the reference's maxAccountConnExceeded.
+      auth_pending_ = false;
+      LOG_ERROR("%s - maximum account active connections exceeded", log_prefix().c_str());
+      SendErr("maximum account active connections exceeded");
+      Close(CloseReason::kMaxAccountConnectionsExceeded);
+      return false;
+    }
+    counted_in_account_ = true;
+  }
   ApplyIdentity(std::move(config), std::move(identity));
   if (mode == AuthMode::kReload) {
     RecheckSubscriptions();
@@ -128,6 +140,7 @@ void Client::ResumeAfterAuth() {
 void Client::OnConfigReloaded() {
   const Authenticator& authn = worker().config().authenticator();
   parser_.set_max_control_line(static_cast<size_t>(worker().options().max_control_line));
+  ApplyLimits();
   if (!connect_received_) {
     auth_required_ = authn.required();
     return;

@@ -35,7 +35,9 @@ void Client::ProcessPublish(const MsgArgs& published, std::string_view payload) 
   // Subject mappings apply first: permissions and routing see the mapped subject, as in the
   // reference. (The mapped copy lives only on this branch: a MsgArgs zeroed on every publish,
   // to stay unused, was a tenth of the server's time on a pub-only load.)
-  if (account_->has_mappings()) [[unlikely]] {
+  // The account's tables, read once per message (a reload may replace them).
+  const Account::Tables& tables = account_->tables();
+  if (!tables.mappings.empty()) [[unlikely]] {
     std::string mapped_subject;
     if (account_->MapSubject(published.subject, mapped_subject)) {
       LOG_TRACE("%s - <<- [MAPPING %.*s -> %s]", log_prefix().c_str(),
@@ -43,14 +45,15 @@ void Client::ProcessPublish(const MsgArgs& published, std::string_view payload) 
                 mapped_subject.c_str());
       MsgArgs mapped = published;
       mapped.subject = mapped_subject;
-      PublishMapped(mapped, payload);
+      PublishMapped(tables, mapped, payload);
       return;
     }
   }
-  PublishMapped(published, payload);
+  PublishMapped(tables, published, payload);
 }
 
-void Client::PublishMapped(const MsgArgs& args, std::string_view payload) {
+void Client::PublishMapped(const Account::Tables& tables, const MsgArgs& args,
+                           std::string_view payload) {
   if (args.subject.size() > 5 && args.subject.starts_with("_GR_.")) {
     LOG_ERROR("%s - Publish Violation - User \"N/A\", Subject \"%.*s\"", log_prefix().c_str(),
               static_cast<int>(args.subject.size()), args.subject.data());
@@ -72,13 +75,13 @@ void Client::PublishMapped(const MsgArgs& args, std::string_view payload) {
   bool delivered =
       DeliverToMatch(worker(), *account_, cache_->Lookup(args.subject), args, payload, this);
   // Accounts that share nothing (nearly always) pay one test each here.
-  if (!account_->stream_routes().empty()) {
+  if (!tables.stream_routes.empty()) {
     delivered |= RouteStreamImports(worker(), *account_, args, payload, this);
   }
-  if (account_->has_service_imports()) {
+  if (!tables.service_imports.empty()) {
     delivered |= RouteServiceImport(worker(), *account_, args, payload, this, rtt_ns_);
   }
-  if (account_->exports_services() && args.subject.starts_with("_R_.")) {
+  if (tables.exports_services && args.subject.starts_with("_R_.")) {
     delivered |= RouteResponse(worker(), *account_, args, payload, this);
   }
 
@@ -109,6 +112,7 @@ void Client::SendNoResponders(std::string_view reply) {
 void Client::BindAccount(Account& account) {
   account_ = &account;
   cache_ = &worker().cache(account);
+  ApplyLimits();
 }
 
 }  // namespace gannet

@@ -309,7 +309,7 @@ bool Route::OnRouteSub(std::string_view origin, std::string_view account_name,
                        std::string_view subject, std::string_view queue, int64_t weight) {
   Account* account = server().accounts().Find(account_name);
   if (!account) {
-    // An account this server does not have (the reference's $SYS, say): nothing to route.
+    // An account this server does not have (one configured on the peer only): nothing to route.
     LOG_DEBUG("%s - Unknown account %s for remote subject %s", log_prefix().c_str(),
               Quoted(account_name).c_str(), Quoted(subject).c_str());
     return true;

@@ -182,6 +182,10 @@ bool Mapper::Top(const MapEntry& e) {
     return true;
   }
   if (key == "no_header_support") return Bool(e, o.no_header_support);
+  if (key == "system_account" || key == "system") return String(e, o.system_account);
+  if (key == "no_system_account" || key == "no_system" || key == "no_sys_acc") {
+    return Bool(e, o.no_system_account);
+  }
   if (key == "authorization") {
     if (!Map(e)) return false;
     if (auto err = ApplyAuthorization(e.value, opts_, warnings_)) {
@@ -252,11 +256,6 @@ bool Mapper::Top(const MapEntry& e) {
                                   "resolver_tls",
                                   "resolver_preload",
                                   "resolver_pinned_accounts",
-                                  "system_account",
-                                  "system",
-                                  "no_system_account",
-                                  "no_system",
-                                  "no_sys_acc",
                                   "trusted",
                                   "trusted_keys",
                                   "connect_error_reports",

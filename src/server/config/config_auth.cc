@@ -462,7 +462,7 @@ void ReadExport(const conf::Value& v, std::vector<AccountExport>& out, Errors& e
     return;
   }
   AccountExport ex;
-  bool seen_stream = false, seen_service = false;
+  bool seen_stream = false, seen_service = false, threshold_seen = false;
   const conf::Value* response = nullptr;
   for (const conf::MapEntry& e : v.AsMap()) {
     std::string k = AsciiLower(e.key);
@@ -490,16 +490,46 @@ void ReadExport(const conf::Value& v, std::vector<AccountExport>& out, Errors& e
       for (const conf::Value& a : e.value.AsArray()) ex.accounts.push_back(StringOf(a));
     } else if (k == "response" || k == "response_type") {
       response = &e.value;
-      std::string rt = e.value.IsString() ? AsciiLower(e.value.AsString()) : "";
-      if (rt != "single" && rt != "singleton") {
-        // Streamed and chunked responses need a response to stay routable for more than one
-        // message: not built yet.
-        errors.Add(e.value.position(), "response type " + Quoted(StringOf(e.value)) +
-                                           " is not supported yet by "
-                                           "gannet-server");
+      if (!e.value.IsString()) {
+        errors.Add(e.value.position(),
+                   std::string("Expected response type to be string, got ") + GoTypeName(e.value));
+        continue;
+      }
+      std::string rt = AsciiLower(e.value.AsString());
+      if (rt == "single" || rt == "singleton") {
+        ex.response_type = ResponseType::kSingleton;
+      } else if (rt == "stream") {
+        ex.response_type = ResponseType::kStreamed;
+      } else if (rt == "chunk" || rt == "chunked") {
+        ex.response_type = ResponseType::kChunked;
+      } else {
+        errors.Add(e.value.position(), "Unknown response type: " + Quoted(e.value.AsString()));
       }
     } else if (k == "threshold" || k == "response_threshold" || k == "response_max_time" ||
-               k == "response_time" || k == "latency" || k == "account_token_position") {
+               k == "response_time") {
+      // As the reference: a Go duration string, once; applies to a service.
+      if (threshold_seen) {
+        errors.Add(e.value.position(), "Duplicate response threshold detected");
+        continue;
+      }
+      threshold_seen = true;
+      response = &e.value;
+      if (!e.value.IsString()) {
+        errors.Add(
+            e.value.position(),
+            std::string("Expected response threshold to be a parseable time duration, got ") +
+                GoTypeName(e.value));
+        continue;
+      }
+      auto d = conf::ParseGoDuration(e.value.AsString());
+      if (!d) {
+        errors.Add(e.value.position(),
+                   "Expected response threshold to be a parseable time duration, got " +
+                       Quoted(e.value.AsString()));
+        continue;
+      }
+      ex.response_threshold = *d;
+    } else if (k == "latency" || k == "account_token_position") {
       errors.Add(e.value.position(),
                  Quoted(e.key) + " in an export is not supported yet by gannet-server");
     } else if (!e.value.used_as_variable()) {
@@ -684,6 +714,39 @@ void ReadMappings(const conf::Value& v, std::vector<SubjectMapping>& out, Errors
   }
 }
 
+// limits { max_connections, max_subscriptions, max_payload, max_leafnodes } (the reference's
+// parseAccountLimits, with its short names).
+void ReadAccountLimits(const conf::Value& v, AccountLimits& out, Errors& errors) {
+  if (!v.IsMap()) {
+    errors.Add(v.position(), "Expected account limits to be a map/struct, got " + StringOf(v));
+    return;
+  }
+  for (const conf::MapEntry& e : v.AsMap()) {
+    std::string k = AsciiLower(e.key);
+    int64_t* field = nullptr;
+    if (k == "max_connections" || k == "max_conn") {
+      field = &out.max_connections;
+    } else if (k == "max_subscriptions" || k == "max_subs") {
+      field = &out.max_subscriptions;
+    } else if (k == "max_payload" || k == "max_pay") {
+      field = &out.max_payload;
+    } else if (k == "max_leafnodes" || k == "max_leafs") {
+      field = &out.max_leafnodes;
+    } else {
+      if (!e.value.used_as_variable()) {
+        errors.Add(e.key_position, "Unknown field " + Quoted(e.key) + " parsing account limits");
+      }
+      continue;
+    }
+    if (!e.value.IsInteger()) {
+      errors.Add(e.value.position(),
+                 "Expected " + Quoted(e.key) + " to be a number, got " + GoTypeName(e.value));
+      continue;
+    }
+    *field = e.value.AsInteger();
+  }
+}
+
 // A wildcard import mapped onto another subject needs a transform the server can build
 // (Accounts makes the same one).
 bool TransformValid(const AccountImport& im, std::string& why) {
@@ -789,7 +852,9 @@ std::optional<std::string> ApplyAccounts(const conf::MapEntry& accounts, Options
       } else if (!names.insert(name).second) {
         errors.Add(n.position(), "Duplicate Account Entry: " + name);
       } else {
-        opts.accounts.push_back(AccountConfig{name, {}, {}, {}});
+        AccountConfig acc;
+        acc.name = name;
+        opts.accounts.push_back(std::move(acc));
       }
     }
     return errors.Result();
@@ -809,7 +874,8 @@ std::optional<std::string> ApplyAccounts(const conf::MapEntry& accounts, Options
       errors.Add(entry.key_position, Quoted(entry.key) + " is a Reserved Account");
       continue;
     }
-    AccountConfig acc{entry.key, {}, {}, {}};
+    AccountConfig acc;
+    acc.name = entry.key;
     std::vector<User> users;
     const conf::Position* users_key = nullptr;
     std::shared_ptr<Permissions> default_perms;
@@ -836,7 +902,9 @@ std::optional<std::string> ApplyAccounts(const conf::MapEntry& accounts, Options
         ReadPermissionsInto(v, &e.key_position, *default_perms, errors);
       } else if (k == "mappings" || k == "maps") {
         ReadMappings(v, acc.mappings, errors);
-      } else if (k == "nkey" || k == "jetstream" || k == "limits") {
+      } else if (k == "limits") {
+        ReadAccountLimits(v, acc.limits, errors);
+      } else if (k == "nkey" || k == "jetstream") {
         errors.Add(v.position(), "account " + Quoted(e.key) +
                                      " is not supported yet by "
                                      "gannet-server");

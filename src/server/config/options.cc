@@ -1,6 +1,7 @@
 // Command-line flags (see options.h); the config file is read by server/config.cc.
 #include "server/config/options.h"
 
+#include <algorithm>
 #include <cctype>
 #include <climits>
 #include <cstdio>
@@ -200,6 +201,12 @@ std::optional<std::string> ValidateOptions(const Options& opts) {
     return std::string("token and user/password authentication cannot be used together");
   }
   if (auto err = ValidateAuthOptions(opts)) return err;
+  if (!opts.system_account.empty() && opts.system_account != kDefaultSystemAccountName &&
+      std::none_of(opts.accounts.begin(), opts.accounts.end(),
+                   [&](const AccountConfig& a) { return a.name == opts.system_account; })) {
+    // As the reference's configureAccounts: only the default one is created when missing.
+    return std::string("error resolving system account: account missing");
+  }
   return std::nullopt;
 }
 

@@ -87,13 +87,21 @@ struct ClusterConfig {
 
 // The account of clients not bound to one.
 inline constexpr const char* kGlobalAccountName = "$G";
+// The system account when none is configured (the reference's DEFAULT_SYSTEM_ACCOUNT).
+inline constexpr const char* kDefaultSystemAccountName = "$SYS";
 
 // accounts { NAME: { users, exports, imports } }: subject spaces of their own. Clients of
 // different accounts share nothing but what one exports and the other imports.
+// How many responses a service's request may get (the reference's ServiceRespType): one, or
+// any number until an empty message or the response threshold (2 minutes without one).
+enum class ResponseType { kSingleton, kStreamed, kChunked };
 struct AccountExport {
   bool service = false;  // a service (requests answered in the exporting account) or a stream
   std::string subject;   // may have wildcards
-  std::vector<std::string> accounts;  // who may import it; empty: every account
+  std::vector<std::string> accounts;                      // who may import it; empty: every account
+  ResponseType response_type = ResponseType::kSingleton;  // services: response_type
+  // Services: how long a request's responses may come (response_threshold); 0: 2 minutes.
+  std::chrono::nanoseconds response_threshold{0};
 };
 struct AccountImport {
   bool service = false;
@@ -117,11 +125,21 @@ struct SubjectMapping {
   std::vector<MappingDestination> destinations;
 };
 
+// accounts { NAME: { limits: {...} } }, as the reference reads them; -1: no limit (its
+// jwt.NoLimit).
+struct AccountLimits {
+  int64_t max_connections = -1;    // the account's clients on this server
+  int64_t max_subscriptions = -1;  // per connection (the lower of this and max_subscriptions)
+  int64_t max_payload = -1;        // per message (the lower of this and max_payload)
+  int64_t max_leafnodes = -1;      // read; there are no leaf nodes
+  bool operator==(const AccountLimits&) const = default;
+};
 struct AccountConfig {
   std::string name;
   std::vector<AccountExport> exports;
   std::vector<AccountImport> imports;
   std::vector<SubjectMapping> mappings;
+  AccountLimits limits;
 };
 
 struct Options {
@@ -178,6 +196,11 @@ struct Options {
   // accounts {}; users bound to one of them are in authorization.users (User::account set).
   std::vector<AccountConfig> accounts;
   std::vector<SubjectMapping> mappings;  // top-level mappings {}: the global account's
+  // The account the server's own client lives in: events are published and monitoring
+  // requests answered there ($SYS.>). Empty: kDefaultSystemAccountName, created when no
+  // account of that name is configured, unless no_system_account.
+  std::string system_account;
+  bool no_system_account = false;
 };
 
 // What the command line asked for, beyond the options.

@@ -90,7 +90,9 @@ std::string AccountsText(const Options& o) {
   for (const AccountConfig& a : o.accounts) {
     out += "account " + a.name + '\n';
     for (const AccountExport& e : a.exports) {
-      out += std::string(e.service ? "service " : "stream ") + e.subject;
+      out += std::string(e.service ? "service " : "stream ") + e.subject + " " +
+             std::to_string(static_cast<int>(e.response_type)) + " " +
+             std::to_string(e.response_threshold.count());
       for (const std::string& acc : e.accounts) out += " " + acc;
       out += '\n';
     }
@@ -99,6 +101,10 @@ std::string AccountsText(const Options& o) {
              i.subject + " " + i.prefix + " " + i.to + '\n';
     }
     mappings(a.mappings);
+    const AccountLimits& l = a.limits;
+    out += "limits " + std::to_string(l.max_connections) + " " +
+           std::to_string(l.max_subscriptions) + " " + std::to_string(l.max_payload) + " " +
+           std::to_string(l.max_leafnodes) + '\n';
   }
   return out;
 }
@@ -215,14 +221,19 @@ std::optional<std::string> DiffOptions(const Options& cur, const Options& next,
   // The reference always counts users and accounts as changed (it cannot compare them).
   notice(true, "Reloaded: authorization users");
   notice(true, "Reloaded: accounts");
-  // Gannet's own: accounts (their exports, imports and mappings) and the global mappings are
-  // built once at startup, and the workers' match caches are indexed by them. Users may still
-  // move between accounts: their clients are closed and connect again into the new one.
-  if (AccountsText(cur) != AccountsText(next)) {
-    return std::string(
-        "config reload not supported for accounts: accounts, their exports and imports, and "
-        "subject mappings are fixed at startup by gannet-server");
+  // The system account and its services are set up once (the reference refuses these too).
+  auto system = [](const Options& o) {
+    return o.system_account.empty() ? std::string(kDefaultSystemAccountName) : o.system_account;
+  };
+  if (!refuse("SystemAccount", system(cur), system(next))) return error;
+  if (!refuse("NoSystemAccount", Str(cur.no_system_account), Str(next.no_system_account))) {
+    return error;
   }
+  // What is in the accounts (exports, imports, mappings, limits) and the global mappings may
+  // change (Server::Reload checks the accounts themselves are the same ones, and that there is
+  // no cluster). Users may move between accounts: their clients are closed and connect again
+  // into the new one.
+  changes.accounts = AccountsText(cur) != AccountsText(next);
   if (cur.authorization.no_auth_user != next.authorization.no_auth_user) {
     // Only dropping a no_auth_user together with its user is allowed.
     bool user_kept = false;
@@ -307,6 +318,21 @@ std::optional<std::string> Server::Reload(Options next) {
     tls = TlsContext::Create(next.tls, error);
     if (!tls) return error;
   }
+  if (changes.accounts) {
+    // Gannet's own limits: the accounts themselves are made once (the workers' match caches
+    // and the routes' interest are indexed by them), and with a cluster the routes' interest
+    // in imported streams is computed once.
+    if (!accounts_.SameAccounts(next)) {
+      return std::string(
+          "config reload not supported for accounts: accounts are added and removed at "
+          "startup only by gannet-server");
+    }
+    if (routes_) {
+      return std::string(
+          "config reload not supported for accounts: with a cluster, their exports, imports "
+          "and subject mappings are fixed at startup by gannet-server");
+    }
+  }
   auto config = std::make_shared<const ServerConfig>(std::move(next), server_id_);
   const Options& opts = config->options();
   // New connections take the new certificates; those up keep the context they started with.
@@ -332,6 +358,10 @@ std::optional<std::string> Server::Reload(Options next) {
       !Logger::Get().Configure(opts.log_file, opts.logtime, opts.debug, opts.trace)) {
     LOG_ERROR("Failed to open log file %s", opts.log_file.c_str());
   }
+
+  // The accounts' new tables, before the workers re-check their clients (their limits).
+  // Publishes see them from their next message: no client is closed for it.
+  if (changes.accounts) accounts_.Reload(opts, *reclaimer_);
 
   // Every worker takes the new generation over on its own thread and re-checks its clients.
   // Waited for, so the reload is complete (the clients the new configuration refuses are

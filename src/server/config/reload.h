@@ -29,6 +29,8 @@ struct ReloadChanges {
   bool pid_file = false;
   bool ports_file_dir = false;
   bool tls = false;  // tls {} configured before or after: the TLS context is made again
+  // The accounts' exports, imports, mappings or limits, or the global mappings, changed.
+  bool accounts = false;
 
   // cluster {}, as reload.go's clusterOption and routesOption: what the routes manager does.
   //

@@ -25,12 +25,16 @@ ServerConfig::ServerConfig(Options opts, const std::string& server_id)
 
 std::string ServerConfig::ClientInfo(uint64_t cid, const std::string& client_ip,
                                      std::string_view nonce, const TlsContext* tls,
-                                     std::string_view tail) const {
+                                     std::string_view tail, int64_t max_payload) const {
   std::string info = info_prefix_;
   if (tls) {
     info += tls->verify() ? ",\"tls_required\":true,\"tls_verify\":true" : ",\"tls_required\":true";
   }
-  info += info_limits_;
+  if (max_payload >= 0 && max_payload != options_.max_payload) {
+    info += ",\"max_payload\":" + std::to_string(max_payload);
+  } else {
+    info += info_limits_;
+  }
   info += ",\"client_id\":";
   info += std::to_string(cid);
   info += ",\"client_ip\":\"";

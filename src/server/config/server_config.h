@@ -32,8 +32,10 @@ class ServerConfig {
   // The INFO line for a new client (with its id and address, and the nonce NKEY users sign
   // when there is one; tls_required and tls_verify from the connection's TLS context),
   // CRLF-terminated. `tail`: JSON fields that follow (the cluster's: ",\"cluster\":...").
+  // `max_payload` >= 0: the client's own (its account's limit is lower), as the reference.
   std::string ClientInfo(uint64_t cid, const std::string& client_ip, std::string_view nonce = {},
-                         const TlsContext* tls = nullptr, std::string_view tail = {}) const;
+                         const TlsContext* tls = nullptr, std::string_view tail = {},
+                         int64_t max_payload = -1) const;
 
  private:
   const Options options_;

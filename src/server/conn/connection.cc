@@ -47,6 +47,8 @@ const char* CloseReasonText(CloseReason reason) {
       return "Maximum Message Payload Exceeded";
     case CloseReason::kMaxConnectionsExceeded:
       return "Maximum Connections Exceeded";
+    case CloseReason::kMaxAccountConnectionsExceeded:
+      return "Maximum Account Connections Exceeded";
     case CloseReason::kMaxControlLineExceeded:
       return "Maximum Control Line Exceeded";
     case CloseReason::kServerShutdown:

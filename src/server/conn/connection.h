@@ -49,6 +49,7 @@ enum class CloseReason {
   kBadClientProtocolVersion,
   kMaxPayloadExceeded,
   kMaxConnectionsExceeded,
+  kMaxAccountConnectionsExceeded,
   kMaxControlLineExceeded,
   kServerShutdown,
   kNoRespondersRequiresHeaders,
@@ -59,7 +60,8 @@ enum class CloseReason {
 const char* CloseReasonText(CloseReason reason);
 
 // The roles a connection can play (the reference's client kinds).
-enum class ConnectionKind : uint8_t { kClient, kRoute };
+// kInternal: the server's own client in the system account (events/internal_client.h).
+enum class ConnectionKind : uint8_t { kClient, kRoute, kInternal };
 
 class Connection : public Subscriber {
  public:
@@ -119,6 +121,7 @@ class Connection : public Subscriber {
   // ---- Owner thread: state ----
   ConnectionKind kind() const { return kind_; }
   bool is_route() const { return kind_ == ConnectionKind::kRoute; }
+  bool is_client() const { return kind_ == ConnectionKind::kClient; }
   Worker& worker() const { return worker_; }
   Server& server() const { return server_; }
   const std::string& ip() const { return ip_; }

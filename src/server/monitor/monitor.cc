@@ -334,6 +334,7 @@ bool Monitor::Start() {
 void Monitor::Stop() { http_.Stop(); }
 
 HttpResponse Monitor::Handle(const HttpRequest& r) {
+  std::lock_guard lock(mu_);
   std::string_view path = r.path;
   if (!base_path_.empty()) {
     if (path.substr(0, base_path_.size()) != base_path_) {
@@ -456,6 +457,7 @@ std::optional<Monitor::Json> Monitor::BuildVarz() {
   for (const auto& [path, n] : req_stats_) stats[path] = n;
   j["http_req_stats"] = std::move(stats);
   j["config_load_time"] = FormatRfc3339Nano(config->load_time());
+  if (const Account* sys = server_.accounts().system()) j["system_account"] = sys->name();
   return j;
 }
 
@@ -676,6 +678,7 @@ HttpResponse Monitor::Accountz(const HttpRequest& r) {
   Json j;
   j["server_id"] = server_.server_id();
   j["now"] = NowText();
+  if (const Account* sys = server_.accounts().system()) j["system_account"] = sys->name();
   if (std::string name = r.Param("acc"); !name.empty()) {
     Account* account = server_.accounts().Find(name);
     if (!account) return HttpResponse::Text(400, "Account " + name + " does not exist");
@@ -692,33 +695,63 @@ HttpResponse Monitor::Accountz(const HttpRequest& r) {
   return JsonResponse(r, j);
 }
 
-// One account as the reference's /accountz?acc= shows it (its system account's imports aside).
+// One account as the reference's /accountz?acc= shows it.
 Monitor::Json Monitor::AccountDetail(const Account& account, int64_t clients) {
   SublistStats s = account.sublist().Stats();
   Json d;
   d["account_name"] = account.name();
   d["update_time"] = FormatRfc3339Nano(account.created());
+  if (&account == server_.accounts().system()) d["is_system"] = true;
   d["expired"] = false;
   d["complete"] = true;
   d["jetstream_enabled"] = false;
   d["leafnode_connections"] = 0;
   d["client_connections"] = clients;
   d["subscriptions"] = s.subscriptions;
-  if (!account.exports().empty()) {
+  const Account* system = server_.accounts().system();
+  std::vector<AccountExport> exports_list = account.exports();
+  std::vector<AccountImport> imports_list = account.imports();
+  if (system && &account == system) {
+    // The system services every account imports (events/system_events.h), as the reference
+    // lists them.
+    for (const char* subject : {"$SYS.REQ.ACCOUNT.*.CONNZ", "$SYS.REQ.ACCOUNT.*.STATZ"}) {
+      AccountExport ex;
+      ex.service = true;
+      ex.subject = subject;
+      ex.response_type = ResponseType::kStreamed;
+      exports_list.push_back(std::move(ex));
+    }
+  } else if (system) {
+    for (const auto& [from, endpoint] : {std::pair{"$SYS.REQ.ACCOUNT.PING.CONNZ", "CONNZ"},
+                                         {"$SYS.REQ.SERVER.PING.CONNZ", "CONNZ"},
+                                         {"$SYS.REQ.ACCOUNT.PING.STATZ", "STATZ"}}) {
+      AccountImport im;
+      im.service = true;
+      im.account = system->name();
+      im.subject = "$SYS.REQ.ACCOUNT." + account.name() + "." + endpoint;
+      im.to = from;
+      imports_list.push_back(std::move(im));
+    }
+  }
+  if (!exports_list.empty()) {
     Json exports = Json::array();
-    for (const AccountExport& ex : account.exports()) {
+    for (const AccountExport& ex : exports_list) {
       Json e;
       e["subject"] = ex.subject;
       e["type"] = ex.service ? "service" : "stream";
       if (!ex.accounts.empty()) e["approved_accounts"] = ex.accounts;
-      if (ex.service) e["response_type"] = "Singleton";
+      if (ex.service) {
+        static const char* kTypes[] = {"Singleton", "Streamed", "Chunked"};
+        // (The reference does not show a configured response_threshold here.)
+        e["response_type"] = kTypes[static_cast<int>(ex.response_type)];
+      }
       exports.push_back(std::move(e));
     }
     d["exports"] = std::move(exports);
   }
-  if (!account.imports().empty()) {
+  if (!imports_list.empty()) {
     Json imports = Json::array();
-    for (const AccountImport& im : account.imports()) {
+    for (const AccountImport& im : imports_list) {
       Json i;
       if (im.service) {
         i["subject"] = im.to.empty() ? im.subject : im.to;

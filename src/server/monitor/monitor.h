@@ -11,8 +11,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -47,6 +49,27 @@ class Monitor {
   // The routing entry point (HTTP thread); public for tests.
   HttpResponse Handle(const HttpRequest& request);
 
+  // ---- Requests over the system account ($SYS.REQ.*, events/system_events.h), any thread ----
+  // The document of `endpoint` ("VARZ", "CONNZ", "SUBSZ", "ROUTEZ", "ACCOUNTZ", "HEALTHZ",
+  // "GATEWAYZ", "LEAFZ"; "INFO": one account's /accountz detail) for the reference's options
+  // (the request's JSON body); `account` (non-empty for $SYS.REQ.ACCOUNT.<acc>.*) restricts
+  // CONNZ and SUBSZ to it. The same builders as the HTTP endpoints.
+  struct ApiResult {
+    std::optional<Json> data;
+    int code = 0;  // on error: the HTTP status the endpoint answered with
+    std::string error;
+  };
+  ApiResult SystemRequest(std::string_view endpoint, const Json& options,
+                          const std::string& account);
+  // The reference's AccountStatz: each account's connections and traffic on this server,
+  // those of `accounts` (all if empty), leaving out those without connections unless
+  // `include_unused`. Null on a worker timeout.
+  std::optional<Json> AccountStatz(const std::vector<std::string>& accounts, bool include_unused);
+  // The reference's ServerStats ($SYS.SERVER.<id>.STATSZ's "statsz"); null on a worker
+  // timeout. `active_servers`: this one and the peers heard from; `active_accounts`: those
+  // with clients here.
+  std::optional<Json> BuildStatsz(int active_servers, int active_accounts);
+
  private:
   HttpResponse Varz(const HttpRequest& r);
   HttpResponse Connz(const HttpRequest& r);
@@ -71,6 +94,9 @@ class Monitor {
   Json BuildRoutez(const std::vector<RouteSnapshot>& routes, bool subs, bool subs_detail);
 
   Server& server_;
+  // HTTP requests and system account requests come on different threads: one at a time (the
+  // request counts and the CPU figure are shared).
+  std::mutex mu_;
   HttpServer http_;
   bool secure_ = false;    // https_port
   std::string base_path_;  // "" or "/x" (no trailing slash)
