@@ -7,7 +7,8 @@ Kubernetes OpenAPI specification, v1.22): the apiVersion serves the kind, every 
 its kind's schema with the schema's type, required fields are present; the objects agree with
 each other (selectors, the headless Service, volumes, named ports, routes to pods that exist,
 $(VAR) arguments from the container's environment, the Secret a variable comes from; a shared
-SQL store with more than one replica runs an FT group, probed where a standby answers); the
+SQL store with more than one replica runs an FT group, its pods started one by one, probed
+where a standby answers); the
 shipped SQL schema is tools/sql's; gannet-server accepts each rendered configuration (-t); and
 values the render cannot honour are refused. The committed deploy/k8s/*.yaml must equal the
 default rendering.
@@ -230,6 +231,9 @@ def check_streaming(docs, where):
         if not schema or schema["data"].get(f"{driver}.db.sql") != f.read():
             errors.append(f"{where}: the {driver} schema ConfigMap is not tools/sql's")
     ft = "--ft_group" in args
+    if spec.get("podManagementPolicy", "OrderedReady") != "OrderedReady":
+        errors.append(f"{where}: an FT group's servers must not start at once on an empty "
+                      "StoreLock table")
     if ft != (spec["replicas"] > 1):
         errors.append(f"{where}: {spec['replicas']} replicas, --ft_group {ft}")
     for probe in ("livenessProbe", "readinessProbe"):
@@ -298,7 +302,7 @@ def main():
     if len(caught) != 3:
         errors.append(f"the reference checks caught {caught}, expected 3 errors")
     # And the SQL store's: a DSN in no environment, a group without --ft_group, the probes of
-    # a single server, another driver's schema.
+    # a single server, pods started at once, another driver's schema.
     docs = [d for text in render.render(render.load_values(
         ["streaming.store=sql", "streaming.replicas=2"])).values()
         for d in yaml.safe_load_all(text)]
@@ -308,14 +312,15 @@ def main():
     i = c["args"].index("--ft_group")
     del c["args"][i:i + 2]
     c["livenessProbe"]["httpGet"]["path"] = "/streaming/serverz"
+    st["spec"]["podManagementPolicy"] = "Parallel"
     schema = next(d for d in docs if "postgres.db.sql" in d.get("data", {}))
     schema["data"] = {"postgres.db.sql": render.sql_schema("mysql")}
     check_references(docs, "self-check")
     check_streaming(docs, "self-check")
     caught = errors[before:]
     del errors[before:]
-    if len(caught) != 5:
-        errors.append(f"the SQL store checks caught {caught}, expected 5 errors")
+    if len(caught) != 6:
+        errors.append(f"the SQL store checks caught {caught}, expected 6 errors")
     # Values the render cannot honour: it stops with a message, renders nothing.
     for bad in (["streaming.replicas=2"], ["streaming.store=memory"],
                 ["streaming.store=sql", "streaming.sql.driver=sqlite"]):
