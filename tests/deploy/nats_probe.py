@@ -133,11 +133,29 @@ def in_own_namespaces(argv):
     if os.environ.get("GANNET_TEST_NAMESPACED") == "1":
         loopback_up()
         return True
-    env = dict(os.environ, GANNET_TEST_NAMESPACED="1")
+    prefix = _namespace_prefix()
+    if prefix:
+        os.execvpe(prefix[0], prefix + [sys.executable] + argv,
+                   dict(os.environ, GANNET_TEST_NAMESPACED="1"))
+    return False
+
+
+def run_in_own_namespaces(argv, env):
+    """As in_own_namespaces, but runs the script as a child (with env added) and returns its
+    exit status, for a test that keeps something running outside the namespaces; None when no
+    namespace can be made."""
+    prefix = _namespace_prefix()
+    if not prefix:
+        return None
+    return subprocess.run(prefix + [sys.executable] + argv,
+                          env=dict(os.environ, GANNET_TEST_NAMESPACED="1", **env)).returncode
+
+
+def _namespace_prefix():
     for prefix in (["unshare", "-r", "-n", "-m"], ["unshare", "-n", "-m"]):
         if subprocess.run(prefix + ["true"], capture_output=True).returncode == 0:
-            os.execvpe(prefix[0], prefix + [sys.executable] + argv, env)
-    return False
+            return prefix
+    return None
 
 
 def loopback_up():

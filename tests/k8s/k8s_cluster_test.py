@@ -8,13 +8,19 @@ the address Kubernetes would (-a, --cluster). Checks: the full mesh forms from t
 routes; a subscriber (gannet sub, all nodes' URLs) moves off a pod stopped as the kubelet stops
 it (the preStop hook's lame duck mode, then SIGTERM) and off a pod killed outright, and keeps
 receiving; the killed pod, restarted, rejoins the mesh; gannet-streaming, on its claim, answers
-through the mesh; the TLS rendering serves
-a client that verifies the Secret's certificate.
+through the mesh; the SQL store rendering with two replicas, on a PostgreSQL the test starts
+(outside the namespaces: as root it runs as nobody, whom the user namespace does not map) and
+the schema of its ConfigMap, its DSN from the Secret, its pods started one by one as the
+StatefulSet starts them (OrderedReady), runs one active server and one standby,
+and the standby takes over when the active is killed; the TLS rendering serves a client that
+verifies the Secret's certificate.
 
 usage: k8s_cluster_test.py GANNET_SERVER GANNET_STREAMING GANNET"""
 import json
 import os
+import pwd
 import queue
+import re
 import shutil
 import signal
 import socket
@@ -67,6 +73,64 @@ def http_json(url):
         return None
 
 
+def http_status(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status
+    except OSError:
+        return None
+
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
+class Postgres:
+    """A PostgreSQL server in a directory of its own, listening on a Unix socket only (the
+    test's network namespace reaches it through the file system), with an empty database
+    "gannet"; as root it runs as nobody (PostgreSQL refuses root)."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="gannet-k8s-pg-")
+        os.chmod(self.dir, 0o755)
+        self.user = None
+        if os.geteuid() == 0:
+            nobody = pwd.getpwnam("nobody")
+            self.user = (nobody.pw_uid, nobody.pw_gid)
+            os.chown(self.dir, *self.user)
+        self.proc = None
+        self.source = f"host={self.dir} port=5432 user=gannet dbname=gannet"
+
+    def _as_user(self):
+        if self.user:
+            os.setgid(self.user[1])
+            os.setuid(self.user[0])
+
+    def start(self):
+        data = os.path.join(self.dir, "data")
+        subprocess.run([f"{PG_BIN}/initdb", "-D", data, "-U", "gannet", "--auth=trust",
+                        "--no-sync", "-E", "UTF8", "--locale=C"], check=True,
+                       capture_output=True, preexec_fn=self._as_user)
+        self.log = open(os.path.join(self.dir, "log"), "w")
+        self.proc = subprocess.Popen(
+            [f"{PG_BIN}/postgres", "-D", data, "-k", self.dir, "-p", "5432", "-c",
+             "listen_addresses=", "-c", "fsync=off"],
+            stdout=self.log, stderr=self.log, preexec_fn=self._as_user)
+        admin = self.source.replace("dbname=gannet", "dbname=postgres")
+        wait_for("PostgreSQL", lambda: self.proc.poll() is not None or subprocess.run(
+            ["psql", "-d", admin, "-c", "SELECT 1"], capture_output=True).returncode == 0)
+        if self.proc.poll() is not None:
+            with open(os.path.join(self.dir, "log")) as f:
+                nats_probe.fail(f"PostgreSQL did not start: {f.read()[-2000:]}")
+        subprocess.run(["psql", "-d", admin, "-c", "CREATE DATABASE gannet"], check=True,
+                       capture_output=True)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # "fast" shutdown
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class Pod:
     """One pod of a StatefulSet: its container run as a process with its volumes as
     directories (mount path prefixes rewritten in the arguments and the ConfigMap's files)."""
@@ -75,6 +139,7 @@ class Pod:
         self.name, self.ip = name, ip
         self.dir = os.path.join(work, name)
         self.paths = {}
+        os.makedirs(self.dir, exist_ok=True)
         mounts = container.get("volumeMounts", [])
         for m in mounts:
             self.paths[m["mountPath"]] = os.path.join(self.dir, m["name"])
@@ -90,10 +155,18 @@ class Pod:
             for file_name, text in files.items():
                 with open(os.path.join(self.paths[m["mountPath"]], file_name), "w") as f:
                     f.write(text)
-        self.env = dict(os.environ)
+        self.container_env = {}
         for e in container.get("env", []):
-            field = e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
-            self.env[e["name"]] = name if field == "metadata.name" else e.get("value", "")
+            source = e.get("valueFrom", {})
+            if source.get("fieldRef", {}).get("fieldPath") == "metadata.name":
+                value = name
+            elif "secretKeyRef" in source:
+                ref = source["secretKeyRef"]
+                value = (secrets or {})[ref["name"]][ref["key"]]
+            else:
+                value = e.get("value", "")
+            self.container_env[e["name"]] = value
+        self.env = dict(os.environ, **self.container_env)
         self.binaries = binaries
         self.container = container
         self.proc = None
@@ -103,8 +176,14 @@ class Pod:
             text = text.replace(mount, local)
         return text
 
+    def expand(self, arg):
+        """As the kubelet: $(VAR) of the container's environment is replaced, others kept."""
+        return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+                      lambda m: self.container_env.get(m.group(1), m.group(0)), arg)
+
     def command(self, argv):
-        return [self.binaries.get(argv[0], argv[0])] + [self.local(a) for a in argv[1:]]
+        return ([self.binaries.get(argv[0], argv[0])] +
+                [self.local(self.expand(a)) for a in argv[1:]])
 
     def start(self, extra):
         argv = self.command(self.container["command"] + self.container.get("args", []))
@@ -194,10 +273,91 @@ def tls_ping(ip, port, ca_pem, hostname, proc):
 
 
 def main():
-    server, streaming, cli = sys.argv[1:4]
-    if not nats_probe.in_own_namespaces(sys.argv):
+    if os.environ.get("GANNET_TEST_NAMESPACED") == "1":
+        nats_probe.in_own_namespaces(sys.argv)  # brings the namespace's loopback up
+        return in_namespaces()
+    env = {}
+    database = None
+    try:
+        if os.path.exists(f"{PG_BIN}/postgres"):
+            database = Postgres()
+            database.start()
+            env["GANNET_K8S_SQL_SOURCE"] = database.source
+        else:
+            print(f"no PostgreSQL in {PG_BIN}: the SQL store rendering is not run")
+        rc = nats_probe.run_in_own_namespaces(sys.argv, env)
+    finally:
+        if database:
+            database.stop()
+    if rc is None:
         print("SKIP: no user, network and mount namespaces can be made here", file=sys.stderr)
         return nats_probe.SKIP
+    return rc
+
+
+def run_sql_streaming(work, binaries, nats_ip, nats_port, source, pods):
+    """The SQL store rendering, two replicas: the schema from its ConfigMap applied as
+    docs/DEPLOY.md says, the DSN in the Secret; one server is active, the other stands by and
+    takes over when the active is killed. Its pods are added to pods (to stop)."""
+    docs = render(["streaming.store=sql", "streaming.replicas=2"])
+    st = find(docs, "StatefulSet", "streaming")
+    if st["spec"].get("volumeClaimTemplates"):
+        nats_probe.fail("the SQL store's StatefulSet claims a volume")
+    schema = find(docs, "ConfigMap", "streaming")["data"]["postgres.db.sql"]
+    out = subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-q", "-d", source], input=schema,
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        nats_probe.fail(f"the ConfigMap's schema does not load: {out.stderr}")
+    container = st["spec"]["template"]["spec"]["containers"][0]
+    ref = next(e["valueFrom"]["secretKeyRef"] for e in container["env"]
+               if "secretKeyRef" in e.get("valueFrom", {}))
+    secrets = {ref["name"]: {ref["key"]: source}}
+    port = {p["name"]: p["containerPort"] for p in container["ports"]}["monitor"]
+    probe = container["livenessProbe"]["httpGet"]["path"]
+    ready = container["readinessProbe"]["httpGet"]["path"]
+    if st["spec"].get("podManagementPolicy", "OrderedReady") != "OrderedReady":
+        nats_probe.fail("the FT group's pods are not started one by one")
+    group = []
+    for i in range(st["spec"]["replicas"]):
+        pod = Pod(os.path.join(work, "sql"), f"{st['metadata']['name']}-{i}", f"127.0.0.{22 + i}",
+                  container, {}, {}, binaries, secrets=secrets)
+        pods.append(pod)
+        group.append(pod)
+        pod.start(["-a", pod.ip])
+        # OrderedReady: the StatefulSet starts the next pod once this one is ready (2xx).
+        wait_for(f"{pod.name} to be ready", lambda: 200 <= (http_status(
+            f"http://{pod.ip}:{port}{ready}") or 0) < 300 or pod.proc.poll() is not None)
+    cid = container["args"][container["args"].index("-cid") + 1]
+
+    def roles():
+        """The active pod and the standbys, once every running pod answers its probe."""
+        codes = {p: http_status(f"http://{p.ip}:{port}{probe}") for p in group
+                 if p.proc.poll() is None}
+        active = [p for p, c in codes.items() if c == 200]
+        standby = [p for p, c in codes.items() if c == 204]
+        if len(active) == 1 and len(active) + len(standby) == len(codes):
+            return active[0], standby
+        return None
+    active, standby = wait_for("one active SQL server and its standby", roles)
+    if len(standby) != len(group) - 1:
+        nats_probe.fail(f"{len(standby)} standbys of {len(group)} pods")
+    conn = nats_probe.wait_serving(nats_ip, nats_port)
+    conn.request(f"_STAN.discover.{cid}")
+    rows = subprocess.run(["psql", "-tA", "-d", source, "-c", "SELECT COUNT(*) FROM ServerInfo"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    if rows != "1":
+        nats_probe.fail(f"the active server wrote {rows} ServerInfo rows")
+    active.proc.kill()
+    active.proc.wait()
+    taken = wait_for("the standby to take over", lambda: (r := roles()) and r[0])
+    conn.request(f"_STAN.discover.{cid}")
+    conn.close()
+    print(f"SQL store: {active.name} active, {taken.name} standing by on {probe}; "
+          f"{active.name} killed, {taken.name} took over and answers")
+
+
+def in_namespaces():
+    server, streaming, cli = sys.argv[1:4]
     # The rendered lame duck duration (its minimum, 30s); a shorter grace period keeps it quick:
     # with one client, the server closes it after the grace period and exits.
     docs = render(["lameDuck.gracePeriod=1s"])
@@ -343,6 +503,11 @@ def main():
             nats_probe.fail("the file store is not on the claim")
         print(f"gannet-streaming answers through {third.name} ({len(reply)} bytes), "
               f"file store on its claim: {sorted(os.listdir(store))}")
+        spod.stop()  # the SQL store's servers have the same cluster id
+
+        source = os.environ.get("GANNET_K8S_SQL_SOURCE")
+        if source:
+            run_sql_streaming(work, binaries, third.ip, ports["client"], source, pods)
 
         # The TLS rendering (tls.secret): its Secret volume holds a key pair for the pod's DNS
         # name; a client verifying that name gets through the handshake.

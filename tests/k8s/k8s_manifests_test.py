@@ -1,12 +1,17 @@
 #!/usr/bin/python3
 """The Kubernetes manifests (deploy/k8s) are valid: every rendering (the defaults, TLS from a
-Secret with client verification, five nodes) is checked object by object against the Kubernetes
+Secret with client verification, five nodes, Streaming on a PostgreSQL or MySQL store, alone or
+as a fault-tolerance group) is checked object by object against the Kubernetes
 API's schema as Debian's python3-kubernetes carries it (its models are generated from the
 Kubernetes OpenAPI specification, v1.22): the apiVersion serves the kind, every field exists in
 its kind's schema with the schema's type, required fields are present; the objects agree with
-each other (selectors, the headless Service, volumes, named ports, routes to pods that exist);
-and gannet-server accepts each rendered configuration (-t). The committed deploy/k8s/*.yaml must equal the default
-rendering.
+each other (selectors, the headless Service, volumes, named ports, routes to pods that exist,
+$(VAR) arguments from the container's environment, the Secret a variable comes from; a shared
+SQL store with more than one replica runs an FT group, its pods started one by one, probed
+where a standby answers); the
+shipped SQL schema is tools/sql's; gannet-server accepts each rendered configuration (-t); and
+values the render cannot honour are refused. The committed deploy/k8s/*.yaml must equal the
+default rendering.
 
 usage: k8s_manifests_test.py GANNET_SERVER"""
 import os
@@ -129,7 +134,8 @@ def check_references(docs, where):
     """What the API server or the kubelet would refuse or trip on across objects: a selector
     that misses its pods, a serviceName with no headless Service, a volume mount with no volume,
     a ConfigMap or a named port that does not exist, a route to a pod the StatefulSet does not
-    make."""
+    make; an argument's $(VAR) that the container's environment does not define (the kubelet
+    would pass it as is), a variable from a Secret with no name or key."""
     by_kind = {}
     for d in docs:
         by_kind.setdefault(d["kind"], []).append(d)
@@ -161,6 +167,15 @@ def check_references(docs, where):
                 port = c.get(probe, {}).get("httpGet", {}).get("port")
                 if isinstance(port, str) and port not in ports:
                     errors.append(f"{where}: {name}'s {probe} names no port {port}")
+            env = {e["name"]: e for e in c.get("env", [])}
+            for arg in c.get("command", []) + c.get("args", []):
+                for var in re.findall(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", arg):
+                    if var not in env:
+                        errors.append(f"{where}: {name}/{c['name']}'s $({var}) is not in its env")
+            for e in env.values():
+                ref = e.get("valueFrom", {}).get("secretKeyRef")
+                if ref is not None and not (ref.get("name") and ref.get("key")):
+                    errors.append(f"{where}: {name}'s {e['name']} names no Secret key")
         # Every route names a pod this StatefulSet makes, through its headless Service.
         for cm in config_maps.values():
             conf = cm["data"].get("gannet-server.conf", "")
@@ -185,6 +200,49 @@ def check_references(docs, where):
             errors.append(f"{where}: PodDisruptionBudget {pdb['metadata']['name']} selects no pod")
 
 
+def check_streaming(docs, where):
+    """The Streaming StatefulSet keeps its store as its values say: the file store on a claim,
+    alone; the SQL store in the database, its DSN from the Secret and its schema tools/sql's,
+    more than one replica sharing it as an FT group, probed where a standby answers."""
+    st = next((d for d in docs if d["kind"] == "StatefulSet" and
+               d["metadata"]["labels"]["app.kubernetes.io/component"] == "streaming"), None)
+    if st is None:
+        return
+    spec = st["spec"]
+    c = spec["template"]["spec"]["containers"][0]
+    args = c["args"]
+    store = args[args.index("-st") + 1]
+    claims = spec.get("volumeClaimTemplates", [])
+    if store == "FILE":
+        if not claims or spec["replicas"] != 1:
+            errors.append(f"{where}: the file store needs its claim and one replica")
+        return
+    if store != "SQL" or claims:
+        return errors.append(f"{where}: store {store} with claims {claims}")
+    driver = args[args.index("--sql_driver") + 1]
+    source = args[args.index("--sql_source") + 1]
+    env = {e["name"]: e for e in c.get("env", [])}
+    var = source[2:-1] if source.startswith("$(") else None
+    if var not in env or "secretKeyRef" not in env[var].get("valueFrom", {}):
+        errors.append(f"{where}: --sql_source {source} is not taken from a Secret")
+    schema = next((d for d in docs if d["kind"] == "ConfigMap" and
+                   d["metadata"]["labels"]["app.kubernetes.io/component"] == "streaming"), None)
+    with open(os.path.join(ROOT, "tools", "sql", f"{driver}.db.sql")) as f:
+        if not schema or schema["data"].get(f"{driver}.db.sql") != f.read():
+            errors.append(f"{where}: the {driver} schema ConfigMap is not tools/sql's")
+    ft = "--ft_group" in args
+    if spec.get("podManagementPolicy", "OrderedReady") != "OrderedReady":
+        errors.append(f"{where}: an FT group's servers must not start at once on an empty "
+                      "StoreLock table")
+    if ft != (spec["replicas"] > 1):
+        errors.append(f"{where}: {spec['replicas']} replicas, --ft_group {ft}")
+    for probe in ("livenessProbe", "readinessProbe"):
+        path = c[probe]["httpGet"]["path"]
+        # A standby answers 503 on /streaming/serverz, 204 on isFTActive.
+        if spec["replicas"] > 1 and path != "/streaming/isFTActive":
+            errors.append(f"{where}: a standby would fail its {probe} on {path}")
+
+
 def main():
     server = sys.argv[1]
     variants = {
@@ -193,16 +251,22 @@ def main():
         "five-nodes": ["replicas=5", "name=mesh", "namespace=messaging",
                        "streaming.storageClassName=fast", "resources.limits.memory=512Mi"],
         "no-streaming": ["streaming.enabled=false"],
+        "sql": ["streaming.store=sql"],
+        "sql-mysql-ft": ["streaming.store=sql", "streaming.sql.driver=mysql",
+                         "streaming.replicas=3", "streaming.sql.secret=stan-db",
+                         "streaming.sql.secretKey=dsn", "streaming.sql.ftGroup=stan"],
     }
     kinds = set()
     for name, overrides in variants.items():
         files = render.render(render.load_values(overrides))
-        check_references([d for text in files.values() for d in yaml.safe_load_all(text)], name)
+        docs = [d for text in files.values() for d in yaml.safe_load_all(text)]
+        check_references(docs, name)
+        check_streaming(docs, name)
         for file_name, text in files.items():
             for doc in yaml.safe_load_all(text):
                 kinds.add(doc["kind"])
                 validate(doc, f"{name}/{file_name}")
-                if doc["kind"] == "ConfigMap":
+                if "gannet-server.conf" in doc.get("data", {}):
                     check_config(server, doc["data"]["gannet-server.conf"], f"{name}/{file_name}")
         if name == "defaults":
             for file_name, text in files.items():
@@ -237,6 +301,35 @@ def main():
     del errors[before:]
     if len(caught) != 3:
         errors.append(f"the reference checks caught {caught}, expected 3 errors")
+    # And the SQL store's: a DSN in no environment, a group without --ft_group, the probes of
+    # a single server, pods started at once, another driver's schema.
+    docs = [d for text in render.render(render.load_values(
+        ["streaming.store=sql", "streaming.replicas=2"])).values()
+        for d in yaml.safe_load_all(text)]
+    st = next(d for d in docs if d["kind"] == "StatefulSet" and d["spec"]["replicas"] == 2)
+    c = st["spec"]["template"]["spec"]["containers"][0]
+    del c["env"]
+    i = c["args"].index("--ft_group")
+    del c["args"][i:i + 2]
+    c["livenessProbe"]["httpGet"]["path"] = "/streaming/serverz"
+    st["spec"]["podManagementPolicy"] = "Parallel"
+    schema = next(d for d in docs if "postgres.db.sql" in d.get("data", {}))
+    schema["data"] = {"postgres.db.sql": render.sql_schema("mysql")}
+    check_references(docs, "self-check")
+    check_streaming(docs, "self-check")
+    caught = errors[before:]
+    del errors[before:]
+    if len(caught) != 6:
+        errors.append(f"the SQL store checks caught {caught}, expected 6 errors")
+    # Values the render cannot honour: it stops with a message, renders nothing.
+    for bad in (["streaming.replicas=2"], ["streaming.store=memory"],
+                ["streaming.store=sql", "streaming.sql.driver=sqlite"]):
+        try:
+            render.render(render.load_values(bad))
+            errors.append(f"render accepted {bad}")
+        except SystemExit as e:
+            if not str(e).startswith("streaming."):
+                errors.append(f"render refused {bad} with {e}")
     for e in errors:
         print("FAIL:", e, file=sys.stderr)
     print(f"{len(variants)} renderings of {sorted(kinds)} checked")
