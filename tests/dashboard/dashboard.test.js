@@ -101,9 +101,12 @@ async function main() {
     const pub = await natsClient(port);
     const remotePub = await natsClient(port2);
     clients.push(sub, pub, remotePub);
-    // The first node's subscription reaches the second before its publisher starts.
-    await waitFor(async () => JSON.parse((await get(httpPort2, "/routez")).body)
-                                  .routes[0].subscriptions === 1, "the interest to cross the route");
+    // The first node's subscription reaches the second before its publisher starts. (The
+    // route also carries the system account's subscriptions: look for this one by name.)
+    const routeSubs = async (p) =>
+      JSON.parse((await get(p, "/routez?subs=1")).body).routes[0].subscriptions_list || [];
+    await waitFor(async () => (await routeSubs(httpPort2)).includes("dash.>"),
+                  "the interest to cross the route");
     const payload = "x".repeat(100);
     const publish = (conn, subject) => setInterval(() => {
       let batch = "";
@@ -145,7 +148,9 @@ async function main() {
     for (const p of state.points) assert.ok(p >= 4, "each chart has its points: " + state.points);
     const last = (series) => series[series.length - 1];
     assert.equal(last(state.data.connections[0]), 2, "two NATS clients connected");
-    assert.equal(last(state.data.subscriptions[0]), 1, "one subscription");
+    // What /varz says (the client's subscription, the system account's, the peer's interest).
+    const varzSubs = JSON.parse((await get(httpPort, "/varz")).body).subscriptions;
+    assert.equal(last(state.data.subscriptions[0]), varzSubs, "the subscriptions /varz counts");
     assert.equal(last(state.data.slow_consumers[0]), 0);
     const inRates = state.data.msgs[0].slice(1);
     const outRates = state.data.msgs[1].slice(1);
@@ -166,7 +171,10 @@ async function main() {
     assert.equal(cluster.state.routes.length, 1);
     const route = cluster.state.routes[0];
     assert.equal(route.remote_id, peerId);
-    assert.equal(route.subscriptions, 0, "the peer has no subscribers");
+    // The peer's clients subscribe to nothing: only its system account's interest is there.
+    const peerSubs = await routeSubs(httpPort);
+    assert.equal(route.subscriptions, peerSubs.length, "the route's subscriptions as /routez");
+    assert.ok(!peerSubs.some((s) => s.startsWith("dash.")), "no dash.* interest from the peer");
     assert.ok(route.rates.in_msgs > 100, "msgs/s in over the route: " + route.rates.in_msgs);
     assert.ok(route.rates.in_bytes > 10000, "bytes/s in over the route: " + route.rates.in_bytes);
     assert.equal(cluster.summary, "cluster c - 2 nodes - 1 routes");
