@@ -4,12 +4,16 @@
 // started by the first test that needs it; each store starts from empty tables.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
+#include <optional>
+#include <thread>
 
 #include "sql_servers.h"
 #include "store_conformance.h"
 #include "streaming/proto/protocol.pb.h"
 #include "streaming/proto/records.pb.h"
+#include "streaming/store/exclusive_lock.h"
 #include "streaming/store/factory.h"
 #include "streaming/store/records.h"
 
@@ -467,6 +471,38 @@ TEST_P(SqlStore, FlushFailsOnceTheLockIsAnotherServers) {
   EXPECT_NE(flushed.message().find("store lock is held by another server"), std::string::npos)
       << flushed.message();
   EXPECT_EQ(QueryInt(server(), "SELECT COUNT(*) FROM Messages"), 1);
+}
+
+// Two servers of an FT group starting at the same moment on an empty StoreLock table: exactly
+// one owns the lock. (The table has no key, as the reference's: only the lock transaction
+// keeps both from inserting a row; on PostgreSQL SELECT ... FOR UPDATE alone let both in.)
+TEST_P(SqlStore, TwoServersStartingAtOnceTakeTheLockOnce) {
+  StoreOptions o;
+  o.type = "SQL";
+  o.sql.driver = server().driver_name();
+  o.sql.source = server().Source();
+  for (int round = 0; round < 10; ++round) {
+    ASSERT_EQ(server().Truncate(), "");
+    auto a = CreateExclusiveLock(o);
+    auto b = CreateExclusiveLock(o);
+    ASSERT_TRUE(a.ok()) << a.status().message();
+    ASSERT_TRUE(b.ok()) << b.status().message();
+    std::atomic<int> arrived{0};
+    std::optional<Result<bool>> ra, rb;
+    auto attempt = [&arrived](ExclusiveLock& lock, std::optional<Result<bool>>& out) {
+      arrived.fetch_add(1);
+      while (arrived.load() < 2) std::this_thread::yield();  // both start together
+      out.emplace(lock.TryLock(false));
+    };
+    std::thread ta(attempt, std::ref(**a), std::ref(ra));
+    std::thread tb(attempt, std::ref(**b), std::ref(rb));
+    ta.join();
+    tb.join();
+    // The loser sees the winner's row, or (MariaDB) has its insert rolled back as a deadlock.
+    int owners = (ra->ok() && **ra ? 1 : 0) + (rb->ok() && **rb ? 1 : 0);
+    EXPECT_EQ(owners, 1) << "round " << round;
+    EXPECT_EQ(QueryInt(server(), "SELECT COUNT(*) FROM StoreLock"), 1) << "round " << round;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Sql, SqlStore, ::testing::Values("postgres", "mysql"), DriverName);

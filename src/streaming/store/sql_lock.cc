@@ -84,6 +84,16 @@ class SqlLock final : public ExclusiveLock {
   // One transaction on the row: take it if free, ours, or stale with the peer silent.
   Result<bool> Attempt(bool peer_silent) {
     if (Status s = conn_->Run("BEGIN"); !s) return s;
+    // The table has no key (the reference's schema): on an empty table SELECT ... FOR UPDATE
+    // locks no row, and two servers starting at once would both insert one and both own the
+    // lock. PostgreSQL: a table lock that conflicts with itself serializes the attempts.
+    // (MariaDB's next-key locks make the second insert a deadlock, rolled back and retried.)
+    if (driver_ == sql::Driver::kPostgres) {
+      if (Status s = conn_->Run("LOCK TABLE StoreLock IN SHARE ROW EXCLUSIVE MODE"); !s) {
+        if (!conn_->Broken()) conn_->Run("ROLLBACK");
+        return s;
+      }
+    }
     Result<bool> out = Once(peer_silent);
     if (out.ok()) {
       if (Status s = conn_->Run("COMMIT"); !s) return s;
