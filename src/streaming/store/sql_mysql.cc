@@ -145,7 +145,8 @@ class MysqlConnection final : public Connection {
   bool Broken() const override { return broken_ || !conn_; }
 
   Status Reconnect() override {
-    for (auto& [name, s] : statements_) s.stmt = nullptr;  // gone with the old connection
+    // Connect() closes the old statements first (client memory that mysql_close does not free;
+    // over a dead connection the close frees it without a reply), then the old connection.
     if (Status s = Connect(); !s) return s;
     for (auto& [name, s] : statements_) {
       auto st = PrepareOnServer(s.sql);
