@@ -132,7 +132,7 @@ bool Server::Start() {
       LOG_FATAL("TLS configuration error: %s", error.c_str());
       return false;
     }
-    tls_.store(std::move(tls));
+    tls_.Store(std::move(tls));
   }
   if (options_.https_port != 0) {
     // As the reference's StartMonitoring.
@@ -289,7 +289,7 @@ int Server::monitor_port() const { return monitor_ ? monitor_->port() : 0; }
 
 void Server::SetTlsContext(std::shared_ptr<const TlsContext> next) {
   if (monitor_) monitor_->SetTlsContext(next);
-  tls_.store(std::move(next));
+  tls_.Store(std::move(next));
 }
 
 void Server::RecordClosed(ConnSnapshot closed) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "auth/auth_pool.h"
+#include "base/shared_snapshot.h"
 #include "core/reclaimer.h"
 #include "server/account.h"
 #include "server/config/options.h"
@@ -98,7 +99,7 @@ class Server {
 
   // ---- TLS (the reload hook) ----
   // The context new client connections take (null without TLS). Any thread.
-  std::shared_ptr<const TlsContext> tls_context() const { return tls_.load(); }
+  std::shared_ptr<const TlsContext> tls_context() const { return tls_.Load(); }
   // Replaces it, e.g. with certificates reloaded on SIGHUP (TlsContext::Create from the new
   // options' tls {}): connections made from now on use `next`; those already up keep theirs
   // and are not disturbed. Any thread. HTTPS monitoring takes it too, for new connections.
@@ -148,7 +149,7 @@ class Server {
   std::mutex reload_mu_;  // one reload at a time
   AuthPool auth_pool_;
   Accounts accounts_;  // each with its subject index
-  std::atomic<std::shared_ptr<const TlsContext>> tls_;
+  SharedSnapshot<const TlsContext> tls_;
   PendingBudget pending_budget_;
   std::unique_ptr<Reclaimer> reclaimer_;
   std::vector<std::unique_ptr<Worker>> workers_;

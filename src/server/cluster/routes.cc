@@ -98,7 +98,7 @@ Routes::Routes(Server& server, const Options& options)
   base_info_.import_permissions = config_.import_permissions;
   base_info_.export_permissions = config_.export_permissions;
   base_info_.lnoc = true;
-  SetCurrentPermissions(CompilePermissions(config_));
+  permissions_.Store(CompilePermissions(config_));
   configured_ = config_.routes;
   username_ = config_.username;
   password_ = config_.password;
@@ -139,7 +139,7 @@ bool Routes::IsConfigured(const RouteUrl& url) const {
 
 void Routes::Reload(const ClusterConfig& next, const std::vector<RouteUrl>& added,
                     const std::vector<RouteUrl>& removed) {
-  SetCurrentPermissions(CompilePermissions(next));
+  permissions_.Store(CompilePermissions(next));
   std::vector<std::pair<Worker*, uint64_t>> all;
   {
     std::lock_guard lock(mu_);
@@ -537,12 +537,12 @@ void Routes::DialLoop() {
 // ---- Interest ----
 
 bool Routes::CanImport(std::string_view subject) const {
-  auto perms = CurrentPermissions();
+  auto perms = permissions_.Load();
   return !perms || perms->PublishAllowed(subject);
 }
 
 bool Routes::CanExport(std::string_view subject, std::string_view queue) const {
-  auto perms = CurrentPermissions();
+  auto perms = permissions_.Load();
   return !perms || perms->SubscribeAllowed(subject, queue);
 }
 

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "auth/permissions.h"
+#include "base/shared_snapshot.h"
 #include "server/account.h"
 #include "server/cluster/route.h"
 #include "server/cluster/route_info.h"
@@ -162,19 +163,7 @@ class Routes {
   RouteInfo base_info_;  // what every INFO we send carries
   // The cluster permissions as the reference applies them to a route: import as publish,
   // export as subscribe (route.go setRoutePermissions). Null: none. Replaced on reload.
-  // Read on interest changes only, never per message: a plain mutex (libstdc++ 12's
-  // std::atomic<std::shared_ptr> hides its lock from ThreadSanitizer, which then reports the
-  // reload's store against every load).
-  std::shared_ptr<const auth::CompiledPermissions> CurrentPermissions() const {
-    std::lock_guard lock(permissions_mu_);
-    return permissions_;
-  }
-  void SetCurrentPermissions(std::shared_ptr<const auth::CompiledPermissions> next) {
-    std::lock_guard lock(permissions_mu_);
-    permissions_ = std::move(next);
-  }
-  mutable std::mutex permissions_mu_;
-  std::shared_ptr<const auth::CompiledPermissions> permissions_;
+  SharedSnapshot<const auth::CompiledPermissions> permissions_;
 
   mutable std::mutex mu_;
   std::vector<RouteUrl> configured_;  // the explicit routes (reloadable)

@@ -351,7 +351,7 @@ void HttpServer::Accept() {
     Conn& c = conns_[fd];
     c.fd = fd;
     c.last_active_ms = NowMs();
-    if (auto tls = tls_.load()) {
+    if (auto tls = tls_.Load()) {
       c.ssl = tls->NewServerSsl(fd, /*verify_clients=*/false);
       if (!c.ssl) {
         conns_.erase(fd);

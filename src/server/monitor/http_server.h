@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/shared_snapshot.h"
+
 struct ssl_st;  // OpenSSL's SSL
 
 namespace gannet {
@@ -70,7 +72,7 @@ class HttpServer {
   int port() const { return port_; }
   // HTTPS: connections accepted from now on speak TLS with this context (no client
   // certificates asked for). Any thread.
-  void SetTls(std::shared_ptr<const TlsContext> tls) { tls_.store(std::move(tls)); }
+  void SetTls(std::shared_ptr<const TlsContext> tls) { tls_.Store(std::move(tls)); }
 
   // Exposed for tests: percent-decoding ('+' as space when `plus_is_space`).
   static bool PercentDecode(std::string_view in, std::string& out, bool plus_is_space);
@@ -112,7 +114,7 @@ class HttpServer {
   std::atomic<bool> stopping_{false};
   std::thread thread_;
   std::unordered_map<int, Conn> conns_;
-  std::atomic<std::shared_ptr<const TlsContext>> tls_;
+  SharedSnapshot<const TlsContext> tls_;
 };
 
 }  // namespace gannet
