@@ -6,8 +6,10 @@
 
 namespace gannet::streaming::store::sql {
 
+#ifndef GANNET_NO_SQL_DRIVERS
 Result<std::unique_ptr<Connection>> OpenPostgres(const std::string& source);
 Result<std::unique_ptr<Connection>> OpenMysql(const std::string& source);
+#endif
 
 int64_t Rows::Int(size_t row, size_t col) const {
   std::string_view v = Bytes(row, col);
@@ -26,7 +28,16 @@ int64_t Rows::Int(size_t row, size_t col) const {
 }
 
 Result<std::unique_ptr<Connection>> Connection::Open(Driver driver, const std::string& source) {
+#ifdef GANNET_NO_SQL_DRIVERS
+  (void)driver;
+  (void)source;
+  return Status(Code::kNotSupported,
+                "this gannet-streaming was linked statically, without the SQL drivers (Debian "
+                "ships no static GSSAPI and LDAP libraries for libpq): use the dynamically "
+                "linked build for -st SQL");
+#else
   return driver == Driver::kPostgres ? OpenPostgres(source) : OpenMysql(source);
+#endif
 }
 
 }  // namespace gannet::streaming::store::sql
