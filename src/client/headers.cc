@@ -109,6 +109,7 @@ bool Headers::Parse(std::string_view block, Headers& out) {
       return false;
     }
     out.status_ = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
+    if (out.status_ == 0) return false;  // "000": 0 means "no status" here, so not a status
     if (sp != std::string_view::npos) out.description_ = Trim(rest.substr(sp + 1));
   }
   std::string_view body = block.substr(eol + 2);

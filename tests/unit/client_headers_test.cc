@@ -66,6 +66,8 @@ TEST(ClientHeaders, ParseRejectsMalformed) {
   EXPECT_FALSE(Headers::Parse("NATS/1.0\r\nNoColon\r\n\r\n", h));
   EXPECT_FALSE(Headers::Parse("NATS/1.0\r\nK: v\r\n", h));  // no blank line
   EXPECT_FALSE(Headers::Parse("NATS/1.0 5x3\r\n\r\n", h));
+  // "000" would read as "no status" and lose its description (found by client_fuzz).
+  EXPECT_FALSE(Headers::Parse("NATS/1.0000 408\r\n\r\n", h));
   EXPECT_FALSE(Headers::Parse("NATS/1.0\r\n: v\r\n\r\n", h));
   EXPECT_FALSE(Headers::Parse("NATS/1.0\r\n  : v\r\n\r\n", h));  // empty once trimmed
 }
