@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <random>
 
 #include "auth/nkey.h"
@@ -169,7 +170,7 @@ void Routes::Reload(const ClusterConfig& next, const std::vector<RouteUrl>& adde
     }
   }
   for (const RouteUrl& url : added) {
-    Schedule(DialJob{url, true, true, 0, std::chrono::steady_clock::now()});
+    Schedule(DialJob{url, true, true, 0, std::chrono::steady_clock::now(), {}});
   }
   // The peers learn our new permissions from a new INFO (route.go updateRemoteRoutePerms).
   SendToRoutes(InfoLine());
@@ -243,7 +244,7 @@ bool Routes::Start() {
            JoinHostPort(config_.host.empty() ? "0.0.0.0" : config_.host, listener_.port()).c_str());
   dialer_ = std::thread([this] { DialLoop(); });
   for (const RouteUrl& url : config_.routes) {
-    Schedule(DialJob{url, true, true, 0, std::chrono::steady_clock::now()});
+    Schedule(DialJob{url, true, true, 0, std::chrono::steady_clock::now(), {}});
   }
   return true;
 }
@@ -328,6 +329,7 @@ bool Routes::Register(Route& route, bool& gossip) {
 
 void Routes::Unregister(Route& route, bool reconnect) {
   bool connected_otherwise = false;
+  std::optional<std::pair<RouteUrl, bool>> redial;  // a dropped duplicate's URL, if any
   {
     std::lock_guard lock(mu_);
     auto it = std::find(routes_.begin(), routes_.end(), &route);
@@ -336,6 +338,10 @@ void Routes::Unregister(Route& route, bool reconnect) {
       auto r = remotes_.find(route.remote_id());
       if (r != remotes_.end() && r->second == &route) {
         remotes_.erase(r);
+        if (auto d = redial_.find(route.remote_id()); d != redial_.end()) {
+          redial = std::move(d->second);
+          redial_.erase(d);
+        }
         if (!config_.no_advertise) {
           for (const std::string& url : route.remote_client_urls()) {
             if (--client_url_refs_[url] <= 0) client_url_refs_.erase(url);
@@ -346,21 +352,33 @@ void Routes::Unregister(Route& route, bool reconnect) {
     }
     connected_otherwise = !route.remote_id().empty() && remotes_.count(route.remote_id()) > 0;
   }
-  if (!reconnect || !route.did_solicit()) return;
+  if (!reconnect) return;
+  if (route.did_solicit()) {
+    redial.emplace(*route.dialed(), route.is_explicit());
+  } else if (!redial) {
+    return;  // the peer dialed it: the peer dials again
+  }
   if (connected_otherwise) {
     LOG_DEBUG("Not attempting reconnect for solicited route, already connected to \"%s\"",
               route.remote_id().c_str());
     return;
   }
+  const RouteUrl& url = redial->first;
+  bool explicit_route = redial->second;
   // A configured route is dialed again forever; a gossiped one `connect_retries` times.
-  if (route.is_explicit() && !IsConfigured(*route.dialed())) return;
-  LOG_DEBUG("Attempting reconnect for solicited route \"%s\"", route.dialed()->text.c_str());
+  if (explicit_route && !IsConfigured(url)) return;
+  LOG_DEBUG("Attempting reconnect for solicited route \"%s\"", url.text.c_str());
   std::uniform_int_distribution<int> jitter(0, 99);
   static thread_local std::mt19937 rng(std::random_device{}());
   auto delay = std::chrono::milliseconds(jitter(rng));
-  if (route.is_explicit()) delay += kRouteReconnectDelay;
-  Schedule(DialJob{*route.dialed(), route.is_explicit(), false, 0,
-                   std::chrono::steady_clock::now() + delay});
+  if (explicit_route) delay += kRouteReconnectDelay;
+  // Two servers that dialed each other at once may each keep the route it dialed and drop the
+  // other's, losing both (route.go addRoute); redialing after the same delay repeats that while
+  // a handshake takes longer than the jitter (a loaded or sanitized build). The server with the
+  // greater id waits a second more, and skips its dial if the other's route is up by then.
+  if (server_id_ > route.remote_id()) delay += kRouteReconnectDelay;
+  Schedule(DialJob{url, explicit_route, false, 0, std::chrono::steady_clock::now() + delay,
+                   route.remote_id()});
 }
 
 void Routes::UpgradeExisting(const std::string& remote_id, const RouteUrl& url,
@@ -368,6 +386,7 @@ void Routes::UpgradeExisting(const std::string& remote_id, const RouteUrl& url,
   std::lock_guard lock(mu_);
   auto it = remotes_.find(remote_id);
   if (it == remotes_.end()) return;
+  redial_.try_emplace(remote_id, url, explicit_route);
   Worker& worker = it->second->worker();
   worker.PostToConnection(it->second->id(), [url, explicit_route](Connection& c) {
     if (c.is_route()) static_cast<Route&>(c).UpgradeToSolicited(url, explicit_route);
@@ -419,7 +438,7 @@ void Routes::ImplicitRoute(const RouteInfo& info) {
     url->user = username_;
     url->password = password_;
   }
-  Schedule(DialJob{*url, false, true, 0, std::chrono::steady_clock::now()});
+  Schedule(DialJob{*url, false, true, 0, std::chrono::steady_clock::now(), {}});
 }
 
 // ---- Dialing ----
@@ -494,6 +513,15 @@ void Routes::DialLoop() {
     lock.unlock();
     // A configured route removed by a reload is not dialed any more.
     bool wanted = !job.explicit_route || IsConfigured(job.url);
+    if (wanted && !job.remote_id.empty()) {
+      // A redial whose server dialed us meanwhile: that route stands for this one, and this URL
+      // is dialed again when it closes.
+      std::lock_guard registry(mu_);
+      if (remotes_.count(job.remote_id) > 0) {
+        redial_.try_emplace(job.remote_id, job.url, job.explicit_route);
+        wanted = false;
+      }
+    }
     // Gossip may name a peer we are connected to by now.
     std::string error;
     int fd = wanted ? Dial(job, error) : -1;

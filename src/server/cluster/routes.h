@@ -135,6 +135,7 @@ class Routes {
     bool first_connect = true;
     int attempts = 0;
     std::chrono::steady_clock::time_point due;
+    std::string remote_id;  // the server last reached at `url`, when this is a redial
   };
   struct AccountInterest {
     std::mutex mu;
@@ -172,6 +173,11 @@ class Routes {
   std::string name_;
   bool dynamic_name_ = false;
   std::unordered_map<std::string, Route*> remotes_;  // by remote server id
+  // The URL a dropped duplicate had dialed, by remote server id: when both servers dial each
+  // other and each keeps the other's connection, both drop their own, and the route that stays
+  // must be dialed again when it closes (route.go addRoute's `retry`). Kept here under mu_, not
+  // only on the route (posted to its worker), so that a close racing the post still redials.
+  std::unordered_map<std::string, std::pair<RouteUrl, bool>> redial_;
   std::vector<Route*> routes_;                       // registered, in registration order
   std::unordered_map<std::string, int> client_url_refs_;
   std::shared_ptr<const std::vector<std::string>> client_urls_;
