@@ -95,7 +95,7 @@ image: static
 SOURCES := $(shell find src include tools examples tests bench fuzz -name '*.cc' -o -name '*.h' 2>/dev/null)
 lint: build
 	clang-format --dry-run -Werror $(SOURCES)
-	@out=$$(for f in $$(find src -name '*.cc'); do clang-tidy -p build/release --quiet $$f 2>/dev/null; done | grep -E 'warning:|error:' || true); \
+	@out=$$(find src -name '*.cc' | xargs -P$(JOBS) -n4 clang-tidy -p build/release --quiet 2>/dev/null | grep -E 'warning:|error:' || true); \
 	if [ -n "$$out" ]; then echo "$$out"; exit 1; else echo "clang-tidy: clean"; fi
 
 format:
