@@ -227,11 +227,15 @@ struct SubStats {
   int64_t last_seq = -1;
   std::atomic<int64_t> out_of_order{0};  // duplicates or reordering
   std::atomic<int64_t> bad_size{0};
+  // When to read the clock (the same rule as `gannet bench`): at the first message, every 64th,
+  // this subscription's last (`expected`, 0 in a queue group) and the run's last.
+  int64_t expected = 0;
+  std::atomic<int64_t>* total = nullptr;
+  int64_t total_expected = 0;
 };
 
 void OnMsg(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   auto* st = static_cast<SubStats*>(closure);
-  int64_t now = NowNs();
   int len = natsMsg_GetDataLength(msg);
   if (len != st->size) {
     st->bad_size.fetch_add(1, std::memory_order_relaxed);
@@ -241,10 +245,13 @@ void OnMsg(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
     if (seq <= st->last_seq) st->out_of_order.fetch_add(1, std::memory_order_relaxed);
     st->last_seq = seq;
   }
-  if (st->count.load(std::memory_order_relaxed) == 0) {
-    st->first_ns.store(now, std::memory_order_relaxed);
+  int64_t n = st->count.load(std::memory_order_relaxed) + 1;
+  int64_t t = st->total->fetch_add(1, std::memory_order_relaxed) + 1;
+  if (n == 1 || (n & 63) == 0 || n == st->expected || t == st->total_expected) {
+    int64_t now = NowNs();
+    if (n == 1) st->first_ns.store(now, std::memory_order_relaxed);
+    st->last_ns.store(now, std::memory_order_relaxed);
   }
-  st->last_ns.store(now, std::memory_order_relaxed);
   st->count.fetch_add(1, std::memory_order_release);
   natsMsg_Destroy(msg);
 }
@@ -276,10 +283,14 @@ bool RunThroughput(const Config& cfg, Result* r) {
 
   std::vector<Conn> sub_conns(nsubs);
   std::vector<std::unique_ptr<SubStats>> stats;
+  std::atomic<int64_t> total_received{0};
   for (int i = 0; i < nsubs; ++i) {
     if (!Connect(cfg, "gannet-loadgen-sub", false, &sub_conns[i])) return false;
     auto st = std::make_unique<SubStats>();
     st->size = cfg.size;
+    st->expected = cfg.mode == "queue" ? 0 : cfg.msgs;
+    st->total = &total_received;
+    st->total_expected = cfg.mode == "queue" ? cfg.msgs : cfg.msgs * nsubs;
     natsStatus s;
     if (cfg.mode == "queue") {
       s = natsConnection_QueueSubscribe(&st->sub, sub_conns[i].nc, cfg.subject.c_str(),

@@ -397,7 +397,7 @@ bool ConnectionImpl::OnMsg(Verb verb, const MsgArgs& args, std::string_view payl
       }
     } else {
       s.slow.store(false, std::memory_order_relaxed);
-      Message m(args.subject, args.reply, hdr, data);
+      Message m = arena_.Make(args.subject, args.reply, hdr, data);
       if (s.handler) {
         // Counted once per read batch (FlushBatch), not per message: the counters' cache line
         // is shared with the dispatcher thread.
@@ -535,7 +535,11 @@ bool ConnectionImpl::ReadAvailable() {
       io_touched_.clear();
       {
         std::lock_guard lk(msgs_.mu);
-        for (auto& item : batch_) msgs_.queue.push_back(std::move(item));
+        if (msgs_.queue.empty()) {
+          msgs_.queue.swap(batch_);  // the dispatcher kept up: hand over the whole vector
+        } else {
+          for (auto& item : batch_) msgs_.queue.push_back(std::move(item));
+        }
       }
       batch_.clear();
       msgs_.cv.notify_one();
@@ -887,7 +891,7 @@ void ConnectionImpl::StopLane(Lane& lane) {
 // (on_closed last) still run; messages still queued at Close are dropped, as the connection
 // is gone (Drain is the way to have them all handled).
 void ConnectionImpl::RunLane(Lane& lane) {
-  std::deque<DispatchItem> local;
+  std::vector<DispatchItem> local;
   while (true) {
     bool stopping;
     {

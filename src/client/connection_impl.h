@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "client/byte_buffer.h"
+#include "client/message_arena.h"
 #include "client/server_pool.h"
 #include "client/socket.h"
 #include "client/tls_session.h"
@@ -149,7 +150,9 @@ class ConnectionImpl : public std::enable_shared_from_this<ConnectionImpl> {
   struct Lane {
     std::mutex mu;  // a leaf
     std::condition_variable cv;
-    std::deque<DispatchItem> queue;
+    // A vector, swapped with the runner's: both keep their capacity, so handing over messages
+    // allocates nothing once warm (a deque allocated a node per few items).
+    std::vector<DispatchItem> queue;
     bool stop = false;
     std::thread thread;
     std::atomic<std::thread::id> id;
@@ -234,6 +237,7 @@ class ConnectionImpl : public std::enable_shared_from_this<ConnectionImpl> {
   Parser<ConnectionImpl> parser_;
   std::vector<char> read_buf_;
   std::vector<DispatchItem> batch_;    // async messages parsed from one read
+  detail::MessageArena arena_;         // where the I/O thread makes them
   std::vector<SubState*> io_touched_;  // subscriptions with io_msgs in batch_
   std::string hdr_scratch_;            // under mu_: a header block being written
   std::string io_error_;
