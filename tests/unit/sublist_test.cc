@@ -446,6 +446,45 @@ TEST(SublistTest, RandomizedAgainstBruteForce) {
   }
 }
 
+TEST(SublistTest, ManyLiteralsAtOneLevelSurviveRandomRemoval) {
+  // Thousands of tokens under one prefix fill a level's table past several growths; removing
+  // them in a random order moves entries back within their probe runs (no tombstones), and
+  // every remaining one must still be found, every removed one gone.
+  Sublist sl;
+  Subs s;
+  const int kCount = 5000;
+  std::vector<Subscription*> subs;
+  for (int i = 0; i < kCount; ++i) {
+    subs.push_back(s.Make("p." + std::to_string(i)));
+    sl.Insert(subs.back());
+    if (i % 3 == 0) sl.Insert(s.Make("p." + std::to_string(i) + ".deeper"));
+  }
+  std::vector<int> order(kCount);
+  for (int i = 0; i < kCount; ++i) order[i] = i;
+  uint64_t seed = 99;
+  for (int i = kCount - 1; i > 0; --i) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    std::swap(order[i], order[(seed >> 33) % static_cast<uint64_t>(i + 1)]);
+  }
+  std::vector<bool> removed(kCount, false);
+  for (int k = 0; k < kCount; ++k) {
+    int victim = order[k];
+    ASSERT_TRUE(sl.Remove(subs[victim]));
+    removed[victim] = true;
+    if (k % 500 == 0 || k == kCount - 1) {
+      for (int i = 0; i < kCount; ++i) {
+        SubSet got = MatchPlain(sl, "p." + std::to_string(i));
+        ASSERT_EQ(got.size(), removed[i] ? 0u : 1u) << "p." << i << " after " << k + 1;
+        if (i % 3 == 0) {
+          ASSERT_TRUE(sl.HasInterest("p." + std::to_string(i) + ".deeper"));
+        }
+      }
+    }
+  }
+  EXPECT_EQ(sl.Count(), static_cast<size_t>((kCount + 2) / 3));
+  EXPECT_FALSE(sl.HasInterest("p.1"));
+}
+
 // ---- MatchCache ----
 
 TEST(MatchCacheTest, HitAfterMiss) {
