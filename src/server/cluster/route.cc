@@ -388,7 +388,8 @@ bool Route::OnMsg(Verb verb, const MsgArgs& args, std::string_view payload) {
               static_cast<int>(args.total_size_token.size()), args.total_size_token.data());
   }
   // Nearly every message names the account the one before named: no lookup for those.
-  if (args.account != last_account_name_) {
+  // (An unknown account is not remembered: a reload may add it.)
+  if (args.account != last_account_name_ || !last_account_) {
     last_account_ = server().accounts().Find(args.account);
     last_account_name_.assign(args.account);
   }

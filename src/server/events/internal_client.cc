@@ -47,11 +47,30 @@ void InternalClient::UnsubscribeAll() {
     subs.swap(subs_);
   }
   for (Sub& s : subs) {
+    if (!s.sub) continue;  // unsubscribed with its account
     s.account->sublist().Remove(s.sub.get());
     if (Routes* routes = server().routes(); routes && !s.local_only) {
       routes->LocalInterest(*s.account, *s.sub, -1);
     }
     // Workers may still hold it from a match until their next quiescent point.
+    server().reclaimer().Retire([sub = s.sub.release()] { delete sub; });
+  }
+}
+
+void InternalClient::UnsubscribeIn(Account& in) {
+  std::vector<Sub> subs;
+  {
+    std::lock_guard lock(subs_mu_);
+    // The slots stay (a subscription's id is its place): emptied.
+    for (Sub& s : subs_) {
+      if (s.sub && s.account == &in) subs.push_back(Sub{std::move(s.sub), s.account, s.local_only});
+    }
+  }
+  for (Sub& s : subs) {
+    s.account->sublist().Remove(s.sub.get());
+    if (Routes* routes = server().routes(); routes && !s.local_only) {
+      routes->LocalInterest(*s.account, *s.sub, -1);
+    }
     server().reclaimer().Retire([sub = s.sub.release()] { delete sub; });
   }
 }

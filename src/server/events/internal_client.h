@@ -45,6 +45,8 @@ class InternalClient final : public Connection {
   // it (RS+) unless `local_only`.
   void Subscribe(std::string subject, Account* in = nullptr, bool local_only = false);
   void UnsubscribeAll();
+  // Drops the subscriptions made in `in` (a reload removed that account).
+  void UnsubscribeIn(Account& in);
   // Publishes in the system account (or `in`), on the home worker; `done` (if any) runs there
   // once the message was handed to its receivers (those of other workers may not have written
   // it yet). A reply to a request that came in through a service import is routed back.

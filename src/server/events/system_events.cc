@@ -89,15 +89,25 @@ void SystemEvents::Start() {
   client_->Subscribe("$SYS.SERVER.*.STATSZ");
   client_->Subscribe("$SYS.SERVER.ACCOUNT.*.CONNS");  // the peers' (the older of the two subjects)
   client_->Subscribe("$SYS.SERVER.*.SHUTDOWN");
+  std::vector<Account*> live;
   for (const auto& account : server_.accounts().all()) {
-    if (account.get() == &system_) continue;
-    // Local: the request goes on into the system account, where every server answers it.
-    for (const char* subject : kImportedRequests) {
-      client_->Subscribe(subject, account.get(), /*local_only=*/true);
-    }
+    if (account->live()) live.push_back(account.get());
   }
+  AccountsChanged(live, {});
   next_statsz_ = std::chrono::steady_clock::now() + statsz_every_;
   thread_ = std::thread([this] { Run(); });
+}
+
+void SystemEvents::AccountsChanged(const std::vector<Account*>& added,
+                                   const std::vector<Account*>& removed) {
+  for (Account* account : added) {
+    if (account == &system_) continue;
+    // Local: the request goes on into the system account, where every server answers it.
+    for (const char* subject : kImportedRequests) {
+      client_->Subscribe(subject, account, /*local_only=*/true);
+    }
+  }
+  for (Account* account : removed) client_->UnsubscribeIn(*account);
 }
 
 void SystemEvents::Shutdown() {

@@ -61,6 +61,10 @@ class SystemEvents {
   // handed to its receivers, and drops the subscriptions. Main thread; idempotent.
   void Shutdown();
 
+  // A reload made accounts live or removed them: the requests every account may make of the
+  // system account are subscribed in the new ones, dropped in the removed ones. Main thread.
+  void AccountsChanged(const std::vector<Account*>& added, const std::vector<Account*>& removed);
+
   // ---- Any thread (the client's worker) ----
   // A client completed its CONNECT / closed after completing it (`c.stop`, `c.reason` set).
   void ClientConnected(ConnSnapshot c);

@@ -690,7 +690,9 @@ HttpResponse Monitor::Accountz(const HttpRequest& r) {
     return JsonResponse(r, j);
   }
   Json names = Json::array();
-  for (const auto& a : server_.accounts().all()) names.push_back(a->name());
+  for (const auto& a : server_.accounts().all()) {
+    if (a->live()) names.push_back(a->name());
+  }
   j["accounts"] = names;
   return JsonResponse(r, j);
 }
