@@ -499,6 +499,18 @@ TEST_P(AccountsTest, ConfigErrorsAsTheReference) {
        "Error adding stream import \"o.*.*\": failed to create mapping transform for stream "
        "import subject \"o.*.*\" to \"x.$3\": invalid mapping destination: wildcard index out "
        "of range in $3: [3]"},
+      // account_token_position: the token must be a '*' of the export, and an import must put
+      // the importing account's name there.
+      {"accounts {\n  A: { exports: [{service: \"svc.x.req\", account_token_position: 2}] }\n}\n",
+       "Error adding service export \"svc.x.req\": sublist: invalid subject"},
+      {"accounts {\n  A: { exports: [{stream: \"feed.*\", account_token_position: 3}] }\n}\n",
+       "Error adding stream export \"feed.*\": sublist: invalid subject"},
+      {"accounts {\n  A: { exports: [{service: \"svc.*.req\", account_token_position: 2}] }\n"
+       "  B: {}\n  C: { imports: [{service: {account: A, subject: \"svc.B.req\"}}] }\n}\n",
+       "Error adding service import \"svc.B.req\": service import not authorized"},
+      {"accounts {\n  A: { exports: [{stream: \"feed.*\", account_token_position: 2}] }\n"
+       "  C: { imports: [{stream: {account: A, subject: \"feed.*\"}}] }\n}\n",
+       "Error adding stream import \"feed.*\": stream import not authorized"},
   };
   // Only the messages are compared: the reference reports these at positions that change from
   // run to run (it walks the accounts in Go's random map order).
@@ -511,6 +523,39 @@ TEST_P(AccountsTest, ConfigErrorsAsTheReference) {
   }
   std::string conf = dir_.Write("ok.conf", std::string(kAccountsConfig));
   EXPECT_NE(RunToExit({"-c", conf, "-t"}).find("is valid"), std::string::npos);
+}
+
+// account_token_position: each account imports the export with its own name at that token, so
+// one export serves every account a subject of its own.
+TEST_P(AccountsTest, AccountTokenPositionGivesEachImporterItsSubject) {
+  StartWithConfig(R"(accounts {
+  A: { users: [{user: a, password: a}],
+       exports: [{service: "svc.*.req", account_token_position: 2},
+                 {stream: "feed.*", account_token_position: 2}] }
+  B: { users: [{user: b, password: b}],
+       imports: [{service: {account: A, subject: "svc.B.req"}, to: "req"},
+                 {stream: {account: A, subject: "feed.B"}, to: "feed"}] }
+  C: { users: [{user: c, password: c}],
+       imports: [{service: {account: A, subject: "svc.C.req"}},
+                 {stream: {account: A, subject: "feed.C"}}] }
+})");
+  auto a = As("a");
+  auto b = As("b");
+  auto c = As("c");
+  EXPECT_EQ(SendAndFlush(*a, "SUB svc.*.req 1\r\n"), "");
+  EXPECT_EQ(SendAndFlush(*b, "SUB _INBOX.> 1\r\nSUB feed 2\r\n"), "");
+  EXPECT_EQ(SendAndFlush(*c, "SUB feed.> 1\r\n"), "");
+  EXPECT_EQ(SendAndFlush(*b, "PUB req _INBOX.b 2\r\nhi\r\n"), "");
+  Parsed got = ParseStream(SendAndFlush(*a, ""));
+  ASSERT_EQ(got.msgs.size(), 1u);
+  EXPECT_EQ(got.msgs[0].subject, "svc.B.req");
+  EXPECT_EQ(SendAndFlush(*a, PubBytes(got.msgs[0].reply, "", "yo")), "");
+  EXPECT_EQ(SendAndFlush(*b, ""), MsgBytes("_INBOX.b", "1", "", "yo"));
+  // Each account gets its own feed, not the other's.
+  EXPECT_EQ(SendAndFlush(*a, PubBytes("feed.B", "", "for-b") + PubBytes("feed.C", "", "for-c")),
+            "");
+  EXPECT_EQ(SendAndFlush(*b, ""), MsgBytes("feed", "2", "", "for-b"));
+  EXPECT_EQ(SendAndFlush(*c, ""), MsgBytes("feed.C", "1", "", "for-c"));
 }
 
 TEST_P(AccountsTest, NoAuthUserBindsItsAccount) {

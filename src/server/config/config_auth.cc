@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <limits>
 #include <set>
 
 #include "auth/nkey.h"
@@ -529,7 +530,15 @@ void ReadExport(const conf::Value& v, std::vector<AccountExport>& out, Errors& e
         continue;
       }
       ex.response_threshold = *d;
-    } else if (k == "latency" || k == "account_token_position") {
+    } else if (k == "account_token_position") {
+      if (!e.value.IsInteger() || e.value.AsInteger() < 0 || e.value.AsInteger() > std::numeric_limits<uint32_t>::max()) {
+        errors.Add(e.value.position(),
+                   std::string("Expected account_token_position to be an integer, got ") +
+                       GoTypeName(e.value));
+        continue;
+      }
+      ex.account_token_position = static_cast<uint32_t>(e.value.AsInteger());
+    } else if (k == "latency") {
       errors.Add(e.value.position(),
                  Quoted(e.key) + " in an export is not supported yet by gannet-server");
     } else if (!e.value.used_as_variable()) {
@@ -593,6 +602,19 @@ void ReadImport(const conf::Value& v, std::vector<AccountImport>& out, Errors& e
   if (seen_stream || seen_service) out.push_back(std::move(im));
 }
 
+// The tokens of a subject ("a.b.c" -> a, b, c).
+std::vector<std::string_view> SplitTokens(std::string_view subject) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (true) {
+    size_t dot = subject.find('.', start);
+    out.push_back(subject.substr(start, dot == std::string_view::npos ? dot : dot - start));
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return out;
+}
+
 // Whether `exporter` lets `importer` import `subject` of the given kind
 // (checkStreamImportAuthorized, checkServiceImportAuthorized).
 bool ImportAuthorized(const AccountConfig& exporter, const std::string& importer,
@@ -600,7 +622,16 @@ bool ImportAuthorized(const AccountConfig& exporter, const std::string& importer
   if (!IsValidSubject(im.subject)) return false;
   for (const AccountExport& ex : exporter.exports) {
     if (ex.service != im.service) continue;
-    if (ex.subject != im.subject && !auth::SubjectIsSubset(im.subject, ex.subject)) continue;
+    const bool direct = ex.subject == im.subject;
+    if (!direct && !auth::SubjectIsSubset(im.subject, ex.subject)) continue;
+    if (ex.account_token_position > 0) {
+      // The reference's checkAuth: the import names the importing account at that token (an
+      // import of the export's own subject, '*' there, names nobody).
+      if (direct) return false;
+      std::vector<std::string_view> tokens = SplitTokens(im.subject);
+      return ex.account_token_position <= tokens.size() &&
+             tokens[ex.account_token_position - 1] == importer;
+    }
     if (ex.accounts.empty()) return true;
     for (const std::string& a : ex.accounts) {
       if (a == importer) return true;
@@ -778,6 +809,15 @@ void ValidateImportsExports(const std::vector<AccountConfig>& accounts, const co
       if (!IsValidSubject(ex.subject)) {
         errors.Add(pos, std::string("Error adding ") + (ex.service ? "service" : "stream") +
                             " export " + Quoted(ex.subject) + ": subject is not valid");
+      }
+      if (ex.account_token_position > 0) {
+        // setExportAuth: the position must hold a '*' of the export's subject.
+        std::vector<std::string_view> tokens = SplitTokens(ex.subject);
+        if (tokens.size() < ex.account_token_position ||
+            tokens[ex.account_token_position - 1] != "*") {
+          errors.Add(pos, std::string("Error adding ") + (ex.service ? "service" : "stream") +
+                              " export " + Quoted(ex.subject) + ": sublist: invalid subject");
+        }
       }
     }
   }

@@ -102,6 +102,9 @@ struct AccountExport {
   ResponseType response_type = ResponseType::kSingleton;  // services: response_type
   // Services: how long a request's responses may come (response_threshold); 0: 2 minutes.
   std::chrono::nanoseconds response_threshold{0};
+  // account_token_position: the (1-based) token of the subject, a '*' in the export, that an
+  // import must fill with the importing account's name; 0: none.
+  uint32_t account_token_position = 0;
 };
 struct AccountImport {
   bool service = false;
