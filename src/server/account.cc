@@ -133,7 +133,8 @@ const Account::ServiceImport* Account::MatchServiceImport(std::string_view subje
 }
 
 std::string Account::NewResponse(Account* requestor, std::string_view reply, ResponseType type,
-                                 Clock::time_point now, Clock::duration threshold) {
+                                 Clock::time_point now, Clock::duration threshold,
+                                 std::unique_ptr<LatencyTrack> track) {
   thread_local FastRandom random(Seed());
   std::string subject;
   std::lock_guard<std::mutex> lock(responses_mu_);
@@ -142,12 +143,14 @@ std::string Account::NewResponse(Account* requestor, std::string_view reply, Res
     subject = response_prefix_;
     AppendRandomToken(subject, random.Next(), 6);
   } while (responses_.count(subject) > 0);
-  responses_.emplace(subject, PendingResponse{requestor, std::string(reply), now, type, threshold});
+  responses_.emplace(subject, PendingResponse{requestor, std::string(reply), now, type, threshold,
+                                              std::move(track)});
   return subject;
 }
 
 bool Account::TakeResponse(std::string_view subject, bool empty, Account*& requestor,
-                           std::string& reply, bool& kept, Clock::time_point now) {
+                           std::string& reply, bool& kept, Clock::time_point now,
+                           std::unique_ptr<LatencyTrack>* track) {
   kept = false;
   if (subject.size() <= response_prefix_.size() ||
       subject.compare(0, response_prefix_.size(), response_prefix_) != 0) {
@@ -160,6 +163,7 @@ bool Account::TakeResponse(std::string_view subject, bool empty, Account*& reque
   bool live = now - p.created <= p.threshold;
   if (live) {
     requestor = p.requestor;
+    if (track) *track = std::move(p.track);  // measured at the first response
     // As the reference: a streamed or chunked response ends with an empty message.
     if (p.type != ResponseType::kSingleton && !empty) {
       reply = p.reply;
@@ -287,6 +291,8 @@ std::vector<std::shared_ptr<Account::Tables>> Accounts::BuildTables(const Option
               si.response_threshold =
                   std::chrono::duration_cast<Account::Clock::duration>(ex.response_threshold);
             }
+            si.latency_subject = ex.latency_subject;
+            si.latency_sampling = ex.latency_sampling;
             break;
           }
         }

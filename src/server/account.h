@@ -104,6 +104,18 @@ class Account {
     std::optional<SubjectTransform> transform;  // wildcards of `from` into the exporter's
     ResponseType response_type = ResponseType::kSingleton;  // of the export it goes to
     Clock::duration response_threshold = kResponseTimeout;  // of the export it goes to
+    // The export's latency tracking: where its metrics go (empty: none) and the percentage
+    // of requests sampled.
+    std::string latency_subject = {};
+    int latency_sampling = 0;
+  };
+  // A request sampled for its service latency: what the metric needs once the response comes.
+  struct LatencyTrack {
+    Account* exporter;
+    std::string subject;  // where the metric is published, in the exporter
+    std::string requestor_account;
+    int64_t requestor_rtt_ns = 0;
+    std::chrono::system_clock::time_point start;  // when the request came in
   };
   bool has_service_imports() const { return !tables().service_imports.empty(); }
   // The import a publish on `subject` (literal) goes through, or null.
@@ -114,13 +126,16 @@ class Account {
   // Remembers where the responses to a request go (the requestor's account and reply
   // subject) and returns the reply subject to give the request here. Any thread.
   std::string NewResponse(Account* requestor, std::string_view reply, ResponseType type,
-                          Clock::time_point now, Clock::duration threshold = kResponseTimeout);
+                          Clock::time_point now, Clock::duration threshold = kResponseTimeout,
+                          std::unique_ptr<LatencyTrack> track = nullptr);
   // If `subject` is a pending response's reply subject: where it goes. A singleton's mapping
   // is taken (routed once); a streamed or chunked one stays (`kept`), its time renewed, until
   // an empty message (`empty`) or its threshold (the export's response_threshold, else
   // kResponseTimeout) without a response. Any thread.
+  // `track`, if given, takes the request's latency tracking with its first response.
   bool TakeResponse(std::string_view subject, bool empty, Account*& requestor, std::string& reply,
-                    bool& kept, Clock::time_point now);
+                    bool& kept, Clock::time_point now,
+                    std::unique_ptr<LatencyTrack>* track = nullptr);
   // A kept response could not be delivered: forget it, as the reference. Any thread.
   void EndResponse(std::string_view subject);
   size_t pending_responses() const;
@@ -136,6 +151,7 @@ class Account {
     Clock::time_point created;  // or, streamed and chunked, the last response
     ResponseType type;
     Clock::duration threshold;
+    std::unique_ptr<LatencyTrack> track;  // null unless sampled for latency
   };
   void SweepResponses(Clock::time_point now);  // responses_mu_ held
 

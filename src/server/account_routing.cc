@@ -2,17 +2,47 @@
 #include "server/account_routing.h"
 
 #include <charconv>
+#include <chrono>
+#include <memory>
+#include <random>
 #include <string>
 
 #include "base/strings.h"
+#include "core/fast_random.h"
 #include "core/subject.h"
 #include "server/account.h"
 #include "server/conn/worker.h"
 #include "server/delivery.h"
+#include "server/events/system_events.h"
+#include "server/server.h"
 
 namespace gannet {
 
 namespace {
+
+// Whether a request through `si` is sampled for its export's latency (the reference's
+// shouldSample, by percentage; the "headers" mode samples nothing here), and if so what the
+// metric will need. Only requests of this server's clients are measured.
+std::unique_ptr<Account::LatencyTrack> SampleLatency(const Account::ServiceImport& si,
+                                                     const Account& origin, Connection* producer,
+                                                     int64_t rtt_ns) {
+  if (si.latency_subject.empty() || si.latency_sampling <= 0 || !producer ||
+      !producer->is_client()) {
+    return nullptr;
+  }
+  if (si.latency_sampling < 100) {
+    thread_local FastRandom random(std::random_device{}());
+    // As the reference: rand.Int31n(100) <= sampling.
+    if (static_cast<int>(random.Below(100)) > si.latency_sampling) return nullptr;
+  }
+  auto track = std::make_unique<Account::LatencyTrack>();
+  track->exporter = si.exporter;
+  track->subject = si.latency_subject;
+  track->requestor_account = origin.name();
+  track->requestor_rtt_ns = rtt_ns;
+  track->start = std::chrono::system_clock::now();
+  return track;
+}
 
 void AppendNumber(std::string& out, uint64_t n) {
   char buf[24];
@@ -96,7 +126,8 @@ bool RouteServiceImport(Worker& worker, Account& from, const MsgArgs& args,
   std::string reply;
   if (!args.reply.empty()) {
     reply = si->exporter->NewResponse(&from, args.reply, si->response_type, worker.now(),
-                                      si->response_threshold);
+                                      si->response_threshold,
+                                      SampleLatency(*si, *origin, producer, rtt_ns));
     request.reply = reply;
   }
   if (chained) {
@@ -141,8 +172,20 @@ bool RouteResponse(Worker& worker, Account& from, const MsgArgs& args, std::stri
   Account* requestor = nullptr;
   std::string reply;
   bool kept = false;
-  if (!from.TakeResponse(args.subject, payload.empty(), requestor, reply, kept, worker.now())) {
+  std::unique_ptr<Account::LatencyTrack> track;
+  if (!from.TakeResponse(args.subject, payload.empty(), requestor, reply, kept, worker.now(),
+                         &track)) {
     return false;
+  }
+  // A sampled request's first response from a client of this server: its service latency.
+  // (A responder on another server would send its own measurement: not tracked here.)
+  if (track && producer && producer->is_client()) {
+    if (SystemEvents* events = worker.server().events()) {
+      ConnSnapshot responder;
+      producer->Snapshot(responder, false);
+      events->ServiceLatency(std::move(*track), std::move(responder),
+                             std::chrono::system_clock::now());
+    }
   }
   MsgArgs response = args;
   response.subject = reply;

@@ -501,6 +501,12 @@ TEST_P(AccountsTest, ConfigErrorsAsTheReference) {
        "of range in $3: [3]"},
       // account_token_position: the token must be a '*' of the export, and an import must put
       // the importing account's name there.
+      {"accounts {\n  A: { exports: [{stream: \"s\", latency: \"lat\"}] }\n}\n",
+       "Detected latency directive on non-service"},
+      {"accounts {\n  A: { exports: [{service: \"s\", latency: {sampling: 200, subject: l}}] }\n}\n",
+       "bad sampling percentage, should be 1-100"},
+      {"accounts {\n  A: { exports: [{service: \"s\", latency: {sampling: 50}}] }\n}\n",
+       "Latency subject required, but missing"},
       {"accounts {\n  A: { exports: [{service: \"svc.x.req\", account_token_position: 2}] }\n}\n",
        "Error adding service export \"svc.x.req\": sublist: invalid subject"},
       {"accounts {\n  A: { exports: [{stream: \"feed.*\", account_token_position: 3}] }\n}\n",
@@ -556,6 +562,53 @@ TEST_P(AccountsTest, AccountTokenPositionGivesEachImporterItsSubject) {
             "");
   EXPECT_EQ(SendAndFlush(*b, ""), MsgBytes("feed", "2", "", "for-b"));
   EXPECT_EQ(SendAndFlush(*c, ""), MsgBytes("feed.C", "1", "", "for-c"));
+}
+
+// Service latency (an export's `latency`): a sampled request's first response publishes the
+// reference's ServiceLatency metric on the latency subject, in the exporting account: the
+// requestor's account (not shared: no more), the responder's details, and the figures.
+TEST_P(AccountsTest, ServiceLatencyIsPublishedInTheExportingAccount) {
+  StartWithConfig(R"(accounts {
+  A: { users: [{user: a, password: a}],
+       exports: [{service: "svc.>", latency: {sampling: 100, subject: "lat.svc"}},
+                 {service: "other", latency: "lat.other"}] }
+  B: { users: [{user: b, password: b}],
+       imports: [{service: {account: A, subject: "svc.>"}}, {service: {account: A, subject: "other"}}] }
+})");
+  auto a = As("a");
+  auto b = As("b");
+  EXPECT_EQ(SendAndFlush(*a, "SUB svc.> 1\r\nSUB lat.> 2\r\n"), "");
+  EXPECT_EQ(SendAndFlush(*b, "SUB _INBOX.> 1\r\nPUB svc.time _INBOX.q 3\r\nreq\r\n"), "");
+  Parsed got = ParseStream(SendAndFlush(*a, ""));
+  ASSERT_EQ(got.msgs.size(), 1u);
+  EXPECT_EQ(SendAndFlush(*a, PubBytes(got.msgs[0].reply, "", "noon")), "");
+  EXPECT_EQ(SendAndFlush(*b, ""), MsgBytes("_INBOX.q", "1", "", "noon"));
+  std::string metric = a->ReadUntil("\"total\":", 5s);
+  metric += a->ReadUntil("\r\n", 5s);
+  Parsed lat = ParseStream(metric);
+  ASSERT_EQ(lat.msgs.size(), 1u) << metric;
+  EXPECT_EQ(lat.msgs[0].subject, "lat.svc");
+  auto m = nlohmann::json::parse(lat.msgs[0].payload);
+  std::set<std::string> keys;
+  for (auto& [k, v] : m.items()) keys.insert(k);
+  EXPECT_EQ(keys, (std::set<std::string>{"type", "id", "timestamp", "status", "requestor",
+                                         "responder", "start", "service", "system", "total"}))
+      << m.dump();
+  EXPECT_EQ(m["type"], "io.nats.server.metric.v1.service_latency");
+  EXPECT_EQ(m["status"], 200);
+  EXPECT_EQ(m["requestor"]["acc"], "B");
+  EXPECT_FALSE(m["requestor"].contains("user")) << m.dump();  // not shared
+  EXPECT_EQ(m["responder"]["acc"], "A");
+  EXPECT_EQ(m["responder"]["user"], "a");
+  EXPECT_EQ(m["responder"]["kind"], "Client");
+  EXPECT_TRUE(m["responder"]["id"].is_number_integer());
+  EXPECT_TRUE(m["responder"]["server"].is_string());
+  for (const char* figure : {"service", "system", "total"}) {
+    EXPECT_TRUE(m[figure].is_number_integer()) << figure;
+    EXPECT_GE(m[figure].get<int64_t>(), 0) << figure;
+  }
+  EXPECT_GE(m["total"].get<int64_t>(), m["service"].get<int64_t>());
+  EXPECT_TRUE(m["start"].is_string());
 }
 
 TEST_P(AccountsTest, NoAuthUserBindsItsAccount) {

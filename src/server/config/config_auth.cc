@@ -455,6 +455,70 @@ void ReadImportSource(const conf::Value& v, AccountImport& im, Errors& errors) {
   }
 }
 
+// An export's latency: "subject" (every request sampled) or {sampling: N | "N%" | "headers",
+// subject} (parseServiceLatency).
+void ReadLatency(const conf::Value& v, AccountExport& ex, Errors& errors) {
+  ex.latency_sampling = 100;
+  if (v.IsString()) {
+    ex.latency_subject = v.AsString();
+    return;
+  }
+  if (!v.IsMap()) {
+    errors.Add(v.position(), std::string("Expected latency entry to be a map/struct or string, got ") +
+                                 GoTypeName(v));
+    return;
+  }
+  const conf::Value* subject = nullptr;
+  for (const conf::MapEntry& e : v.AsMap()) {
+    std::string k = AsciiLower(e.key);
+    if (k == "subject") {
+      subject = &e.value;
+    } else if (k == "sampling") {
+      int64_t sample = 0;
+      if (e.value.IsInteger()) {
+        sample = e.value.AsInteger();
+      } else if (e.value.IsString()) {
+        std::string text = e.value.AsString();
+        std::string trimmed = AsciiLower(text);
+        trimmed.erase(0, trimmed.find_first_not_of(" \t"));
+        trimmed.erase(trimmed.find_last_not_of(" \t") + 1);
+        if (trimmed == "headers") {
+          ex.latency_headers = true;
+          ex.latency_sampling = 0;
+          continue;
+        }
+        if (text.ends_with("%")) text.pop_back();
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), sample);
+        if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
+          errors.Add(e.value.position(), "Failed to parse latency sample: strconv.Atoi: parsing " +
+                                             Quoted(text) + ": invalid syntax");
+          return;
+        }
+      } else {
+        errors.Add(e.value.position(),
+                   std::string("Expected latency sample to be a string or map/struct, got ") +
+                       GoTypeName(e.value));
+        return;
+      }
+      if (sample < 1 || sample > 100) {
+        errors.Add(e.value.position(), "bad sampling percentage, should be 1-100");
+        return;
+      }
+      ex.latency_sampling = static_cast<int>(sample);
+    }
+  }
+  if (!subject) {
+    errors.Add(v.position(), "Latency subject required, but missing");
+    return;
+  }
+  if (!subject->IsString()) {
+    errors.Add(subject->position(),
+               std::string("Expected latency subject to be a string, got ") + GoTypeName(*subject));
+    return;
+  }
+  ex.latency_subject = subject->AsString();
+}
+
 // One entry of exports = [ {stream: S} | {service: S, accounts: [...]} ].
 void ReadExport(const conf::Value& v, std::vector<AccountExport>& out, Errors& errors) {
   if (!v.IsMap()) {
@@ -465,6 +529,7 @@ void ReadExport(const conf::Value& v, std::vector<AccountExport>& out, Errors& e
   AccountExport ex;
   bool seen_stream = false, seen_service = false, threshold_seen = false;
   const conf::Value* response = nullptr;
+  const conf::Value* latency = nullptr;
   for (const conf::MapEntry& e : v.AsMap()) {
     std::string k = AsciiLower(e.key);
     if (k == "stream" || k == "service") {
@@ -539,14 +604,18 @@ void ReadExport(const conf::Value& v, std::vector<AccountExport>& out, Errors& e
       }
       ex.account_token_position = static_cast<uint32_t>(e.value.AsInteger());
     } else if (k == "latency") {
-      errors.Add(e.value.position(),
-                 Quoted(e.key) + " in an export is not supported yet by gannet-server");
+      latency = &e.value;
+      ReadLatency(e.value, ex, errors);
     } else if (!e.value.used_as_variable()) {
       errors.Add(e.value.position(), "unknown field " + Quoted(e.key));
     }
   }
   if (response && seen_stream) {
     errors.Add(response->position(), "Detected response directive on non-service");
+    return;
+  }
+  if (latency && seen_stream) {
+    errors.Add(latency->position(), "Detected latency directive on non-service");
     return;
   }
   if (!seen_stream && !seen_service) return;  // the reference ignores such an entry

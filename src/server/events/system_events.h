@@ -33,6 +33,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/account.h"
 #include "server/conn/conn_snapshot.h"
 #include "server/events/internal_client.h"
 
@@ -67,6 +68,11 @@ class SystemEvents {
   void AccountsChanged(const std::vector<Account*>& added, const std::vector<Account*>& removed);
 
   // ---- Any thread (the client's worker) ----
+  // A sampled service request got its first response from `responder` at `responded`: the
+  // reference's ServiceLatency metric is published on the export's latency subject, in the
+  // exporting account.
+  void ServiceLatency(Account::LatencyTrack track, ConnSnapshot responder,
+                      std::chrono::system_clock::time_point responded);
   // A client completed its CONNECT / closed after completing it (`c.stop`, `c.reason` set).
   void ClientConnected(ConnSnapshot c);
   void ClientDisconnected(ConnSnapshot c);

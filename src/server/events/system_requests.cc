@@ -4,11 +4,14 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
+
 #include "auth/nkey.h"
 #include "auth/permissions.h"
 #include "base/logger.h"
 #include "core/subject.h"
 #include "server/account.h"
+#include "server/cluster/routes.h"
 #include "server/events/system_events.h"
 #include "server/monitor/monitor_format.h"
 #include "server/server.h"
@@ -192,6 +195,58 @@ void SystemEvents::FinishDebugRequests(bool all) {
     client_->Publish(it->second.reply, {}, std::to_string(it->second.nsubs));
     it = debug_requests_.erase(it);
   }
+}
+
+void SystemEvents::ServiceLatency(Account::LatencyTrack track, ConnSnapshot responder,
+                                  std::chrono::system_clock::time_point responded) {
+  Post([this, track = std::move(track), responder = std::move(responder), responded] {
+    using std::chrono::nanoseconds;
+    const int64_t service_rtt =
+        std::chrono::duration_cast<nanoseconds>(responded - track.start).count();
+    const int64_t responder_rtt = responder.rtt_ns;
+    const int64_t requestor_rtt = track.requestor_rtt_ns;
+    // The reference's sendTrackingLatency and sanitizeLatencyMetric.
+    int64_t system = 0;
+    if (responder_rtt > 0) {
+      system = std::chrono::duration_cast<nanoseconds>(std::chrono::system_clock::now() -
+                                                       responded)
+                   .count();
+    }
+    Json requestor;
+    requestor["acc"] = track.requestor_account;  // not shared: the account and RTT only
+    if (requestor_rtt > 0) requestor["rtt"] = requestor_rtt;
+    Json r;
+    r["start"] = FormatRfc3339Nano(responder.start);
+    r["host"] = responder.ip;
+    r["id"] = responder.cid;
+    r["acc"] = responder.account;
+    if (!responder.user.empty()) r["user"] = responder.user;
+    if (!responder.name.empty()) r["name"] = responder.name;
+    if (!responder.lang.empty()) r["lang"] = responder.lang;
+    if (!responder.version.empty()) r["ver"] = responder.version;
+    if (responder_rtt > 0) r["rtt"] = responder_rtt;
+    auto config = server_.config();
+    r["server"] = config->options().server_name;
+    if (Routes* routes = server_.routes()) {
+      if (std::string name = routes->name(); !name.empty()) r["cluster"] = name;
+    }
+    r["kind"] = "Client";
+    r["client_type"] = "nats";
+    Json doc;
+    doc["type"] = "io.nats.server.metric.v1.service_latency";
+    doc["id"] = EventId();
+    doc["timestamp"] = FormatRfc3339Nano(std::chrono::system_clock::now());
+    doc["status"] = 200;
+    doc["requestor"] = std::move(requestor);
+    doc["responder"] = std::move(r);
+    doc["start"] = FormatRfc3339Nano(track.start - nanoseconds(requestor_rtt));
+    doc["service"] = std::max<int64_t>(service_rtt - responder_rtt, 0);
+    doc["system"] = std::max<int64_t>(system, 0);
+    doc["total"] = requestor_rtt + service_rtt + system;
+    // The exporter may have been removed by a reload since: published all the same (nobody
+    // is subscribed there any more).
+    Publish(track.subject, doc, {}, track.exporter);
+  });
 }
 
 }  // namespace gannet

@@ -746,6 +746,16 @@ Monitor::Json Monitor::AccountDetail(const Account& account, int64_t clients) {
         static const char* kTypes[] = {"Singleton", "Streamed", "Chunked"};
         // (The reference does not show a configured response_threshold here.)
         e["response_type"] = kTypes[static_cast<int>(ex.response_type)];
+        if (!ex.latency_subject.empty()) {
+          Json latency;
+          if (ex.latency_headers) {
+            latency["sampling"] = "headers";
+          } else {
+            latency["sampling"] = ex.latency_sampling;
+          }
+          latency["results"] = ex.latency_subject;
+          e["service_latency"] = std::move(latency);
+        }
       }
       exports.push_back(std::move(e));
     }
