@@ -434,6 +434,26 @@ TEST_P(SystemAccountTest, CountsJetStreamAndClaimsAnswerAsTheReference) {
   EXPECT_FALSE(late.has_value()) << late->subject;
 }
 
+// $SYS.DEBUG.SUBSCRIBERS imported by another account counts that account's subscriptions (the
+// request's Nats-Request-Info names it).
+TEST_P(SystemAccountTest, DebugSubscribersThroughAnImportCountsTheAsker) {
+  StartWithConfig(R"(
+accounts {
+  SYS { users = [{user: admin, password: pw}], exports = [{service: "$SYS.DEBUG.SUBSCRIBERS"}] }
+  APP { users = [{user: app, password: pw}],
+        imports = [{service: {account: SYS, subject: "$SYS.DEBUG.SUBSCRIBERS"}}] }
+}
+system_account: SYS
+)");
+  Conn admin(server().port(), "admin");
+  Conn app(server().port(), "app");
+  admin.Sub("orders", 1);
+  app.Sub("orders", 1);
+  app.Sub("orders", 2);
+  EXPECT_EQ(app.RequestOne("$SYS.DEBUG.SUBSCRIBERS", "orders"), 2);
+  EXPECT_EQ(admin.RequestOne("$SYS.DEBUG.SUBSCRIBERS", "orders"), 1);
+}
+
 // The system account's internal subscriptions are the reference's (events.go
 // initEventTracking, and the three system imports of every other account): /varz counts the
 // same on an idle server, and with two more accounts.

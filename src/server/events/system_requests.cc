@@ -156,7 +156,18 @@ void SystemEvents::DebugSubscribers(const InternalClient::Message& m) {
     std::string rest = text.substr(space + 1);
     queue = rest.substr(0, rest.find(' '));
   }
-  const std::string& account = m.account ? m.account->name() : system_.name();
+  // Through a service import the request carries its Nats-Request-Info: the asker's account
+  // (the reference's getRequestInfo); asked directly, the system account's.
+  std::string account = m.account ? m.account->name() : system_.name();
+  if (size_t at = m.headers.find("Nats-Request-Info: "); at != std::string::npos) {
+    at += 19;
+    size_t end = m.headers.find("\r\n", at);
+    Json info = Json::parse(m.headers.substr(at, end == std::string::npos ? end : end - at),
+                            nullptr, false);
+    if (!info.is_object()) return;  // as the reference: an unreadable header, no answer
+    std::string acc = info.value("acc", "");
+    if (!acc.empty() && server_.accounts().Find(acc)) account = acc;
+  }
   int64_t n = CountSubscribers(account, subject, queue);
   int expected = 0;
   if (auto it = remote_conns_.find(account); it != remote_conns_.end()) {
