@@ -795,5 +795,33 @@ TEST(SystemAccountCompatTest, RepliesAndEventsHaveEveryReferenceKeyWithTheSameTy
   }
 }
 
+// /subsz lists the system account's own subscriptions as the reference lists its internal
+// clients': the same subjects in the same accounts on an idle server (the server's id replaced,
+// the hash of its name, the same, kept).
+TEST(SystemAccountCompatTest, InternalSubscriptionsAreTheReferences) {
+  auto subjects = [](ServerKind kind) {
+    TempDir dir;
+    std::string conf = dir.Write("named.conf", "server_name: fixed\n");
+    int http = FreeTcpPort();
+    ServerProcess server(kind, {"-c", conf, "-m", std::to_string(http)});
+    if (!server.Start()) Fail("server did not start");
+    Json varz = Json::parse(HttpGet(http, "/varz").body);
+    std::string id = varz["server_id"];
+    Json subsz = Json::parse(HttpGet(http, "/subsz?subs=1&limit=1000").body);
+    std::multiset<std::string> out;
+    for (const Json& sub : subsz.value("subscriptions_list", Json::array())) {
+      std::string subject = sub["subject"];
+      if (size_t at = subject.find(id); at != std::string::npos) subject.replace(at, id.size(), "<id>");
+      out.insert(sub["account"].get<std::string>() + " " + subject);
+    }
+    EXPECT_EQ(out.size(), subsz["num_subscriptions"].get<size_t>());
+    return out;
+  };
+  std::multiset<std::string> ours = subjects(ServerKind::kGannet);
+  std::multiset<std::string> ref = subjects(ServerKind::kNatsServer);
+  EXPECT_EQ(ours, ref);
+  EXPECT_EQ(ref.size(), 43u);
+}
+
 }  // namespace
 }  // namespace gannet::test

@@ -75,6 +75,20 @@ void InternalClient::UnsubscribeIn(Account& in) {
   }
 }
 
+std::vector<std::pair<const Account*, SubSnapshot>> InternalClient::Subscriptions() const {
+  std::vector<std::pair<const Account*, SubSnapshot>> out;
+  std::lock_guard lock(subs_mu_);
+  for (const Sub& s : subs_) {
+    if (!s.sub) continue;
+    SubSnapshot snap;
+    snap.subject = s.sub->subject;
+    snap.sid = s.sub->sid;
+    snap.msgs = s.sub->delivered.load(std::memory_order_relaxed);
+    out.emplace_back(s.account, std::move(snap));
+  }
+  return out;
+}
+
 void InternalClient::Publish(std::string subject, std::string reply, std::string payload,
                              std::function<void()> done, Account* in) {
   Worker& home = worker();

@@ -67,6 +67,9 @@ class SystemEvents {
   // system account are subscribed in the new ones, dropped in the removed ones. Main thread.
   void AccountsChanged(const std::vector<Account*>& added, const std::vector<Account*>& removed);
 
+  // The internal client's subscriptions with their accounts' names (for /subsz). Any thread.
+  std::vector<std::pair<std::string, SubSnapshot>> InternalSubscriptions() const;
+
   // ---- Any thread (the client's worker) ----
   // A sampled service request got its first response from `responder` at `responded`: the
   // reference's ServiceLatency metric is published on the export's latency subject, in the

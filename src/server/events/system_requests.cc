@@ -208,6 +208,12 @@ void SystemEvents::FinishDebugRequests(bool all) {
   }
 }
 
+std::vector<std::pair<std::string, SubSnapshot>> SystemEvents::InternalSubscriptions() const {
+  std::vector<std::pair<std::string, SubSnapshot>> out;
+  for (auto& [account, snap] : client_->Subscriptions()) out.emplace_back(account->name(), snap);
+  return out;
+}
+
 void SystemEvents::ServiceLatency(Account::LatencyTrack track, ConnSnapshot responder,
                                   std::chrono::system_clock::time_point responded) {
   Post([this, track = std::move(track), responder = std::move(responder), responded] {

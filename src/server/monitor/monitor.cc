@@ -14,6 +14,7 @@
 #include "server/cluster/routes.h"
 #include "server/conn/tls_context.h"
 #include "server/monitor/monitor_format.h"
+#include "server/events/system_events.h"
 #include "server/server.h"
 
 namespace gannet {
@@ -851,6 +852,16 @@ HttpResponse Monitor::Subsz(const HttpRequest& r) {
     std::sort(gathered->conns.begin(), gathered->conns.end(),
               [](const ConnSnapshot& a, const ConnSnapshot& b) { return a.cid < b.cid; });
     int64_t index = 0;
+    // The system account's own subscriptions first, as the reference lists its internal
+    // clients' (they are in num_subscriptions too).
+    if (SystemEvents* events = server_.events()) {
+      for (const auto& [account, sub] : events->InternalSubscriptions()) {
+        if (!acc.empty() && account != acc) continue;
+        if (!test.empty() && !SubjectMatchesPattern(test, sub.subject)) continue;
+        if (index >= off && index < off + lim) list.push_back(SubDetailJson(sub, &account));
+        ++index;
+      }
+    }
     for (const ConnSnapshot& c : gathered->conns) {
       if (!acc.empty() && c.account != acc) continue;
       for (const SubSnapshot& s : c.subs) {
