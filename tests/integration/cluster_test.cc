@@ -505,6 +505,36 @@ TEST_P(ClusterTest, ReloadChangesAccounts) {
   EXPECT_EQ(rest.find("a.news"), std::string::npos) << rest;
 }
 
+// The nodes of a cluster are reloaded one by one: node 1 hears of interest in account N before
+// its own reload adds N. Gannet keeps that interest and takes it in with the reload, so N's
+// messages published on node 1 reach node 0's subscriber. (nats-server 2.9.10 drops interest
+// in an account it does not have: Gannet nodes only.)
+TEST_P(ClusterTest, InterestInAnAccountAddedLaterIsKept) {
+  if (kinds() != "GG") GTEST_SKIP() << "the reference drops it";
+  const std::string v1 = "accounts {\n  U: { users: [ {user: u, password: u} ] }\n}\n";
+  const std::string v2 = "accounts {\n  U: { users: [ {user: u, password: u} ] }\n"
+                         "  N: { users: [ {user: n, password: n} ] }\n}\n";
+  TestCluster cluster(kinds(), Routing::kFullMesh, {}, v1);
+  ASSERT_TRUE(cluster.StartAll());
+  ASSERT_TRUE(cluster.WaitMesh(20s, "u"));
+  ReloadAccounts(cluster, 0, v1, v2);
+  auto n0 = cluster.Client(0, "n");
+  n0->Send("SUB late 1\r\nPING\r\n");
+  ASSERT_NE(n0->ReadUntil("PONG\r\n", 5s), "");
+  // A message of U sent on the same route after the RS+: once it arrives, node 1 has read
+  // the RS+ for N (and had no account N to put it in).
+  auto u1 = cluster.Client(1, "u");
+  auto u0 = cluster.Client(0, "u");
+  u1->Send("SUB marker 1\r\nPING\r\n");
+  ASSERT_NE(u1->ReadUntil("PONG\r\n", 5s), "");
+  ASSERT_TRUE(DeliveredAcross(*u0, *u1, "marker", "marker"));
+  ReloadAccounts(cluster, 1, v1, v2);
+  auto n1 = cluster.Client(1, "n");
+  n1->Send(PubBytes("late", "", "kept"));
+  n1->Flush();
+  EXPECT_NE(n0->ReadUntil("kept\r\n", 5s).find("MSG late 1 4\r\nkept"), std::string::npos);
+}
+
 TEST_P(ClusterTest, FirstPingGetsAnInfoWhenTheClusterChangedSinceConnect) {
   if (kinds().size() != 2) GTEST_SKIP() << "two nodes";
   TestCluster cluster(kinds(), Routing::kSeed);
