@@ -293,6 +293,7 @@ std::vector<std::shared_ptr<Account::Tables>> Accounts::BuildTables(const Option
             }
             si.latency_subject = ex.latency_subject;
             si.latency_sampling = ex.latency_sampling;
+            si.latency_headers = ex.latency_headers;
             break;
           }
         }

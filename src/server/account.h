@@ -32,6 +32,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/reclaimer.h"
@@ -108,6 +109,7 @@ class Account {
     // of requests sampled.
     std::string latency_subject = {};
     int latency_sampling = 0;
+    bool latency_headers = false;  // sampling: headers (only trace headers decide)
   };
   // A request sampled for its service latency: what the metric needs once the response comes.
   struct LatencyTrack {
@@ -116,6 +118,8 @@ class Account {
     std::string requestor_account;
     int64_t requestor_rtt_ns = 0;
     std::chrono::system_clock::time_point start;  // when the request came in
+    // The trace headers that had it sampled (canonical name, value), if they did.
+    std::vector<std::pair<std::string, std::string>> header;
   };
   bool has_service_imports() const { return !tables().service_imports.empty(); }
   // The import a publish on `subject` (literal) goes through, or null.

@@ -571,9 +571,11 @@ TEST_P(AccountsTest, ServiceLatencyIsPublishedInTheExportingAccount) {
   StartWithConfig(R"(accounts {
   A: { users: [{user: a, password: a}],
        exports: [{service: "svc.>", latency: {sampling: 100, subject: "lat.svc"}},
-                 {service: "other", latency: "lat.other"}] }
+                 {service: "other", latency: "lat.other"},
+                 {service: "hdr", latency: {sampling: headers, subject: "lat.hdr"}}] }
   B: { users: [{user: b, password: b}],
-       imports: [{service: {account: A, subject: "svc.>"}}, {service: {account: A, subject: "other"}}] }
+       imports: [{service: {account: A, subject: "svc.>"}}, {service: {account: A, subject: "other"}},
+                 {service: {account: A, subject: "hdr"}}] }
 })");
   auto a = As("a");
   auto b = As("b");
@@ -581,11 +583,17 @@ TEST_P(AccountsTest, ServiceLatencyIsPublishedInTheExportingAccount) {
   EXPECT_EQ(SendAndFlush(*b, "SUB _INBOX.> 1\r\nPUB svc.time _INBOX.q 3\r\nreq\r\n"), "");
   Parsed got = ParseStream(SendAndFlush(*a, ""));
   ASSERT_EQ(got.msgs.size(), 1u);
-  EXPECT_EQ(SendAndFlush(*a, PubBytes(got.msgs[0].reply, "", "noon")), "");
+  // The metric may come before the PONG that ends the response's flush, or after it.
+  auto metrics = [&](std::string got, size_t n) {
+    for (auto deadline = std::chrono::steady_clock::now() + 5s;
+         ParseStream(got).msgs.size() < n && std::chrono::steady_clock::now() < deadline;) {
+      got += a->Flush();
+    }
+    return ParseStream(got);
+  };
+  std::string metric = SendAndFlush(*a, PubBytes(got.msgs[0].reply, "", "noon"));
   EXPECT_EQ(SendAndFlush(*b, ""), MsgBytes("_INBOX.q", "1", "", "noon"));
-  std::string metric = a->ReadUntil("\"total\":", 5s);
-  metric += a->ReadUntil("\r\n", 5s);
-  Parsed lat = ParseStream(metric);
+  Parsed lat = metrics(metric, 1);
   ASSERT_EQ(lat.msgs.size(), 1u) << metric;
   EXPECT_EQ(lat.msgs[0].subject, "lat.svc");
   auto m = nlohmann::json::parse(lat.msgs[0].payload);
@@ -609,6 +617,26 @@ TEST_P(AccountsTest, ServiceLatencyIsPublishedInTheExportingAccount) {
   }
   EXPECT_GE(m["total"].get<int64_t>(), m["service"].get<int64_t>());
   EXPECT_TRUE(m["start"].is_string());
+
+  // sampling: headers: only a request whose trace headers say so is measured, and the metric
+  // carries them. The first request has none: the first metric is the second's.
+  EXPECT_EQ(SendAndFlush(*a, "SUB hdr 3\r\n"), "");
+  const std::string trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const std::string headers = "NATS/1.0\r\ntraceparent: " + trace + "\r\n\r\n";
+  EXPECT_EQ(SendAndFlush(*b, "PUB hdr _INBOX.h1 1\r\nx\r\nHPUB hdr _INBOX.h2 " +
+                                 std::to_string(headers.size()) + " " +
+                                 std::to_string(headers.size() + 1) + "\r\n" + headers + "y\r\n"),
+            "");
+  Parsed reqs = ParseStream(a->ReadUntil("\r\ny\r\n", 5s));
+  ASSERT_EQ(reqs.msgs.size(), 2u);
+  Parsed hdr_lat = metrics(SendAndFlush(*a, PubBytes(reqs.msgs[0].reply, "", "1") +
+                                                PubBytes(reqs.msgs[1].reply, "", "2")),
+                          1);
+  ASSERT_EQ(hdr_lat.msgs.size(), 1u);
+  EXPECT_EQ(hdr_lat.msgs[0].subject, "lat.hdr");
+  auto h = nlohmann::json::parse(hdr_lat.msgs[0].payload);
+  EXPECT_EQ(h["header"], (nlohmann::json{{"Traceparent", {trace}}})) << h.dump();
+  EXPECT_EQ(h["requestor"]["acc"], "B");
 }
 
 TEST_P(AccountsTest, NoAuthUserBindsItsAccount) {

@@ -256,6 +256,12 @@ void SystemEvents::ServiceLatency(Account::LatencyTrack track, ConnSnapshot resp
     doc["status"] = 200;
     doc["requestor"] = std::move(requestor);
     doc["responder"] = std::move(r);
+    if (!track.header.empty()) {
+      // An http.Header: each name with its values.
+      Json header = Json::object();
+      for (const auto& [name, value] : track.header) header[name].push_back(value);
+      doc["header"] = std::move(header);
+    }
     doc["start"] = FormatRfc3339Nano(track.start - nanoseconds(requestor_rtt));
     doc["service"] = std::max<int64_t>(service_rtt - responder_rtt, 0);
     doc["system"] = std::max<int64_t>(system, 0);
