@@ -15,8 +15,8 @@
 //
 // Accounts live as long as the server: a reload that adds one makes it (Accounts::AddNew), one
 // that removes it only marks it no longer live (Find no longer returns it, its clients are
-// closed), so pointers to an account never dangle; configured again, it comes back. Their import, export,
-// mapping and limit tables are immutable once published, so publishers on any worker read
+// closed), so pointers to an account never dangle; configured again, it comes back. Their import,
+// export, mapping and limit tables are immutable once published, so publishers on any worker read
 // them without locking; a reload publishes new ones (Accounts::Reload) and the old ones are
 // freed once no worker can be reading them. The pending responses change at run time, under
 // their own lock.

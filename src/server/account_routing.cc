@@ -124,10 +124,9 @@ std::unique_ptr<Account::LatencyTrack> SampleLatency(const Account::ServiceImpor
     sampled = static_cast<int>(random.Below(100)) <= si.latency_sampling;
   }
   std::vector<std::pair<std::string, std::string>> header;
-  if (!sampled && args.header_size > 0 &&
-      static_cast<size_t>(args.header_size) <= payload.size()) {
-    sampled = SampledByTraceHeaders(payload.substr(0, static_cast<size_t>(args.header_size)),
-                                    header);
+  if (!sampled && args.header_size > 0 && static_cast<size_t>(args.header_size) <= payload.size()) {
+    sampled =
+        SampledByTraceHeaders(payload.substr(0, static_cast<size_t>(args.header_size)), header);
   }
   if (!sampled) return nullptr;
   auto track = std::make_unique<Account::LatencyTrack>();
@@ -223,8 +222,7 @@ bool RouteServiceImport(Worker& worker, Account& from, const MsgArgs& args,
   if (!args.reply.empty()) {
     reply = si->exporter->NewResponse(&from, args.reply, si->response_type, worker.now(),
                                       si->response_threshold,
-                                      SampleLatency(*si, *origin, producer, rtt_ns,
-                                                    args, payload));
+                                      SampleLatency(*si, *origin, producer, rtt_ns, args, payload));
     request.reply = reply;
   }
   if (chained) {

@@ -503,7 +503,8 @@ TEST_P(AccountsTest, ConfigErrorsAsTheReference) {
       // the importing account's name there.
       {"accounts {\n  A: { exports: [{stream: \"s\", latency: \"lat\"}] }\n}\n",
        "Detected latency directive on non-service"},
-      {"accounts {\n  A: { exports: [{service: \"s\", latency: {sampling: 200, subject: l}}] }\n}\n",
+      {"accounts {\n  A: { exports: [{service: \"s\", latency: {sampling: 200, subject: l}}] "
+       "}\n}\n",
        "bad sampling percentage, should be 1-100"},
       {"accounts {\n  A: { exports: [{service: \"s\", latency: {sampling: 50}}] }\n}\n",
        "Latency subject required, but missing"},
@@ -631,7 +632,7 @@ TEST_P(AccountsTest, ServiceLatencyIsPublishedInTheExportingAccount) {
   ASSERT_EQ(reqs.msgs.size(), 2u);
   Parsed hdr_lat = metrics(SendAndFlush(*a, PubBytes(reqs.msgs[0].reply, "", "1") +
                                                 PubBytes(reqs.msgs[1].reply, "", "2")),
-                          1);
+                           1);
   ASSERT_EQ(hdr_lat.msgs.size(), 1u);
   EXPECT_EQ(hdr_lat.msgs[0].subject, "lat.hdr");
   auto h = nlohmann::json::parse(hdr_lat.msgs[0].payload);

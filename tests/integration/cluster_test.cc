@@ -439,17 +439,20 @@ void ReloadAccounts(TestCluster& cluster, size_t i, const std::string& from,
 // Reloads that change accounts on every node of a cluster (reload.go reloadAuthorization): an
 // added account's interest crosses the routes (RS+ in it), a removed one's clients are closed,
 // a changed stream import moves the interest standing for the importer's existing
-// subscriptions (to another subject of the exporter); U's traffic across the route loses nothing, counted exactly.
+// subscriptions (to another subject of the exporter); U's traffic across the route loses nothing,
+// counted exactly.
 TEST_P(ClusterTest, ReloadChangesAccounts) {
   if (kinds().size() != 2) GTEST_SKIP() << "two nodes";
   const std::string kept =
-      "  A: { users: [ {user: a, password: a} ], exports: [{stream: \"news.>\"}, {stream: \"sport.>\"}] }\n"
+      "  A: { users: [ {user: a, password: a} ], exports: [{stream: \"news.>\"}, {stream: "
+      "\"sport.>\"}] }\n"
       "  U: { users: [ {user: u, password: u} ] }\n";
   const std::string v1 = "accounts {\n" + kept + "  R: { users: [ {user: r, password: r} ] }\n}\n";
   auto with_n = [&](const std::string& subject) {
     return "accounts {\n" + kept +
            "  N: { users: [ {user: n, password: n} ], imports: [{stream: {account: A, subject: "
-           "\"" + subject + "\"}, prefix: a}] }\n}\n";
+           "\"" +
+           subject + "\"}, prefix: a}] }\n}\n";
   };
   TestCluster cluster(kinds(), Routing::kFullMesh, {}, v1);
   ASSERT_TRUE(cluster.StartAll());
@@ -512,8 +515,9 @@ TEST_P(ClusterTest, ReloadChangesAccounts) {
 TEST_P(ClusterTest, InterestInAnAccountAddedLaterIsKept) {
   if (kinds() != "GG") GTEST_SKIP() << "the reference drops it";
   const std::string v1 = "accounts {\n  U: { users: [ {user: u, password: u} ] }\n}\n";
-  const std::string v2 = "accounts {\n  U: { users: [ {user: u, password: u} ] }\n"
-                         "  N: { users: [ {user: n, password: n} ] }\n}\n";
+  const std::string v2 =
+      "accounts {\n  U: { users: [ {user: u, password: u} ] }\n"
+      "  N: { users: [ {user: n, password: n} ] }\n}\n";
   TestCluster cluster(kinds(), Routing::kFullMesh, {}, v1);
   ASSERT_TRUE(cluster.StartAll());
   ASSERT_TRUE(cluster.WaitMesh(20s, "u"));

@@ -428,10 +428,10 @@ TEST_P(ReloadTest, AccountsAddedAndRemoved) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));  // until the traffic flows
   }
   EXPECT_LT(counter.count(), kMessages);  // still flowing when the reload starts
-  std::string log = Reload(
-      "accounts {\n" + kept +
-      "  N: { users: [ {user: n, password: n} ], imports: [{stream: {account: A, subject: "
-      "\"news.>\"}, prefix: a}] }\n}\n");
+  std::string log =
+      Reload("accounts {\n" + kept +
+             "  N: { users: [ {user: n, password: n} ], imports: [{stream: {account: A, subject: "
+             "\"news.>\"}, prefix: a}] }\n}\n");
   publisher.join();
   counter.Join();
   EXPECT_EQ(counter.count(), kMessages);

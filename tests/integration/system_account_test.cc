@@ -811,7 +811,8 @@ TEST(SystemAccountCompatTest, InternalSubscriptionsAreTheReferences) {
     std::multiset<std::string> out;
     for (const Json& sub : subsz.value("subscriptions_list", Json::array())) {
       std::string subject = sub["subject"];
-      if (size_t at = subject.find(id); at != std::string::npos) subject.replace(at, id.size(), "<id>");
+      if (size_t at = subject.find(id); at != std::string::npos)
+        subject.replace(at, id.size(), "<id>");
       out.insert(sub["account"].get<std::string>() + " " + subject);
     }
     EXPECT_EQ(out.size(), subsz["num_subscriptions"].get<size_t>());

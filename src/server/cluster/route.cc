@@ -315,8 +315,8 @@ bool Route::OnRouteSub(std::string_view origin, std::string_view account_name,
               Quoted(account_name).c_str(), Quoted(subject).c_str());
     std::string key = RemoteSubKey(account_name, subject, queue);
     if (unknown_subs_.size() < kMaxUnknownSubs || unknown_subs_.count(key) > 0) {
-      unknown_subs_[key] = UnknownSub{std::string(account_name), std::string(subject),
-                                      std::string(queue), weight};
+      unknown_subs_[key] =
+          UnknownSub{std::string(account_name), std::string(subject), std::string(queue), weight};
     }
     return true;
   }

@@ -659,8 +659,7 @@ void Routes::AccountsReloaded() {
 }
 
 void Routes::ChangeInterest(const Account& account, const std::string& key,
-                            std::string_view subject, std::string_view queue, int delta,
-                            bool own) {
+                            std::string_view subject, std::string_view queue, int delta, bool own) {
   AccountInterest& ai = *interest_[account.index()];
   std::lock_guard lock(ai.mu);
   if (own) {

@@ -464,8 +464,9 @@ void ReadLatency(const conf::Value& v, AccountExport& ex, Errors& errors) {
     return;
   }
   if (!v.IsMap()) {
-    errors.Add(v.position(), std::string("Expected latency entry to be a map/struct or string, got ") +
-                                 GoTypeName(v));
+    errors.Add(
+        v.position(),
+        std::string("Expected latency entry to be a map/struct or string, got ") + GoTypeName(v));
     return;
   }
   const conf::Value* subject = nullptr;
@@ -596,7 +597,8 @@ void ReadExport(const conf::Value& v, std::vector<AccountExport>& out, Errors& e
       }
       ex.response_threshold = *d;
     } else if (k == "account_token_position") {
-      if (!e.value.IsInteger() || e.value.AsInteger() < 0 || e.value.AsInteger() > std::numeric_limits<uint32_t>::max()) {
+      if (!e.value.IsInteger() || e.value.AsInteger() < 0 ||
+          e.value.AsInteger() > std::numeric_limits<uint32_t>::max()) {
         errors.Add(e.value.position(),
                    std::string("Expected account_token_position to be an integer, got ") +
                        GoTypeName(e.value));

@@ -386,7 +386,8 @@ std::optional<std::string> Server::Reload(Options next) {
   // (the reference: clientHasMovedToDifferentAccount).
   if (changes.accounts) {
     Accounts::ReloadResult accounts = accounts_.Reload(opts, *reclaimer_);
-    for (const Account* a : accounts.added) LOG_DEBUG("Reloaded: account %s added", a->name().c_str());
+    for (const Account* a : accounts.added)
+      LOG_DEBUG("Reloaded: account %s added", a->name().c_str());
     for (const Account* a : accounts.removed) {
       LOG_DEBUG("Reloaded: account %s removed", a->name().c_str());
     }

@@ -19,8 +19,8 @@ namespace gannet {
 namespace {
 
 // The endpoints every server answers on $SYS.REQ.SERVER.PING.<E> and $SYS.REQ.SERVER.<id>.<E>.
-constexpr const char* kServerEndpoints[] = {"STATSZ", "VARZ",     "SUBSZ", "CONNZ",    "ROUTEZ",
-                                            "GATEWAYZ", "LEAFZ", "ACCOUNTZ", "JSZ", "HEALTHZ"};
+constexpr const char* kServerEndpoints[] = {"STATSZ",   "VARZ",  "SUBSZ",    "CONNZ", "ROUTEZ",
+                                            "GATEWAYZ", "LEAFZ", "ACCOUNTZ", "JSZ",   "HEALTHZ"};
 // $SYS.REQ.ACCOUNT.<acc>.<E>.
 constexpr const char* kAccountEndpoints[] = {"SUBSZ", "CONNZ", "LEAFZ", "JSZ", "INFO", "STATZ"};
 // What every other account may ask about itself (the reference imports these from the system

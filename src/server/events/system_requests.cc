@@ -68,8 +68,8 @@ void SystemEvents::JszRequest(const std::string& account, const InternalClient::
     d["now"] = FormatRfc3339Nano(std::chrono::system_clock::now());
     d["disabled"] = true;
     d["config"] = Json{{"max_memory", 0}, {"max_storage", 0}};
-    for (const char* k : {"memory", "storage", "reserved_memory", "reserved_storage", "accounts",
-                          "ha_assets"}) {
+    for (const char* k :
+         {"memory", "storage", "reserved_memory", "reserved_storage", "accounts", "ha_assets"}) {
       d[k] = 0;
     }
     d["api"] = Json{{"total", 0}, {"errors", 0}};
@@ -225,8 +225,7 @@ void SystemEvents::ServiceLatency(Account::LatencyTrack track, ConnSnapshot resp
     // The reference's sendTrackingLatency and sanitizeLatencyMetric.
     int64_t system = 0;
     if (responder_rtt > 0) {
-      system = std::chrono::duration_cast<nanoseconds>(std::chrono::system_clock::now() -
-                                                       responded)
+      system = std::chrono::duration_cast<nanoseconds>(std::chrono::system_clock::now() - responded)
                    .count();
     }
     Json requestor;

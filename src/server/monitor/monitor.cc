@@ -13,8 +13,8 @@
 #include "core/subject.h"
 #include "server/cluster/routes.h"
 #include "server/conn/tls_context.h"
-#include "server/monitor/monitor_format.h"
 #include "server/events/system_events.h"
+#include "server/monitor/monitor_format.h"
 #include "server/server.h"
 
 namespace gannet {
