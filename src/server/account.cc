@@ -133,7 +133,8 @@ const Account::ServiceImport* Account::MatchServiceImport(std::string_view subje
 }
 
 std::string Account::NewResponse(Account* requestor, std::string_view reply, ResponseType type,
-                                 Clock::time_point now, Clock::duration threshold) {
+                                 Clock::time_point now, Clock::duration threshold,
+                                 std::unique_ptr<LatencyTrack> track) {
   thread_local FastRandom random(Seed());
   std::string subject;
   std::lock_guard<std::mutex> lock(responses_mu_);
@@ -142,12 +143,14 @@ std::string Account::NewResponse(Account* requestor, std::string_view reply, Res
     subject = response_prefix_;
     AppendRandomToken(subject, random.Next(), 6);
   } while (responses_.count(subject) > 0);
-  responses_.emplace(subject, PendingResponse{requestor, std::string(reply), now, type, threshold});
+  responses_.emplace(subject, PendingResponse{requestor, std::string(reply), now, type, threshold,
+                                              std::move(track)});
   return subject;
 }
 
 bool Account::TakeResponse(std::string_view subject, bool empty, Account*& requestor,
-                           std::string& reply, bool& kept, Clock::time_point now) {
+                           std::string& reply, bool& kept, Clock::time_point now,
+                           std::unique_ptr<LatencyTrack>* track) {
   kept = false;
   if (subject.size() <= response_prefix_.size() ||
       subject.compare(0, response_prefix_.size(), response_prefix_) != 0) {
@@ -160,6 +163,7 @@ bool Account::TakeResponse(std::string_view subject, bool empty, Account*& reque
   bool live = now - p.created <= p.threshold;
   if (live) {
     requestor = p.requestor;
+    if (track) *track = std::move(p.track);  // measured at the first response
     // As the reference: a streamed or chunked response ends with an empty message.
     if (p.type != ResponseType::kSingleton && !empty) {
       reply = p.reply;
@@ -196,6 +200,7 @@ void Account::SweepResponses(Clock::time_point now) {
 }
 
 Accounts::Accounts(const Options& opts) {
+  all_.reserve(kMaxAccounts);
   all_.push_back(std::make_unique<Account>(kGlobalAccountName, 0));
   for (const AccountConfig& c : opts.accounts) {
     all_.push_back(std::make_unique<Account>(c.name, all_.size()));
@@ -205,34 +210,51 @@ Accounts::Accounts(const Options& opts) {
     // refused any other name but the default); the default one is made if missing.
     const std::string& name =
         opts.system_account.empty() ? kDefaultSystemAccountName : opts.system_account;
-    system_ = Find(name);
+    system_ = FindAny(name);
     if (!system_) {
       all_.push_back(std::make_unique<Account>(name, all_.size()));
       system_ = all_.back().get();
     }
   }
+  count_.store(all_.size(), std::memory_order_release);
   auto tables = BuildTables(opts);
   for (size_t i = 0; i < all_.size(); ++i) all_[i]->SetTables(std::move(tables[i]), nullptr);
 }
 
-bool Accounts::SameAccounts(const Options& next) const {
-  // $G, the configured ones in order, then $SYS if it was made.
-  size_t configured = all_.size() - 1;
-  if (system_ && system_ == all_.back().get() &&
-      std::none_of(next.accounts.begin(), next.accounts.end(),
-                   [&](const AccountConfig& c) { return c.name == system_->name(); })) {
-    --configured;
+int Accounts::AddNew(const Options& next) {
+  std::vector<std::string> missing;
+  for (const AccountConfig& c : next.accounts) {
+    if (!FindAny(c.name)) missing.push_back(c.name);
   }
-  if (next.accounts.size() != configured) return false;
-  for (size_t i = 0; i < next.accounts.size(); ++i) {
-    if (all_[i + 1]->name() != next.accounts[i].name) return false;
+  if (all_.size() + missing.size() > kMaxAccounts) return -1;
+  for (std::string& name : missing) {
+    auto account = std::make_unique<Account>(std::move(name), all_.size());
+    account->live_.store(false, std::memory_order_relaxed);
+    // Within the reserved capacity: readers holding all()'s span see the same storage.
+    all_.push_back(std::move(account));
   }
-  return true;
+  count_.store(all_.size(), std::memory_order_release);
+  return static_cast<int>(missing.size());
 }
 
-void Accounts::Reload(const Options& next, Reclaimer& reclaimer) {
+Accounts::ReloadResult Accounts::Reload(const Options& next, Reclaimer& reclaimer) {
+  ReloadResult result;
+  std::vector<bool> configured(all_.size(), false);
+  configured[0] = true;  // $G
+  if (system_) configured[system_->index()] = true;
+  for (const AccountConfig& c : next.accounts) {
+    if (Account* a = FindAny(c.name)) configured[a->index()] = true;
+  }
+  // The tables first: an account becoming live has its imports and exports when it is found.
   auto tables = BuildTables(next);
   for (size_t i = 0; i < all_.size(); ++i) all_[i]->SetTables(std::move(tables[i]), &reclaimer);
+  for (size_t i = 0; i < all_.size(); ++i) {
+    Account& a = *all_[i];
+    if (configured[i] == a.live()) continue;
+    a.live_.store(configured[i], std::memory_order_release);
+    (configured[i] ? result.added : result.removed).push_back(&a);
+  }
+  return result;
 }
 
 std::vector<std::shared_ptr<Account::Tables>> Accounts::BuildTables(const Options& opts) {
@@ -244,7 +266,7 @@ std::vector<std::shared_ptr<Account::Tables>> Accounts::BuildTables(const Option
   // imports of $SYS.REQ.ACCOUNT.*.CONNZ and STATZ): their responses route back.
   if (system_) of(system_).exports_services = true;
   for (const AccountConfig& c : opts.accounts) {
-    Account::Tables& t = of(Find(c.name));
+    Account::Tables& t = of(FindAny(c.name));
     Account::AddMappings(t, c.mappings);
     t.limits = c.limits;
     t.exports = c.exports;
@@ -254,9 +276,9 @@ std::vector<std::shared_ptr<Account::Tables>> Accounts::BuildTables(const Option
     }
   }
   for (const AccountConfig& c : opts.accounts) {
-    Account* importer = Find(c.name);
+    Account* importer = FindAny(c.name);
     for (const AccountImport& im : c.imports) {
-      Account* exporter = Find(im.account);
+      Account* exporter = FindAny(im.account);
       if (!exporter) continue;  // refused when the options were read
       if (im.service) {
         Account::ServiceImport si{exporter, im.to.empty() ? im.subject : im.to, im.subject, {}};
@@ -269,6 +291,9 @@ std::vector<std::shared_ptr<Account::Tables>> Accounts::BuildTables(const Option
               si.response_threshold =
                   std::chrono::duration_cast<Account::Clock::duration>(ex.response_threshold);
             }
+            si.latency_subject = ex.latency_subject;
+            si.latency_sampling = ex.latency_sampling;
+            si.latency_headers = ex.latency_headers;
             break;
           }
         }
@@ -317,7 +342,7 @@ bool Account::AddClient() {
 
 SublistStats Accounts::SublistTotals() const {
   SublistStats total;
-  for (const auto& a : all_) {
+  for (const auto& a : all()) {
     SublistStats s = a->sublist().Stats();
     total.subscriptions += s.subscriptions;
     total.inserts += s.inserts;
@@ -328,7 +353,14 @@ SublistStats Accounts::SublistTotals() const {
 }
 
 Account* Accounts::Find(std::string_view name) {
-  for (auto& a : all_) {
+  for (const auto& a : all()) {
+    if (a->name() == name && a->live()) return a.get();
+  }
+  return nullptr;
+}
+
+Account* Accounts::FindAny(std::string_view name) {
+  for (const auto& a : all_) {
     if (a->name() == name) return a.get();
   }
   return nullptr;

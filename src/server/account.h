@@ -13,8 +13,10 @@
 //    subject in its own account: once (the export's response_type singleton, the default),
 //    or until an empty message or two minutes without one (stream, chunked).
 //
-// Accounts are built at startup and live as long as the server. Their import, export,
-// mapping and limit tables are immutable once published, so publishers on any worker read
+// Accounts live as long as the server: a reload that adds one makes it (Accounts::AddNew), one
+// that removes it only marks it no longer live (Find no longer returns it, its clients are
+// closed), so pointers to an account never dangle; configured again, it comes back. Their import,
+// export, mapping and limit tables are immutable once published, so publishers on any worker read
 // them without locking; a reload publishes new ones (Accounts::Reload) and the old ones are
 // freed once no worker can be reading them. The pending responses change at run time, under
 // their own lock.
@@ -26,9 +28,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/reclaimer.h"
@@ -51,6 +55,9 @@ class Account {
   Account& operator=(const Account&) = delete;
 
   const std::string& name() const { return name_; }
+  // In the configuration in force: false once a reload removed it (or while a reload that adds
+  // it is still preparing the workers). Any thread.
+  bool live() const { return live_.load(std::memory_order_acquire); }
   // Position among the server's accounts: workers index their match caches with it.
   size_t index() const { return index_; }
   Sublist& sublist() { return sublist_; }
@@ -98,6 +105,21 @@ class Account {
     std::optional<SubjectTransform> transform;  // wildcards of `from` into the exporter's
     ResponseType response_type = ResponseType::kSingleton;  // of the export it goes to
     Clock::duration response_threshold = kResponseTimeout;  // of the export it goes to
+    // The export's latency tracking: where its metrics go (empty: none) and the percentage
+    // of requests sampled.
+    std::string latency_subject = {};
+    int latency_sampling = 0;
+    bool latency_headers = false;  // sampling: headers (only trace headers decide)
+  };
+  // A request sampled for its service latency: what the metric needs once the response comes.
+  struct LatencyTrack {
+    Account* exporter;
+    std::string subject;  // where the metric is published, in the exporter
+    std::string requestor_account;
+    int64_t requestor_rtt_ns = 0;
+    std::chrono::system_clock::time_point start;  // when the request came in
+    // The trace headers that had it sampled (canonical name, value), if they did.
+    std::vector<std::pair<std::string, std::string>> header;
   };
   bool has_service_imports() const { return !tables().service_imports.empty(); }
   // The import a publish on `subject` (literal) goes through, or null.
@@ -108,13 +130,16 @@ class Account {
   // Remembers where the responses to a request go (the requestor's account and reply
   // subject) and returns the reply subject to give the request here. Any thread.
   std::string NewResponse(Account* requestor, std::string_view reply, ResponseType type,
-                          Clock::time_point now, Clock::duration threshold = kResponseTimeout);
+                          Clock::time_point now, Clock::duration threshold = kResponseTimeout,
+                          std::unique_ptr<LatencyTrack> track = nullptr);
   // If `subject` is a pending response's reply subject: where it goes. A singleton's mapping
   // is taken (routed once); a streamed or chunked one stays (`kept`), its time renewed, until
   // an empty message (`empty`) or its threshold (the export's response_threshold, else
   // kResponseTimeout) without a response. Any thread.
+  // `track`, if given, takes the request's latency tracking with its first response.
   bool TakeResponse(std::string_view subject, bool empty, Account*& requestor, std::string& reply,
-                    bool& kept, Clock::time_point now);
+                    bool& kept, Clock::time_point now,
+                    std::unique_ptr<LatencyTrack>* track = nullptr);
   // A kept response could not be delivered: forget it, as the reference. Any thread.
   void EndResponse(std::string_view subject);
   size_t pending_responses() const;
@@ -130,6 +155,7 @@ class Account {
     Clock::time_point created;  // or, streamed and chunked, the last response
     ResponseType type;
     Clock::duration threshold;
+    std::unique_ptr<LatencyTrack> track;  // null unless sampled for latency
   };
   void SweepResponses(Clock::time_point now);  // responses_mu_ held
 
@@ -158,8 +184,7 @@ class Account {
   // The tables in force. Worker threads only: they read them without a lock, and tables
   // replaced by a reload are freed once every worker has passed a quiescent point (the
   // reclaimer); other threads use exports() and imports(), copies made under `tables_mu_`.
-  // (The routes manager reads stream_routes() from any thread: with a cluster a reload never
-  // replaces the tables, Server::Reload refuses it.)
+  // (The routes manager keeps its own copy of the stream imports: Routes::AccountsReloaded.)
   const Tables& tables() const { return *tables_.load(std::memory_order_acquire); }
 
  private:
@@ -168,6 +193,7 @@ class Account {
 
   const std::string name_;
   const size_t index_;
+  std::atomic<bool> live_{true};
   const std::chrono::system_clock::time_point created_ = std::chrono::system_clock::now();
   mutable std::mutex tables_mu_;  // a leaf: guards owner_
   std::shared_ptr<const Tables> owner_;
@@ -195,17 +221,32 @@ class Accounts {
   // no_system_account.
   Account* system() { return system_; }
   const Account* system() const { return system_; }
-  // Null if no such account.
+  // How many accounts one server may have made (the index space of the workers' match caches
+  // and the routes' interest, reserved once so that adding one moves nothing).
+  static constexpr size_t kMaxAccounts = 4096;
+
+  // Null if no such live account.
   Account* Find(std::string_view name);
-  const std::vector<std::unique_ptr<Account>>& all() const { return all_; }
-  size_t size() const { return all_.size(); }
-  // A reload: the accounts (the same ones, ValidateReload) take the exports, imports,
-  // mappings and limits of `next`. Their clients and subscriptions stay; publishes on the
-  // workers see the new tables from their next message. Main thread.
-  void Reload(const Options& next, Reclaimer& reclaimer);
-  // Whether `next` has the same accounts (by name, in order) as the running ones: a reload
-  // may change what is in them, not add or remove them.
-  bool SameAccounts(const Options& next) const;
+  // Every account ever made, by index, removed ones included (test live()). Any thread: the
+  // storage never moves, a reload only appends.
+  std::span<const std::unique_ptr<Account>> all() const {
+    return {all_.data(), count_.load(std::memory_order_acquire)};
+  }
+  size_t size() const { return count_.load(std::memory_order_acquire); }
+  // A reload, first step: makes the accounts of `next` that do not exist yet, not live (so the
+  // workers and the routes can make room for them before anyone finds them). Returns how many,
+  // or -1 when kMaxAccounts would be exceeded (nothing made). Main thread, reload lock held.
+  int AddNew(const Options& next);
+  // A reload, second step: the accounts of `next` are live (the others are not: their clients
+  // are closed by the workers' re-check, as their users are gone) and take its exports,
+  // imports, mappings and limits. Clients and subscriptions of the accounts that stay, stay;
+  // publishes on the workers see the new tables from their next message. Returns the accounts
+  // that became live and those that stopped being live. Main thread, reload lock held.
+  struct ReloadResult {
+    std::vector<Account*> added;
+    std::vector<Account*> removed;
+  };
+  ReloadResult Reload(const Options& next, Reclaimer& reclaimer);
   // The subject indexes' figures summed over the accounts (for /varz and /subsz).
   SublistStats SublistTotals() const;
 
@@ -213,7 +254,11 @@ class Accounts {
   // Every account's tables for `opts`, by account index.
   std::vector<std::shared_ptr<Account::Tables>> BuildTables(const Options& opts);
 
-  std::vector<std::unique_ptr<Account>> all_;
+  // Live or not, by name.
+  Account* FindAny(std::string_view name);
+
+  std::vector<std::unique_ptr<Account>> all_;  // capacity kMaxAccounts: never reallocated
+  std::atomic<size_t> count_{0};               // published size of all_
   Account* system_ = nullptr;
 };
 

@@ -137,6 +137,9 @@ class Server {
 
  private:
   void StopAccepting();
+  // Runs `fn` on every worker's own thread and waits for all (up to 10 s, then logs). A
+  // reload's steps; main thread.
+  void RunOnWorkers(const std::function<void(Worker&)>& fn);
   // Waits up to `d` unless lame duck mode is interrupted; false if it was.
   bool LameDuckWait(std::chrono::nanoseconds d);
 

@@ -499,6 +499,25 @@ TEST_P(AccountsTest, ConfigErrorsAsTheReference) {
        "Error adding stream import \"o.*.*\": failed to create mapping transform for stream "
        "import subject \"o.*.*\" to \"x.$3\": invalid mapping destination: wildcard index out "
        "of range in $3: [3]"},
+      // account_token_position: the token must be a '*' of the export, and an import must put
+      // the importing account's name there.
+      {"accounts {\n  A: { exports: [{stream: \"s\", latency: \"lat\"}] }\n}\n",
+       "Detected latency directive on non-service"},
+      {"accounts {\n  A: { exports: [{service: \"s\", latency: {sampling: 200, subject: l}}] "
+       "}\n}\n",
+       "bad sampling percentage, should be 1-100"},
+      {"accounts {\n  A: { exports: [{service: \"s\", latency: {sampling: 50}}] }\n}\n",
+       "Latency subject required, but missing"},
+      {"accounts {\n  A: { exports: [{service: \"svc.x.req\", account_token_position: 2}] }\n}\n",
+       "Error adding service export \"svc.x.req\": sublist: invalid subject"},
+      {"accounts {\n  A: { exports: [{stream: \"feed.*\", account_token_position: 3}] }\n}\n",
+       "Error adding stream export \"feed.*\": sublist: invalid subject"},
+      {"accounts {\n  A: { exports: [{service: \"svc.*.req\", account_token_position: 2}] }\n"
+       "  B: {}\n  C: { imports: [{service: {account: A, subject: \"svc.B.req\"}}] }\n}\n",
+       "Error adding service import \"svc.B.req\": service import not authorized"},
+      {"accounts {\n  A: { exports: [{stream: \"feed.*\", account_token_position: 2}] }\n"
+       "  C: { imports: [{stream: {account: A, subject: \"feed.*\"}}] }\n}\n",
+       "Error adding stream import \"feed.*\": stream import not authorized"},
   };
   // Only the messages are compared: the reference reports these at positions that change from
   // run to run (it walks the accounts in Go's random map order).
@@ -511,6 +530,114 @@ TEST_P(AccountsTest, ConfigErrorsAsTheReference) {
   }
   std::string conf = dir_.Write("ok.conf", std::string(kAccountsConfig));
   EXPECT_NE(RunToExit({"-c", conf, "-t"}).find("is valid"), std::string::npos);
+}
+
+// account_token_position: each account imports the export with its own name at that token, so
+// one export serves every account a subject of its own.
+TEST_P(AccountsTest, AccountTokenPositionGivesEachImporterItsSubject) {
+  StartWithConfig(R"(accounts {
+  A: { users: [{user: a, password: a}],
+       exports: [{service: "svc.*.req", account_token_position: 2},
+                 {stream: "feed.*", account_token_position: 2}] }
+  B: { users: [{user: b, password: b}],
+       imports: [{service: {account: A, subject: "svc.B.req"}, to: "req"},
+                 {stream: {account: A, subject: "feed.B"}, to: "feed"}] }
+  C: { users: [{user: c, password: c}],
+       imports: [{service: {account: A, subject: "svc.C.req"}},
+                 {stream: {account: A, subject: "feed.C"}}] }
+})");
+  auto a = As("a");
+  auto b = As("b");
+  auto c = As("c");
+  EXPECT_EQ(SendAndFlush(*a, "SUB svc.*.req 1\r\n"), "");
+  EXPECT_EQ(SendAndFlush(*b, "SUB _INBOX.> 1\r\nSUB feed 2\r\n"), "");
+  EXPECT_EQ(SendAndFlush(*c, "SUB feed.> 1\r\n"), "");
+  EXPECT_EQ(SendAndFlush(*b, "PUB req _INBOX.b 2\r\nhi\r\n"), "");
+  Parsed got = ParseStream(SendAndFlush(*a, ""));
+  ASSERT_EQ(got.msgs.size(), 1u);
+  EXPECT_EQ(got.msgs[0].subject, "svc.B.req");
+  EXPECT_EQ(SendAndFlush(*a, PubBytes(got.msgs[0].reply, "", "yo")), "");
+  EXPECT_EQ(SendAndFlush(*b, ""), MsgBytes("_INBOX.b", "1", "", "yo"));
+  // Each account gets its own feed, not the other's.
+  EXPECT_EQ(SendAndFlush(*a, PubBytes("feed.B", "", "for-b") + PubBytes("feed.C", "", "for-c")),
+            "");
+  EXPECT_EQ(SendAndFlush(*b, ""), MsgBytes("feed", "2", "", "for-b"));
+  EXPECT_EQ(SendAndFlush(*c, ""), MsgBytes("feed.C", "1", "", "for-c"));
+}
+
+// Service latency (an export's `latency`): a sampled request's first response publishes the
+// reference's ServiceLatency metric on the latency subject, in the exporting account: the
+// requestor's account (not shared: no more), the responder's details, and the figures.
+TEST_P(AccountsTest, ServiceLatencyIsPublishedInTheExportingAccount) {
+  StartWithConfig(R"(accounts {
+  A: { users: [{user: a, password: a}],
+       exports: [{service: "svc.>", latency: {sampling: 100, subject: "lat.svc"}},
+                 {service: "other", latency: "lat.other"},
+                 {service: "hdr", latency: {sampling: headers, subject: "lat.hdr"}}] }
+  B: { users: [{user: b, password: b}],
+       imports: [{service: {account: A, subject: "svc.>"}}, {service: {account: A, subject: "other"}},
+                 {service: {account: A, subject: "hdr"}}] }
+})");
+  auto a = As("a");
+  auto b = As("b");
+  EXPECT_EQ(SendAndFlush(*a, "SUB svc.> 1\r\nSUB lat.> 2\r\n"), "");
+  EXPECT_EQ(SendAndFlush(*b, "SUB _INBOX.> 1\r\nPUB svc.time _INBOX.q 3\r\nreq\r\n"), "");
+  Parsed got = ParseStream(SendAndFlush(*a, ""));
+  ASSERT_EQ(got.msgs.size(), 1u);
+  // The metric may come before the PONG that ends the response's flush, or after it.
+  auto metrics = [&](std::string got, size_t n) {
+    for (auto deadline = std::chrono::steady_clock::now() + 5s;
+         ParseStream(got).msgs.size() < n && std::chrono::steady_clock::now() < deadline;) {
+      got += a->Flush();
+    }
+    return ParseStream(got);
+  };
+  std::string metric = SendAndFlush(*a, PubBytes(got.msgs[0].reply, "", "noon"));
+  EXPECT_EQ(SendAndFlush(*b, ""), MsgBytes("_INBOX.q", "1", "", "noon"));
+  Parsed lat = metrics(metric, 1);
+  ASSERT_EQ(lat.msgs.size(), 1u) << metric;
+  EXPECT_EQ(lat.msgs[0].subject, "lat.svc");
+  auto m = nlohmann::json::parse(lat.msgs[0].payload);
+  std::set<std::string> keys;
+  for (auto& [k, v] : m.items()) keys.insert(k);
+  EXPECT_EQ(keys, (std::set<std::string>{"type", "id", "timestamp", "status", "requestor",
+                                         "responder", "start", "service", "system", "total"}))
+      << m.dump();
+  EXPECT_EQ(m["type"], "io.nats.server.metric.v1.service_latency");
+  EXPECT_EQ(m["status"], 200);
+  EXPECT_EQ(m["requestor"]["acc"], "B");
+  EXPECT_FALSE(m["requestor"].contains("user")) << m.dump();  // not shared
+  EXPECT_EQ(m["responder"]["acc"], "A");
+  EXPECT_EQ(m["responder"]["user"], "a");
+  EXPECT_EQ(m["responder"]["kind"], "Client");
+  EXPECT_TRUE(m["responder"]["id"].is_number_integer());
+  EXPECT_TRUE(m["responder"]["server"].is_string());
+  for (const char* figure : {"service", "system", "total"}) {
+    EXPECT_TRUE(m[figure].is_number_integer()) << figure;
+    EXPECT_GE(m[figure].get<int64_t>(), 0) << figure;
+  }
+  EXPECT_GE(m["total"].get<int64_t>(), m["service"].get<int64_t>());
+  EXPECT_TRUE(m["start"].is_string());
+
+  // sampling: headers: only a request whose trace headers say so is measured, and the metric
+  // carries them. The first request has none: the first metric is the second's.
+  EXPECT_EQ(SendAndFlush(*a, "SUB hdr 3\r\n"), "");
+  const std::string trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const std::string headers = "NATS/1.0\r\ntraceparent: " + trace + "\r\n\r\n";
+  EXPECT_EQ(SendAndFlush(*b, "PUB hdr _INBOX.h1 1\r\nx\r\nHPUB hdr _INBOX.h2 " +
+                                 std::to_string(headers.size()) + " " +
+                                 std::to_string(headers.size() + 1) + "\r\n" + headers + "y\r\n"),
+            "");
+  Parsed reqs = ParseStream(a->ReadUntil("\r\ny\r\n", 5s));
+  ASSERT_EQ(reqs.msgs.size(), 2u);
+  Parsed hdr_lat = metrics(SendAndFlush(*a, PubBytes(reqs.msgs[0].reply, "", "1") +
+                                                PubBytes(reqs.msgs[1].reply, "", "2")),
+                           1);
+  ASSERT_EQ(hdr_lat.msgs.size(), 1u);
+  EXPECT_EQ(hdr_lat.msgs[0].subject, "lat.hdr");
+  auto h = nlohmann::json::parse(hdr_lat.msgs[0].payload);
+  EXPECT_EQ(h["header"], (nlohmann::json{{"Traceparent", {trace}}})) << h.dump();
+  EXPECT_EQ(h["requestor"]["acc"], "B");
 }
 
 TEST_P(AccountsTest, NoAuthUserBindsItsAccount) {

@@ -337,8 +337,6 @@ TEST_P(ReloadTest, UserMovedToAnotherAccountIsClosed) {
   EXPECT_EQ(SendAndFlush(*a, "PUB x 1\r\na\r\n"), MsgBytes("x", "1", "", "a"));
 }
 
-// Gannet builds accounts, their exports and imports, and mappings once: a reload that changes
-// them is refused as a whole and the old configuration stays (the reference applies them).
 // A reload changes what is in the accounts (imports, exports, mappings, limits): the clients
 // stay connected, and those of accounts that did not change lose nothing — a publisher and a
 // subscriber of U exchange every one of their messages across it, counted exactly.
@@ -401,24 +399,68 @@ TEST_P(ReloadTest, AccountChangesKeepTheClients) {
   EXPECT_EQ(pub->Flush(), "");
 }
 
-TEST_P(ReloadTest, AddedAccountsAreRefusedByGannet) {
-  if (kind() == ServerKind::kNatsServer) GTEST_SKIP() << "the reference adds accounts";
-  StartReloadable("accounts { A: { users: [ {user: a, password: a} ] } }\n");
+// A reload adds and removes accounts (reload.go reloadAuthorization): the clients of a removed
+// account are closed (without -ERR: their users are gone) and its users refused; a new
+// account's users connect and its imports apply; the clients of an account that stays lose
+// nothing — U's publisher and subscriber exchange every message across the reload, counted.
+TEST_P(ReloadTest, AccountsAddedAndRemoved) {
+  const std::string kept =
+      "  A: { users: [ {user: a, password: a} ], exports: [{stream: \"news.>\"}] }\n"
+      "  U: { users: [ {user: u, password: u}, {user: u2, password: u2} ] }\n";
+  StartReloadable("accounts {\n" + kept + "  R: { users: [ {user: r, password: r} ] }\n}\n");
   auto a = Client(Connect("a", "a"));
-  std::string log = Reload(
-      "accounts { A: { users: [ {user: a, password: a} ] }, B: { users: [ {user: b, password: "
-      "b} ] } }\n");
-  EXPECT_NE(log.find("[ERR] Failed to reload server configuration: config reload not supported "
-                     "for accounts: accounts are added and removed at startup only"),
-            std::string::npos)
-      << log;
-  EXPECT_EQ(SendAndFlush(*a, "SUB y 1\r\nPUB y 1\r\nz\r\n"), MsgBytes("y", "1", "", "z"));
-  // What is in them may change.
-  log = Reload(
-      "mappings { \"p\": \"q\" }\naccounts { A: { users: [ {user: a, password: a} ], "
-      "exports: [{stream: \"x\"}] } }\n");
+  auto r = Client(Connect("r", "r"));
+  auto sub = Client(Connect("u", "u"));
+  auto pub = Client(Connect("u2", "u2"));
+  EXPECT_EQ(SendAndFlush(*r, "SUB steady 1\r\n"), "");
+  EXPECT_EQ(SendAndFlush(*sub, "SUB steady 3\r\n"), "");
+
+  constexpr int kMessages = 100000;
+  MessageCounter counter(*sub, kMessages);
+  std::thread publisher([&] {
+    for (int i = 0; i < kMessages / 100; ++i) {
+      std::string batch;
+      for (int k = 0; k < 100; ++k) batch += PubBytes("steady", "", "m");
+      pub->Send(batch);
+    }
+  });
+  for (int i = 0; i < 5000 && counter.count() < 1000; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // until the traffic flows
+  }
+  EXPECT_LT(counter.count(), kMessages);  // still flowing when the reload starts
+  std::string log =
+      Reload("accounts {\n" + kept +
+             "  N: { users: [ {user: n, password: n} ], imports: [{stream: {account: A, subject: "
+             "\"news.>\"}, prefix: a}] }\n}\n");
+  publisher.join();
+  counter.Join();
+  EXPECT_EQ(counter.count(), kMessages);
+  EXPECT_FALSE(counter.closed());
   EXPECT_NE(log.find("Reloaded server configuration"), std::string::npos) << log;
-  EXPECT_EQ(a->Flush(), "");
+  EXPECT_EQ(log.find("Failed to reload"), std::string::npos) << log;
+
+  // R's client is closed without -ERR (it received nothing of U's traffic); r is refused now.
+  EXPECT_TRUE(ClosesWith(*r, ""));
+  auto refused = DialConnect(Connect("r", "r"));
+  EXPECT_TRUE(ClosesWith(*refused, kViolation));
+  // N's users connect, and its import of A's stream applies.
+  auto n = Client(Connect("n", "n"));
+  EXPECT_EQ(SendAndFlush(*n, "SUB a.news.> 1\r\nSUB steady 2\r\n"), "");
+  EXPECT_EQ(SendAndFlush(*a, PubBytes("news.x", "", "hi")), "");
+  EXPECT_EQ(SendAndFlush(*n, ""), MsgBytes("a.news.x", "1", "", "hi"));
+  // Accounts stay apart: U's subject is not N's.
+  EXPECT_EQ(SendAndFlush(*pub, PubBytes("steady", "", "u")), "");
+  EXPECT_EQ(SendAndFlush(*n, ""), "");
+
+  // R comes back: its users connect again, into an account of their own.
+  log = Reload("accounts {\n" + kept + "  R: { users: [ {user: r, password: r} ] }\n}\n");
+  EXPECT_NE(log.find("Reloaded server configuration"), std::string::npos) << log;
+  EXPECT_TRUE(ClosesWith(*n, ""));
+  auto r2 = Client(Connect("r", "r"));
+  EXPECT_EQ(SendAndFlush(*r2, "SUB steady 1\r\nPUB steady 1\r\nr\r\n"),
+            MsgBytes("steady", "1", "", "r"));
+  EXPECT_EQ(SendAndFlush(*sub, ""), MsgBytes("steady", "3", "", "u"));
+  EXPECT_EQ(sub->Flush(), "");
 }
 
 // ---- cluster {}: what a reload may change (reload.go clusterOption, routesOption) ----

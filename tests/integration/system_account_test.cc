@@ -383,6 +383,92 @@ TEST_P(SystemAccountTest, AccountsAskAboutThemselves) {
                                    "$SYS.REQ.ACCOUNT.PING.STATZ"}));
 }
 
+// The counting requests: NSUBS (a peer's question, JSON with the queue as a Go []byte) and
+// DEBUG.SUBSCRIBERS ("<subject>[ <queue>]", the asker's account: here the system account's);
+// JSZ with JetStream disabled; account claim updates without an operator; and the CLAIMS
+// requests only a resolver answers (none here). The same numbers and texts from both servers.
+TEST_P(SystemAccountTest, CountsJetStreamAndClaimsAnswerAsTheReference) {
+  StartWithAccounts();
+  Conn admin(server().port(), "admin");
+  Conn app(server().port(), "app");
+  app.Sub("foo", 1);
+  app.Sub("foo q1", 2);
+  app.Sub("foo q1", 3);
+  app.Sub("foo q2", 4);
+  app.Sub("f.*", 5);
+  auto nsubs = [&](const std::string& body) {
+    return admin.RequestOne("$SYS.REQ.ACCOUNT.NSUBS", body);
+  };
+  EXPECT_EQ(nsubs(R"({"acc":"APP","subject":"foo"})"), 4);
+  EXPECT_EQ(nsubs(R"({"acc":"APP","subject":"foo","queue":"cTE="})"), 2);  // "q1"
+  EXPECT_EQ(nsubs(R"({"acc":"APP","subject":"f.*"})"), 1);
+  EXPECT_EQ(nsubs(R"({"acc":"APP","subject":">"})"), 5);
+  EXPECT_EQ(admin.RequestOne("$SYS.DEBUG.SUBSCRIBERS", "foo"), 0);  // none in SYS
+  admin.Sub("foo", 2);
+  admin.Sub("foo.bar", 3);
+  EXPECT_EQ(admin.RequestOne("$SYS.DEBUG.SUBSCRIBERS", "foo"), 1);
+  EXPECT_EQ(admin.RequestOne("$SYS.DEBUG.SUBSCRIBERS", "foo.>"), 1);
+  EXPECT_EQ(admin.RequestOne("$SYS.DEBUG.SUBSCRIBERS", "foo q1"), 0);
+
+  Json jsz = admin.RequestOne("$SYS.REQ.SERVER.PING.JSZ");
+  EXPECT_EQ(jsz["data"]["disabled"], true) << jsz.dump();
+  EXPECT_EQ(jsz["data"]["streams"], 0);
+  EXPECT_EQ(jsz["server"]["jetstream"], false);
+  Json acc_jsz = admin.RequestOne("$SYS.REQ.ACCOUNT.APP.JSZ");
+  EXPECT_TRUE(acc_jsz["data"].is_null()) << acc_jsz.dump();
+  EXPECT_EQ(acc_jsz["error"], (Json{{"code", 500}, {"description", "jetstream not enabled"}}));
+
+  Json empty = admin.RequestOne("$SYS.REQ.ACCOUNT.APP.CLAIMS.UPDATE");
+  EXPECT_EQ(empty["error"], (Json{{"account", "APP"},
+                                  {"code", 500},
+                                  {"description", "jwt update error - request body is empty"}}));
+  Json garbage = admin.RequestOne("$SYS.ACCOUNT.APP.CLAIMS.UPDATE", "garbage");
+  EXPECT_EQ(garbage["error"]["description"], "jwt update resulted in error - expected 3 chunks");
+
+  // Nobody answers the resolver's requests: the next request's reply comes first.
+  admin.Sub("_INBOX.claims", 98);
+  admin.Send("PUB $SYS.REQ.CLAIMS.LIST _INBOX.claims 0\r\n\r\n");
+  admin.Send("PUB $SYS.REQ.ACCOUNT.APP.CLAIMS.LOOKUP _INBOX.claims 0\r\n\r\n");
+  EXPECT_EQ(nsubs(R"({"acc":"APP","subject":"foo"})"), 4);
+  auto late = admin.Next(50ms);
+  EXPECT_FALSE(late.has_value()) << late->subject;
+}
+
+// $SYS.DEBUG.SUBSCRIBERS imported by another account counts that account's subscriptions (the
+// request's Nats-Request-Info names it).
+TEST_P(SystemAccountTest, DebugSubscribersThroughAnImportCountsTheAsker) {
+  StartWithConfig(R"(
+accounts {
+  SYS { users = [{user: admin, password: pw}], exports = [{service: "$SYS.DEBUG.SUBSCRIBERS"}] }
+  APP { users = [{user: app, password: pw}],
+        imports = [{service: {account: SYS, subject: "$SYS.DEBUG.SUBSCRIBERS"}}] }
+}
+system_account: SYS
+)");
+  Conn admin(server().port(), "admin");
+  Conn app(server().port(), "app");
+  admin.Sub("orders", 1);
+  app.Sub("orders", 1);
+  app.Sub("orders", 2);
+  EXPECT_EQ(app.RequestOne("$SYS.DEBUG.SUBSCRIBERS", "orders"), 2);
+  EXPECT_EQ(admin.RequestOne("$SYS.DEBUG.SUBSCRIBERS", "orders"), 1);
+}
+
+// The system account's internal subscriptions are the reference's (events.go
+// initEventTracking, and the three system imports of every other account): /varz counts the
+// same on an idle server, and with two more accounts.
+TEST_P(SystemAccountTest, IdleSubscriptionCountIsTheReferences) {
+  int http = FreeTcpPort();
+  Start({"-m", std::to_string(http)});
+  EXPECT_EQ(Json::parse(HttpGet(http, "/varz").body)["subscriptions"], 43);
+}
+
+TEST_P(SystemAccountTest, SubscriptionCountWithAccountsIsTheReferences) {
+  StartWithAccounts();
+  // SYS (the system account) and APP: 40 + 3 imports in each of $G and APP.
+  EXPECT_EQ(Http("/varz")["subscriptions"], 46);
+}
+
 TEST_P(SystemAccountTest, ConnectAndDisconnectEvents) {
   StartWithAccounts();
   Conn admin(server().port(), "admin");
@@ -532,6 +618,28 @@ TEST_P(SystemAccountClusterTest, EveryServerAnswersAndEventsCrossTheRoutes) {
   EXPECT_EQ(Json::parse(shutdown->payload)["id"], id_last);
 }
 
+// $SYS.DEBUG.SUBSCRIBERS adds up the cluster: the asking server counts its own and asks the
+// servers where the account has clients ($SYS.REQ.ACCOUNT.NSUBS, answered to its
+// $SYS._INBOX.<hash>. inbox), then answers with the sum.
+TEST_P(SystemAccountClusterTest, DebugSubscribersAddsUpTheCluster) {
+  TestCluster cluster(GetParam(), Routing::kFullMesh, {}, kClusterAccounts);
+  ASSERT_TRUE(cluster.StartAll());
+  ASSERT_TRUE(cluster.WaitMesh(20s, "admin"));
+  Conn admin(cluster.node(0).client_port, "admin", "admin");
+  Conn far(cluster.node(1).client_port, "admin", "admin");
+  admin.Sub("count.me", 1);
+  far.Sub("count.me", 1);
+  far.Sub("count.me q", 2);
+  // Until node 0 has heard of node 1's clients of SYS (its CONNS events), the sum is local.
+  Json n;
+  for (auto deadline = Clock::now() + 20s; n != 3 && Clock::now() < deadline;) {
+    n = admin.RequestOne("$SYS.DEBUG.SUBSCRIBERS", "count.me");
+  }
+  EXPECT_EQ(n, 3);
+  EXPECT_EQ(admin.RequestOne("$SYS.DEBUG.SUBSCRIBERS", "count.me q"), 1);
+  EXPECT_EQ(admin.RequestOne("$SYS.DEBUG.SUBSCRIBERS", "count.*"), 3);
+}
+
 INSTANTIATE_TEST_SUITE_P(Clusters, SystemAccountClusterTest,
                          ::testing::Values("GGG", "NNN", "GNG"));
 
@@ -658,6 +766,9 @@ struct Scenario {
       docs["APP asks PING.CONNZ"] = app.RequestOne("$SYS.REQ.SERVER.PING.CONNZ");
       docs["APP asks ACCOUNT.PING.STATZ"] = app.RequestOne("$SYS.REQ.ACCOUNT.PING.STATZ");
       docs["bad JSON"] = admin.RequestOne("$SYS.REQ.SERVER.PING.VARZ", "{bad");
+      docs["JSZ"] = admin.RequestOne("$SYS.REQ.SERVER.PING.JSZ");
+      docs["APP JSZ"] = admin.RequestOne("$SYS.REQ.ACCOUNT.APP.JSZ");
+      docs["APP CLAIMS.UPDATE"] = admin.RequestOne("$SYS.REQ.ACCOUNT.APP.CLAIMS.UPDATE", "x");
     }
     while (!docs.count("$SYS.ACCOUNT.APP.DISCONNECT") ||
            !docs.count("$SYS.ACCOUNT.APP.SERVER.CONNS")) {
@@ -682,6 +793,35 @@ TEST(SystemAccountCompatTest, RepliesAndEventsHaveEveryReferenceKeyWithTheSameTy
     // The top level has no key the reference lacks.
     EXPECT_EQ(Keys(ours.docs[name]), Keys(doc));
   }
+}
+
+// /subsz lists the system account's own subscriptions as the reference lists its internal
+// clients': the same subjects in the same accounts on an idle server (the server's id replaced,
+// the hash of its name, the same, kept).
+TEST(SystemAccountCompatTest, InternalSubscriptionsAreTheReferences) {
+  auto subjects = [](ServerKind kind) {
+    TempDir dir;
+    std::string conf = dir.Write("named.conf", "server_name: fixed\n");
+    int http = FreeTcpPort();
+    ServerProcess server(kind, {"-c", conf, "-m", std::to_string(http)});
+    if (!server.Start()) Fail("server did not start");
+    Json varz = Json::parse(HttpGet(http, "/varz").body);
+    std::string id = varz["server_id"];
+    Json subsz = Json::parse(HttpGet(http, "/subsz?subs=1&limit=1000").body);
+    std::multiset<std::string> out;
+    for (const Json& sub : subsz.value("subscriptions_list", Json::array())) {
+      std::string subject = sub["subject"];
+      if (size_t at = subject.find(id); at != std::string::npos)
+        subject.replace(at, id.size(), "<id>");
+      out.insert(sub["account"].get<std::string>() + " " + subject);
+    }
+    EXPECT_EQ(out.size(), subsz["num_subscriptions"].get<size_t>());
+    return out;
+  };
+  std::multiset<std::string> ours = subjects(ServerKind::kGannet);
+  std::multiset<std::string> ref = subjects(ServerKind::kNatsServer);
+  EXPECT_EQ(ours, ref);
+  EXPECT_EQ(ref.size(), 43u);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "conf/parser.h"
+#include "core/reclaimer.h"
 #include "server/account.h"
 #include "server/config/config_auth.h"
 
@@ -140,6 +141,50 @@ TEST(Account, RoutingTables) {
   EXPECT_EQ(b->MatchServiceImport("svc"), nullptr);
   EXPECT_TRUE(a->exports_services());
   EXPECT_FALSE(b->exports_services());
+}
+
+// A reload adds accounts (made first, not live, so the workers and routes can make room) and
+// removes them (no longer found; the object stays, and comes back when configured again).
+TEST(Account, ReloadAddsAndRemovesAccounts) {
+  Loaded before = Load(kConfig);
+  ASSERT_FALSE(before.error) << *before.error;
+  Accounts accounts(before.opts);
+  Loaded after = Load(R"(accounts {
+  A: { exports: [ {stream: "events.>"} ] }
+  C: { imports: [ {stream: {account: A, subject: "events.>"}, prefix: "c"} ] }
+})");
+  ASSERT_FALSE(after.error) << *after.error;
+  Reclaimer reclaimer(1);
+  Account* b = accounts.Find("B");
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(accounts.AddNew(after.opts), 1);
+  ASSERT_EQ(accounts.size(), 5u);
+  EXPECT_EQ(accounts.Find("C"), nullptr);  // not live before Reload
+  EXPECT_FALSE(accounts.all()[4]->live());
+  Accounts::ReloadResult r = accounts.Reload(after.opts, reclaimer);
+  Account* c = accounts.Find("C");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->index(), 4u);
+  EXPECT_EQ(r.added, std::vector<Account*>{c});
+  EXPECT_EQ(r.removed, std::vector<Account*>{b});
+  EXPECT_EQ(accounts.Find("B"), nullptr);
+  EXPECT_FALSE(b->live());
+  EXPECT_TRUE(accounts.system()->live());
+  EXPECT_TRUE(accounts.global().live());
+  const Account* a = accounts.Find("A");
+  ASSERT_EQ(a->stream_routes().size(), 1u);
+  EXPECT_EQ(a->stream_routes()[0].importer, c);
+  EXPECT_TRUE(b->stream_routes().empty());
+  EXPECT_FALSE(b->has_service_imports());
+
+  // B comes back as the same account; C goes.
+  EXPECT_EQ(accounts.AddNew(before.opts), 0);
+  r = accounts.Reload(before.opts, reclaimer);
+  EXPECT_EQ(r.added, std::vector<Account*>{b});
+  EXPECT_EQ(r.removed, std::vector<Account*>{c});
+  EXPECT_EQ(accounts.Find("B"), b);
+  EXPECT_EQ(accounts.size(), 5u);
+  reclaimer.Quiescent(0, [] {});
 }
 
 TEST(Account, MappingsPickByWeight) {

@@ -309,9 +309,15 @@ bool Route::OnRouteSub(std::string_view origin, std::string_view account_name,
                        std::string_view subject, std::string_view queue, int64_t weight) {
   Account* account = server().accounts().Find(account_name);
   if (!account) {
-    // An account this server does not have (one configured on the peer only): nothing to route.
+    // An account this server does not have (one configured on the peer only): nothing to route
+    // now; remembered in case a reload adds it here.
     LOG_DEBUG("%s - Unknown account %s for remote subject %s", log_prefix().c_str(),
               Quoted(account_name).c_str(), Quoted(subject).c_str());
+    std::string key = RemoteSubKey(account_name, subject, queue);
+    if (unknown_subs_.size() < kMaxUnknownSubs || unknown_subs_.count(key) > 0) {
+      unknown_subs_[key] =
+          UnknownSub{std::string(account_name), std::string(subject), std::string(queue), weight};
+    }
     return true;
   }
   if (!IsValidSubject(subject)) {
@@ -352,7 +358,10 @@ bool Route::OnRouteUnsub(std::string_view origin, std::string_view account_name,
   (void)origin;
   std::string key = RemoteSubKey(account_name, subject, queue);
   auto it = subs_.find(key);
-  if (it == subs_.end()) return true;
+  if (it == subs_.end()) {
+    unknown_subs_.erase(key);
+    return true;
+  }
   Subscription* sub = it->second.sub.release();
   it->second.account->sublist().Remove(sub);
   subs_.erase(it);
@@ -388,7 +397,8 @@ bool Route::OnMsg(Verb verb, const MsgArgs& args, std::string_view payload) {
               static_cast<int>(args.total_size_token.size()), args.total_size_token.data());
   }
   // Nearly every message names the account the one before named: no lookup for those.
-  if (args.account != last_account_name_) {
+  // (An unknown account is not remembered: a reload may add it.)
+  if (args.account != last_account_name_ || !last_account_) {
     last_account_ = server().accounts().Find(args.account);
     last_account_name_.assign(args.account);
   }
@@ -409,6 +419,16 @@ void Route::UpgradeToSolicited(const RouteUrl& url, bool explicit_route) {
 }
 
 void Route::OnConfigReloaded() {
+  // The peer's interest in accounts the reload added here.
+  for (auto it = unknown_subs_.begin(); it != unknown_subs_.end();) {
+    if (!server().accounts().Find(it->second.account)) {
+      ++it;
+      continue;
+    }
+    UnknownSub u = std::move(it->second);
+    it = unknown_subs_.erase(it);
+    OnRouteSub({}, u.account, u.subject, u.queue, u.weight);
+  }
   // A new cluster authorization applies to the routes peers dialed (reload.go: every accepted
   // route is checked again).
   if (did_solicit() || !connect_received_) return;

@@ -130,6 +130,17 @@ class Route final : public Connection {
     std::unique_ptr<Subscription> sub;
   };
   std::unordered_map<std::string, RemoteSub> subs_;
+  // The peer's interest in accounts this server does not have (yet): kept, up to a bound, so
+  // that a reload adding the account here takes it in (OnConfigReloaded) even when the peer
+  // added it first. (The reference drops it.)
+  struct UnknownSub {
+    std::string account;
+    std::string subject;
+    std::string queue;
+    int64_t weight;
+  };
+  static constexpr size_t kMaxUnknownSubs = 65536;
+  std::unordered_map<std::string, UnknownSub> unknown_subs_;
   // The account of the last routed message (accounts live as long as the server).
   std::string last_account_name_;
   Account* last_account_ = nullptr;

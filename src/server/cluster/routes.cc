@@ -13,8 +13,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <random>
+#include <shared_mutex>
 
 #include "auth/nkey.h"
 #include "auth/password.h"
@@ -78,15 +80,9 @@ Routes::Routes(Server& server, const Options& options)
     name_ = RandomClusterName();
     dynamic_name_ = true;
   }
-  for (size_t i = 0; i < server.accounts().all().size(); ++i) {
-    interest_.push_back(std::make_unique<AccountInterest>());
-  }
-  stream_imports_.resize(server.accounts().all().size());
-  for (const auto& exporter : server.accounts().all()) {
-    for (const Account::StreamRoute& r : exporter->stream_routes()) {
-      stream_imports_[r.importer->index()].push_back(&r);
-    }
-  }
+  interest_.reserve(Accounts::kMaxAccounts);
+  AddAccounts();
+  shadows_ = BuildShadowTable(server);
   client_urls_ = std::make_shared<const std::vector<std::string>>();
   base_info_.server_id = server_id_;
   base_info_.server_name = server_name_;
@@ -224,7 +220,8 @@ bool Routes::Start() {
   // The replies to requests that come in through a service import are routed back to this
   // server: its exporting accounts are interested in their own response subjects.
   for (const auto& account : server_.accounts().all()) {
-    if (account->exports_services()) {
+    if (account->live() && account->exports_services()) {
+      interest_[account->index()]->response_interest = true;
       LocalInterest(*account, account->response_prefix() + ">", +1);
     }
   }
@@ -574,46 +571,130 @@ bool Routes::CanExport(std::string_view subject, std::string_view queue) const {
   return !perms || perms->SubscribeAllowed(subject, queue);
 }
 
-void Routes::LocalInterest(const Account& account, const Subscription& sub, int delta) {
-  ChangeInterest(account, InterestKey(sub.subject, sub.queue), sub.subject, sub.queue, delta);
-  // A subscription in an account that imports streams is also interest in the exporting
-  // account, where the messages cross routes (the reference's shadow subscriptions): under the
-  // exporter's subject when the import maps a prefix, else under the import's whole subject.
-  if (account.index() >= stream_imports_.size()) return;
-  for (const Account::StreamRoute* r : stream_imports_[account.index()]) {
+std::shared_ptr<const Routes::ShadowTable> Routes::BuildShadowTable(Server& server) {
+  auto accounts = server.accounts().all();
+  auto table = std::make_shared<ShadowTable>(accounts.size());
+  for (const auto& exporter : accounts) {
+    for (const Account::StreamRoute& r : exporter->stream_routes()) {
+      (*table)[r.importer->index()].push_back(
+          {exporter->index(), r.from, r.prefix, r.to, r.transform.has_value()});
+    }
+  }
+  return table;
+}
+
+template <typename Fn>
+void Routes::ForEachShadow(const ShadowTable& table, size_t index, std::string_view subject,
+                           Fn&& fn) {
+  if (index >= table.size()) return;
+  for (const ShadowImport& r : table[index]) {
     std::string importer_side;
-    if (!r->prefix.empty()) {
-      importer_side = r->prefix + r->from;
-    } else if (!r->to.empty() && !r->transform) {
-      importer_side = r->to;
+    if (!r.prefix.empty()) {
+      importer_side = r.prefix + r.from;
+    } else if (!r.to.empty() && !r.transform) {
+      importer_side = r.to;
     } else {
       importer_side = ">";  // a transform: whatever it maps to
     }
-    if (!SubjectsIntersect(sub.subject, importer_side)) continue;
-    std::string exporter_subject = r->from;
-    if (!r->prefix.empty() && sub.subject.starts_with(r->prefix) &&
-        auth::SubjectIsSubset(sub.subject, importer_side)) {
-      exporter_subject = sub.subject.substr(r->prefix.size());
+    if (!SubjectsIntersect(subject, importer_side)) continue;
+    std::string_view exporter_subject = r.from;
+    if (!r.prefix.empty() && subject.starts_with(r.prefix) &&
+        auth::SubjectIsSubset(subject, importer_side)) {
+      exporter_subject = subject.substr(r.prefix.size());
     }
-    for (const auto& exporter : server_.accounts().all()) {
-      bool owns = false;
-      for (const auto& er : exporter->stream_routes()) owns |= &er == r;
-      if (!owns) continue;
-      ChangeInterest(*exporter, InterestKey(exporter_subject, sub.queue), exporter_subject,
-                     sub.queue, delta);
-      break;
-    }
+    fn(r.exporter, exporter_subject);
   }
 }
 
+void Routes::LocalInterest(const Account& account, const Subscription& sub, int delta) {
+  std::shared_lock shadow(shadow_mu_);
+  ChangeInterest(account, InterestKey(sub.subject, sub.queue), sub.subject, sub.queue, delta,
+                 /*own=*/true);
+  // A subscription in an account that imports streams is also interest in the exporting
+  // account, where the messages cross routes (the reference's shadow subscriptions): under the
+  // exporter's subject when the import maps a prefix, else under the import's whole subject.
+  auto accounts = server_.accounts().all();
+  ForEachShadow(*shadows_, account.index(), sub.subject,
+                [&](size_t exporter, std::string_view subject) {
+                  ChangeInterest(*accounts[exporter], InterestKey(subject, sub.queue), subject,
+                                 sub.queue, delta, /*own=*/false);
+                });
+}
+
 void Routes::LocalInterest(const Account& account, const std::string& subject, int delta) {
-  ChangeInterest(account, subject, subject, {}, delta);
+  ChangeInterest(account, subject, subject, {}, delta, /*own=*/false);
+}
+
+void Routes::AddAccounts() {
+  size_t n = server_.accounts().size();
+  while (interest_.size() < n) interest_.push_back(std::make_unique<AccountInterest>());
+  interest_count_.store(interest_.size(), std::memory_order_release);
+}
+
+void Routes::AccountsReloaded() {
+  auto next = BuildShadowTable(server_);
+  auto accounts = server_.accounts().all();
+  const size_t n = interest_count_.load(std::memory_order_acquire);
+  {
+    std::unique_lock shadow(shadow_mu_);
+    const ShadowTable& old = *shadows_;
+    static const std::vector<ShadowImport> kNone;
+    // (exporter, key) -> the net change, so interest an import keeps sends nothing.
+    std::map<std::pair<size_t, std::string>, int32_t> changes;
+    for (size_t i = 0; i < n; ++i) {
+      const auto& before = i < old.size() ? old[i] : kNone;
+      const auto& after = i < next->size() ? (*next)[i] : kNone;
+      if (before == after) continue;
+      std::vector<std::pair<std::string, int32_t>> own;
+      {
+        std::lock_guard lock(interest_[i]->mu);
+        own.assign(interest_[i]->own.begin(), interest_[i]->own.end());
+      }
+      for (const auto& [key, count] : own) {
+        std::string_view subject = std::string_view(key).substr(0, key.find(' '));
+        std::string_view queue = subject.size() < key.size()
+                                     ? std::string_view(key).substr(subject.size() + 1)
+                                     : std::string_view();
+        auto add = [&](int32_t delta) {
+          return [&, delta](size_t exporter, std::string_view exporter_subject) {
+            changes[{exporter, InterestKey(exporter_subject, queue)}] += delta;
+          };
+        };
+        ForEachShadow(old, i, subject, add(-count));
+        ForEachShadow(*next, i, subject, add(count));
+      }
+    }
+    for (const auto& [where, delta] : changes) {
+      if (delta == 0) continue;
+      const std::string& key = where.second;
+      size_t space = key.find(' ');
+      std::string_view subject = std::string_view(key).substr(0, space);
+      std::string_view queue =
+          space == std::string::npos ? std::string_view() : std::string_view(key).substr(space + 1);
+      ChangeInterest(*accounts[where.first], key, subject, queue, delta, /*own=*/false);
+    }
+    shadows_ = std::move(next);
+  }
+  // The replies to requests into services: an account that exports services now is
+  // interested in its response subjects, one that no longer does (or was removed) is not.
+  for (size_t i = 0; i < n; ++i) {
+    const Account& account = *accounts[i];
+    bool want = account.live() && account.exports_services();
+    if (interest_[i]->response_interest == want) continue;
+    interest_[i]->response_interest = want;
+    LocalInterest(account, account.response_prefix() + ">", want ? +1 : -1);
+  }
 }
 
 void Routes::ChangeInterest(const Account& account, const std::string& key,
-                            std::string_view subject, std::string_view queue, int delta) {
+                            std::string_view subject, std::string_view queue, int delta, bool own) {
   AccountInterest& ai = *interest_[account.index()];
   std::lock_guard lock(ai.mu);
+  if (own) {
+    int32_t& mine = ai.own[key];
+    mine += delta;
+    if (mine <= 0) ai.own.erase(key);
+  }
   // As the reference's updateRouteSubscriptionMap: a plain subject is sent on 0 -> 1 and
   // removed on 1 -> 0; a queue group's weight is sent on every change.
   int32_t n = 0;
@@ -656,8 +737,11 @@ void Routes::SendToRoutes(const std::string& line) {
 
 void Routes::SendAllInterest(Route& route) {
   std::string bulk;
-  for (const auto& account : server_.accounts().all()) {
-    AccountInterest& ai = *interest_[account->index()];
+  auto accounts = server_.accounts().all();
+  const size_t n = std::min(accounts.size(), interest_count_.load(std::memory_order_acquire));
+  for (size_t i = 0; i < n; ++i) {
+    const auto& account = accounts[i];
+    AccountInterest& ai = *interest_[i];
     std::lock_guard lock(ai.mu);
     bulk.clear();
     for (const auto& [key, n] : ai.counts) {

@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -108,6 +109,13 @@ class Routes {
   void LocalInterest(const Account& account, const std::string& subject, int delta);
   // On registration: every account's current interest, as one bulk of RS+.
   void SendAllInterest(Route& route);
+  // A reload made accounts (not live yet): room for their interest. Main thread.
+  void AddAccounts();
+  // A reload changed the accounts (their tables are published): the interest that stands for
+  // stream imports (in the exporting accounts) and for service responses is brought in line
+  // with the new imports and exports, sending only what changed (RS+ for an exporter's new
+  // interest, RS- for what no import needs any more). Main thread, after AddAccounts.
+  void AccountsReloaded();
   // Our import permissions: may we send interest in `subject` to peers (route.go canImport)?
   bool CanImport(std::string_view subject) const;
   // Our export permissions: may a peer's interest in `subject` make us send it messages
@@ -140,7 +148,28 @@ class Routes {
   struct AccountInterest {
     std::mutex mu;
     std::unordered_map<std::string, int32_t> counts;  // "<subject>[ <queue>]" -> local subs
+    // The part of `counts` that is the account's own clients' subscriptions (not interest
+    // standing for importers or responses): what a reload's new imports are computed from.
+    std::unordered_map<std::string, int32_t> own;
+    bool response_interest = false;  // "<response_prefix>>" counted (exports services)
   };
+  // A stream import as the routes see it: a copy, so a reload can replace the accounts'
+  // tables while subscriptions are being counted.
+  struct ShadowImport {
+    size_t exporter;     // account index
+    std::string from;    // the exporter's subject
+    std::string prefix;  // with its '.', or empty
+    std::string to;      // literal subject in the importer, or empty
+    bool transform = false;
+    bool operator==(const ShadowImport&) const = default;
+  };
+  using ShadowTable = std::vector<std::vector<ShadowImport>>;  // by importer index
+  static std::shared_ptr<const ShadowTable> BuildShadowTable(Server& server);
+  // For each exporter subject a subscription on `subject`/`queue` in importer `index` stands
+  // for under `table`: fn(exporter index, exporter subject).
+  template <typename Fn>
+  static void ForEachShadow(const ShadowTable& table, size_t index, std::string_view subject,
+                            Fn&& fn);
 
   bool IsConfigured(const RouteUrl& url) const;
   static std::shared_ptr<const auth::CompiledPermissions> CompilePermissions(
@@ -153,7 +182,7 @@ class Routes {
   void PublishClientUrls();                    // mu_ held
   void SendToRoutes(const std::string& line);  // mu_ taken inside
   void ChangeInterest(const Account& account, const std::string& key, std::string_view subject,
-                      std::string_view queue, int delta);
+                      std::string_view queue, int delta, bool own);
 
   Server& server_;
   const ClusterConfig config_;
@@ -183,9 +212,15 @@ class Routes {
   std::shared_ptr<const std::vector<std::string>> client_urls_;
   std::chrono::steady_clock::time_point client_urls_changed_{};
 
-  std::vector<std::unique_ptr<AccountInterest>> interest_;  // by account index
-  // The stream imports of each account (by index), as the exporters route them.
-  std::vector<std::vector<const Account::StreamRoute*>> stream_imports_;
+  // By account index; capacity Accounts::kMaxAccounts (never reallocated): a reload appends
+  // (AddAccounts) before the new accounts are live, so no one indexes past interest_count_.
+  std::vector<std::unique_ptr<AccountInterest>> interest_;
+  std::atomic<size_t> interest_count_{0};
+  // The stream imports of each account (by index). Taken shared by every subscription change,
+  // exclusive by a reload while it moves the importers' interest to the new imports; before
+  // any AccountInterest::mu.
+  std::shared_mutex shadow_mu_;
+  std::shared_ptr<const ShadowTable> shadows_;
 
   std::mutex dial_mu_;
   std::condition_variable dial_cv_;

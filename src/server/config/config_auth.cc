@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <limits>
 #include <set>
 
 #include "auth/nkey.h"
@@ -454,6 +455,71 @@ void ReadImportSource(const conf::Value& v, AccountImport& im, Errors& errors) {
   }
 }
 
+// An export's latency: "subject" (every request sampled) or {sampling: N | "N%" | "headers",
+// subject} (parseServiceLatency).
+void ReadLatency(const conf::Value& v, AccountExport& ex, Errors& errors) {
+  ex.latency_sampling = 100;
+  if (v.IsString()) {
+    ex.latency_subject = v.AsString();
+    return;
+  }
+  if (!v.IsMap()) {
+    errors.Add(
+        v.position(),
+        std::string("Expected latency entry to be a map/struct or string, got ") + GoTypeName(v));
+    return;
+  }
+  const conf::Value* subject = nullptr;
+  for (const conf::MapEntry& e : v.AsMap()) {
+    std::string k = AsciiLower(e.key);
+    if (k == "subject") {
+      subject = &e.value;
+    } else if (k == "sampling") {
+      int64_t sample = 0;
+      if (e.value.IsInteger()) {
+        sample = e.value.AsInteger();
+      } else if (e.value.IsString()) {
+        std::string text = e.value.AsString();
+        std::string trimmed = AsciiLower(text);
+        trimmed.erase(0, trimmed.find_first_not_of(" \t"));
+        trimmed.erase(trimmed.find_last_not_of(" \t") + 1);
+        if (trimmed == "headers") {
+          ex.latency_headers = true;
+          ex.latency_sampling = 0;
+          continue;
+        }
+        if (text.ends_with("%")) text.pop_back();
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), sample);
+        if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
+          errors.Add(e.value.position(), "Failed to parse latency sample: strconv.Atoi: parsing " +
+                                             Quoted(text) + ": invalid syntax");
+          return;
+        }
+      } else {
+        errors.Add(e.value.position(),
+                   std::string("Expected latency sample to be a string or map/struct, got ") +
+                       GoTypeName(e.value));
+        return;
+      }
+      if (sample < 1 || sample > 100) {
+        errors.Add(e.value.position(), "bad sampling percentage, should be 1-100");
+        return;
+      }
+      ex.latency_sampling = static_cast<int>(sample);
+    }
+  }
+  if (!subject) {
+    errors.Add(v.position(), "Latency subject required, but missing");
+    return;
+  }
+  if (!subject->IsString()) {
+    errors.Add(subject->position(),
+               std::string("Expected latency subject to be a string, got ") + GoTypeName(*subject));
+    return;
+  }
+  ex.latency_subject = subject->AsString();
+}
+
 // One entry of exports = [ {stream: S} | {service: S, accounts: [...]} ].
 void ReadExport(const conf::Value& v, std::vector<AccountExport>& out, Errors& errors) {
   if (!v.IsMap()) {
@@ -464,6 +530,7 @@ void ReadExport(const conf::Value& v, std::vector<AccountExport>& out, Errors& e
   AccountExport ex;
   bool seen_stream = false, seen_service = false, threshold_seen = false;
   const conf::Value* response = nullptr;
+  const conf::Value* latency = nullptr;
   for (const conf::MapEntry& e : v.AsMap()) {
     std::string k = AsciiLower(e.key);
     if (k == "stream" || k == "service") {
@@ -529,15 +596,28 @@ void ReadExport(const conf::Value& v, std::vector<AccountExport>& out, Errors& e
         continue;
       }
       ex.response_threshold = *d;
-    } else if (k == "latency" || k == "account_token_position") {
-      errors.Add(e.value.position(),
-                 Quoted(e.key) + " in an export is not supported yet by gannet-server");
+    } else if (k == "account_token_position") {
+      if (!e.value.IsInteger() || e.value.AsInteger() < 0 ||
+          e.value.AsInteger() > std::numeric_limits<uint32_t>::max()) {
+        errors.Add(e.value.position(),
+                   std::string("Expected account_token_position to be an integer, got ") +
+                       GoTypeName(e.value));
+        continue;
+      }
+      ex.account_token_position = static_cast<uint32_t>(e.value.AsInteger());
+    } else if (k == "latency") {
+      latency = &e.value;
+      ReadLatency(e.value, ex, errors);
     } else if (!e.value.used_as_variable()) {
       errors.Add(e.value.position(), "unknown field " + Quoted(e.key));
     }
   }
   if (response && seen_stream) {
     errors.Add(response->position(), "Detected response directive on non-service");
+    return;
+  }
+  if (latency && seen_stream) {
+    errors.Add(latency->position(), "Detected latency directive on non-service");
     return;
   }
   if (!seen_stream && !seen_service) return;  // the reference ignores such an entry
@@ -593,6 +673,19 @@ void ReadImport(const conf::Value& v, std::vector<AccountImport>& out, Errors& e
   if (seen_stream || seen_service) out.push_back(std::move(im));
 }
 
+// The tokens of a subject ("a.b.c" -> a, b, c).
+std::vector<std::string_view> SplitTokens(std::string_view subject) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (true) {
+    size_t dot = subject.find('.', start);
+    out.push_back(subject.substr(start, dot == std::string_view::npos ? dot : dot - start));
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return out;
+}
+
 // Whether `exporter` lets `importer` import `subject` of the given kind
 // (checkStreamImportAuthorized, checkServiceImportAuthorized).
 bool ImportAuthorized(const AccountConfig& exporter, const std::string& importer,
@@ -600,7 +693,16 @@ bool ImportAuthorized(const AccountConfig& exporter, const std::string& importer
   if (!IsValidSubject(im.subject)) return false;
   for (const AccountExport& ex : exporter.exports) {
     if (ex.service != im.service) continue;
-    if (ex.subject != im.subject && !auth::SubjectIsSubset(im.subject, ex.subject)) continue;
+    const bool direct = ex.subject == im.subject;
+    if (!direct && !auth::SubjectIsSubset(im.subject, ex.subject)) continue;
+    if (ex.account_token_position > 0) {
+      // The reference's checkAuth: the import names the importing account at that token (an
+      // import of the export's own subject, '*' there, names nobody).
+      if (direct) return false;
+      std::vector<std::string_view> tokens = SplitTokens(im.subject);
+      return ex.account_token_position <= tokens.size() &&
+             tokens[ex.account_token_position - 1] == importer;
+    }
     if (ex.accounts.empty()) return true;
     for (const std::string& a : ex.accounts) {
       if (a == importer) return true;
@@ -778,6 +880,15 @@ void ValidateImportsExports(const std::vector<AccountConfig>& accounts, const co
       if (!IsValidSubject(ex.subject)) {
         errors.Add(pos, std::string("Error adding ") + (ex.service ? "service" : "stream") +
                             " export " + Quoted(ex.subject) + ": subject is not valid");
+      }
+      if (ex.account_token_position > 0) {
+        // setExportAuth: the position must hold a '*' of the export's subject.
+        std::vector<std::string_view> tokens = SplitTokens(ex.subject);
+        if (tokens.size() < ex.account_token_position ||
+            tokens[ex.account_token_position - 1] != "*") {
+          errors.Add(pos, std::string("Error adding ") + (ex.service ? "service" : "stream") +
+                              " export " + Quoted(ex.subject) + ": sublist: invalid subject");
+        }
       }
     }
   }

@@ -102,6 +102,15 @@ struct AccountExport {
   ResponseType response_type = ResponseType::kSingleton;  // services: response_type
   // Services: how long a request's responses may come (response_threshold); 0: 2 minutes.
   std::chrono::nanoseconds response_threshold{0};
+  // account_token_position: the (1-based) token of the subject, a '*' in the export, that an
+  // import must fill with the importing account's name; 0: none.
+  uint32_t account_token_position = 0;
+  // Services: latency {subject, sampling}: a sampled request's ServiceLatency metric is
+  // published there, in the exporting account. Empty subject: not tracked. Sampling is a
+  // percentage (1-100); 0 with latency_headers: only requests carrying a trace header.
+  std::string latency_subject;
+  int latency_sampling = 0;
+  bool latency_headers = false;
 };
 struct AccountImport {
   bool service = false;

@@ -17,6 +17,7 @@
 #include "server/config/go_url.h"
 #include "server/conn/tls_context.h"
 #include "server/conn/worker.h"
+#include "server/events/system_events.h"
 #include "server/server.h"
 
 namespace gannet {
@@ -299,6 +300,28 @@ std::optional<std::string> DiffOptions(const Options& cur, const Options& next,
   return std::nullopt;
 }
 
+void Server::RunOnWorkers(const std::function<void(Worker&)>& fn) {
+  struct Done {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t pending = 0;
+  };
+  auto done = std::make_shared<Done>();
+  done->pending = workers_.size();
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    worker->PostRun([worker, fn, done] {
+      fn(*worker);
+      std::lock_guard lock(done->mu);
+      if (--done->pending == 0) done->cv.notify_all();
+    });
+  }
+  std::unique_lock lock(done->mu);
+  if (!done->cv.wait_for(lock, std::chrono::seconds(10), [&] { return done->pending == 0; })) {
+    LOG_ERROR("Config reload: a worker did not answer within 10s");
+  }
+}
+
 std::optional<std::string> Server::Reload(Options next) {
   std::lock_guard reload_lock(reload_mu_);
   if (shutdown_.load()) return std::string("server is shutting down");
@@ -319,18 +342,16 @@ std::optional<std::string> Server::Reload(Options next) {
     if (!tls) return error;
   }
   if (changes.accounts) {
-    // Gannet's own limits: the accounts themselves are made once (the workers' match caches
-    // and the routes' interest are indexed by them), and with a cluster the routes' interest
-    // in imported streams is computed once.
-    if (!accounts_.SameAccounts(next)) {
-      return std::string(
-          "config reload not supported for accounts: accounts are added and removed at "
-          "startup only by gannet-server");
+    // Accounts the new configuration adds are made now, not live yet: the workers make their
+    // match caches and the routes their interest slots before anyone can find them.
+    int made = accounts_.AddNew(next);
+    if (made < 0) {
+      return "config reload not supported for accounts: more than " +
+             std::to_string(Accounts::kMaxAccounts) + " accounts made by gannet-server";
     }
-    if (routes_) {
-      return std::string(
-          "config reload not supported for accounts: with a cluster, their exports, imports "
-          "and subject mappings are fixed at startup by gannet-server");
+    if (made > 0) {
+      if (routes_) routes_->AddAccounts();
+      RunOnWorkers([](Worker& worker) { worker.AddAccountCaches(); });
     }
   }
   auto config = std::make_shared<const ServerConfig>(std::move(next), server_id_);
@@ -360,47 +381,41 @@ std::optional<std::string> Server::Reload(Options next) {
   }
 
   // The accounts' new tables, before the workers re-check their clients (their limits).
-  // Publishes see them from their next message: no client is closed for it.
-  if (changes.accounts) accounts_.Reload(opts, *reclaimer_);
+  // Publishes see them from their next message: no client is closed for it. Accounts no longer
+  // configured are not found any more; their clients are closed below, as their users are gone
+  // (the reference: clientHasMovedToDifferentAccount).
+  if (changes.accounts) {
+    Accounts::ReloadResult accounts = accounts_.Reload(opts, *reclaimer_);
+    for (const Account* a : accounts.added)
+      LOG_DEBUG("Reloaded: account %s added", a->name().c_str());
+    for (const Account* a : accounts.removed) {
+      LOG_DEBUG("Reloaded: account %s removed", a->name().c_str());
+    }
+    // The interest standing for stream imports and service responses, sent to the peers.
+    if (routes_) routes_->AccountsReloaded();
+    if (events_ && events_->started()) events_->AccountsChanged(accounts.added, accounts.removed);
+  }
 
   // Every worker takes the new generation over on its own thread and re-checks its clients.
   // Waited for, so the reload is complete (the clients the new configuration refuses are
   // closed) when "Reloaded server configuration" is logged.
-  struct Done {
-    std::mutex mu;
-    std::condition_variable cv;
-    size_t pending = 0;
-  };
-  auto done = std::make_shared<Done>();
-  done->pending = workers_.size();
   int64_t clients = num_clients.load();
   auto excess = std::make_shared<std::atomic<int64_t>>(
       opts.max_connections > 0 && clients > opts.max_connections ? clients - opts.max_connections
                                                                  : 0);
   const int64_t to_close = excess->load();
-  for (auto& w : workers_) {
-    Worker* worker = w.get();
-    worker->PostRun([worker, config, excess, done] {
-      worker->SetConfig(config);
-      worker->ForEachConnection([&](Connection& c) {
-        // max_connections lowered: clients are closed until the excess is gone.
-        if (c.kind() == ConnectionKind::kClient && excess->load(std::memory_order_relaxed) > 0 &&
-            excess->fetch_sub(1, std::memory_order_relaxed) > 0) {
-          static_cast<Client&>(c).CloseMaxConnectionsExceeded();
-          return;
-        }
-        c.OnConfigReloaded();
-      });
-      std::lock_guard lock(done->mu);
-      if (--done->pending == 0) done->cv.notify_all();
+  RunOnWorkers([config, excess](Worker& worker) {
+    worker.SetConfig(config);
+    worker.ForEachConnection([&](Connection& c) {
+      // max_connections lowered: clients are closed until the excess is gone.
+      if (c.kind() == ConnectionKind::kClient && excess->load(std::memory_order_relaxed) > 0 &&
+          excess->fetch_sub(1, std::memory_order_relaxed) > 0) {
+        static_cast<Client&>(c).CloseMaxConnectionsExceeded();
+        return;
+      }
+      c.OnConfigReloaded();
     });
-  }
-  {
-    std::unique_lock lock(done->mu);
-    if (!done->cv.wait_for(lock, std::chrono::seconds(10), [&] { return done->pending == 0; })) {
-      LOG_ERROR("Config reload: a worker did not answer within 10s");
-    }
-  }
+  });
   if (to_close > 0) {
     LOG_INFO("Closed %lld connections to fall within max_connections",
              static_cast<long long>(to_close - std::max<int64_t>(excess->load(), 0)));

@@ -371,6 +371,13 @@ void Worker::CloseAll() {
   }
 }
 
+void Worker::AddAccountCaches() {
+  auto accounts = server_.accounts().all();
+  for (size_t i = caches_.size(); i < accounts.size(); ++i) {
+    caches_.push_back(std::make_unique<MatchCache>(accounts[i]->sublist()));
+  }
+}
+
 void Worker::DrainCaches() {
   for (const auto& cache : caches_) cache->Drain();
 }

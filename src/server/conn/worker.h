@@ -95,6 +95,8 @@ class Worker {
   FlowControl& flow() { return flow_; }
   // This worker's match cache for an account's subject index.
   MatchCache& cache(const Account& account) { return *caches_[account.index()]; }
+  // A reload made accounts: a match cache for each (before any of them is live).
+  void AddAccountCaches();
   // The buffer where messages for `dst` (a connection of another worker) are staged during a
   // batch; counts one message of `payload_bytes`.
   std::string& StagingFor(Connection* dst, size_t payload_bytes);

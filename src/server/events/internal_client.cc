@@ -47,6 +47,7 @@ void InternalClient::UnsubscribeAll() {
     subs.swap(subs_);
   }
   for (Sub& s : subs) {
+    if (!s.sub) continue;  // unsubscribed with its account
     s.account->sublist().Remove(s.sub.get());
     if (Routes* routes = server().routes(); routes && !s.local_only) {
       routes->LocalInterest(*s.account, *s.sub, -1);
@@ -54,6 +55,38 @@ void InternalClient::UnsubscribeAll() {
     // Workers may still hold it from a match until their next quiescent point.
     server().reclaimer().Retire([sub = s.sub.release()] { delete sub; });
   }
+}
+
+void InternalClient::UnsubscribeIn(Account& in) {
+  std::vector<Sub> subs;
+  {
+    std::lock_guard lock(subs_mu_);
+    // The slots stay (a subscription's id is its place): emptied.
+    for (Sub& s : subs_) {
+      if (s.sub && s.account == &in) subs.push_back(Sub{std::move(s.sub), s.account, s.local_only});
+    }
+  }
+  for (Sub& s : subs) {
+    s.account->sublist().Remove(s.sub.get());
+    if (Routes* routes = server().routes(); routes && !s.local_only) {
+      routes->LocalInterest(*s.account, *s.sub, -1);
+    }
+    server().reclaimer().Retire([sub = s.sub.release()] { delete sub; });
+  }
+}
+
+std::vector<std::pair<const Account*, SubSnapshot>> InternalClient::Subscriptions() const {
+  std::vector<std::pair<const Account*, SubSnapshot>> out;
+  std::lock_guard lock(subs_mu_);
+  for (const Sub& s : subs_) {
+    if (!s.sub) continue;
+    SubSnapshot snap;
+    snap.subject = s.sub->subject;
+    snap.sid = s.sub->sid;
+    snap.msgs = s.sub->delivered.load(std::memory_order_relaxed);
+    out.emplace_back(s.account, std::move(snap));
+  }
+  return out;
 }
 
 void InternalClient::Publish(std::string subject, std::string reply, std::string payload,

@@ -12,10 +12,12 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/sublist.h"
 #include "protocol/parser.h"
+#include "server/conn/conn_snapshot.h"
 #include "server/conn/connection.h"
 
 namespace gannet {
@@ -45,6 +47,10 @@ class InternalClient final : public Connection {
   // it (RS+) unless `local_only`.
   void Subscribe(std::string subject, Account* in = nullptr, bool local_only = false);
   void UnsubscribeAll();
+  // Drops the subscriptions made in `in` (a reload removed that account).
+  void UnsubscribeIn(Account& in);
+  // Its subscriptions, each with the account it is in (for /subsz).
+  std::vector<std::pair<const Account*, SubSnapshot>> Subscriptions() const;
   // Publishes in the system account (or `in`), on the home worker; `done` (if any) runs there
   // once the message was handed to its receivers (those of other workers may not have written
   // it yet). A reply to a request that came in through a service import is routed back.
@@ -70,7 +76,7 @@ class InternalClient final : public Connection {
     Account* account;
     bool local_only;
   };
-  std::mutex subs_mu_;  // a leaf
+  mutable std::mutex subs_mu_;  // a leaf
   std::vector<Sub> subs_;
   uint64_t next_sid_ = 1;
 };

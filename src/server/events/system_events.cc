@@ -19,10 +19,10 @@ namespace gannet {
 namespace {
 
 // The endpoints every server answers on $SYS.REQ.SERVER.PING.<E> and $SYS.REQ.SERVER.<id>.<E>.
-constexpr const char* kServerEndpoints[] = {"STATSZ",   "VARZ",  "SUBSZ",    "CONNZ",  "ROUTEZ",
-                                            "GATEWAYZ", "LEAFZ", "ACCOUNTZ", "HEALTHZ"};
+constexpr const char* kServerEndpoints[] = {"STATSZ",   "VARZ",  "SUBSZ",    "CONNZ", "ROUTEZ",
+                                            "GATEWAYZ", "LEAFZ", "ACCOUNTZ", "JSZ",   "HEALTHZ"};
 // $SYS.REQ.ACCOUNT.<acc>.<E>.
-constexpr const char* kAccountEndpoints[] = {"SUBSZ", "CONNZ", "LEAFZ", "INFO", "STATZ"};
+constexpr const char* kAccountEndpoints[] = {"SUBSZ", "CONNZ", "LEAFZ", "JSZ", "INFO", "STATZ"};
 // What every other account may ask about itself (the reference imports these from the system
 // account into each one): asked there, answered there.
 constexpr const char* kImportedRequests[] = {
@@ -89,15 +89,39 @@ void SystemEvents::Start() {
   client_->Subscribe("$SYS.SERVER.*.STATSZ");
   client_->Subscribe("$SYS.SERVER.ACCOUNT.*.CONNS");  // the peers' (the older of the two subjects)
   client_->Subscribe("$SYS.SERVER.*.SHUTDOWN");
+  // The rest of what the reference's system client subscribes to (events.go
+  // initEventTracking), so that the peers and /varz see the same subscriptions: replies to our
+  // own requests, CONNS replies, the NSUBS count, account claim updates (answered as without an
+  // operator), leaf node connects and remote latency (neither exists here: taken, dropped).
+  inbox_prefix_ = "$SYS._INBOX." + SystemHash(server_.config()->options().server_name) + ".";
+  client_->Subscribe(inbox_prefix_ + "*");
+  client_->Subscribe("$SYS._INBOX_." + id_);
+  client_->Subscribe("$SYS.REQ.ACCOUNT.NSUBS");
+  client_->Subscribe("$SYS.ACCOUNT.*.CLAIMS.UPDATE");
+  client_->Subscribe("$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE");
+  client_->Subscribe("$SYS.ACCOUNT.*.LEAFNODE.CONNECT");
+  client_->Subscribe("$SYS.LATENCY.M2." + SystemHash(server_.config()->options().server_name));
+  // Not told to the peers (the reference's sysSubscribeInternal).
+  client_->Subscribe("$SYS.DEBUG.SUBSCRIBERS", nullptr, /*local_only=*/true);
+  std::vector<Account*> live;
   for (const auto& account : server_.accounts().all()) {
-    if (account.get() == &system_) continue;
-    // Local: the request goes on into the system account, where every server answers it.
-    for (const char* subject : kImportedRequests) {
-      client_->Subscribe(subject, account.get(), /*local_only=*/true);
-    }
+    if (account->live()) live.push_back(account.get());
   }
+  AccountsChanged(live, {});
   next_statsz_ = std::chrono::steady_clock::now() + statsz_every_;
   thread_ = std::thread([this] { Run(); });
+}
+
+void SystemEvents::AccountsChanged(const std::vector<Account*>& added,
+                                   const std::vector<Account*>& removed) {
+  for (Account* account : added) {
+    if (account == &system_) continue;
+    // Local: the request goes on into the system account, where every server answers it.
+    for (const char* subject : kImportedRequests) {
+      client_->Subscribe(subject, account, /*local_only=*/true);
+    }
+  }
+  for (Account* account : removed) client_->UnsubscribeIn(*account);
 }
 
 void SystemEvents::Shutdown() {
@@ -165,7 +189,8 @@ void SystemEvents::Run() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
     if (tasks_.empty()) {
-      cv_.wait_until(lock, next_statsz_, [&] { return stopping_ || !tasks_.empty(); });
+      cv_.wait_until(lock, std::min(next_statsz_, next_debug_deadline_),
+                     [&] { return stopping_ || !tasks_.empty(); });
     }
     std::deque<std::function<void()>> batch;
     batch.swap(tasks_);
@@ -173,8 +198,16 @@ void SystemEvents::Run() {
     lock.unlock();
     // At shutdown what was queued still goes out (the disconnects of the last clients).
     for (auto& task : batch) task();
-    if (last) return;
+    if (last) {
+      FinishDebugRequests(/*all=*/true);
+      return;
+    }
     auto now = std::chrono::steady_clock::now();
+    FinishDebugRequests(/*all=*/false);
+    next_debug_deadline_ = std::chrono::steady_clock::time_point::max();
+    for (const auto& [inbox, r] : debug_requests_) {
+      next_debug_deadline_ = std::min(next_debug_deadline_, r.deadline);
+    }
     if (now >= next_statsz_) {
       SendStatsz("$SYS.SERVER." + id_ + ".STATSZ");
       // As the reference: quickly at first, backing off to the interval.
@@ -214,13 +247,28 @@ void SystemEvents::OnMessage(const InternalClient::Message& m) {
     return;
   }
   std::vector<std::string> t = Tokens(m.subject);
-  if (t.size() < 4 || t[0] != "$SYS") return;
+  if (t.size() < 3 || t[0] != "$SYS") return;
   if (t[1] == "REQ" && t[2] == "SERVER") {
     if (t.size() == 4 && t[3] == "PING") {
       ServerRequest("STATSZ", m);
     } else if (t.size() == 5 && (t[3] == "PING" || t[3] == id_)) {
       ServerRequest(t[4], m);
     }
+  } else if (t[1] == "REQ" && t[2] == "ACCOUNT" && t.size() == 4 && t[3] == "NSUBS") {
+    NsubsRequest(m);
+  } else if (t[1] == "REQ" && t[2] == "ACCOUNT" && t.size() == 6 && t[4] == "CLAIMS" &&
+             t[5] == "UPDATE") {
+    ClaimsUpdate(t[3], m);
+  } else if (t[1] == "ACCOUNT" && t.size() == 5 && t[3] == "CLAIMS" && t[4] == "UPDATE") {
+    ClaimsUpdate(t[2], m);
+  } else if (t[1] == "DEBUG" && t.size() == 3 && t[2] == "SUBSCRIBERS") {
+    DebugSubscribers(m);
+  } else if (m.subject.starts_with(inbox_prefix_)) {
+    InboxReply(m);
+  } else if (t[1] == "_INBOX_" && t.size() == 3) {
+    // A peer's reply to a CONNS request (the reference's remoteConnsUpdate).
+    Json doc = Json::parse(m.payload, nullptr, false);
+    if (doc.is_object()) RemoteConns(m.payload, doc.value("acc", ""));
   } else if (t[1] == "REQ" && t[2] == "ACCOUNT" && t.size() == 5) {
     AccountRequest(t[3], t[4], m);
   } else if (t[1] == "SERVER" && t.size() == 4 && t[2] != id_) {
@@ -240,6 +288,10 @@ void SystemEvents::OnMessage(const InternalClient::Message& m) {
 }
 
 void SystemEvents::ServerRequest(const std::string& endpoint, const InternalClient::Message& m) {
+  if (endpoint == "JSZ") {
+    JszRequest({}, m);
+    return;
+  }
   if (endpoint != "STATSZ") {
     if (!m.reply.empty()) MonitorRequest(endpoint, {}, m);
     return;
@@ -272,6 +324,10 @@ void SystemEvents::AccountRequest(const std::string& account, const std::string&
     }
     auto it = accounts_.find(account);
     if (it != accounts_.end() && it->second.conns > 0) SendAccountConns(account, m.reply);
+    return;
+  }
+  if (endpoint == "JSZ") {
+    JszRequest(account, m);
     return;
   }
   if (endpoint == "STATZ") {

@@ -26,12 +26,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "server/account.h"
 #include "server/conn/conn_snapshot.h"
 #include "server/events/internal_client.h"
 
@@ -61,7 +63,19 @@ class SystemEvents {
   // handed to its receivers, and drops the subscriptions. Main thread; idempotent.
   void Shutdown();
 
+  // A reload made accounts live or removed them: the requests every account may make of the
+  // system account are subscribed in the new ones, dropped in the removed ones. Main thread.
+  void AccountsChanged(const std::vector<Account*>& added, const std::vector<Account*>& removed);
+
+  // The internal client's subscriptions with their accounts' names (for /subsz). Any thread.
+  std::vector<std::pair<std::string, SubSnapshot>> InternalSubscriptions() const;
+
   // ---- Any thread (the client's worker) ----
+  // A sampled service request got its first response from `responder` at `responded`: the
+  // reference's ServiceLatency metric is published on the export's latency subject, in the
+  // exporting account.
+  void ServiceLatency(Account::LatencyTrack track, ConnSnapshot responder,
+                      std::chrono::system_clock::time_point responded);
   // A client completed its CONNECT / closed after completing it (`c.stop`, `c.reason` set).
   void ClientConnected(ConnSnapshot c);
   void ClientDisconnected(ConnSnapshot c);
@@ -95,6 +109,29 @@ class SystemEvents {
   void SendAccountConns(const std::string& account, const std::string& reply = {});
   void SendConnectEvent(const ConnSnapshot& c, bool connect);
 
+  // ---- system_requests.cc: the requests answered without the monitor ----
+  // $SYS.REQ.SERVER.<id|PING>.JSZ and $SYS.REQ.ACCOUNT.<acc>.JSZ, JetStream disabled.
+  void JszRequest(const std::string& account, const InternalClient::Message& m);
+  // $SYS.REQ.ACCOUNT.<acc>.CLAIMS.UPDATE and $SYS.ACCOUNT.<acc>.CLAIMS.UPDATE: no operator,
+  // so no JWT can apply; answered with the reference's errors.
+  void ClaimsUpdate(const std::string& account, const InternalClient::Message& m);
+  // $SYS.REQ.ACCOUNT.NSUBS: a peer asks how many of our clients' subscriptions in an account
+  // match a subject (and queue).
+  void NsubsRequest(const InternalClient::Message& m);
+  // $SYS.DEBUG.SUBSCRIBERS: "<subject>[ <queue>]" counted over the cluster: here, then on
+  // the peers that have clients in the account (NSUBS), answered after their replies or 500 ms.
+  void DebugSubscribers(const InternalClient::Message& m);
+  // A reply on our $SYS._INBOX.<hash>. prefix: a peer's NSUBS count.
+  void InboxReply(const InternalClient::Message& m);
+  // Counts the subscriptions of clients of `account` here matching `subject` (a subset of it
+  // when it has wildcards), of queue group `queue` when given.
+  int64_t CountSubscribers(const std::string& account, const std::string& subject,
+                           const std::optional<std::string>& queue);
+  // Answers the DEBUG.SUBSCRIBERS requests whose time is up (or whose peers all answered).
+  void FinishDebugRequests(bool all);
+  // The reference's system hash of this server's name (getHash: 8 base-62 characters).
+  static std::string SystemHash(const std::string& name);
+
   // The reference's ServerInfo, with the next sequence number and the time now.
   Json ServerInfo();
   // The request's filters (server_name, cluster, host, tags, domain): true if they exclude
@@ -122,6 +159,19 @@ class SystemEvents {
   std::chrono::steady_clock::time_point next_statsz_;
   std::map<std::string, std::chrono::steady_clock::time_point> peers_;  // by server id
   std::map<std::string, AccountConns> accounts_;
+  // $SYS._INBOX.<hash>.: where the peers' replies to our own requests come.
+  std::string inbox_prefix_;
+  struct DebugRequest {
+    std::string reply;
+    int64_t nsubs = 0;
+    int expected = 0;
+    int responses = 0;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  std::map<std::string, DebugRequest> debug_requests_;  // by our inbox subject
+  uint64_t next_inbox_ = 0;
+  std::chrono::steady_clock::time_point next_debug_deadline_ =
+      std::chrono::steady_clock::time_point::max();
   // The peers' counts of each account's clients: account -> server id -> clients.
   std::map<std::string, std::map<std::string, int64_t>> remote_conns_;
 };

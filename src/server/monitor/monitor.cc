@@ -13,6 +13,7 @@
 #include "core/subject.h"
 #include "server/cluster/routes.h"
 #include "server/conn/tls_context.h"
+#include "server/events/system_events.h"
 #include "server/monitor/monitor_format.h"
 #include "server/server.h"
 
@@ -690,7 +691,9 @@ HttpResponse Monitor::Accountz(const HttpRequest& r) {
     return JsonResponse(r, j);
   }
   Json names = Json::array();
-  for (const auto& a : server_.accounts().all()) names.push_back(a->name());
+  for (const auto& a : server_.accounts().all()) {
+    if (a->live()) names.push_back(a->name());
+  }
   j["accounts"] = names;
   return JsonResponse(r, j);
 }
@@ -744,6 +747,16 @@ Monitor::Json Monitor::AccountDetail(const Account& account, int64_t clients) {
         static const char* kTypes[] = {"Singleton", "Streamed", "Chunked"};
         // (The reference does not show a configured response_threshold here.)
         e["response_type"] = kTypes[static_cast<int>(ex.response_type)];
+        if (!ex.latency_subject.empty()) {
+          Json latency;
+          if (ex.latency_headers) {
+            latency["sampling"] = "headers";
+          } else {
+            latency["sampling"] = ex.latency_sampling;
+          }
+          latency["results"] = ex.latency_subject;
+          e["service_latency"] = std::move(latency);
+        }
       }
       exports.push_back(std::move(e));
     }
@@ -839,6 +852,16 @@ HttpResponse Monitor::Subsz(const HttpRequest& r) {
     std::sort(gathered->conns.begin(), gathered->conns.end(),
               [](const ConnSnapshot& a, const ConnSnapshot& b) { return a.cid < b.cid; });
     int64_t index = 0;
+    // The system account's own subscriptions first, as the reference lists its internal
+    // clients' (they are in num_subscriptions too).
+    if (SystemEvents* events = server_.events()) {
+      for (const auto& [account, sub] : events->InternalSubscriptions()) {
+        if (!acc.empty() && account != acc) continue;
+        if (!test.empty() && !SubjectMatchesPattern(test, sub.subject)) continue;
+        if (index >= off && index < off + lim) list.push_back(SubDetailJson(sub, &account));
+        ++index;
+      }
+    }
     for (const ConnSnapshot& c : gathered->conns) {
       if (!acc.empty() && c.account != acc) continue;
       for (const SubSnapshot& s : c.subs) {

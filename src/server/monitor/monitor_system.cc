@@ -191,6 +191,7 @@ std::optional<Monitor::Json> Monitor::AccountStatz(const std::vector<std::string
   }
   Json list = Json::array();
   for (const auto& a : server_.accounts().all()) {
+    if (!a->live()) continue;
     if (!accounts.empty() &&
         std::find(accounts.begin(), accounts.end(), a->name()) == accounts.end()) {
       continue;
