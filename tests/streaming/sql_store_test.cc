@@ -473,6 +473,36 @@ TEST_P(SqlStore, FlushFailsOnceTheLockIsAnotherServers) {
   EXPECT_EQ(QueryInt(server(), "SELECT COUNT(*) FROM Messages"), 1);
 }
 
+// The same without caching: every write is its own transaction behind the row, so a deposed
+// active commits no message (nor subscription or client update) once the row names another
+// server. The row may carry the session lock's mark (sql_lock.cc).
+TEST_P(SqlStore, NoCachingWritesFailOnceTheLockIsAnotherServers) {
+  StoreOptions o;
+  o.sql.fence_owner = "me";
+  o.sql.no_caching = true;
+  auto s = Open(o);
+  ASSERT_TRUE(s);
+  ASSERT_EQ(server().RunScript("INSERT INTO StoreLock (id, tick) VALUES ('me.sl', 1);"), "");
+  ChannelStore* c = *s->CreateChannel("foo");
+  ASSERT_TRUE(c->msgs->Store(1, 1, Record(1, "foo", "a", 1)).ok());
+  SubState sub;
+  ASSERT_TRUE(c->subs->CreateSub(sub).ok());
+  ASSERT_TRUE(c->subs->AddSeqPending(sub.id, 1).ok());
+  EXPECT_EQ(QueryInt(server(), "SELECT COUNT(*) FROM Messages"), 1);
+  ASSERT_EQ(server().RunScript("UPDATE StoreLock SET id='other.sl', tick=1;"), "");
+  Status stored = c->msgs->Store(2, 2, Record(2, "foo", "b", 2));
+  EXPECT_FALSE(stored.ok());
+  EXPECT_NE(stored.message().find("store lock is held by another server"), std::string::npos)
+      << stored.message();
+  EXPECT_FALSE(c->subs->AckSeqPending(sub.id, 1).ok());
+  ClientInfo client;
+  client.id = "c1";
+  client.hb_inbox = "inbox";
+  EXPECT_FALSE(s->AddClient(client).ok());
+  EXPECT_EQ(QueryInt(server(), "SELECT COUNT(*) FROM Messages"), 1);
+  EXPECT_EQ(QueryInt(server(), "SELECT COUNT(*) FROM Clients"), 0);
+}
+
 // Two servers of an FT group starting at the same moment on an empty StoreLock table: exactly
 // one owns the lock. (The table has no key, as the reference's: only the lock transaction
 // keeps both from inserting a row; on PostgreSQL SELECT ... FOR UPDATE alone let both in.)
@@ -500,7 +530,8 @@ TEST_P(SqlStore, TwoServersStartingAtOnceTakeTheLockOnce) {
     tb.join();
     // The loser sees the winner's row, or (MariaDB) has its insert rolled back as a deadlock.
     int owners = (ra->ok() && **ra ? 1 : 0) + (rb->ok() && **rb ? 1 : 0);
-    EXPECT_EQ(owners, 1) << "round " << round;
+    EXPECT_EQ(owners, 1) << "round " << round << ": " << (ra->ok() ? "" : ra->status().message())
+                         << " / " << (rb->ok() ? "" : rb->status().message());
     EXPECT_EQ(QueryInt(server(), "SELECT COUNT(*) FROM StoreLock"), 1) << "round " << round;
   }
 }

@@ -18,15 +18,6 @@ namespace {
 constexpr size_t kRecentMaxMsgs = 4096;
 constexpr size_t kRecentMaxBytes = size_t{2} << 20;
 
-// BEGIN, `body`, COMMIT; ROLLBACK when anything failed (ignoring its own failure).
-Status Transaction(sql::Connection& conn, const std::function<Status()>& body) {
-  if (Status s = conn.Run("BEGIN"); !s) return s;
-  Status s = body();
-  if (s) s = conn.Run("COMMIT");
-  if (!s && !conn.Broken()) conn.Run("ROLLBACK");
-  return s;
-}
-
 }  // namespace
 
 // ---- SqlMsgStore ----
@@ -144,13 +135,6 @@ Status SqlMsgStore::DeleteRemoved() {
 }
 
 Status SqlMsgStore::InsertUnflushed(bool retrying) {
-  if (!opts_.fence_owner.empty()) {
-    auto r = db_.ExecOnce(Stmt::kLockFence, {});
-    if (!r.ok()) return r.status();
-    if (r->rows.empty() || r->rows.Bytes(0, 0) != opts_.fence_owner) {
-      return Status(Code::kIo, "sql: the store lock is held by another server now");
-    }
-  }
   // A retry after a lost connection: the COMMIT may have happened before the loss.
   uint64_t committed = 0;
   if (retrying) {
@@ -216,7 +200,7 @@ Status SqlMsgStore::Flush() {
   int attempt = 0;
   Status s = db_.Retry("flush", [&] {
     const bool retrying = attempt++ > 0 || flush_failed_;
-    return Transaction(db_.conn(), [&] { return InsertUnflushed(retrying); });
+    return db_.Transaction([&] { return InsertUnflushed(retrying); });
   });
   flush_failed_ = !s.ok();
   if (!s) return s;
@@ -424,7 +408,7 @@ Status SqlSubStore::Flush() {
   // Each dirty subscription's pending set is written again as one row: rerunning after a lost
   // connection writes the same state.
   Status s = db_.Retry("subscriptions flush", [&] {
-    return Transaction(db_.conn(), [&]() -> Status {
+    return db_.Transaction([&]() -> Status {
       for (uint64_t id : dirty) {
         const Pending& p = subs_[id];
         const Param del[] = {Param::Uint(id)};

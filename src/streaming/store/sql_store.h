@@ -46,13 +46,14 @@ class SqlDb {
  public:
   static constexpr std::chrono::seconds kReconnectWindow{10};
 
-  SqlDb(std::unique_ptr<sql::Connection> conn, sql::Driver driver)
-      : conn_(std::move(conn)), driver_(driver) {}
+  SqlDb(std::unique_ptr<sql::Connection> conn, sql::Driver driver, std::string fence_owner)
+      : conn_(std::move(conn)), driver_(driver), fence_owner_(std::move(fence_owner)) {}
 
   sql::Driver driver() const { return driver_; }
   // Prepares every statement of sql_statements.h.
   Status PrepareAll();
-  // One statement, retried after a reconnection if the connection was lost.
+  // One statement, retried after a reconnection if the connection was lost. Under fencing
+  // (fence_owner), a statement that writes runs in a transaction behind CheckFence.
   Result<sql::ExecResult> Exec(sql::Stmt stmt, std::initializer_list<sql::Param> params);
   // Runs `op` (statements on conn(), a transaction at most) and, if the connection was lost,
   // reconnects and runs it again; `op` must be safe to rerun after a partial run.
@@ -61,10 +62,18 @@ class SqlDb {
   // Statements of `op` in Retry, without retry of their own.
   Result<sql::ExecResult> ExecOnce(sql::Stmt stmt, std::span<const sql::Param> params);
   Status PrepareBulk(int rows);
+  // BEGIN, `body` (with CheckFence first when fencing), COMMIT; ROLLBACK when anything failed.
+  Status Transaction(const std::function<Status()>& body);
+  bool fenced() const { return !fence_owner_.empty(); }
 
  private:
+  // In a transaction: reads the StoreLock row with a shared lock (held until the COMMIT, so a
+  // takeover waits for this transaction) and fails if it no longer names this server.
+  Status CheckFence();
+
   std::unique_ptr<sql::Connection> conn_;
   sql::Driver driver_;
+  std::string fence_owner_;  // SqlStoreOptions::fence_owner
 };
 
 class SqlMsgStore final : public MsgStore {

@@ -347,7 +347,14 @@ struct SqlStoreOptions {
   std::string source;  // the driver's connection string
   // Every Store/AddSeqPending/AckSeqPending runs its statement at once instead of at Flush.
   bool no_caching = false;
-  // <= 0: unlimited. The store opens one connection (and one more for the FT lock).
+  // The reference's bound on its database/sql pool (<= 0: unlimited). Gannet never needs more
+  // than one connection for the store: every store call comes from the I/O loop's one thread
+  // and waits for its answer (a flush's channels commit one after another, a PubAck waits for
+  // its commit), so a second store connection would sit idle. The reference's pool is shared
+  // by goroutines that Gannet does not have (its expiration and time-tick loops). With
+  // --ft_group the lock holds a connection of its own (its ticker runs beside the loop, and its
+  // session lock must live on a connection no store statement can end): 2 in all, which
+  // CreateSqlLock reports when this is 1.
   int max_open_conns = 0;
   // > 0: a flush inserts messages with multi-row INSERTs of at most this many rows; 0: one
   // prepared INSERT per message, all in one transaction.
@@ -355,7 +362,8 @@ struct SqlStoreOptions {
   // Fault tolerance: the StoreLock owner this server took the lock as. When set, every flush
   // transaction first reads the row with a shared lock (a standby's takeover waits for it) and
   // fails if another server owns it now, so a server that lost the lock commits nothing more.
-  // (With no_caching, messages are inserted outside transactions and are not fenced.)
+  // Every other write runs in a transaction of its own behind the same check (no_caching's
+  // inserts and pending updates included).
   std::string fence_owner;
 };
 
