@@ -18,6 +18,9 @@ using sql::Stmt;
 namespace {
 
 constexpr int kSchemaVersion = 1;
+// Extra connections for parallel flushes when sql_max_open_conns is unbounded (<= 0): beyond a
+// few, the database's own cores and log flushes are the bound.
+constexpr int kUnboundedExtraConns = 3;
 
 int64_t WallClockNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -163,6 +166,11 @@ Result<std::unique_ptr<Store>> SqlStore::Create(const StoreOptions& options) {
   auto db = std::make_unique<SqlDb>(std::move(conn).value(), *driver, o.fence_owner);
   if (Status s = db->PrepareAll(); !s) return s;
   std::unique_ptr<SqlStore> store(new SqlStore(std::move(db), o));
+  if (o.max_open_conns != 1 && !o.no_caching) {
+    store->pool_ = std::make_unique<SqlFlushPool>(
+        *driver, o.source, o.fence_owner,
+        o.max_open_conns <= 0 ? kUnboundedExtraConns : o.max_open_conns - 1);
+  }
   if (Status s = store->SetLimits(options.limits); !s) return s;
   // Ids are never reused, whether or not Recover runs.
   auto cid = store->db_->Exec(Stmt::kRecoverMaxChannelId, {});
@@ -365,6 +373,23 @@ Result<ChannelStore*> SqlStore::CreateChannel(std::string_view name) {
   return raw;
 }
 
+Status SqlStore::FlushBatch(std::span<ChannelStore* const> channels) {
+  std::vector<SqlMsgStore*> busy;
+  for (ChannelStore* c : channels) {
+    auto* m = static_cast<SqlMsgStore*>(c->msgs.get());
+    if (m->has_unflushed()) {
+      busy.push_back(m);
+    } else if (Status s = m->Flush(); !s) {  // deletions of messages the limits removed
+      return s;
+    }
+  }
+  if (pool_ && busy.size() > 1) return pool_->Flush(*db_, busy);
+  for (SqlMsgStore* m : busy) {
+    if (Status s = m->Flush(); !s) return s;
+  }
+  return Status::Ok();
+}
+
 ChannelStore* SqlStore::LookupChannel(std::string_view name) {
   auto it = channels_.find(name);
   return it == channels_.end() ? nullptr : it->second.get();
@@ -427,6 +452,7 @@ Status SqlStore::Close() {
     if (Status s = c->msgs->Close(); !s && first) first = s;
     if (Status s = c->subs->Close(); !s && first) first = s;
   }
+  pool_.reset();
   return first;
 }
 

@@ -14,6 +14,11 @@
 // flushed and the most recently flushed ones from memory (deliveries right after a publish),
 // older ones with a SELECT.
 //
+// Connections. --sql_max_open_conns N bounds the store's connections (the FT lock has one more,
+// exclusive_lock.h): the store's own, on which every statement runs, and up to N-1 more (3 when
+// N <= 0: "unlimited" in the reference's pool) that a flush opens when a batch wrote to more
+// channels than one, so that the channels commit in parallel (sql_flush_pool.h).
+//
 // Faults. A statement that fails because the connection was lost is retried after
 // reconnecting, for up to kReconnectWindow, and each loss and reconnection is logged; a flush
 // that still fails returns an error, so the server sends no PubAck for its messages. A flush
@@ -33,6 +38,7 @@
 #include <vector>
 
 #include "streaming/store/exclusive_lock.h"
+#include "streaming/store/sql_flush_pool.h"
 #include "streaming/store/sql_conn.h"
 #include "streaming/store/sql_statements.h"
 #include "streaming/store/store.h"
@@ -82,7 +88,11 @@ class SqlMsgStore final : public MsgStore {
               const ChannelLimits& limits);
 
   Status Store(uint64_t seq, int64_t timestamp_ns, std::string_view record) override;
-  Status Flush() override;
+  Status Flush() override { return FlushOn(db_); }
+  // Flush on `db`: the store's connection, or one of SqlFlushPool's (its thread then is the only
+  // one using this store until it returns).
+  Status FlushOn(SqlDb& db);
+  bool has_unflushed() const { return !unflushed_.empty(); }
   Result<MsgRef> Lookup(uint64_t seq) override;
   uint64_t FirstSequence() const override { return first_; }
   uint64_t LastSequence() const override { return last_; }
@@ -110,7 +120,7 @@ class SqlMsgStore final : public MsgStore {
     std::shared_ptr<const std::string> record;  // handed out as MsgRef::keep
   };
   void DropFirst();
-  Status InsertUnflushed(bool retrying);
+  Status InsertUnflushed(SqlDb& db, bool retrying);
   Status DeleteRemoved();
   void KeepRecent(Kept k);
 
@@ -182,6 +192,8 @@ class SqlStore final : public Store {
   ChannelLimits GetChannelLimits(std::string_view channel) const override;
   Result<ChannelStore*> CreateChannel(std::string_view name) override;
   ChannelStore* LookupChannel(std::string_view name) override;
+  // The channels with messages to insert commit in parallel over SqlFlushPool's connections.
+  Status FlushBatch(std::span<ChannelStore* const> channels) override;
   Status DeleteChannel(std::string_view name) override;
   Status AddClient(const ClientInfo& info) override;
   Status DeleteClient(std::string_view client_id) override;
@@ -200,6 +212,7 @@ class SqlStore final : public Store {
 
   std::unique_ptr<SqlDb> db_;
   SqlStoreOptions opts_;
+  std::unique_ptr<SqlFlushPool> pool_;  // none when sql_max_open_conns is 1, or without caching
   StoreLimits limits_;  // built
   std::map<std::string, std::unique_ptr<ChannelStore>, std::less<>> channels_;
   int64_t max_channel_id_ = 0;

@@ -347,14 +347,12 @@ struct SqlStoreOptions {
   std::string source;  // the driver's connection string
   // Every Store/AddSeqPending/AckSeqPending runs its statement at once instead of at Flush.
   bool no_caching = false;
-  // The reference's bound on its database/sql pool (<= 0: unlimited). Gannet never needs more
-  // than one connection for the store: every store call comes from the I/O loop's one thread
-  // and waits for its answer (a flush's channels commit one after another, a PubAck waits for
-  // its commit), so a second store connection would sit idle. The reference's pool is shared
-  // by goroutines that Gannet does not have (its expiration and time-tick loops). With
-  // --ft_group the lock holds a connection of its own (its ticker runs beside the loop, and its
-  // session lock must live on a connection no store statement can end): 2 in all, which
-  // CreateSqlLock reports when this is 1.
+  // The reference's bound on its database/sql pool (<= 0: unlimited). Gannet's store runs every
+  // statement on one connection from the I/O loop's thread, and opens up to N-1 more (3 when
+  // unlimited) only to commit the channels of one batch in parallel (sql_flush_pool.h); 1 keeps
+  // the store on its one connection. The FT lock holds one more of its own (its ticker runs
+  // beside the loop, and its session lock must live on a connection no store statement ends),
+  // which CreateSqlLock reports when this is 1.
   int max_open_conns = 0;
   // > 0: a flush inserts messages with multi-row INSERTs of at most this many rows; 0: one
   // prepared INSERT per message, all in one transaction.
