@@ -3,7 +3,9 @@
 # a PostgreSQL and a MariaDB server started here in a temporary directory (their defaults:
 # every COMMIT waits for its log flush), then for each store a fresh gannet-streaming and
 # async publish, one publisher, 16,384 PubAcks in flight (gannet-stan-pubload), 16 B and 1 KB,
-# with the load average before each store's runs (the machine is shared).
+# with the load average before each store's runs (the machine is shared). Then, for
+# --sql_max_open_conns, 4 publishers on 4 channels (16 B), the SQL stores with 1 connection and
+# with 4 (the batch's channels committed in parallel).
 #
 #   bench/stan-sql/run.sh [BIN_DIR]    (default build/release/bin; as root: PostgreSQL runs as
 #                                       nobody, MariaDB as root)
@@ -26,11 +28,23 @@ chmod 755 "$D"
 AS=""
 [ "$(id -u)" = 0 ] && { chown nobody "$D"; AS="runuser -u nobody --"; }
 
+# Stops a process by pid, waiting for it to be gone (at most 20 s).
+stop_pid() {
+  [ -n "$1" ] || return 0
+  kill "-${2:-TERM}" "$1" 2>/dev/null || return 0
+  i=0
+  while kill -0 "$1" 2>/dev/null && [ $i -lt 400 ]; do
+    i=$((i + 1))
+    sleep 0.05
+  done
+}
+
 cleanup() {
-  [ -n "${spid:-}" ] && kill "$spid" 2>/dev/null
-  [ -n "${pgpid:-}" ] && kill -INT "$pgpid" 2>/dev/null
-  [ -n "${mypid:-}" ] && kill "$mypid" 2>/dev/null
-  wait 2>/dev/null
+  trap - EXIT INT TERM
+  stop_pid "${spid:-}"
+  # postgres runs under runuser: signal the postmaster itself ("fast" shutdown).
+  [ -f "$D/pg/postmaster.pid" ] && stop_pid "$(head -1 "$D/pg/postmaster.pid")" INT
+  [ -f "$D/my.pid" ] && stop_pid "$(cat "$D/my.pid")"
   rm -rf "$D"
 }
 trap cleanup EXIT INT TERM
@@ -59,9 +73,7 @@ psql -h 127.0.0.1 -p $PGPORT -U gannet -d stan -q -f "$SRC/tools/sql/postgres.db
 mariadb -h 127.0.0.1 -P $MYPORT -u root -e 'CREATE DATABASE stan'
 mariadb -h 127.0.0.1 -P $MYPORT -u root stan <"$SRC/tools/sql/mysql.db.sql"
 
-run_store() {
-  name=$1
-  shift
+start_stan() {
   "$BIN/gannet-streaming" -a 127.0.0.1 -p "$PORT" "$@" >"$D/stan.log" 2>&1 &
   spid=$!
   i=0
@@ -70,6 +82,33 @@ run_store() {
     [ $i -lt 400 ] || { echo "server did not start"; cat "$D/stan.log"; exit 1; }
     sleep 0.05
   done
+}
+
+stop_stan() {
+  stop_pid "$spid"
+  spid=""
+}
+
+run_multi() {
+  name=$1
+  shift
+  for conns in 1 4; do
+    start_stan "$@" --sql_max_open_conns $conns
+    echo "== $name, 4 channels, sql_max_open_conns $conns -- $(uptime | sed 's/.*load/load/')"
+    r=1
+    while [ $r -le "$RUNS" ]; do
+      "$BIN/gannet-stan-pubload" -s $URL --msgs "$N16" --size 16 --pubs 4 --window 4096 \
+        --per-pub-channel --channel m${conns}r$r
+      r=$((r + 1))
+    done
+    stop_stan
+  done
+}
+
+run_store() {
+  name=$1
+  shift
+  start_stan "$@"
   echo "== $name -- $(uptime | sed 's/.*load/load/')"
   r=1
   while [ $r -le "$RUNS" ]; do
@@ -77,9 +116,7 @@ run_store() {
     "$BIN/gannet-stan-pubload" -s $URL --msgs "$N1K" --size 1024 --window 16384 --channel a1kr$r
     r=$((r + 1))
   done
-  kill "$spid"
-  wait "$spid" || true
-  spid=""
+  stop_stan
 }
 
 mkdir -p "$D/file"
@@ -89,3 +126,7 @@ run_store "PostgreSQL, sql_bulk_insert_limit $BULK" -st SQL --sql_driver postgre
   --sql_bulk_insert_limit "$BULK"
 run_store "MariaDB, sql_bulk_insert_limit $BULK" -st SQL --sql_driver mysql \
   --sql_source "root@tcp(127.0.0.1:$MYPORT)/stan" --sql_bulk_insert_limit "$BULK"
+PGSRC="host=127.0.0.1 port=$PGPORT user=gannet dbname=stan sslmode=disable"
+MYSRC="root@tcp(127.0.0.1:$MYPORT)/stan"
+run_multi "PostgreSQL" -st SQL --sql_driver postgres --sql_source "$PGSRC" --sql_bulk_insert_limit "$BULK"
+run_multi "MariaDB" -st SQL --sql_driver mysql --sql_source "$MYSRC" --sql_bulk_insert_limit "$BULK"

@@ -18,9 +18,7 @@ using sql::Stmt;
 namespace {
 
 constexpr int kSchemaVersion = 1;
-// Extra connections for parallel flushes when sql_max_open_conns is unbounded (<= 0): beyond a
-// few, the database's own cores and log flushes are the bound.
-constexpr int kUnboundedExtraConns = 3;
+
 
 int64_t WallClockNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -166,10 +164,9 @@ Result<std::unique_ptr<Store>> SqlStore::Create(const StoreOptions& options) {
   auto db = std::make_unique<SqlDb>(std::move(conn).value(), *driver, o.fence_owner);
   if (Status s = db->PrepareAll(); !s) return s;
   std::unique_ptr<SqlStore> store(new SqlStore(std::move(db), o));
-  if (o.max_open_conns != 1 && !o.no_caching) {
-    store->pool_ = std::make_unique<SqlFlushPool>(
-        *driver, o.source, o.fence_owner,
-        o.max_open_conns <= 0 ? kUnboundedExtraConns : o.max_open_conns - 1);
+  if (o.max_open_conns > 1 && !o.no_caching) {
+    store->pool_ = std::make_unique<SqlFlushPool>(*driver, o.source, o.fence_owner,
+                                                  o.max_open_conns - 1);
   }
   if (Status s = store->SetLimits(options.limits); !s) return s;
   // Ids are never reused, whether or not Recover runs.

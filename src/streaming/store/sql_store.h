@@ -15,9 +15,10 @@
 // older ones with a SELECT.
 //
 // Connections. --sql_max_open_conns N bounds the store's connections (the FT lock has one more,
-// exclusive_lock.h): the store's own, on which every statement runs, and up to N-1 more (3 when
-// N <= 0: "unlimited" in the reference's pool) that a flush opens when a batch wrote to more
-// channels than one, so that the channels commit in parallel (sql_flush_pool.h).
+// exclusive_lock.h): the store's own, on which every statement runs, and with N > 1 up to N-1
+// more that a flush opens when a batch wrote to more channels than one, so that the channels
+// commit in parallel (sql_flush_pool.h). Unbounded (N <= 0, the default) keeps one: on the 2
+// cores measured (docs/PERFORMANCE.md) the parallel commits gained nothing.
 //
 // Faults. A statement that fails because the connection was lost is retried after
 // reconnecting, for up to kReconnectWindow, and each loss and reconnection is logged; a flush

@@ -348,9 +348,9 @@ struct SqlStoreOptions {
   // Every Store/AddSeqPending/AckSeqPending runs its statement at once instead of at Flush.
   bool no_caching = false;
   // The reference's bound on its database/sql pool (<= 0: unlimited). Gannet's store runs every
-  // statement on one connection from the I/O loop's thread, and opens up to N-1 more (3 when
-  // unlimited) only to commit the channels of one batch in parallel (sql_flush_pool.h); 1 keeps
-  // the store on its one connection. The FT lock holds one more of its own (its ticker runs
+  // statement on one connection from the I/O loop's thread; with N > 1 it opens up to N-1 more
+  // only to commit the channels of one batch in parallel (sql_flush_pool.h); unlimited and 1
+  // keep the store on its one connection (the parallel commits gained nothing where measured). The FT lock holds one more of its own (its ticker runs
   // beside the loop, and its session lock must live on a connection no store statement ends),
   // which CreateSqlLock reports when this is 1.
   int max_open_conns = 0;
