@@ -33,7 +33,9 @@ stop_pid() {
   [ -n "$1" ] || return 0
   kill "-${2:-TERM}" "$1" 2>/dev/null || return 0
   i=0
-  while kill -0 "$1" 2>/dev/null && [ $i -lt 400 ]; do
+  # (A child of this shell that exited stays a zombie until waited for: gone too.)
+  while kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" | cut -c1)" != Z ] &&
+    [ $i -lt 400 ]; do
     i=$((i + 1))
     sleep 0.05
   done
@@ -74,6 +76,7 @@ mariadb -h 127.0.0.1 -P $MYPORT -u root -e 'CREATE DATABASE stan'
 mariadb -h 127.0.0.1 -P $MYPORT -u root stan <"$SRC/tools/sql/mysql.db.sql"
 
 start_stan() {
+  rm -f "$D/stan.log"  # else the wait below may read the last server's "ready"
   "$BIN/gannet-streaming" -a 127.0.0.1 -p "$PORT" "$@" >"$D/stan.log" 2>&1 &
   spid=$!
   i=0
