@@ -334,6 +334,7 @@ TEST_P(StanFtSql, HungActiveIsReplacedAndExitsWhenItWakesUp) {
   gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
   ASSERT_TRUE(nats.Start()) << nats.Output();
   StanServer a(Args(nats.url()), /*embedded=*/false);
+  a.ExpectAbort();
   ASSERT_TRUE(a.Start()) << a.Output();
   StanServer b(Args(nats.url()), /*embedded=*/false);
   b.EnableMonitoring();
