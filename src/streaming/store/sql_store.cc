@@ -19,7 +19,6 @@ namespace {
 
 constexpr int kSchemaVersion = 1;
 
-
 int64_t WallClockNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -165,8 +164,8 @@ Result<std::unique_ptr<Store>> SqlStore::Create(const StoreOptions& options) {
   if (Status s = db->PrepareAll(); !s) return s;
   std::unique_ptr<SqlStore> store(new SqlStore(std::move(db), o));
   if (o.max_open_conns > 1 && !o.no_caching) {
-    store->pool_ = std::make_unique<SqlFlushPool>(*driver, o.source, o.fence_owner,
-                                                  o.max_open_conns - 1);
+    store->pool_ =
+        std::make_unique<SqlFlushPool>(*driver, o.source, o.fence_owner, o.max_open_conns - 1);
   }
   if (Status s = store->SetLimits(options.limits); !s) return s;
   // Ids are never reused, whether or not Recover runs.

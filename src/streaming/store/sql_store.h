@@ -17,8 +17,8 @@
 // Connections. --sql_max_open_conns N bounds the store's connections (the FT lock has one more,
 // exclusive_lock.h): the store's own, on which every statement runs, and with N > 1 up to N-1
 // more that a flush opens when a batch wrote to more channels than one, so that the channels
-// commit in parallel (sql_flush_pool.h). Unbounded (N <= 0, the default) keeps one: on the 2
-// cores measured (docs/PERFORMANCE.md) the parallel commits gained nothing.
+// commit in parallel (sql_flush_pool.h). Unbounded (N <= 0, the default) keeps one: the
+// parallel commits pay off without bulk inserts, not with them (docs/PERFORMANCE.md).
 //
 // Faults. A statement that fails because the connection was lost is retried after
 // reconnecting, for up to kReconnectWindow, and each loss and reconnection is logged; a flush
@@ -39,8 +39,8 @@
 #include <vector>
 
 #include "streaming/store/exclusive_lock.h"
-#include "streaming/store/sql_flush_pool.h"
 #include "streaming/store/sql_conn.h"
+#include "streaming/store/sql_flush_pool.h"
 #include "streaming/store/sql_statements.h"
 #include "streaming/store/store.h"
 
@@ -214,7 +214,7 @@ class SqlStore final : public Store {
   std::unique_ptr<SqlDb> db_;
   SqlStoreOptions opts_;
   std::unique_ptr<SqlFlushPool> pool_;  // none when sql_max_open_conns is 1, or without caching
-  StoreLimits limits_;  // built
+  StoreLimits limits_;                  // built
   std::map<std::string, std::unique_ptr<ChannelStore>, std::less<>> channels_;
   int64_t max_channel_id_ = 0;
   uint64_t max_sub_id_ = 0;

@@ -349,10 +349,12 @@ struct SqlStoreOptions {
   bool no_caching = false;
   // The reference's bound on its database/sql pool (<= 0: unlimited). Gannet's store runs every
   // statement on one connection from the I/O loop's thread; with N > 1 it opens up to N-1 more
-  // only to commit the channels of one batch in parallel (sql_flush_pool.h); unlimited and 1
-  // keep the store on its one connection (the parallel commits gained nothing where measured). The FT lock holds one more of its own (its ticker runs
-  // beside the loop, and its session lock must live on a connection no store statement ends),
-  // which CreateSqlLock reports when this is 1.
+  // only to commit the channels of one batch in parallel (sql_flush_pool.h). Unlimited and 1
+  // keep the store on its one connection: the parallel commits pay off only when round trips
+  // dominate (one INSERT per message: about twice the 4-channel rate with N = 4; with bulk
+  // inserts no gain on 2 cores, docs/PERFORMANCE.md). The FT lock holds one more connection of
+  // its own (its ticker runs beside the loop, and its session lock must live on a connection no
+  // store statement ends), which CreateSqlLock reports when this is 1.
   int max_open_conns = 0;
   // > 0: a flush inserts messages with multi-row INSERTs of at most this many rows; 0: one
   // prepared INSERT per message, all in one transaction.
