@@ -43,7 +43,7 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kTick{250};
 constexpr std::chrono::milliseconds kStale{1000};
 // A standby reads the row this often; it tries the session lock at every TryLock (ft.cc calls it
-// every 10 ms) once the fast path is armed.
+// every 10 ms) while the row names a marked owner.
 constexpr std::chrono::milliseconds kRowPoll{100};
 using sql::kSessionMark;  // appended to the owner's id while it holds the session lock
 
