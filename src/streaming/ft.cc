@@ -21,8 +21,8 @@ namespace gannet::streaming {
 namespace {
 constexpr std::chrono::seconds kHeartbeatInterval{1};
 constexpr std::chrono::milliseconds kMissedHeartbeats{1250};
-// A FILE lock is one fcntl call, an SQL lock's try one query on the session lock once the fast
-// path is armed (the row itself is read every 100 ms: sql_lock.cc).
+// A FILE lock's try is one fcntl call; an SQL lock's one query on the session lock while the
+// row names a marked owner (the row itself is read every 100 ms: sql_lock.cc).
 constexpr std::chrono::milliseconds kStandbyPoll{10};
 }  // namespace
 
