@@ -5,7 +5,9 @@
 // everything, reporting messages per second.
 //
 //   gannet-stan-pubload [-s URL] [--cluster ID] [--msgs N] [--size B] [--pubs P] [--window W]
-//                       [--sub] [--channel NAME]
+//                       [--sub] [--channel NAME] [--per-pub-channel]
+//
+// --per-pub-channel: publisher p publishes on NAME.p (one channel each) instead of NAME.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -35,6 +37,7 @@ struct Args {
   int pubs = 1;
   long window = 16384;
   bool sub = false;
+  bool per_pub_channel = false;
 };
 
 // A Streaming session on one NATS connection: connect, then the server's subjects.
@@ -99,6 +102,8 @@ bool ParseArgs(int argc, char** argv, Args& a) {
       a.window = std::atol(val());
     } else if (k == "--sub") {
       a.sub = true;
+    } else if (k == "--per-pub-channel") {
+      a.per_pub_channel = true;
     } else {
       std::fprintf(stderr, "unknown argument %s\n", k.c_str());
       return false;
@@ -114,7 +119,7 @@ int main(int argc, char** argv) {
   if (!ParseArgs(argc, argv, a)) {
     std::fprintf(stderr,
                  "usage: gannet-stan-pubload [-s URL] [--cluster ID] [--msgs N] [--size B] "
-                 "[--pubs P] [--window W] [--sub] [--channel NAME]\n");
+                 "[--pubs P] [--window W] [--sub] [--channel NAME] [--per-pub-channel]\n");
     return 2;
   }
   // The subscriber first, so that it sees every message.
@@ -190,11 +195,13 @@ int main(int argc, char** argv) {
         }
       });
       if (!acks) return;
-      const std::string subject = s.info.pub_prefix() + "." + a.channel;
+      const std::string channel =
+          a.per_pub_channel ? a.channel + "." + std::to_string(p) : a.channel;
+      const std::string subject = s.info.pub_prefix() + "." + channel;
       streaming::pb::PubMsg pm;
       pm.set_client_id(s.client_id);
       pm.set_conn_id(s.conn_id);
-      pm.set_subject(a.channel);
+      pm.set_subject(channel);
       pm.set_data(payload);
       std::string buf;
       const std::string guid_base = s.nc.NewInbox().substr(7) + ".";

@@ -3,8 +3,10 @@
 // publishes a CtrlMsg{FTHeartbeat, server id} on _STAN.ft.<cluster id>.<group> every second, as
 // the reference. A standby tries the lock every kStandbyPoll: a FILE lock is free the moment
 // the active process dies (the kernel drops its fcntl lock, kill -9 included), so the standby
-// does not wait for heartbeats to go missing; an SQL lock row is taken over only once the
-// active's heartbeats stopped for kMissedHeartbeats and its tick stopped moving. The new active
+// does not wait for heartbeats to go missing; neither does an SQL standby when the database
+// ends the dead active's connection, which frees its session lock (sql_lock.cc); a row whose
+// owner is still connected is taken over only once the active's heartbeats stopped for
+// kMissedHeartbeats and its tick stopped moving (a hung active). The new active
 // opens the store, recovers it (clients, subscriptions, pending messages: the subjects are the
 // stored ones, so clients carry on) and serves.
 #include <unistd.h>
@@ -19,7 +21,9 @@ namespace gannet::streaming {
 namespace {
 constexpr std::chrono::seconds kHeartbeatInterval{1};
 constexpr std::chrono::milliseconds kMissedHeartbeats{1250};
-constexpr std::chrono::milliseconds kStandbyPoll{100};
+// A FILE lock's try is one fcntl call; an SQL lock's one query on the session lock while the
+// row names a marked owner (the row itself is read every 100 ms: sql_lock.cc).
+constexpr std::chrono::milliseconds kStandbyPoll{10};
 }  // namespace
 
 const char* StreamingServer::state_name() const {

@@ -273,6 +273,60 @@ TEST_P(SqlStore, BulkInsertsAndLimitsReachTheDatabase) {
   EXPECT_EQ(QueryInt(server(), "SELECT maxmsgs FROM Channels"), 5);
 }
 
+// --sql_max_open_conns: a batch that wrote to several channels commits them in parallel on up
+// to N connections (sql_flush_pool.h); N = 1 keeps the store on its one connection. Every
+// channel's messages reach the database either way, and the connections opened stay within N.
+TEST_P(SqlStore, FlushBatchCommitsChannelsInParallelWithinMaxOpenConns) {
+  const std::string count_conns =
+      GetParam() == "postgres"
+          ? "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database()"
+          : "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE()";
+  for (int max_conns : {1, 3}) {
+    ASSERT_TRUE(server().Truncate().empty());
+    const int64_t before = QueryInt(server(), count_conns);  // the query's own, and any other
+    StoreOptions o;
+    o.sql.max_open_conns = max_conns;
+    o.sql.bulk_insert_limit = 4;
+    auto s = Open(o);
+    ASSERT_TRUE(s);
+    std::vector<ChannelStore*> channels;
+    for (int c = 0; c < 5; ++c) {
+      auto ch = s->CreateChannel("ch" + std::to_string(c));
+      ASSERT_TRUE(ch.ok());
+      channels.push_back(*ch);
+    }
+    for (uint64_t round = 0; round < 3; ++round) {
+      for (ChannelStore* c : channels) {
+        for (uint64_t i = 1; i <= 10; ++i) {
+          const uint64_t seq = round * 10 + i;
+          ASSERT_TRUE(
+              c->msgs->Store(seq, static_cast<int64_t>(seq), Record(seq, c->name, "x", 1)).ok());
+        }
+      }
+      Status flushed = s->FlushBatch(channels);
+      ASSERT_TRUE(flushed.ok()) << flushed.message();
+    }
+    EXPECT_EQ(QueryInt(server(), "SELECT COUNT(*) FROM Messages"), 150) << max_conns;
+    EXPECT_EQ(QueryInt(server(), "SELECT COUNT(DISTINCT id) FROM Messages"), 5) << max_conns;
+    // (A connection just closed may still be counted for a moment: only ever too many.)
+    if (max_conns > 1) {
+      EXPECT_GT(QueryInt(server(), count_conns) - before, 1) << max_conns;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    int64_t opened = QueryInt(server(), count_conns) - before;
+    while (opened > max_conns && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      opened = QueryInt(server(), count_conns) - before;
+    }
+    EXPECT_LE(opened, max_conns);
+    // Delivery reads what any connection wrote.
+    auto ref = channels[4]->msgs->Lookup(1);
+    ASSERT_TRUE(ref.ok());
+    EXPECT_EQ(ref->seq, 1u);
+    s->Close();
+  }
+}
+
 // Rows as nats-streaming-server 0.25 writes them, inserted by SQL text (not by our store):
 // gannet-streaming recovers them, then writes rows the reference reads the same way.
 TEST_P(SqlStore, ReadsAndWritesTheReferencesRows) {
@@ -473,6 +527,36 @@ TEST_P(SqlStore, FlushFailsOnceTheLockIsAnotherServers) {
   EXPECT_EQ(QueryInt(server(), "SELECT COUNT(*) FROM Messages"), 1);
 }
 
+// The same without caching: every write is its own transaction behind the row, so a deposed
+// active commits no message (nor subscription or client update) once the row names another
+// server. The row may carry the session lock's mark (sql_lock.cc).
+TEST_P(SqlStore, NoCachingWritesFailOnceTheLockIsAnotherServers) {
+  StoreOptions o;
+  o.sql.fence_owner = "me";
+  o.sql.no_caching = true;
+  auto s = Open(o);
+  ASSERT_TRUE(s);
+  ASSERT_EQ(server().RunScript("INSERT INTO StoreLock (id, tick) VALUES ('me.sl', 1);"), "");
+  ChannelStore* c = *s->CreateChannel("foo");
+  ASSERT_TRUE(c->msgs->Store(1, 1, Record(1, "foo", "a", 1)).ok());
+  SubState sub;
+  ASSERT_TRUE(c->subs->CreateSub(sub).ok());
+  ASSERT_TRUE(c->subs->AddSeqPending(sub.id, 1).ok());
+  EXPECT_EQ(QueryInt(server(), "SELECT COUNT(*) FROM Messages"), 1);
+  ASSERT_EQ(server().RunScript("UPDATE StoreLock SET id='other.sl', tick=1;"), "");
+  Status stored = c->msgs->Store(2, 2, Record(2, "foo", "b", 2));
+  EXPECT_FALSE(stored.ok());
+  EXPECT_NE(stored.message().find("store lock is held by another server"), std::string::npos)
+      << stored.message();
+  EXPECT_FALSE(c->subs->AckSeqPending(sub.id, 1).ok());
+  ClientInfo client;
+  client.id = "c1";
+  client.hb_inbox = "inbox";
+  EXPECT_FALSE(s->AddClient(client).ok());
+  EXPECT_EQ(QueryInt(server(), "SELECT COUNT(*) FROM Messages"), 1);
+  EXPECT_EQ(QueryInt(server(), "SELECT COUNT(*) FROM Clients"), 0);
+}
+
 // Two servers of an FT group starting at the same moment on an empty StoreLock table: exactly
 // one owns the lock. (The table has no key, as the reference's: only the lock transaction
 // keeps both from inserting a row; on PostgreSQL SELECT ... FOR UPDATE alone let both in.)
@@ -500,7 +584,8 @@ TEST_P(SqlStore, TwoServersStartingAtOnceTakeTheLockOnce) {
     tb.join();
     // The loser sees the winner's row, or (MariaDB) has its insert rolled back as a deadlock.
     int owners = (ra->ok() && **ra ? 1 : 0) + (rb->ok() && **rb ? 1 : 0);
-    EXPECT_EQ(owners, 1) << "round " << round;
+    EXPECT_EQ(owners, 1) << "round " << round << ": " << (ra->ok() ? "" : ra->status().message())
+                         << " / " << (rb->ok() ? "" : rb->status().message());
     EXPECT_EQ(QueryInt(server(), "SELECT COUNT(*) FROM StoreLock"), 1) << "round " << round;
   }
 }

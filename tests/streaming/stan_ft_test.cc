@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -165,9 +166,9 @@ TEST_P(StanFt, StandbyTakesOverAfterKillNineAndNoAckedMessageIsLost) {
   });
 
   // The takeover is timed by a second publisher that publishes synchronously, with a short
-  // PubAck wait, from the kill until a PubAck comes: the first publisher's window is full of
-  // messages sent to the dead server, which only time out (2 s).
-  stanConnection* probe = ConnectClient(nats.url(), "probe", &error, 100);
+  // PubAck wait (25 ms: the figure's resolution), from the kill until a PubAck comes: the first
+  // publisher's window is full of messages sent to the dead server, which only time out (2 s).
+  stanConnection* probe = ConnectClient(nats.url(), "probe", &error, 25);
   ASSERT_NE(probe, nullptr) << error;
   const uint64_t phase = AcksPerPhase();
   ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= phase; }, 120s)) << a.Output();
@@ -187,8 +188,9 @@ TEST_P(StanFt, StandbyTakesOverAfterKillNineAndNoAckedMessageIsLost) {
   stanConnection_Destroy(probe);
   EXPECT_NE(b.Output().find("Streaming Server is ready"), std::string::npos) << b.Output();
   if (GetParam() != "file") {
-    // The dead server's row was taken over once it stood still (it was not freed).
-    EXPECT_NE(b.Output().find("taking it over"), std::string::npos) << b.Output();
+    // The dead server's row was not freed: it was taken over because the database ended the
+    // dead server's connection (its session lock), not after the row stood still.
+    EXPECT_NE(b.Output().find("has ended, taking it over"), std::string::npos) << b.Output();
   }
   ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked_at_kill + phase; }, 120s)) << b.Output();
   stop = true;
@@ -322,6 +324,60 @@ TEST_P(StanFtSql, ActiveKeepsTheLockThroughADatabaseRestart) {
   stanConnection_Destroy(c);
   b.Stop();
   a.Stop();
+}
+
+// A hung active (SIGSTOP) keeps its database connections, so its session lock stays held: the
+// standby takes the row over only once the tick stood still and the heartbeats stopped (the
+// slow path). Woken up, the old active must not serve: its ticker finds the row taken and the
+// process exits, and whatever it flushes meanwhile is refused by the row (fencing).
+TEST_P(StanFtSql, HungActiveIsReplacedAndExitsWhenItWakesUp) {
+  gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
+  ASSERT_TRUE(nats.Start()) << nats.Output();
+  StanServer a(Args(nats.url()), /*embedded=*/false);
+  a.ExpectAbort();
+  ASSERT_TRUE(a.Start()) << a.Output();
+  StanServer b(Args(nats.url()), /*embedded=*/false);
+  b.EnableMonitoring();
+  b.SetReadyMarker("Starting in standby mode");
+  ASSERT_TRUE(b.Start()) << b.Output();
+  std::string error;
+  stanConnection* c = ConnectClient(nats.url(), "client", &error, 200);
+  ASSERT_NE(c, nullptr) << error;
+  ASSERT_EQ(stanConnection_Publish(c, "hung", "before", 6), NATS_OK);
+  ASSERT_EQ(::kill(a.pid(), SIGSTOP), 0);
+  ASSERT_TRUE(
+      WaitFor([&] { return HttpGet(b.http_port(), "/streaming/isFTActive").status == 200; }, 30s))
+      << b.Output();
+  EXPECT_NE(b.Output().find("has not moved for"), std::string::npos) << b.Output();
+  ASSERT_TRUE(
+      WaitFor([&] { return stanConnection_Publish(c, "hung", "after", 5) == NATS_OK; }, 30s))
+      << b.Output();
+  ASSERT_EQ(::kill(a.pid(), SIGCONT), 0);
+  EXPECT_EQ(a.WaitExit(), 1) << a.Output();
+  EXPECT_NE(a.Output().find("lost the store lock"), std::string::npos) << a.Output();
+  // The new active serves on, and the history is the one it wrote.
+  ASSERT_EQ(stanConnection_Publish(c, "hung", "last", 4), NATS_OK);
+  stanConnection_Close(c);
+  stanConnection_Destroy(c);
+  StanConn reader = Connect(nats.url(), "reader", &error);
+  ASSERT_TRUE(reader) << error;
+  Collector all;
+  SubscribeOptions first;
+  first.start = SubscribeOptions::Start::kFirst;
+  StanSub sub = Subscribe(reader.get(), "hung", all, first, &error);
+  ASSERT_TRUE(sub) << error;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto got = all.Snapshot();
+        return !got.empty() && got.back().data == "last";
+      },
+      30s));
+  auto got = all.Snapshot();
+  for (size_t k = 0; k < got.size(); ++k) EXPECT_EQ(got[k].seq, k + 1);
+  EXPECT_EQ(got.front().data, "before");
+  sub.reset();
+  reader.reset();
+  b.Stop();
 }
 
 INSTANTIATE_TEST_SUITE_P(FtSql, StanFtSql, ::testing::Values("postgres", "mysql"),

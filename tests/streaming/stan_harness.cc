@@ -86,6 +86,21 @@ bool StanServer::Start(std::chrono::milliseconds timeout) {
   const size_t before = count_ready();
   // Appending: a restarted server keeps the earlier run's output in the same log.
   int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_APPEND);
+  // The environment, built before fork (the child only execs).
+  std::vector<std::string> env;
+  std::string tsan_options = expect_abort_ ? "report_thread_leaks=0" : "";
+  for (char** e = environ; *e; ++e) {
+    std::string_view var(*e);
+    if (expect_abort_ && var.starts_with("TSAN_OPTIONS=")) {
+      tsan_options = std::string(var.substr(13)) + " " + tsan_options;
+      continue;
+    }
+    env.emplace_back(var);
+  }
+  if (!tsan_options.empty()) env.push_back("TSAN_OPTIONS=" + tsan_options);
+  std::vector<char*> cenv;
+  for (auto& e : env) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
   pid_ = ::fork();
   if (pid_ == 0) {
     ::dup2(log_fd, 1);
@@ -94,8 +109,8 @@ bool StanServer::Start(std::chrono::milliseconds timeout) {
     std::vector<char*> cargv;
     for (auto& a : argv) cargv.push_back(a.data());
     cargv.push_back(nullptr);
-    ::execv(cargv[0], cargv.data());
-    std::perror("execv");
+    ::execve(cargv[0], cargv.data(), cenv.data());
+    std::perror("execve");
     std::_Exit(127);
   }
   ::close(log_fd);

@@ -18,15 +18,6 @@ namespace {
 constexpr size_t kRecentMaxMsgs = 4096;
 constexpr size_t kRecentMaxBytes = size_t{2} << 20;
 
-// BEGIN, `body`, COMMIT; ROLLBACK when anything failed (ignoring its own failure).
-Status Transaction(sql::Connection& conn, const std::function<Status()>& body) {
-  if (Status s = conn.Run("BEGIN"); !s) return s;
-  Status s = body();
-  if (s) s = conn.Run("COMMIT");
-  if (!s && !conn.Broken()) conn.Run("ROLLBACK");
-  return s;
-}
-
 }  // namespace
 
 // ---- SqlMsgStore ----
@@ -143,19 +134,12 @@ Status SqlMsgStore::DeleteRemoved() {
   return Status::Ok();
 }
 
-Status SqlMsgStore::InsertUnflushed(bool retrying) {
-  if (!opts_.fence_owner.empty()) {
-    auto r = db_.ExecOnce(Stmt::kLockFence, {});
-    if (!r.ok()) return r.status();
-    if (r->rows.empty() || r->rows.Bytes(0, 0) != opts_.fence_owner) {
-      return Status(Code::kIo, "sql: the store lock is held by another server now");
-    }
-  }
+Status SqlMsgStore::InsertUnflushed(SqlDb& db, bool retrying) {
   // A retry after a lost connection: the COMMIT may have happened before the loss.
   uint64_t committed = 0;
   if (retrying) {
     const Param id[] = {Param::Int(channel_id_)};
-    auto r = db_.ExecOnce(Stmt::kMaxSeq, id);
+    auto r = db.ExecOnce(Stmt::kMaxSeq, id);
     if (!r.ok()) return r.status();
     committed = r->rows.Uint(0, 0);
   }
@@ -183,10 +167,10 @@ Status SqlMsgStore::InsertUnflushed(bool retrying) {
         rows *= 2;
       }
       if (rows == 1) break;
-      if (Status s = db_.PrepareBulk(rows); !s) return s;
+      if (Status s = db.PrepareBulk(rows); !s) return s;
       params.clear();
       for (int r = 0; r < rows; ++r) params_of(*todo[i + static_cast<size_t>(r)], params);
-      auto res = db_.conn().Exec(sql::BulkInsertName(rows), params);
+      auto res = db.conn().Exec(sql::BulkInsertName(rows), params);
       if (!res.ok()) {
         return Status(res.status().code(), "sql: error executing bulk insert of " +
                                                std::to_string(rows) +
@@ -198,25 +182,25 @@ Status SqlMsgStore::InsertUnflushed(bool retrying) {
   for (; i < todo.size(); ++i) {
     params.clear();
     params_of(*todo[i], params);
-    if (auto r = db_.ExecOnce(Stmt::kStoreMsg, params); !r.ok()) return r.status();
+    if (auto r = db.ExecOnce(Stmt::kStoreMsg, params); !r.ok()) return r.status();
   }
   // Messages removed by limits since the last flush.
   if (first_ > 0 && first_ - 1 > deleted_up_to_) {
     const Param del[] = {Param::Int(channel_id_), Param::Uint(first_ - 1)};
-    if (auto r = db_.ExecOnce(Stmt::kDeleteMsgsUpTo, del); !r.ok()) return r.status();
+    if (auto r = db.ExecOnce(Stmt::kDeleteMsgsUpTo, del); !r.ok()) return r.status();
   }
   return Status::Ok();
 }
 
-Status SqlMsgStore::Flush() {
+Status SqlMsgStore::FlushOn(SqlDb& db) {
   if (closed_) return Status::Ok();
-  if (unflushed_.empty()) return DeleteRemoved();
+  if (unflushed_.empty()) return &db == &db_ ? DeleteRemoved() : Status::Ok();
   // After a failed flush (this one's earlier attempt, or an earlier flush that gave up), a
   // COMMIT cut off by the connection's loss may have happened: the insert checks first.
   int attempt = 0;
-  Status s = db_.Retry("flush", [&] {
+  Status s = db.Retry("flush", [&] {
     const bool retrying = attempt++ > 0 || flush_failed_;
-    return Transaction(db_.conn(), [&] { return InsertUnflushed(retrying); });
+    return db.Transaction([&] { return InsertUnflushed(db, retrying); });
   });
   flush_failed_ = !s.ok();
   if (!s) return s;
@@ -424,7 +408,7 @@ Status SqlSubStore::Flush() {
   // Each dirty subscription's pending set is written again as one row: rerunning after a lost
   // connection writes the same state.
   Status s = db_.Retry("subscriptions flush", [&] {
-    return Transaction(db_.conn(), [&]() -> Status {
+    return db_.Transaction([&]() -> Status {
       for (uint64_t id : dirty) {
         const Pending& p = subs_[id];
         const Param del[] = {Param::Uint(id)};

@@ -60,6 +60,12 @@ class MysqlConnection final : public Connection {
     auto it = statements_.find(name);
     if (it == statements_.end()) return Status(Code::kInvalid, "no statement " + name);
     MYSQL_STMT* stmt = it->second.stmt;
+    if (!stmt || !conn_) {
+      // A Reconnect that failed left no statement behind (the FT lock's ticker and standby
+      // carry on trying with it).
+      broken_ = true;
+      return Status(Code::kIo, "mysql: not connected to the server");
+    }
     std::vector<MYSQL_BIND> binds(params.size());
     std::vector<long long> ints(params.size());
     std::vector<unsigned long> lengths(params.size());

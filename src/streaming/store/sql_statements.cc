@@ -9,9 +9,13 @@ const char* Text(Stmt s) {
   switch (s) {
     case Stmt::kLockSelect:
       return "SELECT id, tick FROM StoreLock FOR UPDATE";
+    case Stmt::kLockPeek:
+      return "SELECT id, tick FROM StoreLock";
     case Stmt::kLockInsert:
       return "INSERT INTO StoreLock (id, tick) VALUES (?, ?)";
     case Stmt::kLockFence:
+    case Stmt::kLockSessionTry:
+    case Stmt::kLockSessionRelease:
       return "";  // per driver, in StatementText
     case Stmt::kLockUpdate:
       return "UPDATE StoreLock SET id=?, tick=?";
@@ -101,6 +105,19 @@ std::string StatementText(Driver driver, Stmt stmt) {
   if (stmt == Stmt::kLockFence) {
     return driver == Driver::kPostgres ? "SELECT id FROM StoreLock FOR SHARE"
                                        : "SELECT id FROM StoreLock LOCK IN SHARE MODE";
+  }
+  // The FT lock's session lock (sql_lock.cc): held by the connection, so the database frees it
+  // the moment that connection ends. PostgreSQL's advisory locks are per database; MariaDB's
+  // named locks are per server, hence the database's name in the lock's.
+  if (stmt == Stmt::kLockSessionTry) {
+    return driver == Driver::kPostgres
+               ? "SELECT pg_try_advisory_lock(1398034252)::int"
+               : "SELECT COALESCE(GET_LOCK(CONCAT('gannet_stan_storelock.', DATABASE()), 0), 0)";
+  }
+  if (stmt == Stmt::kLockSessionRelease) {
+    return driver == Driver::kPostgres
+               ? "SELECT pg_advisory_unlock(1398034252)::int"
+               : "SELECT COALESCE(RELEASE_LOCK(CONCAT('gannet_stan_storelock.', DATABASE())), 0)";
   }
   return ForDriver(driver, Text(stmt));
 }

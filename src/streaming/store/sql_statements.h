@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "streaming/store/sql_conn.h"
 
@@ -11,9 +12,12 @@ namespace gannet::streaming::store::sql {
 
 enum class Stmt {
   kLockSelect,
+  kLockPeek,
   kLockInsert,
   kLockUpdate,
   kLockFence,
+  kLockSessionTry,
+  kLockSessionRelease,
   kHasServerInfo,
   kUpdateServerInfo,
   kAddServerInfo,
@@ -56,6 +60,14 @@ enum class Stmt {
 // The statement's text for `driver`, and the name it is prepared under.
 std::string StatementText(Driver driver, Stmt stmt);
 std::string StatementName(Stmt stmt);
+
+// StoreLock.id as the FT lock writes it (sql_lock.cc): the owner's id, with kSessionMark
+// appended while the owner holds its session lock. True when `row_id` names `owner`.
+inline constexpr std::string_view kSessionMark = ".sl";
+inline bool RowNamesOwner(std::string_view row_id, std::string_view owner) {
+  return row_id.starts_with(owner) &&
+         (row_id.size() == owner.size() || row_id.substr(owner.size()) == kSessionMark);
+}
 
 // The multi-row INSERT of `rows` messages (--sql_bulk_insert_limit), and its name.
 std::string BulkInsertText(Driver driver, int rows);

@@ -53,10 +53,66 @@ Result<sql::ExecResult> SqlDb::ExecOnce(Stmt stmt, std::span<const Param> params
   return r;
 }
 
+namespace {
+
+bool Writes(Stmt stmt) {
+  switch (stmt) {
+    case Stmt::kLockSelect:
+    case Stmt::kLockPeek:
+    case Stmt::kLockFence:
+    case Stmt::kLockSessionTry:
+    case Stmt::kLockSessionRelease:
+    case Stmt::kHasServerInfo:
+    case Stmt::kLookupMsg:
+    case Stmt::kMaxSeq:
+    case Stmt::kRecoverServerInfo:
+    case Stmt::kRecoverClients:
+    case Stmt::kRecoverMaxChannelId:
+    case Stmt::kRecoverMaxSubId:
+    case Stmt::kRecoverMaxRow:
+    case Stmt::kRecoverChannels:
+    case Stmt::kRecoverMsgIndex:
+    case Stmt::kRecoverSubs:
+    case Stmt::kRecoverSubPending:
+      return false;
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
+Status SqlDb::CheckFence() {
+  auto r = ExecOnce(Stmt::kLockFence, {});
+  if (!r.ok()) return r.status();
+  if (r->rows.empty() || !sql::RowNamesOwner(r->rows.Bytes(0, 0), fence_owner_)) {
+    return Status(Code::kIo, "sql: the store lock is held by another server now");
+  }
+  return Status::Ok();
+}
+
+Status SqlDb::Transaction(const std::function<Status()>& body) {
+  if (Status s = conn_->Run("BEGIN"); !s) return s;
+  Status s = fenced() ? CheckFence() : Status::Ok();
+  if (s) s = body();
+  if (s) s = conn_->Run("COMMIT");
+  if (!s && !conn_->Broken()) conn_->Run("ROLLBACK");
+  return s;
+}
+
 Result<sql::ExecResult> SqlDb::Exec(Stmt stmt, std::initializer_list<Param> params) {
   Result<sql::ExecResult> out = Status::Ok();
   const std::span<const Param> p(params.begin(), params.size());
+  // Fencing each write (--sql_no_caching's statements, and the rarer ones of the caching mode)
+  // costs three more round trips; a flush's transaction checks once for the whole batch.
+  const bool fence = fenced() && Writes(stmt);
   Status s = Retry("statement", [&] {
+    if (fence) {
+      return Transaction([&] {
+        out = ExecOnce(stmt, p);
+        return out.ok() ? Status::Ok() : out.status();
+      });
+    }
     out = ExecOnce(stmt, p);
     return out.ok() ? Status::Ok() : out.status();
   });
@@ -104,9 +160,13 @@ Result<std::unique_ptr<Store>> SqlStore::Create(const StoreOptions& options) {
   }
   auto conn = sql::Connection::Open(*driver, o.source);
   if (!conn.ok()) return conn.status();
-  auto db = std::make_unique<SqlDb>(std::move(conn).value(), *driver);
+  auto db = std::make_unique<SqlDb>(std::move(conn).value(), *driver, o.fence_owner);
   if (Status s = db->PrepareAll(); !s) return s;
   std::unique_ptr<SqlStore> store(new SqlStore(std::move(db), o));
+  if (o.max_open_conns > 1 && !o.no_caching) {
+    store->pool_ =
+        std::make_unique<SqlFlushPool>(*driver, o.source, o.fence_owner, o.max_open_conns - 1);
+  }
   if (Status s = store->SetLimits(options.limits); !s) return s;
   // Ids are never reused, whether or not Recover runs.
   auto cid = store->db_->Exec(Stmt::kRecoverMaxChannelId, {});
@@ -309,6 +369,23 @@ Result<ChannelStore*> SqlStore::CreateChannel(std::string_view name) {
   return raw;
 }
 
+Status SqlStore::FlushBatch(std::span<ChannelStore* const> channels) {
+  std::vector<SqlMsgStore*> busy;
+  for (ChannelStore* c : channels) {
+    auto* m = static_cast<SqlMsgStore*>(c->msgs.get());
+    if (m->has_unflushed()) {
+      busy.push_back(m);
+    } else if (Status s = m->Flush(); !s) {  // deletions of messages the limits removed
+      return s;
+    }
+  }
+  if (pool_ && busy.size() > 1) return pool_->Flush(*db_, busy);
+  for (SqlMsgStore* m : busy) {
+    if (Status s = m->Flush(); !s) return s;
+  }
+  return Status::Ok();
+}
+
 ChannelStore* SqlStore::LookupChannel(std::string_view name) {
   auto it = channels_.find(name);
   return it == channels_.end() ? nullptr : it->second.get();
@@ -337,6 +414,16 @@ Status SqlStore::DeleteChannel(std::string_view name) {
 Status SqlStore::AddClient(const ClientInfo& info) {
   const std::string proto = EncodeClientInfo(info);
   const Param params[] = {Param::Text(info.id), Param::Text(info.hb_inbox), Param::Blob(proto)};
+  if (db_->fenced()) {
+    // In one fenced transaction, where a failed INSERT would end it (PostgreSQL): replace.
+    return db_->Retry("AddClient", [&] {
+      return db_->Transaction([&] {
+        const Param id[] = {Param::Text(info.id)};
+        if (auto d = db_->ExecOnce(Stmt::kDeleteClient, id); !d.ok()) return d.status();
+        return db_->ExecOnce(Stmt::kAddClient, params).status();
+      });
+    });
+  }
   return db_->Retry("AddClient", [&] {
     auto r = db_->ExecOnce(Stmt::kAddClient, params);
     if (r.ok() || db_->conn().Broken()) return r.status();
@@ -361,6 +448,7 @@ Status SqlStore::Close() {
     if (Status s = c->msgs->Close(); !s && first) first = s;
     if (Status s = c->subs->Close(); !s && first) first = s;
   }
+  pool_.reset();
   return first;
 }
 

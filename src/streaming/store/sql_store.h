@@ -14,6 +14,12 @@
 // flushed and the most recently flushed ones from memory (deliveries right after a publish),
 // older ones with a SELECT.
 //
+// Connections. --sql_max_open_conns N bounds the store's connections (the FT lock has one more,
+// exclusive_lock.h): the store's own, on which every statement runs, and with N > 1 up to N-1
+// more that a flush opens when a batch wrote to more channels than one, so that the channels
+// commit in parallel (sql_flush_pool.h). Unbounded (N <= 0, the default) keeps one: the
+// parallel commits pay off without bulk inserts, not with them (docs/PERFORMANCE.md).
+//
 // Faults. A statement that fails because the connection was lost is retried after
 // reconnecting, for up to kReconnectWindow, and each loss and reconnection is logged; a flush
 // that still fails returns an error, so the server sends no PubAck for its messages. A flush
@@ -34,6 +40,7 @@
 
 #include "streaming/store/exclusive_lock.h"
 #include "streaming/store/sql_conn.h"
+#include "streaming/store/sql_flush_pool.h"
 #include "streaming/store/sql_statements.h"
 #include "streaming/store/store.h"
 
@@ -46,13 +53,14 @@ class SqlDb {
  public:
   static constexpr std::chrono::seconds kReconnectWindow{10};
 
-  SqlDb(std::unique_ptr<sql::Connection> conn, sql::Driver driver)
-      : conn_(std::move(conn)), driver_(driver) {}
+  SqlDb(std::unique_ptr<sql::Connection> conn, sql::Driver driver, std::string fence_owner)
+      : conn_(std::move(conn)), driver_(driver), fence_owner_(std::move(fence_owner)) {}
 
   sql::Driver driver() const { return driver_; }
   // Prepares every statement of sql_statements.h.
   Status PrepareAll();
-  // One statement, retried after a reconnection if the connection was lost.
+  // One statement, retried after a reconnection if the connection was lost. Under fencing
+  // (fence_owner), a statement that writes runs in a transaction behind CheckFence.
   Result<sql::ExecResult> Exec(sql::Stmt stmt, std::initializer_list<sql::Param> params);
   // Runs `op` (statements on conn(), a transaction at most) and, if the connection was lost,
   // reconnects and runs it again; `op` must be safe to rerun after a partial run.
@@ -61,10 +69,18 @@ class SqlDb {
   // Statements of `op` in Retry, without retry of their own.
   Result<sql::ExecResult> ExecOnce(sql::Stmt stmt, std::span<const sql::Param> params);
   Status PrepareBulk(int rows);
+  // BEGIN, `body` (with CheckFence first when fencing), COMMIT; ROLLBACK when anything failed.
+  Status Transaction(const std::function<Status()>& body);
+  bool fenced() const { return !fence_owner_.empty(); }
 
  private:
+  // In a transaction: reads the StoreLock row with a shared lock (held until the COMMIT, so a
+  // takeover waits for this transaction) and fails if it no longer names this server.
+  Status CheckFence();
+
   std::unique_ptr<sql::Connection> conn_;
   sql::Driver driver_;
+  std::string fence_owner_;  // SqlStoreOptions::fence_owner
 };
 
 class SqlMsgStore final : public MsgStore {
@@ -73,7 +89,11 @@ class SqlMsgStore final : public MsgStore {
               const ChannelLimits& limits);
 
   Status Store(uint64_t seq, int64_t timestamp_ns, std::string_view record) override;
-  Status Flush() override;
+  Status Flush() override { return FlushOn(db_); }
+  // Flush on `db`: the store's connection, or one of SqlFlushPool's (its thread then is the only
+  // one using this store until it returns).
+  Status FlushOn(SqlDb& db);
+  bool has_unflushed() const { return !unflushed_.empty(); }
   Result<MsgRef> Lookup(uint64_t seq) override;
   uint64_t FirstSequence() const override { return first_; }
   uint64_t LastSequence() const override { return last_; }
@@ -101,7 +121,7 @@ class SqlMsgStore final : public MsgStore {
     std::shared_ptr<const std::string> record;  // handed out as MsgRef::keep
   };
   void DropFirst();
-  Status InsertUnflushed(bool retrying);
+  Status InsertUnflushed(SqlDb& db, bool retrying);
   Status DeleteRemoved();
   void KeepRecent(Kept k);
 
@@ -173,6 +193,8 @@ class SqlStore final : public Store {
   ChannelLimits GetChannelLimits(std::string_view channel) const override;
   Result<ChannelStore*> CreateChannel(std::string_view name) override;
   ChannelStore* LookupChannel(std::string_view name) override;
+  // The channels with messages to insert commit in parallel over SqlFlushPool's connections.
+  Status FlushBatch(std::span<ChannelStore* const> channels) override;
   Status DeleteChannel(std::string_view name) override;
   Status AddClient(const ClientInfo& info) override;
   Status DeleteClient(std::string_view client_id) override;
@@ -191,7 +213,8 @@ class SqlStore final : public Store {
 
   std::unique_ptr<SqlDb> db_;
   SqlStoreOptions opts_;
-  StoreLimits limits_;  // built
+  std::unique_ptr<SqlFlushPool> pool_;  // none when sql_max_open_conns is 1, or without caching
+  StoreLimits limits_;                  // built
   std::map<std::string, std::unique_ptr<ChannelStore>, std::less<>> channels_;
   int64_t max_channel_id_ = 0;
   uint64_t max_sub_id_ = 0;

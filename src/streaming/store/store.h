@@ -347,7 +347,14 @@ struct SqlStoreOptions {
   std::string source;  // the driver's connection string
   // Every Store/AddSeqPending/AckSeqPending runs its statement at once instead of at Flush.
   bool no_caching = false;
-  // <= 0: unlimited. The store opens one connection (and one more for the FT lock).
+  // The reference's bound on its database/sql pool (<= 0: unlimited). Gannet's store runs every
+  // statement on one connection from the I/O loop's thread; with N > 1 it opens up to N-1 more
+  // only to commit the channels of one batch in parallel (sql_flush_pool.h). Unlimited and 1
+  // keep the store on its one connection: the parallel commits pay off only when round trips
+  // dominate (one INSERT per message: about twice the 4-channel rate with N = 4; with bulk
+  // inserts no gain on 2 cores, docs/PERFORMANCE.md). The FT lock holds one more connection of
+  // its own (its ticker runs beside the loop, and its session lock must live on a connection no
+  // store statement ends), which CreateSqlLock reports when this is 1.
   int max_open_conns = 0;
   // > 0: a flush inserts messages with multi-row INSERTs of at most this many rows; 0: one
   // prepared INSERT per message, all in one transaction.
@@ -355,7 +362,8 @@ struct SqlStoreOptions {
   // Fault tolerance: the StoreLock owner this server took the lock as. When set, every flush
   // transaction first reads the row with a shared lock (a standby's takeover waits for it) and
   // fails if another server owns it now, so a server that lost the lock commits nothing more.
-  // (With no_caching, messages are inserted outside transactions and are not fenced.)
+  // Every other write runs in a transaction of its own behind the same check (no_caching's
+  // inserts and pending updates included).
   std::string fence_owner;
 };
 
