@@ -94,6 +94,10 @@ void AppendEntryHeader(std::string& out, uint64_t origin, uint64_t incarnation) 
   }
 }
 
+void PadEntry(std::string& entry) {
+  entry.append((8 - entry.size() % 8) % 8, '\0');
+}
+
 namespace {
 
 class Reader {
@@ -188,6 +192,7 @@ store::Status ApplyEntry(std::string_view entry, store::Store& st) {
   };
   while (!r.done()) {
     auto type = static_cast<OpType>(r.U8());
+    if (static_cast<uint8_t>(type) == 0) break;  // the padding to 8 bytes (PadEntry)
     Status s;
     switch (type) {
       case OpType::kInit: {

@@ -3,7 +3,7 @@
 // one Raft log entry per batch, and applied by the other nodes to their own stores.
 //
 // Entry := version u8, origin u64 (the proposing node's Raft id), incarnation u64 (its process'
-// random start token), then ops until the end. Integers little-endian, strings u32 length +
+// random start token), then ops until the end or a zero byte (padding). Integers little-endian, strings u32 length +
 // bytes. An op's first byte is its OpType.
 #pragma once
 
@@ -55,6 +55,10 @@ class OpWriter {
   void Str(std::string_view s);
   std::string& out_;
 };
+
+// Zero bytes up to a multiple of 8: libraft 0.15's on-disk log misplaces the entries that
+// follow one whose size is not (their payloads come back shifted when the log is loaded).
+void PadEntry(std::string& entry);
 
 void AppendEntryHeader(std::string& out, uint64_t origin, uint64_t incarnation);
 // False when `entry` is too short or of another version.

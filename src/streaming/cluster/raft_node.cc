@@ -205,7 +205,7 @@ std::string RaftNode::Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn
   raft_set_snapshot_threshold(&raft_, UINT_MAX);
   raft_set_pre_vote(&raft_, true);
   if (int rv2 = raft_start(&raft_); rv2 != 0) {
-    return std::string("raft_start: ") + raft_errmsg(&raft_);
+    return std::string("raft_start: ") + raft_strerror(rv2) + " " + raft_errmsg(&raft_);
   }
   async_.data = this;
   uv_async_init(&loop_, &async_, [](uv_async_t* a) { static_cast<RaftNode*>(a->data)->RunTasks(); });

@@ -117,7 +117,12 @@ void StreamingServer::AnnounceRaftAddress() {
 void StreamingServer::OnClusterApply(std::string_view entry) {
   uint64_t origin = 0, incarnation = 0;
   if (!cluster::ReadEntryHeader(entry, origin, incarnation)) {
-    STAN_ERROR("Ignoring a replicated entry of an unknown format");
+    std::string hex;
+    for (size_t i = 0; i < std::min<size_t>(entry.size(), 48); ++i) {
+      hex += Format("%02x", static_cast<unsigned>(static_cast<uint8_t>(entry[i])));
+    }
+    STAN_ERROR("Ignoring a replicated entry of an unknown format (%zu bytes: %s)", entry.size(),
+               hex.c_str());
     return;
   }
   // The leader applied its own entries to its store when it made them.
@@ -154,9 +159,10 @@ void StreamingServer::ActivateClustered() {
     store_ = std::make_unique<cluster::ReplicatingStore>(
         std::move(st).value(), [this](const std::string& ops) {
           std::string entry;
-          entry.reserve(cluster::kEntryHeaderSize + ops.size());
+          entry.reserve(cluster::kEntryHeaderSize + ops.size() + 8);
           cluster::AppendEntryHeader(entry, raft_->raft_id(), incarnation_);
           entry += ops;
+          cluster::PadEntry(entry);
           store::Status s = raft_->Propose(std::move(entry), kReplicateTimeout);
           // The local store holds what the cluster may not have: start again from the log.
           if (!s) RestartProcess(s.message().c_str());
