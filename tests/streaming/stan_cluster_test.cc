@@ -1,0 +1,392 @@
+// Raft clustering (--clustered) end to end, with a history checker: a NATS server
+// (gannet-server), 3 or 5 gannet-streaming nodes with their own FILE stores, a libnats
+// publisher publishing asynchronously and a durable subscriber, while a fault is injected:
+//  - kill_leader: the leader is killed with SIGKILL;
+//  - isolate_leader: the leader is frozen (SIGSTOP: cut off from the Raft group and from NATS,
+//    a partition of one node) until another leads, then thawed: it must step down (it restarts
+//    as a follower) and rejoin;
+//  - empty_disk: a follower is killed, its disk wiped, restarted; then the other follower is
+//    killed, so every later PubAck needs the wiped node, and then the leader too: the wiped node
+//    must lead, with the whole history.
+// After the fault: every message whose PubAck the publisher saw is delivered from the first
+// sequence, the sequences are gapless (never reused, never skipped). The failover time is from
+// the fault to the first PubAck of a message published after it (a probe publisher with a
+// 100 ms PubAck wait).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "server_process.h"
+#include "stan_harness.h"
+
+namespace gannet::streaming::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Journal {
+  std::mutex mu;
+  std::vector<uint8_t> acked;  // by message index
+  std::atomic<uint64_t> acks{0};
+  std::atomic<uint64_t> errors{0};
+};
+
+struct AckCtx {
+  Journal* journal;
+  uint64_t index;
+};
+
+void OnAck(const char* /*guid*/, const char* error, void* closure) {
+  auto* ctx = static_cast<AckCtx*>(closure);
+  if (error) {
+    ctx->journal->errors.fetch_add(1);
+  } else {
+    std::lock_guard lk(ctx->journal->mu);
+    ctx->journal->acked[ctx->index] = 1;
+    ctx->journal->acks.fetch_add(1);
+  }
+  delete ctx;
+}
+
+stanConnection* ConnectClient(const std::string& url, const std::string& id, std::string* error,
+                              int ack_wait_ms = 2000) {
+  stanConnOptions* opts = nullptr;
+  stanConnOptions_Create(&opts);
+  stanConnOptions_SetURL(opts, url.c_str());
+  stanConnOptions_SetMaxPubAcksInflight(opts, 1024, 1.0);
+  stanConnOptions_SetPubAckWait(opts, ack_wait_ms);
+  stanConnOptions_SetConnectionWait(opts, 5000);
+  stanConnection* sc = nullptr;
+  natsStatus s = stanConnection_Connect(&sc, "test-cluster", id.c_str(), opts);
+  stanConnOptions_Destroy(opts);
+  if (s != NATS_OK) {
+    *error = LastError(s);
+    return nullptr;
+  }
+  return sc;
+}
+
+uint64_t AcksPerPhase() {
+  const char* env = std::getenv("GANNET_CLUSTER_ACKS");
+  const long long n = env ? std::atoll(env) : 0;
+  return n > 0 ? static_cast<uint64_t>(n) : 3000;
+}
+
+// One node of the cluster and its directory.
+struct Node {
+  std::string id;
+  std::string dir;
+  int raft_port = 0;
+  std::unique_ptr<StanServer> server;
+  bool down = false;
+};
+
+class Cluster {
+ public:
+  Cluster(const std::string& nats_url, int n) {
+    char tmpl[] = "/tmp/gannet-raft-XXXXXX";
+    root_ = ::mkdtemp(tmpl);
+    for (int i = 0; i < n; ++i) {
+      Node node;
+      node.id = std::string(1, static_cast<char>('a' + i));
+      node.dir = root_ + "/" + node.id;
+      node.raft_port = gannet::test::FreeTcpPort();
+      nodes_.push_back(std::move(node));
+    }
+    for (Node& node : nodes_) {
+      std::string peers;
+      for (const Node& o : nodes_) {
+        if (o.id == node.id) continue;
+        if (!peers.empty()) peers += ",";
+        peers += o.id;
+      }
+      node.server = std::make_unique<StanServer>(
+          std::vector<std::string>{"-ns", nats_url, "-st", "FILE", "--dir", node.dir,
+                                   "--clustered", "--cluster_node_id", node.id,
+                                   "--cluster_peers", peers, "--cluster_raft_listen",
+                                   "127.0.0.1:" + std::to_string(node.raft_port)},
+          /*embedded=*/false);
+      node.server->SetReadyMarker("Cluster node");
+    }
+  }
+  ~Cluster() {
+    for (Node& n : nodes_) {
+      if (n.server->Running()) {
+        ::kill(n.server->pid(), SIGCONT);
+        n.server->Stop(/*kill=*/true);
+      }
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(root_, ec);
+  }
+
+  bool StartAll() {
+    for (Node& n : nodes_) {
+      if (!n.server->Start()) return false;
+    }
+    return true;
+  }
+  std::vector<Node>& nodes() { return nodes_; }
+
+  // The node serving now: its log's last start is followed by "Streaming Server is ready".
+  Node* Serving() {
+    for (Node& n : nodes_) {
+      if (n.down || !n.server->Running()) continue;
+      std::string out = n.server->Output();
+      size_t start = out.rfind("Cluster node \"");
+      if (start == std::string::npos) continue;
+      if (out.find("Streaming Server is ready", start) != std::string::npos) return &n;
+    }
+    return nullptr;
+  }
+  Node* WaitServing(std::chrono::milliseconds timeout = 30s) {
+    Node* out = nullptr;
+    WaitFor([&] { return (out = Serving()) != nullptr; }, timeout);
+    return out;
+  }
+  std::string Outputs() {
+    std::string s;
+    for (Node& n : nodes_) s += "==== node " + n.id + "\n" + n.server->Output();
+    return s;
+  }
+
+ private:
+  std::string root_;
+  std::vector<Node> nodes_;
+};
+
+struct Scenario {
+  int nodes;
+  std::string fault;  // kill_leader | isolate_leader | empty_disk
+};
+
+void PrintTo(const Scenario& s, std::ostream* os) { *os << s.nodes << " nodes, " << s.fault; }
+
+class StanCluster : public ::testing::TestWithParam<Scenario> {};
+
+TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
+  const Scenario sc = GetParam();
+  gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
+  ASSERT_TRUE(nats.Start()) << nats.Output();
+  Cluster cluster(nats.url(), sc.nodes);
+  ASSERT_TRUE(cluster.StartAll()) << cluster.Outputs();
+  Node* leader = cluster.WaitServing();
+  ASSERT_NE(leader, nullptr) << cluster.Outputs();
+
+  std::string error;
+  stanConnection* sub_conn = ConnectClient(nats.url(), "subscriber", &error);
+  ASSERT_NE(sub_conn, nullptr) << error;
+  Collector received;
+  SubscribeOptions so;
+  so.durable = "dur";
+  so.start = SubscribeOptions::Start::kFirst;
+  so.max_inflight = 4096;
+  StanSub sub = Subscribe(sub_conn, "raft", received, so, &error);
+  ASSERT_TRUE(sub) << error;
+
+  stanConnection* pub = ConnectClient(nats.url(), "publisher", &error);
+  ASSERT_NE(pub, nullptr) << error;
+  Journal j;
+  constexpr uint64_t kMax = 4000000;
+  j.acked.resize(kMax);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> published{0};
+  std::thread publisher([&] {
+    for (uint64_t i = 0; i < kMax && !stop.load(); ++i) {
+      const std::string data = "m" + std::to_string(i);
+      auto* ctx = new AckCtx{&j, i};
+      if (stanConnection_PublishAsync(pub, "raft", data.data(), static_cast<int>(data.size()),
+                                      OnAck, ctx) != NATS_OK) {
+        delete ctx;
+        continue;
+      }
+      published.store(i + 1);
+    }
+  });
+  stanConnection* probe = ConnectClient(nats.url(), "probe", &error, 100);
+  ASSERT_NE(probe, nullptr) << error;
+  auto probe_until_acked = [&](std::chrono::milliseconds timeout) {
+    return WaitFor(
+        [&] { return stanConnection_Publish(probe, "raft.probe", "p", 1) == NATS_OK; }, timeout);
+  };
+
+  const uint64_t phase = AcksPerPhase();
+  ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= phase; }, 120s)) << cluster.Outputs();
+  int faults = 0;
+  int64_t failover_ms = -1;
+  std::vector<Node*> followers;
+  for (Node& n : cluster.nodes()) {
+    if (&n != leader) followers.push_back(&n);
+  }
+
+  if (sc.fault == "kill_leader" || sc.fault == "isolate_leader") {
+    const auto at = Clock::now();
+    if (sc.fault == "kill_leader") {
+      leader->server->Stop(/*kill=*/true);
+      leader->down = true;
+    } else {
+      leader->server->Signal(SIGSTOP);
+      leader->down = true;
+    }
+    ++faults;
+    ASSERT_TRUE(probe_until_acked(30s)) << cluster.Outputs();
+    failover_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - at).count();
+    Node* next = cluster.WaitServing();
+    ASSERT_NE(next, nullptr);
+    ASSERT_NE(next, leader);
+    if (sc.fault == "isolate_leader") {
+      // Thawed, it learns of the new term: it must restart as a follower, not serve.
+      const std::string before = leader->server->Output();
+      leader->server->Signal(SIGCONT);
+      ASSERT_TRUE(WaitFor(
+          [&] {
+            std::string out = leader->server->Output();
+            return out.size() > before.size() &&
+                   out.find("restarting the node as a follower", before.size()) !=
+                       std::string::npos &&
+                   out.find("Cluster node \"", before.size()) != std::string::npos;
+          },
+          30s))
+          << leader->server->Output();
+      leader->down = false;
+    }
+  } else if (sc.fault == "empty_disk") {
+    Node* wiped = followers[0];
+    Node* other = followers[1];
+    wiped->server->Stop(/*kill=*/true);
+    std::error_code ec;
+    std::filesystem::remove_all(wiped->dir, ec);
+    ++faults;
+    const uint64_t acked = j.acks.load();
+    ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked + phase; }, 120s));
+    ASSERT_TRUE(wiped->server->Start()) << wiped->server->Output();
+    // Without the other follower, a majority needs the wiped node: PubAcks mean it caught up.
+    other->server->Stop(/*kill=*/true);
+    other->down = true;
+    ++faults;
+    const uint64_t acked2 = j.acks.load();
+    ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked2 + phase; }, 120s))
+        << cluster.Outputs();
+    // Then the leader dies and the other comes back: only the wiped node has the whole log.
+    const auto at = Clock::now();
+    leader->server->Stop(/*kill=*/true);
+    leader->down = true;
+    ++faults;
+    ASSERT_TRUE(other->server->Start()) << other->server->Output();
+    other->down = false;
+    ASSERT_TRUE(probe_until_acked(30s)) << cluster.Outputs();
+    failover_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - at).count();
+    ASSERT_EQ(cluster.WaitServing(), wiped) << cluster.Outputs();
+  }
+  const uint64_t acked_at_fault = j.acks.load();
+  ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked_at_fault + phase; }, 120s))
+      << cluster.Outputs();
+  stop = true;
+  publisher.join();
+  stanConnection_Close(probe);
+  stanConnection_Destroy(probe);
+  stanConnection_Close(pub);
+  stanConnection_Destroy(pub);
+
+  // The durable subscriber carried on past the fault.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto got = received.Snapshot();
+        return !got.empty() && got.back().seq > acked_at_fault;
+      },
+      60s))
+      << received.Count() << " received\n"
+      << cluster.Outputs();
+  sub.reset();
+  stanConnection_Close(sub_conn);
+  stanConnection_Destroy(sub_conn);
+
+  // The history: everything stored, from the first sequence.
+  StanConn reader = Connect(nats.url(), "reader", &error);
+  ASSERT_TRUE(reader) << error;
+  ASSERT_EQ(Publish(reader.get(), "raft", "END"), "");
+  Collector all;
+  SubscribeOptions first;
+  first.start = SubscribeOptions::Start::kFirst;
+  first.max_inflight = 10000;
+  StanSub all_sub = Subscribe(reader.get(), "raft", all, first, &error);
+  ASSERT_TRUE(all_sub) << error;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto s = all.Snapshot();
+        return !s.empty() && s.back().data == "END";
+      },
+      60s))
+      << all.Count();
+  auto msgs = all.Snapshot();
+  msgs.pop_back();
+  std::set<std::string> stored;
+  for (size_t k = 0; k < msgs.size(); ++k) {
+    ASSERT_EQ(msgs[k].seq, k + 1) << "a gap or a reused sequence";
+    stored.insert(msgs[k].data);
+  }
+  uint64_t acked = 0, lost = 0;
+  for (uint64_t i = 0; i < published.load(); ++i) {
+    if (!j.acked[i]) continue;
+    ++acked;
+    if (!stored.count("m" + std::to_string(i))) ++lost;
+  }
+  EXPECT_EQ(lost, 0u);
+  std::printf(
+      "[ raft     ] %d nodes, %s: faults %d, published %llu, acknowledged %llu, stored %zu, "
+      "lost %llu, failover (fault to first new PubAck) %lld ms\n",
+      sc.nodes, sc.fault.c_str(), faults, static_cast<unsigned long long>(published.load()),
+      static_cast<unsigned long long>(acked), msgs.size(),
+      static_cast<unsigned long long>(lost), static_cast<long long>(failover_ms));
+  all_sub.reset();
+  reader.reset();
+}
+
+INSTANTIATE_TEST_SUITE_P(Raft, StanCluster,
+                         ::testing::Values(Scenario{3, "kill_leader"}, Scenario{5, "kill_leader"},
+                                           Scenario{3, "isolate_leader"},
+                                           Scenario{5, "isolate_leader"},
+                                           Scenario{3, "empty_disk"}),
+                         [](const auto& info) {
+                           return "Nodes" + std::to_string(info.param.nodes) + "_" +
+                                  info.param.fault;
+                         });
+
+// Flags: the combinations the reference refuses, refused.
+TEST(StanClusterFlags, BadCombinationsAreRefused) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string error;
+  } cases[] = {
+      {{"--clustered", "--cluster_bootstrap"}, "clustering requires a FILE or SQL store"},
+      {{"--clustered", "-st", "FILE", "--dir", "/tmp/x"}, "joining an existing cluster"},
+      {{"--clustered", "-st", "FILE", "--dir", "/tmp/x", "--cluster_bootstrap",
+        "--cluster_peers", "a,b"},
+       "cannot bootstrap the cluster"},
+      {{"--clustered", "-st", "FILE", "--dir", "/tmp/x", "--cluster_node_id", "a",
+        "--cluster_peers", "b", "--ft_group", "g"},
+       "cannot use fault tolerance with clustering"},
+      {{"--clustered", "-st", "FILE", "--dir", "/tmp/x", "--cluster_peers", "b"},
+       "--cluster_node_id is required"},
+  };
+  for (const Case& c : cases) {
+    StanServer s(c.args, /*embedded=*/false);
+    EXPECT_FALSE(s.Start(5s));
+    EXPECT_NE(s.Output().find(c.error), std::string::npos) << s.Output();
+  }
+}
+
+}  // namespace
+}  // namespace gannet::streaming::test
