@@ -66,6 +66,13 @@ std::string StreamingServer::OpenClustered() {
     if (ls == ps || ls.rfind(ps + "/", 0) == 0) continue;
     fs::remove_all(e.path(), ec);
   }
+  // The Raft log (fsync'd by libraft at every append) is what survives a crash; the store is
+  // rebuilt from it at each start, so fsyncs of the store would be paid for nothing.
+  if (opts_.store.file.do_sync) {
+    STAN_INFO("Clustered: the FILE store is not fsync'd (the Raft log is, and the store is "
+              "rebuilt from it)");
+    opts_.store.file.do_sync = false;
+  }
   auto st = store::CreateStore(opts_.store);
   if (!st) return st.status().message();
   cluster_store_ = std::move(st).value();
