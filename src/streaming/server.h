@@ -121,6 +121,8 @@ class StreamingServer {
   bool ft_active() const { return ft_state_.load() == FtState::kActive; }
   bool ft_mode() const { return !opts_.ft_group.empty(); }
   bool clustered() const { return opts_.cluster.clustered; }
+  // This node leads its Raft group and serves (any thread).
+  bool cluster_leader() const { return cluster_activating_.load() && running_.load(); }
 
   // Monitoring (any thread; they run on the loop and wait). Nullopt when the loop did not
   // answer in time.

@@ -59,7 +59,8 @@ void OnAck(const char* /*guid*/, const char* error, void* closure) {
 }
 
 stanConnection* ConnectClient(const std::string& url, const std::string& id, std::string* error,
-                              int ack_wait_ms = 2000) {
+                              int ack_wait_ms = 2000,
+                              const std::string& cluster_id = "test-cluster") {
   stanConnOptions* opts = nullptr;
   stanConnOptions_Create(&opts);
   stanConnOptions_SetURL(opts, url.c_str());
@@ -67,7 +68,7 @@ stanConnection* ConnectClient(const std::string& url, const std::string& id, std
   stanConnOptions_SetPubAckWait(opts, ack_wait_ms);
   stanConnOptions_SetConnectionWait(opts, 5000);
   stanConnection* sc = nullptr;
-  natsStatus s = stanConnection_Connect(&sc, "test-cluster", id.c_str(), opts);
+  natsStatus s = stanConnection_Connect(&sc, cluster_id.c_str(), id.c_str(), opts);
   stanConnOptions_Destroy(opts);
   if (s != NATS_OK) {
     *error = LastError(s);
@@ -93,7 +94,7 @@ struct Node {
 
 class Cluster {
  public:
-  Cluster(const std::string& nats_url, int n) {
+  Cluster(const std::string& nats_url, int n, const std::string& cluster_id = "test-cluster") {
     char tmpl[] = "/tmp/gannet-raft-XXXXXX";
     root_ = ::mkdtemp(tmpl);
     for (int i = 0; i < n; ++i) {
@@ -111,7 +112,8 @@ class Cluster {
         peers += o.id;
       }
       node.server = std::make_unique<StanServer>(
-          std::vector<std::string>{"-ns", nats_url, "-st", "FILE", "--dir", node.dir,
+          std::vector<std::string>{"-ns", nats_url, "-cid", cluster_id, "-st", "FILE", "--dir",
+                                   node.dir,
                                    "--clustered", "--cluster_node_id", node.id,
                                    "--cluster_peers", peers, "--cluster_raft_listen",
                                    "127.0.0.1:" + std::to_string(node.raft_port)},
@@ -363,6 +365,57 @@ INSTANTIATE_TEST_SUITE_P(Raft, StanCluster,
                            return "Nodes" + std::to_string(info.param.nodes) + "_" +
                                   info.param.fault;
                          });
+
+// Two streaming clusters on one NATS server, each its own Raft group (the same node ids in
+// both): each stores only its own messages, and one's failover leaves the other serving.
+TEST(StanClusters, TwoClustersOnOneNatsAreIndependent) {
+  gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
+  ASSERT_TRUE(nats.Start()) << nats.Output();
+  Cluster east(nats.url(), 3, "east");
+  Cluster west(nats.url(), 3, "west");
+  ASSERT_TRUE(east.StartAll()) << east.Outputs();
+  ASSERT_TRUE(west.StartAll()) << west.Outputs();
+  Node* east_leader = east.WaitServing();
+  ASSERT_NE(east_leader, nullptr) << east.Outputs();
+  ASSERT_NE(west.WaitServing(), nullptr) << west.Outputs();
+  std::string error;
+  stanConnection* e = ConnectClient(nats.url(), "pe", &error, 2000, "east");
+  ASSERT_NE(e, nullptr) << error;
+  stanConnection* w = ConnectClient(nats.url(), "pw", &error, 2000, "west");
+  ASSERT_NE(w, nullptr) << error;
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(stanConnection_Publish(e, "ch", "east", 4), NATS_OK);
+    ASSERT_EQ(stanConnection_Publish(w, "ch", "west", 4), NATS_OK);
+  }
+  stanConnection* e_probe = ConnectClient(nats.url(), "pe2", &error, 100, "east");
+  ASSERT_NE(e_probe, nullptr) << error;
+  east_leader->server->Stop(/*kill=*/true);
+  east_leader->down = true;
+  // West is not disturbed; east fails over.
+  ASSERT_EQ(stanConnection_Publish(w, "ch", "west", 4), NATS_OK);
+  ASSERT_TRUE(
+      WaitFor([&] { return stanConnection_Publish(e_probe, "ch", "east", 4) == NATS_OK; }, 30s))
+      << east.Outputs();
+  auto read_all = [&](stanConnection* sc, size_t want, const char* data) {
+    Collector all;
+    SubscribeOptions first;
+    first.start = SubscribeOptions::Start::kFirst;
+    StanSub sub = Subscribe(sc, "ch", all, first, &error);
+    EXPECT_TRUE(sub) << error;
+    EXPECT_TRUE(all.WaitCount(want, 30s)) << all.Count();
+    auto msgs = all.Snapshot();
+    for (size_t k = 0; k < msgs.size(); ++k) {
+      EXPECT_EQ(msgs[k].seq, k + 1);
+      EXPECT_EQ(msgs[k].data, data);
+    }
+  };
+  read_all(e, 51, "east");
+  read_all(w, 51, "west");
+  for (stanConnection* c : {e, w, e_probe}) {
+    stanConnection_Close(c);
+    stanConnection_Destroy(c);
+  }
+}
 
 // Flags: the combinations the reference refuses, refused.
 TEST(StanClusterFlags, BadCombinationsAreRefused) {
