@@ -5,6 +5,9 @@
 //  - isolate_leader: the leader is frozen (SIGSTOP: cut off from the Raft group and from NATS,
 //    a partition of one node) until another leads, then thawed: it must step down (it restarts
 //    as a follower) and rejoin;
+//  - partition_leader: the leader (and one follower, of 5) is cut off from the other nodes' Raft
+//    traffic while NATS still reaches everyone (a test hook of the Raft transport, see
+//    RaftNode::CheckPartition), then the partition heals;
 //  - empty_disk: a follower is killed, its disk wiped, restarted; then the other follower is
 //    killed, so every later PubAck needs the wiped node, and then the leader too: the wiped node
 //    must lead, with the whole history.
@@ -19,7 +22,9 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -97,6 +102,9 @@ class Cluster {
   Cluster(const std::string& nats_url, int n, const std::string& cluster_id = "test-cluster") {
     char tmpl[] = "/tmp/gannet-raft-XXXXXX";
     root_ = ::mkdtemp(tmpl);
+    std::filesystem::create_directories(partition_dir());
+    // The nodes inherit it (see RaftNode::CheckPartition).
+    ::setenv("GANNET_RAFT_PARTITION_DIR", partition_dir().c_str(), 1);
     for (int i = 0; i < n; ++i) {
       Node node;
       node.id = std::string(1, static_cast<char>('a' + i));
@@ -139,6 +147,8 @@ class Cluster {
     return true;
   }
   std::vector<Node>& nodes() { return nodes_; }
+  // Test partitions: a file per node id here lists the nodes it may talk Raft with.
+  std::string partition_dir() const { return root_ + "/partition"; }
 
   // The node serving now: its log's last start is followed by "Streaming Server is ready".
   Node* Serving() {
@@ -263,6 +273,42 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
           << leader->server->Output();
       leader->down = false;
     }
+  } else if (sc.fault == "partition_leader") {
+    // The leader (with one follower, of 5) is cut off from the others' Raft traffic; NATS still
+    // connects everyone, so the old leader still receives publishes: it must acknowledge none
+    // it cannot commit, step down, and rejoin once the partition heals.
+    std::vector<Node*> minority{leader};
+    if (sc.nodes == 5) minority.push_back(followers[0]);
+    auto in_minority = [&](const Node& n) {
+      return std::find(minority.begin(), minority.end(), &n) != minority.end();
+    };
+    const std::string before = leader->server->Output();
+    const auto at = Clock::now();
+    for (Node& n : cluster.nodes()) {
+      std::string side;
+      for (Node& o : cluster.nodes()) {
+        if (&o == &n || in_minority(o) != in_minority(n)) continue;
+        side += (side.empty() ? "" : ",") + o.id;
+      }
+      std::ofstream(cluster.partition_dir() + "/" + n.id) << side;
+    }
+    ++faults;
+    ASSERT_TRUE(probe_until_acked(30s)) << cluster.Outputs();
+    failover_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - at).count();
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          return leader->server->Output().find("restarting the node as a follower",
+                                               before.size()) != std::string::npos;
+        },
+        30s))
+        << leader->server->Output();
+    Node* next = cluster.WaitServing();
+    ASSERT_NE(next, nullptr);
+    ASSERT_FALSE(in_minority(*next));
+    const uint64_t acked = j.acks.load();
+    ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked + phase; }, 120s));
+    for (Node& n : cluster.nodes()) std::filesystem::remove(cluster.partition_dir() + "/" + n.id);
   } else if (sc.fault == "empty_disk") {
     Node* wiped = followers[0];
     Node* other = followers[1];
@@ -360,6 +406,8 @@ INSTANTIATE_TEST_SUITE_P(Raft, StanCluster,
                          ::testing::Values(Scenario{3, "kill_leader"}, Scenario{5, "kill_leader"},
                                            Scenario{3, "isolate_leader"},
                                            Scenario{5, "isolate_leader"},
+                                           Scenario{3, "partition_leader"},
+                                           Scenario{5, "partition_leader"},
                                            Scenario{3, "empty_disk"}),
                          [](const auto& info) {
                            return "Nodes" + std::to_string(info.param.nodes) + "_" +

@@ -9,7 +9,10 @@
 
 #include <climits>
 #include <cstring>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 
 #include "streaming/log.h"
@@ -98,8 +101,75 @@ void RaftNode::RunTasks() {
   for (auto& t : tasks) t();
 }
 
+std::string RaftNode::ConnectAddress(uint64_t id) {
+  return Allowed(id) ? AddressOf(id) : "127.0.0.1:1";
+}
+
+void RaftNode::OnAccepted(uint64_t id, uv_stream_t* stream) {
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(stream), &fd) != 0) return;
+  accepted_fds_[fd] = id;
+  if (!Allowed(id)) ::shutdown(fd, SHUT_RDWR);  // libraft reads EOF and drops it
+}
+
+void RaftNode::CheckPartition() {
+  std::ifstream in(partition_file_);
+  if (!in) {
+    if (partitioned_) STAN_INFO("Raft partition (test) healed");
+    partitioned_ = false;
+    return;
+  }
+  std::string list((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::set<uint64_t> allowed;
+  size_t start = 0;
+  while (start < list.size()) {
+    size_t end = list.find_first_of(",\n", start);
+    if (end == std::string::npos) end = list.size();
+    if (end > start) allowed.insert(IdOf(list.substr(start, end - start)));
+    start = end + 1;
+  }
+  if (partitioned_ && allowed == allowed_) return;
+  partitioned_ = true;
+  allowed_ = std::move(allowed);
+  STAN_INFO("Raft partition (test): talking only to [%s]", list.c_str());
+  CutConnections();
+}
+
+// Shuts down (without closing: libraft owns the fds) every Raft connection to or from a node
+// the partition separates us from.
+void RaftNode::CutConnections() {
+  std::map<int, uint64_t> by_port;  // the other nodes' transport ports
+  {
+    std::lock_guard lk(mu_);
+    for (const auto& [id, addr] : addrs_) {
+      if (id != id_) by_port[std::atoi(addr.substr(addr.rfind(':') + 1).c_str())] = id;
+    }
+  }
+  const int my_port = std::atoi(listen_.substr(listen_.rfind(':') + 1).c_str());
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    const int fd = std::atoi(e.path().filename().c_str());
+    sockaddr_in local{}, peer{};
+    socklen_t ll = sizeof(local), pl = sizeof(peer);
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &ll) != 0 ||
+        ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &pl) != 0 ||
+        local.sin_family != AF_INET) {
+      continue;
+    }
+    bool cut = false;
+    if (ntohs(local.sin_port) == my_port) {
+      auto it = accepted_fds_.find(fd);
+      cut = it == accepted_fds_.end() || !Allowed(it->second);
+    } else if (auto it = by_port.find(ntohs(peer.sin_port)); it != by_port.end()) {
+      cut = !Allowed(it->second);
+    }
+    if (cut) ::shutdown(fd, SHUT_RDWR);
+  }
+}
+
 void RaftNode::Poll() {
   if (closing_) return;
+  if (!partition_file_.empty()) CheckPartition();
   const bool leader = raft_state(&raft_) == RAFT_LEADER;
   if (leader && !leader_reported_ && !barrier_pending_) {
     // Leader: once a barrier of this term is applied, every earlier entry is in the store.
@@ -136,6 +206,9 @@ std::string RaftNode::Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn
     listen_ = listen_.substr(0, colon + 1) + std::to_string(port);
   }
   SetPeerAddress(opts.node_id, listen_);
+  if (const char* dir = std::getenv("GANNET_RAFT_PARTITION_DIR"); dir && *dir) {
+    partition_file_ = std::string(dir) + "/" + opts.node_id;
+  }
 
   std::error_code ec;
   std::filesystem::create_directories(opts.log_dir, ec);
@@ -156,13 +229,14 @@ std::string RaftNode::Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn
     g_accept_cb = cb;
     return g_tcp->listen(g_tcp, [](raft_uv_transport*, ::raft_id id, const char* address,
                                    uv_stream_t* stream) {
+      g_node->OnAccepted(id, stream);
       g_accept_cb(g_transport, id, address, stream);
     });
   };
   transport_.connect = [](raft_uv_transport*, raft_uv_connect* req, ::raft_id id, const char*,
                           raft_uv_connect_cb cb) {
     static thread_local std::map<uint64_t, std::string> resolved;  // kept while connecting
-    resolved[id] = g_node->AddressOf(id);
+    resolved[id] = g_node->ConnectAddress(id);
     return g_tcp->connect(g_tcp, req, id, resolved[id].c_str(), cb);
   };
   transport_.close = [](raft_uv_transport*, raft_uv_transport_close_cb cb) {

@@ -24,6 +24,7 @@ extern "C" {
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -67,6 +68,10 @@ class RaftNode {
 
   // Raft thread internals (C callbacks).
   std::string AddressOf(uint64_t id);
+  // Where to connect to node `id`: its address, or nowhere while a test partition cuts it off.
+  std::string ConnectAddress(uint64_t id);
+  // An accepted connection from node `id` (cut at once while a test partition separates us).
+  void OnAccepted(uint64_t id, uv_stream_t* stream);
   void OnApply(std::string_view entry) { apply_(entry); }
   void RunTasks();
   void Poll();
@@ -74,6 +79,11 @@ class RaftNode {
  private:
   void Post(std::function<void()> task);
   void Run();
+  // Test fault injection (GANNET_RAFT_PARTITION_DIR): while <dir>/<node id> exists, this node
+  // talks Raft only with the node ids listed in it (comma-separated; empty: none).
+  void CheckPartition();
+  void CutConnections();
+  bool Allowed(uint64_t id) const { return !partitioned_ || allowed_.count(id) > 0; }
 
   RaftNodeOptions opts_;
   ApplyFn apply_;
@@ -93,6 +103,10 @@ class RaftNode {
   bool leader_reported_ = false;
   bool barrier_pending_ = false;
   bool closing_ = false;
+  std::string partition_file_;
+  bool partitioned_ = false;
+  std::set<uint64_t> allowed_;
+  std::map<int, uint64_t> accepted_fds_;  // fd -> the node id that connected
 
   std::mutex mu_;  // a leaf: tasks_, addrs_
   std::vector<std::function<void()>> tasks_;
