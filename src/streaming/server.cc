@@ -141,6 +141,7 @@ std::string StreamingServer::Activate() {
 void StreamingServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
+  if (clustered()) NoteShuttingDown();
   STAN_INFO("Shutting down.");
   {
     std::lock_guard lk(ft_mu_);

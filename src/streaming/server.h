@@ -41,6 +41,8 @@ class RaftNode;
 
 // The process' argv, for a clustered node that restarts itself (cluster/server_cluster.cc).
 void SetProcessArgs(char** argv);
+// A node losing its leadership from now on exits instead of restarting (Shutdown calls it).
+void NoteShuttingDown();
 
 // The reference's error texts, as clients see them.
 namespace errors {

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <random>
 
@@ -32,15 +33,23 @@ namespace {
 constexpr std::chrono::milliseconds kAnnounceInterval{250};
 constexpr std::chrono::seconds kReplicateTimeout{5};
 char** g_argv = nullptr;
+std::atomic<bool> g_shutting_down{false};
 }  // namespace
 
 void SetProcessArgs(char** argv) { g_argv = argv; }
+void NoteShuttingDown() { g_shutting_down = true; }
 
 std::string StreamingServer::AnnounceSubject() const {
   return "_STAN.raft." + opts_.cluster_id + ".addr";
 }
 
 void StreamingServer::RestartProcess(const char* why) {
+  if (g_shutting_down.load()) {
+    // Stopping anyway (the other nodes may be stopping too): no new process.
+    STAN_INFO("%s while shutting down", why);
+    std::fflush(stdout);
+    ::_exit(0);
+  }
   STAN_ERROR("%s: restarting the node as a follower", why);
   std::fflush(stdout);
   std::fflush(stderr);
