@@ -150,13 +150,17 @@ class Cluster {
   // Test partitions: a file per node id here lists the nodes it may talk Raft with.
   std::string partition_dir() const { return root_ + "/partition"; }
 
-  // The node serving now: its log's last start is followed by "Streaming Server is ready".
+  // The node serving now: its log's last start is followed by "Streaming Server is ready" (and
+  // not by a restart).
   Node* Serving() {
     for (Node& n : nodes_) {
       if (n.down || !n.server->Running()) continue;
       std::string out = n.server->Output();
       size_t start = out.rfind("Cluster node \"");
       if (start == std::string::npos) continue;
+      // A deposed leader says so before its process starts again.
+      size_t restart = out.rfind("restarting the node as a follower");
+      if (restart != std::string::npos && restart > start) continue;
       if (out.find("Streaming Server is ready", start) != std::string::npos) return &n;
     }
     return nullptr;
@@ -225,6 +229,15 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
       published.store(i + 1);
     }
   });
+  // A failed assertion returns early: the publisher thread stops and is joined all the same.
+  struct Joiner {
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~Joiner() {
+      stop = true;
+      if (t.joinable()) t.join();
+    }
+  } joiner{stop, publisher};
   stanConnection* probe = ConnectClient(nats.url(), "probe", &error, 100);
   ASSERT_NE(probe, nullptr) << error;
   auto probe_until_acked = [&](std::chrono::milliseconds timeout) {
@@ -283,7 +296,6 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
       return std::find(minority.begin(), minority.end(), &n) != minority.end();
     };
     const std::string before = leader->server->Output();
-    const auto at = Clock::now();
     for (Node& n : cluster.nodes()) {
       std::string side;
       for (Node& o : cluster.nodes()) {
@@ -293,6 +305,18 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
       std::ofstream(cluster.partition_dir() + "/" + n.id) << side;
     }
     ++faults;
+    // The nodes look for their file every 20 ms: the partition holds once all of them said so.
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          for (Node& n : cluster.nodes()) {
+            if (n.server->Output().find("Raft partition (test)") == std::string::npos) {
+              return false;
+            }
+          }
+          return true;
+        },
+        10s));
+    const auto at = Clock::now();
     ASSERT_TRUE(probe_until_acked(30s)) << cluster.Outputs();
     failover_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - at).count();

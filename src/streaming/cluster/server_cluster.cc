@@ -13,6 +13,7 @@
 // restarts its own process (execv): its store may hold changes the cluster did not commit, and
 // the restarted node rebuilds it from the log as any follower.
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -50,11 +51,23 @@ void StreamingServer::RestartProcess(const char* why) {
     std::fflush(stdout);
     ::_exit(0);
   }
+  static std::atomic<bool> restarting{false};
+  if (restarting.exchange(true)) {
+    for (;;) ::pause();  // another thread is restarting the process
+  }
   STAN_ERROR("%s: restarting the node as a follower", why);
   std::fflush(stdout);
   std::fflush(stderr);
   if (g_argv) {
-    ::close_range(3, ~0U, 0);
+    // Close-on-exec rather than closed now: the other threads (libuv's, NATS') still use them,
+    // and a descriptor closed under libuv aborts the process before execv.
+    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+      std::error_code ec;
+      for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+        const int fd = std::atoi(e.path().filename().c_str());
+        if (fd > 2) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+      }
+    }
     ::execv("/proc/self/exe", g_argv);
   }
   ::_exit(1);
