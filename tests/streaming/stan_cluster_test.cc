@@ -489,6 +489,48 @@ TEST(StanClusters, TwoClustersOnOneNatsAreIndependent) {
   }
 }
 
+// --cluster_bootstrap without a node id: a one-node cluster whose generated id is kept with the
+// Raft log, so that after a restart the node is the same member of its configuration, leads
+// again and has its messages (rebuilt from the log).
+TEST(StanClusterBootstrap, OneNodeClusterRestartsAsTheSameNode) {
+  gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
+  ASSERT_TRUE(nats.Start()) << nats.Output();
+  char tmpl[] = "/tmp/gannet-raft-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  StanServer s({"-ns", nats.url(), "-st", "FILE", "--dir", dir, "--clustered",
+                "--cluster_bootstrap"},
+               /*embedded=*/false);
+  ASSERT_TRUE(s.Start()) << s.Output();  // "Streaming Server is ready": it leads
+  std::string error;
+  {
+    StanConn c = Connect(nats.url(), "p", &error);
+    ASSERT_TRUE(c) << error;
+    for (int i = 0; i < 10; ++i) ASSERT_EQ(Publish(c.get(), "boot", std::to_string(i)), "");
+  }
+  ASSERT_EQ(s.Stop(), 0) << s.Output();
+  ASSERT_TRUE(s.Start()) << s.Output();
+  const std::string out = s.Output();
+  const size_t first = out.find("Cluster node \"");
+  const size_t second = out.find("Cluster node \"", first + 1);
+  ASSERT_NE(second, std::string::npos) << out;
+  EXPECT_EQ(out.substr(first, 40), out.substr(second, 40)) << "the same node id";
+  StanConn c = Connect(nats.url(), "r", &error);
+  ASSERT_TRUE(c) << error;
+  Collector all;
+  SubscribeOptions o;
+  o.start = SubscribeOptions::Start::kFirst;
+  StanSub sub = Subscribe(c.get(), "boot", all, o, &error);
+  ASSERT_TRUE(sub) << error;
+  ASSERT_TRUE(all.WaitCount(10)) << all.Count();
+  auto msgs = all.Snapshot();
+  for (size_t k = 0; k < msgs.size(); ++k) EXPECT_EQ(msgs[k].data, std::to_string(k));
+  sub.reset();
+  c.reset();
+  s.Stop();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
 // Flags: the combinations the reference refuses, refused.
 TEST(StanClusterFlags, BadCombinationsAreRefused) {
   struct Case {

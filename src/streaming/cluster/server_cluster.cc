@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "streaming/cluster/commands.h"
@@ -75,7 +76,21 @@ void StreamingServer::RestartProcess(const char* why) {
 
 std::string StreamingServer::OpenClustered() {
   namespace fs = std::filesystem;
-  if (opts_.cluster.node_id.empty()) opts_.cluster.node_id = NextNuid();
+  // A node id not given is a NUID kept with the Raft log, so a restart is the same node (the
+  // log's configuration names it).
+  if (opts_.cluster.node_id.empty()) {
+    std::error_code ec;
+    fs::create_directories(opts_.cluster.log_path, ec);
+    const std::string path = opts_.cluster.log_path + "/node_id";
+    std::ifstream in(path);
+    std::getline(in, opts_.cluster.node_id);
+    if (opts_.cluster.node_id.empty()) {
+      opts_.cluster.node_id = NextNuid();
+      std::ofstream out(path);
+      out << opts_.cluster.node_id << "\n";
+      if (!out.flush()) return "unable to write " + path;
+    }
+  }
   // The store is rebuilt from the Raft log: what a previous run left is removed (but the log,
   // when it lives under the store's directory).
   std::error_code ec;
