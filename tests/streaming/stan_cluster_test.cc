@@ -19,10 +19,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -121,8 +121,7 @@ class Cluster {
       }
       node.server = std::make_unique<StanServer>(
           std::vector<std::string>{"-ns", nats_url, "-cid", cluster_id, "-st", "FILE", "--dir",
-                                   node.dir,
-                                   "--clustered", "--cluster_node_id", node.id,
+                                   node.dir, "--clustered", "--cluster_node_id", node.id,
                                    "--cluster_peers", peers, "--cluster_raft_listen",
                                    "127.0.0.1:" + std::to_string(node.raft_port)},
           /*embedded=*/false);
@@ -241,8 +240,8 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
   stanConnection* probe = ConnectClient(nats.url(), "probe", &error, 100);
   ASSERT_NE(probe, nullptr) << error;
   auto probe_until_acked = [&](std::chrono::milliseconds timeout) {
-    return WaitFor(
-        [&] { return stanConnection_Publish(probe, "raft.probe", "p", 1) == NATS_OK; }, timeout);
+    return WaitFor([&] { return stanConnection_Publish(probe, "raft.probe", "p", 1) == NATS_OK; },
+                   timeout);
   };
 
   const uint64_t phase = AcksPerPhase();
@@ -265,8 +264,7 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
     }
     ++faults;
     ASSERT_TRUE(probe_until_acked(30s)) << cluster.Outputs();
-    failover_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - at).count();
+    failover_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - at).count();
     Node* next = cluster.WaitServing();
     ASSERT_NE(next, nullptr);
     ASSERT_NE(next, leader);
@@ -318,8 +316,7 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
         10s));
     const auto at = Clock::now();
     ASSERT_TRUE(probe_until_acked(30s)) << cluster.Outputs();
-    failover_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - at).count();
+    failover_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - at).count();
     ASSERT_TRUE(WaitFor(
         [&] {
           return leader->server->Output().find("restarting the node as a follower",
@@ -358,8 +355,7 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
     ASSERT_TRUE(other->server->Start()) << other->server->Output();
     other->down = false;
     ASSERT_TRUE(probe_until_acked(30s)) << cluster.Outputs();
-    failover_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - at).count();
+    failover_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - at).count();
     ASSERT_EQ(cluster.WaitServing(), wiped) << cluster.Outputs();
   }
   const uint64_t acked_at_fault = j.acks.load();
@@ -420,23 +416,21 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
       "[ raft     ] %d nodes, %s: faults %d, published %llu, acknowledged %llu, stored %zu, "
       "lost %llu, failover (fault to first new PubAck) %lld ms\n",
       sc.nodes, sc.fault.c_str(), faults, static_cast<unsigned long long>(published.load()),
-      static_cast<unsigned long long>(acked), msgs.size(),
-      static_cast<unsigned long long>(lost), static_cast<long long>(failover_ms));
+      static_cast<unsigned long long>(acked), msgs.size(), static_cast<unsigned long long>(lost),
+      static_cast<long long>(failover_ms));
   all_sub.reset();
   reader.reset();
 }
 
-INSTANTIATE_TEST_SUITE_P(Raft, StanCluster,
-                         ::testing::Values(Scenario{3, "kill_leader"}, Scenario{5, "kill_leader"},
-                                           Scenario{3, "isolate_leader"},
-                                           Scenario{5, "isolate_leader"},
-                                           Scenario{3, "partition_leader"},
-                                           Scenario{5, "partition_leader"},
-                                           Scenario{3, "empty_disk"}),
-                         [](const auto& info) {
-                           return "Nodes" + std::to_string(info.param.nodes) + "_" +
-                                  info.param.fault;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Raft, StanCluster,
+    ::testing::Values(Scenario{3, "kill_leader"}, Scenario{5, "kill_leader"},
+                      Scenario{3, "isolate_leader"}, Scenario{5, "isolate_leader"},
+                      Scenario{3, "partition_leader"}, Scenario{5, "partition_leader"},
+                      Scenario{3, "empty_disk"}),
+    [](const auto& info) {
+      return "Nodes" + std::to_string(info.param.nodes) + "_" + info.param.fault;
+    });
 
 // Two streaming clusters on one NATS server, each its own Raft group (the same node ids in
 // both): each stores only its own messages, and one's failover leaves the other serving.
@@ -497,9 +491,9 @@ TEST(StanClusterBootstrap, OneNodeClusterRestartsAsTheSameNode) {
   ASSERT_TRUE(nats.Start()) << nats.Output();
   char tmpl[] = "/tmp/gannet-raft-XXXXXX";
   const std::string dir = ::mkdtemp(tmpl);
-  StanServer s({"-ns", nats.url(), "-st", "FILE", "--dir", dir, "--clustered",
-                "--cluster_bootstrap"},
-               /*embedded=*/false);
+  StanServer s(
+      {"-ns", nats.url(), "-st", "FILE", "--dir", dir, "--clustered", "--cluster_bootstrap"},
+      /*embedded=*/false);
   ASSERT_TRUE(s.Start()) << s.Output();  // "Streaming Server is ready": it leads
   std::string error;
   {
@@ -539,8 +533,8 @@ TEST(StanClusterFlags, BadCombinationsAreRefused) {
   } cases[] = {
       {{"--clustered", "--cluster_bootstrap"}, "clustering requires a FILE or SQL store"},
       {{"--clustered", "-st", "FILE", "--dir", "/tmp/x"}, "joining an existing cluster"},
-      {{"--clustered", "-st", "FILE", "--dir", "/tmp/x", "--cluster_bootstrap",
-        "--cluster_peers", "a,b"},
+      {{"--clustered", "-st", "FILE", "--dir", "/tmp/x", "--cluster_bootstrap", "--cluster_peers",
+        "a,b"},
        "cannot bootstrap the cluster"},
       {{"--clustered", "-st", "FILE", "--dir", "/tmp/x", "--cluster_node_id", "a",
         "--cluster_peers", "b", "--ft_group", "g"},

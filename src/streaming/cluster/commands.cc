@@ -94,9 +94,7 @@ void AppendEntryHeader(std::string& out, uint64_t origin, uint64_t incarnation) 
   }
 }
 
-void PadEntry(std::string& entry) {
-  entry.append((8 - entry.size() % 8) % 8, '\0');
-}
+void PadEntry(std::string& entry) { entry.append((8 - entry.size() % 8) % 8, '\0'); }
 
 namespace {
 
@@ -316,8 +314,8 @@ store::Status ApplyEntry(std::string_view entry, store::Store& st) {
         break;
       }
       default:
-        return Status(store::Code::kCorrupt, "unknown replicated op " +
-                                                 std::to_string(static_cast<int>(type)));
+        return Status(store::Code::kCorrupt,
+                      "unknown replicated op " + std::to_string(static_cast<int>(type)));
     }
     if (!r.ok()) return Status(store::Code::kCorrupt, "truncated replicated entry");
     if (!s.ok()) return fail("applying a replicated op", s);

@@ -3,8 +3,8 @@
 // one Raft log entry per batch, and applied by the other nodes to their own stores.
 //
 // Entry := version u8, origin u64 (the proposing node's Raft id), incarnation u64 (its process'
-// random start token), then ops until the end or a zero byte (padding). Integers little-endian, strings u32 length +
-// bytes. An op's first byte is its OpType.
+// random start token), then ops until the end or a zero byte (padding). Integers little-endian,
+// strings u32 length + bytes. An op's first byte is its OpType.
 #pragma once
 
 #include <cstdint>

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include <climits>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -50,7 +50,7 @@ int FreePort(const std::string& host) {
 }
 
 struct ProposeReq {
-  struct raft_apply req{};
+  struct raft_apply req {};
   std::mutex mu;
   std::condition_variable cv;
   bool done = false;
@@ -214,7 +214,8 @@ std::string RaftNode::Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn
   std::filesystem::create_directories(opts.log_dir, ec);
   if (ec) return "unable to create the Raft log directory " + opts.log_dir + ": " + ec.message();
 
-  if (int rv = uv_loop_init(&loop_); rv != 0) return std::string("uv_loop_init: ") + uv_strerror(rv);
+  if (int rv = uv_loop_init(&loop_); rv != 0)
+    return std::string("uv_loop_init: ") + uv_strerror(rv);
   if (int rv = raft_uv_tcp_init(&tcp_, &loop_); rv != 0) return "raft_uv_tcp_init failed";
   if (int rv = raft_uv_tcp_set_bind_address(&tcp_, listen_.c_str()); rv != 0) {
     return "invalid Raft listen address \"" + listen_ + "\"";
@@ -227,11 +228,11 @@ std::string RaftNode::Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn
   };
   transport_.listen = [](raft_uv_transport*, raft_uv_accept_cb cb) {
     g_accept_cb = cb;
-    return g_tcp->listen(g_tcp, [](raft_uv_transport*, ::raft_id id, const char* address,
-                                   uv_stream_t* stream) {
-      g_node->OnAccepted(id, stream);
-      g_accept_cb(g_transport, id, address, stream);
-    });
+    return g_tcp->listen(
+        g_tcp, [](raft_uv_transport*, ::raft_id id, const char* address, uv_stream_t* stream) {
+          g_node->OnAccepted(id, stream);
+          g_accept_cb(g_transport, id, address, stream);
+        });
   };
   transport_.connect = [](raft_uv_transport*, raft_uv_connect* req, ::raft_id id, const char*,
                           raft_uv_connect_cb cb) {
@@ -282,7 +283,8 @@ std::string RaftNode::Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn
     return std::string("raft_start: ") + raft_strerror(rv2) + " " + raft_errmsg(&raft_);
   }
   async_.data = this;
-  uv_async_init(&loop_, &async_, [](uv_async_t* a) { static_cast<RaftNode*>(a->data)->RunTasks(); });
+  uv_async_init(&loop_, &async_,
+                [](uv_async_t* a) { static_cast<RaftNode*>(a->data)->RunTasks(); });
   poll_.data = this;
   uv_timer_init(&loop_, &poll_);
   uv_timer_start(

@@ -98,8 +98,8 @@ class RaftNode {
   raft_uv_transport transport_{};  // ours: maps node ids to the addresses announced
   raft_io io_{};
   raft_fsm fsm_{};
-  struct raft raft_{};
-  struct raft_barrier barrier_{};
+  struct raft raft_ {};
+  struct raft_barrier barrier_ {};
   bool leader_reported_ = false;
   bool barrier_pending_ = false;
   bool closing_ = false;

@@ -106,8 +106,9 @@ std::string StreamingServer::OpenClustered() {
   // The Raft log (fsync'd by libraft at every append) is what survives a crash; the store is
   // rebuilt from it at each start, so fsyncs of the store would be paid for nothing.
   if (opts_.store.file.do_sync) {
-    STAN_INFO("Clustered: the FILE store is not fsync'd (the Raft log is, and the store is "
-              "rebuilt from it)");
+    STAN_INFO(
+        "Clustered: the FILE store is not fsync'd (the Raft log is, and the store is "
+        "rebuilt from it)");
     opts_.store.file.do_sync = false;
   }
   auto st = store::CreateStore(opts_.store);
