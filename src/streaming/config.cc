@@ -472,10 +472,6 @@ std::optional<std::string> ValidateClusterOptions(StreamingOptions& opts) {
     return "cannot bootstrap the cluster (--cluster_bootstrap) and give its peers "
            "(--cluster_peers) at the same time";
   }
-  if (!c.bootstrap && c.peers.empty()) {
-    return "joining an existing cluster is not supported yet by gannet-streaming: give "
-           "--cluster_peers or --cluster_bootstrap";
-  }
   if (c.node_id.empty() && !c.peers.empty()) {
     return "--cluster_node_id is required with --cluster_peers";
   }

@@ -149,12 +149,15 @@ void StreamingServer::Shutdown() {
   }
   ft_cv_.notify_all();
   if (ft_thread_.joinable()) ft_thread_.join();
+  cluster_stop_ = true;
+  if (cluster_join_thread_.joinable()) cluster_join_thread_.join();
   if (cluster_thread_.joinable()) cluster_thread_.join();
   if (raft_) raft_->Stop();
   running_ = false;
   loop_.Stop();
   ft_sub_ = client::Subscription();
   cluster_sub_ = client::Subscription();
+  cluster_join_sub_ = client::Subscription();
   link_.Close();
   if (store_) store_->Close();
   if (cluster_store_) cluster_store_->Close();

@@ -164,6 +164,11 @@ class StreamingServer {
   std::string OpenClustered();
   std::string StartClustered();
   std::string AnnounceSubject() const;
+  std::string JoinSubject() const;
+  // A node started with neither peers nor bootstrap asks the leader to add it (a thread).
+  void RunJoin();
+  // The leader's side: adds the nodes that ask.
+  std::string ServeJoins();
   void AnnounceRaftAddress();
   void OnClusterApply(std::string_view entry);
   void OnClusterLeader(bool leader);
@@ -280,6 +285,9 @@ class StreamingServer {
   std::thread cluster_thread_;
   uint64_t incarnation_ = 0;
   client::Subscription cluster_sub_;
+  client::Subscription cluster_join_sub_;
+  std::thread cluster_join_thread_;
+  std::atomic<bool> cluster_stop_{false};
   std::string acks_prefix_;  // "<info.acks_subs>." : ack inboxes under our wildcard subscription
 
   // Loop-owned state.

@@ -525,6 +525,69 @@ TEST(StanClusterBootstrap, OneNodeClusterRestartsAsTheSameNode) {
   std::filesystem::remove_all(dir, ec);
 }
 
+// Auto configuration, as the reference's: a seed node bootstraps a one-node cluster, nodes
+// started with neither peers nor bootstrap ask to join (_STAN.raft.<cid>.join) and become
+// voters; then the seed dies and a joined node takes over with every message.
+TEST(StanClusterJoin, NodesJoinASeedAndTakeOver) {
+  gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
+  ASSERT_TRUE(nats.Start()) << nats.Output();
+  char tmpl[] = "/tmp/gannet-raft-XXXXXX";
+  const std::string root = ::mkdtemp(tmpl);
+  auto args = [&](const std::string& id, bool seed) {
+    std::vector<std::string> a{"-ns", nats.url(), "-st", "FILE", "--dir", root + "/" + id,
+                               "--clustered", "--cluster_node_id", id, "--cluster_raft_listen",
+                               "127.0.0.1:" + std::to_string(gannet::test::FreeTcpPort())};
+    if (seed) a.push_back("--cluster_bootstrap");
+    return a;
+  };
+  StanServer seed(args("a", true), /*embedded=*/false);
+  ASSERT_TRUE(seed.Start()) << seed.Output();
+  std::string error;
+  StanConn c = Connect(nats.url(), "p", &error);
+  ASSERT_TRUE(c) << error;
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(Publish(c.get(), "join", std::to_string(i)), "");
+  StanServer b(args("b", false), /*embedded=*/false);
+  StanServer d(args("d", false), /*embedded=*/false);
+  for (StanServer* s : {&b, &d}) {
+    s->SetReadyMarker("Cluster node");
+    ASSERT_TRUE(s->Start()) << s->Output();
+  }
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return b.Output().find("Joined the cluster as a voter") != std::string::npos &&
+               d.Output().find("Joined the cluster as a voter") != std::string::npos;
+      },
+      30s))
+      << seed.Output() << b.Output() << d.Output();
+  for (int i = 100; i < 200; ++i) ASSERT_EQ(Publish(c.get(), "join", std::to_string(i)), "");
+  seed.Stop(/*kill=*/true);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return b.Output().find("Streaming Server is ready") != std::string::npos ||
+               d.Output().find("Streaming Server is ready") != std::string::npos;
+      },
+      30s))
+      << b.Output() << d.Output();
+  Collector all;
+  SubscribeOptions o;
+  o.start = SubscribeOptions::Start::kFirst;
+  o.max_inflight = 1000;
+  StanSub sub = Subscribe(c.get(), "join", all, o, &error);
+  ASSERT_TRUE(sub) << error;
+  ASSERT_TRUE(all.WaitCount(200)) << all.Count();
+  auto msgs = all.Snapshot();
+  for (size_t k = 0; k < msgs.size(); ++k) {
+    EXPECT_EQ(msgs[k].seq, k + 1);
+    EXPECT_EQ(msgs[k].data, std::to_string(k));
+  }
+  sub.reset();
+  c.reset();
+  b.Stop();
+  d.Stop();
+  std::error_code ec;
+  std::filesystem::remove_all(root, ec);
+}
+
 // Flags: the combinations the reference refuses, refused.
 TEST(StanClusterFlags, BadCombinationsAreRefused) {
   struct Case {
@@ -532,7 +595,6 @@ TEST(StanClusterFlags, BadCombinationsAreRefused) {
     std::string error;
   } cases[] = {
       {{"--clustered", "--cluster_bootstrap"}, "clustering requires a FILE or SQL store"},
-      {{"--clustered", "-st", "FILE", "--dir", "/tmp/x"}, "joining an existing cluster"},
       {{"--clustered", "-st", "FILE", "--dir", "/tmp/x", "--cluster_bootstrap", "--cluster_peers",
         "a,b"},
        "cannot bootstrap the cluster"},

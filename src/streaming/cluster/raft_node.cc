@@ -264,16 +264,18 @@ std::string RaftNode::Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn
   if (int rv = raft_init(&raft_, &io_, &fsm_, id_, opts.node_id.c_str()); rv != 0) {
     return std::string("raft_init: ") + raft_errmsg(&raft_);
   }
-  raft_configuration conf;
-  raft_configuration_init(&conf);
-  raft_configuration_add(&conf, id_, opts.node_id.c_str(), RAFT_VOTER);
-  for (const std::string& p : opts.peers) {
-    if (p != opts.node_id) raft_configuration_add(&conf, IdOf(p), p.c_str(), RAFT_VOTER);
-  }
-  int rv = raft_bootstrap(&raft_, &conf);
-  raft_configuration_close(&conf);
-  if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) {
-    return std::string("raft_bootstrap: ") + raft_errmsg(&raft_);
+  if (opts.bootstrap || !opts.peers.empty()) {
+    raft_configuration conf;
+    raft_configuration_init(&conf);
+    raft_configuration_add(&conf, id_, opts.node_id.c_str(), RAFT_VOTER);
+    for (const std::string& p : opts.peers) {
+      if (p != opts.node_id) raft_configuration_add(&conf, IdOf(p), p.c_str(), RAFT_VOTER);
+    }
+    int rv = raft_bootstrap(&raft_, &conf);
+    raft_configuration_close(&conf);
+    if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) {
+      return std::string("raft_bootstrap: ") + raft_errmsg(&raft_);
+    }
   }
   raft_set_election_timeout(&raft_, opts.election_timeout_ms);
   raft_set_heartbeat_timeout(&raft_, opts.heartbeat_timeout_ms);
@@ -316,6 +318,76 @@ void RaftNode::Stop() {
     });
   });
   if (thread_.joinable()) thread_.join();
+}
+
+namespace {
+struct ChangeReq {
+  struct raft_change change {};
+  RaftNode* node;
+  uint64_t id;
+  std::function<void(const std::string&)> done;
+};
+}  // namespace
+
+void RaftNode::AddVoter(const std::string& node_id,
+                        std::function<void(const std::string&)> done) {
+  Post([this, node_id, done = std::move(done)] {
+    if (closing_ || raft_state(&raft_) != RAFT_LEADER) {
+      done("not the leader");
+      return;
+    }
+    const uint64_t id = IdOf(node_id);
+    bool known = false;
+    for (unsigned i = 0; i < raft_.configuration.n; ++i) {
+      if (raft_.configuration.servers[i].id != id) continue;
+      if (raft_.configuration.servers[i].role == RAFT_VOTER) {
+        done("");
+        return;
+      }
+      known = true;
+    }
+    auto* req = new ChangeReq{{}, this, id, done};
+    req->change.data = req;
+    auto assign = [](ChangeReq* r) {
+      int rv = raft_assign(&r->node->raft_, &r->change, r->id, RAFT_VOTER,
+                           [](struct raft_change* c, int status) {
+                             auto* a = static_cast<ChangeReq*>(c->data);
+                             a->done(status == 0 ? "" : raft_strerror(status));
+                             delete a;
+                           });
+      if (rv != 0) {
+        r->done(raft_strerror(rv));
+        delete r;
+      }
+    };
+    if (known) {
+      assign(req);
+      return;
+    }
+    int rv = raft_add(&raft_, &req->change, id, node_id.c_str(), [](struct raft_change* c,
+                                                                    int status) {
+      auto* a = static_cast<ChangeReq*>(c->data);
+      if (status != 0) {
+        a->done(raft_strerror(status));
+        delete a;
+        return;
+      }
+      int rv2 = raft_assign(&a->node->raft_, &a->change, a->id, RAFT_VOTER,
+                            [](struct raft_change* c2, int status2) {
+                              auto* b = static_cast<ChangeReq*>(c2->data);
+                              b->done(status2 == 0 ? "" : raft_strerror(status2));
+                              delete b;
+                            });
+      if (rv2 != 0) {
+        a->done(raft_strerror(rv2));
+        delete a;
+      }
+    });
+    if (rv != 0) {
+      req->done(raft_strerror(rv));
+      delete req;
+    }
+  });
 }
 
 store::Status RaftNode::Propose(std::string entry, std::chrono::milliseconds timeout) {

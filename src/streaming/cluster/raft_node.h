@@ -37,6 +37,8 @@ struct RaftNodeOptions {
   std::string node_id;
   std::vector<std::string> peers;  // the other nodes' ids
   bool bootstrap = false;          // --cluster_bootstrap: a one-node configuration
+  // Neither peers nor bootstrap: the node starts with no configuration and waits for a leader
+  // to add it (it asks on _STAN.raft.<cluster id>.join).
   std::string log_dir;
   std::string listen;  // host:port of the TCP transport (port 0: a free one)
   unsigned election_timeout_ms = 1000;
@@ -59,6 +61,10 @@ class RaftNode {
 
   // Any thread but the Raft thread: proposes `entry` and waits for its commit.
   store::Status Propose(std::string entry, std::chrono::milliseconds timeout);
+
+  // Any thread: makes `node_id` a voter of the group (libraft's raft_add, then raft_assign)
+  // when this node leads; `done` gets "" or the error, on the Raft thread.
+  void AddVoter(const std::string& node_id, std::function<void(const std::string&)> done);
 
   // Any thread: where a node's transport listens (from its announcement over NATS).
   void SetPeerAddress(const std::string& node_id, const std::string& host_port);

@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "streaming/cluster/commands.h"
 #include "streaming/cluster/raft_node.h"
@@ -147,8 +148,56 @@ std::string StreamingServer::StartClustered() {
       [this](bool leader) { OnClusterLeader(leader); });
   if (!err.empty()) return "unable to start Raft: " + err;
   loop_.PostTask([this] { AnnounceRaftAddress(); });
+  if (!opts_.cluster.bootstrap && opts_.cluster.peers.empty()) {
+    cluster_join_thread_ = std::thread([this] { RunJoin(); });
+  }
   STAN_INFO("Cluster node \"%s\" started, Raft on %s, log in %s", opts_.cluster.node_id.c_str(),
             raft_->listen_address().c_str(), opts_.cluster.log_path.c_str());
+  return {};
+}
+
+std::string StreamingServer::JoinSubject() const {
+  return "_STAN.raft." + opts_.cluster_id + ".join";
+}
+
+// The joining node's thread: asks until a leader answers that it is a voter.
+void StreamingServer::RunJoin() {
+  bool reported = false;
+  while (!cluster_stop_.load()) {
+    auto reply = link_.connection().Request(JoinSubject(), opts_.cluster.node_id,
+                                            std::chrono::seconds(1));
+    if (reply.ok()) {
+      std::string_view answer = reply->data();
+      if (answer == "ok") {
+        STAN_INFO("Joined the cluster as a voter");
+        return;
+      }
+      if (!reported) {
+        STAN_INFO("Joining the cluster: %.*s", static_cast<int>(answer.size()), answer.data());
+      }
+      reported = true;
+    }
+    for (int i = 0; i < 10 && !cluster_stop_.load(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+}
+
+std::string StreamingServer::ServeJoins() {
+  // On the client library's thread; the answer goes out from the Raft thread.
+  auto sub = link_.connection().Subscribe(JoinSubject(), [this](client::Message& m) {
+    if (m.reply().empty()) return;
+    const std::string node(m.data());
+    const std::string reply(m.reply());
+    raft_->AddVoter(node, [this, node, reply](const std::string& err) {
+      if (err.empty()) {
+        STAN_INFO("Node \"%s\" is a voter of the cluster", node.c_str());
+      }
+      link_.connection().Publish(reply, err.empty() ? std::string("ok") : "error: " + err);
+    });
+  });
+  if (!sub) return "unable to subscribe to the cluster's join subject: " + sub.error();
+  cluster_join_sub_ = std::move(sub).value();
   return {};
 }
 
@@ -215,7 +264,9 @@ void StreamingServer::ActivateClustered() {
         });
     cluster_active_ = true;
   }
-  if (std::string err = Activate(); !err.empty()) {
+  std::string err = Activate();
+  if (err.empty()) err = ServeJoins();
+  if (!err.empty()) {
     STAN_FATAL("Failed to activate: %s", err.c_str());
     RestartProcess("Activation failed");
   }
