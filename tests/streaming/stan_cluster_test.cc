@@ -588,6 +588,99 @@ TEST(StanClusterJoin, NodesJoinASeedAndTakeOver) {
   std::filesystem::remove_all(root, ec);
 }
 
+// Embedded NATS servers routed together (no -ns): each node's process is also one of the NATS
+// cluster's servers; clients connected to any of them reach the leader, and after the leader's
+// process dies (its NATS server with it) the clients of the others carry on.
+TEST(StanClusterEmbedded, RoutedEmbeddedServersAndFailover) {
+  char tmpl[] = "/tmp/gannet-raft-XXXXXX";
+  const std::string root = ::mkdtemp(tmpl);
+  const std::vector<std::string> ids{"a", "b", "c"};
+  std::vector<int> route_ports;
+  for (size_t i = 0; i < ids.size(); ++i) route_ports.push_back(gannet::test::FreeTcpPort());
+  std::string routes;
+  for (int p : route_ports) {
+    routes += (routes.empty() ? "" : ",") + std::string("nats://127.0.0.1:") + std::to_string(p);
+  }
+  std::vector<std::unique_ptr<StanServer>> nodes;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    std::string peers;
+    for (const std::string& o : ids) {
+      if (o != ids[i]) peers += (peers.empty() ? "" : ",") + o;
+    }
+    nodes.push_back(std::make_unique<StanServer>(std::vector<std::string>{
+        "--cluster", "nats://127.0.0.1:" + std::to_string(route_ports[i]), "--cluster_name",
+        "stan", "--routes", routes, "-st", "FILE", "--dir", root + "/" + ids[i], "--clustered",
+        "--cluster_node_id", ids[i], "--cluster_peers", peers, "--cluster_raft_listen",
+        "127.0.0.1:" + std::to_string(gannet::test::FreeTcpPort())}));
+    nodes.back()->SetReadyMarker("Cluster node");
+    ASSERT_TRUE(nodes.back()->Start()) << nodes.back()->Output();
+  }
+  auto serving = [&]() -> int {
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (nodes[i]->Running() &&
+          nodes[i]->Output().find("Streaming Server is ready") != std::string::npos) {
+        return static_cast<int>(i);
+      }
+    }
+    return -1;
+  };
+  int leader = -1;
+  ASSERT_TRUE(WaitFor([&] { return (leader = serving()) >= 0; }, 30s));
+  // A client of another node's NATS server.
+  const int other = (leader + 1) % 3;
+  const int third = (leader + 2) % 3;
+  std::string error;
+  stanConnection* pub = nullptr;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        pub = ConnectClient(nodes[static_cast<size_t>(other)]->url(), "p", &error, 100);
+        return pub != nullptr;
+      },
+      30s))
+      << error;
+  for (int i = 0; i < 100; ++i) {
+    const std::string d = std::to_string(i);
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          return stanConnection_Publish(pub, "emb", d.data(), static_cast<int>(d.size())) ==
+                 NATS_OK;
+        },
+        10s));
+  }
+  nodes[static_cast<size_t>(leader)]->Stop(/*kill=*/true);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return stanConnection_Publish(pub, "emb", "100", 3) == NATS_OK;
+      },
+      30s))
+      << nodes[static_cast<size_t>(other)]->Output() << nodes[static_cast<size_t>(third)]->Output();
+  StanConn reader = Connect(nodes[static_cast<size_t>(third)]->url(), "r", &error);
+  ASSERT_TRUE(reader) << error;
+  Collector all;
+  SubscribeOptions o;
+  o.start = SubscribeOptions::Start::kFirst;
+  o.max_inflight = 1000;
+  StanSub sub = Subscribe(reader.get(), "emb", all, o, &error);
+  ASSERT_TRUE(sub) << error;
+  ASSERT_TRUE(all.WaitCount(101)) << all.Count();
+  // Retried publishes (a PubAck lost with the dying leader) may be stored twice: every value is
+  // there, in order of first appearance, and the sequences are gapless.
+  auto msgs = all.Snapshot();
+  std::set<std::string> seen;
+  for (size_t k = 0; k < msgs.size(); ++k) {
+    EXPECT_EQ(msgs[k].seq, k + 1);
+    seen.insert(msgs[k].data);
+  }
+  for (int i = 0; i <= 100; ++i) EXPECT_TRUE(seen.count(std::to_string(i))) << i;
+  sub.reset();
+  reader.reset();
+  stanConnection_Close(pub);
+  stanConnection_Destroy(pub);
+  for (auto& n : nodes) n->Stop(/*kill=*/true);
+  std::error_code ec;
+  std::filesystem::remove_all(root, ec);
+}
+
 // Flags: the combinations the reference refuses, refused.
 TEST(StanClusterFlags, BadCombinationsAreRefused) {
   struct Case {
