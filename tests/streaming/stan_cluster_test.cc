@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "http_client.h"
 #include "server_process.h"
 #include "stan_harness.h"
 
@@ -494,7 +495,11 @@ TEST(StanClusterBootstrap, OneNodeClusterRestartsAsTheSameNode) {
   StanServer s(
       {"-ns", nats.url(), "-st", "FILE", "--dir", dir, "--clustered", "--cluster_bootstrap"},
       /*embedded=*/false);
+  s.EnableMonitoring();
   ASSERT_TRUE(s.Start()) << s.Output();  // "Streaming Server is ready": it leads
+  auto serverz = gannet::test::HttpGet(s.http_port(), "/streaming/serverz");
+  EXPECT_NE(serverz.body.find("CLUSTERED"), std::string::npos) << serverz.body;
+  EXPECT_NE(serverz.body.find("Leader"), std::string::npos) << serverz.body;
   std::string error;
   {
     StanConn c = Connect(nats.url(), "p", &error);
@@ -534,8 +539,16 @@ TEST(StanClusterJoin, NodesJoinASeedAndTakeOver) {
   char tmpl[] = "/tmp/gannet-raft-XXXXXX";
   const std::string root = ::mkdtemp(tmpl);
   auto args = [&](const std::string& id, bool seed) {
-    std::vector<std::string> a{"-ns", nats.url(), "-st", "FILE", "--dir", root + "/" + id,
-                               "--clustered", "--cluster_node_id", id, "--cluster_raft_listen",
+    std::vector<std::string> a{"-ns",
+                               nats.url(),
+                               "-st",
+                               "FILE",
+                               "--dir",
+                               root + "/" + id,
+                               "--clustered",
+                               "--cluster_node_id",
+                               id,
+                               "--cluster_raft_listen",
                                "127.0.0.1:" + std::to_string(gannet::test::FreeTcpPort())};
     if (seed) a.push_back("--cluster_bootstrap");
     return a;
@@ -608,8 +621,8 @@ TEST(StanClusterEmbedded, RoutedEmbeddedServersAndFailover) {
       if (o != ids[i]) peers += (peers.empty() ? "" : ",") + o;
     }
     nodes.push_back(std::make_unique<StanServer>(std::vector<std::string>{
-        "--cluster", "nats://127.0.0.1:" + std::to_string(route_ports[i]), "--cluster_name",
-        "stan", "--routes", routes, "-st", "FILE", "--dir", root + "/" + ids[i], "--clustered",
+        "--cluster", "nats://127.0.0.1:" + std::to_string(route_ports[i]), "--cluster_name", "stan",
+        "--routes", routes, "-st", "FILE", "--dir", root + "/" + ids[i], "--clustered",
         "--cluster_node_id", ids[i], "--cluster_peers", peers, "--cluster_raft_listen",
         "127.0.0.1:" + std::to_string(gannet::test::FreeTcpPort())}));
     nodes.back()->SetReadyMarker("Cluster node");
@@ -648,11 +661,7 @@ TEST(StanClusterEmbedded, RoutedEmbeddedServersAndFailover) {
         10s));
   }
   nodes[static_cast<size_t>(leader)]->Stop(/*kill=*/true);
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        return stanConnection_Publish(pub, "emb", "100", 3) == NATS_OK;
-      },
-      30s))
+  ASSERT_TRUE(WaitFor([&] { return stanConnection_Publish(pub, "emb", "100", 3) == NATS_OK; }, 30s))
       << nodes[static_cast<size_t>(other)]->Output() << nodes[static_cast<size_t>(third)]->Output();
   StanConn reader = Connect(nodes[static_cast<size_t>(third)]->url(), "r", &error);
   ASSERT_TRUE(reader) << error;
