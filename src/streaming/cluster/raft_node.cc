@@ -321,16 +321,30 @@ void RaftNode::Stop() {
 }
 
 namespace {
+
+// A membership change in flight (raft_add, then raft_assign), freed when it ends.
 struct ChangeReq {
   struct raft_change change {};
-  RaftNode* node;
+  struct raft* raft;
   uint64_t id;
   std::function<void(const std::string&)> done;
 };
+
+void Finish(ChangeReq* r, int status) {
+  r->done(status == 0 ? "" : raft_strerror(status));
+  delete r;
+}
+
+void AssignVoter(ChangeReq* r) {
+  int rv = raft_assign(r->raft, &r->change, r->id, RAFT_VOTER, [](struct raft_change* c, int st) {
+    Finish(static_cast<ChangeReq*>(c->data), st);
+  });
+  if (rv != 0) Finish(r, rv);
+}
+
 }  // namespace
 
-void RaftNode::AddVoter(const std::string& node_id,
-                        std::function<void(const std::string&)> done) {
+void RaftNode::AddVoter(const std::string& node_id, std::function<void(const std::string&)> done) {
   Post([this, node_id, done = std::move(done)] {
     if (closing_ || raft_state(&raft_) != RAFT_LEADER) {
       done("not the leader");
@@ -344,49 +358,24 @@ void RaftNode::AddVoter(const std::string& node_id,
         done("");
         return;
       }
-      known = true;
+      known = true;  // added before (a spare, or a standby): only its role changes
     }
-    auto* req = new ChangeReq{{}, this, id, done};
+    auto* req = new ChangeReq{{}, &raft_, id, done};
     req->change.data = req;
-    auto assign = [](ChangeReq* r) {
-      int rv = raft_assign(&r->node->raft_, &r->change, r->id, RAFT_VOTER,
-                           [](struct raft_change* c, int status) {
-                             auto* a = static_cast<ChangeReq*>(c->data);
-                             a->done(status == 0 ? "" : raft_strerror(status));
-                             delete a;
-                           });
-      if (rv != 0) {
-        r->done(raft_strerror(rv));
-        delete r;
-      }
-    };
     if (known) {
-      assign(req);
+      AssignVoter(req);
       return;
     }
-    int rv = raft_add(&raft_, &req->change, id, node_id.c_str(), [](struct raft_change* c,
-                                                                    int status) {
-      auto* a = static_cast<ChangeReq*>(c->data);
-      if (status != 0) {
-        a->done(raft_strerror(status));
-        delete a;
-        return;
-      }
-      int rv2 = raft_assign(&a->node->raft_, &a->change, a->id, RAFT_VOTER,
-                            [](struct raft_change* c2, int status2) {
-                              auto* b = static_cast<ChangeReq*>(c2->data);
-                              b->done(status2 == 0 ? "" : raft_strerror(status2));
-                              delete b;
-                            });
-      if (rv2 != 0) {
-        a->done(raft_strerror(rv2));
-        delete a;
+    // raft_add makes it a spare; raft_assign catches its log up, then makes it a voter.
+    int rv = raft_add(&raft_, &req->change, id, node_id.c_str(), [](struct raft_change* c, int st) {
+      auto* r = static_cast<ChangeReq*>(c->data);
+      if (st != 0) {
+        Finish(r, st);
+      } else {
+        AssignVoter(r);
       }
     });
-    if (rv != 0) {
-      req->done(raft_strerror(rv));
-      delete req;
-    }
+    if (rv != 0) Finish(req, rv);
   });
 }
 
