@@ -40,6 +40,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The nodes started by these tests inherit it (tsan_cluster.supp says why); a TSAN_OPTIONS
+// already set is left alone.
+const bool kTsanSuppressions = [] {
+  ::setenv("TSAN_OPTIONS", "suppressions=" GANNET_SOURCE_DIR "/tests/streaming/tsan_cluster.supp",
+           0);
+  return true;
+}();
+
 struct Journal {
   std::mutex mu;
   std::vector<uint8_t> acked;  // by message index
