@@ -177,9 +177,14 @@ int main(int argc, char** argv) {
   const std::string payload(static_cast<size_t>(a.size), 'x');
   auto start = Clock::now();
   std::vector<std::thread> threads;
+  // PubAck latency: a server acknowledges one publisher's messages in order, so the n-th PubAck
+  // is message n's (from its Publish to its PubAck, the time in the window included).
+  std::vector<std::vector<int64_t>> latency_ns(static_cast<size_t>(a.pubs),
+                                               std::vector<int64_t>(static_cast<size_t>(per_pub)));
   for (int p = 0; p < a.pubs; ++p) {
     threads.emplace_back([&, p] {
       Session& s = pubs[static_cast<size_t>(p)];
+      std::vector<int64_t>& lat = latency_ns[static_cast<size_t>(p)];
       std::atomic<long> acked{0};
       std::mutex mu;
       std::condition_variable cv;
@@ -189,6 +194,10 @@ int main(int argc, char** argv) {
       const long step = std::min(512L, a.window);
       auto acks = s.nc.Subscribe(ack_inbox, [&](client::Message&) {
         long n = acked.fetch_add(1, std::memory_order_relaxed) + 1;
+        if (n <= per_pub) {
+          auto& l = lat[static_cast<size_t>(n - 1)];
+          l = Clock::now().time_since_epoch().count() - l;
+        }
         if (n % step == 0 || n == per_pub) {
           std::lock_guard lk(mu);
           cv.notify_one();
@@ -213,6 +222,7 @@ int main(int argc, char** argv) {
         pm.set_guid(guid_base + std::to_string(i));
         buf.clear();
         pm.SerializeToString(&buf);
+        lat[static_cast<size_t>(i)] = Clock::now().time_since_epoch().count();
         s.nc.Publish(subject, buf, ack_inbox);
       }
       std::unique_lock lk(mu);
@@ -224,6 +234,18 @@ int main(int argc, char** argv) {
   const long total = per_pub * a.pubs;
   std::printf("publish: %ld msgs of %d B, %d publisher(s), window %ld: %.0f msg/s (%.3f s)\n",
               total, a.size, a.pubs, a.window, static_cast<double>(total) / pub_secs, pub_secs);
+  {
+    std::vector<int64_t> all;
+    for (auto& l : latency_ns) all.insert(all.end(), l.begin(), l.end());
+    std::sort(all.begin(), all.end());
+    auto pct = [&](double q) {
+      return all.empty() ? 0.0
+                         : static_cast<double>(all[static_cast<size_t>(q * (all.size() - 1))]) /
+                               1e6;
+    };
+    std::printf("PubAck latency ms: p50 %.2f p90 %.2f p99 %.2f max %.2f\n", pct(0.5), pct(0.9),
+                pct(0.99), pct(1.0));
+  }
   if (a.sub) {
     auto deadline = Clock::now() + std::chrono::seconds(60);
     while (received.load() < total && Clock::now() < deadline) {

@@ -44,6 +44,22 @@ std::optional<int64_t> ParseSize(const std::string& v) {
   return b->AsInteger();
 }
 
+// --cluster_peers a,b,c (spaces around the names ignored, empty names dropped).
+std::vector<std::string> SplitPeers(const std::string& v) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= v.size()) {
+    size_t end = v.find(',', start);
+    if (end == std::string::npos) end = v.size();
+    std::string p = v.substr(start, end - start);
+    while (!p.empty() && p.front() == ' ') p.erase(p.begin());
+    while (!p.empty() && p.back() == ' ') p.pop_back();
+    if (!p.empty()) out.push_back(p);
+    start = end + 1;
+  }
+  return out;
+}
+
 struct Flag {
   enum Kind { kString, kInt, kSize, kDuration, kBool, kNotYet } kind;
   std::function<void(StreamingOptions&, const std::string&, int64_t, std::chrono::nanoseconds,
@@ -99,6 +115,14 @@ const std::map<std::string, Flag>& Flags() {
       {"io_sleep_time", INT(o.io_sleep_time_us = v)},
       {"replace_durable", BOOL(o.replace_durable = v)},
       {"ft_group", STR(o.ft_group = v)},
+      {"clustered", BOOL(o.cluster.clustered = v)},
+      {"cluster_node_id", STR(o.cluster.node_id = v)},
+      {"cluster_bootstrap", BOOL(o.cluster.bootstrap = v)},
+      {"cluster_peers", STR(o.cluster.peers = SplitPeers(v))},
+      {"cluster_log_path", STR(o.cluster.log_path = v)},
+      {"cluster_sync", BOOL(o.cluster.sync = v)},
+      {"cluster_raft_logging", BOOL(o.cluster.raft_logging = v)},
+      {"cluster_raft_listen", STR(o.cluster.raft_listen = v)},
       {"file_compact_enabled", BOOL(o.store.file.compact_enabled = v)},
       {"file_compact_frag", INT(o.store.file.compact_fragmentation = static_cast<int>(v))},
       {"file_compact_interval", INT(o.store.file.compact_interval = static_cast<int>(v))},
@@ -145,16 +169,9 @@ const std::map<std::string, std::string>& Aliases() {
 // Flags of the reference for features gannet-streaming does not have yet: refused.
 bool NotYet(const std::string& name) {
   static const char* kNotYet[] = {
-      "clustered",
-      "cluster_node_id",
-      "cluster_bootstrap",
-      "cluster_peers",
-      "cluster_log_path",
       "cluster_log_cache_size",
       "cluster_log_snapshots",
       "cluster_trailing_logs",
-      "cluster_sync",
-      "cluster_raft_logging",
       "encrypt",
       "encryption_cipher",
       "encryption_key",
@@ -284,6 +301,7 @@ std::optional<std::string> ParseStreamingCommandLine(int argc, char** argv,
   for (char& c : st) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   if (st != "MEMORY" && st != "FILE" && st != "SQL") return "unsupported store type: " + st;
   if (out.streaming.io_batch_size <= 0) out.streaming.io_batch_size = 1;
+  if (auto err = ValidateClusterOptions(out.streaming)) return err;
   return std::nullopt;
 }
 
@@ -312,6 +330,17 @@ Streaming Server Options:
                                       reporting a duplicate durable error
           --ft_group <string>         Name of this server's fault tolerance group (FILE or SQL
                                       store shared with the group's other servers)
+
+Streaming Server Clustering Options:
+    --clustered <bool>                   Run the server in a clustered configuration
+    --cluster_node_id <string>           ID of the node within the cluster (a NUID by default)
+    --cluster_bootstrap <bool>           Bootstrap the cluster as a single node (then add nodes)
+    --cluster_peers <string, ...>        Comma-separated list of the other nodes' IDs
+    --cluster_log_path <string>          Directory of the Raft log (default: <dir>/raft)
+    --cluster_sync <bool>                Fsync the Raft log on each append (always done)
+    --cluster_raft_logging <bool>        Enable logging from the Raft library
+    --cluster_raft_listen <host:port>    Gannet: where this node's Raft transport listens
+                                         (default 127.0.0.1 and a free port)
 
 Streaming Server File Store Options:
     --file_compact_enabled <bool>        Enable file compaction

@@ -116,6 +116,7 @@ class Mapper {
   bool PerChannel(const Value& block);
   bool FileOptions(const Value& block);
   bool SqlOptions(const Value& block);
+  bool Cluster(const Value& block);
 
  private:
   StreamingOptions& o_;
@@ -168,7 +169,8 @@ bool Mapper::Top(const MapEntry& e, bool& known) {
     return on ? NotYet(e) : true;
   }
   if (OneOf(key, {"ft_group", "ft_group_name"})) return String(e, o_.ft_group);
-  if (OneOf(key, {"cluster", "encryption_cipher", "encryption_key", "nkey_seed_file", "credentials",
+  if (key == "cluster") return Map(e, "cluster") && Cluster(e.value);
+  if (OneOf(key, {"encryption_cipher", "encryption_key", "nkey_seed_file", "credentials",
                   "syslog_name"})) {
     return NotYet(e);
   }
@@ -275,6 +277,57 @@ bool Mapper::SqlOptions(const Value& block) {
       ok = Int(e, q.max_open_conns);
     } else if (key == "bulk_insert_limit") {
       ok = Int(e, q.bulk_insert_limit);
+    } else {
+      ok = Unknown(e);
+    }
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool Mapper::Cluster(const Value& block) {
+  ClusterOptions& c = o_.cluster;
+  // A `cluster {}` block turns clustering on, as the reference's.
+  c.clustered = true;
+  for (const MapEntry& e : block.AsMap()) {
+    const std::string key = Lower(e.key);
+    bool ok = true;
+    if (key == "node_id") {
+      ok = String(e, c.node_id);
+    } else if (key == "bootstrap") {
+      ok = Bool(e, c.bootstrap);
+    } else if (key == "peers") {
+      c.peers.clear();
+      if (e.value.IsArray()) {
+        for (const Value& v : e.value.AsArray()) {
+          if (!v.IsString()) return Fail(v.position(), "peers must be strings");
+          c.peers.push_back(v.AsString());
+        }
+      } else {
+        std::string one;
+        ok = String(e, one);
+        if (ok && !one.empty()) c.peers.push_back(one);
+      }
+    } else if (key == "log_path") {
+      ok = String(e, c.log_path);
+    } else if (key == "sync") {
+      ok = Bool(e, c.sync);
+    } else if (key == "raft_logging") {
+      ok = Bool(e, c.raft_logging);
+    } else if (key == "raft_listen") {
+      ok = String(e, c.raft_listen);
+    } else if (key == "raft_election_timeout" || key == "raft_heartbeat_timeout") {
+      std::chrono::nanoseconds d{0};
+      ok = Duration(e, d);
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d);
+      (key == "raft_election_timeout" ? c.election_timeout : c.heartbeat_timeout) = ms;
+    } else if (OneOf(key, {"raft_lease_timeout", "raft_commit_timeout"})) {
+      std::chrono::nanoseconds ignored{0};  // hashicorp/raft's knobs: libraft has no such timer
+      ok = Duration(e, ignored);
+    } else if (OneOf(key, {"log_cache_size", "log_snapshots", "trailing_logs",
+                           "allow_add_remove_node", "proceed_on_restore_failure",
+                           "bolt_free_list_sync", "bolt_free_list_map", "nodes_connections"})) {
+      ok = NotYet(e);
     } else {
       ok = Unknown(e);
     }
@@ -404,6 +457,25 @@ std::optional<std::string> ApplyStreamingConfig(const Value& root, StreamingOpti
     bool known = false;
     if (!m.Top(e, known)) return m.error;
   }
+  return std::nullopt;
+}
+
+std::optional<std::string> ValidateClusterOptions(StreamingOptions& opts) {
+  ClusterOptions& c = opts.cluster;
+  if (!c.clustered) return std::nullopt;
+  if (!opts.ft_group.empty()) return "cannot use fault tolerance with clustering (--ft_group)";
+  if (opts.store.type == "MEMORY") return "clustering requires a FILE or SQL store";
+  if (opts.store.type == "SQL") {
+    return "clustering with an SQL store is not supported yet by gannet-streaming";
+  }
+  if (c.bootstrap && !c.peers.empty()) {
+    return "cannot bootstrap the cluster (--cluster_bootstrap) and give its peers "
+           "(--cluster_peers) at the same time";
+  }
+  if (c.node_id.empty() && !c.peers.empty()) {
+    return "--cluster_node_id is required with --cluster_peers";
+  }
+  if (c.log_path.empty()) c.log_path = opts.store.dir + "/raft";
   return std::nullopt;
 }
 

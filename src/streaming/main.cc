@@ -73,6 +73,7 @@ NatsLinkOptions ExternalLink(const StreamingOptions& so) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  SetProcessArgs(argv);
   StreamingCommandLine cl;
   if (auto err = ParseStreamingCommandLine(argc, argv, cl)) {
     std::fprintf(stderr, "gannet-streaming: %s\n", err->c_str());

@@ -298,7 +298,14 @@ HttpResponse StreamingMonitor::Serverz(const HttpRequest& r) {
   j["server_id"] = server_.server_id();
   j["version"] = kCompatibleStreamingVersion;
   j["go"] = std::string("gannet-streaming ") + GANNET_VERSION;
-  j["state"] = server_.state_name();
+  if (server_.clustered()) {
+    // The reference's clustered serverz: state CLUSTERED, the node's Raft role and id.
+    j["state"] = "CLUSTERED";
+    j["role"] = server_.cluster_leader() ? "Leader" : "Follower";
+    j["node_id"] = server_.options().cluster.node_id;
+  } else {
+    j["state"] = server_.state_name();
+  }
   j["now"] = FormatRfc3339Nano(now);
   j["start_time"] = FormatRfc3339Nano(server_.start_time());
   j["uptime"] = FormatUptime(now - server_.start_time());

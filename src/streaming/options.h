@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "streaming/store/store.h"
 
@@ -17,6 +18,22 @@ inline constexpr const char* kCompatibleStreamingVersion = "0.25.6";
 
 inline constexpr const char* kDefaultClusterId = "test-cluster";
 inline constexpr const char* kDefaultDiscoverPrefix = "_STAN.discover";
+
+// Raft clustering (--clustered, `cluster {}`): the reference's ClusteringOptions.
+struct ClusterOptions {
+  bool clustered = false;
+  std::string node_id;             // --cluster_node_id: a NUID when empty
+  bool bootstrap = false;          // --cluster_bootstrap: a one-node cluster to start with
+  std::vector<std::string> peers;  // --cluster_peers: the other nodes' ids
+  std::string log_path;            // --cluster_log_path: the Raft log (default <dir>/raft)
+  bool sync = false;               // --cluster_sync (the Raft log is always fsync'd, see docs)
+  bool raft_logging = false;       // --cluster_raft_logging
+  // Gannet's own: the host:port the Raft TCP transport listens on (docs/ARCHITECTURE.md says
+  // why Raft has its own port); the other nodes learn it over NATS.
+  std::string raft_listen = "127.0.0.1:0";
+  std::chrono::milliseconds election_timeout{1000};
+  std::chrono::milliseconds heartbeat_timeout{100};
+};
 
 struct StreamingOptions {
   std::string cluster_id = kDefaultClusterId;
@@ -51,6 +68,8 @@ struct StreamingOptions {
   // Fault tolerance (--ft_group): servers of the same group share the store; one is active,
   // the others stand by until its lock is free (store/exclusive_lock.h). Empty: standalone.
   std::string ft_group;
+
+  ClusterOptions cluster;
 
   // An active durable with the same name is replaced rather than refused (--replace_durable).
   bool replace_durable = false;

@@ -9,6 +9,7 @@
 
 #include "streaming/log.h"
 #include "streaming/nuid.h"
+#include "streaming/cluster/raft_node.h"
 #include "streaming/store/factory.h"
 #include "streaming/store/limits.h"
 
@@ -54,6 +55,8 @@ std::string StreamingServer::Open(std::unique_ptr<store::Store> store) {
   }
   if (store) {
     store_ = std::move(store);
+  } else if (clustered()) {
+    if (std::string err = OpenClustered(); !err.empty()) return err;
   } else if (ft_mode()) {
     // The store is opened by whichever server of the group takes its lock (ft.cc).
     auto lock = store::CreateExclusiveLock(opts_.store);
@@ -70,7 +73,7 @@ std::string StreamingServer::Open(std::unique_ptr<store::Store> store) {
 }
 
 std::string StreamingServer::Start(const NatsLinkOptions& nats) {
-  if (!store_ && !ft_lock_) return "the store is not open";
+  if (!store_ && !ft_lock_ && !cluster_store_) return "the store is not open";
   loop_.SetBatchWait(static_cast<size_t>(std::max(1, opts_.io_batch_size)),
                      std::chrono::microseconds(std::max<int64_t>(0, opts_.io_sleep_time_us)));
   loop_.Start([this](std::vector<Inbound>& batch) { OnBatch(batch); }, [this] { AfterBatch(); });
@@ -78,6 +81,7 @@ std::string StreamingServer::Start(const NatsLinkOptions& nats) {
     return "unable to connect to NATS: " + err;
   }
   if (ft_lock_) return StartStandby();
+  if (clustered()) return StartClustered();
   return Activate();
 }
 
@@ -100,7 +104,7 @@ std::string StreamingServer::Activate() {
         }
         if (error = InitSubjects(); !error.empty()) return;
         // A server of an FT group holds the store's lock: no other can be serving it.
-        if (!ft_mode()) {
+        if (!ft_mode() && !clustered()) {
           if (error = EnsureRunningStandalone(); !error.empty()) return;
         }
         if (error = SubscribeProtocol(); !error.empty()) return;
@@ -137,6 +141,7 @@ std::string StreamingServer::Activate() {
 void StreamingServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
+  if (clustered()) NoteShuttingDown();
   STAN_INFO("Shutting down.");
   {
     std::lock_guard lk(ft_mu_);
@@ -144,11 +149,18 @@ void StreamingServer::Shutdown() {
   }
   ft_cv_.notify_all();
   if (ft_thread_.joinable()) ft_thread_.join();
+  cluster_stop_ = true;
+  if (cluster_join_thread_.joinable()) cluster_join_thread_.join();
+  if (cluster_thread_.joinable()) cluster_thread_.join();
+  if (raft_) raft_->Stop();
   running_ = false;
   loop_.Stop();
   ft_sub_ = client::Subscription();
+  cluster_sub_ = client::Subscription();
+  cluster_join_sub_ = client::Subscription();
   link_.Close();
   if (store_) store_->Close();
+  if (cluster_store_) cluster_store_->Close();
   ft_lock_.reset();  // after the store: an SQL lock row is freed last
 }
 

@@ -35,6 +35,15 @@
 
 namespace gannet::streaming {
 
+namespace cluster {
+class RaftNode;
+}
+
+// The process' argv, for a clustered node that restarts itself (cluster/server_cluster.cc).
+void SetProcessArgs(char** argv);
+// A node losing its leadership from now on exits instead of restarting (Shutdown calls it).
+void NoteShuttingDown();
+
 // The reference's error texts, as clients see them.
 namespace errors {
 inline constexpr const char* kInvalidSubject = "stan: invalid subject";
@@ -109,10 +118,13 @@ class StreamingServer {
   std::string_view store_name() const;
   std::chrono::system_clock::time_point start_time() const { return start_time_; }
   bool running() const { return running_.load(); }
-  // "STANDALONE", "FT_STANDBY" or "FT_ACTIVE" (/streaming/serverz); any thread.
+  // "STANDALONE", "FT_STANDBY", "FT_ACTIVE" or "CLUSTERED" (/streaming/serverz); any thread.
   const char* state_name() const;
   bool ft_active() const { return ft_state_.load() == FtState::kActive; }
   bool ft_mode() const { return !opts_.ft_group.empty(); }
+  bool clustered() const { return opts_.cluster.clustered; }
+  // This node leads its Raft group and serves (any thread).
+  bool cluster_leader() const { return cluster_activating_.load() && running_.load(); }
 
   // Monitoring (any thread; they run on the loop and wait). Nullopt when the loop did not
   // answer in time.
@@ -147,6 +159,21 @@ class StreamingServer {
   void RunStandby();
   void SendFtHeartbeat();
   std::string FtSubject() const;
+
+  // ---- cluster/server_cluster.cc: Raft clustering ----
+  std::string OpenClustered();
+  std::string StartClustered();
+  std::string AnnounceSubject() const;
+  std::string JoinSubject() const;
+  // A node started with neither peers nor bootstrap asks the leader to add it (a thread).
+  void RunJoin();
+  // The leader's side: adds the nodes that ask.
+  std::string ServeJoins();
+  void AnnounceRaftAddress();
+  void OnClusterApply(std::string_view entry);
+  void OnClusterLeader(bool leader);
+  void ActivateClustered();
+  [[noreturn]] static void RestartProcess(const char* why);
 
   // ---- publish.cc ----
   void HandlePublish(const client::Message& m);
@@ -247,6 +274,20 @@ class StreamingServer {
   client::Subscription ft_sub_;
   EventLoop::TimerId ft_hb_timer_ = 0;
   std::optional<store::RecoveredState> recovered_;
+
+  // Clustering: the Raft node; the store followers apply entries to (the Raft thread, under
+  // cluster_mu_) until this node leads; the thread that makes the leader serve.
+  std::unique_ptr<cluster::RaftNode> raft_;
+  std::unique_ptr<store::Store> cluster_store_;
+  std::mutex cluster_mu_;
+  bool cluster_active_ = false;  // under cluster_mu_: serving as the leader
+  std::atomic<bool> cluster_activating_{false};
+  std::thread cluster_thread_;
+  uint64_t incarnation_ = 0;
+  client::Subscription cluster_sub_;
+  client::Subscription cluster_join_sub_;
+  std::thread cluster_join_thread_;
+  std::atomic<bool> cluster_stop_{false};
   std::string acks_prefix_;  // "<info.acks_subs>." : ack inboxes under our wildcard subscription
 
   // Loop-owned state.

@@ -89,7 +89,10 @@ TEST(StreamingConfig, Errors) {
   err = Apply("streaming { sql_options { driver: postgres, dsn: x } }", o);
   ASSERT_TRUE(err);
   EXPECT_NE(err->find("unknown field \"dsn\""), std::string::npos) << *err;
-  err = Apply("streaming { cluster { node_id: a } }", o);
+  err = Apply("streaming { cluster { node_id: a, color: red } }", o);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->find("unknown field \"color\""), std::string::npos) << *err;
+  err = Apply("streaming { cluster { log_cache_size: 10 } }", o);
   ASSERT_TRUE(err);
   EXPECT_NE(err->find("not supported yet"), std::string::npos) << *err;
   err = Apply("streaming { store_limits { channels { \"a..b\": {} } } }", o);
@@ -176,7 +179,18 @@ TEST(StreamingCommandLine, FlagsOverTheFileAndRefusals) {
   StreamingCommandLine bad;
   err = ParseArgs({"--clustered"}, bad);
   ASSERT_TRUE(err);
-  EXPECT_EQ(*err, "flag -clustered is not supported yet by gannet-streaming");
+  EXPECT_EQ(*err, "clustering requires a FILE or SQL store");
+  StreamingCommandLine clustered;
+  err = ParseArgs({"--clustered", "-st", "FILE", "--dir", "/tmp/s", "--cluster_node_id", "a",
+                   "--cluster_peers", "b, c", "--cluster_raft_logging", "--cluster_log_path",
+                   "/tmp/r"},
+                  clustered);
+  ASSERT_FALSE(err) << *err;
+  EXPECT_TRUE(clustered.streaming.cluster.clustered);
+  EXPECT_EQ(clustered.streaming.cluster.node_id, "a");
+  EXPECT_EQ(clustered.streaming.cluster.peers, (std::vector<std::string>{"b", "c"}));
+  EXPECT_TRUE(clustered.streaming.cluster.raft_logging);
+  EXPECT_EQ(clustered.streaming.cluster.log_path, "/tmp/r");
   StreamingCommandLine bad2;
   err = ParseArgs({"-mm", "lots"}, bad2);
   ASSERT_TRUE(err);

@@ -1,0 +1,725 @@
+// Raft clustering (--clustered) end to end, with a history checker: a NATS server
+// (gannet-server), 3 or 5 gannet-streaming nodes with their own FILE stores, a libnats
+// publisher publishing asynchronously and a durable subscriber, while a fault is injected:
+//  - kill_leader: the leader is killed with SIGKILL;
+//  - isolate_leader: the leader is frozen (SIGSTOP: cut off from the Raft group and from NATS,
+//    a partition of one node) until another leads, then thawed: it must step down (it restarts
+//    as a follower) and rejoin;
+//  - partition_leader: the leader (and one follower, of 5) is cut off from the other nodes' Raft
+//    traffic while NATS still reaches everyone (a test hook of the Raft transport, see
+//    RaftNode::CheckPartition), then the partition heals;
+//  - empty_disk: a follower is killed, its disk wiped, restarted; then the other follower is
+//    killed, so every later PubAck needs the wiped node, and then the leader too: the wiped node
+//    must lead, with the whole history.
+// After the fault: every message whose PubAck the publisher saw is delivered from the first
+// sequence, the sequences are gapless (never reused, never skipped). The failover time is from
+// the fault to the first PubAck of a message published after it (a probe publisher with a
+// 100 ms PubAck wait).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "http_client.h"
+#include "server_process.h"
+#include "stan_harness.h"
+
+namespace gannet::streaming::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The nodes started by these tests inherit it (tsan_cluster.supp says why); a TSAN_OPTIONS
+// already set is left alone.
+const bool kTsanSuppressions = [] {
+  ::setenv("TSAN_OPTIONS", "suppressions=" GANNET_SOURCE_DIR "/tests/streaming/tsan_cluster.supp",
+           0);
+  return true;
+}();
+
+struct Journal {
+  std::mutex mu;
+  std::vector<uint8_t> acked;  // by message index
+  std::atomic<uint64_t> acks{0};
+  std::atomic<uint64_t> errors{0};
+};
+
+struct AckCtx {
+  Journal* journal;
+  uint64_t index;
+};
+
+void OnAck(const char* /*guid*/, const char* error, void* closure) {
+  auto* ctx = static_cast<AckCtx*>(closure);
+  if (error) {
+    ctx->journal->errors.fetch_add(1);
+  } else {
+    std::lock_guard lk(ctx->journal->mu);
+    ctx->journal->acked[ctx->index] = 1;
+    ctx->journal->acks.fetch_add(1);
+  }
+  delete ctx;
+}
+
+stanConnection* ConnectClient(const std::string& url, const std::string& id, std::string* error,
+                              int ack_wait_ms = 2000,
+                              const std::string& cluster_id = "test-cluster") {
+  stanConnOptions* opts = nullptr;
+  stanConnOptions_Create(&opts);
+  stanConnOptions_SetURL(opts, url.c_str());
+  stanConnOptions_SetMaxPubAcksInflight(opts, 1024, 1.0);
+  stanConnOptions_SetPubAckWait(opts, ack_wait_ms);
+  stanConnOptions_SetConnectionWait(opts, 5000);
+  stanConnection* sc = nullptr;
+  natsStatus s = stanConnection_Connect(&sc, cluster_id.c_str(), id.c_str(), opts);
+  stanConnOptions_Destroy(opts);
+  if (s != NATS_OK) {
+    *error = LastError(s);
+    return nullptr;
+  }
+  return sc;
+}
+
+uint64_t AcksPerPhase() {
+  const char* env = std::getenv("GANNET_CLUSTER_ACKS");
+  const long long n = env ? std::atoll(env) : 0;
+  return n > 0 ? static_cast<uint64_t>(n) : 3000;
+}
+
+// One node of the cluster and its directory.
+struct Node {
+  std::string id;
+  std::string dir;
+  int raft_port = 0;
+  std::unique_ptr<StanServer> server;
+  bool down = false;
+};
+
+class Cluster {
+ public:
+  Cluster(const std::string& nats_url, int n, const std::string& cluster_id = "test-cluster") {
+    char tmpl[] = "/tmp/gannet-raft-XXXXXX";
+    root_ = ::mkdtemp(tmpl);
+    std::filesystem::create_directories(partition_dir());
+    // The nodes inherit it (see RaftNode::CheckPartition).
+    ::setenv("GANNET_RAFT_PARTITION_DIR", partition_dir().c_str(), 1);
+    for (int i = 0; i < n; ++i) {
+      Node node;
+      node.id = std::string(1, static_cast<char>('a' + i));
+      node.dir = root_ + "/" + node.id;
+      node.raft_port = gannet::test::FreeTcpPort();
+      nodes_.push_back(std::move(node));
+    }
+    for (Node& node : nodes_) {
+      std::string peers;
+      for (const Node& o : nodes_) {
+        if (o.id == node.id) continue;
+        if (!peers.empty()) peers += ",";
+        peers += o.id;
+      }
+      node.server = std::make_unique<StanServer>(
+          std::vector<std::string>{"-ns", nats_url, "-cid", cluster_id, "-st", "FILE", "--dir",
+                                   node.dir, "--clustered", "--cluster_node_id", node.id,
+                                   "--cluster_peers", peers, "--cluster_raft_listen",
+                                   "127.0.0.1:" + std::to_string(node.raft_port)},
+          /*embedded=*/false);
+      node.server->SetReadyMarker("Cluster node");
+    }
+  }
+  ~Cluster() {
+    for (Node& n : nodes_) {
+      if (n.server->Running()) {
+        ::kill(n.server->pid(), SIGCONT);
+        n.server->Stop(/*kill=*/true);
+      }
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(root_, ec);
+  }
+
+  bool StartAll() {
+    for (Node& n : nodes_) {
+      if (!n.server->Start()) return false;
+    }
+    return true;
+  }
+  std::vector<Node>& nodes() { return nodes_; }
+  // Test partitions: a file per node id here lists the nodes it may talk Raft with.
+  std::string partition_dir() const { return root_ + "/partition"; }
+
+  // The node serving now: its log's last start is followed by "Streaming Server is ready" (and
+  // not by a restart).
+  Node* Serving() {
+    for (Node& n : nodes_) {
+      if (n.down || !n.server->Running()) continue;
+      std::string out = n.server->Output();
+      size_t start = out.rfind("Cluster node \"");
+      if (start == std::string::npos) continue;
+      // A deposed leader says so before its process starts again.
+      size_t restart = out.rfind("restarting the node as a follower");
+      if (restart != std::string::npos && restart > start) continue;
+      if (out.find("Streaming Server is ready", start) != std::string::npos) return &n;
+    }
+    return nullptr;
+  }
+  Node* WaitServing(std::chrono::milliseconds timeout = 30s) {
+    Node* out = nullptr;
+    WaitFor([&] { return (out = Serving()) != nullptr; }, timeout);
+    return out;
+  }
+  std::string Outputs() {
+    std::string s;
+    for (Node& n : nodes_) s += "==== node " + n.id + "\n" + n.server->Output();
+    return s;
+  }
+
+ private:
+  std::string root_;
+  std::vector<Node> nodes_;
+};
+
+struct Scenario {
+  int nodes;
+  std::string fault;  // kill_leader | isolate_leader | empty_disk
+};
+
+void PrintTo(const Scenario& s, std::ostream* os) { *os << s.nodes << " nodes, " << s.fault; }
+
+class StanCluster : public ::testing::TestWithParam<Scenario> {};
+
+TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
+  const Scenario sc = GetParam();
+  gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
+  ASSERT_TRUE(nats.Start()) << nats.Output();
+  Cluster cluster(nats.url(), sc.nodes);
+  ASSERT_TRUE(cluster.StartAll()) << cluster.Outputs();
+  Node* leader = cluster.WaitServing();
+  ASSERT_NE(leader, nullptr) << cluster.Outputs();
+
+  std::string error;
+  stanConnection* sub_conn = ConnectClient(nats.url(), "subscriber", &error);
+  ASSERT_NE(sub_conn, nullptr) << error;
+  Collector received;
+  SubscribeOptions so;
+  so.durable = "dur";
+  so.start = SubscribeOptions::Start::kFirst;
+  so.max_inflight = 4096;
+  StanSub sub = Subscribe(sub_conn, "raft", received, so, &error);
+  ASSERT_TRUE(sub) << error;
+
+  stanConnection* pub = ConnectClient(nats.url(), "publisher", &error);
+  ASSERT_NE(pub, nullptr) << error;
+  Journal j;
+  constexpr uint64_t kMax = 4000000;
+  j.acked.resize(kMax);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> published{0};
+  std::thread publisher([&] {
+    for (uint64_t i = 0; i < kMax && !stop.load(); ++i) {
+      const std::string data = "m" + std::to_string(i);
+      auto* ctx = new AckCtx{&j, i};
+      if (stanConnection_PublishAsync(pub, "raft", data.data(), static_cast<int>(data.size()),
+                                      OnAck, ctx) != NATS_OK) {
+        delete ctx;
+        continue;
+      }
+      published.store(i + 1);
+    }
+  });
+  // A failed assertion returns early: the publisher thread stops and is joined all the same.
+  struct Joiner {
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~Joiner() {
+      stop = true;
+      if (t.joinable()) t.join();
+    }
+  } joiner{stop, publisher};
+  stanConnection* probe = ConnectClient(nats.url(), "probe", &error, 100);
+  ASSERT_NE(probe, nullptr) << error;
+  auto probe_until_acked = [&](std::chrono::milliseconds timeout) {
+    return WaitFor([&] { return stanConnection_Publish(probe, "raft.probe", "p", 1) == NATS_OK; },
+                   timeout);
+  };
+
+  const uint64_t phase = AcksPerPhase();
+  ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= phase; }, 120s)) << cluster.Outputs();
+  int faults = 0;
+  int64_t failover_ms = -1;
+  std::vector<Node*> followers;
+  for (Node& n : cluster.nodes()) {
+    if (&n != leader) followers.push_back(&n);
+  }
+
+  if (sc.fault == "kill_leader" || sc.fault == "isolate_leader") {
+    const auto at = Clock::now();
+    if (sc.fault == "kill_leader") {
+      leader->server->Stop(/*kill=*/true);
+      leader->down = true;
+    } else {
+      leader->server->Signal(SIGSTOP);
+      leader->down = true;
+    }
+    ++faults;
+    ASSERT_TRUE(probe_until_acked(30s)) << cluster.Outputs();
+    failover_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - at).count();
+    Node* next = cluster.WaitServing();
+    ASSERT_NE(next, nullptr);
+    ASSERT_NE(next, leader);
+    if (sc.fault == "isolate_leader") {
+      // Thawed, it learns of the new term: it must restart as a follower, not serve.
+      const std::string before = leader->server->Output();
+      leader->server->Signal(SIGCONT);
+      ASSERT_TRUE(WaitFor(
+          [&] {
+            std::string out = leader->server->Output();
+            return out.size() > before.size() &&
+                   out.find("restarting the node as a follower", before.size()) !=
+                       std::string::npos &&
+                   out.find("Cluster node \"", before.size()) != std::string::npos;
+          },
+          30s))
+          << leader->server->Output();
+      leader->down = false;
+    }
+  } else if (sc.fault == "partition_leader") {
+    // The leader (with one follower, of 5) is cut off from the others' Raft traffic; NATS still
+    // connects everyone, so the old leader still receives publishes: it must acknowledge none
+    // it cannot commit, step down, and rejoin once the partition heals.
+    std::vector<Node*> minority{leader};
+    if (sc.nodes == 5) minority.push_back(followers[0]);
+    auto in_minority = [&](const Node& n) {
+      return std::find(minority.begin(), minority.end(), &n) != minority.end();
+    };
+    const std::string before = leader->server->Output();
+    for (Node& n : cluster.nodes()) {
+      std::string side;
+      for (Node& o : cluster.nodes()) {
+        if (&o == &n || in_minority(o) != in_minority(n)) continue;
+        side += (side.empty() ? "" : ",") + o.id;
+      }
+      std::ofstream(cluster.partition_dir() + "/" + n.id) << side;
+    }
+    ++faults;
+    // The nodes look for their file every 20 ms: the partition holds once all of them said so.
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          for (Node& n : cluster.nodes()) {
+            if (n.server->Output().find("Raft partition (test)") == std::string::npos) {
+              return false;
+            }
+          }
+          return true;
+        },
+        10s));
+    const auto at = Clock::now();
+    ASSERT_TRUE(probe_until_acked(30s)) << cluster.Outputs();
+    failover_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - at).count();
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          return leader->server->Output().find("restarting the node as a follower",
+                                               before.size()) != std::string::npos;
+        },
+        30s))
+        << leader->server->Output();
+    Node* next = cluster.WaitServing();
+    ASSERT_NE(next, nullptr);
+    ASSERT_FALSE(in_minority(*next));
+    const uint64_t acked = j.acks.load();
+    ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked + phase; }, 120s));
+    for (Node& n : cluster.nodes()) std::filesystem::remove(cluster.partition_dir() + "/" + n.id);
+  } else if (sc.fault == "empty_disk") {
+    Node* wiped = followers[0];
+    Node* other = followers[1];
+    wiped->server->Stop(/*kill=*/true);
+    std::error_code ec;
+    std::filesystem::remove_all(wiped->dir, ec);
+    ++faults;
+    const uint64_t acked = j.acks.load();
+    ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked + phase; }, 120s));
+    ASSERT_TRUE(wiped->server->Start()) << wiped->server->Output();
+    // Without the other follower, a majority needs the wiped node: PubAcks mean it caught up.
+    other->server->Stop(/*kill=*/true);
+    other->down = true;
+    ++faults;
+    const uint64_t acked2 = j.acks.load();
+    ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked2 + phase; }, 120s))
+        << cluster.Outputs();
+    // Then the leader dies and the other comes back: only the wiped node has the whole log.
+    const auto at = Clock::now();
+    leader->server->Stop(/*kill=*/true);
+    leader->down = true;
+    ++faults;
+    ASSERT_TRUE(other->server->Start()) << other->server->Output();
+    other->down = false;
+    ASSERT_TRUE(probe_until_acked(30s)) << cluster.Outputs();
+    failover_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - at).count();
+    ASSERT_EQ(cluster.WaitServing(), wiped) << cluster.Outputs();
+  }
+  const uint64_t acked_at_fault = j.acks.load();
+  ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked_at_fault + phase; }, 120s))
+      << cluster.Outputs();
+  stop = true;
+  publisher.join();
+  stanConnection_Close(probe);
+  stanConnection_Destroy(probe);
+  stanConnection_Close(pub);
+  stanConnection_Destroy(pub);
+
+  // The durable subscriber carried on past the fault.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto got = received.Snapshot();
+        return !got.empty() && got.back().seq > acked_at_fault;
+      },
+      60s))
+      << received.Count() << " received\n"
+      << cluster.Outputs();
+  sub.reset();
+  stanConnection_Close(sub_conn);
+  stanConnection_Destroy(sub_conn);
+
+  // The history: everything stored, from the first sequence.
+  StanConn reader = Connect(nats.url(), "reader", &error);
+  ASSERT_TRUE(reader) << error;
+  ASSERT_EQ(Publish(reader.get(), "raft", "END"), "");
+  Collector all;
+  SubscribeOptions first;
+  first.start = SubscribeOptions::Start::kFirst;
+  first.max_inflight = 10000;
+  StanSub all_sub = Subscribe(reader.get(), "raft", all, first, &error);
+  ASSERT_TRUE(all_sub) << error;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto s = all.Snapshot();
+        return !s.empty() && s.back().data == "END";
+      },
+      60s))
+      << all.Count();
+  auto msgs = all.Snapshot();
+  msgs.pop_back();
+  std::set<std::string> stored;
+  for (size_t k = 0; k < msgs.size(); ++k) {
+    ASSERT_EQ(msgs[k].seq, k + 1) << "a gap or a reused sequence";
+    stored.insert(msgs[k].data);
+  }
+  uint64_t acked = 0, lost = 0;
+  for (uint64_t i = 0; i < published.load(); ++i) {
+    if (!j.acked[i]) continue;
+    ++acked;
+    if (!stored.count("m" + std::to_string(i))) ++lost;
+  }
+  EXPECT_EQ(lost, 0u);
+  std::printf(
+      "[ raft     ] %d nodes, %s: faults %d, published %llu, acknowledged %llu, stored %zu, "
+      "lost %llu, failover (fault to first new PubAck) %lld ms\n",
+      sc.nodes, sc.fault.c_str(), faults, static_cast<unsigned long long>(published.load()),
+      static_cast<unsigned long long>(acked), msgs.size(), static_cast<unsigned long long>(lost),
+      static_cast<long long>(failover_ms));
+  all_sub.reset();
+  reader.reset();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Raft, StanCluster,
+    ::testing::Values(Scenario{3, "kill_leader"}, Scenario{5, "kill_leader"},
+                      Scenario{3, "isolate_leader"}, Scenario{5, "isolate_leader"},
+                      Scenario{3, "partition_leader"}, Scenario{5, "partition_leader"},
+                      Scenario{3, "empty_disk"}),
+    [](const auto& info) {
+      return "Nodes" + std::to_string(info.param.nodes) + "_" + info.param.fault;
+    });
+
+// Two streaming clusters on one NATS server, each its own Raft group (the same node ids in
+// both): each stores only its own messages, and one's failover leaves the other serving.
+TEST(StanClusters, TwoClustersOnOneNatsAreIndependent) {
+  gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
+  ASSERT_TRUE(nats.Start()) << nats.Output();
+  Cluster east(nats.url(), 3, "east");
+  Cluster west(nats.url(), 3, "west");
+  ASSERT_TRUE(east.StartAll()) << east.Outputs();
+  ASSERT_TRUE(west.StartAll()) << west.Outputs();
+  Node* east_leader = east.WaitServing();
+  ASSERT_NE(east_leader, nullptr) << east.Outputs();
+  ASSERT_NE(west.WaitServing(), nullptr) << west.Outputs();
+  std::string error;
+  stanConnection* e = ConnectClient(nats.url(), "pe", &error, 2000, "east");
+  ASSERT_NE(e, nullptr) << error;
+  stanConnection* w = ConnectClient(nats.url(), "pw", &error, 2000, "west");
+  ASSERT_NE(w, nullptr) << error;
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(stanConnection_Publish(e, "ch", "east", 4), NATS_OK);
+    ASSERT_EQ(stanConnection_Publish(w, "ch", "west", 4), NATS_OK);
+  }
+  stanConnection* e_probe = ConnectClient(nats.url(), "pe2", &error, 100, "east");
+  ASSERT_NE(e_probe, nullptr) << error;
+  east_leader->server->Stop(/*kill=*/true);
+  east_leader->down = true;
+  // West is not disturbed; east fails over.
+  ASSERT_EQ(stanConnection_Publish(w, "ch", "west", 4), NATS_OK);
+  ASSERT_TRUE(
+      WaitFor([&] { return stanConnection_Publish(e_probe, "ch", "east", 4) == NATS_OK; }, 30s))
+      << east.Outputs();
+  auto read_all = [&](stanConnection* sc, size_t want, const char* data) {
+    Collector all;
+    SubscribeOptions first;
+    first.start = SubscribeOptions::Start::kFirst;
+    StanSub sub = Subscribe(sc, "ch", all, first, &error);
+    EXPECT_TRUE(sub) << error;
+    EXPECT_TRUE(all.WaitCount(want, 30s)) << all.Count();
+    auto msgs = all.Snapshot();
+    for (size_t k = 0; k < msgs.size(); ++k) {
+      EXPECT_EQ(msgs[k].seq, k + 1);
+      EXPECT_EQ(msgs[k].data, data);
+    }
+  };
+  read_all(e, 51, "east");
+  read_all(w, 51, "west");
+  for (stanConnection* c : {e, w, e_probe}) {
+    stanConnection_Close(c);
+    stanConnection_Destroy(c);
+  }
+}
+
+// --cluster_bootstrap without a node id: a one-node cluster whose generated id is kept with the
+// Raft log, so that after a restart the node is the same member of its configuration, leads
+// again and has its messages (rebuilt from the log).
+TEST(StanClusterBootstrap, OneNodeClusterRestartsAsTheSameNode) {
+  gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
+  ASSERT_TRUE(nats.Start()) << nats.Output();
+  char tmpl[] = "/tmp/gannet-raft-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  StanServer s(
+      {"-ns", nats.url(), "-st", "FILE", "--dir", dir, "--clustered", "--cluster_bootstrap"},
+      /*embedded=*/false);
+  s.EnableMonitoring();
+  ASSERT_TRUE(s.Start()) << s.Output();  // "Streaming Server is ready": it leads
+  auto serverz = gannet::test::HttpGet(s.http_port(), "/streaming/serverz");
+  EXPECT_NE(serverz.body.find("CLUSTERED"), std::string::npos) << serverz.body;
+  EXPECT_NE(serverz.body.find("Leader"), std::string::npos) << serverz.body;
+  std::string error;
+  {
+    StanConn c = Connect(nats.url(), "p", &error);
+    ASSERT_TRUE(c) << error;
+    for (int i = 0; i < 10; ++i) ASSERT_EQ(Publish(c.get(), "boot", std::to_string(i)), "");
+  }
+  ASSERT_EQ(s.Stop(), 0) << s.Output();
+  ASSERT_TRUE(s.Start()) << s.Output();
+  const std::string out = s.Output();
+  const size_t first = out.find("Cluster node \"");
+  const size_t second = out.find("Cluster node \"", first + 1);
+  ASSERT_NE(second, std::string::npos) << out;
+  EXPECT_EQ(out.substr(first, 40), out.substr(second, 40)) << "the same node id";
+  StanConn c = Connect(nats.url(), "r", &error);
+  ASSERT_TRUE(c) << error;
+  Collector all;
+  SubscribeOptions o;
+  o.start = SubscribeOptions::Start::kFirst;
+  StanSub sub = Subscribe(c.get(), "boot", all, o, &error);
+  ASSERT_TRUE(sub) << error;
+  ASSERT_TRUE(all.WaitCount(10)) << all.Count();
+  auto msgs = all.Snapshot();
+  for (size_t k = 0; k < msgs.size(); ++k) EXPECT_EQ(msgs[k].data, std::to_string(k));
+  sub.reset();
+  c.reset();
+  s.Stop();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+// Auto configuration, as the reference's: a seed node bootstraps a one-node cluster, nodes
+// started with neither peers nor bootstrap ask to join (_STAN.raft.<cid>.join) and become
+// voters; then the seed dies and a joined node takes over with every message.
+TEST(StanClusterJoin, NodesJoinASeedAndTakeOver) {
+  gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
+  ASSERT_TRUE(nats.Start()) << nats.Output();
+  char tmpl[] = "/tmp/gannet-raft-XXXXXX";
+  const std::string root = ::mkdtemp(tmpl);
+  auto args = [&](const std::string& id, bool seed) {
+    std::vector<std::string> a{"-ns",
+                               nats.url(),
+                               "-st",
+                               "FILE",
+                               "--dir",
+                               root + "/" + id,
+                               "--clustered",
+                               "--cluster_node_id",
+                               id,
+                               "--cluster_raft_listen",
+                               "127.0.0.1:" + std::to_string(gannet::test::FreeTcpPort())};
+    if (seed) a.push_back("--cluster_bootstrap");
+    return a;
+  };
+  StanServer seed(args("a", true), /*embedded=*/false);
+  ASSERT_TRUE(seed.Start()) << seed.Output();
+  std::string error;
+  StanConn c = Connect(nats.url(), "p", &error);
+  ASSERT_TRUE(c) << error;
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(Publish(c.get(), "join", std::to_string(i)), "");
+  StanServer b(args("b", false), /*embedded=*/false);
+  StanServer d(args("d", false), /*embedded=*/false);
+  for (StanServer* s : {&b, &d}) {
+    s->SetReadyMarker("Cluster node");
+    ASSERT_TRUE(s->Start()) << s->Output();
+  }
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return b.Output().find("Joined the cluster as a voter") != std::string::npos &&
+               d.Output().find("Joined the cluster as a voter") != std::string::npos;
+      },
+      30s))
+      << seed.Output() << b.Output() << d.Output();
+  for (int i = 100; i < 200; ++i) ASSERT_EQ(Publish(c.get(), "join", std::to_string(i)), "");
+  seed.Stop(/*kill=*/true);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return b.Output().find("Streaming Server is ready") != std::string::npos ||
+               d.Output().find("Streaming Server is ready") != std::string::npos;
+      },
+      30s))
+      << b.Output() << d.Output();
+  Collector all;
+  SubscribeOptions o;
+  o.start = SubscribeOptions::Start::kFirst;
+  o.max_inflight = 1000;
+  StanSub sub = Subscribe(c.get(), "join", all, o, &error);
+  ASSERT_TRUE(sub) << error;
+  ASSERT_TRUE(all.WaitCount(200)) << all.Count();
+  auto msgs = all.Snapshot();
+  for (size_t k = 0; k < msgs.size(); ++k) {
+    EXPECT_EQ(msgs[k].seq, k + 1);
+    EXPECT_EQ(msgs[k].data, std::to_string(k));
+  }
+  sub.reset();
+  c.reset();
+  b.Stop();
+  d.Stop();
+  std::error_code ec;
+  std::filesystem::remove_all(root, ec);
+}
+
+// Embedded NATS servers routed together (no -ns): each node's process is also one of the NATS
+// cluster's servers; clients connected to any of them reach the leader, and after the leader's
+// process dies (its NATS server with it) the clients of the others carry on.
+TEST(StanClusterEmbedded, RoutedEmbeddedServersAndFailover) {
+  char tmpl[] = "/tmp/gannet-raft-XXXXXX";
+  const std::string root = ::mkdtemp(tmpl);
+  const std::vector<std::string> ids{"a", "b", "c"};
+  std::vector<int> route_ports;
+  for (size_t i = 0; i < ids.size(); ++i) route_ports.push_back(gannet::test::FreeTcpPort());
+  std::string routes;
+  for (int p : route_ports) {
+    routes += (routes.empty() ? "" : ",") + std::string("nats://127.0.0.1:") + std::to_string(p);
+  }
+  std::vector<std::unique_ptr<StanServer>> nodes;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    std::string peers;
+    for (const std::string& o : ids) {
+      if (o != ids[i]) peers += (peers.empty() ? "" : ",") + o;
+    }
+    nodes.push_back(std::make_unique<StanServer>(std::vector<std::string>{
+        "--cluster", "nats://127.0.0.1:" + std::to_string(route_ports[i]), "--cluster_name", "stan",
+        "--routes", routes, "-st", "FILE", "--dir", root + "/" + ids[i], "--clustered",
+        "--cluster_node_id", ids[i], "--cluster_peers", peers, "--cluster_raft_listen",
+        "127.0.0.1:" + std::to_string(gannet::test::FreeTcpPort())}));
+    nodes.back()->SetReadyMarker("Cluster node");
+    ASSERT_TRUE(nodes.back()->Start()) << nodes.back()->Output();
+  }
+  auto serving = [&]() -> int {
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (nodes[i]->Running() &&
+          nodes[i]->Output().find("Streaming Server is ready") != std::string::npos) {
+        return static_cast<int>(i);
+      }
+    }
+    return -1;
+  };
+  int leader = -1;
+  ASSERT_TRUE(WaitFor([&] { return (leader = serving()) >= 0; }, 30s));
+  // A client of another node's NATS server.
+  const int other = (leader + 1) % 3;
+  const int third = (leader + 2) % 3;
+  std::string error;
+  stanConnection* pub = nullptr;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        pub = ConnectClient(nodes[static_cast<size_t>(other)]->url(), "p", &error, 100);
+        return pub != nullptr;
+      },
+      30s))
+      << error;
+  for (int i = 0; i < 100; ++i) {
+    const std::string d = std::to_string(i);
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          return stanConnection_Publish(pub, "emb", d.data(), static_cast<int>(d.size())) ==
+                 NATS_OK;
+        },
+        10s));
+  }
+  nodes[static_cast<size_t>(leader)]->Stop(/*kill=*/true);
+  ASSERT_TRUE(WaitFor([&] { return stanConnection_Publish(pub, "emb", "100", 3) == NATS_OK; }, 30s))
+      << nodes[static_cast<size_t>(other)]->Output() << nodes[static_cast<size_t>(third)]->Output();
+  StanConn reader = Connect(nodes[static_cast<size_t>(third)]->url(), "r", &error);
+  ASSERT_TRUE(reader) << error;
+  Collector all;
+  SubscribeOptions o;
+  o.start = SubscribeOptions::Start::kFirst;
+  o.max_inflight = 1000;
+  StanSub sub = Subscribe(reader.get(), "emb", all, o, &error);
+  ASSERT_TRUE(sub) << error;
+  ASSERT_TRUE(all.WaitCount(101)) << all.Count();
+  // Retried publishes (a PubAck lost with the dying leader) may be stored twice: every value is
+  // there, in order of first appearance, and the sequences are gapless.
+  auto msgs = all.Snapshot();
+  std::set<std::string> seen;
+  for (size_t k = 0; k < msgs.size(); ++k) {
+    EXPECT_EQ(msgs[k].seq, k + 1);
+    seen.insert(msgs[k].data);
+  }
+  for (int i = 0; i <= 100; ++i) EXPECT_TRUE(seen.count(std::to_string(i))) << i;
+  sub.reset();
+  reader.reset();
+  stanConnection_Close(pub);
+  stanConnection_Destroy(pub);
+  for (auto& n : nodes) n->Stop(/*kill=*/true);
+  std::error_code ec;
+  std::filesystem::remove_all(root, ec);
+}
+
+// Flags: the combinations the reference refuses, refused.
+TEST(StanClusterFlags, BadCombinationsAreRefused) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string error;
+  } cases[] = {
+      {{"--clustered", "--cluster_bootstrap"}, "clustering requires a FILE or SQL store"},
+      {{"--clustered", "-st", "FILE", "--dir", "/tmp/x", "--cluster_bootstrap", "--cluster_peers",
+        "a,b"},
+       "cannot bootstrap the cluster"},
+      {{"--clustered", "-st", "FILE", "--dir", "/tmp/x", "--cluster_node_id", "a",
+        "--cluster_peers", "b", "--ft_group", "g"},
+       "cannot use fault tolerance with clustering"},
+      {{"--clustered", "-st", "FILE", "--dir", "/tmp/x", "--cluster_peers", "b"},
+       "--cluster_node_id is required"},
+  };
+  for (const Case& c : cases) {
+    StanServer s(c.args, /*embedded=*/false);
+    EXPECT_FALSE(s.Start(5s));
+    EXPECT_NE(s.Output().find(c.error), std::string::npos) << s.Output();
+  }
+}
+
+}  // namespace
+}  // namespace gannet::streaming::test
