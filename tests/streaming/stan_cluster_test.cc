@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -40,11 +41,16 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The nodes started by these tests inherit it (tsan_cluster.supp says why); a TSAN_OPTIONS
-// already set is left alone.
+// The nodes started by these tests inherit it (tsan_cluster.supp says why), added to the
+// TSAN_OPTIONS already set (make test-tsan sets halt_on_error=1) unless they name suppressions.
 const bool kTsanSuppressions = [] {
-  ::setenv("TSAN_OPTIONS", "suppressions=" GANNET_SOURCE_DIR "/tests/streaming/tsan_cluster.supp",
-           0);
+  const char* set = ::getenv("TSAN_OPTIONS");
+  std::string options = set ? set : "";
+  if (options.find("suppressions=") == std::string::npos) {
+    if (!options.empty()) options += ':';
+    options += "suppressions=" GANNET_SOURCE_DIR "/tests/streaming/tsan_cluster.supp";
+    ::setenv("TSAN_OPTIONS", options.c_str(), 1);
+  }
   return true;
 }();
 
