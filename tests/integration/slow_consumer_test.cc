@@ -178,8 +178,11 @@ TEST_P(SlowConsumerTest, ServerPendingTotalCutsTheLargestHolders) {
   EXPECT_EQ(WaitClosedReasons(8), std::vector<std::string>(8, "Slow Consumer (Pending Bytes)"));
   EXPECT_TRUE(LogContains("Slow Consumer Detected: server pending total of 16777216 exceeded"));
   EXPECT_EQ(Varz()["slow_consumers"], 8);
-  // Without the cap the server would hold about 256 MB for them.
+  // Without the cap the server would hold about 256 MB for them. (Not under AddressSanitizer:
+  // its quarantine keeps up to 256 MB of freed memory resident; the release run checks this.)
+#if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(Varz()["mem"].get<int64_t>(), int64_t{160} << 20);
+#endif
 }
 
 GANNET_INSTANTIATE_FOR_BOTH_SERVERS(SlowConsumerTest);
