@@ -10,7 +10,8 @@ DEPS := build-essential cmake g++ pkg-config googletest libgtest-dev libgmock-de
         libbenchmark-dev nlohmann-json3-dev libnats-dev nats-server clang libclang-rt-14-dev \
         clang-format clang-tidy libssl-dev openssl libcrypt-dev python3-prometheus-client chromium \
         protobuf-compiler libprotobuf-dev libprotoc-dev buildah umoci ca-certificates python3-yaml \
-        python3-kubernetes libpq-dev libmariadb-dev postgresql mariadb-server libraft-dev libuv1-dev
+        python3-kubernetes libpq-dev libmariadb-dev postgresql mariadb-server libraft-dev libuv1-dev \
+        liblz4-dev
 # Node and npm for the dashboard's browser test, from Debian unless some node is installed.
 NODE_DEPS := $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
 
