@@ -239,9 +239,9 @@ int main(int argc, char** argv) {
     for (auto& l : latency_ns) all.insert(all.end(), l.begin(), l.end());
     std::sort(all.begin(), all.end());
     auto pct = [&](double q) {
-      return all.empty() ? 0.0
-                         : static_cast<double>(all[static_cast<size_t>(q * (all.size() - 1))]) /
-                               1e6;
+      return all.empty()
+                 ? 0.0
+                 : static_cast<double>(all[static_cast<size_t>(q * (all.size() - 1))]) / 1e6;
     };
     std::printf("PubAck latency ms: p50 %.2f p90 %.2f p99 %.2f max %.2f\n", pct(0.5), pct(0.9),
                 pct(0.99), pct(1.0));

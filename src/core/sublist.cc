@@ -237,7 +237,7 @@ bool Sublist::Remove(Subscription* sub) {
     Level* lv = path[i].level;
     std::string_view t = path[i].token;
     bool wildcard = t == kSingleWildcard || t == kFullWildcard;
-    Node* n = t == kSingleWildcard  ? lv->single_wildcard.get()
+    Node* n = t == kSingleWildcard ? lv->single_wildcard.get()
               : t == kFullWildcard ? lv->full_wildcard.get()
                                    : lv->literals.Find(t, LiteralTable<Node>::Hash(t));
     if (!n->Empty()) break;

@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <cctype>
 
+#include "streaming/cluster/raft_node.h"
 #include "streaming/log.h"
 #include "streaming/nuid.h"
-#include "streaming/cluster/raft_node.h"
 #include "streaming/store/factory.h"
 #include "streaming/store/limits.h"
 

@@ -181,10 +181,10 @@ TEST(StreamingCommandLine, FlagsOverTheFileAndRefusals) {
   ASSERT_TRUE(err);
   EXPECT_EQ(*err, "clustering requires a FILE or SQL store");
   StreamingCommandLine clustered;
-  err = ParseArgs({"--clustered", "-st", "FILE", "--dir", "/tmp/s", "--cluster_node_id", "a",
-                   "--cluster_peers", "b, c", "--cluster_raft_logging", "--cluster_log_path",
-                   "/tmp/r"},
-                  clustered);
+  err = ParseArgs(
+      {"--clustered", "-st", "FILE", "--dir", "/tmp/s", "--cluster_node_id", "a", "--cluster_peers",
+       "b, c", "--cluster_raft_logging", "--cluster_log_path", "/tmp/r"},
+      clustered);
   ASSERT_FALSE(err) << *err;
   EXPECT_TRUE(clustered.streaming.cluster.clustered);
   EXPECT_EQ(clustered.streaming.cluster.node_id, "a");

@@ -54,7 +54,9 @@ class Message {
     return {bytes_ + subject_len_ + reply_len_ + header_len_, data_len_};
   }
   // The header block exactly as received ("" when the message has none).
-  std::string_view header_block() const { return {bytes_ + subject_len_ + reply_len_, header_len_}; }
+  std::string_view header_block() const {
+    return {bytes_ + subject_len_ + reply_len_, header_len_};
+  }
   bool has_headers() const { return header_len_ > 0; }
   const Headers& headers() const { return headers_ ? *headers_ : kNoHeaders; }
   // The status from the header block's version line (e.g. 503); 0 when none.

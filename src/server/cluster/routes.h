@@ -207,7 +207,7 @@ class Routes {
   // must be dialed again when it closes (route.go addRoute's `retry`). Kept here under mu_, not
   // only on the route (posted to its worker), so that a close racing the post still redials.
   std::unordered_map<std::string, std::pair<RouteUrl, bool>> redial_;
-  std::vector<Route*> routes_;                       // registered, in registration order
+  std::vector<Route*> routes_;  // registered, in registration order
   std::unordered_map<std::string, int> client_url_refs_;
   std::shared_ptr<const std::vector<std::string>> client_urls_;
   std::chrono::steady_clock::time_point client_urls_changed_{};

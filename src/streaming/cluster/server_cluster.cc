@@ -164,8 +164,8 @@ std::string StreamingServer::JoinSubject() const {
 void StreamingServer::RunJoin() {
   bool reported = false;
   while (!cluster_stop_.load()) {
-    auto reply = link_.connection().Request(JoinSubject(), opts_.cluster.node_id,
-                                            std::chrono::seconds(1));
+    auto reply =
+        link_.connection().Request(JoinSubject(), opts_.cluster.node_id, std::chrono::seconds(1));
     if (reply.ok()) {
       std::string_view answer = reply->data();
       if (answer == "ok") {
