@@ -388,14 +388,25 @@ TEST_P(ReloadTest, AccountChangesKeepTheClients) {
   EXPECT_NE(log.find("Reloaded server configuration"), std::string::npos) << log;
   EXPECT_EQ(log.find("Failed to reload"), std::string::npos) << log;
 
-  // After: the new import and mapping apply, on the same connections.
+  // After: the new import and mapping apply, on the same connections. (b and c were idle all
+  // along: in a slow, sanitized run the server's first PING may be waiting there too.)
+  auto without_pings = [](std::string got) {
+    for (size_t at = got.find("PING\r\n"); at != std::string::npos; at = got.find("PING\r\n", at)) {
+      if (at == 0 || got[at - 1] == '\n') {
+        got.erase(at, 6);
+      } else {
+        at += 6;
+      }
+    }
+    return got;
+  };
   EXPECT_EQ(SendAndFlush(*a, PubBytes("news.x", "", "after")), "");
-  EXPECT_EQ(SendAndFlush(*b, ""), MsgBytes("a.news.x", "1", "", "after"));
+  EXPECT_EQ(without_pings(SendAndFlush(*b, "")), MsgBytes("a.news.x", "1", "", "after"));
   // A new client of C has the mapping. (nats-server 2.9.10 leaves it out for the clients of C
   // connected before the reload, Gannet applies it to them too: not compared.)
   auto c_new = Client(Connect("c", "c"));
   EXPECT_EQ(SendAndFlush(*c_new, PubBytes("in", "", "mapped")), "");
-  EXPECT_EQ(SendAndFlush(*c, ""), MsgBytes("out", "2", "", "mapped"));
+  EXPECT_EQ(without_pings(SendAndFlush(*c, "")), MsgBytes("out", "2", "", "mapped"));
   EXPECT_EQ(pub->Flush(), "");
 }
 

@@ -52,11 +52,18 @@ class Conn {
   void Send(std::string_view bytes) {
     if (!conn_.Send(bytes)) Fail("send");
   }
-  // SUB and wait until the server has it (nothing may have arrived before).
+  // SUB and wait until the server has it (its PONG). Messages may come before the PONG (the
+  // subscription is live as soon as the server has it, an event may be on its way): they are
+  // kept for Next. An -ERR fails the test.
   void Sub(std::string_view subject, int sid) {
-    Send("SUB " + std::string(subject) + " " + std::to_string(sid) + "\r\n");
-    std::string got = conn_.Flush();
-    if (!got.empty()) Fail("SUB answered " + got);
+    Send("SUB " + std::string(subject) + " " + std::to_string(sid) + "\r\nPING\r\n");
+    while (true) {
+      bool pong = false;
+      auto m = Read(5s, &pong);
+      if (pong) return;
+      if (!m) Fail("no PONG after SUB " + std::string(subject));
+      stash_.push_back(std::move(*m));
+    }
   }
   // The next message (those a request read past first), if one comes within the timeout.
   std::optional<Msg> Next(std::chrono::milliseconds timeout = 5s) {
@@ -113,7 +120,8 @@ class Conn {
   RawConn& raw() { return conn_; }
 
  private:
-  std::optional<Msg> Read(std::chrono::milliseconds timeout) {
+  // The next MSG or HMSG. With `pong`, a PONG ends the wait (*pong set) and an -ERR fails.
+  std::optional<Msg> Read(std::chrono::milliseconds timeout, bool* pong = nullptr) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -124,6 +132,11 @@ class Conn {
         Send("PONG\r\n");
         continue;
       }
+      if (pong && line == "PONG") {
+        *pong = true;
+        return std::nullopt;
+      }
+      if (pong && line.rfind("-ERR", 0) == 0) Fail("SUB answered " + line);
       if (line.rfind("MSG ", 0) != 0 && line.rfind("HMSG ", 0) != 0) continue;
       std::vector<std::string> parts;
       for (size_t pos = 0; pos <= line.size();) {
