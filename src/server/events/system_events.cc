@@ -44,8 +44,19 @@ SystemEvents::Json DataStats(uint64_t msgs, uint64_t bytes) {
   return SystemEvents::Json{{"msgs", msgs}, {"bytes", bytes}};
 }
 
-// The reference's ClientInfo of a client connection (fields left out when empty).
-SystemEvents::Json ClientInfo(const ConnSnapshot& c, bool with_stop) {
+}  // namespace
+
+SystemEvents::SystemEvents(Server& server, Account& system, Worker& home, Monitor& monitor)
+    : server_(server), system_(system), monitor_(monitor), id_(server.server_id()) {
+  // The reference's system client is one of its first internal clients (cid 1-3 are taken
+  // before any real client): it has no cid of the clients' sequence here.
+  client_ = std::make_unique<InternalClient>(
+      server, home, 0, system,
+      [this](InternalClient::Message m) { Post([this, m = std::move(m)] { OnMessage(m); }); });
+}
+
+SystemEvents::Json SystemEvents::ClientInfo(const ConnSnapshot& c, bool with_stop,
+                                            const Json& more) {
   SystemEvents::Json j;
   j["start"] = FormatRfc3339Nano(c.start);
   j["host"] = c.ip;
@@ -57,20 +68,10 @@ SystemEvents::Json ClientInfo(const ConnSnapshot& c, bool with_stop) {
   if (!c.version.empty()) j["ver"] = c.version;
   if (with_stop && c.rtt_ns > 0) j["rtt"] = c.rtt_ns;  // a Go duration: nanoseconds
   if (with_stop && c.stop) j["stop"] = FormatRfc3339Nano(*c.stop);
+  for (const auto& [key, value] : more.items()) j[key] = value;
   j["kind"] = "Client";
   j["client_type"] = "nats";
   return j;
-}
-
-}  // namespace
-
-SystemEvents::SystemEvents(Server& server, Account& system, Worker& home, Monitor& monitor)
-    : server_(server), system_(system), monitor_(monitor), id_(server.server_id()) {
-  // The reference's system client is one of its first internal clients (cid 1-3 are taken
-  // before any real client): it has no cid of the clients' sequence here.
-  client_ = std::make_unique<InternalClient>(
-      server, home, 0, system,
-      [this](InternalClient::Message m) { Post([this, m = std::move(m)] { OnMessage(m); }); });
 }
 
 SystemEvents::~SystemEvents() { Shutdown(); }

@@ -140,6 +140,10 @@ class SystemEvents {
   // In the system account, or `in` (a reply to another account asking about itself).
   void Publish(std::string subject, const Json& doc, std::string reply = {}, Account* in = nullptr);
   static std::string EventId();
+  // The reference's ClientInfo of a client connection (fields left out when empty; the RTT and
+  // stop time only `with_stop`), with `more` before kind and client_type, in the reference's
+  // field order.
+  static Json ClientInfo(const ConnSnapshot& c, bool with_stop, const Json& more = Json::object());
 
   Server& server_;
   Account& system_;

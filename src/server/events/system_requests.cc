@@ -231,23 +231,14 @@ void SystemEvents::ServiceLatency(Account::LatencyTrack track, ConnSnapshot resp
     Json requestor;
     requestor["acc"] = track.requestor_account;  // not shared: the account and RTT only
     if (requestor_rtt > 0) requestor["rtt"] = requestor_rtt;
-    Json r;
-    r["start"] = FormatRfc3339Nano(responder.start);
-    r["host"] = responder.ip;
-    r["id"] = responder.cid;
-    r["acc"] = responder.account;
-    if (!responder.user.empty()) r["user"] = responder.user;
-    if (!responder.name.empty()) r["name"] = responder.name;
-    if (!responder.lang.empty()) r["lang"] = responder.lang;
-    if (!responder.version.empty()) r["ver"] = responder.version;
-    if (responder_rtt > 0) r["rtt"] = responder_rtt;
+    Json where = Json::object();
+    if (responder_rtt > 0) where["rtt"] = responder_rtt;
     auto config = server_.config();
-    r["server"] = config->options().server_name;
+    where["server"] = config->options().server_name;
     if (Routes* routes = server_.routes()) {
-      if (std::string name = routes->name(); !name.empty()) r["cluster"] = name;
+      if (std::string name = routes->name(); !name.empty()) where["cluster"] = name;
     }
-    r["kind"] = "Client";
-    r["client_type"] = "nats";
+    Json r = ClientInfo(responder, /*with_stop=*/false, where);
     Json doc;
     doc["type"] = "io.nats.server.metric.v1.service_latency";
     doc["id"] = EventId();
