@@ -397,44 +397,21 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
   stanConnection_Destroy(sub_conn);
 
   // The history: everything stored, from the first sequence.
-  StanConn reader = Connect(nats.url(), "reader", &error);
-  ASSERT_TRUE(reader) << error;
-  ASSERT_EQ(Publish(reader.get(), "raft", "END"), "");
-  Collector all;
-  SubscribeOptions first;
-  first.start = SubscribeOptions::Start::kFirst;
-  first.max_inflight = 10000;
-  StanSub all_sub = Subscribe(reader.get(), "raft", all, first, &error);
-  ASSERT_TRUE(all_sub) << error;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        auto s = all.Snapshot();
-        return !s.empty() && s.back().data == "END";
-      },
-      60s))
-      << all.Count();
-  auto msgs = all.Snapshot();
-  msgs.pop_back();
-  std::set<std::string> stored;
-  for (size_t k = 0; k < msgs.size(); ++k) {
-    ASSERT_EQ(msgs[k].seq, k + 1) << "a gap or a reused sequence";
-    stored.insert(msgs[k].data);
-  }
+  History history = ReadHistory(nats.url(), "raft");
+  ASSERT_TRUE(history.ok);
   uint64_t acked = 0, lost = 0;
   for (uint64_t i = 0; i < published.load(); ++i) {
     if (!j.acked[i]) continue;
     ++acked;
-    if (!stored.count("m" + std::to_string(i))) ++lost;
+    if (!history.stored.count("m" + std::to_string(i))) ++lost;
   }
   EXPECT_EQ(lost, 0u);
   std::printf(
       "[ raft     ] %d nodes, %s: faults %d, published %llu, acknowledged %llu, stored %zu, "
       "lost %llu, failover (fault to first new PubAck) %lld ms\n",
       sc.nodes, sc.fault.c_str(), faults, static_cast<unsigned long long>(published.load()),
-      static_cast<unsigned long long>(acked), msgs.size(), static_cast<unsigned long long>(lost),
-      static_cast<long long>(failover_ms));
-  all_sub.reset();
-  reader.reset();
+      static_cast<unsigned long long>(acked), history.msgs.size(),
+      static_cast<unsigned long long>(lost), static_cast<long long>(failover_ms));
 }
 
 INSTANTIATE_TEST_SUITE_P(

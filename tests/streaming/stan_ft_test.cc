@@ -213,34 +213,13 @@ TEST_P(StanFt, StandbyTakesOverAfterKillNineAndNoAckedMessageIsLost) {
   stanConnection_Destroy(sub_conn);
 
   // Everything stored, from the first: gapless, and every acknowledged message is there.
-  StanConn reader = Connect(nats.url(), "reader", &error);
-  ASSERT_TRUE(reader) << error;
-  ASSERT_EQ(Publish(reader.get(), "ft", "END"), "");
-  Collector all;
-  SubscribeOptions first;
-  first.start = SubscribeOptions::Start::kFirst;
-  first.max_inflight = 10000;
-  StanSub all_sub = Subscribe(reader.get(), "ft", all, first, &error);
-  ASSERT_TRUE(all_sub) << error;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        auto s = all.Snapshot();
-        return !s.empty() && s.back().data == "END";
-      },
-      60s))
-      << all.Count();
-  auto msgs = all.Snapshot();
-  msgs.pop_back();
-  std::set<std::string> stored;
-  for (size_t k = 0; k < msgs.size(); ++k) {
-    ASSERT_EQ(msgs[k].seq, k + 1) << "a gap or a reused sequence";
-    stored.insert(msgs[k].data);
-  }
+  History history = ReadHistory(nats.url(), "ft");
+  ASSERT_TRUE(history.ok);
   uint64_t acked = 0, lost = 0;
   for (uint64_t i = 0; i < published.load(); ++i) {
     if (j.acked[i] == Clock::time_point{}) continue;
     ++acked;
-    if (!stored.count("m" + std::to_string(i))) ++lost;
+    if (!history.stored.count("m" + std::to_string(i))) ++lost;
   }
   EXPECT_EQ(lost, 0u);
   const auto takeover =
@@ -250,9 +229,7 @@ TEST_P(StanFt, StandbyTakesOverAfterKillNineAndNoAckedMessageIsLost) {
       "lost %llu, takeover (kill -9 to first new PubAck) %lld ms\n",
       GetParam().c_str(), static_cast<unsigned long long>(published.load()),
       static_cast<unsigned long long>(acked), static_cast<unsigned long long>(acked_at_kill),
-      msgs.size(), static_cast<unsigned long long>(lost), static_cast<long long>(takeover));
-  all_sub.reset();
-  reader.reset();
+      history.msgs.size(), static_cast<unsigned long long>(lost), static_cast<long long>(takeover));
   b.Stop();
 }
 
@@ -359,24 +336,11 @@ TEST_P(StanFtSql, HungActiveIsReplacedAndExitsWhenItWakesUp) {
   ASSERT_EQ(stanConnection_Publish(c, "hung", "last", 4), NATS_OK);
   stanConnection_Close(c);
   stanConnection_Destroy(c);
-  StanConn reader = Connect(nats.url(), "reader", &error);
-  ASSERT_TRUE(reader) << error;
-  Collector all;
-  SubscribeOptions first;
-  first.start = SubscribeOptions::Start::kFirst;
-  StanSub sub = Subscribe(reader.get(), "hung", all, first, &error);
-  ASSERT_TRUE(sub) << error;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        auto got = all.Snapshot();
-        return !got.empty() && got.back().data == "last";
-      },
-      30s));
-  auto got = all.Snapshot();
-  for (size_t k = 0; k < got.size(); ++k) EXPECT_EQ(got[k].seq, k + 1);
-  EXPECT_EQ(got.front().data, "before");
-  sub.reset();
-  reader.reset();
+  History history = ReadHistory(nats.url(), "hung");
+  ASSERT_TRUE(history.ok);
+  ASSERT_FALSE(history.msgs.empty());
+  EXPECT_EQ(history.msgs.front().data, "before");
+  EXPECT_EQ(history.msgs.back().data, "last");
   b.Stop();
 }
 

@@ -296,4 +296,50 @@ std::string Publish(stanConnection* sc, const std::string& channel, const std::s
   return s == NATS_OK ? std::string() : LastError(s);
 }
 
+History ReadHistory(const std::string& nats_url, const std::string& channel) {
+  History h;
+  std::string error;
+  StanConn reader = Connect(nats_url, "reader", &error);
+  if (!reader) {
+    ADD_FAILURE() << "history reader: " << error;
+    return h;
+  }
+  if (std::string e = Publish(reader.get(), channel, "END"); !e.empty()) {
+    ADD_FAILURE() << "history END: " << e;
+    return h;
+  }
+  Collector all;
+  SubscribeOptions first;
+  first.start = SubscribeOptions::Start::kFirst;
+  first.max_inflight = 10000;
+  StanSub sub = Subscribe(reader.get(), channel, all, first, &error);
+  if (!sub) {
+    ADD_FAILURE() << "history subscription: " << error;
+    return h;
+  }
+  bool ended = WaitFor(
+      [&] {
+        auto s = all.Snapshot();
+        return !s.empty() && s.back().data == "END";
+      },
+      std::chrono::seconds(60));
+  if (!ended) {
+    ADD_FAILURE() << "END did not come back; " << all.Count() << " messages read";
+    return h;
+  }
+  h.msgs = all.Snapshot();
+  h.msgs.pop_back();
+  for (size_t k = 0; k < h.msgs.size(); ++k) {
+    if (h.msgs[k].seq != k + 1) {
+      ADD_FAILURE() << "a gap or a reused sequence: " << h.msgs[k].seq << " at position " << k + 1;
+      return h;
+    }
+    h.stored.insert(h.msgs[k].data);
+  }
+  sub.reset();
+  reader.reset();
+  h.ok = true;
+  return h;
+}
+
 }  // namespace gannet::streaming::test

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -147,5 +148,16 @@ std::string Publish(stanConnection* sc, const std::string& channel, const std::s
 
 // The last libnats error text (status and message).
 std::string LastError(natsStatus s);
+
+// The history checker's read (the FT and cluster tests): connects as "reader", publishes "END"
+// on `channel`, reads the channel from its first sequence up to END and returns the payloads
+// before it. The test fails (and `ok` is false) if END does not come within a minute, or on a
+// gap or a reused sequence.
+struct History {
+  bool ok = false;
+  std::vector<Received> msgs;    // in sequence order, END left out
+  std::set<std::string> stored;  // their payloads
+};
+History ReadHistory(const std::string& nats_url, const std::string& channel);
 
 }  // namespace gannet::streaming::test
