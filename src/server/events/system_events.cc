@@ -299,17 +299,7 @@ void SystemEvents::ServerRequest(const std::string& endpoint, const InternalClie
   }
   // A STATSZ request without a reply asks for the periodic message now.
   std::string reply = m.reply.empty() ? "$SYS.SERVER." + id_ + ".STATSZ" : m.reply;
-  if (!m.payload.empty()) {
-    Json options = Json::parse(m.payload, nullptr, false);
-    if (options.is_discarded() || !options.is_object()) {
-      Json resp;
-      resp["server"] = ServerInfo();
-      resp["error"] = Json{{"code", 400}, {"description", "invalid JSON in the request"}};
-      Publish(reply, resp);
-      return;
-    }
-    if (FilteredOut(options)) return;
-  }
+  if (!RequestOptions(m, reply, nullptr)) return;
   SendStatsz(reply);
 }
 
@@ -347,18 +337,9 @@ void SystemEvents::AccountRequest(const std::string& account, const std::string&
 
 void SystemEvents::AccountStatzRequest(std::vector<std::string> accounts,
                                        const InternalClient::Message& m) {
-  Json options = Json::object();
-  if (!m.payload.empty()) {
-    options = Json::parse(m.payload, nullptr, false);
-    if (options.is_discarded() || !options.is_object()) {
-      Json resp;
-      resp["server"] = ServerInfo();
-      resp["error"] = Json{{"code", 400}, {"description", "invalid JSON in the request"}};
-      Publish(m.reply, resp, {}, m.account);
-      return;
-    }
-    if (FilteredOut(options)) return;
-  }
+  std::optional<Json> parsed = RequestOptions(m, m.reply, m.account);
+  if (!parsed) return;
+  Json& options = *parsed;
   // The reference's AccountStatzOptions: "accounts" narrows a PING, "include_unused" keeps
   // the accounts without connections.
   if (accounts.empty()) {
@@ -382,18 +363,10 @@ void SystemEvents::AccountStatzRequest(std::vector<std::string> accounts,
 
 void SystemEvents::MonitorRequest(const std::string& endpoint, const std::string& account,
                                   const InternalClient::Message& m) {
-  Json options = Json::object();
+  std::optional<Json> parsed = RequestOptions(m, m.reply, m.account);
+  if (!parsed) return;
+  const Json& options = *parsed;
   Json resp;
-  if (!m.payload.empty()) {
-    options = Json::parse(m.payload, nullptr, false);
-    if (options.is_discarded() || !options.is_object()) {
-      resp["server"] = ServerInfo();
-      resp["error"] = Json{{"code", 400}, {"description", "invalid JSON in the request"}};
-      Publish(m.reply, resp, {}, m.account);
-      return;
-    }
-    if (FilteredOut(options)) return;
-  }
   Monitor::ApiResult result;
   if (endpoint == "LEAFZ" && !account.empty()) {
     // No leaf nodes: the account's (empty) list, as /leafz.
@@ -416,6 +389,22 @@ void SystemEvents::UpdateRemoteClients(const std::string& account) {
   int64_t total = 0;
   for (const auto& [server, n] : remote_conns_[account]) total += n;
   a->SetRemoteClients(total);
+}
+
+std::optional<SystemEvents::Json> SystemEvents::RequestOptions(const InternalClient::Message& m,
+                                                               const std::string& reply,
+                                                               Account* in) {
+  if (m.payload.empty()) return Json::object();
+  Json options = Json::parse(m.payload, nullptr, false);
+  if (options.is_discarded() || !options.is_object()) {
+    Json resp;
+    resp["server"] = ServerInfo();
+    resp["error"] = Json{{"code", 400}, {"description", "invalid JSON in the request"}};
+    Publish(reply, resp, {}, in);
+    return std::nullopt;
+  }
+  if (FilteredOut(options)) return std::nullopt;
+  return options;
 }
 
 bool SystemEvents::FilteredOut(const Json& o) const {

@@ -137,6 +137,11 @@ class SystemEvents {
   // The request's filters (server_name, cluster, host, tags, domain): true if they exclude
   // this server.
   bool FilteredOut(const Json& options) const;
+  // A request's options: its JSON body ({} when empty). Nothing when the request is done with:
+  // its body is not a JSON object (the error is sent to `reply`, in `in`) or its filters
+  // exclude this server (no answer).
+  std::optional<Json> RequestOptions(const InternalClient::Message& m, const std::string& reply,
+                                     Account* in);
   // In the system account, or `in` (a reply to another account asking about itself).
   void Publish(std::string subject, const Json& doc, std::string reply = {}, Account* in = nullptr);
   static std::string EventId();

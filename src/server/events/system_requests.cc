@@ -45,17 +45,8 @@ std::string SystemEvents::SystemHash(const std::string& name) {
 
 void SystemEvents::JszRequest(const std::string& account, const InternalClient::Message& m) {
   if (m.reply.empty()) return;
+  if (!RequestOptions(m, m.reply, m.account)) return;
   Json resp;
-  if (!m.payload.empty()) {
-    Json options = Json::parse(m.payload, nullptr, false);
-    if (options.is_discarded() || !options.is_object()) {
-      resp["server"] = ServerInfo();
-      resp["error"] = Json{{"code", 400}, {"description", "invalid JSON in the request"}};
-      Publish(m.reply, resp, {}, m.account);
-      return;
-    }
-    if (FilteredOut(options)) return;
-  }
   resp["server"] = ServerInfo();
   if (!account.empty()) {
     // The reference's JszAccount without JetStream.
