@@ -64,10 +64,10 @@ void MatchCache::Evict() {
   }
 }
 
-const MatchResult& MatchCache::Lookup(std::string_view subject) {
+const MatchResult& MatchCache::LookupSlow(std::string_view subject) {
   Drain();
   if (last_result_ && subject.size() == last_key_len_ &&
-      std::memcmp(subject.data(), last_key_, last_key_len_) == 0) {
+      SameKey(subject.data(), last_key_, subject.size())) {
     ++hits_;
     return *last_result_;
   }

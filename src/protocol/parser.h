@@ -11,6 +11,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -121,6 +122,24 @@ inline int64_t ParseSize(std::string_view s) {
     n = n * 10 + (c - '0');
   }
   return n;
+}
+// The first byte at or after p that is <= ' ' (a space, tab, CR, LF or other control byte),
+// or end. Eight bytes per step: a subject is usually longer than a few bytes, and a byte loop
+// was most of a PUB's parsing.
+inline const char* TokenEnd(const char* p, const char* end) {
+  static_assert(std::endian::native == std::endian::little, "the lowest byte comes first");
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  while (end - p >= 8) {
+    uint64_t x;
+    std::memcpy(&x, p, 8);
+    // A byte's high bit is set in `found` if the byte is below 0x21 (for bytes under 0x80;
+    // ~x drops the others). A borrow only carries upward, so the lowest set bit is exact.
+    const uint64_t found = (x - kOnes * 0x21) & ~x & (kOnes * 0x80);
+    if (found) return p + (__builtin_ctzll(found) >> 3);
+    p += 8;
+  }
+  while (p < end && static_cast<unsigned char>(*p) > ' ') ++p;
+  return p;
 }
 }  // namespace parser_detail
 
@@ -240,6 +259,25 @@ class Parser {
           if (len - i >= 5) {
             size_t verb_bytes = 0;
             Verb fast = FastVerb(data + i, verb_bytes);
+            if (fast == Verb::kPub) {
+              // A whole PUB in its usual form: one pass, no state machine.
+              const size_t line_end = ScanPub(data, len, i);
+              if (line_end != 0) {
+                verb_ = Verb::kPub;
+                if (!h.OnMsgArgs(Verb::kPub, msg_)) {
+                  stopped_at_ = line_end;
+                  return ParseStatus::kStopped;
+                }
+                const size_t need = static_cast<size_t>(msg_.total_size);
+                if (data[line_end + need] != '\r' || data[line_end + need + 1] != '\n') {
+                  return ParseStatus::kUnknownOp;
+                }
+                ParseStatus st = DeliverMessage(h, std::string_view(data + line_end, need));
+                if (st != ParseStatus::kOk) return st;
+                i = line_end + need + 2;
+                break;
+              }
+            }
             if (fast != Verb::kNone) {
               verb_ = fast;
               i += verb_bytes;
@@ -444,6 +482,49 @@ class Parser {
         break;
     }
     return Verb::kNone;
+  }
+
+  // "PUB <subject> [<reply>] <size>\r\n" at data[i], in the form clients send (one space or
+  // tab between arguments, none at the end) and with its payload and CRLF wholly in the buffer:
+  // fills msg_ as ParseMsgArgs would and returns the offset just past the control line. Returns
+  // 0 for anything else (a split command, unusual spacing, a bad size, a long line): the
+  // general path then parses the same bytes from the start, with the same calls and errors.
+  // One pass over the line, where the general path reads it twice (memchr, then SplitArgs),
+  // and no state changes: a tenth of the server's CPU on a pub-only load.
+  size_t ScanPub(const char* data, size_t len, size_t i) {
+    using parser_detail::ParseSize;
+    const char* p = data + i + 4;  // past "PUB" and its space or tab
+    const char* const end = data + len;
+    auto blank = [](char c) { return c == ' ' || c == '\t'; };
+    while (p < end && blank(*p)) ++p;
+    const char* const line = p;
+    const char* starts[3];
+    size_t lens[3];
+    int n = 0;
+    for (;;) {
+      const char* start = p;
+      p = parser_detail::TokenEnd(p, end);
+      if (p == end || p == start || n == 3) return 0;
+      starts[n] = start;
+      lens[n] = static_cast<size_t>(p - start);
+      ++n;
+      if (*p == '\r') break;
+      if (!blank(*p)) return 0;
+      ++p;
+    }
+    if (n < 2 || end - p < 2 || p[1] != '\n') return 0;
+    if (static_cast<size_t>(p - line) > LineLimit()) return 0;
+    const std::string_view size_token(starts[n - 1], lens[n - 1]);
+    const int64_t size = ParseSize(size_token);
+    if (size < 0 || end - (p + 2) < size + 2) return 0;
+    msg_.subject = std::string_view(starts[0], lens[0]);
+    msg_.sid = {};
+    msg_.reply = n == 3 ? std::string_view(starts[1], lens[1]) : std::string_view();
+    msg_.header_size = -1;
+    msg_.header_size_token = {};
+    msg_.total_size = size;
+    msg_.total_size_token = size_token;
+    return static_cast<size_t>(p + 2 - data);
   }
 
   uint32_t AllowedMask() const {

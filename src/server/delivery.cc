@@ -202,10 +202,9 @@ void AppendMessage(std::string& out, std::string_view subject, std::string_view 
   out.append("\r\n", 2);
 }
 
-bool DeliverToMatch(Worker& worker, const Account& account, const MatchResult& match,
-                    const MsgArgs& args, std::string_view payload, Connection* producer,
-                    DeliveryScope scope) {
-  if (match.plain.empty() && match.queues.empty()) return false;  // a subject nobody wants
+bool DeliverToSubscribers(Worker& worker, const Account& account, const MatchResult& match,
+                          const MsgArgs& args, std::string_view payload, Connection* producer,
+                          DeliveryScope scope) {
   const bool from_route = producer && producer->is_route();
   const bool to_routes = !from_route && scope == DeliveryScope::kAll;
   bool delivered = false;

@@ -30,9 +30,16 @@ enum class DeliveryScope {
 // (null for an internal one): a client is skipped when it subscribed with echo off and paused
 // when a receiver is behind; a route's messages stay on this server. Returns whether any
 // receiver took the message (for no-responders).
-bool DeliverToMatch(Worker& worker, const Account& account, const MatchResult& match,
-                    const MsgArgs& args, std::string_view payload, Connection* producer,
-                    DeliveryScope scope = DeliveryScope::kAll);
+bool DeliverToSubscribers(Worker& worker, const Account& account, const MatchResult& match,
+                          const MsgArgs& args, std::string_view payload, Connection* producer,
+                          DeliveryScope scope);
+// A subject nobody wants costs a test here, not a call (a pub-only load's every message).
+inline bool DeliverToMatch(Worker& worker, const Account& account, const MatchResult& match,
+                           const MsgArgs& args, std::string_view payload, Connection* producer,
+                           DeliveryScope scope = DeliveryScope::kAll) {
+  if (match.plain.empty() && match.queues.empty()) return false;
+  return DeliverToSubscribers(worker, account, match, args, payload, producer, scope);
+}
 
 // Appends one MSG or HMSG for subscription `sid` (headers stripped for receivers that did not
 // ask for them; size tokens echoed as sent).

@@ -767,6 +767,57 @@ TEST(ParserTest, BadArgumentCountsAndSizes) {
   }
 }
 
+// A PUB wholly in one read takes a one-pass path (Parser::ScanPub); anything unusual falls back
+// to the general one. Each input must give the same calls and status in one read (the one-pass
+// path where it applies) as one byte per read (always the general path).
+TEST(ParserTest, OnePassPubAgreesWithTheGeneralPath) {
+  const std::string long_subject(300, 'x');
+  const std::vector<std::string> inputs = {
+      "PUB foo 5\r\nhello\r\n",
+      "pub foo 5\r\nhello\r\n",
+      "PUB\tfoo\t5\r\nhello\r\n",
+      "PUB  foo 5\r\nhello\r\n",
+      "PUB foo  5\r\nhello\r\n",
+      "PUB foo 5 \r\nhello\r\n",
+      "PUB foo 5\nhello\r\n",
+      "PUB foo.bar.baz.qux.quux _INBOX.abcdefghijklmnop 5\r\nhello\r\n",
+      "PUB foo r 5 6\r\nhello\r\n",
+      "PUB foo\r\nhello\r\n",
+      "PUB foo 5\rxhello\r\n",
+      "PUB fo\x01o 5\r\nhello\r\n",
+      "PUB f\xc3\xa9o 5\r\nhello\r\n",
+      "PUB foo 5x\r\nhello\r\n",
+      "PUB foo 999999999\r\nhello\r\n",
+      "PUB foo 1000000000\r\nhello\r\n",
+      "PUB foo 5\r\nhelloXY",
+      "PUB foo 5\r\nhello\rX",
+      "PUB foo 0\r\n\r\nPUB bar 1\r\nx\r\nPING\r\n",
+      "PUB " + long_subject + " 5\r\nhello\r\n",
+      "PUB foo 5\r\nhel",
+  };
+  for (const std::string& in : inputs) {
+    for (size_t limit : {size_t{4096}, size_t{64}}) {
+      const Options o = Options().MaxLine(limit);
+      ParseRun once = FeedOnce(in, o);
+      ParseRun bytewise = FeedBytewise(in, o);
+      EXPECT_EQ(once.status, bytewise.status) << in;
+      EXPECT_EQ(once.log, bytewise.log) << in;
+    }
+    // A handler refusing the arguments stops both paths at the same command.
+    ParseRun once = FeedOnce(in, Options().StopOn("ARGS"));
+    ParseRun bytewise = FeedBytewise(in, Options().StopOn("ARGS"));
+    EXPECT_EQ(once.status, bytewise.status) << in;
+    EXPECT_EQ(once.log, bytewise.log) << in;
+  }
+  // The one-pass path itself, with the arguments it fills.
+  ParseRun r = FeedOnce("PUB a.b _R.x 3\r\nabc\r\nPUB a.b 2\r\nhi\r\n");
+  EXPECT_EQ(r.status, ParseStatus::kOk);
+  ASSERT_EQ(r.events().size(), 4u);
+  EXPECT_EQ(r.events()[1], "MSG PUB subject=a.b sid= reply=_R.x hdr=-1/ total=3/3 payload=[abc]");
+  EXPECT_EQ(r.events()[3], "MSG PUB subject=a.b sid= reply= hdr=-1/ total=2/2 payload=[hi]");
+  EXPECT_TRUE(r.idle);
+}
+
 TEST(ParserTest, LargestSizesAreNineDigits) {
   // 999999999 is accepted (the handler decides whether it is too big); ten digits are not.
   ParseRun r = FeedOnce("PUB foo 999999999\r\n", Options().StopOn("ARGS"));

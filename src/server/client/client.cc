@@ -328,7 +328,9 @@ void Client::RemoveSubscriptionIfDone(std::string_view sid, uint64_t seq) {
 
 // ---- Publishing ----
 
-bool Client::OnMsgArgs(Verb verb, const MsgArgs& args) {
+// Inlined into the parser's PUB path (always_inline: the parser's Feed is too large for the
+// compiler's own choice), as is OnMsg.
+[[gnu::always_inline]] inline bool Client::OnMsgArgs(Verb verb, const MsgArgs& args) {
   if (verb == Verb::kHpub && !wants_headers()) {
     LOG_ERROR("%s - message headers not supported", log_prefix().c_str());
     Close(CloseReason::kProtocolViolation);
@@ -346,7 +348,8 @@ bool Client::OnMsgArgs(Verb verb, const MsgArgs& args) {
   return true;
 }
 
-bool Client::OnMsg(Verb verb, const MsgArgs& args, std::string_view payload) {
+[[gnu::always_inline]] inline bool Client::OnMsg(Verb verb, const MsgArgs& args,
+                                                  std::string_view payload) {
   if (Logger::trace()) {
     LOG_TRACE("%s - <<- [%s %.*s%s%.*s %.*s]", log_prefix().c_str(),
               verb == Verb::kHpub ? "HPUB" : "PUB", static_cast<int>(args.subject.size()),
