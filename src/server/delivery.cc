@@ -2,6 +2,7 @@
 #include "server/delivery.h"
 
 #include <charconv>
+#include <cstring>
 #include <random>
 
 #include "auth/permissions.h"
@@ -22,6 +23,32 @@ namespace {
 FastRandom& ThreadRandom() {
   thread_local FastRandom random(std::random_device{}());
   return random;
+}
+
+// memcpy for the short pieces of a control line, inline: a call per piece cost more than the
+// copy (a subject, a sid, a size token are a few bytes to a few dozen).
+inline void CopyPiece(char* d, const char* s, size_t n) {
+  if (n > 16) {
+    std::memcpy(d, s, n);
+  } else if (n >= 8) {  // two 8-byte moves, overlapping when n < 16
+    uint64_t head;
+    uint64_t tail;
+    std::memcpy(&head, s, 8);
+    std::memcpy(&tail, s + n - 8, 8);
+    std::memcpy(d, &head, 8);
+    std::memcpy(d + n - 8, &tail, 8);
+  } else if (n >= 4) {
+    uint32_t head;
+    uint32_t tail;
+    std::memcpy(&head, s, 4);
+    std::memcpy(&tail, s + n - 4, 4);
+    std::memcpy(d, &head, 4);
+    std::memcpy(d + n - 4, &tail, 4);
+  } else if (n > 0) {
+    d[0] = s[0];
+    d[n / 2] = s[n / 2];
+    d[n - 1] = s[n - 1];
+  }
 }
 
 void AppendNumber(std::string& out, uint64_t n) {
@@ -49,11 +76,17 @@ bool ToClientSubscription(Worker& worker, Subscription* sub, const MsgArgs& args
   const auth::DeliveryDenyFilter* deny = sub->deny_filter.load(std::memory_order_acquire);
   if (deny && deny->Denies(args.subject)) return false;
 
-  uint64_t count = sub->delivered.fetch_add(1, std::memory_order_acq_rel) + 1;
-  uint64_t max = sub->max.load(std::memory_order_acquire);
-  if (max > 0) {
-    if (count > max) return false;
-    if (count == max) dst->worker().PostRemoveSub(dst->id(), sub->sid, sub->id);
+  const uint64_t max = sub->max.load(std::memory_order_acquire);
+  if (max == 0 && &dst->worker() == &worker) {
+    // The subscriber's own thread: the only writer of delivered_owner (see Subscription).
+    sub->delivered_owner.store(sub->delivered_owner.load(std::memory_order_relaxed) + 1,
+                               std::memory_order_relaxed);
+  } else {
+    const uint64_t count = sub->delivered.fetch_add(1, std::memory_order_acq_rel) + 1;
+    if (max > 0) {
+      if (count > max) return false;
+      if (count == max) dst->worker().PostRemoveSub(dst->id(), sub->sid, sub->id);
+    }
   }
   if (!args.reply.empty() && dst->tracks_reply_permits()) dst->TrackReplyPermit(args.reply);
 
@@ -173,33 +206,56 @@ void ToRoute(Worker& worker, Route* route, const Account& account, const MsgArgs
 
 void AppendMessage(std::string& out, std::string_view subject, std::string_view sid,
                    const MsgArgs& args, std::string_view payload, bool wants_headers) {
-  bool has_headers = args.header_size > 0;
-  if (has_headers && wants_headers) {
-    out.append("HMSG ", 5);
-  } else {
-    out.append("MSG ", 4);
-  }
-  out.append(subject);
-  out += ' ';
-  out.append(sid);
-  out += ' ';
-  if (!args.reply.empty()) {
-    out.append(args.reply);
-    out += ' ';
-  }
-  if (has_headers && wants_headers) {
-    out.append(args.header_size_token);
-    out += ' ';
-    out.append(args.total_size_token);
-  } else if (has_headers) {
+  const bool has_headers = args.header_size > 0;
+  const bool hmsg = has_headers && wants_headers;
+  std::string_view size = args.total_size_token;
+  char stripped_size[24];
+  if (has_headers && !wants_headers) {
     payload.remove_prefix(static_cast<size_t>(args.header_size));
-    AppendNumber(out, payload.size());
-  } else {
-    out.append(args.total_size_token);
+    auto [end, ec] = std::to_chars(stripped_size, stripped_size + sizeof stripped_size,
+                                   payload.size());
+    size = std::string_view(stripped_size, static_cast<size_t>(end - stripped_size));
   }
-  out.append("\r\n", 2);
-  out.append(payload);
-  out.append("\r\n", 2);
+  // The control line is sized first and written with one resize: a call per piece (nine
+  // appends, each checking the capacity) was a fifth of the server's time on a 16 B fan-out.
+  // A small payload goes in the same resize; a large one is appended, not zero-filled first.
+  const std::string_view verb = hmsg ? std::string_view("HMSG ") : std::string_view("MSG ");
+  const size_t line = verb.size() + subject.size() + 1 + sid.size() + 1 +
+                      (args.reply.empty() ? 0 : args.reply.size() + 1) +
+                      (hmsg ? args.header_size_token.size() + 1 : 0) + size.size() + 2;
+  constexpr size_t kInlinePayload = 256;
+  const bool inline_payload = payload.size() <= kInlinePayload;
+  const size_t at = out.size();
+  out.resize(at + line + (inline_payload ? payload.size() + 2 : 0));
+  char* p = out.data() + at;
+  auto put = [&p](std::string_view piece) {
+    CopyPiece(p, piece.data(), piece.size());
+    p += piece.size();
+  };
+  put(verb);
+  put(subject);
+  *p++ = ' ';
+  put(sid);
+  *p++ = ' ';
+  if (!args.reply.empty()) {
+    put(args.reply);
+    *p++ = ' ';
+  }
+  if (hmsg) {
+    put(args.header_size_token);
+    *p++ = ' ';
+  }
+  put(size);
+  *p++ = '\r';
+  *p++ = '\n';
+  if (inline_payload) {
+    put(payload);
+    *p++ = '\r';
+    *p++ = '\n';
+  } else {
+    out.append(payload);
+    out.append("\r\n", 2);
+  }
 }
 
 bool DeliverToSubscribers(Worker& worker, const Account& account, const MatchResult& match,

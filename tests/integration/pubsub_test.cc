@@ -310,6 +310,23 @@ TEST_P(PubSubTest, UnsubMaxAboveDeliveredCountsAlreadyDeliveredMessages) {
   EXPECT_EQ(sub->Flush(), "MSG foo 1 1\r\nc\r\n");
 }
 
+TEST_P(PubSubTest, UnsubMaxCountsWhatTheSubscribersOwnThreadDelivered) {
+  Start();
+  auto c = Client();
+  auto pub = Client();
+  // The subscriber publishes to itself: gannet counts these deliveries on the subscriber's own
+  // thread, apart from other publishers' (Subscription::delivered_owner). The limit sees both.
+  ASSERT_EQ(SendAndFlush(*c, "SUB foo 1\r\nPUB foo 1\r\na\r\nPUB foo 1\r\nb\r\n"),
+            "MSG foo 1 1\r\na\r\nMSG foo 1 1\r\nb\r\n");
+  ASSERT_EQ(SendAndFlush(*pub, "PUB foo 1\r\nc\r\n"), "");
+  EXPECT_EQ(c->Flush(), "MSG foo 1 1\r\nc\r\n");
+  // Three delivered, max 5: exactly two more, from either connection.
+  ASSERT_EQ(SendAndFlush(*c, "UNSUB 1 5\r\nPUB foo 1\r\nd\r\n"), "MSG foo 1 1\r\nd\r\n");
+  ASSERT_EQ(SendAndFlush(*pub, "PUB foo 1\r\ne\r\nPUB foo 1\r\nf\r\n"), "");
+  EXPECT_EQ(c->Flush(), "MSG foo 1 1\r\ne\r\n");
+  EXPECT_EQ(SendAndFlush(*c, "PUB foo 1\r\ng\r\n"), "");
+}
+
 TEST_P(PubSubTest, UnsubMaxAlreadyReachedRemovesAtOnce) {
   Start();
   auto sub = Client();

@@ -306,6 +306,12 @@ bool Client::OnUnsub(std::string_view sid, int64_t max) {
   auto it = subs_.find(std::string(sid));
   if (it != subs_.end()) {
     Subscription* sub = it->second.get();
+    // This thread's own count joins the shared one before a limit applies (see Subscription).
+    const uint64_t owner_count = sub->delivered_owner.load(std::memory_order_relaxed);
+    if (owner_count > 0) {
+      sub->delivered_owner.store(0, std::memory_order_relaxed);
+      sub->delivered.fetch_add(owner_count, std::memory_order_acq_rel);
+    }
     uint64_t delivered = sub->delivered.load(std::memory_order_acquire);
     if (max > 0 && static_cast<uint64_t>(max) > delivered) {
       sub->max.store(static_cast<uint64_t>(max), std::memory_order_release);
@@ -422,7 +428,7 @@ void Client::Snapshot(ConnSnapshot& out, bool with_subs) const {
     out.subs.reserve(subs_.size());
     for (const auto& [sid, sub] : subs_) {
       out.subs.push_back(SubSnapshot{sub->subject, sub->queue, sub->sid,
-                                     sub->delivered.load(std::memory_order_relaxed),
+                                     sub->Delivered(),
                                      sub->max.load(std::memory_order_relaxed), id()});
     }
   }

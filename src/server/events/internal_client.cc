@@ -83,7 +83,7 @@ std::vector<std::pair<const Account*, SubSnapshot>> InternalClient::Subscription
     SubSnapshot snap;
     snap.subject = s.sub->subject;
     snap.sid = s.sub->sid;
-    snap.msgs = s.sub->delivered.load(std::memory_order_relaxed);
+    snap.msgs = s.sub->Delivered();
     out.emplace_back(s.account, std::move(snap));
   }
   return out;
