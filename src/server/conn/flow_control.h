@@ -60,7 +60,10 @@ class FlowControl {
  public:
   using Clock = std::chrono::steady_clock;
   // How long a receiver over half its limit may take nothing before it counts as stalled.
-  static constexpr std::chrono::milliseconds kStallGrace{20};
+  // 100 ms: the reference's shortest producer stall (client.go stallClientMinDuration). A reader
+  // starved of CPU for a few tens of milliseconds on a loaded machine is slow, not hung: with
+  // 20 ms, 64 producers into one reader filled its queue and cut it while nats-server held them.
+  static constexpr std::chrono::milliseconds kStallGrace{100};
   static constexpr std::chrono::milliseconds kFirstPause{1};
   static constexpr int kMaxDoublings = 6;  // 1 ms .. 64 ms
 
