@@ -63,6 +63,8 @@ void JudgeLocalReceiver(Worker& worker, Connection* producer, Connection& receiv
   if (static_cast<int64_t>(receiver.pending_out()) > worker.max_pending() / 2) {
     worker.flow().AfterDelivery(producer, receiver, receiver.pending_bytes(),
                                 receiver.stalled_since_ns());
+  } else if (producer) {
+    producer->NoteFedMovingReceiver();
   }
 }
 

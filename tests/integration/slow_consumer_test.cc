@@ -140,6 +140,40 @@ TEST_P(SlowConsumerTest, PausedSubscriberLosesNothingUnderMaxPending) {
   EXPECT_EQ(Varz()["slow_consumers"], 0);
 }
 
+TEST_P(SlowConsumerTest, SoleSubscriberThatPausesHoldsItsPublisherInsteadOfBeingCut) {
+  // The only receiver of its publisher reads nothing for a moment while four times max_pending
+  // is published. Both servers hold the publisher (nobody else is waiting on it) and the
+  // subscriber, once it reads, loses nothing. Gannet pauses a producer that fed only stalled
+  // receivers (flow_control.h); it used to let the producer run and cut the reader, as a
+  // 64-publisher fan-in into one reader starved of CPU showed.
+  StartMonitored("max_pending: 4MB\nwrite_deadline: \"60s\"\n");
+  auto sub = Client();
+  ASSERT_EQ(SendAndFlush(*sub, "SUB flood 1\r\n"), "");
+  auto pub = Publisher(60s);
+  ::testing::AssertionResult published = ::testing::AssertionFailure() << "not run";
+  std::thread publisher([&] { published = PublishAll(*pub, "flood", 256); });  // 16 MB
+  // Until the server holds over half of max_pending for the subscriber: it is behind.
+  auto deadline = Clock::now() + 30s;
+  int64_t most = 0;
+  while (most <= int64_t{2} << 20 && Clock::now() < deadline) {
+    auto connz = nlohmann::json::parse(HttpGet(http_port_, "/connz").body);
+    for (const auto& c : connz["connections"]) {
+      most = std::max<int64_t>(most, c.value("pending_bytes", int64_t{0}));
+    }
+    if (most <= int64_t{2} << 20) std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_GT(most, int64_t{2} << 20);
+  // The pause itself (the scenario, not a wait): ten times Gannet's stall grace.
+  std::this_thread::sleep_for(200ms);
+  MessageCounter got(*sub, 256);
+  got.Join();
+  publisher.join();
+  EXPECT_TRUE(published);
+  EXPECT_EQ(got.count(), 256);
+  EXPECT_FALSE(got.closed());
+  EXPECT_EQ(Varz()["slow_consumers"], 0);
+}
+
 TEST_P(SlowConsumerTest, SlowReaderIsHeldBackNotCut) {
   // A reader at about 64 MB/s against a publisher many times faster, 96 MB in all (one and a
   // half max_pending): the publisher waits for it (back-pressure) and it loses nothing.

@@ -135,6 +135,8 @@ class Connection : public Subscriber {
   virtual void Snapshot(ConnSnapshot& out, bool with_subs) const;
   void AddCounters(WorkerTotals& totals) const;
   bool dirty = false;  // in the worker's list of connections to flush
+  // As a producer: this read batch delivered to a receiver that keeps up (flow_control.h).
+  void NoteFedMovingReceiver() { fed_moving_ = true; }
 
   // Statistics (owner thread).
   uint64_t in_msgs = 0;
@@ -269,9 +271,11 @@ class Connection : public Subscriber {
   // Bytes of this connection counted in the server's pending total (flow_control.h).
   int64_t budget_owner_bytes_ = 0;
 
-  // Producer state, owned by FlowControl: a receiver of this read batch was behind; how long
-  // reading is paused; pauses in a row.
+  // Producer state, owned by FlowControl: a receiver of this read batch was behind; one was
+  // stalled, one was not (keeping up or behind); how long reading is paused; pauses in a row.
   bool producer_pressured_ = false;
+  bool fed_stalled_ = false;
+  bool fed_moving_ = false;
   bool read_paused_ = false;
   Clock::time_point paused_until_{};
   int pauses_in_row_ = 0;

@@ -54,23 +54,38 @@ void FlowControl::AfterDelivery(Connection* producer, Connection& receiver, int6
   if (state == State::kBehind || (state == State::kStalled && receiver.is_route())) {
     producer->producer_pressured_ = true;
   }
+  if (state == State::kStalled) {
+    producer->fed_stalled_ = true;
+  } else {
+    producer->fed_moving_ = true;
+  }
 }
 
 void FlowControl::AfterRead(Connection& producer) {
-  if (!producer.producer_pressured_) {
+  // A stalled receiver is not waited for, so that its neighbours go on. A producer whose
+  // batch fed stalled receivers and no other has no neighbour to spare: it is paused as for a
+  // receiver behind (64 publishers into one reader starved of CPU for a moment filled it past
+  // max_pending in tens of milliseconds; the reference stalls them). A receiver stalled for
+  // good is then cut by the write deadline, as by the reference.
+  const bool only_stalled = producer.fed_stalled_ && !producer.fed_moving_;
+  producer.fed_stalled_ = false;
+  producer.fed_moving_ = false;
+  if (!producer.producer_pressured_ && !only_stalled) {
     producer.pauses_in_row_ = 0;
     return;
   }
   producer.producer_pressured_ = false;
   if (producer.closing()) return;
-  Pause(producer);
+  // For a receiver that takes nothing, up to the reference's longest stall (1 s): many
+  // producers each let through a read batch per pause would fill it all the same.
+  Pause(producer, only_stalled ? kMaxStalledDoublings : kMaxDoublings);
 }
 
-void FlowControl::Pause(Connection& producer) {
+void FlowControl::Pause(Connection& producer, int max_doublings) {
   // A receiver that stays behind read after read drains slower than this producer fills it
   // (a TLS receiver's owner encrypts everything it sends): each pause in a row doubles, as
   // the reference stalls a fast producer longer the further its receiver is behind.
-  int doublings = std::min(producer.pauses_in_row_, kMaxDoublings);
+  int doublings = std::min(producer.pauses_in_row_, max_doublings);
   producer.pauses_in_row_++;
   producer.paused_until_ = worker_.now() + kFirstPause * (1 << doublings);
   if (producer.read_paused_) return;

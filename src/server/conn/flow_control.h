@@ -13,7 +13,10 @@
 //   stalled     over half its limit, and its socket took nothing for kStallGrace: a hung or
 //               suspended reader. Producers go on at full speed, so its neighbours (the other
 //               subscribers of the subject, the other subjects of the producer) are not held
-//               up; its queue fills.
+//               up; its queue fills. A producer that fed only stalled receivers in a read
+//               batch has no neighbour to spare and is paused as for one behind (a fan-in
+//               into a reader starved of CPU for a moment); a reader stalled for good is then
+//               cut by the write deadline.
 //   cut         pending past max_pending, no byte taken for write_deadline, or the server's
 //               pending total past its limit (the largest holders first): closed as a slow
 //               consumer, with the reference's log line and counters (CutSlowConsumer).
@@ -60,12 +63,10 @@ class FlowControl {
  public:
   using Clock = std::chrono::steady_clock;
   // How long a receiver over half its limit may take nothing before it counts as stalled.
-  // 100 ms: the reference's shortest producer stall (client.go stallClientMinDuration). A reader
-  // starved of CPU for a few tens of milliseconds on a loaded machine is slow, not hung: with
-  // 20 ms, 64 producers into one reader filled its queue and cut it while nats-server held them.
-  static constexpr std::chrono::milliseconds kStallGrace{100};
+  static constexpr std::chrono::milliseconds kStallGrace{20};
   static constexpr std::chrono::milliseconds kFirstPause{1};
-  static constexpr int kMaxDoublings = 6;  // 1 ms .. 64 ms
+  static constexpr int kMaxDoublings = 6;          // 1 ms .. 64 ms
+  static constexpr int kMaxStalledDoublings = 10;  // 1 ms .. 1024 ms: fed only stalled ones
 
   enum class State { kKeepingUp, kBehind, kStalled };
 
@@ -106,7 +107,7 @@ class FlowControl {
                           std::chrono::milliseconds deadline);
 
  private:
-  void Pause(Connection& producer);
+  void Pause(Connection& producer, int max_doublings);
 
   Worker& worker_;
   const int64_t max_pending_;
