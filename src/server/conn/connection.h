@@ -152,7 +152,8 @@ class Connection : public Subscriber {
   // hand-over (inbox and owner side), or -1 when they passed `max_pending`: the bytes were then
   // dropped and the receiver flagged a slow consumer (its owner closes it).
   // `payload_bytes` is what the messages carry, for the out_bytes statistic.
-  int64_t HandOver(std::string_view bytes, uint64_t msgs, uint64_t payload_bytes,
+  // A large `bytes` is taken whole (left holding a spare buffer), a small one copied.
+  int64_t HandOver(std::string& bytes, uint64_t msgs, uint64_t payload_bytes,
                    int64_t max_pending, bool& notify);
   // Another worker's shortcut: when this connection has nothing queued, write `bytes` straight
   // to its socket instead of handing them over, saving the owner's wake-up. Returns false when
@@ -209,6 +210,9 @@ class Connection : public Subscriber {
   // Moves handed-over bytes into out_ (the rest of a direct write first). Returns true when a
   // producer flagged this connection a slow consumer. Caller holds write_mu_.
   bool TakeInbox();
+  // HandOver's work: `whole`, when given, is the string `bytes` views and may be taken.
+  int64_t HandOverImpl(std::string_view bytes, std::string* whole, uint64_t msgs,
+                       uint64_t payload_bytes, int64_t max_pending, bool& notify);
   void UpdateWriteInterest(bool want_write);
   void UpdateEpoll();
   // Writes some of out_ (plain, or through SSL once the handshake is done); as sendmsg:
