@@ -2,7 +2,9 @@
 // it beside the two servers): a listener that answers the NATS handshake and PINGs and throws
 // everything else away (bench/common/discard_sink.h).
 //
-//   gannet-discard-sink [-a 127.0.0.1] -p PORT
+//   gannet-discard-sink [-a 127.0.0.1] -p PORT [--relay]
+// --relay: instead of discarding, forward each PUB to the connections subscribed to its subject
+// (bench/common/relay_sink.h): the delivery ceiling for the pubsub, fan-out and fan-in rows.
 // Prints "Server is ready" once listening (as both servers do), runs until SIGTERM or SIGINT.
 #include <signal.h>
 
@@ -10,18 +12,24 @@
 #include <cstdlib>
 #include <string>
 
+#include <memory>
+
 #include "../common/discard_sink.h"
+#include "../common/relay_sink.h"
 
 int main(int argc, char** argv) {
   int port = 0;
+  bool relay = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "-p" || a == "--port") && i + 1 < argc) {
       port = std::atoi(argv[++i]);
     } else if ((a == "-a" || a == "--addr") && i + 1 < argc) {
       ++i;  // always 127.0.0.1
+    } else if (a == "--relay") {
+      relay = true;
     } else {
-      std::fprintf(stderr, "usage: gannet-discard-sink [-a 127.0.0.1] -p PORT\n");
+      std::fprintf(stderr, "usage: gannet-discard-sink [-a 127.0.0.1] -p PORT [--relay]\n");
       return 2;
     }
   }
@@ -30,8 +38,17 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts: only sigwait sees them
-  gannet::bench::DiscardSink sink(port);
-  std::printf("Listening on 127.0.0.1:%d\nServer is ready\n", sink.port());
+  std::unique_ptr<gannet::bench::DiscardSink> sink;
+  std::unique_ptr<gannet::bench::RelaySink> relay_sink;
+  int listening = 0;
+  if (relay) {
+    relay_sink = std::make_unique<gannet::bench::RelaySink>(port);
+    listening = relay_sink->port();
+  } else {
+    sink = std::make_unique<gannet::bench::DiscardSink>(port);
+    listening = sink->port();
+  }
+  std::printf("Listening on 127.0.0.1:%d\nServer is ready\n", listening);
   std::fflush(stdout);
   int sig = 0;
   sigwait(&set, &sig);
