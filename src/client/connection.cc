@@ -10,7 +10,9 @@ using Clock = std::chrono::steady_clock;
 
 Connection::Connection(std::shared_ptr<detail::Owner> owner) : owner_(std::move(owner)) {}
 
-detail::ConnectionImpl& Connection::impl() const { return *owner_->impl; }
+// Inline: under -fPIC an ordinary member could be interposed, so it would be called, not inlined,
+// on every publish.
+inline detail::ConnectionImpl& Connection::impl() const { return *owner_->impl; }
 
 Result<Connection> Connection::Connect(Options options) {
   auto impl = std::make_shared<ConnectionImpl>(std::move(options));

@@ -27,7 +27,7 @@ constexpr size_t kReadBufferSize = size_t{128} * 1024;
 constexpr auto kCloseFlushTimeout = std::chrono::seconds(1);
 // Queued bytes at which a publisher writes to the socket itself (when the I/O thread is not
 // writing).
-constexpr size_t kInlineWriteBytes = size_t{32} * 1024;
+constexpr size_t kInlineWriteBytes = size_t{256} * 1024;
 // How long such a publisher's blocking send waits for a full socket before leaving it to the
 // I/O thread.
 constexpr auto kInlineWriteWait = std::chrono::milliseconds(100);
@@ -45,19 +45,31 @@ uint64_t RandomSeed() {
          static_cast<uint64_t>(Clock::now().time_since_epoch().count());
 }
 
-// Appends the decimal digits of v.
-char* PutUint(char* p, uint64_t v) {
-  auto [end, ec] = std::to_chars(p, p + 20, v);
-  return end;
-}
-
-size_t Digits(uint64_t v) {
-  size_t n = 1;
-  while (v >= 10) {
-    v /= 10;
-    ++n;
+// memcpy for the publish path's short pieces (subject, size digits, small payloads): two
+// overlapping loads and stores instead of a library call when n <= 16.
+[[gnu::always_inline]] inline void CopyShort(char* dst, const char* src, size_t n) {
+  if (n >= 8 && n <= 16) {
+    uint64_t a, b;
+    std::memcpy(&a, src, 8);
+    std::memcpy(&b, src + n - 8, 8);
+    std::memcpy(dst, &a, 8);
+    std::memcpy(dst + n - 8, &b, 8);
+  } else if (n >= 4 && n < 8) {
+    uint32_t a, b;
+    std::memcpy(&a, src, 4);
+    std::memcpy(&b, src + n - 4, 4);
+    std::memcpy(dst, &a, 4);
+    std::memcpy(dst + n - 4, &b, 4);
+  } else if (n < 4) {
+    // Not a loop: the compiler would make it a memcpy call.
+    if (n != 0) {
+      dst[0] = src[0];
+      dst[n / 2] = src[n / 2];
+      dst[n - 1] = src[n - 1];
+    }
+  } else {
+    std::memcpy(dst, src, n);
   }
-  return n;
 }
 
 std::string_view StripErr(std::string_view text) {
@@ -943,38 +955,49 @@ void ConnectionImpl::RunLane(Lane& lane) {
 // ---------------------------------------------------------------------------------------------
 // What the application sends
 
-void ConnectionImpl::AppendPub(std::string_view subject, std::string_view reply,
+[[gnu::always_inline]] inline void ConnectionImpl::AppendPub(std::string_view subject, std::string_view reply,
                                const Headers* headers, std::string_view data) {
   if (!headers) {
-    // PUB <subject> [reply] <size>\r\n<data>\r\n
-    size_t need = 4 + subject.size() + (reply.empty() ? 0 : reply.size() + 1) + 1 +
-                  Digits(data.size()) + 2 + data.size() + 2;
+    // PUB <subject> [reply] <size>\r\n<data>\r\n, with one bounds check.
+    size_t nd = 1;
+    for (size_t v = data.size(); v >= 10; v /= 10) ++nd;
+    size_t need = 4 + subject.size() + 1 + (reply.empty() ? 0 : reply.size() + 1) + nd + 2 +
+                  data.size() + 2;
     char* p = pending_.Extend(need);
-    *p++ = 'P';
-    *p++ = 'U';
-    *p++ = 'B';
-    *p++ = ' ';
-    std::memcpy(p, subject.data(), subject.size());
+    std::memcpy(p, "PUB ", 4);
+    p += 4;
+    CopyShort(p, subject.data(), subject.size());
     p += subject.size();
     *p++ = ' ';
     if (!reply.empty()) {
-      std::memcpy(p, reply.data(), reply.size());
+      CopyShort(p, reply.data(), reply.size());
       p += reply.size();
       *p++ = ' ';
     }
-    p = PutUint(p, data.size());
+    p += nd;
+    char* d = p;
+    size_t v = data.size();
+    do {
+      *--d = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v != 0);
     *p++ = '\r';
     *p++ = '\n';
-    if (!data.empty()) std::memcpy(p, data.data(), data.size());
+    CopyShort(p, data.data(), data.size());
     p += data.size();
     *p++ = '\r';
-    *p++ = '\n';
+    *p = '\n';
     return;
   }
+  AppendHpub(subject, reply, *headers, data);
+}
+
+void ConnectionImpl::AppendHpub(std::string_view subject, std::string_view reply,
+                                const Headers& headers, std::string_view data) {
   // HPUB <subject> [reply] <header size> <total size>\r\n<headers><data>\r\n
   std::string& block = hdr_scratch_;
   block.clear();
-  headers->AppendTo(block);
+  headers.AppendTo(block);
   std::string line = "HPUB ";
   line += subject;
   line += ' ';
@@ -992,7 +1015,7 @@ void ConnectionImpl::AppendPub(std::string_view subject, std::string_view reply,
   pending_.Append("\r\n");
 }
 
-bool ConnectionImpl::NeedKickLocked() {
+inline bool ConnectionImpl::NeedKickLocked() {
   if (kicked_ || burst_mode_ || pending_.empty() || fd_ < 0) return false;
   kicked_ = true;
   return true;

@@ -168,6 +168,8 @@ class ConnectionImpl : public std::enable_shared_from_this<ConnectionImpl> {
   // Outbound, under mu_.
   void AppendPub(std::string_view subject, std::string_view reply, const Headers* headers,
                  std::string_view data);
+  void AppendHpub(std::string_view subject, std::string_view reply, const Headers& headers,
+                  std::string_view data);
   void QueuePingLocked(PongWaiter* w);
   // True when the I/O thread must be woken (the caller does so after unlocking).
   bool NeedKickLocked();
