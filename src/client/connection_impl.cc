@@ -974,13 +974,20 @@ void ConnectionImpl::RunLane(Lane& lane) {
       p += reply.size();
       *p++ = ' ';
     }
-    p += nd;
-    char* d = p;
     size_t v = data.size();
-    do {
-      *--d = static_cast<char>('0' + v % 10);
-      v /= 10;
-    } while (v != 0);
+    if (v < 100) {
+      // The common sizes without a division: two digits written, the first kept only for 10+.
+      p[0] = static_cast<char>('0' + v / 10);
+      p[nd - 1] = static_cast<char>('0' + v % 10);
+      p += nd;
+    } else {
+      p += nd;
+      char* d = p;
+      do {
+        *--d = static_cast<char>('0' + v % 10);
+        v /= 10;
+      } while (v != 0);
+    }
     *p++ = '\r';
     *p++ = '\n';
     CopyShort(p, data.data(), data.size());
@@ -1082,57 +1089,65 @@ void ConnectionImpl::FailPongsLocked(uint64_t up_to, Status status) {
   pong_cv_.notify_all();
 }
 
-Status ConnectionImpl::Publish(std::string_view subject, const Headers* headers,
-                               std::string_view data, std::string_view reply,
+Status ConnectionImpl::Publish(std::string_view subject, std::string_view data,
+                               const std::string_view& reply, const Headers* headers,
                                bool latency_sensitive) {
   if (!IsValidPublishSubject(subject)) return Status::kInvalidSubject;
   if (!reply.empty() && !IsValidPublishSubject(reply)) return Status::kInvalidSubject;
-  std::unique_lock lk(mu_);
-  if (state_ == ConnectionState::kClosed || close_requested_) return Status::kConnectionClosed;
-  if (draining_pubs_) return Status::kDraining;
-  size_t size = data.size();
-  if (headers) {
-    if (!opts_.headers || !info_.headers) return Status::kHeadersNotSupported;
-    size += headers->WireSize();
-  }
-  if (static_cast<int64_t>(size) > info_.max_payload) return Status::kMaxPayload;
-  if (state_ == ConnectionState::kReconnecting) {
-    if (pending_.size() + size + subject.size() + reply.size() + 32 > opts_.reconnect_buffer_size) {
-      return Status::kBufferFull;
+  bool wake;
+  {
+    // A lock_guard, not a unique_lock: its unlock is inline (unique_lock's is a call).
+    std::lock_guard lk(mu_);
+    if (state_ == ConnectionState::kClosed || close_requested_) return Status::kConnectionClosed;
+    if (draining_pubs_) return Status::kDraining;
+    size_t size = data.size();
+    if (headers) {
+      if (!opts_.headers || !info_.headers) return Status::kHeadersNotSupported;
+      size += headers->WireSize();
     }
-  } else if (pending_.size() >= opts_.max_queued_bytes) {
-    // Back-pressure: wait for the I/O thread to take the queue.
-    ++space_waiters_;
-    space_cv_.wait(lk, [&] {
-      return pending_.size() < opts_.max_queued_bytes || fd_ < 0 || close_requested_;
-    });
-    --space_waiters_;
-    if (close_requested_ || state_ == ConnectionState::kClosed) return Status::kConnectionClosed;
-  }
-  AppendPub(subject, reply, headers, data);
-  ++queued_since_write_;
-  ++publish_count_;
-  out_stats_.out_msgs++;
-  out_stats_.out_bytes += size;
-  // A request wants its bytes out now; a publisher in a loop writes a full batch itself, as
-  // the reference clients do, rather than hand it to the I/O thread: on a small machine that
-  // thread would compete with the publisher and the server for the cores, and the batch is
-  // still in this core's cache.
-  if (!socket_full_) {
-    if (latency_sensitive) {
-      WriteLocked(false);
-    } else if (pending_.size() >= kInlineWriteBytes) {
-      WriteLocked(true);
-      // A burst: the I/O thread now looks at the queue once a tick (for the tail when the
-      // burst ends) instead of being woken for every batch's first message.
-      if (!burst_mode_) {
-        burst_mode_ = true;
-        burst_check_ = Clock::now() + kBurstTick;
+    if (static_cast<int64_t>(size) > info_.max_payload) return Status::kMaxPayload;
+    if (state_ == ConnectionState::kReconnecting) {
+      if (pending_.size() + size + subject.size() + reply.size() + 32 >
+          opts_.reconnect_buffer_size) {
+        return Status::kBufferFull;
+      }
+    } else if (pending_.size() >= opts_.max_queued_bytes) [[unlikely]] {
+      // Back-pressure: wait for the I/O thread to take the queue.
+      std::unique_lock ul(mu_, std::adopt_lock);
+      ++space_waiters_;
+      space_cv_.wait(ul, [&] {
+        return pending_.size() < opts_.max_queued_bytes || fd_ < 0 || close_requested_;
+      });
+      --space_waiters_;
+      ul.release();  // still held: lk unlocks it
+      if (close_requested_ || state_ == ConnectionState::kClosed) {
+        return Status::kConnectionClosed;
       }
     }
+    AppendPub(subject, reply, headers, data);
+    ++queued_since_write_;
+    ++publish_count_;
+    out_stats_.out_msgs++;
+    out_stats_.out_bytes += size;
+    // A request wants its bytes out now; a publisher in a loop writes a full batch itself, as
+    // the reference clients do, rather than hand it to the I/O thread: on a small machine that
+    // thread would compete with the publisher and the server for the cores, and the batch is
+    // still in this core's cache.
+    if (!socket_full_) {
+      if (latency_sensitive) {
+        WriteLocked(false);
+      } else if (pending_.size() >= kInlineWriteBytes) {
+        WriteLocked(true);
+        // A burst: the I/O thread now looks at the queue once a tick (for the tail when the
+        // burst ends) instead of being woken for every batch's first message.
+        if (!burst_mode_) {
+          burst_mode_ = true;
+          burst_check_ = Clock::now() + kBurstTick;
+        }
+      }
+    }
+    wake = NeedKickLocked();
   }
-  bool wake = NeedKickLocked();
-  lk.unlock();
   if (wake) WakeIo();
   return Status::kOk;
 }
@@ -1280,7 +1295,7 @@ Result<Message> ConnectionImpl::Request(std::string_view subject, const Headers*
     reply = resp_prefix_ + token;
     requests_[token] = &w;
   }
-  Status st = Publish(subject, headers, data, reply, /*latency_sensitive=*/true);
+  Status st = Publish(subject, data, reply, headers, /*latency_sensitive=*/true);
   std::unique_lock lk(req_mu_);
   if (st != Status::kOk) {
     requests_.erase(token);
