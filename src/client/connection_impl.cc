@@ -955,14 +955,16 @@ void ConnectionImpl::RunLane(Lane& lane) {
 // ---------------------------------------------------------------------------------------------
 // What the application sends
 
-[[gnu::always_inline]] inline void ConnectionImpl::AppendPub(std::string_view subject, std::string_view reply,
-                               const Headers* headers, std::string_view data) {
+[[gnu::always_inline]] inline void ConnectionImpl::AppendPub(std::string_view subject,
+                                                             std::string_view reply,
+                                                             const Headers* headers,
+                                                             std::string_view data) {
   if (!headers) {
     // PUB <subject> [reply] <size>\r\n<data>\r\n, with one bounds check.
     size_t nd = 1;
     for (size_t v = data.size(); v >= 10; v /= 10) ++nd;
-    size_t need = 4 + subject.size() + 1 + (reply.empty() ? 0 : reply.size() + 1) + nd + 2 +
-                  data.size() + 2;
+    size_t need =
+        4 + subject.size() + 1 + (reply.empty() ? 0 : reply.size() + 1) + nd + 2 + data.size() + 2;
     char* p = pending_.Extend(need);
     std::memcpy(p, "PUB ", 4);
     p += 4;

@@ -26,8 +26,8 @@ class FastMutex {
 
   [[gnu::always_inline]] void lock() {
     uint32_t c = 0;
-    if (state_.compare_exchange_strong(c, 1, std::memory_order_acquire,
-                                       std::memory_order_relaxed)) [[likely]] {
+    if (state_.compare_exchange_strong(c, 1, std::memory_order_acquire, std::memory_order_relaxed))
+        [[likely]] {
       return;
     }
     LockContended(c);
@@ -40,7 +40,8 @@ class FastMutex {
   }
 
   [[gnu::always_inline]] void unlock() {
-    if (state_.exchange(0, std::memory_order_release) != 1) [[unlikely]] WakeOne();
+    if (state_.exchange(0, std::memory_order_release) != 1) [[unlikely]]
+      WakeOne();
   }
 
  private:
