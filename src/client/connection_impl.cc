@@ -1098,8 +1098,8 @@ Status ConnectionImpl::Publish(std::string_view subject, std::string_view data,
   if (!reply.empty() && !IsValidPublishSubject(reply)) return Status::kInvalidSubject;
   bool wake;
   {
-    // A lock_guard, not a unique_lock: its unlock is inline (unique_lock's is a call).
-    std::lock_guard lk(mu_);
+    // Not a unique_lock: its unlock is a call, and so was lock_guard's destructor.
+    FastMutex::Guard lk(mu_);
     if (state_ == ConnectionState::kClosed || close_requested_) return Status::kConnectionClosed;
     if (draining_pubs_) return Status::kDraining;
     size_t size = data.size();

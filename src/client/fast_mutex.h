@@ -33,6 +33,18 @@ class FastMutex {
     LockContended(c);
   }
 
+  // std::lock_guard's destructor was left out of line by the compiler; this one is not.
+  class Guard {
+   public:
+    [[gnu::always_inline]] explicit Guard(FastMutex& m) : m_(m) { m_.lock(); }
+    [[gnu::always_inline]] ~Guard() { m_.unlock(); }
+    Guard(const Guard&) = delete;
+    Guard& operator=(const Guard&) = delete;
+
+   private:
+    FastMutex& m_;
+  };
+
   bool try_lock() {
     uint32_t c = 0;
     return state_.compare_exchange_strong(c, 1, std::memory_order_acquire,
