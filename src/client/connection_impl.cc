@@ -26,8 +26,10 @@ namespace {
 constexpr size_t kReadBufferSize = size_t{128} * 1024;
 constexpr auto kCloseFlushTimeout = std::chrono::seconds(1);
 // Queued bytes at which a publisher writes to the socket itself (when the I/O thread is not
-// writing).
-constexpr size_t kInlineWriteBytes = size_t{256} * 1024;
+// writing): large, so that a send (and the reader's wake-up) is shared by thousands of small
+// messages; 4 KB short of 256 KB so that, with messages up to 4 KB, the queue's buffer stops
+// growing at 256 KB (it doubles: at exactly 256 KB it would become 512 KB).
+constexpr size_t kInlineWriteBytes = size_t{252} * 1024;
 // How long such a publisher's blocking send waits for a full socket before leaving it to the
 // I/O thread.
 constexpr auto kInlineWriteWait = std::chrono::milliseconds(100);

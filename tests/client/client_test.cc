@@ -144,7 +144,7 @@ TEST_P(ClientTest, ConcurrentPublishersKeepEachThreadsOrder) {
   EXPECT_EQ(pub_conn.stats().out_msgs, static_cast<uint64_t>(kThreads * kPerThread));
 }
 
-// Payloads larger than the batch a publisher writes itself (256 KB), between small ones, with
+// Payloads larger than the batch a publisher writes itself (252 KB), between small ones, with
 // and without a reply subject: all arrive whole and in order.
 TEST_P(ClientTest, PayloadsLargerThanTheWriteBatch) {
   auto& s = Start();
