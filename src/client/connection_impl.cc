@@ -1005,25 +1005,36 @@ void ConnectionImpl::RunLane(Lane& lane) {
 
 void ConnectionImpl::AppendHpub(std::string_view subject, std::string_view reply,
                                 const Headers& headers, std::string_view data) {
-  // HPUB <subject> [reply] <header size> <total size>\r\n<headers><data>\r\n
+  // HPUB <subject> [reply] <header size> <total size>\r\n<headers><data>\r\n, with no
+  // allocation once warm: the header block is serialized into a reused scratch string, then
+  // everything goes into the queue with one bounds check.
   std::string& block = hdr_scratch_;
   block.clear();
   headers.AppendTo(block);
-  std::string line = "HPUB ";
-  line += subject;
-  line += ' ';
+  char sizes[48];
+  char* q = std::to_chars(sizes, sizes + 20, block.size()).ptr;
+  *q++ = ' ';
+  q = std::to_chars(q, sizes + sizeof(sizes), block.size() + data.size()).ptr;
+  size_t ns = static_cast<size_t>(q - sizes);
+  size_t need = 5 + subject.size() + 1 + (reply.empty() ? 0 : reply.size() + 1) + ns + 2 +
+                block.size() + data.size() + 2;
+  char* p = pending_.Extend(need);
+  auto put = [&p](std::string_view v) {
+    if (!v.empty()) std::memcpy(p, v.data(), v.size());
+    p += v.size();
+  };
+  put("HPUB ");
+  put(subject);
+  *p++ = ' ';
   if (!reply.empty()) {
-    line += reply;
-    line += ' ';
+    put(reply);
+    *p++ = ' ';
   }
-  line += std::to_string(block.size());
-  line += ' ';
-  line += std::to_string(block.size() + data.size());
-  line += "\r\n";
-  pending_.Append(line);
-  pending_.Append(block);
-  pending_.Append(data);
-  pending_.Append("\r\n");
+  put(std::string_view(sizes, ns));
+  put("\r\n");
+  put(block);
+  put(data);
+  put("\r\n");
 }
 
 inline bool ConnectionImpl::NeedKickLocked() {

@@ -167,6 +167,38 @@ TEST_P(ClientTest, PayloadsLargerThanTheWriteBatch) {
   }
 }
 
+// HPUB from the queue path: with and without a reply, empty and large payloads, between plain
+// publishes, in order.
+TEST_P(ClientTest, HeaderPublishesKeepOrderAndContent) {
+  auto& s = Start();
+  auto nc = Connect(s);
+  auto sub = nc.SubscribeSync("hp");
+  ASSERT_TRUE(sub.ok());
+  Headers h;
+  h.Add("K", "v");
+  h.Add("Trace-Id", std::string(300, 't'));
+  std::vector<size_t> sizes = {0, 5, 100, 300 * 1024, 7};
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    std::string body(sizes[i], static_cast<char>('a' + i));
+    std::string reply = i % 2 ? "rep." + std::to_string(i) : "";
+    ASSERT_EQ(nc.Publish("hp", h, body, reply), Status::kOk) << i;
+    ASSERT_EQ(nc.Publish("hp", "plain" + std::to_string(i)), Status::kOk) << i;
+  }
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    auto m = sub->NextMessage(10s);
+    ASSERT_TRUE(m.ok()) << i << ": " << m.error();
+    EXPECT_TRUE(m->has_headers()) << i;
+    EXPECT_EQ(m->headers().Get("K"), "v") << i;
+    EXPECT_EQ(m->header_block(), h.Serialize()) << i;
+    EXPECT_EQ(m->data(), std::string(sizes[i], static_cast<char>('a' + i))) << i;
+    EXPECT_EQ(m->reply(), i % 2 ? "rep." + std::to_string(i) : "") << i;
+    auto p = sub->NextMessage(10s);
+    ASSERT_TRUE(p.ok()) << i << ": " << p.error();
+    EXPECT_FALSE(p->has_headers()) << i;
+    EXPECT_EQ(p->data(), "plain" + std::to_string(i)) << i;
+  }
+}
+
 TEST_P(ClientTest, SyncSubscriptionAndTimeout) {
   auto& s = Start();
   auto nc = Connect(s);
