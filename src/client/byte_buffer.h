@@ -15,8 +15,9 @@ namespace gannet::client::detail {
 class ByteBuffer {
  public:
   // Makes room for n more bytes and returns where to write them; size() grows by n.
-  char* Extend(size_t n) {
-    if (end_ + n > cap_) MakeRoom(n);
+  // Inline (the publish path's one bounds check); growing is out of line.
+  [[gnu::always_inline]] char* Extend(size_t n) {
+    if (end_ + n > cap_) [[unlikely]] MakeRoom(n);
     char* p = data_.get() + end_;
     end_ += n;
     return p;
@@ -49,7 +50,7 @@ class ByteBuffer {
   std::string_view view() const { return std::string_view(data(), size()); }
 
  private:
-  void MakeRoom(size_t n) {
+  [[gnu::noinline]] void MakeRoom(size_t n) {
     size_t live = size();
     if (live + n <= cap_ && begin_ >= live) {
       // Enough room once the consumed front is reclaimed, and the move is cheap.

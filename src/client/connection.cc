@@ -10,7 +10,9 @@ using Clock = std::chrono::steady_clock;
 
 Connection::Connection(std::shared_ptr<detail::Owner> owner) : owner_(std::move(owner)) {}
 
-detail::ConnectionImpl& Connection::impl() const { return *owner_->impl; }
+// Inline: under -fPIC an ordinary member could be interposed, so it would be called, not inlined,
+// on every publish.
+inline detail::ConnectionImpl& Connection::impl() const { return *owner_->impl; }
 
 Result<Connection> Connection::Connect(Options options) {
   auto impl = std::make_shared<ConnectionImpl>(std::move(options));
@@ -25,23 +27,29 @@ Result<Connection> Connection::Connect(std::string_view urls) {
   return Connect(std::move(o));
 }
 
+Status Connection::Publish(std::string_view subject, std::string_view data) {
+  if (!owner_) return Status::kConnectionClosed;
+  return impl().Publish(subject, data, detail::kNoReply);
+}
+
 Status Connection::Publish(std::string_view subject, std::string_view data,
                            std::string_view reply) {
   if (!owner_) return Status::kConnectionClosed;
-  return impl().Publish(subject, nullptr, data, reply);
+  return impl().Publish(subject, data, reply);
 }
 
 Status Connection::Publish(std::string_view subject, const Headers& headers, std::string_view data,
                            std::string_view reply) {
   if (!owner_) return Status::kConnectionClosed;
-  return impl().Publish(subject, &headers, data, reply);
+  return impl().Publish(subject, data, reply, &headers);
 }
 
 Status Connection::Respond(const Message& request, std::string_view data) {
   if (request.reply().empty()) return Status::kInvalidSubject;
   if (!owner_) return Status::kConnectionClosed;
   // Somebody waits for this one: written at once, like a request.
-  return impl().Publish(request.reply(), nullptr, data, {}, /*latency_sensitive=*/true);
+  return impl().Publish(request.reply(), data, detail::kNoReply, nullptr,
+                        /*latency_sensitive=*/true);
 }
 
 Result<Subscription> Connection::Subscribe(std::string_view subject, MessageHandler handler) {

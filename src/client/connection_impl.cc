@@ -26,8 +26,10 @@ namespace {
 constexpr size_t kReadBufferSize = size_t{128} * 1024;
 constexpr auto kCloseFlushTimeout = std::chrono::seconds(1);
 // Queued bytes at which a publisher writes to the socket itself (when the I/O thread is not
-// writing).
-constexpr size_t kInlineWriteBytes = size_t{32} * 1024;
+// writing): large, so that a send (and the reader's wake-up) is shared by thousands of small
+// messages; 4 KB short of 256 KB so that, with messages up to 4 KB, the queue's buffer stops
+// growing at 256 KB (it doubles: at exactly 256 KB it would become 512 KB).
+constexpr size_t kInlineWriteBytes = size_t{252} * 1024;
 // How long such a publisher's blocking send waits for a full socket before leaving it to the
 // I/O thread.
 constexpr auto kInlineWriteWait = std::chrono::milliseconds(100);
@@ -45,19 +47,31 @@ uint64_t RandomSeed() {
          static_cast<uint64_t>(Clock::now().time_since_epoch().count());
 }
 
-// Appends the decimal digits of v.
-char* PutUint(char* p, uint64_t v) {
-  auto [end, ec] = std::to_chars(p, p + 20, v);
-  return end;
-}
-
-size_t Digits(uint64_t v) {
-  size_t n = 1;
-  while (v >= 10) {
-    v /= 10;
-    ++n;
+// memcpy for the publish path's short pieces (subject, size digits, small payloads): two
+// overlapping loads and stores instead of a library call when n <= 16.
+[[gnu::always_inline]] inline void CopyShort(char* dst, const char* src, size_t n) {
+  if (n >= 8 && n <= 16) {
+    uint64_t a, b;
+    std::memcpy(&a, src, 8);
+    std::memcpy(&b, src + n - 8, 8);
+    std::memcpy(dst, &a, 8);
+    std::memcpy(dst + n - 8, &b, 8);
+  } else if (n >= 4 && n < 8) {
+    uint32_t a, b;
+    std::memcpy(&a, src, 4);
+    std::memcpy(&b, src + n - 4, 4);
+    std::memcpy(dst, &a, 4);
+    std::memcpy(dst + n - 4, &b, 4);
+  } else if (n < 4) {
+    // Not a loop: the compiler would make it a memcpy call.
+    if (n != 0) {
+      dst[0] = src[0];
+      dst[n / 2] = src[n / 2];
+      dst[n - 1] = src[n - 1];
+    }
+  } else {
+    std::memcpy(dst, src, n);
   }
-  return n;
 }
 
 std::string_view StripErr(std::string_view text) {
@@ -943,56 +957,87 @@ void ConnectionImpl::RunLane(Lane& lane) {
 // ---------------------------------------------------------------------------------------------
 // What the application sends
 
-void ConnectionImpl::AppendPub(std::string_view subject, std::string_view reply,
-                               const Headers* headers, std::string_view data) {
+[[gnu::always_inline]] inline void ConnectionImpl::AppendPub(std::string_view subject,
+                                                             std::string_view reply,
+                                                             const Headers* headers,
+                                                             std::string_view data) {
   if (!headers) {
-    // PUB <subject> [reply] <size>\r\n<data>\r\n
-    size_t need = 4 + subject.size() + (reply.empty() ? 0 : reply.size() + 1) + 1 +
-                  Digits(data.size()) + 2 + data.size() + 2;
+    // PUB <subject> [reply] <size>\r\n<data>\r\n, with one bounds check.
+    size_t nd = 1;
+    for (size_t v = data.size(); v >= 10; v /= 10) ++nd;
+    size_t need =
+        4 + subject.size() + 1 + (reply.empty() ? 0 : reply.size() + 1) + nd + 2 + data.size() + 2;
     char* p = pending_.Extend(need);
-    *p++ = 'P';
-    *p++ = 'U';
-    *p++ = 'B';
-    *p++ = ' ';
-    std::memcpy(p, subject.data(), subject.size());
+    std::memcpy(p, "PUB ", 4);
+    p += 4;
+    CopyShort(p, subject.data(), subject.size());
     p += subject.size();
     *p++ = ' ';
     if (!reply.empty()) {
-      std::memcpy(p, reply.data(), reply.size());
+      CopyShort(p, reply.data(), reply.size());
       p += reply.size();
       *p++ = ' ';
     }
-    p = PutUint(p, data.size());
+    size_t v = data.size();
+    if (v < 100) {
+      // The common sizes without a division: two digits written, the first kept only for 10+.
+      p[0] = static_cast<char>('0' + v / 10);
+      p[nd - 1] = static_cast<char>('0' + v % 10);
+      p += nd;
+    } else {
+      p += nd;
+      char* d = p;
+      do {
+        *--d = static_cast<char>('0' + v % 10);
+        v /= 10;
+      } while (v != 0);
+    }
     *p++ = '\r';
     *p++ = '\n';
-    if (!data.empty()) std::memcpy(p, data.data(), data.size());
+    CopyShort(p, data.data(), data.size());
     p += data.size();
     *p++ = '\r';
-    *p++ = '\n';
+    *p = '\n';
     return;
   }
-  // HPUB <subject> [reply] <header size> <total size>\r\n<headers><data>\r\n
-  std::string& block = hdr_scratch_;
-  block.clear();
-  headers->AppendTo(block);
-  std::string line = "HPUB ";
-  line += subject;
-  line += ' ';
-  if (!reply.empty()) {
-    line += reply;
-    line += ' ';
-  }
-  line += std::to_string(block.size());
-  line += ' ';
-  line += std::to_string(block.size() + data.size());
-  line += "\r\n";
-  pending_.Append(line);
-  pending_.Append(block);
-  pending_.Append(data);
-  pending_.Append("\r\n");
+  AppendHpub(subject, reply, *headers, data);
 }
 
-bool ConnectionImpl::NeedKickLocked() {
+void ConnectionImpl::AppendHpub(std::string_view subject, std::string_view reply,
+                                const Headers& headers, std::string_view data) {
+  // HPUB <subject> [reply] <header size> <total size>\r\n<headers><data>\r\n, with no
+  // allocation once warm: the header block is serialized into a reused scratch string, then
+  // everything goes into the queue with one bounds check.
+  std::string& block = hdr_scratch_;
+  block.clear();
+  headers.AppendTo(block);
+  char sizes[48];
+  char* q = std::to_chars(sizes, sizes + 20, block.size()).ptr;
+  *q++ = ' ';
+  q = std::to_chars(q, sizes + sizeof(sizes), block.size() + data.size()).ptr;
+  size_t ns = static_cast<size_t>(q - sizes);
+  size_t need = 5 + subject.size() + 1 + (reply.empty() ? 0 : reply.size() + 1) + ns + 2 +
+                block.size() + data.size() + 2;
+  char* p = pending_.Extend(need);
+  auto put = [&p](std::string_view v) {
+    if (!v.empty()) std::memcpy(p, v.data(), v.size());
+    p += v.size();
+  };
+  put("HPUB ");
+  put(subject);
+  *p++ = ' ';
+  if (!reply.empty()) {
+    put(reply);
+    *p++ = ' ';
+  }
+  put(std::string_view(sizes, ns));
+  put("\r\n");
+  put(block);
+  put(data);
+  put("\r\n");
+}
+
+inline bool ConnectionImpl::NeedKickLocked() {
   if (kicked_ || burst_mode_ || pending_.empty() || fd_ < 0) return false;
   kicked_ = true;
   return true;
@@ -1059,57 +1104,65 @@ void ConnectionImpl::FailPongsLocked(uint64_t up_to, Status status) {
   pong_cv_.notify_all();
 }
 
-Status ConnectionImpl::Publish(std::string_view subject, const Headers* headers,
-                               std::string_view data, std::string_view reply,
+Status ConnectionImpl::Publish(std::string_view subject, std::string_view data,
+                               const std::string_view& reply, const Headers* headers,
                                bool latency_sensitive) {
   if (!IsValidPublishSubject(subject)) return Status::kInvalidSubject;
   if (!reply.empty() && !IsValidPublishSubject(reply)) return Status::kInvalidSubject;
-  std::unique_lock lk(mu_);
-  if (state_ == ConnectionState::kClosed || close_requested_) return Status::kConnectionClosed;
-  if (draining_pubs_) return Status::kDraining;
-  size_t size = data.size();
-  if (headers) {
-    if (!opts_.headers || !info_.headers) return Status::kHeadersNotSupported;
-    size += headers->WireSize();
-  }
-  if (static_cast<int64_t>(size) > info_.max_payload) return Status::kMaxPayload;
-  if (state_ == ConnectionState::kReconnecting) {
-    if (pending_.size() + size + subject.size() + reply.size() + 32 > opts_.reconnect_buffer_size) {
-      return Status::kBufferFull;
+  bool wake;
+  {
+    // Not a unique_lock: its unlock is a call, and so was lock_guard's destructor.
+    FastMutex::Guard lk(mu_);
+    if (state_ == ConnectionState::kClosed || close_requested_) return Status::kConnectionClosed;
+    if (draining_pubs_) return Status::kDraining;
+    size_t size = data.size();
+    if (headers) {
+      if (!opts_.headers || !info_.headers) return Status::kHeadersNotSupported;
+      size += headers->WireSize();
     }
-  } else if (pending_.size() >= opts_.max_queued_bytes) {
-    // Back-pressure: wait for the I/O thread to take the queue.
-    ++space_waiters_;
-    space_cv_.wait(lk, [&] {
-      return pending_.size() < opts_.max_queued_bytes || fd_ < 0 || close_requested_;
-    });
-    --space_waiters_;
-    if (close_requested_ || state_ == ConnectionState::kClosed) return Status::kConnectionClosed;
-  }
-  AppendPub(subject, reply, headers, data);
-  ++queued_since_write_;
-  ++publish_count_;
-  out_stats_.out_msgs++;
-  out_stats_.out_bytes += size;
-  // A request wants its bytes out now; a publisher in a loop writes a full batch itself, as
-  // the reference clients do, rather than hand it to the I/O thread: on a small machine that
-  // thread would compete with the publisher and the server for the cores, and the batch is
-  // still in this core's cache.
-  if (!socket_full_) {
-    if (latency_sensitive) {
-      WriteLocked(false);
-    } else if (pending_.size() >= kInlineWriteBytes) {
-      WriteLocked(true);
-      // A burst: the I/O thread now looks at the queue once a tick (for the tail when the
-      // burst ends) instead of being woken for every batch's first message.
-      if (!burst_mode_) {
-        burst_mode_ = true;
-        burst_check_ = Clock::now() + kBurstTick;
+    if (static_cast<int64_t>(size) > info_.max_payload) return Status::kMaxPayload;
+    if (state_ == ConnectionState::kReconnecting) {
+      if (pending_.size() + size + subject.size() + reply.size() + 32 >
+          opts_.reconnect_buffer_size) {
+        return Status::kBufferFull;
+      }
+    } else if (pending_.size() >= opts_.max_queued_bytes) [[unlikely]] {
+      // Back-pressure: wait for the I/O thread to take the queue.
+      std::unique_lock ul(mu_, std::adopt_lock);
+      ++space_waiters_;
+      space_cv_.wait(ul, [&] {
+        return pending_.size() < opts_.max_queued_bytes || fd_ < 0 || close_requested_;
+      });
+      --space_waiters_;
+      ul.release();  // still held: lk unlocks it
+      if (close_requested_ || state_ == ConnectionState::kClosed) {
+        return Status::kConnectionClosed;
       }
     }
+    AppendPub(subject, reply, headers, data);
+    ++queued_since_write_;
+    ++publish_count_;
+    out_stats_.out_msgs++;
+    out_stats_.out_bytes += size;
+    // A request wants its bytes out now; a publisher in a loop writes a full batch itself, as
+    // the reference clients do, rather than hand it to the I/O thread: on a small machine that
+    // thread would compete with the publisher and the server for the cores, and the batch is
+    // still in this core's cache.
+    if (!socket_full_) {
+      if (latency_sensitive) {
+        WriteLocked(false);
+      } else if (pending_.size() >= kInlineWriteBytes) {
+        WriteLocked(true);
+        // A burst: the I/O thread now looks at the queue once a tick (for the tail when the
+        // burst ends) instead of being woken for every batch's first message.
+        if (!burst_mode_) {
+          burst_mode_ = true;
+          burst_check_ = Clock::now() + kBurstTick;
+        }
+      }
+    }
+    wake = NeedKickLocked();
   }
-  bool wake = NeedKickLocked();
-  lk.unlock();
   if (wake) WakeIo();
   return Status::kOk;
 }
@@ -1257,7 +1310,7 @@ Result<Message> ConnectionImpl::Request(std::string_view subject, const Headers*
     reply = resp_prefix_ + token;
     requests_[token] = &w;
   }
-  Status st = Publish(subject, headers, data, reply, /*latency_sensitive=*/true);
+  Status st = Publish(subject, data, reply, headers, /*latency_sensitive=*/true);
   std::unique_lock lk(req_mu_);
   if (st != Status::kOk) {
     requests_.erase(token);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "client/byte_buffer.h"
+#include "client/fast_mutex.h"
 #include "client/message_arena.h"
 #include "client/server_pool.h"
 #include "client/socket.h"
@@ -31,6 +32,8 @@
 namespace gannet::client::detail {
 
 class ConnectionImpl;
+
+inline constexpr std::string_view kNoReply{};
 
 // One subscription. Counters written by the I/O thread and read anywhere are atomics.
 struct SubState {
@@ -80,8 +83,10 @@ class ConnectionImpl : public std::enable_shared_from_this<ConnectionImpl> {
   // Initial connect (caller's thread); on success the threads are started.
   Result<bool> Connect();
 
-  Status Publish(std::string_view subject, const Headers* headers, std::string_view data,
-                 std::string_view reply, bool latency_sensitive = false);
+  // Subject and data in registers; the reply by reference (a string_view passed by value
+  // would go on the stack, copied once more by every caller).
+  Status Publish(std::string_view subject, std::string_view data, const std::string_view& reply,
+                 const Headers* headers = nullptr, bool latency_sensitive = false);
   Result<Subscription> Subscribe(std::string_view subject, std::string_view queue,
                                  MessageHandler handler);
   Status Unsubscribe(SubState& s, int64_t max);
@@ -168,6 +173,8 @@ class ConnectionImpl : public std::enable_shared_from_this<ConnectionImpl> {
   // Outbound, under mu_.
   void AppendPub(std::string_view subject, std::string_view reply, const Headers* headers,
                  std::string_view data);
+  void AppendHpub(std::string_view subject, std::string_view reply, const Headers& headers,
+                  std::string_view data);
   void QueuePingLocked(PongWaiter* w);
   // True when the I/O thread must be woken (the caller does so after unlocking).
   bool NeedKickLocked();
@@ -184,7 +191,7 @@ class ConnectionImpl : public std::enable_shared_from_this<ConnectionImpl> {
 
   const Options opts_;
 
-  mutable std::mutex mu_;
+  mutable FastMutex mu_;  // every publish takes it: see fast_mutex.h
   ConnectionState state_ = ConnectionState::kConnecting;
   bool draining_ = false;       // Drain() started: no new subscriptions
   bool draining_pubs_ = false;  // Drain() reached publishers: no new publishes
@@ -209,8 +216,8 @@ class ConnectionImpl : public std::enable_shared_from_this<ConnectionImpl> {
   bool socket_full_ = false;   // a write could not send everything: the I/O thread waits
                                // for room (or finds the error); publishers do not write
   int space_waiters_ = 0;
-  std::condition_variable space_cv_;
-  std::condition_variable pong_cv_;
+  std::condition_variable_any space_cv_;  // waited on with mu_
+  std::condition_variable_any pong_cv_;   // waited on with mu_
   std::deque<PingEntry> pings_;
   int pings_out_ = 0;
   Statistics out_stats_;  // out_msgs/out_bytes/reconnects

@@ -92,6 +92,113 @@ TEST_P(ClientTest, PublishSubscribeInOrder) {
   EXPECT_EQ(pub_conn.stats().out_msgs, 201u);
 }
 
+// Several threads publish on one connection at once (the lock is contended, batches are written
+// by whichever publisher fills one): every message arrives once, each thread's in its order.
+TEST_P(ClientTest, ConcurrentPublishersKeepEachThreadsOrder) {
+  auto& s = Start();
+  auto sub_conn = Connect(s);
+  auto pub_conn = Connect(s);
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 20000;
+  std::mutex mu;
+  std::vector<int> next(kThreads, 0);
+  int out_of_order = 0;
+  Counter n;
+  auto sub = sub_conn.Subscribe("conc.>", [&](Message& m) {
+    // "conc.<thread>" carries "<i>" padded with the thread's id to a size that varies.
+    int t = std::stoi(std::string(m.subject().substr(5)));
+    int i = std::stoi(std::string(m.data().substr(0, m.data().find(' '))));
+    {
+      std::lock_guard lk(mu);
+      if (next[static_cast<size_t>(t)] != i) ++out_of_order;
+      next[static_cast<size_t>(t)] = i + 1;
+    }
+    n.Add();
+  });
+  ASSERT_TRUE(sub.ok()) << sub.error();
+  ASSERT_EQ(sub->SetPendingLimits(kThreads * kPerThread, 1 << 30), Status::kOk);
+  ASSERT_EQ(sub_conn.Flush(), Status::kOk);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::string subject = "conc." + std::to_string(t);
+      for (int i = 0; i < kPerThread; ++i) {
+        std::string body =
+            std::to_string(i) + " " + std::string(static_cast<size_t>(i % 200), 'a' + t);
+        if (pub_conn.Publish(subject, body) != Status::kOk) failures++;
+        if (i % 5000 == 0 && pub_conn.Flush() != Status::kOk) failures++;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  ASSERT_EQ(pub_conn.Flush(), Status::kOk);
+  ASSERT_TRUE(n.WaitFor(kThreads * kPerThread, 30s)) << n.value();
+  ASSERT_EQ(sub->Drain(10s), Status::kOk);
+  EXPECT_EQ(sub->delivered(), kThreads * kPerThread);
+  EXPECT_EQ(sub->dropped(), 0);
+  std::lock_guard lk(mu);
+  EXPECT_EQ(out_of_order, 0);
+  EXPECT_EQ(next, std::vector<int>(kThreads, kPerThread));
+  EXPECT_EQ(pub_conn.stats().out_msgs, static_cast<uint64_t>(kThreads * kPerThread));
+}
+
+// Payloads larger than the batch a publisher writes itself (252 KB), between small ones, with
+// and without a reply subject: all arrive whole and in order.
+TEST_P(ClientTest, PayloadsLargerThanTheWriteBatch) {
+  auto& s = Start();
+  auto nc = Connect(s);
+  auto sub = nc.SubscribeSync("big");
+  ASSERT_TRUE(sub.ok());
+  std::vector<size_t> sizes = {1,          300 * 1024, 9, 1024 * 1024, 16,
+                               600 * 1024, 257 * 1024, 0, 99,          100};
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    std::string body(sizes[i], static_cast<char>('a' + i));
+    Status st = i % 2 ? nc.Publish("big", body, "r." + std::to_string(i)) : nc.Publish("big", body);
+    ASSERT_EQ(st, Status::kOk) << i;
+  }
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    auto m = sub->NextMessage(10s);
+    ASSERT_TRUE(m.ok()) << i << ": " << m.error();
+    EXPECT_EQ(m->data().size(), sizes[i]) << i;
+    EXPECT_EQ(m->data(), std::string(sizes[i], static_cast<char>('a' + i))) << i;
+    EXPECT_EQ(m->reply(), i % 2 ? "r." + std::to_string(i) : "") << i;
+  }
+}
+
+// HPUB from the queue path: with and without a reply, empty and large payloads, between plain
+// publishes, in order.
+TEST_P(ClientTest, HeaderPublishesKeepOrderAndContent) {
+  auto& s = Start();
+  auto nc = Connect(s);
+  auto sub = nc.SubscribeSync("hp");
+  ASSERT_TRUE(sub.ok());
+  Headers h;
+  h.Add("K", "v");
+  h.Add("Trace-Id", std::string(300, 't'));
+  std::vector<size_t> sizes = {0, 5, 100, 300 * 1024, 7};
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    std::string body(sizes[i], static_cast<char>('a' + i));
+    std::string reply = i % 2 ? "rep." + std::to_string(i) : "";
+    ASSERT_EQ(nc.Publish("hp", h, body, reply), Status::kOk) << i;
+    ASSERT_EQ(nc.Publish("hp", "plain" + std::to_string(i)), Status::kOk) << i;
+  }
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    auto m = sub->NextMessage(10s);
+    ASSERT_TRUE(m.ok()) << i << ": " << m.error();
+    EXPECT_TRUE(m->has_headers()) << i;
+    EXPECT_EQ(m->headers().Get("K"), "v") << i;
+    EXPECT_EQ(m->header_block(), h.Serialize()) << i;
+    EXPECT_EQ(m->data(), std::string(sizes[i], static_cast<char>('a' + i))) << i;
+    EXPECT_EQ(m->reply(), i % 2 ? "rep." + std::to_string(i) : "") << i;
+    auto p = sub->NextMessage(10s);
+    ASSERT_TRUE(p.ok()) << i << ": " << p.error();
+    EXPECT_FALSE(p->has_headers()) << i;
+    EXPECT_EQ(p->data(), "plain" + std::to_string(i)) << i;
+  }
+}
+
 TEST_P(ClientTest, SyncSubscriptionAndTimeout) {
   auto& s = Start();
   auto nc = Connect(s);
@@ -451,6 +558,53 @@ TEST_P(ClientTest, ReconnectsAfterServerRestartAndResubscribes) {
   std::lock_guard lk(mu);
   EXPECT_EQ(bodies, (std::vector<std::string>{"before", "buffered", "after"}));
   EXPECT_EQ(nc.stats().reconnects, 1u);
+}
+
+// Many messages published while disconnected (from two threads) go out after the
+// subscriptions, in each thread's order, before what is published after the reconnect.
+TEST_P(ClientTest, PublishesDuringReconnectKeepTheirOrder) {
+  auto& first = Start();
+  int port = first.port();
+  Counter disconnected, reconnected;
+  Options o = OptionsFor(first);
+  o.on_disconnected = [&] { disconnected.Add(); };
+  o.on_reconnected = [&](const std::string&) { reconnected.Add(); };
+  auto nc = Connect(o);
+  std::mutex mu;
+  std::vector<std::string> bodies;
+  Counter got;
+  ASSERT_TRUE(nc.Subscribe("rc.*", [&](Message& m) {
+                  std::lock_guard lk(mu);
+                  bodies.push_back(std::string(m.subject()) + ":" + std::string(m.data()));
+                  got.Add();
+                }).ok());
+  ASSERT_EQ(nc.Flush(), Status::kOk);
+  first.Stop();
+  ASSERT_TRUE(disconnected.WaitFor(1));
+  constexpr int kEach = 500;
+  std::thread other([&] {
+    for (int i = 0; i < kEach; ++i) EXPECT_EQ(nc.Publish("rc.b", std::to_string(i)), Status::kOk);
+  });
+  for (int i = 0; i < kEach; ++i) ASSERT_EQ(nc.Publish("rc.a", std::to_string(i)), Status::kOk);
+  other.join();
+  auto& second = Start({"-p", std::to_string(port)});
+  ASSERT_EQ(second.port(), port);
+  ASSERT_TRUE(reconnected.WaitFor(1, 20s));
+  ASSERT_EQ(nc.Publish("rc.a", "after"), Status::kOk);
+  ASSERT_TRUE(got.WaitFor(2 * kEach + 1, 20s)) << got.value();
+  std::lock_guard lk(mu);
+  ASSERT_EQ(bodies.size(), static_cast<size_t>(2 * kEach + 1));
+  EXPECT_EQ(bodies.back(), "rc.a:after");
+  int next_a = 0, next_b = 0;
+  for (size_t i = 0; i + 1 < bodies.size(); ++i) {
+    if (bodies[i].starts_with("rc.a:")) {
+      EXPECT_EQ(bodies[i], "rc.a:" + std::to_string(next_a++));
+    } else {
+      EXPECT_EQ(bodies[i], "rc.b:" + std::to_string(next_b++));
+    }
+  }
+  EXPECT_EQ(next_a, kEach);
+  EXPECT_EQ(next_b, kEach);
 }
 
 TEST_P(ClientTest, FailsOverToTheNextServer) {
