@@ -60,11 +60,15 @@ void AppendNumber(std::string& out, uint64_t n) {
 // After a message was queued for `receiver` on this worker: the flow control judges it, but
 // only past half its limit (the common case pays one comparison).
 void JudgeLocalReceiver(Worker& worker, Connection* producer, Connection& receiver) {
-  if (static_cast<int64_t>(receiver.pending_out()) > worker.max_pending() / 2) {
+  const auto pending = static_cast<int64_t>(receiver.pending_out());
+  if (pending > worker.max_pending() / 2) {
     worker.flow().AfterDelivery(producer, receiver, receiver.pending_bytes(),
                                 receiver.stalled_since_ns());
-  } else if (producer) {
-    producer->NoteFedMovingReceiver();
+    return;
+  }
+  if (producer) producer->NoteFedMovingReceiver();
+  if (pending > worker.max_pending() / 4) [[unlikely]] {
+    worker.flow().NotePressure(worker.now());
   }
 }
 

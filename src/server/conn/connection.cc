@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "base/logger.h"
@@ -106,6 +107,7 @@ void Connection::SendErr(std::string_view text) {
 void Connection::QueuedMessage(size_t payload_bytes) {
   out_msgs++;
   out_bytes += payload_bytes;
+  worker_.CountDelivered(payload_bytes);
   last_activity_ = worker_.now();
   MarkDirty();
 }
@@ -165,7 +167,11 @@ void Connection::OnReadable() {
     return;
   }
   std::vector<char>& buf = worker_.read_buffer;
-  ssize_t n = ::read(fd_, buf.data(), buf.size());
+  // A producer held back by the flow control, or any while a receiver fed from this worker
+  // fills up, takes small bites, so receivers' queues grow by little between two judgements.
+  const bool small = pauses_in_row_ > 0 || worker_.flow().pressured(worker_.now());
+  const size_t want = small ? std::min(read_limit_, kPressuredRead) : read_limit_;
+  ssize_t n = ::read(fd_, buf.data(), std::min(want, buf.size()));
   if (n == 0) {
     Close(CloseReason::kClientClosed);
     return;
@@ -175,7 +181,22 @@ void Connection::OnReadable() {
     Close(errno == ECONNRESET ? CloseReason::kClientClosed : CloseReason::kReadError);
     return;
   }
+  const uint64_t delivered_before = worker_.delivered_bytes();
   OnInput(buf.data(), static_cast<size_t>(n));
+  SizeNextRead(static_cast<size_t>(n), worker_.delivered_bytes() - delivered_before);
+}
+
+void Connection::SizeNextRead(size_t read, uint64_t delivered) {
+  // Large reads make few system calls (a read of 1 MiB and a write of as much per receiver: a
+  // third less CPU per 1 KB message than 128 KiB reads), but what one read delivers is held at
+  // once in receivers' queues and staging buffers: a read that fanned out to many receivers
+  // is followed by a smaller one, so that it delivers about kReadDelivers.
+  if (delivered <= read) {
+    read_limit_ = kMaxRead;
+    return;
+  }
+  const uint64_t limit = kReadDelivers * read / delivered;
+  read_limit_ = static_cast<size_t>(std::clamp<uint64_t>(limit, kMinRead, kMaxRead));
 }
 
 // ---- Cross-worker hand-over ----

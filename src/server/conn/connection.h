@@ -210,6 +210,8 @@ class Connection : public Subscriber {
   // Moves handed-over bytes into out_ (the rest of a direct write first). Returns true when a
   // producer flagged this connection a slow consumer. Caller holds write_mu_.
   bool TakeInbox();
+  // After a read of `read` bytes that gave receivers `delivered` payload bytes.
+  void SizeNextRead(size_t read, uint64_t delivered);
   // HandOver's work: `whole`, when given, is the string `bytes` views and may be taken.
   int64_t HandOverImpl(std::string_view bytes, std::string* whole, uint64_t msgs,
                        uint64_t payload_bytes, int64_t max_pending, bool& notify);
@@ -238,6 +240,12 @@ class Connection : public Subscriber {
   std::string log_prefix_;
   std::atomic<bool> closing_{false};
   bool input_held_ = false;
+  // How much the next read takes (SizeNextRead).
+  static constexpr size_t kMaxRead = size_t{1024} * 1024;
+  static constexpr size_t kMinRead = size_t{16} * 1024;
+  static constexpr size_t kPressuredRead = size_t{64} * 1024;
+  static constexpr uint64_t kReadDelivers = uint64_t{1024} * 1024;
+  size_t read_limit_ = size_t{128} * 1024;
 
   // Output: the owner's queue of chunks.
   OutboundQueue out_;

@@ -45,6 +45,7 @@ FlowControl::State FlowControl::Judge(int64_t max_pending, int64_t pending,
 
 void FlowControl::AfterDelivery(Connection* producer, Connection& receiver, int64_t pending,
                                 int64_t stalled_since_ns) {
+  if (pending > max_pending_ / 4) NotePressure(worker_.now());
   if (&receiver.worker() == &worker_ && pending > max_pending_ && !receiver.is_route()) {
     CutSlowConsumer(receiver, CloseReason::kSlowConsumerPendingBytes);
     return;

@@ -73,6 +73,12 @@ class FlowControl {
   FlowControl(Worker& worker, int64_t max_pending, PendingBudget& budget);
 
   int64_t max_pending() const { return max_pending_; }
+  // A receiver fed from this worker is over a quarter of its limit: for kPressureHold, every
+  // read on this worker is small (Connection::OnReadable), so that many producers, each
+  // allowed one more read before the flow control pauses it, add little to that receiver.
+  static constexpr std::chrono::milliseconds kPressureHold{100};
+  void NotePressure(Clock::time_point now) { pressure_until_ = now + kPressureHold; }
+  bool pressured(Clock::time_point now) const { return now < pressure_until_; }
   PendingBudget& budget() { return budget_; }
 
   // A receiver's state from its pending bytes and stalled-since time (steady-clock ns, 0: not
@@ -113,6 +119,7 @@ class FlowControl {
   const int64_t max_pending_;
   PendingBudget& budget_;
   std::vector<uint64_t> paused_;  // ids of producers whose reading is paused
+  Clock::time_point pressure_until_{};
 };
 
 }  // namespace gannet

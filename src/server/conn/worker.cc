@@ -19,7 +19,14 @@
 namespace gannet {
 
 namespace {
-constexpr size_t kReadBufferSize = size_t{128} * 1024;
+// The largest read (Connection::OnReadable sizes each one below it).
+constexpr size_t kReadBufferSize = size_t{1024} * 1024;
+// Reads stop for the rest of an epoll round once this many payload bytes went to receivers in
+// it (the connections left are still readable, so the next round takes them): a receiver's
+// pending grows by at most this much before the flow control judges it again, whatever the
+// number of producers feeding it (64 producers reading 1 MiB each would add 64 MiB, max_pending,
+// in one round).
+constexpr uint64_t kRoundDeliveryBudget = uint64_t{8} << 20;
 constexpr auto kTickInterval = std::chrono::milliseconds(100);
 constexpr int kMaxEvents = 256;
 // The eventfd's epoll tag; connection fds are tagged with their id (never 0).
@@ -239,6 +246,7 @@ void Worker::ForgetConnection(Connection* c) {
 }
 
 std::string& Worker::StagingFor(Connection* dst, size_t payload_bytes) {
+  delivered_bytes_ += payload_bytes;
   if (dst == last_staged_dst_) {
     staged_[last_staged_slot_].msgs++;
     staged_[last_staged_slot_].payload_bytes += payload_bytes;
@@ -406,6 +414,7 @@ void Worker::Run() {
       break;
     }
     now_ = Clock::now();
+    const uint64_t round_start = delivered_bytes_;
     for (int i = 0; i < n; ++i) {
       uint64_t tag = events[i].data.u64;
       if (tag == kEventFdTag) {
@@ -419,6 +428,7 @@ void Worker::Run() {
       if (events[i].events & (EPOLLOUT)) c->OnWritable();
       if (c->closing()) continue;
       if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        if (delivered_bytes_ - round_start > kRoundDeliveryBudget) continue;  // next round
         c->OnReadable();
         // Hand this producer's messages over now, so the flow control judges its receivers
         // and back-pressure lands on it.

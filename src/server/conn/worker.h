@@ -109,6 +109,10 @@ class Worker {
   // Called by Connection::Close: forget it; it is freed by the reclaimer.
   void ForgetConnection(Connection* c);
   Clock::time_point now() const { return now_; }
+  // Payload bytes queued or staged for receivers since the worker started (owner thread): what
+  // reads produce, to size the next read (Connection::OnReadable) and bound an epoll round.
+  void CountDelivered(size_t payload_bytes) { delivered_bytes_ += payload_bytes; }
+  uint64_t delivered_bytes() const { return delivered_bytes_; }
   // Aggregate counters of closed clients, for the server's totals.
   std::atomic<uint64_t> in_msgs{0}, in_bytes{0}, out_msgs{0}, out_bytes{0};
   std::atomic<uint64_t> slow_consumers{0};
@@ -174,6 +178,7 @@ class Worker {
   Connection* last_staged_dst_ = nullptr;
   size_t last_staged_slot_ = 0;
   std::vector<std::string> spare_buffers_;
+  uint64_t delivered_bytes_ = 0;
 
  public:
   // The shared read buffer: connections read into it one at a time.
