@@ -67,7 +67,7 @@ void MatchCache::Evict() {
 const MatchResult& MatchCache::LookupSlow(std::string_view subject) {
   Drain();
   if (last_result_ && subject.size() == last_key_len_ &&
-      SameKey(subject.data(), last_key_, subject.size())) {
+      EqualBytes(subject.data(), last_key_, subject.size())) {
     ++hits_;
     return *last_result_;
   }

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/bytes.h"
 #include "core/sublist.h"
 
 namespace gannet {
@@ -37,7 +38,7 @@ class MatchCache {
     // A publisher repeating its subject: two compares of the key, no call, no hash.
     if (last_result_ && subject.size() == last_key_len_ &&
         !has_invalidations_.load(std::memory_order_acquire) &&
-        SameKey(subject.data(), last_key_, subject.size())) {
+        EqualBytes(subject.data(), last_key_, subject.size())) {
       ++hits_;
       return *last_result_;
     }
@@ -60,19 +61,6 @@ class MatchCache {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   const MatchResult& LookupSlow(std::string_view subject);
-  // Whether n bytes at a and b are equal; 8 bytes per step, the last step overlapping.
-  static bool SameKey(const char* a, const char* b, size_t n) {
-    if (n < 8) return std::memcmp(a, b, n) == 0;
-    auto word = [](const char* p) {
-      uint64_t w;
-      std::memcpy(&w, p, 8);
-      return w;
-    };
-    for (size_t i = 0; i + 8 < n; i += 8) {
-      if (word(a + i) != word(b + i)) return false;
-    }
-    return word(a + n - 8) == word(b + n - 8);
-  }
   void Evict();
   void Remember(std::string_view subject, const MatchResult* result);
 

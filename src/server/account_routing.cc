@@ -301,8 +301,11 @@ void PublishFromRoute(Worker& worker, Account& account, const MsgArgs& args,
   DeliverToMatch(worker, account, worker.cache(account).Lookup(args.subject), args, payload, route);
   // A message routed in the exporting account is imported here by this server's importers.
   if (!account.stream_routes().empty()) RouteStreamImports(worker, account, args, payload, route);
-  // The response to a request this server sent through a service import.
-  RouteResponse(worker, account, args, payload, route);
+  // The response to a request this server sent through a service import (tested here: a
+  // call per routed message otherwise).
+  if (account.exports_services() && args.subject.starts_with("_R_.")) {
+    RouteResponse(worker, account, args, payload, route);
+  }
 }
 
 }  // namespace gannet

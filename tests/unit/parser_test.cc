@@ -809,6 +809,34 @@ TEST(ParserTest, OnePassPubAgreesWithTheGeneralPath) {
     EXPECT_EQ(once.status, bytewise.status) << in;
     EXPECT_EQ(once.log, bytewise.log) << in;
   }
+  // The route role's one-pass RMSG and HMSG (no queue groups), against the same rule.
+  const std::vector<std::string> routed = {
+      "RMSG $G foo 5\r\nhello\r\n",
+      "RMSG $G foo _INBOX.x 5\r\nhello\r\n",
+      "RMSG $G foo + _INBOX.x q1 5\r\nhello\r\n",
+      "RMSG $G foo | q1 q2 5\r\nhello\r\n",
+      "RMSG $G foo a b c d e f g 5\r\nhello\r\n",
+      "rmsg $G foo 5\r\nhello\r\n",
+      "RMSG $G  foo 5\r\nhello\r\n",
+      "RMSG $G foo 5 \r\nhello\r\n",
+      "RMSG $G 5\r\nhello\r\n",
+      "RMSG $G foo 5\r\nhelloXY",
+      "HMSG $G foo 2 5\r\nhello\r\n",
+      "HMSG $G foo _R.x 2 5\r\nhello\r\n",
+      "HMSG $G foo 6 5\r\nhello\r\n",
+      "HMSG $G foo x 5\r\nhello\r\n",
+      "HMSG $G foo 5\r\nhello\r\n",
+      "RMSG $G foo 0\r\n\r\nRMSG $G bar 1\r\nx\r\nPING\r\n",
+  };
+  for (const std::string& in : routed) {
+    for (size_t limit : {size_t{4096}, size_t{8}}) {
+      const Options o = RouteRole().MaxLine(limit);
+      ParseRun once = FeedOnce(in, o);
+      ParseRun bytewise = FeedBytewise(in, o);
+      EXPECT_EQ(once.status, bytewise.status) << in;
+      EXPECT_EQ(once.log, bytewise.log) << in;
+    }
+  }
   // The one-pass path itself, with the arguments it fills.
   ParseRun r = FeedOnce("PUB a.b _R.x 3\r\nabc\r\nPUB a.b 2\r\nhi\r\n");
   EXPECT_EQ(r.status, ParseStatus::kOk);

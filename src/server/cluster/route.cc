@@ -5,6 +5,7 @@
 
 #include "auth/password.h"
 #include "auth/permissions.h"
+#include "base/bytes.h"
 #include "base/logger.h"
 #include "base/strings.h"
 #include "core/subject.h"
@@ -398,7 +399,7 @@ bool Route::OnMsg(Verb verb, const MsgArgs& args, std::string_view payload) {
   }
   // Nearly every message names the account the one before named: no lookup for those.
   // (An unknown account is not remembered: a reload may add it.)
-  if (args.account != last_account_name_ || !last_account_) {
+  if (!last_account_ || !EqualBytes(args.account, last_account_name_)) {
     last_account_ = server().accounts().Find(args.account);
     last_account_name_.assign(args.account);
   }
