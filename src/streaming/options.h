@@ -33,6 +33,11 @@ struct ClusterOptions {
   std::string raft_listen = "127.0.0.1:0";
   std::chrono::milliseconds election_timeout{1000};
   std::chrono::milliseconds heartbeat_timeout{100};
+  // Raft snapshots: one every `snapshot_threshold` applied entries (Gannet's own flag; the
+  // reference leaves hashicorp/raft's 8192), keeping the last `trailing_logs` entries
+  // (--cluster_trailing_logs, the reference's flag).
+  int64_t snapshot_threshold = 8192;
+  int64_t trailing_logs = 4096;
 };
 
 struct StreamingOptions {

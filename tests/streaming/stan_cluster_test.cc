@@ -114,7 +114,8 @@ struct Node {
 
 class Cluster {
  public:
-  Cluster(const std::string& nats_url, int n, const std::string& cluster_id = "test-cluster") {
+  Cluster(const std::string& nats_url, int n, const std::string& cluster_id = "test-cluster",
+          std::vector<std::string> extra = {}) {
     char tmpl[] = "/tmp/gannet-raft-XXXXXX";
     root_ = ::mkdtemp(tmpl);
     std::filesystem::create_directories(partition_dir());
@@ -134,12 +135,12 @@ class Cluster {
         if (!peers.empty()) peers += ",";
         peers += o.id;
       }
-      node.server = std::make_unique<StanServer>(
-          std::vector<std::string>{"-ns", nats_url, "-cid", cluster_id, "-st", "FILE", "--dir",
-                                   node.dir, "--clustered", "--cluster_node_id", node.id,
-                                   "--cluster_peers", peers, "--cluster_raft_listen",
-                                   "127.0.0.1:" + std::to_string(node.raft_port)},
-          /*embedded=*/false);
+      std::vector<std::string> args{"-ns", nats_url, "-cid", cluster_id, "-st", "FILE", "--dir",
+                                    node.dir, "--clustered", "--cluster_node_id", node.id,
+                                    "--cluster_peers", peers, "--cluster_raft_listen",
+                                    "127.0.0.1:" + std::to_string(node.raft_port)};
+      args.insert(args.end(), extra.begin(), extra.end());
+      node.server = std::make_unique<StanServer>(std::move(args), /*embedded=*/false);
       node.server->SetReadyMarker("Cluster node");
     }
   }
@@ -204,11 +205,24 @@ void PrintTo(const Scenario& s, std::ostream* os) { *os << s.nodes << " nodes, "
 
 class StanCluster : public ::testing::TestWithParam<Scenario> {};
 
+// The Raft snapshot settings of the fault tests (a test's few hundred entries see many).
+constexpr int kSnapshotThreshold = 16;
+constexpr int kTrailingLogs = 8;
+
 TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
   const Scenario sc = GetParam();
   gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
   ASSERT_TRUE(nats.Start()) << nats.Output();
-  Cluster cluster(nats.url(), sc.nodes);
+  // Small snapshot thresholds: the faults happen across Raft snapshots and truncated logs (a
+  // restarted or wiped node is restored from a snapshot and fetches the messages it lacks).
+  // 64 KB log segments (a test hook): old ones are removed after a snapshot.
+  ::setenv("GANNET_RAFT_SEGMENT_SIZE", "65536", 1);
+  struct Unset {
+    ~Unset() { ::unsetenv("GANNET_RAFT_SEGMENT_SIZE"); }
+  } unset;
+  Cluster cluster(nats.url(), sc.nodes, "test-cluster",
+                  {"--cluster_snapshot_threshold", std::to_string(kSnapshotThreshold),
+                   "--cluster_trailing_logs", std::to_string(kTrailingLogs)});
   ASSERT_TRUE(cluster.StartAll()) << cluster.Outputs();
   Node* leader = cluster.WaitServing();
   ASSERT_NE(leader, nullptr) << cluster.Outputs();
@@ -345,16 +359,34 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
     const uint64_t acked = j.acks.load();
     ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked + phase; }, 120s));
     for (Node& n : cluster.nodes()) std::filesystem::remove(cluster.partition_dir() + "/" + n.id);
-  } else if (sc.fault == "empty_disk") {
+  } else if (sc.fault == "empty_disk" || sc.fault == "restart_follower") {
+    // restart_follower: the follower keeps its disk; it is restored from its own snapshot, then
+    // from the leader's (its log is behind the leader's truncated one), and fetches the
+    // messages its store lacks.
     Node* wiped = followers[0];
     Node* other = followers[1];
     wiped->server->Stop(/*kill=*/true);
     std::error_code ec;
-    std::filesystem::remove_all(wiped->dir, ec);
+    if (sc.fault == "empty_disk") std::filesystem::remove_all(wiped->dir, ec);
     ++faults;
     const uint64_t acked = j.acks.load();
-    ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked + phase; }, 120s));
+    // Long enough for several snapshots past the stopped follower's log.
+    ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked + 2 * phase; }, 120s));
+    const auto restart_at = Clock::now();
     ASSERT_TRUE(wiped->server->Start()) << wiped->server->Output();
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          const std::string out = wiped->server->Output();
+          return out.find("Restored a Raft snapshot") != std::string::npos &&
+                 out.find("messages fetched") != std::string::npos;
+        },
+        60s))
+        << wiped->server->Output();
+    std::printf("[ raft     ] %s: the follower restarted and restored a snapshot in %lld ms\n",
+                sc.fault.c_str(),
+                static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           Clock::now() - restart_at)
+                                           .count()));
     // Without the other follower, a majority needs the wiped node: PubAcks mean it caught up.
     other->server->Stop(/*kill=*/true);
     other->down = true;
@@ -396,6 +428,28 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
   stanConnection_Close(sub_conn);
   stanConnection_Destroy(sub_conn);
 
+  // The Raft logs stay bounded: snapshots were taken and the oldest segments removed.
+  for (Node& n : cluster.nodes()) {
+    if (n.down || !n.server->Running()) continue;
+    bool snapshot = false, first_segment = false;
+    size_t segments = 0;
+    std::string listing;
+    for (const auto& e : std::filesystem::directory_iterator(n.dir + "/.raft")) {
+      const std::string name = e.path().filename().string();
+      listing += name + " ";
+      if (name.rfind("snapshot-", 0) == 0) snapshot = true;
+      if (name.rfind("0000000000000001-", 0) == 0) first_segment = true;
+      if (name.rfind("open-", 0) == 0 || std::isdigit(static_cast<unsigned char>(name[0]))) {
+        ++segments;
+      }
+    }
+    EXPECT_TRUE(snapshot) << n.id << ": " << listing;
+    EXPECT_FALSE(first_segment) << n.id << ": " << listing;
+    // At most threshold + trailing entries (one or more per closed segment), and open ones.
+    EXPECT_LE(segments, static_cast<size_t>(kSnapshotThreshold + kTrailingLogs + 4))
+        << n.id << ": " << listing;
+  }
+
   // The history: everything stored, from the first sequence.
   History history = ReadHistory(nats.url(), "raft");
   ASSERT_TRUE(history.ok);
@@ -417,6 +471,7 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
 INSTANTIATE_TEST_SUITE_P(
     Raft, StanCluster,
     ::testing::Values(Scenario{3, "kill_leader"}, Scenario{5, "kill_leader"},
+                      Scenario{3, "restart_follower"},
                       Scenario{3, "isolate_leader"}, Scenario{5, "isolate_leader"},
                       Scenario{3, "partition_leader"}, Scenario{5, "partition_leader"},
                       Scenario{3, "empty_disk"}),

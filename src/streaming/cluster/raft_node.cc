@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -190,10 +191,37 @@ void RaftNode::Poll() {
   }
 }
 
-std::string RaftNode::Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn leader) {
+int RaftNode::OnSnapshot(raft_buffer* bufs[], unsigned* n_bufs) {
+  std::string state = snapshot_();
+  auto* b = static_cast<raft_buffer*>(raft_malloc(sizeof(raft_buffer)));
+  if (!b) return RAFT_NOMEM;
+  b->len = state.size();
+  b->base = raft_malloc(state.size() == 0 ? 1 : state.size());
+  if (!b->base) {
+    raft_free(b);
+    return RAFT_NOMEM;
+  }
+  std::memcpy(b->base, state.data(), state.size());
+  *bufs = b;
+  *n_bufs = 1;
+  return 0;
+}
+
+int RaftNode::OnRestore(raft_buffer* buf) {
+  if (!restore_(std::string_view(static_cast<const char*>(buf->base), buf->len))) {
+    return RAFT_CORRUPT;  // libraft frees the buffer
+  }
+  raft_free(buf->base);  // ours once restored
+  return 0;
+}
+
+std::string RaftNode::Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn leader,
+                            SnapshotFn snapshot, RestoreFn restore) {
   opts_ = opts;
   apply_ = std::move(apply);
   leader_ = std::move(leader);
+  snapshot_ = std::move(snapshot);
+  restore_ = std::move(restore);
   id_ = IdOf(opts.node_id);
   g_node = this;
 
@@ -250,6 +278,11 @@ std::string RaftNode::Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn
   if (int rv = raft_uv_init(&io_, &loop_, opts.log_dir.c_str(), &transport_); rv != 0) {
     return std::string("raft_uv_init: ") + io_.errmsg;
   }
+  // Test hook: smaller log segments (libraft's default is 8 MB), so that the tests see old
+  // segments removed after a snapshot.
+  if (const char* seg = std::getenv("GANNET_RAFT_SEGMENT_SIZE"); seg && std::atoll(seg) > 0) {
+    raft_uv_set_segment_size(&io_, static_cast<size_t>(std::atoll(seg)));
+  }
   fsm_.version = 1;
   fsm_.data = this;
   fsm_.apply = [](raft_fsm* fsm, const raft_buffer* buf, void** result) {
@@ -258,9 +291,13 @@ std::string RaftNode::Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn
     *result = nullptr;
     return 0;
   };
-  // Snapshots are not taken (the threshold below): the log holds every entry.
-  fsm_.snapshot = [](raft_fsm*, raft_buffer**, unsigned*) { return RAFT_NOTFOUND; };
-  fsm_.restore = [](raft_fsm*, raft_buffer*) { return RAFT_NOTFOUND; };
+  // Snapshots hold the state, not the messages (see cluster/commands.h, ClusterState).
+  fsm_.snapshot = [](raft_fsm* fsm, raft_buffer** bufs, unsigned* n) {
+    return static_cast<RaftNode*>(fsm->data)->OnSnapshot(bufs, n);
+  };
+  fsm_.restore = [](raft_fsm* fsm, raft_buffer* buf) {
+    return static_cast<RaftNode*>(fsm->data)->OnRestore(buf);
+  };
   if (int rv = raft_init(&raft_, &io_, &fsm_, id_, opts.node_id.c_str()); rv != 0) {
     return std::string("raft_init: ") + raft_errmsg(&raft_);
   }
@@ -279,7 +316,8 @@ std::string RaftNode::Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn
   }
   raft_set_election_timeout(&raft_, opts.election_timeout_ms);
   raft_set_heartbeat_timeout(&raft_, opts.heartbeat_timeout_ms);
-  raft_set_snapshot_threshold(&raft_, UINT_MAX);
+  raft_set_snapshot_threshold(&raft_, std::max(1U, opts.snapshot_threshold));
+  raft_set_snapshot_trailing(&raft_, opts.snapshot_trailing);
   raft_set_pre_vote(&raft_, true);
   if (int rv2 = raft_start(&raft_); rv2 != 0) {
     return std::string("raft_start: ") + raft_strerror(rv2) + " " + raft_errmsg(&raft_);

@@ -43,12 +43,22 @@ struct RaftNodeOptions {
   std::string listen;  // host:port of the TCP transport (port 0: a free one)
   unsigned election_timeout_ms = 1000;
   unsigned heartbeat_timeout_ms = 100;
+  // libraft takes a snapshot (the fsm's state, see cluster/commands.h) every
+  // `snapshot_threshold` applied entries and then drops the log but the last `snapshot_trailing`
+  // entries (a follower further behind gets the snapshot instead).
+  unsigned snapshot_threshold = 8192;
+  unsigned snapshot_trailing = 4096;
 };
 
 class RaftNode {
  public:
   using ApplyFn = std::function<void(std::string_view entry)>;
   using LeaderFn = std::function<void(bool leader)>;
+  // The state to snapshot (Raft thread).
+  using SnapshotFn = std::function<std::string()>;
+  // Restores a snapshot (Raft thread, or the thread calling Start for the last snapshot on
+  // disk): false when it cannot (logged by the callee).
+  using RestoreFn = std::function<bool(std::string_view snapshot)>;
 
   RaftNode() = default;
   ~RaftNode();
@@ -56,7 +66,8 @@ class RaftNode {
   RaftNode& operator=(const RaftNode&) = delete;
 
   // Starts libraft and its thread. Error text on failure.
-  std::string Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn leader);
+  std::string Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn leader,
+                    SnapshotFn snapshot, RestoreFn restore);
   void Stop();
 
   // Any thread but the Raft thread: proposes `entry` and waits for its commit.
@@ -79,6 +90,8 @@ class RaftNode {
   // An accepted connection from node `id` (cut at once while a test partition separates us).
   void OnAccepted(uint64_t id, uv_stream_t* stream);
   void OnApply(std::string_view entry) { apply_(entry); }
+  int OnSnapshot(raft_buffer* bufs[], unsigned* n_bufs);
+  int OnRestore(raft_buffer* buf);
   void RunTasks();
   void Poll();
 
@@ -94,6 +107,8 @@ class RaftNode {
   RaftNodeOptions opts_;
   ApplyFn apply_;
   LeaderFn leader_;
+  SnapshotFn snapshot_;
+  RestoreFn restore_;
   uint64_t id_ = 0;
   std::string listen_;
 

@@ -8,15 +8,22 @@
 // recovers it exactly as a fault-tolerance standby taking over (ft.cc): clients, subscriptions
 // and pending messages come back and what was pending is redelivered.
 //
-// A node's store is rebuilt from the Raft log at each start (it is wiped in Open: the log is
-// kept whole, no snapshot is taken), and a leader that loses its leadership (or cannot commit)
-// restarts its own process (execv): its store may hold changes the cluster did not commit, and
-// the restarted node rebuilds it from the log as any follower.
+// Snapshots hold the committed state without the messages (cluster::ClusterState, kept on the
+// Raft thread from the applied entries). A node keeps its store across restarts; a restore
+// (the last snapshot at start, or one the leader sends a lagging follower) makes the store's
+// clients and subscriptions the snapshot's and fetches the message ranges the store lacks from
+// another node (_STAN.snap.<cluster id>.<channel>); the entries after the snapshot are then
+// applied as usual (idempotently). A leader that loses its leadership (or cannot commit)
+// restarts its own process (execv): its store may hold changes the cluster did not commit past
+// its last snapshot, known at start by the marker it wrote when it activated (kLeaderMarker),
+// and dropped by the restore (or, with no snapshot yet, the whole store is rebuilt from the log).
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/close_range.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -33,6 +40,9 @@
 namespace gannet::streaming {
 
 namespace {
+constexpr const char* kLeaderMarker = "/leader";  // in the Raft log directory
+constexpr size_t kCatchUpReplyMax = 512 * 1024;   // bytes of messages per catch-up reply
+constexpr std::chrono::milliseconds kCatchUpTimeout{2000};
 constexpr std::chrono::milliseconds kAnnounceInterval{250};
 constexpr std::chrono::seconds kReplicateTimeout{5};
 char** g_argv = nullptr;
@@ -75,6 +85,38 @@ void StreamingServer::RestartProcess(const char* why) {
   ::_exit(1);
 }
 
+namespace {
+
+// libraft's files (libuv I/O) and ours in the Raft log directory.
+bool IsRaftFile(const std::string& name) {
+  return name == "metadata1" || name == "metadata2" || name == "node_id" ||
+         name == std::string_view(kLeaderMarker).substr(1) || name.rfind("open-", 0) == 0 ||
+         name.rfind("snapshot-", 0) == 0 ||
+         (!name.empty() && std::isdigit(static_cast<unsigned char>(name[0])) &&
+          name.find('-') != std::string::npos);
+}
+
+}  // namespace
+
+// Removes the store's files, but the Raft log's when it lives under the store's directory (by
+// default <dir>/raft, where a channel named "raft" keeps its files too).
+void StreamingServer::WipeStoreButLog() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const std::string ls = fs::weakly_canonical(opts_.cluster.log_path, ec).string();
+  for (const auto& e : fs::directory_iterator(opts_.store.dir, ec)) {
+    const std::string ps = fs::weakly_canonical(e.path(), ec).string();
+    if (ls == ps) {
+      for (const auto& f : fs::directory_iterator(e.path(), ec)) {
+        if (!IsRaftFile(f.path().filename().string())) fs::remove_all(f.path(), ec);
+      }
+      continue;
+    }
+    if (ls.rfind(ps + "/", 0) == 0) continue;  // a parent of the log (not wiped: rare layout)
+    fs::remove_all(e.path(), ec);
+  }
+}
+
 std::string StreamingServer::OpenClustered() {
   namespace fs = std::filesystem;
   // A node id not given is a NUID kept with the Raft log, so a restart is the same node (the
@@ -92,17 +134,28 @@ std::string StreamingServer::OpenClustered() {
       if (!out.flush()) return "unable to write " + path;
     }
   }
-  // The store is rebuilt from the Raft log: what a previous run left is removed (but the log,
-  // when it lives under the store's directory).
+  // The store is kept, but for a node that led before this start (the marker) with no
+  // snapshot yet: its store may hold uncommitted messages and the whole log will be replayed,
+  // so it is rebuilt from the log (what a previous run left is removed, but the log when it
+  // lives under the store's directory). With a snapshot, the restore drops the suspect tail.
   std::error_code ec;
   fs::create_directories(opts_.store.dir, ec);
   if (ec) return "unable to create " + opts_.store.dir + ": " + ec.message();
-  const fs::path log = fs::weakly_canonical(opts_.cluster.log_path, ec);
-  for (const auto& e : fs::directory_iterator(opts_.store.dir, ec)) {
-    const fs::path p = fs::weakly_canonical(e.path(), ec);
-    const std::string ps = p.string(), ls = log.string();
-    if (ls == ps || ls.rfind(ps + "/", 0) == 0) continue;
-    fs::remove_all(e.path(), ec);
+  const bool led = fs::exists(opts_.cluster.log_path + kLeaderMarker, ec);
+  bool have_snapshot = false;
+  for (const auto& e : fs::directory_iterator(opts_.cluster.log_path, ec)) {
+    if (e.path().filename().string().rfind("snapshot-", 0) == 0) have_snapshot = true;
+  }
+  cluster_suspect_ = led && have_snapshot;
+  if (led && !have_snapshot) {
+    STAN_INFO("Clustered: this node led before this start and has no snapshot: rebuilding its "
+              "store from the Raft log");
+    WipeStoreButLog();
+    fs::remove(opts_.cluster.log_path + kLeaderMarker, ec);
+  } else if (cluster_suspect_) {
+    cluster_restoring_ = true;  // its store answers no catch-up before the restore
+    STAN_INFO("Clustered: this node led before this start: what its store holds past its last "
+              "snapshot is dropped and fetched again");
   }
   // The Raft log (fsync'd by libraft at every append) is what survives a crash; the store is
   // rebuilt from it at each start, so fsyncs of the store would be paid for nothing.
@@ -117,6 +170,9 @@ std::string StreamingServer::OpenClustered() {
   cluster_store_ = std::move(st).value();
   auto rec = cluster_store_->Recover();
   if (!rec) return rec.status().message();
+  cluster_recovered_ = std::move(*rec);
+  if (!cluster_recovered_) cluster_recovered_.emplace();
+  cluster_state_ = std::make_unique<cluster::ClusterState>();
   std::random_device rd;
   incarnation_ = (uint64_t{rd()} << 32) | rd();
   return {};
@@ -142,11 +198,30 @@ std::string StreamingServer::StartClustered() {
   ro.listen = opts_.cluster.raft_listen;
   ro.election_timeout_ms = static_cast<unsigned>(opts_.cluster.election_timeout.count());
   ro.heartbeat_timeout_ms = static_cast<unsigned>(opts_.cluster.heartbeat_timeout.count());
+  ro.snapshot_threshold = static_cast<unsigned>(opts_.cluster.snapshot_threshold);
+  ro.snapshot_trailing = static_cast<unsigned>(opts_.cluster.trailing_logs);
   if (opts_.cluster.raft_logging) ::setenv("LIBRAFT_TRACE", "1", 1);
+  // Other nodes' restores fetch message ranges from this one (leader or follower).
+  auto snap_sub = link_.connection().Subscribe(CatchUpPrefix() + ">", [this](client::Message& m) {
+    HandleCatchUp(m);
+  });
+  if (!snap_sub) return "unable to subscribe to the cluster's catch-up subject: " + snap_sub.error();
+  cluster_snap_sub_ = std::move(snap_sub).value();
+  const auto started = std::chrono::steady_clock::now();
+  cluster_applier_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "stan-apply");
+    RunApplier();
+  });
   std::string err = raft_->Start(
       ro, [this](std::string_view entry) { OnClusterApply(entry); },
-      [this](bool leader) { OnClusterLeader(leader); });
+      [this](bool leader) { OnClusterLeader(leader); },
+      [this] { return cluster_state_->Encode(); },
+      [this](std::string_view snap) { return OnClusterRestore(snap); });
   if (!err.empty()) return "unable to start Raft: " + err;
+  STAN_INFO("Raft started in %lld ms",
+            static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now() - started)
+                                       .count()));
   loop_.PostTask([this] { AnnounceRaftAddress(); });
   if (!opts_.cluster.bootstrap && opts_.cluster.peers.empty()) {
     cluster_join_thread_ = std::thread([this] { RunJoin(); });
@@ -219,14 +294,67 @@ void StreamingServer::OnClusterApply(std::string_view entry) {
                hex.c_str());
     return;
   }
+  if (!cluster_state_->Apply(entry)) {
+    STAN_ERROR("A replicated entry does not parse: the snapshots may miss part of it");
+  }
   // The leader applied its own entries to its store when it made them.
   if (origin == raft_->raft_id() && incarnation == incarnation_) return;
-  std::lock_guard lk(cluster_mu_);
-  if (cluster_active_) RestartProcess("Another node's entry was committed while serving");
-  if (!cluster_store_) return;
-  if (store::Status s = cluster::ApplyEntry(entry, *cluster_store_); !s) {
-    STAN_ERROR("Unable to apply a replicated entry: %s", s.message().c_str());
+  if (cluster_serving_.load()) RestartProcess("Another node's entry was committed while serving");
+  EnqueueApply(ApplyItem{false, std::string(entry), nullptr});
+}
+
+// Any thread: the applier thread applies entries and restores to the store in Raft order, so
+// that a restore fetching messages over NATS never blocks the Raft thread (which must go on
+// acknowledging entries: the node answering the fetch may need them committed).
+void StreamingServer::EnqueueApply(ApplyItem item) {
+  std::lock_guard lk(apply_mu_);
+  if (item.restore) ++restores_queued_;
+  apply_queue_.push_back(std::move(item));
+  apply_cv_.notify_all();
+}
+
+void StreamingServer::RunApplier() {
+  for (;;) {
+    ApplyItem item;
+    {
+      std::unique_lock lk(apply_mu_);
+      apply_cv_.wait(lk, [&] { return apply_stop_ || !apply_queue_.empty(); });
+      if (apply_stop_) return;
+      item = std::move(apply_queue_.front());
+      apply_queue_.pop_front();
+      applying_ = true;
+    }
+    {
+      std::lock_guard lk(cluster_mu_);
+      if (item.restore) {
+        store::Status s = RestoreSnapshot(*item.restore_state);
+        if (!s) {
+          if (cluster_stop_.load()) return;
+          STAN_ERROR("Unable to restore a Raft snapshot: %s", s.message().c_str());
+          // The store is part-way: the next start restores the last snapshot again.
+          RestartProcess("Snapshot restore failed");
+        }
+      } else if (cluster_store_) {
+        cluster_recovered_.reset();  // what the start recovered is not the store any more
+        if (store::Status s = cluster::ApplyEntry(item.entry, *cluster_store_); !s) {
+          STAN_ERROR("Unable to apply a replicated entry: %s", s.message().c_str());
+        }
+      }
+    }
+    std::lock_guard lk(apply_mu_);
+    if (item.restore && --restores_queued_ == 0) cluster_restoring_ = false;
+    applying_ = false;
+    apply_cv_.notify_all();
   }
+}
+
+void StreamingServer::StopApplier() {
+  {
+    std::lock_guard lk(apply_mu_);
+    apply_stop_ = true;
+    apply_cv_.notify_all();
+  }
+  if (cluster_applier_.joinable()) cluster_applier_.join();
 }
 
 // On the Raft thread.
@@ -242,7 +370,27 @@ void StreamingServer::OnClusterLeader(bool leader) {
 
 void StreamingServer::ActivateClustered() {
   {
+    // Every committed entry is in the store first (the applier may still be restoring).
+    std::unique_lock alk(apply_mu_);
+    apply_cv_.wait(alk, [&] { return apply_stop_ || (apply_queue_.empty() && !applying_); });
+  }
+  {
     std::lock_guard lk(cluster_mu_);
+    // From here the store runs ahead of the commit: a next start must not trust its tail.
+    {
+      const std::string marker = opts_.cluster.log_path + kLeaderMarker;
+      int fd = ::open(marker.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd < 0 || ::fsync(fd) != 0) {
+        STAN_FATAL("Failed to activate: unable to write %s", marker.c_str());
+        RestartProcess("Cannot write the leader marker");
+      }
+      ::close(fd);
+      int dfd = ::open(opts_.cluster.log_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dfd >= 0) {
+        ::fsync(dfd);
+        ::close(dfd);
+      }
+    }
     cluster_store_->Close();
     cluster_store_.reset();
     auto st = store::CreateStore(opts_.store);
@@ -263,6 +411,7 @@ void StreamingServer::ActivateClustered() {
           return s;
         });
     cluster_active_ = true;
+    cluster_serving_ = true;
   }
   std::string err = Activate();
   if (err.empty()) err = ServeJoins();
@@ -270,6 +419,287 @@ void StreamingServer::ActivateClustered() {
     STAN_FATAL("Failed to activate: %s", err.c_str());
     RestartProcess("Activation failed");
   }
+}
+
+std::string StreamingServer::CatchUpPrefix() const {
+  return "_STAN.snap." + opts_.cluster_id + ".";
+}
+
+// On the Raft thread (a snapshot the leader sent), or Start's thread (the last snapshot on disk):
+// the snapshot becomes the state at once; the store follows on the applier thread.
+bool StreamingServer::OnClusterRestore(std::string_view snapshot) {
+  auto snap = std::make_shared<cluster::ClusterState>();
+  if (std::string err = cluster::ClusterState::Decode(snapshot, *snap); !err.empty()) {
+    STAN_ERROR("Unable to restore a Raft snapshot (%zu bytes): %s", snapshot.size(),
+               err.c_str());
+    return false;
+  }
+  if (cluster_serving_.load()) {
+    STAN_ERROR("Unable to restore a Raft snapshot: the node serves as the leader");
+    return false;
+  }
+  *cluster_state_ = *snap;
+  cluster_restoring_ = true;  // no catch-up answers from this store until restored
+  EnqueueApply(ApplyItem{true, {}, std::move(snap)});
+  return true;
+}
+
+// The applier thread, under cluster_mu_.
+store::Status StreamingServer::RestoreSnapshot(const cluster::ClusterState& snap) {
+  const auto started = std::chrono::steady_clock::now();
+  if (!cluster_store_) return store::Status(store::Code::kInvalid, "no follower store");
+  store::Status s = RestoreStore(snap);
+  if (!s) return s;
+  if (cluster_suspect_) {
+    // The uncommitted tail is gone: a next start may trust this store.
+    std::error_code ec;
+    std::filesystem::remove(opts_.cluster.log_path + kLeaderMarker, ec);
+    cluster_suspect_ = false;
+  }
+  STAN_INFO("Restored a Raft snapshot (%zu channels, %zu clients) in %lld ms",
+            snap.channels.size(), snap.clients.size(),
+            static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now() - started)
+                                       .count()));
+  return store::Status::Ok();
+}
+
+// Under cluster_mu_: makes the follower's store the snapshot's state.
+store::Status StreamingServer::RestoreStore(const cluster::ClusterState& snap) {
+  using store::Status;
+  // What the store holds: as recovered at start, else recovered again now.
+  std::optional<store::RecoveredState> have = std::move(cluster_recovered_);
+  cluster_recovered_.reset();
+  if (!have) {
+    cluster_store_->Close();
+    cluster_store_.reset();
+    auto st = store::CreateStore(opts_.store);
+    if (!st) return st.status();
+    cluster_store_ = std::move(st).value();
+    auto rec = cluster_store_->Recover();
+    if (!rec) return rec.status();
+    have = std::move(*rec);
+    if (!have) have.emplace();
+  }
+  store::Store& st = *cluster_store_;
+  if (snap.has_info) {
+    if (Status s = st.Init(snap.info); !s) return s;
+  }
+  // Clients: the snapshot's.
+  std::map<std::string, store::ClientInfo> local;
+  for (const store::ClientInfo& c : have->clients) local[c.id] = c;
+  for (const auto& [id, c] : local) {
+    auto it = snap.clients.find(id);
+    if (it == snap.clients.end() || it->second.hb_inbox != c.hb_inbox ||
+        it->second.conn_id != c.conn_id) {
+      if (Status s = st.DeleteClient(id); !s && s.code() != store::Code::kNotFound) return s;
+      local.erase(id);
+      if (local.empty()) break;
+    }
+  }
+  for (const auto& [id, c] : snap.clients) {
+    if (local.count(id)) continue;
+    if (Status s = st.AddClient(c); !s) return s;
+  }
+  // Channels the snapshot does not have.
+  for (const auto& [name, rc] : have->channels) {
+    if (snap.channels.count(name)) continue;
+    if (Status s = st.DeleteChannel(name); !s && s.code() != store::Code::kNotFound) return s;
+  }
+  std::vector<store::ChannelStore*> touched;
+  for (const auto& [name, sc] : snap.channels) {
+    store::ChannelStore* cs = st.LookupChannel(name);
+    std::vector<uint64_t> local_subs;
+    if (auto it = have->channels.find(name); it != have->channels.end()) {
+      for (const auto& rs : it->second.subscriptions) local_subs.push_back(rs.state.id);
+    }
+    auto recreate = [&]() -> Status {
+      if (Status s = st.DeleteChannel(name); !s && s.code() != store::Code::kNotFound) return s;
+      auto created = st.CreateChannel(name);
+      if (!created) return created.status();
+      cs = *created;
+      local_subs.clear();
+      return Status::Ok();
+    };
+    if (cs) {
+      const uint64_t last = cs->msgs->LastSequence();
+      // A node that led may hold uncommitted messages past the snapshot; and a store whose
+      // messages all precede the snapshot's first cannot continue at that first.
+      const bool suspect_tail = cluster_suspect_ && last > sc.last;
+      const bool gap = last != 0 && sc.first > last + 1;
+      if (suspect_tail || gap) {
+        STAN_INFO("Restore: channel \"%s\" holds %llu-%llu, the snapshot %llu-%llu: %s", name.c_str(),
+                  static_cast<unsigned long long>(cs->msgs->FirstSequence()),
+                  static_cast<unsigned long long>(last),
+                  static_cast<unsigned long long>(sc.first),
+                  static_cast<unsigned long long>(sc.last),
+                  suspect_tail ? "dropping it (uncommitted tail) and fetching it again"
+                               : "dropping it and fetching the snapshot's range");
+        if (Status s = recreate(); !s) return s;
+      }
+    } else {
+      auto created = st.CreateChannel(name);
+      if (!created) return created.status();
+      cs = *created;
+    }
+    // The messages the store lacks, up to the snapshot's last.
+    if (sc.first != 0 && sc.last >= sc.first) {
+      uint64_t from = std::max(cs->msgs->LastSequence() + 1, sc.first);
+      if (from <= sc.last) {
+        uint64_t gap_at = 0;
+        Status s = FetchMessages(name, cs, from, sc.last, gap_at);
+        if (!s && gap_at != 0) {
+          // The other node's first is past what this store holds: start the channel there.
+          if (s = recreate(); !s) return s;
+          s = FetchMessages(name, cs, gap_at, sc.last, gap_at);
+        }
+        if (!s) return s;
+      }
+    }
+    // Subscriptions: the snapshot's, with their ids and pending sequences.
+    for (uint64_t id : local_subs) {
+      if (Status s = cs->subs->DeleteSub(id); !s && s.code() != store::Code::kNotFound) return s;
+    }
+    for (const auto& [id, ss] : sc.subs) {
+      if (Status s = cluster::CreateSubWithId(*cs->subs, ss.state); !s) return s;
+      for (uint64_t p : ss.pending) {
+        if (Status s = cs->subs->AddSeqPending(id, p); !s) return s;
+      }
+      if (Status s = cs->subs->UpdateSub(ss.state); !s) return s;
+    }
+    touched.push_back(cs);
+  }
+  if (Status s = st.FlushBatch(touched); !s) return s;
+  for (store::ChannelStore* cs : touched) {
+    if (Status s = cs->subs->Flush(); !s) return s;
+  }
+  return Status::Ok();
+}
+
+// Stores the messages [from, to] of `channel`, fetched from whichever node answers first (one
+// that has applied up to `to`). Asks again until answered (or the server stops). kNotFound
+// with `gap_at` set when the answering node's first sequence is past this store's last + 1.
+store::Status StreamingServer::FetchMessages(const std::string& channel, store::ChannelStore* cs,
+                                             uint64_t from, uint64_t to, uint64_t& gap_at) {
+  using store::Status;
+  gap_at = 0;
+  const std::string subject = CatchUpPrefix() + channel;
+  const uint64_t total = to - from + 1;
+  STAN_INFO("Restore: fetching messages %llu-%llu of channel \"%s\"",
+            static_cast<unsigned long long>(from), static_cast<unsigned long long>(to),
+            channel.c_str());
+  int failures = 0;
+  auto wait_a_bit = [&] {
+    ++failures;
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 50 * failures)));
+  };
+  while (from <= to) {
+    if (cluster_stop_.load() || g_shutting_down.load()) {
+      return Status(store::Code::kClosed, "shutting down during a catch-up");
+    }
+    auto reply = link_.connection().Request(subject, cluster::EncodeFetchRequest(from, to),
+                                            kCatchUpTimeout);
+    if (!reply.ok()) {
+      if (failures % 5 == 0) {
+        STAN_INFO("Restore: no node sent messages %llu-%llu of channel \"%s\" yet (%s)",
+                  static_cast<unsigned long long>(from), static_cast<unsigned long long>(to),
+                  channel.c_str(), reply.error().c_str());
+      }
+      wait_a_bit();
+      continue;
+    }
+    cluster::FetchReply fr;
+    if (std::string err = cluster::DecodeFetchReply(reply->data(), fr); !err.empty()) {
+      STAN_ERROR("Restore: channel \"%s\": %s (%zu bytes): asking again", channel.c_str(),
+                 err.c_str(), reply->data().size());
+      wait_a_bit();
+      continue;
+    }
+    const uint64_t start = fr.msgs.empty() ? fr.first : fr.msgs.front().seq;
+    if (start != from && !(start > from && start == fr.first)) {
+      STAN_ERROR("Restore: channel \"%s\": asked from %llu, got a reply from %llu: asking again",
+                 channel.c_str(), static_cast<unsigned long long>(from),
+                 static_cast<unsigned long long>(start));
+      wait_a_bit();
+      continue;
+    }
+    if (start > from) {
+      // Removed by the limits at the other node since the snapshot.
+      const uint64_t last = cs->msgs->LastSequence();
+      if (last != 0 && start > last + 1) {
+        gap_at = start;
+        return Status(store::Code::kNotFound, "the other node's first sequence is past ours");
+      }
+      if (start > to) return Status::Ok();
+      from = start;
+      if (fr.msgs.empty()) continue;
+    }
+    if (fr.msgs.empty()) {
+      wait_a_bit();
+      continue;
+    }
+    for (const cluster::FetchedMsg& m : fr.msgs) {
+      if (m.seq > to) break;
+      if (Status s = cs->msgs->Store(m.seq, m.timestamp, m.record); !s) return s;
+      from = m.seq + 1;
+    }
+    store::ChannelStore* one[] = {cs};
+    if (Status s = cluster_store_->FlushBatch(one); !s) return s;
+    failures = 0;
+  }
+  STAN_INFO("Restore: channel \"%s\": %llu messages fetched", channel.c_str(),
+            static_cast<unsigned long long>(total));
+  return Status::Ok();
+}
+
+// On the client library's thread: another node's restore asks for messages of a channel.
+void StreamingServer::HandleCatchUp(const client::Message& m) {
+  if (m.reply().empty()) return;
+  const std::string prefix = CatchUpPrefix();
+  std::string_view subject = m.subject();
+  if (subject.size() <= prefix.size()) return;
+  const std::string channel(subject.substr(prefix.size()));
+  uint64_t from = 0, to = 0;
+  if (!cluster::DecodeFetchRequest(m.data(), from, to)) {
+    STAN_ERROR("Ignoring a malformed catch-up request for channel \"%s\" (%zu bytes)",
+               channel.c_str(), m.data().size());
+    return;
+  }
+  if (cluster_restoring_.load()) return;
+  // Only a node that has applied up to `to` answers (its store holds committed messages only
+  // up to there: a follower's everything, a leader's up to what it proposed).
+  auto build = [channel, from, to](store::Store& st) -> std::optional<std::string> {
+    store::ChannelStore* cs = st.LookupChannel(channel);
+    if (!cs || cs->msgs->LastSequence() < to) return std::nullopt;
+    const uint64_t first = cs->msgs->FirstSequence();
+    cluster::FetchReplyWriter w(first);
+    for (uint64_t seq = std::max(from, first); seq <= to && w.size() < kCatchUpReplyMax; ++seq) {
+      auto r = cs->msgs->Lookup(seq);
+      if (!r.ok() || !r->found()) break;
+      w.Add(seq, r->timestamp, r->record);
+    }
+    return w.Finish();
+  };
+  std::optional<std::string> out;
+  bool leader = false;
+  {
+    std::unique_lock lk(cluster_mu_, std::chrono::milliseconds(500));
+    if (!lk.owns_lock() || cluster_restoring_.load()) return;
+    leader = cluster_active_;
+    if (!leader) {
+      if (!cluster_store_) return;
+      out = build(*cluster_store_);
+    }
+  }
+  if (leader) {
+    auto res = std::make_shared<std::optional<std::string>>();
+    if (!loop_.RunAndWait([this, res, build] { if (store_) *res = build(*store_); },
+                          kCatchUpTimeout)) {
+      return;
+    }
+    out = std::move(*res);
+  }
+  if (out) link_.connection().Publish(m.reply(), *out);
 }
 
 }  // namespace gannet::streaming
