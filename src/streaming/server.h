@@ -306,9 +306,6 @@ class StreamingServer {
   std::unique_ptr<cluster::ClusterState> cluster_state_;
   // What the store held at start (OpenClustered), for the first restore.
   std::optional<store::RecoveredState> cluster_recovered_;
-  // The node led before this start (a marker file): its store may hold uncommitted messages
-  // past its last snapshot's sequences, dropped by the restore.
-  bool cluster_suspect_ = false;
   std::atomic<bool> cluster_restoring_{false};  // a restore is queued or under way
   std::atomic<bool> cluster_serving_{false};    // cluster_active_, read without cluster_mu_
   // The applier thread ("stan-apply"): entries and restores, in Raft order (apply_mu_).

@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -312,6 +313,18 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
           30s))
           << leader->server->Output();
       leader->down = false;
+      // The deposed leader's store is suspect (its marker): dropped, then restored from its
+      // snapshot with the messages fetched from the other nodes (or rebuilt from its log).
+      ASSERT_NE(leader->server->Output().find("its store is dropped", before.size()),
+                std::string::npos)
+          << leader->server->Output();
+      std::istringstream lines(leader->server->Output().substr(before.size()));
+      for (std::string line; std::getline(lines, line);) {
+        if (line.find("Restor") != std::string::npos ||
+            line.find("led before") != std::string::npos) {
+          std::printf("[ raft     ] old leader: %s\n", line.c_str());
+        }
+      }
     }
   } else if (sc.fault == "partition_leader") {
     // The leader (with one follower, of 5) is cut off from the others' Raft traffic; NATS still
@@ -382,6 +395,13 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
         },
         60s))
         << wiped->server->Output();
+    {
+      // Its restore, as it logged it.
+      std::istringstream lines(wiped->server->Output());
+      for (std::string line; std::getline(lines, line);) {
+        if (line.find("Restor") != std::string::npos) std::printf("[ raft     ] %s\n", line.c_str());
+      }
+    }
     std::printf("[ raft     ] %s: the follower restarted and restored a snapshot in %lld ms\n",
                 sc.fault.c_str(),
                 static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(

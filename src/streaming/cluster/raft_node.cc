@@ -318,6 +318,9 @@ std::string RaftNode::Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn
   raft_set_heartbeat_timeout(&raft_, opts.heartbeat_timeout_ms);
   raft_set_snapshot_threshold(&raft_, std::max(1U, opts.snapshot_threshold));
   raft_set_snapshot_trailing(&raft_, opts.snapshot_trailing);
+  // A snapshot holds no message (small) and its restore returns at once (the store catches up
+  // on the applier thread): a lost InstallSnapshot is sent again after 3 s, not libraft's 30.
+  raft_set_install_snapshot_timeout(&raft_, 3000);
   raft_set_pre_vote(&raft_, true);
   if (int rv2 = raft_start(&raft_); rv2 != 0) {
     return std::string("raft_start: ") + raft_strerror(rv2) + " " + raft_errmsg(&raft_);

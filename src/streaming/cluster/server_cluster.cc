@@ -134,28 +134,20 @@ std::string StreamingServer::OpenClustered() {
       if (!out.flush()) return "unable to write " + path;
     }
   }
-  // The store is kept, but for a node that led before this start (the marker) with no
-  // snapshot yet: its store may hold uncommitted messages and the whole log will be replayed,
-  // so it is rebuilt from the log (what a previous run left is removed, but the log when it
-  // lives under the store's directory). With a snapshot, the restore drops the suspect tail.
+  // The store is kept, but for a node that led before this start (the marker): it may hold
+  // messages the cluster did not commit, under sequences the next leader reused, anywhere past
+  // what was committed when it stopped leading (which may be below a snapshot it took later,
+  // as a follower, before it restarted). So its store is dropped (but the Raft log, when it
+  // lives under the store's directory): the restore of its last snapshot fetches the messages
+  // from the other nodes, or with no snapshot yet the whole log is replayed.
   std::error_code ec;
   fs::create_directories(opts_.store.dir, ec);
   if (ec) return "unable to create " + opts_.store.dir + ": " + ec.message();
-  const bool led = fs::exists(opts_.cluster.log_path + kLeaderMarker, ec);
-  bool have_snapshot = false;
-  for (const auto& e : fs::directory_iterator(opts_.cluster.log_path, ec)) {
-    if (e.path().filename().string().rfind("snapshot-", 0) == 0) have_snapshot = true;
-  }
-  cluster_suspect_ = led && have_snapshot;
-  if (led && !have_snapshot) {
-    STAN_INFO("Clustered: this node led before this start and has no snapshot: rebuilding its "
-              "store from the Raft log");
+  if (fs::exists(opts_.cluster.log_path + kLeaderMarker, ec)) {
+    STAN_INFO("Clustered: this node led before this start: its store is dropped and restored "
+              "from the cluster (snapshot, other nodes, log)");
     WipeStoreButLog();
     fs::remove(opts_.cluster.log_path + kLeaderMarker, ec);
-  } else if (cluster_suspect_) {
-    cluster_restoring_ = true;  // its store answers no catch-up before the restore
-    STAN_INFO("Clustered: this node led before this start: what its store holds past its last "
-              "snapshot is dropped and fetched again");
   }
   // The Raft log (fsync'd by libraft at every append) is what survives a crash; the store is
   // rebuilt from it at each start, so fsyncs of the store would be paid for nothing.
@@ -450,12 +442,6 @@ store::Status StreamingServer::RestoreSnapshot(const cluster::ClusterState& snap
   if (!cluster_store_) return store::Status(store::Code::kInvalid, "no follower store");
   store::Status s = RestoreStore(snap);
   if (!s) return s;
-  if (cluster_suspect_) {
-    // The uncommitted tail is gone: a next start may trust this store.
-    std::error_code ec;
-    std::filesystem::remove(opts_.cluster.log_path + kLeaderMarker, ec);
-    cluster_suspect_ = false;
-  }
   STAN_INFO("Restored a Raft snapshot (%zu channels, %zu clients) in %lld ms",
             snap.channels.size(), snap.clients.size(),
             static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -523,18 +509,14 @@ store::Status StreamingServer::RestoreStore(const cluster::ClusterState& snap) {
     };
     if (cs) {
       const uint64_t last = cs->msgs->LastSequence();
-      // A node that led may hold uncommitted messages past the snapshot; and a store whose
-      // messages all precede the snapshot's first cannot continue at that first.
-      const bool suspect_tail = cluster_suspect_ && last > sc.last;
-      const bool gap = last != 0 && sc.first > last + 1;
-      if (suspect_tail || gap) {
+      // A store whose messages all precede the snapshot's first cannot continue at that first.
+      if (last != 0 && sc.first > last + 1) {
         STAN_INFO("Restore: channel \"%s\" holds %llu-%llu, the snapshot %llu-%llu: %s", name.c_str(),
                   static_cast<unsigned long long>(cs->msgs->FirstSequence()),
                   static_cast<unsigned long long>(last),
                   static_cast<unsigned long long>(sc.first),
                   static_cast<unsigned long long>(sc.last),
-                  suspect_tail ? "dropping it (uncommitted tail) and fetching it again"
-                               : "dropping it and fetching the snapshot's range");
+                  "dropping it and fetching the snapshot's range");
         if (Status s = recreate(); !s) return s;
       }
     } else {
