@@ -338,12 +338,14 @@ Streaming Server Clustering Options:
     --cluster_bootstrap <bool>           Bootstrap the cluster as a single node (then add nodes)
     --cluster_peers <string, ...>        Comma-separated list of the other nodes' IDs
     --cluster_log_path <string>          Directory of the Raft log (default: <dir>/.raft)
-    --cluster_sync <bool>                Fsync the Raft log on each append (always done)
+    --cluster_sync <bool>                Fsync the message store at each batch too (the Raft
+                                         log is fsync'd on each append in any case)
     --cluster_raft_logging <bool>        Enable logging from the Raft library
     --cluster_raft_listen <host:port>    Gannet: where this node's Raft transport listens
-    --cluster_trailing_logs <int>        Raft entries kept in the log after a snapshot (default: 4096)
-    --cluster_snapshot_threshold <int>   Gannet: a Raft snapshot every this many entries (default: 8192)
                                          (default 127.0.0.1 and a free port)
+    --cluster_trailing_logs <int>        Raft entries kept in the log after a snapshot (default: 512)
+    --cluster_snapshot_threshold <int>   Gannet: a Raft snapshot every this many entries
+                                         (default: 1024)
 
 Streaming Server File Store Options:
     --file_compact_enabled <bool>        Enable file compaction

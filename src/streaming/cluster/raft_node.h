@@ -46,8 +46,8 @@ struct RaftNodeOptions {
   // libraft takes a snapshot (the fsm's state, see cluster/commands.h) every
   // `snapshot_threshold` applied entries and then drops the log but the last `snapshot_trailing`
   // entries (a follower further behind gets the snapshot instead).
-  unsigned snapshot_threshold = 8192;
-  unsigned snapshot_trailing = 4096;
+  unsigned snapshot_threshold = 1024;
+  unsigned snapshot_trailing = 512;
 };
 
 class RaftNode {

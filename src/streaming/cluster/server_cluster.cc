@@ -149,19 +149,35 @@ std::string StreamingServer::OpenClustered() {
     WipeStoreButLog();
     fs::remove(opts_.cluster.log_path + kLeaderMarker, ec);
   }
-  // The Raft log (fsync'd by libraft at every append) is what survives a crash; the store is
-  // rebuilt from it at each start, so fsyncs of the store would be paid for nothing.
-  if (opts_.store.file.do_sync) {
-    STAN_INFO(
-        "Clustered: the FILE store is not fsync'd (the Raft log is, and the store is "
-        "rebuilt from it)");
+  // --cluster_sync (the reference's "file sync after every write to the Raft log and message
+  // store"): the Raft log is fsync'd by libraft at every append whatever the flag; with it the
+  // store is fsync'd at every batch too (--file_sync, true by default), without it not: after
+  // an OS crash the store may then lack what it had applied (a restore fetches it again) or not
+  // recover at all (it is then dropped and restored from the cluster, below).
+  if (!opts_.cluster.sync && opts_.store.file.do_sync) {
+    STAN_INFO("Clustered: the FILE store is not fsync'd (--cluster_sync=false: only the Raft "
+              "log is)");
     opts_.store.file.do_sync = false;
   }
   auto st = store::CreateStore(opts_.store);
   if (!st) return st.status().message();
   cluster_store_ = std::move(st).value();
   auto rec = cluster_store_->Recover();
-  if (!rec) return rec.status().message();
+  if (!rec) {
+    // The cluster has everything committed: the snapshot's restore fetches the messages from
+    // the other nodes, the log replays the rest.
+    STAN_ERROR("Clustered: unable to recover the store (%s): it is dropped and restored from "
+               "the cluster",
+               rec.status().message().c_str());
+    cluster_store_->Close();
+    cluster_store_.reset();
+    WipeStoreButLog();
+    st = store::CreateStore(opts_.store);
+    if (!st) return st.status().message();
+    cluster_store_ = std::move(st).value();
+    rec = cluster_store_->Recover();
+    if (!rec) return rec.status().message();
+  }
   cluster_recovered_ = std::move(*rec);
   if (!cluster_recovered_) cluster_recovered_.emplace();
   cluster_state_ = std::make_unique<cluster::ClusterState>();
