@@ -499,6 +499,111 @@ INSTANTIATE_TEST_SUITE_P(
       return "Nodes" + std::to_string(info.param.nodes) + "_" + info.param.fault;
     });
 
+// Bad input is an error, not a crash: a catch-up reply that does not parse is logged and asked
+// again (a NATS client answers the first requests with garbage), and a node whose snapshot file
+// was damaged refuses to start with an error (exit status 1, no signal).
+TEST(StanClusterSnapshots, BadInputIsAnErrorNotACrash) {
+  gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
+  ASSERT_TRUE(nats.Start()) << nats.Output();
+  // The nodes answer catch-up requests 200 ms late (a test hook): the garbage comes first.
+  ::setenv("GANNET_CATCHUP_REPLY_DELAY_MS", "200", 1);
+  struct Unset {
+    ~Unset() { ::unsetenv("GANNET_CATCHUP_REPLY_DELAY_MS"); }
+  } unset;
+  Cluster cluster(nats.url(), 3, "test-cluster",
+                  {"--cluster_snapshot_threshold", "8", "--cluster_trailing_logs", "4"});
+  ASSERT_TRUE(cluster.StartAll()) << cluster.Outputs();
+  Node* leader = cluster.WaitServing();
+  ASSERT_NE(leader, nullptr) << cluster.Outputs();
+  Node* follower = &cluster.nodes()[leader == &cluster.nodes()[0] ? 1 : 0];
+  std::string error;
+  stanConnection* pub = ConnectClient(nats.url(), "pub", &error);
+  ASSERT_NE(pub, nullptr) << error;
+  auto publish = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      ASSERT_EQ(stanConnection_Publish(pub, "bad", "x", 1), NATS_OK);
+    }
+  };
+  publish(50);  // one entry each: several snapshots
+
+  // Garbage answers to the first catch-up requests.
+  natsConnection* nc = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(&nc, nats.url().c_str()), NATS_OK);
+  struct Liar {
+    natsConnection* nc;
+    std::atomic<int> answered{0};
+  } liar{nc};
+  natsSubscription* lsub = nullptr;
+  ASSERT_EQ(natsConnection_Subscribe(
+                &lsub, nc, "_STAN.snap.test-cluster.>",
+                [](natsConnection* c, natsSubscription*, natsMsg* m, void* closure) {
+                  auto* l = static_cast<Liar*>(closure);
+                  if (natsMsg_GetReply(m) && l->answered.fetch_add(1) < 3) {
+                    natsConnection_PublishString(c, natsMsg_GetReply(m), "GCUPgarbage");
+                  }
+                  natsMsg_Destroy(m);
+                },
+                &liar),
+            NATS_OK);
+  ASSERT_EQ(natsConnection_Flush(nc), NATS_OK);
+
+  follower->server->Stop(/*kill=*/true);
+  publish(50);  // the leader's log moves past the stopped follower's
+  ASSERT_TRUE(follower->server->Start()) << follower->server->Output();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const std::string out = follower->server->Output();
+        return out.find("messages fetched") != std::string::npos &&
+               out.find("Restored a Raft snapshot") != std::string::npos;
+      },
+      60s))
+      << follower->server->Output();
+  EXPECT_NE(follower->server->Output().find("not a catch-up reply"), std::string::npos)
+      << follower->server->Output();
+  {
+    std::istringstream lines(follower->server->Output());
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("catch-up reply") != std::string::npos) {
+        std::printf("[ raft     ] garbage reply: %s\n", line.c_str());
+      }
+    }
+  }
+  EXPECT_GE(liar.answered.load(), 1);
+  EXPECT_TRUE(follower->server->Running());
+  natsSubscription_Destroy(lsub);
+  natsConnection_Destroy(nc);
+
+  // A damaged snapshot file: the node says so and exits.
+  ASSERT_EQ(follower->server->Stop(), 0) << follower->server->Output();
+  size_t damaged = 0;
+  for (const auto& e : std::filesystem::directory_iterator(follower->dir + "/.raft")) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("snapshot-", 0) != 0 || name.find(".meta") != std::string::npos) continue;
+    const auto size = std::filesystem::file_size(e.path());
+    std::ofstream(e.path(), std::ios::binary | std::ios::trunc) << std::string(size, 'Z');
+    ++damaged;
+  }
+  ASSERT_GT(damaged, 0u);
+  const std::string before = follower->server->Output();
+  EXPECT_FALSE(follower->server->Start(5s));
+  const int status = follower->server->WaitExit(20s);
+  const std::string after = follower->server->Output().substr(before.size());
+  EXPECT_EQ(status, 1) << after;
+  EXPECT_NE(after.find("snapshot"), std::string::npos) << after;
+  {
+    std::istringstream lines(after);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("[ERR]") != std::string::npos || line.find("[FTL]") != std::string::npos ||
+          line.find("snapshot") != std::string::npos) {
+        std::printf("[ raft     ] damaged snapshot (exit status %d): %s\n", status, line.c_str());
+      }
+    }
+  }
+  follower->down = true;
+  stanConnection_Close(pub);
+  stanConnection_Destroy(pub);
+}
+
 // Two streaming clusters on one NATS server, each its own Raft group (the same node ids in
 // both): each stores only its own messages, and one's failover leaves the other serving.
 TEST(StanClusters, TwoClustersOnOneNatsAreIndependent) {

@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <cstdlib>
 #include <thread>
 
 #include "streaming/cluster/commands.h"
@@ -697,7 +698,14 @@ void StreamingServer::HandleCatchUp(const client::Message& m) {
     }
     out = std::move(*res);
   }
-  if (out) link_.connection().Publish(m.reply(), *out);
+  if (!out) return;
+  // Test hook: answers this late (the bad-input test's garbage answers come first).
+  static const long delay_ms = [] {
+    const char* d = std::getenv("GANNET_CATCHUP_REPLY_DELAY_MS");
+    return d ? std::atol(d) : 0L;
+  }();
+  if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+  link_.connection().Publish(m.reply(), *out);
 }
 
 }  // namespace gannet::streaming
