@@ -295,7 +295,7 @@ class StreamingServer {
   EventLoop::TimerId ft_hb_timer_ = 0;
   std::optional<store::RecoveredState> recovered_;
 
-  // Clustering: the Raft node; the store followers apply entries to (the Raft thread, under
+  // Clustering: the Raft node; the store followers apply entries to (the applier thread, under
   // cluster_mu_) until this node leads; the thread that makes the leader serve.
   std::unique_ptr<cluster::RaftNode> raft_;
   std::unique_ptr<store::Store> cluster_store_;

@@ -1,7 +1,8 @@
 // A clustered Streaming server (--clustered): the StreamingServer's side of Raft.
 //
 // Every node keeps its own FILE store. Followers do not serve: they apply each committed Raft
-// entry (cluster/commands.h) to their store on the Raft thread. The leader serves the protocol
+// entry (cluster/commands.h) to their store on the applier thread (in log order, so that the
+// Raft thread never waits for the store). The leader serves the protocol
 // as a standalone server does, over a ReplicatingStore (cluster/replicating_store.h) whose
 // flushes wait for the batch's entry to be committed before the PubAcks go out. A node that
 // becomes leader first applies every earlier entry (a barrier), then reopens its store and
@@ -14,9 +15,9 @@
 // clients and subscriptions the snapshot's and fetches the message ranges the store lacks from
 // another node (_STAN.snap.<cluster id>.<channel>); the entries after the snapshot are then
 // applied as usual (idempotently). A leader that loses its leadership (or cannot commit)
-// restarts its own process (execv): its store may hold changes the cluster did not commit past
-// its last snapshot, known at start by the marker it wrote when it activated (kLeaderMarker),
-// and dropped by the restore (or, with no snapshot yet, the whole store is rebuilt from the log).
+// restarts its own process (execv): its store may hold changes the cluster did not commit,
+// known at start by the marker it wrote when it activated (kLeaderMarker): that store is
+// dropped, then restored from the last snapshot and the other nodes, the log replaying the rest.
 #include <fcntl.h>
 #include <pthread.h>
 #include <linux/close_range.h>
