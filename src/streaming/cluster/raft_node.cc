@@ -191,7 +191,32 @@ void RaftNode::Poll() {
   }
 }
 
+void RaftNode::OnApply(std::string_view entry) {
+  apply_(entry);
+  bytes_since_snapshot_ += entry.size();
+  ++entries_since_snapshot_;
+  if (!snapshot_forced_ && bytes_since_snapshot_ >= opts_.snapshot_bytes) {
+    // libraft looks at its threshold after each apply: a snapshot now.
+    snapshot_forced_ = true;
+    raft_set_snapshot_threshold(&raft_, 1);
+  }
+}
+
 int RaftNode::OnSnapshot(raft_buffer* bufs[], unsigned* n_bufs) {
+  // libraft truncates the log once this snapshot is written, keeping the trailing entries
+  // as set now: at most the configured count, and about trailing_bytes of entries.
+  if (entries_since_snapshot_ > 0) {
+    const uint64_t avg = std::max<uint64_t>(1, bytes_since_snapshot_ / entries_since_snapshot_);
+    const uint64_t by_bytes = std::max<uint64_t>(8, opts_.trailing_bytes / avg);
+    raft_set_snapshot_trailing(
+        &raft_, static_cast<unsigned>(std::min<uint64_t>(opts_.snapshot_trailing, by_bytes)));
+  }
+  if (snapshot_forced_) {
+    raft_set_snapshot_threshold(&raft_, std::max(1U, opts_.snapshot_threshold));
+    snapshot_forced_ = false;
+  }
+  bytes_since_snapshot_ = 0;
+  entries_since_snapshot_ = 0;
   std::string state = snapshot_();
   auto* b = static_cast<raft_buffer*>(raft_malloc(sizeof(raft_buffer)));
   if (!b) return RAFT_NOMEM;
@@ -211,6 +236,8 @@ int RaftNode::OnRestore(raft_buffer* buf) {
   if (!restore_(std::string_view(static_cast<const char*>(buf->base), buf->len))) {
     return RAFT_CORRUPT;  // libraft frees the buffer
   }
+  bytes_since_snapshot_ = 0;
+  entries_since_snapshot_ = 0;
   raft_free(buf->base);  // ours once restored
   return 0;
 }

@@ -48,6 +48,11 @@ struct RaftNodeOptions {
   // entries (a follower further behind gets the snapshot instead).
   unsigned snapshot_threshold = 1024;
   unsigned snapshot_trailing = 512;
+  // The same in bytes (libraft counts entries only, and an entry here is a whole I/O batch):
+  // a snapshot once this many bytes of entries were applied since the last one, and no more
+  // trailing entries kept than about this many bytes (at least 8 entries).
+  uint64_t snapshot_bytes = uint64_t{128} << 20;
+  uint64_t trailing_bytes = uint64_t{32} << 20;
 };
 
 class RaftNode {
@@ -89,7 +94,7 @@ class RaftNode {
   std::string ConnectAddress(uint64_t id);
   // An accepted connection from node `id` (cut at once while a test partition separates us).
   void OnAccepted(uint64_t id, uv_stream_t* stream);
-  void OnApply(std::string_view entry) { apply_(entry); }
+  void OnApply(std::string_view entry);
   int OnSnapshot(raft_buffer* bufs[], unsigned* n_bufs);
   int OnRestore(raft_buffer* buf);
   void RunTasks();
@@ -121,6 +126,10 @@ class RaftNode {
   raft_fsm fsm_{};
   struct raft raft_ {};
   struct raft_barrier barrier_ {};
+  // Applied since the last snapshot (Raft thread): the byte bounds above.
+  uint64_t bytes_since_snapshot_ = 0;
+  uint64_t entries_since_snapshot_ = 0;
+  bool snapshot_forced_ = false;
   bool leader_reported_ = false;
   bool barrier_pending_ = false;
   bool closing_ = false;
