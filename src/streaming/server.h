@@ -175,7 +175,8 @@ class StreamingServer {
   void AnnounceRaftAddress();
   void OnClusterApply(std::string_view entry);
   void OnClusterLeader(bool leader);
-  void ActivateClustered();
+  void ActivateClustered(int voters);
+  void WriteLeaderMarker(int voters);
   [[noreturn]] static void RestartProcess(const char* why);
   // Snapshots: the state (cluster_state_) and its restore into the follower's store, with the
   // message ranges it lacks fetched from another node (_STAN.snap.<cluster id>.<channel>).

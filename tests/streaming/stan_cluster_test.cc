@@ -663,9 +663,12 @@ TEST(StanClusterBootstrap, OneNodeClusterRestartsAsTheSameNode) {
   ASSERT_TRUE(nats.Start()) << nats.Output();
   char tmpl[] = "/tmp/gannet-raft-XXXXXX";
   const std::string dir = ::mkdtemp(tmpl);
-  StanServer s(
-      {"-ns", nats.url(), "-st", "FILE", "--dir", dir, "--clustered", "--cluster_bootstrap"},
-      /*embedded=*/false);
+  // Snapshots every 4 entries: the restart restores one (a group of one keeps its store, as
+  // no other node could give its messages back).
+  StanServer s({"-ns", nats.url(), "-st", "FILE", "--dir", dir, "--clustered",
+                "--cluster_bootstrap", "--cluster_snapshot_threshold", "4",
+                "--cluster_trailing_logs", "2"},
+               /*embedded=*/false);
   s.EnableMonitoring();
   ASSERT_TRUE(s.Start()) << s.Output();  // "Streaming Server is ready": it leads
   auto serverz = gannet::test::HttpGet(s.http_port(), "/streaming/serverz");
@@ -684,6 +687,8 @@ TEST(StanClusterBootstrap, OneNodeClusterRestartsAsTheSameNode) {
   const size_t second = out.find("Cluster node \"", first + 1);
   ASSERT_NE(second, std::string::npos) << out;
   EXPECT_EQ(out.substr(first, 40), out.substr(second, 40)) << "the same node id";
+  EXPECT_NE(out.find("led a one-node group before this start", first), std::string::npos) << out;
+  EXPECT_NE(out.find("Restored a Raft snapshot", first), std::string::npos) << out;
   StanConn c = Connect(nats.url(), "r", &error);
   ASSERT_TRUE(c) << error;
   Collector all;
@@ -720,7 +725,12 @@ TEST(StanClusterJoin, NodesJoinASeedAndTakeOver) {
                                "--cluster_node_id",
                                id,
                                "--cluster_raft_listen",
-                               "127.0.0.1:" + std::to_string(gannet::test::FreeTcpPort())};
+                               "127.0.0.1:" + std::to_string(gannet::test::FreeTcpPort()),
+                               // The joining nodes get a snapshot and fetch the messages.
+                               "--cluster_snapshot_threshold",
+                               "16",
+                               "--cluster_trailing_logs",
+                               "8"};
     if (seed) a.push_back("--cluster_bootstrap");
     return a;
   };

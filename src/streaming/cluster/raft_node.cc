@@ -191,6 +191,14 @@ void RaftNode::Poll() {
   }
 }
 
+int RaftNode::VoterCount() const {
+  int n = 0;
+  for (unsigned i = 0; i < raft_.configuration.n; ++i) {
+    if (raft_.configuration.servers[i].role == RAFT_VOTER) ++n;
+  }
+  return n;
+}
+
 void RaftNode::OnApply(std::string_view entry) {
   apply_(entry);
   bytes_since_snapshot_ += entry.size();

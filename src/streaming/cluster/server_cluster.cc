@@ -29,6 +29,7 @@
 #include <fstream>
 #include <random>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include "streaming/cluster/commands.h"
@@ -145,10 +146,20 @@ std::string StreamingServer::OpenClustered() {
   std::error_code ec;
   fs::create_directories(opts_.store.dir, ec);
   if (ec) return "unable to create " + opts_.store.dir + ": " + ec.message();
+  // The marker holds the number of voters when it was written: a node that led a group of one
+  // keeps its store (no other leader can have reused its sequences, and no other node could
+  // give the messages back; what it stored and did not commit was never acknowledged).
   if (fs::exists(opts_.cluster.log_path + kLeaderMarker, ec)) {
-    STAN_INFO("Clustered: this node led before this start: its store is dropped and restored "
-              "from the cluster (snapshot, other nodes, log)");
-    WipeStoreButLog();
+    std::ifstream in(opts_.cluster.log_path + kLeaderMarker);
+    int voters = 0;
+    in >> voters;
+    if (voters == 1) {
+      STAN_INFO("Clustered: this node led a one-node group before this start: its store is kept");
+    } else {
+      STAN_INFO("Clustered: this node led before this start: its store is dropped and restored "
+                "from the cluster (snapshot, other nodes, log)");
+      WipeStoreButLog();
+    }
     fs::remove(opts_.cluster.log_path + kLeaderMarker, ec);
   }
   // --cluster_sync (the reference's "file sync after every write to the Raft log and message
@@ -277,6 +288,7 @@ std::string StreamingServer::ServeJoins() {
     raft_->AddVoter(node, [this, node, reply](const std::string& err) {
       if (err.empty()) {
         STAN_INFO("Node \"%s\" is a voter of the cluster", node.c_str());
+        WriteLeaderMarker(raft_->VoterCount());  // no longer a group of one
       }
       link_.connection().Publish(reply, err.empty() ? std::string("ok") : "error: " + err);
     });
@@ -375,10 +387,33 @@ void StreamingServer::OnClusterLeader(bool leader) {
   }
   if (cluster_activating_.exchange(true)) return;
   STAN_INFO("Server is the cluster's leader");
-  cluster_thread_ = std::thread([this] { ActivateClustered(); });
+  const int voters = raft_->VoterCount();
+  cluster_thread_ = std::thread([this, voters] { ActivateClustered(voters); });
 }
 
-void StreamingServer::ActivateClustered() {
+// The leader marker (see OpenClustered), written and fsync'd before the store runs ahead of the
+// commit, with the group's number of voters.
+void StreamingServer::WriteLeaderMarker(int voters) {
+  const std::string marker = opts_.cluster.log_path + kLeaderMarker;
+  const std::string tmp = marker + ".tmp";
+  const std::string text = std::to_string(voters) + "\n";
+  int fd = ::open(tmp.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
+  bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  ok = ok && ::rename(tmp.c_str(), marker.c_str()) == 0;
+  if (!ok) {
+    STAN_FATAL("Unable to write %s: %s", marker.c_str(), std::strerror(errno));
+    RestartProcess("Cannot write the leader marker");
+  }
+  int dfd = ::open(opts_.cluster.log_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+void StreamingServer::ActivateClustered(int voters) {
   {
     // Every committed entry is in the store first (the applier may still be restoring).
     std::unique_lock alk(apply_mu_);
@@ -387,20 +422,7 @@ void StreamingServer::ActivateClustered() {
   {
     std::lock_guard lk(cluster_mu_);
     // From here the store runs ahead of the commit: a next start must not trust its tail.
-    {
-      const std::string marker = opts_.cluster.log_path + kLeaderMarker;
-      int fd = ::open(marker.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
-      if (fd < 0 || ::fsync(fd) != 0) {
-        STAN_FATAL("Failed to activate: unable to write %s", marker.c_str());
-        RestartProcess("Cannot write the leader marker");
-      }
-      ::close(fd);
-      int dfd = ::open(opts_.cluster.log_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (dfd >= 0) {
-        ::fsync(dfd);
-        ::close(dfd);
-      }
-    }
+    WriteLeaderMarker(voters);
     cluster_store_->Close();
     cluster_store_.reset();
     auto st = store::CreateStore(opts_.store);
