@@ -330,7 +330,10 @@ void StreamingServer::OnClusterApply(std::string_view entry) {
 // acknowledging entries: the node answering the fetch may need them committed).
 void StreamingServer::EnqueueApply(ApplyItem item) {
   std::lock_guard lk(apply_mu_);
-  if (item.restore) ++restores_queued_;
+  if (item.restore) {
+    ++restores_queued_;
+    cluster_restoring_ = true;  // no catch-up answers from this store until restored
+  }
   apply_queue_.push_back(std::move(item));
   apply_cv_.notify_all();
 }
@@ -471,7 +474,6 @@ bool StreamingServer::OnClusterRestore(std::string_view snapshot) {
     return false;
   }
   *cluster_state_ = *snap;
-  cluster_restoring_ = true;  // no catch-up answers from this store until restored
   EnqueueApply(ApplyItem{true, {}, std::move(snap)});
   return true;
 }
