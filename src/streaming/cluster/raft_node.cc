@@ -346,7 +346,7 @@ std::string RaftNode::Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn
     int rv = raft_bootstrap(&raft_, &conf);
     raft_configuration_close(&conf);
     if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) {
-      return std::string("raft_bootstrap: ") + raft_errmsg(&raft_);
+      return CloseAfterFailure(std::string("raft_bootstrap: ") + raft_errmsg(&raft_));
     }
   }
   raft_set_election_timeout(&raft_, opts.election_timeout_ms);
@@ -358,7 +358,8 @@ std::string RaftNode::Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn
   raft_set_install_snapshot_timeout(&raft_, 3000);
   raft_set_pre_vote(&raft_, true);
   if (int rv2 = raft_start(&raft_); rv2 != 0) {
-    return std::string("raft_start: ") + raft_strerror(rv2) + " " + raft_errmsg(&raft_);
+    return CloseAfterFailure(std::string("raft_start: ") + raft_strerror(rv2) + " " +
+                             raft_errmsg(&raft_));
   }
   async_.data = this;
   uv_async_init(&loop_, &async_,
@@ -374,6 +375,18 @@ std::string RaftNode::Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn
     Run();
   });
   return {};
+}
+
+// Start failed after raft_init (a damaged snapshot, say): libraft and libuv released here, on
+// the calling thread (the Raft thread does not run yet).
+std::string RaftNode::CloseAfterFailure(std::string error) {
+  raft_close(&raft_, [](raft*) {});
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  raft_uv_close(&io_);
+  raft_uv_tcp_close(&tcp_);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  uv_loop_close(&loop_);
+  return error;
 }
 
 void RaftNode::Run() {

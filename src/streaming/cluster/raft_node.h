@@ -104,6 +104,7 @@ class RaftNode {
 
  private:
   void Post(std::function<void()> task);
+  std::string CloseAfterFailure(std::string error);
   void Run();
   // Test fault injection (GANNET_RAFT_PARTITION_DIR): while <dir>/<node id> exists, this node
   // talks Raft only with the node ids listed in it (comma-separated; empty: none).
