@@ -300,9 +300,10 @@ class StreamingServer {
   // cluster_mu_) until this node leads; the thread that makes the leader serve.
   std::unique_ptr<cluster::RaftNode> raft_;
   std::unique_ptr<store::Store> cluster_store_;
-  // Timed: the catch-up responder (the client library's thread) must not wait behind a restore
-  // that is itself waiting for a reply on that thread.
-  std::timed_mutex cluster_mu_;
+  // The catch-up responder (the client library's thread) only tries it for a while: it must
+  // not wait behind a restore that is itself waiting for a reply on that thread. (Not a
+  // timed_mutex: ThreadSanitizer does not see its timed lock.)
+  std::mutex cluster_mu_;
   // The committed state, for snapshots (Raft thread; the restore at start: Start's thread).
   std::unique_ptr<cluster::ClusterState> cluster_state_;
   // What the store held at start (OpenClustered), for the first restore.

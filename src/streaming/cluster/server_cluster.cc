@@ -707,7 +707,10 @@ void StreamingServer::HandleCatchUp(const client::Message& m) {
   std::optional<std::string> out;
   bool leader = false;
   {
-    std::unique_lock lk(cluster_mu_, std::chrono::milliseconds(500));
+    std::unique_lock lk(cluster_mu_, std::defer_lock);
+    for (int i = 0; i < 50 && !lk.try_lock(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     if (!lk.owns_lock() || cluster_restoring_.load()) return;
     leader = cluster_active_;
     if (!leader) {
