@@ -529,9 +529,17 @@ store::Status StreamingServer::RestoreStore(const cluster::ClusterState& snap) {
     if (local.count(id)) continue;
     if (Status s = st.AddClient(c); !s) return s;
   }
+  // A log in the earlier default place, <dir>/raft, is also the directory of a channel "raft"
+  // (the FILE store recovers it as one): deleting that channel would delete the log.
+  std::error_code ec;
+  const auto log_dir = std::filesystem::weakly_canonical(opts_.cluster.log_path, ec);
+  auto holds_log = [&](const std::string& name) {
+    std::error_code e;
+    return std::filesystem::weakly_canonical(opts_.store.dir + "/" + name, e) == log_dir;
+  };
   // Channels the snapshot does not have.
   for (const auto& [name, rc] : have->channels) {
-    if (snap.channels.count(name)) continue;
+    if (snap.channels.count(name) || holds_log(name)) continue;
     if (Status s = st.DeleteChannel(name); !s && s.code() != store::Code::kNotFound) return s;
   }
   std::vector<store::ChannelStore*> touched;
@@ -542,6 +550,11 @@ store::Status StreamingServer::RestoreStore(const cluster::ClusterState& snap) {
       for (const auto& rs : it->second.subscriptions) local_subs.push_back(rs.state.id);
     }
     auto recreate = [&]() -> Status {
+      if (holds_log(name)) {
+        return Status(store::Code::kInvalid,
+                      "channel \"" + name + "\" shares its directory with the Raft log (" +
+                          opts_.cluster.log_path + "): move the log (--cluster_log_path)");
+      }
       if (Status s = st.DeleteChannel(name); !s && s.code() != store::Code::kNotFound) return s;
       auto created = st.CreateChannel(name);
       if (!created) return created.status();
