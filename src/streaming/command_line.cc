@@ -123,6 +123,8 @@ const std::map<std::string, Flag>& Flags() {
       {"cluster_sync", BOOL(o.cluster.sync = v)},
       {"cluster_raft_logging", BOOL(o.cluster.raft_logging = v)},
       {"cluster_raft_listen", STR(o.cluster.raft_listen = v)},
+      {"cluster_snapshot_threshold", INT(o.cluster.snapshot_threshold = v)},
+      {"cluster_trailing_logs", INT(o.cluster.trailing_logs = v)},
       {"file_compact_enabled", BOOL(o.store.file.compact_enabled = v)},
       {"file_compact_frag", INT(o.store.file.compact_fragmentation = static_cast<int>(v))},
       {"file_compact_interval", INT(o.store.file.compact_interval = static_cast<int>(v))},
@@ -171,7 +173,6 @@ bool NotYet(const std::string& name) {
   static const char* kNotYet[] = {
       "cluster_log_cache_size",
       "cluster_log_snapshots",
-      "cluster_trailing_logs",
       "encrypt",
       "encryption_cipher",
       "encryption_key",
@@ -336,11 +337,15 @@ Streaming Server Clustering Options:
     --cluster_node_id <string>           ID of the node within the cluster (a NUID by default)
     --cluster_bootstrap <bool>           Bootstrap the cluster as a single node (then add nodes)
     --cluster_peers <string, ...>        Comma-separated list of the other nodes' IDs
-    --cluster_log_path <string>          Directory of the Raft log (default: <dir>/raft)
-    --cluster_sync <bool>                Fsync the Raft log on each append (always done)
+    --cluster_log_path <string>          Directory of the Raft log (default: <dir>/.raft)
+    --cluster_sync <bool>                Fsync the message store at each batch too (the Raft
+                                         log is fsync'd on each append in any case)
     --cluster_raft_logging <bool>        Enable logging from the Raft library
     --cluster_raft_listen <host:port>    Gannet: where this node's Raft transport listens
                                          (default 127.0.0.1 and a free port)
+    --cluster_trailing_logs <int>        Raft entries kept in the log after a snapshot (default: 512)
+    --cluster_snapshot_threshold <int>   Gannet: a Raft snapshot every this many entries
+                                         (default: 1024)
 
 Streaming Server File Store Options:
     --file_compact_enabled <bool>        Enable file compaction

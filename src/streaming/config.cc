@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <set>
 #include <type_traits>
 
@@ -316,6 +317,10 @@ bool Mapper::Cluster(const Value& block) {
       ok = Bool(e, c.raft_logging);
     } else if (key == "raft_listen") {
       ok = String(e, c.raft_listen);
+    } else if (key == "trailing_logs") {
+      ok = Int(e, c.trailing_logs);
+    } else if (key == "snapshot_threshold") {
+      ok = Int(e, c.snapshot_threshold);
     } else if (key == "raft_election_timeout" || key == "raft_heartbeat_timeout") {
       std::chrono::nanoseconds d{0};
       ok = Duration(e, d);
@@ -324,7 +329,7 @@ bool Mapper::Cluster(const Value& block) {
     } else if (OneOf(key, {"raft_lease_timeout", "raft_commit_timeout"})) {
       std::chrono::nanoseconds ignored{0};  // hashicorp/raft's knobs: libraft has no such timer
       ok = Duration(e, ignored);
-    } else if (OneOf(key, {"log_cache_size", "log_snapshots", "trailing_logs",
+    } else if (OneOf(key, {"log_cache_size", "log_snapshots",
                            "allow_add_remove_node", "proceed_on_restore_failure",
                            "bolt_free_list_sync", "bolt_free_list_map", "nodes_connections"})) {
       ok = NotYet(e);
@@ -475,7 +480,21 @@ std::optional<std::string> ValidateClusterOptions(StreamingOptions& opts) {
   if (c.node_id.empty() && !c.peers.empty()) {
     return "--cluster_node_id is required with --cluster_peers";
   }
-  if (c.log_path.empty()) c.log_path = opts.store.dir + "/raft";
+  if (c.log_path.empty()) {
+    // <dir>/.raft: no channel can be named ".raft" (a channel "raft" keeps its files in
+    // <dir>/raft, and deleting it would delete a log kept there). A node whose log is in the
+    // earlier default, <dir>/raft, keeps it there.
+    std::error_code ec;
+    const bool old_layout = std::filesystem::exists(opts.store.dir + "/raft/metadata1", ec) &&
+                            !std::filesystem::exists(opts.store.dir + "/.raft", ec);
+    c.log_path = opts.store.dir + (old_layout ? "/raft" : "/.raft");
+  }
+  if (c.snapshot_threshold < 1 || c.snapshot_threshold > UINT32_MAX) {
+    return "--cluster_snapshot_threshold must be between 1 and 4294967295";
+  }
+  if (c.trailing_logs < 0 || c.trailing_logs > UINT32_MAX) {
+    return "--cluster_trailing_logs must be between 0 and 4294967295";
+  }
   return std::nullopt;
 }
 

@@ -26,13 +26,20 @@ struct ClusterOptions {
   bool bootstrap = false;          // --cluster_bootstrap: a one-node cluster to start with
   std::vector<std::string> peers;  // --cluster_peers: the other nodes' ids
   std::string log_path;            // --cluster_log_path: the Raft log (default <dir>/raft)
-  bool sync = false;               // --cluster_sync (the Raft log is always fsync'd, see docs)
+  bool sync = false;               // --cluster_sync: the store fsync'd too (the Raft log always is)
   bool raft_logging = false;       // --cluster_raft_logging
   // Gannet's own: the host:port the Raft TCP transport listens on (docs/ARCHITECTURE.md says
   // why Raft has its own port); the other nodes learn it over NATS.
   std::string raft_listen = "127.0.0.1:0";
   std::chrono::milliseconds election_timeout{1000};
   std::chrono::milliseconds heartbeat_timeout{100};
+  // Raft snapshots: one every `snapshot_threshold` applied entries (Gannet's own flag; the
+  // reference leaves hashicorp/raft's 8192), keeping the last `trailing_logs` entries
+  // (--cluster_trailing_logs, the reference's flag, whose default is 10240). Lower defaults
+  // than the reference's: an entry here is a whole I/O batch (up to ~1 MB at full rate), and
+  // libraft keeps the log it has not truncated in memory.
+  int64_t snapshot_threshold = 1024;
+  int64_t trailing_logs = 512;
 };
 
 struct StreamingOptions {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "streaming/cluster/commands.h"
 #include "streaming/cluster/raft_node.h"
 #include "streaming/log.h"
 #include "streaming/nuid.h"
@@ -153,11 +154,13 @@ void StreamingServer::Shutdown() {
   if (cluster_join_thread_.joinable()) cluster_join_thread_.join();
   if (cluster_thread_.joinable()) cluster_thread_.join();
   if (raft_) raft_->Stop();
+  StopApplier();
   running_ = false;
   loop_.Stop();
   ft_sub_ = client::Subscription();
   cluster_sub_ = client::Subscription();
   cluster_join_sub_ = client::Subscription();
+  cluster_snap_sub_ = client::Subscription();
   link_.Close();
   if (store_) store_->Close();
   if (cluster_store_) cluster_store_->Close();

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -37,6 +38,7 @@ namespace gannet::streaming {
 
 namespace cluster {
 class RaftNode;
+struct ClusterState;
 }
 
 // The process' argv, for a clustered node that restarts itself (cluster/server_cluster.cc).
@@ -162,6 +164,7 @@ class StreamingServer {
 
   // ---- cluster/server_cluster.cc: Raft clustering ----
   std::string OpenClustered();
+  void WipeStoreButLog();
   std::string StartClustered();
   std::string AnnounceSubject() const;
   std::string JoinSubject() const;
@@ -172,8 +175,26 @@ class StreamingServer {
   void AnnounceRaftAddress();
   void OnClusterApply(std::string_view entry);
   void OnClusterLeader(bool leader);
-  void ActivateClustered();
+  void ActivateClustered(int voters);
+  void WriteLeaderMarker(int voters);
   [[noreturn]] static void RestartProcess(const char* why);
+  // Snapshots: the state (cluster_state_) and its restore into the follower's store, with the
+  // message ranges it lacks fetched from another node (_STAN.snap.<cluster id>.<channel>).
+  bool OnClusterRestore(std::string_view snapshot);
+  struct ApplyItem {
+    bool restore = false;
+    std::string entry;
+    std::shared_ptr<const cluster::ClusterState> restore_state;
+  };
+  void EnqueueApply(ApplyItem item);
+  void RunApplier();
+  void StopApplier();
+  store::Status RestoreSnapshot(const cluster::ClusterState& snap);
+  store::Status RestoreStore(const cluster::ClusterState& snap);
+  store::Status FetchMessages(const std::string& channel, store::ChannelStore* cs, uint64_t from,
+                              uint64_t to, uint64_t& gap_at);
+  std::string CatchUpPrefix() const;
+  void HandleCatchUp(const client::Message& m);
 
   // ---- publish.cc ----
   void HandlePublish(const client::Message& m);
@@ -275,11 +296,29 @@ class StreamingServer {
   EventLoop::TimerId ft_hb_timer_ = 0;
   std::optional<store::RecoveredState> recovered_;
 
-  // Clustering: the Raft node; the store followers apply entries to (the Raft thread, under
+  // Clustering: the Raft node; the store followers apply entries to (the applier thread, under
   // cluster_mu_) until this node leads; the thread that makes the leader serve.
   std::unique_ptr<cluster::RaftNode> raft_;
   std::unique_ptr<store::Store> cluster_store_;
+  // The catch-up responder (the client library's thread) only tries it for a while: it must
+  // not wait behind a restore that is itself waiting for a reply on that thread. (Not a
+  // timed_mutex: ThreadSanitizer does not see its timed lock.)
   std::mutex cluster_mu_;
+  // The committed state, for snapshots (Raft thread; the restore at start: Start's thread).
+  std::unique_ptr<cluster::ClusterState> cluster_state_;
+  // What the store held at start (OpenClustered), for the first restore.
+  std::optional<store::RecoveredState> cluster_recovered_;
+  std::atomic<bool> cluster_restoring_{false};  // a restore is queued or under way
+  std::atomic<bool> cluster_serving_{false};    // cluster_active_, read without cluster_mu_
+  // The applier thread ("stan-apply"): entries and restores, in Raft order (apply_mu_).
+  std::thread cluster_applier_;
+  std::mutex apply_mu_;
+  std::condition_variable apply_cv_;
+  std::deque<ApplyItem> apply_queue_;
+  int restores_queued_ = 0;
+  bool applying_ = false;
+  bool apply_stop_ = false;
+  client::Subscription cluster_snap_sub_;
   bool cluster_active_ = false;  // under cluster_mu_: serving as the leader
   std::atomic<bool> cluster_activating_{false};
   std::thread cluster_thread_;

@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -114,7 +115,8 @@ struct Node {
 
 class Cluster {
  public:
-  Cluster(const std::string& nats_url, int n, const std::string& cluster_id = "test-cluster") {
+  Cluster(const std::string& nats_url, int n, const std::string& cluster_id = "test-cluster",
+          std::vector<std::string> extra = {}) {
     char tmpl[] = "/tmp/gannet-raft-XXXXXX";
     root_ = ::mkdtemp(tmpl);
     std::filesystem::create_directories(partition_dir());
@@ -134,12 +136,12 @@ class Cluster {
         if (!peers.empty()) peers += ",";
         peers += o.id;
       }
-      node.server = std::make_unique<StanServer>(
-          std::vector<std::string>{"-ns", nats_url, "-cid", cluster_id, "-st", "FILE", "--dir",
-                                   node.dir, "--clustered", "--cluster_node_id", node.id,
-                                   "--cluster_peers", peers, "--cluster_raft_listen",
-                                   "127.0.0.1:" + std::to_string(node.raft_port)},
-          /*embedded=*/false);
+      std::vector<std::string> args{"-ns", nats_url, "-cid", cluster_id, "-st", "FILE", "--dir",
+                                    node.dir, "--clustered", "--cluster_node_id", node.id,
+                                    "--cluster_peers", peers, "--cluster_raft_listen",
+                                    "127.0.0.1:" + std::to_string(node.raft_port)};
+      args.insert(args.end(), extra.begin(), extra.end());
+      node.server = std::make_unique<StanServer>(std::move(args), /*embedded=*/false);
       node.server->SetReadyMarker("Cluster node");
     }
   }
@@ -204,11 +206,24 @@ void PrintTo(const Scenario& s, std::ostream* os) { *os << s.nodes << " nodes, "
 
 class StanCluster : public ::testing::TestWithParam<Scenario> {};
 
+// The Raft snapshot settings of the fault tests (a test's few hundred entries see many).
+constexpr int kSnapshotThreshold = 16;
+constexpr int kTrailingLogs = 8;
+
 TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
   const Scenario sc = GetParam();
   gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
   ASSERT_TRUE(nats.Start()) << nats.Output();
-  Cluster cluster(nats.url(), sc.nodes);
+  // Small snapshot thresholds: the faults happen across Raft snapshots and truncated logs (a
+  // restarted or wiped node is restored from a snapshot and fetches the messages it lacks).
+  // 64 KB log segments (a test hook): old ones are removed after a snapshot.
+  ::setenv("GANNET_RAFT_SEGMENT_SIZE", "65536", 1);
+  struct Unset {
+    ~Unset() { ::unsetenv("GANNET_RAFT_SEGMENT_SIZE"); }
+  } unset;
+  Cluster cluster(nats.url(), sc.nodes, "test-cluster",
+                  {"--cluster_snapshot_threshold", std::to_string(kSnapshotThreshold),
+                   "--cluster_trailing_logs", std::to_string(kTrailingLogs)});
   ASSERT_TRUE(cluster.StartAll()) << cluster.Outputs();
   Node* leader = cluster.WaitServing();
   ASSERT_NE(leader, nullptr) << cluster.Outputs();
@@ -298,6 +313,18 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
           30s))
           << leader->server->Output();
       leader->down = false;
+      // The deposed leader's store is suspect (its marker): dropped, then restored from its
+      // snapshot with the messages fetched from the other nodes (or rebuilt from its log).
+      ASSERT_NE(leader->server->Output().find("its store is dropped", before.size()),
+                std::string::npos)
+          << leader->server->Output();
+      std::istringstream lines(leader->server->Output().substr(before.size()));
+      for (std::string line; std::getline(lines, line);) {
+        if (line.find("Restor") != std::string::npos ||
+            line.find("led before") != std::string::npos) {
+          std::printf("[ raft     ] old leader: %s\n", line.c_str());
+        }
+      }
     }
   } else if (sc.fault == "partition_leader") {
     // The leader (with one follower, of 5) is cut off from the others' Raft traffic; NATS still
@@ -345,16 +372,41 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
     const uint64_t acked = j.acks.load();
     ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked + phase; }, 120s));
     for (Node& n : cluster.nodes()) std::filesystem::remove(cluster.partition_dir() + "/" + n.id);
-  } else if (sc.fault == "empty_disk") {
+  } else if (sc.fault == "empty_disk" || sc.fault == "restart_follower") {
+    // restart_follower: the follower keeps its disk; it is restored from its own snapshot, then
+    // from the leader's (its log is behind the leader's truncated one), and fetches the
+    // messages its store lacks.
     Node* wiped = followers[0];
     Node* other = followers[1];
     wiped->server->Stop(/*kill=*/true);
     std::error_code ec;
-    std::filesystem::remove_all(wiped->dir, ec);
+    if (sc.fault == "empty_disk") std::filesystem::remove_all(wiped->dir, ec);
     ++faults;
     const uint64_t acked = j.acks.load();
-    ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked + phase; }, 120s));
+    // Long enough for several snapshots past the stopped follower's log.
+    ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked + 2 * phase; }, 120s));
+    const auto restart_at = Clock::now();
     ASSERT_TRUE(wiped->server->Start()) << wiped->server->Output();
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          const std::string out = wiped->server->Output();
+          return out.find("Restored a Raft snapshot") != std::string::npos &&
+                 out.find("messages fetched") != std::string::npos;
+        },
+        60s))
+        << wiped->server->Output();
+    {
+      // Its restore, as it logged it.
+      std::istringstream lines(wiped->server->Output());
+      for (std::string line; std::getline(lines, line);) {
+        if (line.find("Restor") != std::string::npos) std::printf("[ raft     ] %s\n", line.c_str());
+      }
+    }
+    std::printf("[ raft     ] %s: the follower restarted and restored a snapshot in %lld ms\n",
+                sc.fault.c_str(),
+                static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           Clock::now() - restart_at)
+                                           .count()));
     // Without the other follower, a majority needs the wiped node: PubAcks mean it caught up.
     other->server->Stop(/*kill=*/true);
     other->down = true;
@@ -396,6 +448,28 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
   stanConnection_Close(sub_conn);
   stanConnection_Destroy(sub_conn);
 
+  // The Raft logs stay bounded: snapshots were taken and the oldest segments removed.
+  for (Node& n : cluster.nodes()) {
+    if (n.down || !n.server->Running()) continue;
+    bool snapshot = false, first_segment = false;
+    size_t segments = 0;
+    std::string listing;
+    for (const auto& e : std::filesystem::directory_iterator(n.dir + "/.raft")) {
+      const std::string name = e.path().filename().string();
+      listing += name + " ";
+      if (name.rfind("snapshot-", 0) == 0) snapshot = true;
+      if (name.rfind("0000000000000001-", 0) == 0) first_segment = true;
+      if (name.rfind("open-", 0) == 0 || std::isdigit(static_cast<unsigned char>(name[0]))) {
+        ++segments;
+      }
+    }
+    EXPECT_TRUE(snapshot) << n.id << ": " << listing;
+    EXPECT_FALSE(first_segment) << n.id << ": " << listing;
+    // At most threshold + trailing entries (one or more per closed segment), and open ones.
+    EXPECT_LE(segments, static_cast<size_t>(kSnapshotThreshold + kTrailingLogs + 4))
+        << n.id << ": " << listing;
+  }
+
   // The history: everything stored, from the first sequence.
   History history = ReadHistory(nats.url(), "raft");
   ASSERT_TRUE(history.ok);
@@ -417,12 +491,118 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
 INSTANTIATE_TEST_SUITE_P(
     Raft, StanCluster,
     ::testing::Values(Scenario{3, "kill_leader"}, Scenario{5, "kill_leader"},
+                      Scenario{3, "restart_follower"},
                       Scenario{3, "isolate_leader"}, Scenario{5, "isolate_leader"},
                       Scenario{3, "partition_leader"}, Scenario{5, "partition_leader"},
                       Scenario{3, "empty_disk"}),
     [](const auto& info) {
       return "Nodes" + std::to_string(info.param.nodes) + "_" + info.param.fault;
     });
+
+// Bad input is an error, not a crash: a catch-up reply that does not parse is logged and asked
+// again (a NATS client answers the first requests with garbage), and a node whose snapshot file
+// was damaged refuses to start with an error (exit status 1, no signal).
+TEST(StanClusterSnapshots, BadInputIsAnErrorNotACrash) {
+  gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
+  ASSERT_TRUE(nats.Start()) << nats.Output();
+  // The nodes answer catch-up requests 200 ms late (a test hook): the garbage comes first.
+  ::setenv("GANNET_CATCHUP_REPLY_DELAY_MS", "200", 1);
+  struct Unset {
+    ~Unset() { ::unsetenv("GANNET_CATCHUP_REPLY_DELAY_MS"); }
+  } unset;
+  Cluster cluster(nats.url(), 3, "test-cluster",
+                  {"--cluster_snapshot_threshold", "8", "--cluster_trailing_logs", "4"});
+  ASSERT_TRUE(cluster.StartAll()) << cluster.Outputs();
+  Node* leader = cluster.WaitServing();
+  ASSERT_NE(leader, nullptr) << cluster.Outputs();
+  Node* follower = &cluster.nodes()[leader == &cluster.nodes()[0] ? 1 : 0];
+  std::string error;
+  stanConnection* pub = ConnectClient(nats.url(), "pub", &error);
+  ASSERT_NE(pub, nullptr) << error;
+  auto publish = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      ASSERT_EQ(stanConnection_Publish(pub, "bad", "x", 1), NATS_OK);
+    }
+  };
+  publish(50);  // one entry each: several snapshots
+
+  // Garbage answers to the first catch-up requests.
+  natsConnection* nc = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(&nc, nats.url().c_str()), NATS_OK);
+  struct Liar {
+    natsConnection* nc;
+    std::atomic<int> answered{0};
+  } liar{nc};
+  natsSubscription* lsub = nullptr;
+  ASSERT_EQ(natsConnection_Subscribe(
+                &lsub, nc, "_STAN.snap.test-cluster.>",
+                [](natsConnection* c, natsSubscription*, natsMsg* m, void* closure) {
+                  auto* l = static_cast<Liar*>(closure);
+                  if (natsMsg_GetReply(m) && l->answered.fetch_add(1) < 3) {
+                    natsConnection_PublishString(c, natsMsg_GetReply(m), "GCUPgarbage");
+                  }
+                  natsMsg_Destroy(m);
+                },
+                &liar),
+            NATS_OK);
+  ASSERT_EQ(natsConnection_Flush(nc), NATS_OK);
+
+  follower->server->Stop(/*kill=*/true);
+  publish(50);  // the leader's log moves past the stopped follower's
+  ASSERT_TRUE(follower->server->Start()) << follower->server->Output();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const std::string out = follower->server->Output();
+        return out.find("messages fetched") != std::string::npos &&
+               out.find("Restored a Raft snapshot") != std::string::npos;
+      },
+      60s))
+      << follower->server->Output();
+  EXPECT_NE(follower->server->Output().find("not a catch-up reply"), std::string::npos)
+      << follower->server->Output();
+  {
+    std::istringstream lines(follower->server->Output());
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("catch-up reply") != std::string::npos) {
+        std::printf("[ raft     ] garbage reply: %s\n", line.c_str());
+      }
+    }
+  }
+  EXPECT_GE(liar.answered.load(), 1);
+  EXPECT_TRUE(follower->server->Running());
+  natsSubscription_Destroy(lsub);
+  natsConnection_Destroy(nc);
+
+  // A damaged snapshot file: the node says so and exits.
+  ASSERT_EQ(follower->server->Stop(), 0) << follower->server->Output();
+  size_t damaged = 0;
+  for (const auto& e : std::filesystem::directory_iterator(follower->dir + "/.raft")) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("snapshot-", 0) != 0 || name.find(".meta") != std::string::npos) continue;
+    const auto size = std::filesystem::file_size(e.path());
+    std::ofstream(e.path(), std::ios::binary | std::ios::trunc) << std::string(size, 'Z');
+    ++damaged;
+  }
+  ASSERT_GT(damaged, 0u);
+  const std::string before = follower->server->Output();
+  EXPECT_FALSE(follower->server->Start(5s));
+  const int status = follower->server->WaitExit(20s);
+  const std::string after = follower->server->Output().substr(before.size());
+  EXPECT_EQ(status, 1) << after;
+  EXPECT_NE(after.find("snapshot"), std::string::npos) << after;
+  {
+    std::istringstream lines(after);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("[ERR]") != std::string::npos || line.find("[FTL]") != std::string::npos ||
+          line.find("snapshot") != std::string::npos) {
+        std::printf("[ raft     ] damaged snapshot (exit status %d): %s\n", status, line.c_str());
+      }
+    }
+  }
+  follower->down = true;
+  stanConnection_Close(pub);
+  stanConnection_Destroy(pub);
+}
 
 // Two streaming clusters on one NATS server, each its own Raft group (the same node ids in
 // both): each stores only its own messages, and one's failover leaves the other serving.
@@ -483,9 +663,12 @@ TEST(StanClusterBootstrap, OneNodeClusterRestartsAsTheSameNode) {
   ASSERT_TRUE(nats.Start()) << nats.Output();
   char tmpl[] = "/tmp/gannet-raft-XXXXXX";
   const std::string dir = ::mkdtemp(tmpl);
-  StanServer s(
-      {"-ns", nats.url(), "-st", "FILE", "--dir", dir, "--clustered", "--cluster_bootstrap"},
-      /*embedded=*/false);
+  // Snapshots every 4 entries: the restart restores one (a group of one keeps its store, as
+  // no other node could give its messages back).
+  StanServer s({"-ns", nats.url(), "-st", "FILE", "--dir", dir, "--clustered",
+                "--cluster_bootstrap", "--cluster_snapshot_threshold", "4",
+                "--cluster_trailing_logs", "2"},
+               /*embedded=*/false);
   s.EnableMonitoring();
   ASSERT_TRUE(s.Start()) << s.Output();  // "Streaming Server is ready": it leads
   auto serverz = gannet::test::HttpGet(s.http_port(), "/streaming/serverz");
@@ -504,6 +687,8 @@ TEST(StanClusterBootstrap, OneNodeClusterRestartsAsTheSameNode) {
   const size_t second = out.find("Cluster node \"", first + 1);
   ASSERT_NE(second, std::string::npos) << out;
   EXPECT_EQ(out.substr(first, 40), out.substr(second, 40)) << "the same node id";
+  EXPECT_NE(out.find("led a one-node group before this start", first), std::string::npos) << out;
+  EXPECT_NE(out.find("Restored a Raft snapshot", first), std::string::npos) << out;
   StanConn c = Connect(nats.url(), "r", &error);
   ASSERT_TRUE(c) << error;
   Collector all;
@@ -540,7 +725,12 @@ TEST(StanClusterJoin, NodesJoinASeedAndTakeOver) {
                                "--cluster_node_id",
                                id,
                                "--cluster_raft_listen",
-                               "127.0.0.1:" + std::to_string(gannet::test::FreeTcpPort())};
+                               "127.0.0.1:" + std::to_string(gannet::test::FreeTcpPort()),
+                               // The joining nodes get a snapshot and fetch the messages.
+                               "--cluster_snapshot_threshold",
+                               "16",
+                               "--cluster_trailing_logs",
+                               "8"};
     if (seed) a.push_back("--cluster_bootstrap");
     return a;
   };

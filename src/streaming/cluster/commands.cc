@@ -1,6 +1,7 @@
 // The replicated commands: encoding and applying them to a node's store (see commands.h).
 #include "streaming/cluster/commands.h"
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 #include <vector>
@@ -83,6 +84,12 @@ void OpWriter::SubSeq(OpType type, std::string_view channel, uint64_t id, uint64
   Str(channel);
   U64(id);
   U64(seq);
+}
+
+void OpWriter::FirstSeq(std::string_view channel, uint64_t first) {
+  U8(static_cast<uint8_t>(OpType::kFirstSeq));
+  Str(channel);
+  U64(first);
 }
 
 void AppendEntryHeader(std::string& out, uint64_t origin, uint64_t incarnation) {
@@ -168,6 +175,18 @@ bool ReadEntryHeader(std::string_view entry, uint64_t& origin, uint64_t& incarna
   origin = r.U64();
   incarnation = r.U64();
   return r.ok();
+}
+
+// The id is the leader's: a store that would pick another gets the leader's through an update
+// (which records an unknown id as new), so later ops find it.
+store::Status CreateSubWithId(store::SubStore& subs, const store::SubState& sub) {
+  store::SubState local = sub;
+  store::Status s = subs.CreateSub(local);
+  if (s.ok() && local.id != sub.id) {
+    s = subs.DeleteSub(local.id);
+    if (s.ok()) s = subs.UpdateSub(sub);
+  }
+  return s;
 }
 
 store::Status ApplyEntry(std::string_view entry, store::Store& st) {
@@ -279,15 +298,7 @@ store::Status ApplyEntry(std::string_view entry, store::Store& st) {
           s = cs->subs->UpdateSub(sub);
           break;
         }
-        // The id is the leader's: a store that would pick another gets the leader's through an
-        // update (which records an unknown id as new), so later ops find it.
-        const uint64_t want = sub.id;
-        store::SubState local = sub;
-        s = cs->subs->CreateSub(local);
-        if (s.ok() && local.id != want) {
-          s = cs->subs->DeleteSub(local.id);
-          if (s.ok()) s = cs->subs->UpdateSub(sub);
-        }
+        s = CreateSubWithId(*cs->subs, sub);
         break;
       }
       case OpType::kDeleteSub: {
@@ -313,6 +324,12 @@ store::Status ApplyEntry(std::string_view entry, store::Store& st) {
         }
         break;
       }
+      case OpType::kFirstSeq: {
+        // The follower's store applies the same limits itself; the snapshot keeps the value.
+        r.Str();
+        r.U64();
+        break;
+      }
       default:
         return Status(store::Code::kCorrupt,
                       "unknown replicated op " + std::to_string(static_cast<int>(type)));
@@ -325,6 +342,292 @@ store::Status ApplyEntry(std::string_view entry, store::Store& st) {
     if (Status s = cs->subs->Flush(); !s) return fail("flushing subscriptions", s);
   }
   return Status::Ok();
+}
+
+namespace {
+
+void PutU8(std::string& o, uint8_t v) { o.push_back(static_cast<char>(v)); }
+void PutU32(std::string& o, uint32_t v) {
+  for (int i = 0; i < 4; ++i) o.push_back(static_cast<char>(v >> (8 * i)));
+}
+void PutU64(std::string& o, uint64_t v) {
+  for (int i = 0; i < 8; ++i) o.push_back(static_cast<char>(v >> (8 * i)));
+}
+void PutStr(std::string& o, std::string_view s) {
+  PutU32(o, static_cast<uint32_t>(s.size()));
+  o.append(s);
+}
+
+constexpr std::string_view kSnapMagic = "GSNP";
+constexpr uint8_t kSnapVersion = 1;
+constexpr std::string_view kFetchReqMagic = "GCUR";
+constexpr std::string_view kFetchReplyMagic = "GCUP";
+
+void PutInfo(std::string& o, const store::ServerInfo& i) {
+  for (const std::string* s : {&i.cluster_id, &i.discovery, &i.publish, &i.subscribe,
+                               &i.unsubscribe, &i.close, &i.sub_close, &i.acks_subs, &i.node_id}) {
+    PutStr(o, *s);
+  }
+}
+void GetInfo(Reader& r, store::ServerInfo& i) {
+  for (std::string* f : {&i.cluster_id, &i.discovery, &i.publish, &i.subscribe, &i.unsubscribe,
+                         &i.close, &i.sub_close, &i.acks_subs, &i.node_id}) {
+    *f = r.Str();
+  }
+}
+void PutClient(std::string& o, const store::ClientInfo& c) {
+  PutStr(o, c.id);
+  PutStr(o, c.hb_inbox);
+  PutStr(o, c.conn_id);
+  PutU32(o, static_cast<uint32_t>(c.protocol));
+  PutU32(o, static_cast<uint32_t>(c.ping_interval));
+  PutU32(o, static_cast<uint32_t>(c.ping_max_out));
+}
+store::ClientInfo GetClient(Reader& r) {
+  store::ClientInfo c;
+  c.id = r.Str();
+  c.hb_inbox = r.Str();
+  c.conn_id = r.Str();
+  c.protocol = static_cast<int32_t>(r.U32());
+  c.ping_interval = static_cast<int32_t>(r.U32());
+  c.ping_max_out = static_cast<int32_t>(r.U32());
+  return c;
+}
+void PutSub(std::string& o, const store::SubState& s) {
+  PutU64(o, s.id);
+  PutStr(o, s.client_id);
+  PutStr(o, s.q_group);
+  PutStr(o, s.inbox);
+  PutStr(o, s.ack_inbox);
+  PutU32(o, static_cast<uint32_t>(s.max_in_flight));
+  PutU32(o, static_cast<uint32_t>(s.ack_wait_in_secs));
+  PutStr(o, s.durable_name);
+  PutU64(o, s.last_sent);
+  PutU8(o, s.is_durable ? 1 : 0);
+  PutU8(o, s.is_closed ? 1 : 0);
+}
+
+}  // namespace
+
+bool ClusterState::Apply(std::string_view entry) {
+  if (entry.size() < kEntryHeaderSize) return false;
+  Reader r(entry.substr(kEntryHeaderSize));
+  while (!r.done()) {
+    auto type = static_cast<OpType>(r.U8());
+    if (static_cast<uint8_t>(type) == 0) break;
+    switch (type) {
+      case OpType::kInit: {
+        store::ServerInfo i;
+        GetInfo(r, i);
+        if (r.ok()) {
+          info = std::move(i);
+          has_info = true;
+        }
+        break;
+      }
+      case OpType::kAddClient: {
+        store::ClientInfo c = GetClient(r);
+        if (r.ok()) clients[c.id] = std::move(c);
+        break;
+      }
+      case OpType::kDeleteClient: {
+        std::string_view id = r.Str();
+        if (auto it = clients.find(id); r.ok() && it != clients.end()) clients.erase(it);
+        break;
+      }
+      case OpType::kCreateChannel:
+      case OpType::kEmpty: {
+        std::string_view name = r.Str();
+        if (r.ok()) channels.try_emplace(std::string(name));
+        break;
+      }
+      case OpType::kDeleteChannel: {
+        std::string_view name = r.Str();
+        if (auto it = channels.find(name); r.ok() && it != channels.end()) channels.erase(it);
+        break;
+      }
+      case OpType::kMsg: {
+        std::string_view name = r.Str();
+        uint64_t seq = r.U64();
+        r.U64();
+        r.Str();
+        if (!r.ok()) break;
+        StateChannel& c = channels[std::string(name)];
+        if (c.first == 0) c.first = seq;
+        c.last = std::max(c.last, seq);
+        break;
+      }
+      case OpType::kExpire: {
+        std::string_view name = r.Str();
+        r.U64();
+        if (r.ok()) channels.try_emplace(std::string(name));
+        break;
+      }
+      case OpType::kFirstSeq: {
+        std::string_view name = r.Str();
+        uint64_t first = r.U64();
+        if (r.ok()) channels[std::string(name)].first = first;
+        break;
+      }
+      case OpType::kCreateSub:
+      case OpType::kUpdateSub: {
+        std::string_view name = r.Str();
+        store::SubState sub = ReadSub(r);
+        if (!r.ok()) break;
+        StateChannel& c = channels[std::string(name)];
+        if (type == OpType::kCreateSub) {
+          c.subs[sub.id] = StateSub{std::move(sub), {}};
+        } else {
+          c.subs[sub.id].state = std::move(sub);
+        }
+        break;
+      }
+      case OpType::kDeleteSub: {
+        std::string_view name = r.Str();
+        uint64_t id = r.U64();
+        if (!r.ok()) break;
+        if (auto it = channels.find(name); it != channels.end()) it->second.subs.erase(id);
+        break;
+      }
+      case OpType::kAddPending:
+      case OpType::kAck: {
+        std::string_view name = r.Str();
+        uint64_t id = r.U64();
+        uint64_t seq = r.U64();
+        if (!r.ok()) break;
+        auto it = channels.find(name);
+        if (it == channels.end()) break;
+        auto sit = it->second.subs.find(id);
+        if (sit == it->second.subs.end()) break;
+        if (type == OpType::kAddPending) {
+          sit->second.pending.insert(seq);
+          sit->second.state.last_sent = std::max(sit->second.state.last_sent, seq);
+        } else {
+          sit->second.pending.erase(seq);
+        }
+        break;
+      }
+      default:
+        return false;
+    }
+    if (!r.ok()) return false;
+  }
+  return true;
+}
+
+std::string ClusterState::Encode() const {
+  std::string o;
+  o.append(kSnapMagic);
+  PutU8(o, kSnapVersion);
+  PutU8(o, has_info ? 1 : 0);
+  PutInfo(o, info);
+  PutU32(o, static_cast<uint32_t>(clients.size()));
+  for (const auto& [id, c] : clients) PutClient(o, c);
+  PutU32(o, static_cast<uint32_t>(channels.size()));
+  for (const auto& [name, c] : channels) {
+    PutStr(o, name);
+    PutU64(o, c.first);
+    PutU64(o, c.last);
+    PutU32(o, static_cast<uint32_t>(c.subs.size()));
+    for (const auto& [id, s] : c.subs) {
+      PutSub(o, s.state);
+      PutU32(o, static_cast<uint32_t>(s.pending.size()));
+      for (uint64_t p : s.pending) PutU64(o, p);
+    }
+  }
+  return o;
+}
+
+std::string ClusterState::Decode(std::string_view in, ClusterState& out) {
+  out = ClusterState{};
+  if (in.size() < kSnapMagic.size() + 1 || in.substr(0, kSnapMagic.size()) != kSnapMagic) {
+    return "not a Gannet snapshot (bad magic)";
+  }
+  if (static_cast<uint8_t>(in[kSnapMagic.size()]) != kSnapVersion) {
+    return "unknown snapshot version " +
+           std::to_string(static_cast<uint8_t>(in[kSnapMagic.size()]));
+  }
+  Reader r(in.substr(kSnapMagic.size() + 1));
+  out.has_info = r.U8() != 0;
+  GetInfo(r, out.info);
+  uint32_t n = r.U32();
+  for (uint32_t i = 0; i < n && r.ok(); ++i) {
+    store::ClientInfo c = GetClient(r);
+    out.clients[c.id] = std::move(c);
+  }
+  n = r.U32();
+  for (uint32_t i = 0; i < n && r.ok(); ++i) {
+    std::string name(r.Str());
+    StateChannel c;
+    c.first = r.U64();
+    c.last = r.U64();
+    uint32_t ns = r.U32();
+    for (uint32_t j = 0; j < ns && r.ok(); ++j) {
+      StateSub s;
+      s.state = ReadSub(r);
+      uint32_t np = r.U32();
+      for (uint32_t k = 0; k < np && r.ok(); ++k) s.pending.insert(r.U64());
+      c.subs[s.state.id] = std::move(s);
+    }
+    if (c.first > c.last + 1) return "snapshot: channel \"" + name + "\" has first > last + 1";
+    out.channels[std::move(name)] = std::move(c);
+  }
+  if (!r.ok()) return "snapshot truncated";
+  if (!r.done()) return "snapshot has trailing bytes";
+  return {};
+}
+
+std::string EncodeFetchRequest(uint64_t from, uint64_t to) {
+  std::string o(kFetchReqMagic);
+  PutU64(o, from);
+  PutU64(o, to);
+  return o;
+}
+
+bool DecodeFetchRequest(std::string_view in, uint64_t& from, uint64_t& to) {
+  if (in.size() != kFetchReqMagic.size() + 16 || in.substr(0, 4) != kFetchReqMagic) return false;
+  Reader r(in.substr(4));
+  from = r.U64();
+  to = r.U64();
+  return r.ok() && from > 0 && from <= to;
+}
+
+FetchReplyWriter::FetchReplyWriter(uint64_t first) : out_(kFetchReplyMagic) {
+  PutU64(out_, first);
+  PutU32(out_, 0);  // the count, set by Finish
+}
+
+void FetchReplyWriter::Add(uint64_t seq, int64_t ts, std::string_view record) {
+  PutU64(out_, seq);
+  PutU64(out_, static_cast<uint64_t>(ts));
+  PutStr(out_, record);
+  ++count_;
+}
+
+std::string FetchReplyWriter::Finish() {
+  for (int i = 0; i < 4; ++i) out_[12 + i] = static_cast<char>(count_ >> (8 * i));
+  return std::move(out_);
+}
+
+std::string DecodeFetchReply(std::string_view in, FetchReply& out) {
+  out = FetchReply{};
+  if (in.size() < 16 || in.substr(0, 4) != kFetchReplyMagic) return "not a catch-up reply";
+  Reader r(in.substr(4));
+  out.first = r.U64();
+  uint32_t n = r.U32();
+  if (!r.ok() || n > in.size() / 20) return "catch-up reply: bad message count";
+  out.msgs.reserve(n);
+  for (uint32_t i = 0; i < n && r.ok(); ++i) {
+    FetchedMsg m;
+    m.seq = r.U64();
+    m.timestamp = static_cast<int64_t>(r.U64());
+    m.record = r.Str();
+    if (i > 0 && m.seq != out.msgs.back().seq + 1) return "catch-up reply: sequences not contiguous";
+    out.msgs.push_back(m);
+  }
+  if (!r.ok()) return "catch-up reply truncated";
+  if (!r.done()) return "catch-up reply has trailing bytes";
+  return {};
 }
 
 }  // namespace gannet::streaming::cluster

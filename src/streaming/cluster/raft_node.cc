@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -190,10 +191,72 @@ void RaftNode::Poll() {
   }
 }
 
-std::string RaftNode::Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn leader) {
+int RaftNode::VoterCount() const {
+  int n = 0;
+  for (unsigned i = 0; i < raft_.configuration.n; ++i) {
+    if (raft_.configuration.servers[i].role == RAFT_VOTER) ++n;
+  }
+  return n;
+}
+
+void RaftNode::OnApply(std::string_view entry) {
+  apply_(entry);
+  bytes_since_snapshot_ += entry.size();
+  ++entries_since_snapshot_;
+  if (!snapshot_forced_ && bytes_since_snapshot_ >= opts_.snapshot_bytes) {
+    // libraft looks at its threshold after each apply: a snapshot now.
+    snapshot_forced_ = true;
+    raft_set_snapshot_threshold(&raft_, 1);
+  }
+}
+
+int RaftNode::OnSnapshot(raft_buffer* bufs[], unsigned* n_bufs) {
+  // libraft truncates the log once this snapshot is written, keeping the trailing entries
+  // as set now: at most the configured count, and about trailing_bytes of entries.
+  if (entries_since_snapshot_ > 0) {
+    const uint64_t avg = std::max<uint64_t>(1, bytes_since_snapshot_ / entries_since_snapshot_);
+    const uint64_t by_bytes = std::max<uint64_t>(8, opts_.trailing_bytes / avg);
+    raft_set_snapshot_trailing(
+        &raft_, static_cast<unsigned>(std::min<uint64_t>(opts_.snapshot_trailing, by_bytes)));
+  }
+  if (snapshot_forced_) {
+    raft_set_snapshot_threshold(&raft_, std::max(1U, opts_.snapshot_threshold));
+    snapshot_forced_ = false;
+  }
+  bytes_since_snapshot_ = 0;
+  entries_since_snapshot_ = 0;
+  std::string state = snapshot_();
+  auto* b = static_cast<raft_buffer*>(raft_malloc(sizeof(raft_buffer)));
+  if (!b) return RAFT_NOMEM;
+  b->len = state.size();
+  b->base = raft_malloc(state.size() == 0 ? 1 : state.size());
+  if (!b->base) {
+    raft_free(b);
+    return RAFT_NOMEM;
+  }
+  std::memcpy(b->base, state.data(), state.size());
+  *bufs = b;
+  *n_bufs = 1;
+  return 0;
+}
+
+int RaftNode::OnRestore(raft_buffer* buf) {
+  if (!restore_(std::string_view(static_cast<const char*>(buf->base), buf->len))) {
+    return RAFT_CORRUPT;  // libraft frees the buffer
+  }
+  bytes_since_snapshot_ = 0;
+  entries_since_snapshot_ = 0;
+  raft_free(buf->base);  // ours once restored
+  return 0;
+}
+
+std::string RaftNode::Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn leader,
+                            SnapshotFn snapshot, RestoreFn restore) {
   opts_ = opts;
   apply_ = std::move(apply);
   leader_ = std::move(leader);
+  snapshot_ = std::move(snapshot);
+  restore_ = std::move(restore);
   id_ = IdOf(opts.node_id);
   g_node = this;
 
@@ -250,6 +313,11 @@ std::string RaftNode::Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn
   if (int rv = raft_uv_init(&io_, &loop_, opts.log_dir.c_str(), &transport_); rv != 0) {
     return std::string("raft_uv_init: ") + io_.errmsg;
   }
+  // Test hook: smaller log segments (libraft's default is 8 MB), so that the tests see old
+  // segments removed after a snapshot.
+  if (const char* seg = std::getenv("GANNET_RAFT_SEGMENT_SIZE"); seg && std::atoll(seg) > 0) {
+    raft_uv_set_segment_size(&io_, static_cast<size_t>(std::atoll(seg)));
+  }
   fsm_.version = 1;
   fsm_.data = this;
   fsm_.apply = [](raft_fsm* fsm, const raft_buffer* buf, void** result) {
@@ -258,9 +326,13 @@ std::string RaftNode::Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn
     *result = nullptr;
     return 0;
   };
-  // Snapshots are not taken (the threshold below): the log holds every entry.
-  fsm_.snapshot = [](raft_fsm*, raft_buffer**, unsigned*) { return RAFT_NOTFOUND; };
-  fsm_.restore = [](raft_fsm*, raft_buffer*) { return RAFT_NOTFOUND; };
+  // Snapshots hold the state, not the messages (see cluster/commands.h, ClusterState).
+  fsm_.snapshot = [](raft_fsm* fsm, raft_buffer** bufs, unsigned* n) {
+    return static_cast<RaftNode*>(fsm->data)->OnSnapshot(bufs, n);
+  };
+  fsm_.restore = [](raft_fsm* fsm, raft_buffer* buf) {
+    return static_cast<RaftNode*>(fsm->data)->OnRestore(buf);
+  };
   if (int rv = raft_init(&raft_, &io_, &fsm_, id_, opts.node_id.c_str()); rv != 0) {
     return std::string("raft_init: ") + raft_errmsg(&raft_);
   }
@@ -274,15 +346,20 @@ std::string RaftNode::Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn
     int rv = raft_bootstrap(&raft_, &conf);
     raft_configuration_close(&conf);
     if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) {
-      return std::string("raft_bootstrap: ") + raft_errmsg(&raft_);
+      return CloseAfterFailure(std::string("raft_bootstrap: ") + raft_errmsg(&raft_));
     }
   }
   raft_set_election_timeout(&raft_, opts.election_timeout_ms);
   raft_set_heartbeat_timeout(&raft_, opts.heartbeat_timeout_ms);
-  raft_set_snapshot_threshold(&raft_, UINT_MAX);
+  raft_set_snapshot_threshold(&raft_, std::max(1U, opts.snapshot_threshold));
+  raft_set_snapshot_trailing(&raft_, opts.snapshot_trailing);
+  // A snapshot holds no message (small) and its restore returns at once (the store catches up
+  // on the applier thread): a lost InstallSnapshot is sent again after 3 s, not libraft's 30.
+  raft_set_install_snapshot_timeout(&raft_, 3000);
   raft_set_pre_vote(&raft_, true);
   if (int rv2 = raft_start(&raft_); rv2 != 0) {
-    return std::string("raft_start: ") + raft_strerror(rv2) + " " + raft_errmsg(&raft_);
+    return CloseAfterFailure(std::string("raft_start: ") + raft_strerror(rv2) + " " +
+                             raft_errmsg(&raft_));
   }
   async_.data = this;
   uv_async_init(&loop_, &async_,
@@ -298,6 +375,18 @@ std::string RaftNode::Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn
     Run();
   });
   return {};
+}
+
+// Start failed after raft_init (a damaged snapshot, say): libraft and libuv released here, on
+// the calling thread (the Raft thread does not run yet).
+std::string RaftNode::CloseAfterFailure(std::string error) {
+  raft_close(&raft_, [](raft*) {});
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  raft_uv_close(&io_);
+  raft_uv_tcp_close(&tcp_);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  uv_loop_close(&loop_);
+  return error;
 }
 
 void RaftNode::Run() {

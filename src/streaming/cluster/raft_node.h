@@ -43,12 +43,27 @@ struct RaftNodeOptions {
   std::string listen;  // host:port of the TCP transport (port 0: a free one)
   unsigned election_timeout_ms = 1000;
   unsigned heartbeat_timeout_ms = 100;
+  // libraft takes a snapshot (the fsm's state, see cluster/commands.h) every
+  // `snapshot_threshold` applied entries and then drops the log but the last `snapshot_trailing`
+  // entries (a follower further behind gets the snapshot instead).
+  unsigned snapshot_threshold = 1024;
+  unsigned snapshot_trailing = 512;
+  // The same in bytes (libraft counts entries only, and an entry here is a whole I/O batch):
+  // a snapshot once this many bytes of entries were applied since the last one, and no more
+  // trailing entries kept than about this many bytes (at least 8 entries).
+  uint64_t snapshot_bytes = uint64_t{128} << 20;
+  uint64_t trailing_bytes = uint64_t{32} << 20;
 };
 
 class RaftNode {
  public:
   using ApplyFn = std::function<void(std::string_view entry)>;
   using LeaderFn = std::function<void(bool leader)>;
+  // The state to snapshot (Raft thread).
+  using SnapshotFn = std::function<std::string()>;
+  // Restores a snapshot (Raft thread, or the thread calling Start for the last snapshot on
+  // disk): false when it cannot (logged by the callee).
+  using RestoreFn = std::function<bool(std::string_view snapshot)>;
 
   RaftNode() = default;
   ~RaftNode();
@@ -56,7 +71,8 @@ class RaftNode {
   RaftNode& operator=(const RaftNode&) = delete;
 
   // Starts libraft and its thread. Error text on failure.
-  std::string Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn leader);
+  std::string Start(const RaftNodeOptions& opts, ApplyFn apply, LeaderFn leader,
+                    SnapshotFn snapshot, RestoreFn restore);
   void Stop();
 
   // Any thread but the Raft thread: proposes `entry` and waits for its commit.
@@ -70,6 +86,8 @@ class RaftNode {
   void SetPeerAddress(const std::string& node_id, const std::string& host_port);
   const std::string& listen_address() const { return listen_; }
   uint64_t raft_id() const { return id_; }
+  // The voters of the configuration (Raft thread).
+  int VoterCount() const;
   static uint64_t IdOf(const std::string& node_id);
 
   // Raft thread internals (C callbacks).
@@ -78,12 +96,15 @@ class RaftNode {
   std::string ConnectAddress(uint64_t id);
   // An accepted connection from node `id` (cut at once while a test partition separates us).
   void OnAccepted(uint64_t id, uv_stream_t* stream);
-  void OnApply(std::string_view entry) { apply_(entry); }
+  void OnApply(std::string_view entry);
+  int OnSnapshot(raft_buffer* bufs[], unsigned* n_bufs);
+  int OnRestore(raft_buffer* buf);
   void RunTasks();
   void Poll();
 
  private:
   void Post(std::function<void()> task);
+  std::string CloseAfterFailure(std::string error);
   void Run();
   // Test fault injection (GANNET_RAFT_PARTITION_DIR): while <dir>/<node id> exists, this node
   // talks Raft only with the node ids listed in it (comma-separated; empty: none).
@@ -94,6 +115,8 @@ class RaftNode {
   RaftNodeOptions opts_;
   ApplyFn apply_;
   LeaderFn leader_;
+  SnapshotFn snapshot_;
+  RestoreFn restore_;
   uint64_t id_ = 0;
   std::string listen_;
 
@@ -106,6 +129,10 @@ class RaftNode {
   raft_fsm fsm_{};
   struct raft raft_ {};
   struct raft_barrier barrier_ {};
+  // Applied since the last snapshot (Raft thread): the byte bounds above.
+  uint64_t bytes_since_snapshot_ = 0;
+  uint64_t entries_since_snapshot_ = 0;
+  bool snapshot_forced_ = false;
   bool leader_reported_ = false;
   bool barrier_pending_ = false;
   bool closing_ = false;

@@ -17,7 +17,10 @@ class ReplicatingMsgStore : public store::MsgStore {
       : owner_(owner), channel_(std::move(channel)), inner_(inner) {}
   Status Store(uint64_t seq, int64_t ts, std::string_view record) override {
     Status s = inner_->Store(seq, ts, record);
-    if (s.ok()) OpWriter(owner_.ops()).Msg(channel_, seq, ts, record);
+    if (s.ok()) {
+      OpWriter(owner_.ops()).Msg(channel_, seq, ts, record);
+      NoteFirst();
+    }
     return s;
   }
   Status Flush() override {
@@ -33,17 +36,32 @@ class ReplicatingMsgStore : public store::MsgStore {
   store::MsgStoreState State() const override { return inner_->State(); }
   store::Result<int64_t> ExpireMessages(int64_t now_ns) override {
     auto r = inner_->ExpireMessages(now_ns);
-    if (r.ok()) OpWriter(owner_.ops()).Expire(channel_, now_ns);
+    if (r.ok()) {
+      OpWriter(owner_.ops()).Expire(channel_, now_ns);
+      NoteFirst();
+    }
     return r;
   }
   Status Empty() override {
     Status s = inner_->Empty();
-    if (s.ok()) OpWriter(owner_.ops()).Channel(OpType::kEmpty, channel_);
+    if (s.ok()) {
+      OpWriter(owner_.ops()).Channel(OpType::kEmpty, channel_);
+      NoteFirst();
+    }
     return s;
   }
   Status Close() override { return inner_->Close(); }
 
  private:
+  // The snapshots keep each channel's first sequence: replicated when limits moved it.
+  void NoteFirst() {
+    const uint64_t first = inner_->FirstSequence();
+    if (first == reported_first_) return;
+    reported_first_ = first;
+    OpWriter(owner_.ops()).FirstSeq(channel_, first);
+  }
+  uint64_t reported_first_ = 0;
+
   ReplicatingStore& owner_;
   std::string channel_;
   store::MsgStore* inner_;

@@ -1,25 +1,35 @@
 // A clustered Streaming server (--clustered): the StreamingServer's side of Raft.
 //
 // Every node keeps its own FILE store. Followers do not serve: they apply each committed Raft
-// entry (cluster/commands.h) to their store on the Raft thread. The leader serves the protocol
+// entry (cluster/commands.h) to their store on the applier thread (in log order, so that the
+// Raft thread never waits for the store). The leader serves the protocol
 // as a standalone server does, over a ReplicatingStore (cluster/replicating_store.h) whose
 // flushes wait for the batch's entry to be committed before the PubAcks go out. A node that
 // becomes leader first applies every earlier entry (a barrier), then reopens its store and
 // recovers it exactly as a fault-tolerance standby taking over (ft.cc): clients, subscriptions
 // and pending messages come back and what was pending is redelivered.
 //
-// A node's store is rebuilt from the Raft log at each start (it is wiped in Open: the log is
-// kept whole, no snapshot is taken), and a leader that loses its leadership (or cannot commit)
-// restarts its own process (execv): its store may hold changes the cluster did not commit, and
-// the restarted node rebuilds it from the log as any follower.
+// Snapshots hold the committed state without the messages (cluster::ClusterState, kept on the
+// Raft thread from the applied entries). A node keeps its store across restarts; a restore
+// (the last snapshot at start, or one the leader sends a lagging follower) makes the store's
+// clients and subscriptions the snapshot's and fetches the message ranges the store lacks from
+// another node (_STAN.snap.<cluster id>.<channel>); the entries after the snapshot are then
+// applied as usual (idempotently). A leader that loses its leadership (or cannot commit)
+// restarts its own process (execv): its store may hold changes the cluster did not commit,
+// known at start by the marker it wrote when it activated (kLeaderMarker): that store is
+// dropped, then restored from the last snapshot and the other nodes, the log replaying the rest.
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/close_range.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include "streaming/cluster/commands.h"
@@ -33,6 +43,9 @@
 namespace gannet::streaming {
 
 namespace {
+constexpr const char* kLeaderMarker = "/leader";  // in the Raft log directory
+constexpr size_t kCatchUpReplyMax = 512 * 1024;   // bytes of messages per catch-up reply
+constexpr std::chrono::milliseconds kCatchUpTimeout{2000};
 constexpr std::chrono::milliseconds kAnnounceInterval{250};
 constexpr std::chrono::seconds kReplicateTimeout{5};
 char** g_argv = nullptr;
@@ -75,6 +88,38 @@ void StreamingServer::RestartProcess(const char* why) {
   ::_exit(1);
 }
 
+namespace {
+
+// libraft's files (libuv I/O) and ours in the Raft log directory.
+bool IsRaftFile(const std::string& name) {
+  return name == "metadata1" || name == "metadata2" || name == "node_id" ||
+         name == std::string_view(kLeaderMarker).substr(1) || name.rfind("open-", 0) == 0 ||
+         name.rfind("snapshot-", 0) == 0 ||
+         (!name.empty() && std::isdigit(static_cast<unsigned char>(name[0])) &&
+          name.find('-') != std::string::npos);
+}
+
+}  // namespace
+
+// Removes the store's files, but the Raft log's when it lives under the store's directory (by
+// default <dir>/raft, where a channel named "raft" keeps its files too).
+void StreamingServer::WipeStoreButLog() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const std::string ls = fs::weakly_canonical(opts_.cluster.log_path, ec).string();
+  for (const auto& e : fs::directory_iterator(opts_.store.dir, ec)) {
+    const std::string ps = fs::weakly_canonical(e.path(), ec).string();
+    if (ls == ps) {
+      for (const auto& f : fs::directory_iterator(e.path(), ec)) {
+        if (!IsRaftFile(f.path().filename().string())) fs::remove_all(f.path(), ec);
+      }
+      continue;
+    }
+    if (ls.rfind(ps + "/", 0) == 0) continue;  // a parent of the log (not wiped: rare layout)
+    fs::remove_all(e.path(), ec);
+  }
+}
+
 std::string StreamingServer::OpenClustered() {
   namespace fs = std::filesystem;
   // A node id not given is a NUID kept with the Raft log, so a restart is the same node (the
@@ -92,31 +137,63 @@ std::string StreamingServer::OpenClustered() {
       if (!out.flush()) return "unable to write " + path;
     }
   }
-  // The store is rebuilt from the Raft log: what a previous run left is removed (but the log,
-  // when it lives under the store's directory).
+  // The store is kept, but for a node that led before this start (the marker): it may hold
+  // messages the cluster did not commit, under sequences the next leader reused, anywhere past
+  // what was committed when it stopped leading (which may be below a snapshot it took later,
+  // as a follower, before it restarted). So its store is dropped (but the Raft log, when it
+  // lives under the store's directory): the restore of its last snapshot fetches the messages
+  // from the other nodes, or with no snapshot yet the whole log is replayed.
   std::error_code ec;
   fs::create_directories(opts_.store.dir, ec);
   if (ec) return "unable to create " + opts_.store.dir + ": " + ec.message();
-  const fs::path log = fs::weakly_canonical(opts_.cluster.log_path, ec);
-  for (const auto& e : fs::directory_iterator(opts_.store.dir, ec)) {
-    const fs::path p = fs::weakly_canonical(e.path(), ec);
-    const std::string ps = p.string(), ls = log.string();
-    if (ls == ps || ls.rfind(ps + "/", 0) == 0) continue;
-    fs::remove_all(e.path(), ec);
+  // The marker holds the number of voters when it was written: a node that led a group of one
+  // keeps its store (no other leader can have reused its sequences, and no other node could
+  // give the messages back; what it stored and did not commit was never acknowledged).
+  if (fs::exists(opts_.cluster.log_path + kLeaderMarker, ec)) {
+    std::ifstream in(opts_.cluster.log_path + kLeaderMarker);
+    int voters = 0;
+    in >> voters;
+    if (voters == 1) {
+      STAN_INFO("Clustered: this node led a one-node group before this start: its store is kept");
+    } else {
+      STAN_INFO("Clustered: this node led before this start: its store is dropped and restored "
+                "from the cluster (snapshot, other nodes, log)");
+      WipeStoreButLog();
+    }
+    fs::remove(opts_.cluster.log_path + kLeaderMarker, ec);
   }
-  // The Raft log (fsync'd by libraft at every append) is what survives a crash; the store is
-  // rebuilt from it at each start, so fsyncs of the store would be paid for nothing.
-  if (opts_.store.file.do_sync) {
-    STAN_INFO(
-        "Clustered: the FILE store is not fsync'd (the Raft log is, and the store is "
-        "rebuilt from it)");
+  // --cluster_sync (the reference's "file sync after every write to the Raft log and message
+  // store"): the Raft log is fsync'd by libraft at every append whatever the flag; with it the
+  // store is fsync'd at every batch too (--file_sync, true by default), without it not: after
+  // an OS crash the store may then lack what it had applied (a restore fetches it again) or not
+  // recover at all (it is then dropped and restored from the cluster, below).
+  if (!opts_.cluster.sync && opts_.store.file.do_sync) {
+    STAN_INFO("Clustered: the FILE store is not fsync'd (--cluster_sync=false: only the Raft "
+              "log is)");
     opts_.store.file.do_sync = false;
   }
   auto st = store::CreateStore(opts_.store);
   if (!st) return st.status().message();
   cluster_store_ = std::move(st).value();
   auto rec = cluster_store_->Recover();
-  if (!rec) return rec.status().message();
+  if (!rec) {
+    // The cluster has everything committed: the snapshot's restore fetches the messages from
+    // the other nodes, the log replays the rest.
+    STAN_ERROR("Clustered: unable to recover the store (%s): it is dropped and restored from "
+               "the cluster",
+               rec.status().message().c_str());
+    cluster_store_->Close();
+    cluster_store_.reset();
+    WipeStoreButLog();
+    st = store::CreateStore(opts_.store);
+    if (!st) return st.status().message();
+    cluster_store_ = std::move(st).value();
+    rec = cluster_store_->Recover();
+    if (!rec) return rec.status().message();
+  }
+  cluster_recovered_ = std::move(*rec);
+  if (!cluster_recovered_) cluster_recovered_.emplace();
+  cluster_state_ = std::make_unique<cluster::ClusterState>();
   std::random_device rd;
   incarnation_ = (uint64_t{rd()} << 32) | rd();
   return {};
@@ -142,11 +219,30 @@ std::string StreamingServer::StartClustered() {
   ro.listen = opts_.cluster.raft_listen;
   ro.election_timeout_ms = static_cast<unsigned>(opts_.cluster.election_timeout.count());
   ro.heartbeat_timeout_ms = static_cast<unsigned>(opts_.cluster.heartbeat_timeout.count());
+  ro.snapshot_threshold = static_cast<unsigned>(opts_.cluster.snapshot_threshold);
+  ro.snapshot_trailing = static_cast<unsigned>(opts_.cluster.trailing_logs);
   if (opts_.cluster.raft_logging) ::setenv("LIBRAFT_TRACE", "1", 1);
+  // Other nodes' restores fetch message ranges from this one (leader or follower).
+  auto snap_sub = link_.connection().Subscribe(CatchUpPrefix() + ">", [this](client::Message& m) {
+    HandleCatchUp(m);
+  });
+  if (!snap_sub) return "unable to subscribe to the cluster's catch-up subject: " + snap_sub.error();
+  cluster_snap_sub_ = std::move(snap_sub).value();
+  const auto started = std::chrono::steady_clock::now();
+  cluster_applier_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "stan-apply");
+    RunApplier();
+  });
   std::string err = raft_->Start(
       ro, [this](std::string_view entry) { OnClusterApply(entry); },
-      [this](bool leader) { OnClusterLeader(leader); });
+      [this](bool leader) { OnClusterLeader(leader); },
+      [this] { return cluster_state_->Encode(); },
+      [this](std::string_view snap) { return OnClusterRestore(snap); });
   if (!err.empty()) return "unable to start Raft: " + err;
+  STAN_INFO("Raft started in %lld ms",
+            static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now() - started)
+                                       .count()));
   loop_.PostTask([this] { AnnounceRaftAddress(); });
   if (!opts_.cluster.bootstrap && opts_.cluster.peers.empty()) {
     cluster_join_thread_ = std::thread([this] { RunJoin(); });
@@ -192,6 +288,7 @@ std::string StreamingServer::ServeJoins() {
     raft_->AddVoter(node, [this, node, reply](const std::string& err) {
       if (err.empty()) {
         STAN_INFO("Node \"%s\" is a voter of the cluster", node.c_str());
+        WriteLeaderMarker(raft_->VoterCount());  // no longer a group of one
       }
       link_.connection().Publish(reply, err.empty() ? std::string("ok") : "error: " + err);
     });
@@ -219,14 +316,70 @@ void StreamingServer::OnClusterApply(std::string_view entry) {
                hex.c_str());
     return;
   }
+  if (!cluster_state_->Apply(entry)) {
+    STAN_ERROR("A replicated entry does not parse: the snapshots may miss part of it");
+  }
   // The leader applied its own entries to its store when it made them.
   if (origin == raft_->raft_id() && incarnation == incarnation_) return;
-  std::lock_guard lk(cluster_mu_);
-  if (cluster_active_) RestartProcess("Another node's entry was committed while serving");
-  if (!cluster_store_) return;
-  if (store::Status s = cluster::ApplyEntry(entry, *cluster_store_); !s) {
-    STAN_ERROR("Unable to apply a replicated entry: %s", s.message().c_str());
+  if (cluster_serving_.load()) RestartProcess("Another node's entry was committed while serving");
+  EnqueueApply(ApplyItem{false, std::string(entry), nullptr});
+}
+
+// Any thread: the applier thread applies entries and restores to the store in Raft order, so
+// that a restore fetching messages over NATS never blocks the Raft thread (which must go on
+// acknowledging entries: the node answering the fetch may need them committed).
+void StreamingServer::EnqueueApply(ApplyItem item) {
+  std::lock_guard lk(apply_mu_);
+  if (item.restore) {
+    ++restores_queued_;
+    cluster_restoring_ = true;  // no catch-up answers from this store until restored
   }
+  apply_queue_.push_back(std::move(item));
+  apply_cv_.notify_all();
+}
+
+void StreamingServer::RunApplier() {
+  for (;;) {
+    ApplyItem item;
+    {
+      std::unique_lock lk(apply_mu_);
+      apply_cv_.wait(lk, [&] { return apply_stop_ || !apply_queue_.empty(); });
+      if (apply_stop_) return;
+      item = std::move(apply_queue_.front());
+      apply_queue_.pop_front();
+      applying_ = true;
+    }
+    {
+      std::lock_guard lk(cluster_mu_);
+      if (item.restore) {
+        store::Status s = RestoreSnapshot(*item.restore_state);
+        if (!s) {
+          if (cluster_stop_.load()) return;
+          STAN_ERROR("Unable to restore a Raft snapshot: %s", s.message().c_str());
+          // The store is part-way: the next start restores the last snapshot again.
+          RestartProcess("Snapshot restore failed");
+        }
+      } else if (cluster_store_) {
+        cluster_recovered_.reset();  // what the start recovered is not the store any more
+        if (store::Status s = cluster::ApplyEntry(item.entry, *cluster_store_); !s) {
+          STAN_ERROR("Unable to apply a replicated entry: %s", s.message().c_str());
+        }
+      }
+    }
+    std::lock_guard lk(apply_mu_);
+    if (item.restore && --restores_queued_ == 0) cluster_restoring_ = false;
+    applying_ = false;
+    apply_cv_.notify_all();
+  }
+}
+
+void StreamingServer::StopApplier() {
+  {
+    std::lock_guard lk(apply_mu_);
+    apply_stop_ = true;
+    apply_cv_.notify_all();
+  }
+  if (cluster_applier_.joinable()) cluster_applier_.join();
 }
 
 // On the Raft thread.
@@ -237,12 +390,42 @@ void StreamingServer::OnClusterLeader(bool leader) {
   }
   if (cluster_activating_.exchange(true)) return;
   STAN_INFO("Server is the cluster's leader");
-  cluster_thread_ = std::thread([this] { ActivateClustered(); });
+  const int voters = raft_->VoterCount();
+  cluster_thread_ = std::thread([this, voters] { ActivateClustered(voters); });
 }
 
-void StreamingServer::ActivateClustered() {
+// The leader marker (see OpenClustered), written and fsync'd before the store runs ahead of the
+// commit, with the group's number of voters.
+void StreamingServer::WriteLeaderMarker(int voters) {
+  const std::string marker = opts_.cluster.log_path + kLeaderMarker;
+  const std::string tmp = marker + ".tmp";
+  const std::string text = std::to_string(voters) + "\n";
+  int fd = ::open(tmp.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
+  bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  ok = ok && ::rename(tmp.c_str(), marker.c_str()) == 0;
+  if (!ok) {
+    STAN_FATAL("Unable to write %s: %s", marker.c_str(), std::strerror(errno));
+    RestartProcess("Cannot write the leader marker");
+  }
+  int dfd = ::open(opts_.cluster.log_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+void StreamingServer::ActivateClustered(int voters) {
+  {
+    // Every committed entry is in the store first (the applier may still be restoring).
+    std::unique_lock alk(apply_mu_);
+    apply_cv_.wait(alk, [&] { return apply_stop_ || (apply_queue_.empty() && !applying_); });
+  }
   {
     std::lock_guard lk(cluster_mu_);
+    // From here the store runs ahead of the commit: a next start must not trust its tail.
+    WriteLeaderMarker(voters);
     cluster_store_->Close();
     cluster_store_.reset();
     auto st = store::CreateStore(opts_.store);
@@ -263,6 +446,7 @@ void StreamingServer::ActivateClustered() {
           return s;
         });
     cluster_active_ = true;
+    cluster_serving_ = true;
   }
   std::string err = Activate();
   if (err.empty()) err = ServeJoins();
@@ -270,6 +454,299 @@ void StreamingServer::ActivateClustered() {
     STAN_FATAL("Failed to activate: %s", err.c_str());
     RestartProcess("Activation failed");
   }
+}
+
+std::string StreamingServer::CatchUpPrefix() const {
+  return "_STAN.snap." + opts_.cluster_id + ".";
+}
+
+// On the Raft thread (a snapshot the leader sent), or Start's thread (the last snapshot on disk):
+// the snapshot becomes the state at once; the store follows on the applier thread.
+bool StreamingServer::OnClusterRestore(std::string_view snapshot) {
+  auto snap = std::make_shared<cluster::ClusterState>();
+  if (std::string err = cluster::ClusterState::Decode(snapshot, *snap); !err.empty()) {
+    STAN_ERROR("Unable to restore a Raft snapshot (%zu bytes): %s", snapshot.size(),
+               err.c_str());
+    return false;
+  }
+  if (cluster_serving_.load()) {
+    STAN_ERROR("Unable to restore a Raft snapshot: the node serves as the leader");
+    return false;
+  }
+  *cluster_state_ = *snap;
+  EnqueueApply(ApplyItem{true, {}, std::move(snap)});
+  return true;
+}
+
+// The applier thread, under cluster_mu_.
+store::Status StreamingServer::RestoreSnapshot(const cluster::ClusterState& snap) {
+  const auto started = std::chrono::steady_clock::now();
+  if (!cluster_store_) return store::Status(store::Code::kInvalid, "no follower store");
+  store::Status s = RestoreStore(snap);
+  if (!s) return s;
+  STAN_INFO("Restored a Raft snapshot (%zu channels, %zu clients) in %lld ms",
+            snap.channels.size(), snap.clients.size(),
+            static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now() - started)
+                                       .count()));
+  return store::Status::Ok();
+}
+
+// Under cluster_mu_: makes the follower's store the snapshot's state.
+store::Status StreamingServer::RestoreStore(const cluster::ClusterState& snap) {
+  using store::Status;
+  // What the store holds: as recovered at start, else recovered again now.
+  std::optional<store::RecoveredState> have = std::move(cluster_recovered_);
+  cluster_recovered_.reset();
+  if (!have) {
+    cluster_store_->Close();
+    cluster_store_.reset();
+    auto st = store::CreateStore(opts_.store);
+    if (!st) return st.status();
+    cluster_store_ = std::move(st).value();
+    auto rec = cluster_store_->Recover();
+    if (!rec) return rec.status();
+    have = std::move(*rec);
+    if (!have) have.emplace();
+  }
+  store::Store& st = *cluster_store_;
+  if (snap.has_info) {
+    if (Status s = st.Init(snap.info); !s) return s;
+  }
+  // Clients: the snapshot's.
+  std::map<std::string, store::ClientInfo> local;
+  for (const store::ClientInfo& c : have->clients) local[c.id] = c;
+  for (const auto& [id, c] : local) {
+    auto it = snap.clients.find(id);
+    if (it == snap.clients.end() || it->second.hb_inbox != c.hb_inbox ||
+        it->second.conn_id != c.conn_id) {
+      if (Status s = st.DeleteClient(id); !s && s.code() != store::Code::kNotFound) return s;
+      local.erase(id);
+      if (local.empty()) break;
+    }
+  }
+  for (const auto& [id, c] : snap.clients) {
+    if (local.count(id)) continue;
+    if (Status s = st.AddClient(c); !s) return s;
+  }
+  // A log in the earlier default place, <dir>/raft, is also the directory of a channel "raft"
+  // (the FILE store recovers it as one): deleting that channel would delete the log.
+  std::error_code ec;
+  const auto log_dir = std::filesystem::weakly_canonical(opts_.cluster.log_path, ec);
+  auto holds_log = [&](const std::string& name) {
+    std::error_code e;
+    return std::filesystem::weakly_canonical(opts_.store.dir + "/" + name, e) == log_dir;
+  };
+  // Channels the snapshot does not have.
+  for (const auto& [name, rc] : have->channels) {
+    if (snap.channels.count(name) || holds_log(name)) continue;
+    if (Status s = st.DeleteChannel(name); !s && s.code() != store::Code::kNotFound) return s;
+  }
+  std::vector<store::ChannelStore*> touched;
+  for (const auto& [name, sc] : snap.channels) {
+    store::ChannelStore* cs = st.LookupChannel(name);
+    std::vector<uint64_t> local_subs;
+    if (auto it = have->channels.find(name); it != have->channels.end()) {
+      for (const auto& rs : it->second.subscriptions) local_subs.push_back(rs.state.id);
+    }
+    auto recreate = [&]() -> Status {
+      if (holds_log(name)) {
+        return Status(store::Code::kInvalid,
+                      "channel \"" + name + "\" shares its directory with the Raft log (" +
+                          opts_.cluster.log_path + "): move the log (--cluster_log_path)");
+      }
+      if (Status s = st.DeleteChannel(name); !s && s.code() != store::Code::kNotFound) return s;
+      auto created = st.CreateChannel(name);
+      if (!created) return created.status();
+      cs = *created;
+      local_subs.clear();
+      return Status::Ok();
+    };
+    if (cs) {
+      const uint64_t last = cs->msgs->LastSequence();
+      // A store whose messages all precede the snapshot's first cannot continue at that first.
+      if (last != 0 && sc.first > last + 1) {
+        STAN_INFO("Restore: channel \"%s\" holds %llu-%llu, the snapshot %llu-%llu: %s", name.c_str(),
+                  static_cast<unsigned long long>(cs->msgs->FirstSequence()),
+                  static_cast<unsigned long long>(last),
+                  static_cast<unsigned long long>(sc.first),
+                  static_cast<unsigned long long>(sc.last),
+                  "dropping it and fetching the snapshot's range");
+        if (Status s = recreate(); !s) return s;
+      }
+    } else {
+      auto created = st.CreateChannel(name);
+      if (!created) return created.status();
+      cs = *created;
+    }
+    // The messages the store lacks, up to the snapshot's last.
+    if (sc.first != 0 && sc.last >= sc.first) {
+      uint64_t from = std::max(cs->msgs->LastSequence() + 1, sc.first);
+      if (from <= sc.last) {
+        uint64_t gap_at = 0;
+        Status s = FetchMessages(name, cs, from, sc.last, gap_at);
+        if (!s && gap_at != 0) {
+          // The other node's first is past what this store holds: start the channel there.
+          if (s = recreate(); !s) return s;
+          s = FetchMessages(name, cs, gap_at, sc.last, gap_at);
+        }
+        if (!s) return s;
+      }
+    }
+    // Subscriptions: the snapshot's, with their ids and pending sequences.
+    for (uint64_t id : local_subs) {
+      if (Status s = cs->subs->DeleteSub(id); !s && s.code() != store::Code::kNotFound) return s;
+    }
+    for (const auto& [id, ss] : sc.subs) {
+      if (Status s = cluster::CreateSubWithId(*cs->subs, ss.state); !s) return s;
+      for (uint64_t p : ss.pending) {
+        if (Status s = cs->subs->AddSeqPending(id, p); !s) return s;
+      }
+      if (Status s = cs->subs->UpdateSub(ss.state); !s) return s;
+    }
+    touched.push_back(cs);
+  }
+  if (Status s = st.FlushBatch(touched); !s) return s;
+  for (store::ChannelStore* cs : touched) {
+    if (Status s = cs->subs->Flush(); !s) return s;
+  }
+  return Status::Ok();
+}
+
+// Stores the messages [from, to] of `channel`, fetched from whichever node answers first (one
+// that has applied up to `to`). Asks again until answered (or the server stops). kNotFound
+// with `gap_at` set when the answering node's first sequence is past this store's last + 1.
+store::Status StreamingServer::FetchMessages(const std::string& channel, store::ChannelStore* cs,
+                                             uint64_t from, uint64_t to, uint64_t& gap_at) {
+  using store::Status;
+  gap_at = 0;
+  const std::string subject = CatchUpPrefix() + channel;
+  const uint64_t total = to - from + 1;
+  STAN_INFO("Restore: fetching messages %llu-%llu of channel \"%s\"",
+            static_cast<unsigned long long>(from), static_cast<unsigned long long>(to),
+            channel.c_str());
+  int failures = 0;
+  auto wait_a_bit = [&] {
+    ++failures;
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 50 * failures)));
+  };
+  while (from <= to) {
+    if (cluster_stop_.load() || g_shutting_down.load()) {
+      return Status(store::Code::kClosed, "shutting down during a catch-up");
+    }
+    auto reply = link_.connection().Request(subject, cluster::EncodeFetchRequest(from, to),
+                                            kCatchUpTimeout);
+    if (!reply.ok()) {
+      if (failures % 5 == 0) {
+        STAN_INFO("Restore: no node sent messages %llu-%llu of channel \"%s\" yet (%s)",
+                  static_cast<unsigned long long>(from), static_cast<unsigned long long>(to),
+                  channel.c_str(), reply.error().c_str());
+      }
+      wait_a_bit();
+      continue;
+    }
+    cluster::FetchReply fr;
+    if (std::string err = cluster::DecodeFetchReply(reply->data(), fr); !err.empty()) {
+      STAN_ERROR("Restore: channel \"%s\": %s (%zu bytes): asking again", channel.c_str(),
+                 err.c_str(), reply->data().size());
+      wait_a_bit();
+      continue;
+    }
+    const uint64_t start = fr.msgs.empty() ? fr.first : fr.msgs.front().seq;
+    if (start != from && !(start > from && start == fr.first)) {
+      STAN_ERROR("Restore: channel \"%s\": asked from %llu, got a reply from %llu: asking again",
+                 channel.c_str(), static_cast<unsigned long long>(from),
+                 static_cast<unsigned long long>(start));
+      wait_a_bit();
+      continue;
+    }
+    if (start > from) {
+      // Removed by the limits at the other node since the snapshot.
+      const uint64_t last = cs->msgs->LastSequence();
+      if (last != 0 && start > last + 1) {
+        gap_at = start;
+        return Status(store::Code::kNotFound, "the other node's first sequence is past ours");
+      }
+      if (start > to) return Status::Ok();
+      from = start;
+      if (fr.msgs.empty()) continue;
+    }
+    if (fr.msgs.empty()) {
+      wait_a_bit();
+      continue;
+    }
+    for (const cluster::FetchedMsg& m : fr.msgs) {
+      if (m.seq > to) break;
+      if (Status s = cs->msgs->Store(m.seq, m.timestamp, m.record); !s) return s;
+      from = m.seq + 1;
+    }
+    store::ChannelStore* one[] = {cs};
+    if (Status s = cluster_store_->FlushBatch(one); !s) return s;
+    failures = 0;
+  }
+  STAN_INFO("Restore: channel \"%s\": %llu messages fetched", channel.c_str(),
+            static_cast<unsigned long long>(total));
+  return Status::Ok();
+}
+
+// On the client library's thread: another node's restore asks for messages of a channel.
+void StreamingServer::HandleCatchUp(const client::Message& m) {
+  if (m.reply().empty()) return;
+  const std::string prefix = CatchUpPrefix();
+  std::string_view subject = m.subject();
+  if (subject.size() <= prefix.size()) return;
+  const std::string channel(subject.substr(prefix.size()));
+  uint64_t from = 0, to = 0;
+  if (!cluster::DecodeFetchRequest(m.data(), from, to)) {
+    STAN_ERROR("Ignoring a malformed catch-up request for channel \"%s\" (%zu bytes)",
+               channel.c_str(), m.data().size());
+    return;
+  }
+  if (cluster_restoring_.load()) return;
+  // Only a node that has applied up to `to` answers (its store holds committed messages only
+  // up to there: a follower's everything, a leader's up to what it proposed).
+  auto build = [channel, from, to](store::Store& st) -> std::optional<std::string> {
+    store::ChannelStore* cs = st.LookupChannel(channel);
+    if (!cs || cs->msgs->LastSequence() < to) return std::nullopt;
+    const uint64_t first = cs->msgs->FirstSequence();
+    cluster::FetchReplyWriter w(first);
+    for (uint64_t seq = std::max(from, first); seq <= to && w.size() < kCatchUpReplyMax; ++seq) {
+      auto r = cs->msgs->Lookup(seq);
+      if (!r.ok() || !r->found()) break;
+      w.Add(seq, r->timestamp, r->record);
+    }
+    return w.Finish();
+  };
+  std::optional<std::string> out;
+  bool leader = false;
+  {
+    std::unique_lock lk(cluster_mu_, std::defer_lock);
+    for (int i = 0; i < 50 && !lk.try_lock(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (!lk.owns_lock() || cluster_restoring_.load()) return;
+    leader = cluster_active_;
+    if (!leader) {
+      if (!cluster_store_) return;
+      out = build(*cluster_store_);
+    }
+  }
+  if (leader) {
+    auto res = std::make_shared<std::optional<std::string>>();
+    if (!loop_.RunAndWait([this, res, build] { if (store_) *res = build(*store_); },
+                          kCatchUpTimeout)) {
+      return;
+    }
+    out = std::move(*res);
+  }
+  if (!out) return;
+  // Test hook: answers this late (the bad-input test's garbage answers come first).
+  static const long delay_ms = [] {
+    const char* d = std::getenv("GANNET_CATCHUP_REPLY_DELAY_MS");
+    return d ? std::atol(d) : 0L;
+  }();
+  if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+  link_.connection().Publish(m.reply(), *out);
 }
 
 }  // namespace gannet::streaming

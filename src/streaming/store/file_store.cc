@@ -185,7 +185,8 @@ Result<std::optional<RecoveredState>> FileStore::Recover() {
   if (!d) return IoError("open", ctx_->root, errno);
   while (struct dirent* de = ::readdir(d)) {
     std::string n = de->d_name;
-    if (n == "." || n == "..") continue;
+    // "." and "..", and names no channel can have (a clustered node's Raft log, <dir>/.raft).
+    if (n.empty() || n[0] == '.') continue;
     struct stat st;
     if (::stat(JoinPath(ctx_->root, n).c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
       names.push_back(std::move(n));
