@@ -17,7 +17,8 @@ class ByteBuffer {
   // Makes room for n more bytes and returns where to write them; size() grows by n.
   // Inline (the publish path's one bounds check); growing is out of line.
   [[gnu::always_inline]] char* Extend(size_t n) {
-    if (end_ + n > cap_) [[unlikely]] MakeRoom(n);
+    if (end_ + n > cap_) [[unlikely]]
+      MakeRoom(n);
     char* p = data_.get() + end_;
     end_ += n;
     return p;

@@ -138,7 +138,7 @@ inline const char* TokenEnd(const char* p, const char* end) {
     if (found) return p + (__builtin_ctzll(found) >> 3);
     p += 8;
   }
-  while (p < end && static_cast<unsigned char>(*p) > ' ') ++p;
+  while (p<end&& static_cast<unsigned char>(*p)> ' ') ++p;
   return p;
 }
 }  // namespace parser_detail

@@ -218,8 +218,8 @@ void AppendMessage(std::string& out, std::string_view subject, std::string_view 
   char stripped_size[24];
   if (has_headers && !wants_headers) {
     payload.remove_prefix(static_cast<size_t>(args.header_size));
-    auto [end, ec] = std::to_chars(stripped_size, stripped_size + sizeof stripped_size,
-                                   payload.size());
+    auto [end, ec] =
+        std::to_chars(stripped_size, stripped_size + sizeof stripped_size, payload.size());
     size = std::string_view(stripped_size, static_cast<size_t>(end - stripped_size));
   }
   // The control line is sized first and written with one resize: a call per piece (nine

@@ -355,7 +355,7 @@ void Client::RemoveSubscriptionIfDone(std::string_view sid, uint64_t seq) {
 }
 
 [[gnu::always_inline]] inline bool Client::OnMsg(Verb verb, const MsgArgs& args,
-                                                  std::string_view payload) {
+                                                 std::string_view payload) {
   if (Logger::trace()) {
     LOG_TRACE("%s - <<- [%s %.*s%s%.*s %.*s]", log_prefix().c_str(),
               verb == Verb::kHpub ? "HPUB" : "PUB", static_cast<int>(args.subject.size()),
@@ -427,8 +427,7 @@ void Client::Snapshot(ConnSnapshot& out, bool with_subs) const {
   if (with_subs) {
     out.subs.reserve(subs_.size());
     for (const auto& [sid, sub] : subs_) {
-      out.subs.push_back(SubSnapshot{sub->subject, sub->queue, sub->sid,
-                                     sub->Delivered(),
+      out.subs.push_back(SubSnapshot{sub->subject, sub->queue, sub->sid, sub->Delivered(),
                                      sub->max.load(std::memory_order_relaxed), id()});
     }
   }

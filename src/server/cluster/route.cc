@@ -491,8 +491,7 @@ void Route::RouteSnapshotInto(RouteSnapshot& out, bool with_subs) const {
   if (with_subs) {
     for (const auto& [key, remote] : subs_) {
       const Subscription& s = *remote.sub;
-      out.subs.push_back(SubSnapshot{s.subject, s.queue, s.sid,
-                                     s.Delivered(),
+      out.subs.push_back(SubSnapshot{s.subject, s.queue, s.sid, s.Delivered(),
                                      s.max.load(std::memory_order_relaxed), id()});
     }
   }

@@ -153,8 +153,8 @@ class Connection : public Subscriber {
   // dropped and the receiver flagged a slow consumer (its owner closes it).
   // `payload_bytes` is what the messages carry, for the out_bytes statistic.
   // A large `bytes` is taken whole (left holding a spare buffer), a small one copied.
-  int64_t HandOver(std::string& bytes, uint64_t msgs, uint64_t payload_bytes,
-                   int64_t max_pending, bool& notify);
+  int64_t HandOver(std::string& bytes, uint64_t msgs, uint64_t payload_bytes, int64_t max_pending,
+                   bool& notify);
   // Another worker's shortcut: when this connection has nothing queued, write `bytes` straight
   // to its socket instead of handing them over, saving the owner's wake-up. Returns false when
   // the shortcut is not open (the caller hands over instead); true when the bytes were written
