@@ -968,8 +968,10 @@ void ConnectionImpl::RunLane(Lane& lane) {
     size_t need =
         4 + subject.size() + 1 + (reply.empty() ? 0 : reply.size() + 1) + nd + 2 + data.size() + 2;
     char* p = pending_.Extend(need);
-    std::memcpy(p, "PUB ", 4);
-    p += 4;
+    *p++ = 'P';
+    *p++ = 'U';
+    *p++ = 'B';
+    *p++ = ' ';
     CopyShort(p, subject.data(), subject.size());
     p += subject.size();
     *p++ = ' ';
