@@ -6,8 +6,6 @@
 // Each accepted connection is read on a thread of its own, 1 MiB per recv().
 #pragma once
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,26 +19,15 @@
 #include <thread>
 #include <vector>
 
+#include "loopback_listener.h"
+
 namespace gannet::bench {
 
 class DiscardSink {
  public:
   // Listens on 127.0.0.1:`port` (0: a port the kernel picks; see port()).
   explicit DiscardSink(int port = 0) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(fd_, 512) != 0) {
-      std::perror("sink: bind/listen");
-      std::exit(1);
-    }
-    socklen_t len = sizeof(a);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    fd_ = ListenLoopback(port, port_, "sink");
     acceptor_ = std::thread([this] { Accept(); });
   }
   ~DiscardSink() {

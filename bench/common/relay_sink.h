@@ -11,8 +11,6 @@
 // anything else ends the connection with a message on stderr.
 #pragma once
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,25 +26,14 @@
 #include <thread>
 #include <vector>
 
+#include "loopback_listener.h"
+
 namespace gannet::bench {
 
 class RelaySink {
  public:
   explicit RelaySink(int port = 0) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(fd_, 512) != 0) {
-      std::perror("relay: bind/listen");
-      std::exit(1);
-    }
-    socklen_t len = sizeof(a);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    fd_ = ListenLoopback(port, port_, "relay");
     acceptor_ = std::thread([this] { Accept(); });
     acceptor_.detach();  // runs until the process exits
   }

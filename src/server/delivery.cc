@@ -25,25 +25,27 @@ FastRandom& ThreadRandom() {
   return random;
 }
 
+// Copies n bytes, n in [sizeof(Word), 2 * sizeof(Word)], as two word moves that overlap
+// when n is less than twice the word.
+template <typename Word>
+inline void CopyTwoWords(char* d, const char* s, size_t n) {
+  Word head;
+  Word tail;
+  std::memcpy(&head, s, sizeof(Word));
+  std::memcpy(&tail, s + n - sizeof(Word), sizeof(Word));
+  std::memcpy(d, &head, sizeof(Word));
+  std::memcpy(d + n - sizeof(Word), &tail, sizeof(Word));
+}
+
 // memcpy for the short pieces of a control line, inline: a call per piece cost more than the
 // copy (a subject, a sid, a size token are a few bytes to a few dozen).
 inline void CopyPiece(char* d, const char* s, size_t n) {
   if (n > 16) {
     std::memcpy(d, s, n);
-  } else if (n >= 8) {  // two 8-byte moves, overlapping when n < 16
-    uint64_t head;
-    uint64_t tail;
-    std::memcpy(&head, s, 8);
-    std::memcpy(&tail, s + n - 8, 8);
-    std::memcpy(d, &head, 8);
-    std::memcpy(d + n - 8, &tail, 8);
+  } else if (n >= 8) {
+    CopyTwoWords<uint64_t>(d, s, n);
   } else if (n >= 4) {
-    uint32_t head;
-    uint32_t tail;
-    std::memcpy(&head, s, 4);
-    std::memcpy(&tail, s + n - 4, 4);
-    std::memcpy(d, &head, 4);
-    std::memcpy(d + n - 4, &tail, 4);
+    CopyTwoWords<uint32_t>(d, s, n);
   } else if (n > 0) {
     d[0] = s[0];
     d[n / 2] = s[n / 2];

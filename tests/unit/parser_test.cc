@@ -795,19 +795,17 @@ TEST(ParserTest, OnePassPubAgreesWithTheGeneralPath) {
       "PUB " + long_subject + " 5\r\nhello\r\n",
       "PUB foo 5\r\nhel",
   };
-  for (const std::string& in : inputs) {
-    for (size_t limit : {size_t{4096}, size_t{64}}) {
-      const Options o = Options().MaxLine(limit);
-      ParseRun once = FeedOnce(in, o);
-      ParseRun bytewise = FeedBytewise(in, o);
-      EXPECT_EQ(once.status, bytewise.status) << in;
-      EXPECT_EQ(once.log, bytewise.log) << in;
-    }
-    // A handler refusing the arguments stops both paths at the same command.
-    ParseRun once = FeedOnce(in, Options().StopOn("ARGS"));
-    ParseRun bytewise = FeedBytewise(in, Options().StopOn("ARGS"));
+  // One read (the one-pass path where it applies) against one byte per read.
+  auto agree = [](const std::string& in, const Options& o) {
+    ParseRun once = FeedOnce(in, o);
+    ParseRun bytewise = FeedBytewise(in, o);
     EXPECT_EQ(once.status, bytewise.status) << in;
     EXPECT_EQ(once.log, bytewise.log) << in;
+  };
+  for (const std::string& in : inputs) {
+    for (size_t limit : {size_t{4096}, size_t{64}}) agree(in, Options().MaxLine(limit));
+    // A handler refusing the arguments stops both paths at the same command.
+    agree(in, Options().StopOn("ARGS"));
   }
   // The route role's one-pass RMSG and HMSG (no queue groups), against the same rule.
   const std::vector<std::string> routed = {
@@ -829,13 +827,7 @@ TEST(ParserTest, OnePassPubAgreesWithTheGeneralPath) {
       "RMSG $G foo 0\r\n\r\nRMSG $G bar 1\r\nx\r\nPING\r\n",
   };
   for (const std::string& in : routed) {
-    for (size_t limit : {size_t{4096}, size_t{8}}) {
-      const Options o = RouteRole().MaxLine(limit);
-      ParseRun once = FeedOnce(in, o);
-      ParseRun bytewise = FeedBytewise(in, o);
-      EXPECT_EQ(once.status, bytewise.status) << in;
-      EXPECT_EQ(once.log, bytewise.log) << in;
-    }
+    for (size_t limit : {size_t{4096}, size_t{8}}) agree(in, RouteRole().MaxLine(limit));
   }
   // The one-pass path itself, with the arguments it fills.
   ParseRun r = FeedOnce("PUB a.b _R.x 3\r\nabc\r\nPUB a.b 2\r\nhi\r\n");
