@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
       return a == "-h" || a == "--help" ? 0 : 2;
     }
   }
-  gannet::bench::DiscardSink sink;
+  gannet::bench::DiscardSink sink(0, gannet::bench::DiscardSink::Mode::kFrames);
   std::string url = "nats://127.0.0.1:" + std::to_string(sink.port());
   std::string payload(static_cast<size_t>(size), 'x');
   std::vector<Run> gannet, libnats;
