@@ -31,6 +31,13 @@ class ClientTest : public ServerTest {
     o.reconnect_jitter = 10ms;
     return o;
   }
+  // Options for `s` whose disconnect and reconnect callbacks count into the two counters.
+  Options CountingReconnects(const ServerProcess& s, Counter& disconnected, Counter& reconnected) {
+    Options o = OptionsFor(s);
+    o.on_disconnected = [&disconnected] { disconnected.Add(); };
+    o.on_reconnected = [&reconnected](const std::string&) { reconnected.Add(); };
+    return o;
+  }
   Connection Connect(const ServerProcess& s) { return Connect(OptionsFor(s)); }
   Connection Connect(Options o) {
     auto nc = Connection::Connect(std::move(o));
@@ -528,10 +535,7 @@ TEST_P(ClientTest, ReconnectsAfterServerRestartAndResubscribes) {
   auto& first = Start();
   int port = first.port();
   Counter disconnected, reconnected;
-  Options o = OptionsFor(first);
-  o.on_disconnected = [&] { disconnected.Add(); };
-  o.on_reconnected = [&](const std::string&) { reconnected.Add(); };
-  auto nc = Connect(o);
+  auto nc = Connect(CountingReconnects(first, disconnected, reconnected));
   Counter got;
   std::vector<std::string> bodies;
   std::mutex mu;
@@ -566,10 +570,7 @@ TEST_P(ClientTest, PublishesDuringReconnectKeepTheirOrder) {
   auto& first = Start();
   int port = first.port();
   Counter disconnected, reconnected;
-  Options o = OptionsFor(first);
-  o.on_disconnected = [&] { disconnected.Add(); };
-  o.on_reconnected = [&](const std::string&) { reconnected.Add(); };
-  auto nc = Connect(o);
+  auto nc = Connect(CountingReconnects(first, disconnected, reconnected));
   std::mutex mu;
   std::vector<std::string> bodies;
   Counter got;
