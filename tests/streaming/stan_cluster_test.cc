@@ -11,6 +11,8 @@
 //  - empty_disk: a follower is killed, its disk wiped, restarted; then the other follower is
 //    killed, so every later PubAck needs the wiped node, and then the leader too: the wiped node
 //    must lead, with the whole history.
+// The FILE store's scenarios, and some on the SQL store (each node a database of its own on one
+// PostgreSQL or MariaDB server the test starts): the leader killed, a follower restarted.
 // After the fault: every message whose PubAck the publisher saw is delivered from the first
 // sequence, the sequences are gapless (never reused, never skipped). The failover time is from
 // the fault to the first PubAck of a message published after it (a probe publisher with a
@@ -35,6 +37,7 @@
 
 #include "http_client.h"
 #include "server_process.h"
+#include "sql_servers.h"
 #include "stan_harness.h"
 
 namespace gannet::streaming::test {
@@ -115,8 +118,11 @@ struct Node {
 
 class Cluster {
  public:
+  // `sql`: the nodes' SQL stores are databases of their own on that server (else FILE stores);
+  // `error` says why they could not be made.
   Cluster(const std::string& nats_url, int n, const std::string& cluster_id = "test-cluster",
-          std::vector<std::string> extra = {}) {
+          std::vector<std::string> extra = {}, SqlServer* sql = nullptr,
+          std::string* error = nullptr) {
     char tmpl[] = "/tmp/gannet-raft-XXXXXX";
     root_ = ::mkdtemp(tmpl);
     std::filesystem::create_directories(partition_dir());
@@ -136,10 +142,20 @@ class Cluster {
         if (!peers.empty()) peers += ",";
         peers += o.id;
       }
-      std::vector<std::string> args{"-ns", nats_url, "-cid", cluster_id, "-st", "FILE", "--dir",
-                                    node.dir, "--clustered", "--cluster_node_id", node.id,
-                                    "--cluster_peers", peers, "--cluster_raft_listen",
+      std::vector<std::string> args{"-ns", nats_url, "-cid", cluster_id, "--clustered",
+                                    "--cluster_node_id", node.id, "--cluster_peers", peers,
+                                    "--cluster_raft_listen",
                                     "127.0.0.1:" + std::to_string(node.raft_port)};
+      if (sql) {
+        // The Raft log where a FILE node keeps it (the tests look at it there).
+        const std::string db = "raft_" + node.id;
+        if (std::string err = sql->AddDatabase(db); !err.empty() && error) *error = err;
+        args.insert(args.end(), {"-st", "SQL", "--sql_driver", sql->driver_name(),
+                                 "--sql_source", sql->Source(db), "--cluster_log_path",
+                                 node.dir + "/.raft"});
+      } else {
+        args.insert(args.end(), {"-st", "FILE", "--dir", node.dir});
+      }
       args.insert(args.end(), extra.begin(), extra.end());
       node.server = std::make_unique<StanServer>(std::move(args), /*embedded=*/false);
       node.server->SetReadyMarker("Cluster node");
@@ -199,10 +215,13 @@ class Cluster {
 
 struct Scenario {
   int nodes;
-  std::string fault;  // kill_leader | isolate_leader | empty_disk
+  std::string fault;          // kill_leader | isolate_leader | empty_disk | ...
+  std::string store = "FILE";  // FILE | postgres | mysql (SQL, a database per node)
 };
 
-void PrintTo(const Scenario& s, std::ostream* os) { *os << s.nodes << " nodes, " << s.fault; }
+void PrintTo(const Scenario& s, std::ostream* os) {
+  *os << s.nodes << " nodes, " << s.fault << ", " << s.store;
+}
 
 class StanCluster : public ::testing::TestWithParam<Scenario> {};
 
@@ -221,9 +240,17 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
   struct Unset {
     ~Unset() { ::unsetenv("GANNET_RAFT_SEGMENT_SIZE"); }
   } unset;
+  SqlServer* sql = nullptr;
+  std::string sql_error;
+  if (sc.store != "FILE") {
+    sql = SharedServer(sc.store, &sql_error);
+    ASSERT_NE(sql, nullptr) << sql_error;
+  }
   Cluster cluster(nats.url(), sc.nodes, "test-cluster",
                   {"--cluster_snapshot_threshold", std::to_string(kSnapshotThreshold),
-                   "--cluster_trailing_logs", std::to_string(kTrailingLogs)});
+                   "--cluster_trailing_logs", std::to_string(kTrailingLogs)},
+                  sql, &sql_error);
+  ASSERT_EQ(sql_error, "");
   ASSERT_TRUE(cluster.StartAll()) << cluster.Outputs();
   Node* leader = cluster.WaitServing();
   ASSERT_NE(leader, nullptr) << cluster.Outputs();
@@ -480,12 +507,14 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
     if (!history.stored.count("m" + std::to_string(i))) ++lost;
   }
   EXPECT_EQ(lost, 0u);
+  EXPECT_EQ(history.duplicates, 0u);
   std::printf(
-      "[ raft     ] %d nodes, %s: faults %d, published %llu, acknowledged %llu, stored %zu, "
-      "lost %llu, failover (fault to first new PubAck) %lld ms\n",
-      sc.nodes, sc.fault.c_str(), faults, static_cast<unsigned long long>(published.load()),
-      static_cast<unsigned long long>(acked), history.msgs.size(),
-      static_cast<unsigned long long>(lost), static_cast<long long>(failover_ms));
+      "[ raft     ] %d nodes, %s, %s: faults %d, published %llu, acknowledged %llu, stored %zu, "
+      "lost %llu, duplicates %zu, failover (fault to first new PubAck) %lld ms\n",
+      sc.nodes, sc.fault.c_str(), sc.store.c_str(), faults,
+      static_cast<unsigned long long>(published.load()), static_cast<unsigned long long>(acked),
+      history.msgs.size(), static_cast<unsigned long long>(lost), history.duplicates,
+      static_cast<long long>(failover_ms));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -494,9 +523,12 @@ INSTANTIATE_TEST_SUITE_P(
                       Scenario{3, "restart_follower"},
                       Scenario{3, "isolate_leader"}, Scenario{5, "isolate_leader"},
                       Scenario{3, "partition_leader"}, Scenario{5, "partition_leader"},
-                      Scenario{3, "empty_disk"}),
+                      Scenario{3, "empty_disk"}, Scenario{3, "kill_leader", "postgres"},
+                      Scenario{3, "restart_follower", "postgres"},
+                      Scenario{3, "kill_leader", "mysql"}),
     [](const auto& info) {
-      return "Nodes" + std::to_string(info.param.nodes) + "_" + info.param.fault;
+      return "Nodes" + std::to_string(info.param.nodes) + "_" + info.param.fault +
+             (info.param.store == "FILE" ? "" : "_" + info.param.store);
     });
 
 // Bad input is an error, not a crash: a catch-up reply that does not parse is logged and asked

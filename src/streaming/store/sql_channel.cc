@@ -344,6 +344,9 @@ Status SqlSubStore::UpdateSub(const SubState& sub) {
     auto c = db_.Exec(Stmt::kCreateSub,
                       {Param::Int(channel_id_), Param::Uint(sub.id), Param::Blob(proto)});
     if (!c.ok()) return c.status();
+    // A subscription recorded with an id given (a clustered follower applies the leader's
+    // ids): ids handed out later start past it.
+    *max_sub_id_ = std::max(*max_sub_id_, sub.id);
   }
   subs_[sub.id];
   return Status::Ok();

@@ -181,6 +181,25 @@ Result<std::unique_ptr<Store>> SqlStore::Create(const StoreOptions& options) {
   return std::unique_ptr<Store>(std::move(store));
 }
 
+Status SqlStore::Drop(const SqlStoreOptions& o) {
+  auto driver = sql::ParseDriver(o.driver);
+  if (!driver) return Status(Code::kInvalid, "unsupported SQL driver \"" + o.driver + "\"");
+  auto conn = sql::Connection::Open(*driver, o.source);
+  if (!conn.ok()) return conn.status();
+  SqlDb db(std::move(conn).value(), *driver, /*fence_owner=*/"");
+  return db.Retry("dropping the store", [&] {
+    return db.Transaction([&]() -> Status {
+      for (const char* t :
+           {"SubsPending", "Subscriptions", "Messages", "Channels", "Clients", "ServerInfo"}) {
+        if (Status s = db.conn().Run(std::string("DELETE FROM ") + t); !s) {
+          return Status(s.code(), std::string("sql: unable to empty ") + t + ": " + s.message());
+        }
+      }
+      return Status::Ok();
+    });
+  });
+}
+
 SqlStore::~SqlStore() { Close(); }
 
 Result<std::unique_ptr<ExclusiveLock>> CreateSqlLock(const SqlStoreOptions& options);

@@ -183,6 +183,10 @@ class SqlStore final : public Store {
   // Connects (options.sql.driver, options.sql.source), prepares the statements and validates
   // the limits. Errors: unknown driver, connection, missing tables.
   static Result<std::unique_ptr<Store>> Create(const StoreOptions& options);
+  // Deletes every row of the store's tables but StoreLock's, in one transaction: the SQL
+  // equivalent of removing a FILE store's directory (a clustered node whose store is dropped,
+  // each node having a database of its own). Errors: connection, statements.
+  static Status Drop(const SqlStoreOptions& options);
   ~SqlStore() override;
 
   std::string_view Name() const override { return "SQL"; }
