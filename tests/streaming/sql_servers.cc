@@ -92,8 +92,10 @@ class PostgresServer final : public SqlServer {
             "max_connections=50"};
   }
   std::string CreateDatabase(const std::string& name) override {
-    return RunAdmin(store::sql::Driver::kPostgres, {"DROP DATABASE IF EXISTS " + name,
-                                                    "CREATE DATABASE " + name});
+    // WITH (FORCE): a killed client's backend may not have noticed yet.
+    return RunAdmin(store::sql::Driver::kPostgres,
+                    {"DROP DATABASE IF EXISTS " + name + " WITH (FORCE)",
+                     "CREATE DATABASE " + name});
   }
   std::string AdminSource() const override {
     return "host=127.0.0.1 port=" + std::to_string(port_) +

@@ -107,6 +107,9 @@ uint64_t AcksPerPhase() {
   return n > 0 ? static_cast<uint64_t>(n) : 3000;
 }
 
+// An SQL node's database.
+std::string NodeDatabase(const std::string& node_id) { return "raft_" + node_id; }
+
 // One node of the cluster and its directory.
 struct Node {
   std::string id;
@@ -148,7 +151,7 @@ class Cluster {
                                     "127.0.0.1:" + std::to_string(node.raft_port)};
       if (sql) {
         // The Raft log where a FILE node keeps it (the tests look at it there).
-        const std::string db = "raft_" + node.id;
+        const std::string db = NodeDatabase(node.id);
         if (std::string err = sql->AddDatabase(db); !err.empty() && error) *error = err;
         args.insert(args.end(), {"-st", "SQL", "--sql_driver", sql->driver_name(),
                                  "--sql_source", sql->Source(db), "--cluster_log_path",
@@ -407,7 +410,12 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
     Node* other = followers[1];
     wiped->server->Stop(/*kill=*/true);
     std::error_code ec;
-    if (sc.fault == "empty_disk") std::filesystem::remove_all(wiped->dir, ec);
+    if (sc.fault == "empty_disk") {
+      std::filesystem::remove_all(wiped->dir, ec);
+      if (sql) {
+        ASSERT_EQ(sql->AddDatabase(NodeDatabase(wiped->id)), "");  // an empty database
+      }
+    }
     ++faults;
     const uint64_t acked = j.acks.load();
     // Long enough for several snapshots past the stopped follower's log.
@@ -525,6 +533,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Scenario{3, "partition_leader"}, Scenario{5, "partition_leader"},
                       Scenario{3, "empty_disk"}, Scenario{3, "kill_leader", "postgres"},
                       Scenario{3, "restart_follower", "postgres"},
+                      Scenario{3, "isolate_leader", "postgres"},
+                      Scenario{3, "empty_disk", "postgres"},
                       Scenario{3, "kill_leader", "mysql"}),
     [](const auto& info) {
       return "Nodes" + std::to_string(info.param.nodes) + "_" + info.param.fault +
