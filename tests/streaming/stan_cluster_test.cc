@@ -101,6 +101,54 @@ stanConnection* ConnectClient(const std::string& url, const std::string& id, std
   return sc;
 }
 
+// A publisher publishing asynchronously ("m<index>" on `channel`) on its own thread until
+// stopped, each PubAck journaled.
+class AsyncPublisher {
+ public:
+  static constexpr uint64_t kMax = 4000000;
+  AsyncPublisher(stanConnection* conn, std::string channel) {
+    j_.acked.resize(kMax);
+    thread_ = std::thread([this, conn, channel = std::move(channel)] {
+      for (uint64_t i = 0; i < kMax && !stop_.load(); ++i) {
+        const std::string data = "m" + std::to_string(i);
+        auto* ctx = new AckCtx{&j_, i};
+        if (stanConnection_PublishAsync(conn, channel.c_str(), data.data(),
+                                        static_cast<int>(data.size()), OnAck, ctx) != NATS_OK) {
+          delete ctx;
+          continue;
+        }
+        published_.store(i + 1);
+      }
+    });
+  }
+  // A failed assertion returns early: the thread stops and is joined all the same.
+  ~AsyncPublisher() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  uint64_t acks() const { return j_.acks.load(); }
+  uint64_t errors() const { return j_.errors.load(); }
+  uint64_t published() const { return published_.load(); }
+  // After Stop: the acknowledged messages, and how many of them `history` lacks.
+  uint64_t Lost(const History& history, uint64_t& acked) const {
+    uint64_t lost = 0;
+    acked = 0;
+    for (uint64_t i = 0; i < published_.load(); ++i) {
+      if (!j_.acked[i]) continue;
+      ++acked;
+      if (!history.stored.count("m" + std::to_string(i))) ++lost;
+    }
+    return lost;
+  }
+
+ private:
+  Journal j_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> published_{0};
+  std::thread thread_;
+};
+
 uint64_t AcksPerPhase() {
   const char* env = std::getenv("GANNET_CLUSTER_ACKS");
   const long long n = env ? std::atoll(env) : 0;
@@ -271,32 +319,7 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
 
   stanConnection* pub = ConnectClient(nats.url(), "publisher", &error);
   ASSERT_NE(pub, nullptr) << error;
-  Journal j;
-  constexpr uint64_t kMax = 4000000;
-  j.acked.resize(kMax);
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> published{0};
-  std::thread publisher([&] {
-    for (uint64_t i = 0; i < kMax && !stop.load(); ++i) {
-      const std::string data = "m" + std::to_string(i);
-      auto* ctx = new AckCtx{&j, i};
-      if (stanConnection_PublishAsync(pub, "raft", data.data(), static_cast<int>(data.size()),
-                                      OnAck, ctx) != NATS_OK) {
-        delete ctx;
-        continue;
-      }
-      published.store(i + 1);
-    }
-  });
-  // A failed assertion returns early: the publisher thread stops and is joined all the same.
-  struct Joiner {
-    std::atomic<bool>& stop;
-    std::thread& t;
-    ~Joiner() {
-      stop = true;
-      if (t.joinable()) t.join();
-    }
-  } joiner{stop, publisher};
+  AsyncPublisher publisher(pub, "raft");
   stanConnection* probe = ConnectClient(nats.url(), "probe", &error, 100);
   ASSERT_NE(probe, nullptr) << error;
   auto probe_until_acked = [&](std::chrono::milliseconds timeout) {
@@ -305,7 +328,7 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
   };
 
   const uint64_t phase = AcksPerPhase();
-  ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= phase; }, 120s)) << cluster.Outputs();
+  ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= phase; }, 120s)) << cluster.Outputs();
   int faults = 0;
   int64_t failover_ms = -1;
   std::vector<Node*> followers;
@@ -399,8 +422,8 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
     Node* next = cluster.WaitServing();
     ASSERT_NE(next, nullptr);
     ASSERT_FALSE(in_minority(*next));
-    const uint64_t acked = j.acks.load();
-    ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked + phase; }, 120s));
+    const uint64_t acked = publisher.acks();
+    ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= acked + phase; }, 120s));
     for (Node& n : cluster.nodes()) std::filesystem::remove(cluster.partition_dir() + "/" + n.id);
   } else if (sc.fault == "empty_disk" || sc.fault == "restart_follower") {
     // restart_follower: the follower keeps its disk; it is restored from its own snapshot, then
@@ -417,9 +440,9 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
       }
     }
     ++faults;
-    const uint64_t acked = j.acks.load();
+    const uint64_t acked = publisher.acks();
     // Long enough for several snapshots past the stopped follower's log.
-    ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked + 2 * phase; }, 120s));
+    ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= acked + 2 * phase; }, 120s));
     const auto restart_at = Clock::now();
     ASSERT_TRUE(wiped->server->Start()) << wiped->server->Output();
     ASSERT_TRUE(WaitFor(
@@ -446,8 +469,8 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
     other->server->Stop(/*kill=*/true);
     other->down = true;
     ++faults;
-    const uint64_t acked2 = j.acks.load();
-    ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked2 + phase; }, 120s))
+    const uint64_t acked2 = publisher.acks();
+    ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= acked2 + phase; }, 120s))
         << cluster.Outputs();
     // Then the leader dies and the other comes back: only the wiped node has the whole log.
     const auto at = Clock::now();
@@ -460,11 +483,10 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
     failover_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - at).count();
     ASSERT_EQ(cluster.WaitServing(), wiped) << cluster.Outputs();
   }
-  const uint64_t acked_at_fault = j.acks.load();
-  ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked_at_fault + phase; }, 120s))
+  const uint64_t acked_at_fault = publisher.acks();
+  ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= acked_at_fault + phase; }, 120s))
       << cluster.Outputs();
-  stop = true;
-  publisher.join();
+  publisher.Stop();
   stanConnection_Close(probe);
   stanConnection_Destroy(probe);
   stanConnection_Close(pub);
@@ -508,19 +530,15 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
   // The history: everything stored, from the first sequence.
   History history = ReadHistory(nats.url(), "raft");
   ASSERT_TRUE(history.ok);
-  uint64_t acked = 0, lost = 0;
-  for (uint64_t i = 0; i < published.load(); ++i) {
-    if (!j.acked[i]) continue;
-    ++acked;
-    if (!history.stored.count("m" + std::to_string(i))) ++lost;
-  }
+  uint64_t acked = 0;
+  const uint64_t lost = publisher.Lost(history, acked);
   EXPECT_EQ(lost, 0u);
   EXPECT_EQ(history.duplicates, 0u);
   std::printf(
       "[ raft     ] %d nodes, %s, %s: faults %d, published %llu, acknowledged %llu, stored %zu, "
       "lost %llu, duplicates %zu, failover (fault to first new PubAck) %lld ms\n",
       sc.nodes, sc.fault.c_str(), sc.store.c_str(), faults,
-      static_cast<unsigned long long>(published.load()), static_cast<unsigned long long>(acked),
+      static_cast<unsigned long long>(publisher.published()), static_cast<unsigned long long>(acked),
       history.msgs.size(), static_cast<unsigned long long>(lost), history.duplicates,
       static_cast<long long>(failover_ms));
 }
@@ -540,6 +558,124 @@ INSTANTIATE_TEST_SUITE_P(
       return "Nodes" + std::to_string(info.param.nodes) + "_" + info.param.fault +
              (info.param.store == "FILE" ? "" : "_" + info.param.store);
     });
+
+// A database error mid-apply is an error, not a crash, on the SQL store (PostgreSQL, a database
+// per node): the Messages table of a node refuses every insert for a while (a CHECK constraint
+// no row meets, NOT VALID so that the rows already there stay). A follower logs the error and
+// restarts (its store lacks what was committed: it must not lead with it), then catches up once
+// the database takes inserts again; the leader's flush fails, so its PubAcks are errors until
+// then. Every acknowledged message is in the history, and every node's database ends with the
+// whole channel.
+TEST(StanClusterSql, ADatabaseErrorMidApplyIsAnErrorNotACrash) {
+  std::string error;
+  SqlServer* sql = SharedServer("postgres", &error);
+  ASSERT_NE(sql, nullptr) << error;
+  gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
+  ASSERT_TRUE(nats.Start()) << nats.Output();
+  Cluster cluster(nats.url(), 3, "test-cluster",
+                  {"--cluster_snapshot_threshold", std::to_string(kSnapshotThreshold),
+                   "--cluster_trailing_logs", std::to_string(kTrailingLogs)},
+                  sql, &error);
+  ASSERT_EQ(error, "");
+  ASSERT_TRUE(cluster.StartAll()) << cluster.Outputs();
+  Node* leader = cluster.WaitServing();
+  ASSERT_NE(leader, nullptr) << cluster.Outputs();
+  Node* follower = &cluster.nodes()[leader == &cluster.nodes()[0] ? 1 : 0];
+  auto run = [&](const Node& n, const std::string& stmt) -> std::string {
+    auto c = store::sql::Connection::Open(sql->driver(), sql->Source(NodeDatabase(n.id)));
+    if (!c.ok()) return c.status().message();
+    store::Status st = (*c)->Run(stmt);
+    return st ? "" : st.message();
+  };
+  const std::string refuse =
+      "ALTER TABLE Messages ADD CONSTRAINT gannet_fault CHECK (seq < 0) NOT VALID";
+  const std::string accept = "ALTER TABLE Messages DROP CONSTRAINT gannet_fault";
+
+  stanConnection* pub = ConnectClient(nats.url(), "publisher", &error);
+  ASSERT_NE(pub, nullptr) << error;
+  AsyncPublisher publisher(pub, "raft");
+  const uint64_t phase = AcksPerPhase() / 3;
+  ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= phase; }, 120s)) << cluster.Outputs();
+
+  // The follower's database refuses: the error is logged, the node restarts (same process id,
+  // execv), and the others go on acknowledging.
+  std::string before = follower->server->Output();
+  ASSERT_EQ(run(*follower, refuse), "");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const std::string out = follower->server->Output();
+        return out.find("Unable to apply a replicated entry", before.size()) !=
+                   std::string::npos &&
+               out.find("restarting the node as a follower", before.size()) != std::string::npos;
+      },
+      30s))
+      << follower->server->Output();
+  {
+    const std::string out = follower->server->Output();
+    const size_t at = out.find("Unable to apply a replicated entry", before.size());
+    std::printf("[ raft     ] follower: %s\n", out.substr(at, out.find('\n', at) - at).c_str());
+  }
+  uint64_t acked = publisher.acks();
+  ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= acked + phase; }, 120s))
+      << cluster.Outputs();
+  ASSERT_EQ(run(*follower, accept), "");
+  ASSERT_TRUE(follower->server->Running()) << follower->server->Output();
+
+  // The leader's database refuses: its flushes fail, its PubAcks are errors, nothing crashes.
+  before = leader->server->Output();
+  const uint64_t errors = publisher.errors();
+  ASSERT_EQ(run(*leader, refuse), "");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return publisher.errors() > errors &&
+               leader->server->Output().find("Unable to flush msg store", before.size()) !=
+                   std::string::npos;
+      },
+      30s))
+      << leader->server->Output();
+  ASSERT_EQ(run(*leader, accept), "");
+  acked = publisher.acks();
+  ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= acked + phase; }, 120s))
+      << cluster.Outputs();
+  publisher.Stop();
+  stanConnection_Close(pub);
+  stanConnection_Destroy(pub);
+  for (Node& n : cluster.nodes()) ASSERT_TRUE(n.server->Running()) << n.server->Output();
+
+  History history = ReadHistory(nats.url(), "raft");
+  ASSERT_TRUE(history.ok);
+  const uint64_t lost = publisher.Lost(history, acked);
+  EXPECT_EQ(lost, 0u);
+  EXPECT_EQ(history.duplicates, 0u);
+  // Every node's database holds the whole channel (END included), gapless.
+  const uint64_t want = history.msgs.size() + 1;
+  for (Node& n : cluster.nodes()) {
+    std::string counts;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          auto c = store::sql::Connection::Open(sql->driver(), sql->Source(NodeDatabase(n.id)));
+          if (!c.ok()) return false;
+          const std::string q = "SELECT COUNT(*), MIN(seq), MAX(seq) FROM Messages";
+          if (!(*c)->Prepare("counts", q)) return false;
+          auto r = (*c)->Exec("counts", {});
+          if (!r.ok() || r->rows.empty()) return false;
+          counts = std::to_string(r->rows.Uint(0, 0)) + " rows, " +
+                   std::to_string(r->rows.Uint(0, 1)) + "-" + std::to_string(r->rows.Uint(0, 2));
+          return r->rows.Uint(0, 0) == want && r->rows.Uint(0, 1) == 1 &&
+                 r->rows.Uint(0, 2) == want;
+        },
+        60s))
+        << "node " << n.id << ": " << counts << ", want " << want << "\n"
+        << n.server->Output();
+  }
+  std::printf(
+      "[ raft     ] database errors mid-apply (postgres): published %llu, acknowledged %llu, "
+      "PubAck errors %llu, stored %zu, lost %llu, duplicates %zu\n",
+      static_cast<unsigned long long>(publisher.published()),
+      static_cast<unsigned long long>(acked),
+      static_cast<unsigned long long>(publisher.errors()), history.msgs.size(),
+      static_cast<unsigned long long>(lost), history.duplicates);
+}
 
 // Bad input is an error, not a crash: a catch-up reply that does not parse is logged and asked
 // again (a NATS client answers the first requests with garbage), and a node whose snapshot file

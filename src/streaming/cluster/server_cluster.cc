@@ -375,6 +375,14 @@ void StreamingServer::RunApplier() {
         cluster_recovered_.reset();  // what the start recovered is not the store any more
         if (store::Status s = cluster::ApplyEntry(item.entry, *cluster_store_); !s) {
           STAN_ERROR("Unable to apply a replicated entry: %s", s.message().c_str());
+          if (s.code() == store::Code::kIo && !cluster_stop_.load()) {
+            // A write the store (its disk, its database) refused: the store now lacks what was
+            // committed, and this node must not lead with it. The next start recovers the store
+            // as it is, restores the last snapshot (fetching the messages it lacks) and replays
+            // the log. A second's pause: a store that keeps failing does not spin.
+            std::this_thread::sleep_for(std::chrono::seconds(1));
+            RestartProcess("The store failed to apply a committed entry");
+          }
         }
       }
     }
