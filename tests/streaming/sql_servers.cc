@@ -93,9 +93,9 @@ class PostgresServer final : public SqlServer {
   }
   std::string CreateDatabase(const std::string& name) override {
     // WITH (FORCE): a killed client's backend may not have noticed yet.
-    return RunAdmin(store::sql::Driver::kPostgres,
-                    {"DROP DATABASE IF EXISTS " + name + " WITH (FORCE)",
-                     "CREATE DATABASE " + name});
+    return RunAdmin(
+        store::sql::Driver::kPostgres,
+        {"DROP DATABASE IF EXISTS " + name + " WITH (FORCE)", "CREATE DATABASE " + name});
   }
   std::string AdminSource() const override {
     return "host=127.0.0.1 port=" + std::to_string(port_) +
@@ -126,8 +126,8 @@ class MariadbServer final : public SqlServer {
             "--innodb-log-file-size=16M"};
   }
   std::string CreateDatabase(const std::string& name) override {
-    return RunAdmin(store::sql::Driver::kMysql, {"DROP DATABASE IF EXISTS " + name,
-                                                 "CREATE DATABASE " + name});
+    return RunAdmin(store::sql::Driver::kMysql,
+                    {"DROP DATABASE IF EXISTS " + name, "CREATE DATABASE " + name});
   }
   std::string AdminSource() const override {
     return "root@tcp(127.0.0.1:" + std::to_string(port_) + ")/mysql";

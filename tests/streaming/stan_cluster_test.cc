@@ -266,7 +266,7 @@ class Cluster {
 
 struct Scenario {
   int nodes;
-  std::string fault;          // kill_leader | isolate_leader | empty_disk | ...
+  std::string fault;           // kill_leader | isolate_leader | empty_disk | ...
   std::string store = "FILE";  // FILE | postgres | mysql (SQL, a database per node)
 };
 
@@ -279,6 +279,10 @@ class StanCluster : public ::testing::TestWithParam<Scenario> {};
 // The Raft snapshot settings of the fault tests (a test's few hundred entries see many).
 constexpr int kSnapshotThreshold = 16;
 constexpr int kTrailingLogs = 8;
+std::vector<std::string> SmallSnapshots() {
+  return {"--cluster_snapshot_threshold", std::to_string(kSnapshotThreshold),
+          "--cluster_trailing_logs", std::to_string(kTrailingLogs)};
+}
 
 TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
   const Scenario sc = GetParam();
@@ -297,10 +301,7 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
     sql = SharedServer(sc.store, &sql_error);
     ASSERT_NE(sql, nullptr) << sql_error;
   }
-  Cluster cluster(nats.url(), sc.nodes, "test-cluster",
-                  {"--cluster_snapshot_threshold", std::to_string(kSnapshotThreshold),
-                   "--cluster_trailing_logs", std::to_string(kTrailingLogs)},
-                  sql, &sql_error);
+  Cluster cluster(nats.url(), sc.nodes, "test-cluster", SmallSnapshots(), sql, &sql_error);
   ASSERT_EQ(sql_error, "");
   ASSERT_TRUE(cluster.StartAll()) << cluster.Outputs();
   Node* leader = cluster.WaitServing();
@@ -538,8 +539,9 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
       "[ raft     ] %d nodes, %s, %s: faults %d, published %llu, acknowledged %llu, stored %zu, "
       "lost %llu, duplicates %zu, failover (fault to first new PubAck) %lld ms\n",
       sc.nodes, sc.fault.c_str(), sc.store.c_str(), faults,
-      static_cast<unsigned long long>(publisher.published()), static_cast<unsigned long long>(acked),
-      history.msgs.size(), static_cast<unsigned long long>(lost), history.duplicates,
+      static_cast<unsigned long long>(publisher.published()),
+      static_cast<unsigned long long>(acked), history.msgs.size(),
+      static_cast<unsigned long long>(lost), history.duplicates,
       static_cast<long long>(failover_ms));
 }
 
@@ -572,10 +574,7 @@ TEST(StanClusterSql, ADatabaseErrorMidApplyIsAnErrorNotACrash) {
   ASSERT_NE(sql, nullptr) << error;
   gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
   ASSERT_TRUE(nats.Start()) << nats.Output();
-  Cluster cluster(nats.url(), 3, "test-cluster",
-                  {"--cluster_snapshot_threshold", std::to_string(kSnapshotThreshold),
-                   "--cluster_trailing_logs", std::to_string(kTrailingLogs)},
-                  sql, &error);
+  Cluster cluster(nats.url(), 3, "test-cluster", SmallSnapshots(), sql, &error);
   ASSERT_EQ(error, "");
   ASSERT_TRUE(cluster.StartAll()) << cluster.Outputs();
   Node* leader = cluster.WaitServing();
