@@ -561,6 +561,29 @@ INSTANTIATE_TEST_SUITE_P(
              (info.param.store == "FILE" ? "" : "_" + info.param.store);
     });
 
+// Every node's database ends with the whole channel, `want` messages from sequence 1, gapless.
+void ExpectWholeDatabases(SqlServer& sql, Cluster& cluster, uint64_t want) {
+  for (Node& n : cluster.nodes()) {
+    std::string counts;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          auto c = store::sql::Connection::Open(sql.driver(), sql.Source(NodeDatabase(n.id)));
+          if (!c.ok()) return false;
+          const std::string q = "SELECT COUNT(*), MIN(seq), MAX(seq) FROM Messages";
+          if (!(*c)->Prepare("counts", q)) return false;
+          auto r = (*c)->Exec("counts", {});
+          if (!r.ok() || r->rows.empty()) return false;
+          counts = std::to_string(r->rows.Uint(0, 0)) + " rows, " +
+                   std::to_string(r->rows.Uint(0, 1)) + "-" + std::to_string(r->rows.Uint(0, 2));
+          return r->rows.Uint(0, 0) == want && r->rows.Uint(0, 1) == 1 &&
+                 r->rows.Uint(0, 2) == want;
+        },
+        60s))
+        << "node " << n.id << ": " << counts << ", want " << want << "\n"
+        << n.server->Output();
+  }
+}
+
 // A database error mid-apply is an error, not a crash, on the SQL store (PostgreSQL, a database
 // per node): the Messages table of a node refuses every insert for a while (a CHECK constraint
 // no row meets, NOT VALID so that the rows already there stay). A follower logs the error and
@@ -646,32 +669,68 @@ TEST(StanClusterSql, ADatabaseErrorMidApplyIsAnErrorNotACrash) {
   const uint64_t lost = publisher.Lost(history, acked);
   EXPECT_EQ(lost, 0u);
   EXPECT_EQ(history.duplicates, 0u);
-  // Every node's database holds the whole channel (END included), gapless.
-  const uint64_t want = history.msgs.size() + 1;
-  for (Node& n : cluster.nodes()) {
-    std::string counts;
-    EXPECT_TRUE(WaitFor(
-        [&] {
-          auto c = store::sql::Connection::Open(sql->driver(), sql->Source(NodeDatabase(n.id)));
-          if (!c.ok()) return false;
-          const std::string q = "SELECT COUNT(*), MIN(seq), MAX(seq) FROM Messages";
-          if (!(*c)->Prepare("counts", q)) return false;
-          auto r = (*c)->Exec("counts", {});
-          if (!r.ok() || r->rows.empty()) return false;
-          counts = std::to_string(r->rows.Uint(0, 0)) + " rows, " +
-                   std::to_string(r->rows.Uint(0, 1)) + "-" + std::to_string(r->rows.Uint(0, 2));
-          return r->rows.Uint(0, 0) == want && r->rows.Uint(0, 1) == 1 &&
-                 r->rows.Uint(0, 2) == want;
-        },
-        60s))
-        << "node " << n.id << ": " << counts << ", want " << want << "\n"
-        << n.server->Output();
-  }
+  ExpectWholeDatabases(*sql, cluster, history.msgs.size() + 1);
   std::printf(
       "[ raft     ] database errors mid-apply (postgres): published %llu, acknowledged %llu, "
       "PubAck errors %llu, stored %zu, lost %llu, duplicates %zu\n",
       static_cast<unsigned long long>(publisher.published()),
       static_cast<unsigned long long>(acked),
+      static_cast<unsigned long long>(publisher.errors()), history.msgs.size(),
+      static_cast<unsigned long long>(lost), history.duplicates);
+}
+
+// The database server is killed (kill -9) and comes back after longer than the SQL store's
+// reconnection window: the leader's flushes fail (PubAck errors), the followers fail to apply,
+// restart and wait for their databases; once the server is back, the cluster serves again with
+// nothing acknowledged lost, and every database ends whole.
+TEST(StanClusterSql, TheDatabaseServerGoneForAWhileComesBack) {
+  std::string error;
+  SqlServer* sql = SharedServer("postgres", &error);
+  ASSERT_NE(sql, nullptr) << error;
+  gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
+  ASSERT_TRUE(nats.Start()) << nats.Output();
+  Cluster cluster(nats.url(), 3, "test-cluster", SmallSnapshots(), sql, &error);
+  ASSERT_EQ(error, "");
+  ASSERT_TRUE(cluster.StartAll()) << cluster.Outputs();
+  ASSERT_NE(cluster.WaitServing(), nullptr) << cluster.Outputs();
+  stanConnection* pub = ConnectClient(nats.url(), "publisher", &error);
+  ASSERT_NE(pub, nullptr) << error;
+  AsyncPublisher publisher(pub, "raft");
+  const uint64_t phase = AcksPerPhase() / 3;
+  ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= phase; }, 120s)) << cluster.Outputs();
+
+  sql->Kill();
+  // A follower gave up on its database, restarted and waits for it.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (Node& n : cluster.nodes()) {
+          if (n.server->Output().find("retrying until it opens") != std::string::npos) return true;
+        }
+        return false;
+      },
+      90s))
+      << cluster.Outputs();
+  ASSERT_EQ(sql->Start(), "");
+  const uint64_t acked = publisher.acks();
+  ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= acked + phase; }, 120s))
+      << cluster.Outputs();
+  publisher.Stop();
+  stanConnection_Close(pub);
+  stanConnection_Destroy(pub);
+  for (Node& n : cluster.nodes()) ASSERT_TRUE(n.server->Running()) << n.server->Output();
+
+  History history = ReadHistory(nats.url(), "raft");
+  ASSERT_TRUE(history.ok);
+  uint64_t acknowledged = 0;
+  const uint64_t lost = publisher.Lost(history, acknowledged);
+  EXPECT_EQ(lost, 0u);
+  EXPECT_EQ(history.duplicates, 0u);
+  ExpectWholeDatabases(*sql, cluster, history.msgs.size() + 1);
+  std::printf(
+      "[ raft     ] database server killed and restarted (postgres): published %llu, "
+      "acknowledged %llu, PubAck errors %llu, stored %zu, lost %llu, duplicates %zu\n",
+      static_cast<unsigned long long>(publisher.published()),
+      static_cast<unsigned long long>(acknowledged),
       static_cast<unsigned long long>(publisher.errors()), history.msgs.size(),
       static_cast<unsigned long long>(lost), history.duplicates);
 }

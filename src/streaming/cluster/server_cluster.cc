@@ -20,6 +20,7 @@
 // known at start by the marker it wrote when it activated (kLeaderMarker): that store is
 // dropped, then restored from the last snapshot and the other nodes, the log replaying the rest.
 #include <fcntl.h>
+#include <signal.h>
 #include <pthread.h>
 #include <linux/close_range.h>
 #include <unistd.h>
@@ -46,6 +47,9 @@ namespace gannet::streaming {
 
 namespace {
 constexpr const char* kLeaderMarker = "/leader";  // in the Raft log directory
+// Set across the restart that follows a store failure (RunApplier): that start waits for the
+// store to open instead of failing (a database down for a while comes back).
+constexpr const char* kStoreRetryEnv = "GANNET_CLUSTER_STORE_RETRY";
 constexpr size_t kCatchUpReplyMax = 512 * 1024;   // bytes of messages per catch-up reply
 constexpr std::chrono::milliseconds kCatchUpTimeout{2000};
 constexpr std::chrono::milliseconds kAnnounceInterval{250};
@@ -185,6 +189,24 @@ std::string StreamingServer::OpenClustered() {
     opts_.store.file.do_sync = false;
   }
   auto st = store::CreateStore(opts_.store);
+  if (const char* retry = std::getenv(kStoreRetryEnv); retry && *retry == '1') {
+    ::unsetenv(kStoreRetryEnv);
+    for (int attempt = 1; !st; ++attempt) {
+      // main blocks the signals until it serves: a SIGINT or SIGTERM waits here, pending.
+      sigset_t pending;
+      sigemptyset(&pending);
+      if (sigpending(&pending) == 0 &&
+          (sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1)) {
+        return "stopped while waiting for the store to open: " + st.status().message();
+      }
+      if (attempt % 10 == 1) {
+        STAN_ERROR("Clustered: unable to open the store (%s): retrying until it opens",
+                   st.status().message().c_str());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      st = store::CreateStore(opts_.store);
+    }
+  }
   if (!st) return st.status().message();
   cluster_store_ = std::move(st).value();
   auto rec = cluster_store_->Recover();
@@ -380,7 +402,9 @@ void StreamingServer::RunApplier() {
             // committed, and this node must not lead with it. The next start recovers the store
             // as it is, restores the last snapshot (fetching the messages it lacks) and replays
             // the log. A second's pause: a store that keeps failing does not spin.
+            // The next start waits for the store to open (a database that went away).
             std::this_thread::sleep_for(std::chrono::seconds(1));
+            ::setenv(kStoreRetryEnv, "1", 1);
             RestartProcess("The store failed to apply a committed entry");
           }
         }
