@@ -64,6 +64,7 @@ bool Writes(Stmt stmt) {
     case Stmt::kLockSessionRelease:
     case Stmt::kHasServerInfo:
     case Stmt::kLookupMsg:
+    case Stmt::kLookupMsgs:
     case Stmt::kMaxSeq:
     case Stmt::kRecoverServerInfo:
     case Stmt::kRecoverClients:
