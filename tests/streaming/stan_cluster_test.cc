@@ -11,8 +11,8 @@
 //  - empty_disk: a follower is killed, its disk wiped, restarted; then the other follower is
 //    killed, so every later PubAck needs the wiped node, and then the leader too: the wiped node
 //    must lead, with the whole history.
-// The FILE store's scenarios, and some on the SQL store (each node a database of its own on one
-// PostgreSQL or MariaDB server the test starts): the leader killed, a follower restarted.
+// The FILE store's scenarios, and the 3-node ones on the SQL store too (each node a database of
+// its own on one PostgreSQL or MariaDB server the test starts; empty_disk empties the database).
 // After the fault: every message whose PubAck the publisher saw is delivered from the first
 // sequence, the sequences are gapless (never reused, never skipped). The failover time is from
 // the fault to the first PubAck of a message published after it (a probe publisher with a
@@ -555,7 +555,10 @@ INSTANTIATE_TEST_SUITE_P(
                       Scenario{3, "restart_follower", "postgres"},
                       Scenario{3, "isolate_leader", "postgres"},
                       Scenario{3, "empty_disk", "postgres"},
-                      Scenario{3, "kill_leader", "mysql"}),
+                      Scenario{3, "kill_leader", "mysql"},
+                      Scenario{3, "restart_follower", "mysql"},
+                      Scenario{3, "isolate_leader", "mysql"},
+                      Scenario{3, "empty_disk", "mysql"}),
     [](const auto& info) {
       return "Nodes" + std::to_string(info.param.nodes) + "_" + info.param.fault +
              (info.param.store == "FILE" ? "" : "_" + info.param.store);
