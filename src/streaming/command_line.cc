@@ -337,9 +337,11 @@ Streaming Server Clustering Options:
     --cluster_node_id <string>           ID of the node within the cluster (a NUID by default)
     --cluster_bootstrap <bool>           Bootstrap the cluster as a single node (then add nodes)
     --cluster_peers <string, ...>        Comma-separated list of the other nodes' IDs
-    --cluster_log_path <string>          Directory of the Raft log (default: <dir>/.raft)
-    --cluster_sync <bool>                Fsync the message store at each batch too (the Raft
-                                         log is fsync'd on each append in any case)
+    --cluster_log_path <string>          Directory of the Raft log (default: <dir>/.raft;
+                                         SQL store without --dir: <cluster id>/<node id>)
+    --cluster_sync <bool>                Fsync the FILE store at each batch too (the Raft
+                                         log is fsync'd on each append in any case; an SQL
+                                         store commits each batch)
     --cluster_raft_logging <bool>        Enable logging from the Raft library
     --cluster_raft_listen <host:port>    Gannet: where this node's Raft transport listens
                                          (default 127.0.0.1 and a free port)

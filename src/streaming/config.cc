@@ -470,9 +470,6 @@ std::optional<std::string> ValidateClusterOptions(StreamingOptions& opts) {
   if (!c.clustered) return std::nullopt;
   if (!opts.ft_group.empty()) return "cannot use fault tolerance with clustering (--ft_group)";
   if (opts.store.type == "MEMORY") return "clustering requires a FILE or SQL store";
-  if (opts.store.type == "SQL") {
-    return "clustering with an SQL store is not supported yet by gannet-streaming";
-  }
   if (c.bootstrap && !c.peers.empty()) {
     return "cannot bootstrap the cluster (--cluster_bootstrap) and give its peers "
            "(--cluster_peers) at the same time";
@@ -480,7 +477,11 @@ std::optional<std::string> ValidateClusterOptions(StreamingOptions& opts) {
   if (c.node_id.empty() && !c.peers.empty()) {
     return "--cluster_node_id is required with --cluster_peers";
   }
-  if (c.log_path.empty()) {
+  if (c.log_path.empty() && opts.store.dir.empty()) {
+    // An SQL store with no --dir: the reference's default, <cluster id>/<node id> in the
+    // current directory (each node has a database of its own, and a Raft log on disk).
+    c.log_path = opts.cluster_id + (c.node_id.empty() ? "" : "/" + c.node_id);
+  } else if (c.log_path.empty()) {
     // <dir>/.raft: no channel can be named ".raft" (a channel "raft" keeps its files in
     // <dir>/raft, and deleting it would delete a log kept there). A node whose log is in the
     // earlier default, <dir>/raft, keeps it there.

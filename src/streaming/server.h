@@ -164,7 +164,7 @@ class StreamingServer {
 
   // ---- cluster/server_cluster.cc: Raft clustering ----
   std::string OpenClustered();
-  void WipeStoreButLog();
+  std::string WipeStoreButLog();  // "" or the error
   std::string StartClustered();
   std::string AnnounceSubject() const;
   std::string JoinSubject() const;

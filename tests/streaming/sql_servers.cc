@@ -91,12 +91,11 @@ class PostgresServer final : public SqlServer {
             "-c",
             "max_connections=50"};
   }
-  std::string CreateDatabase() override {
-    std::string error;
-    auto c = store::sql::Connection::Open(store::sql::Driver::kPostgres, AdminSource());
-    if (!c.ok()) return c.status().message();
-    store::Status s = (*c)->Run("CREATE DATABASE gannet");
-    return s ? "" : s.message();
+  std::string CreateDatabase(const std::string& name) override {
+    // WITH (FORCE): a killed client's backend may not have noticed yet.
+    return RunAdmin(
+        store::sql::Driver::kPostgres,
+        {"DROP DATABASE IF EXISTS " + name + " WITH (FORCE)", "CREATE DATABASE " + name});
   }
   std::string AdminSource() const override {
     return "host=127.0.0.1 port=" + std::to_string(port_) +
@@ -126,11 +125,9 @@ class MariadbServer final : public SqlServer {
             "--innodb-buffer-pool-size=64M",
             "--innodb-log-file-size=16M"};
   }
-  std::string CreateDatabase() override {
-    auto c = store::sql::Connection::Open(store::sql::Driver::kMysql, AdminSource());
-    if (!c.ok()) return c.status().message();
-    store::Status s = (*c)->Run("CREATE DATABASE gannet");
-    return s ? "" : s.message();
+  std::string CreateDatabase(const std::string& name) override {
+    return RunAdmin(store::sql::Driver::kMysql,
+                    {"DROP DATABASE IF EXISTS " + name, "CREATE DATABASE " + name});
   }
   std::string AdminSource() const override {
     return "root@tcp(127.0.0.1:" + std::to_string(port_) + ")/mysql";
@@ -182,12 +179,26 @@ store::sql::Driver SqlServer::driver() const {
   return driver_ == "postgres" ? store::sql::Driver::kPostgres : store::sql::Driver::kMysql;
 }
 
-std::string SqlServer::Source() const {
+std::string SqlServer::Source(const std::string& database) const {
   if (driver_ == "postgres") {
-    return "host=127.0.0.1 port=" + std::to_string(port_) +
-           " user=gannet dbname=gannet sslmode=disable connect_timeout=5";
+    return "host=127.0.0.1 port=" + std::to_string(port_) + " user=gannet dbname=" + database +
+           " sslmode=disable connect_timeout=5";
   }
-  return "root@tcp(127.0.0.1:" + std::to_string(port_) + ")/gannet";
+  return "root@tcp(127.0.0.1:" + std::to_string(port_) + ")/" + database;
+}
+
+std::string SqlServer::RunAdmin(store::sql::Driver driver, const std::vector<std::string>& stmts) {
+  auto c = store::sql::Connection::Open(driver, AdminSource());
+  if (!c.ok()) return c.status().message();
+  for (const std::string& stmt : stmts) {
+    if (store::Status s = (*c)->Run(stmt); !s) return s.message() + " in: " + stmt;
+  }
+  return "";
+}
+
+std::string SqlServer::AddDatabase(const std::string& name) {
+  if (std::string err = CreateDatabase(name); !err.empty()) return err;
+  return RunScript(ReadAll(SchemaPath(driver_)), name);
 }
 
 pid_t SqlServer::Spawn(const std::vector<std::string>& argv) const {
@@ -253,8 +264,7 @@ std::string SqlServer::Start() {
       std::chrono::seconds(60));
   if (!up || pid_ < 0) return "the " + driver_ + " server did not start: " + last + "\n" + Log();
   if (!created_) {
-    if (std::string err = CreateDatabase(); !err.empty()) return err;
-    if (std::string err = RunScript(ReadAll(SchemaPath(driver_))); !err.empty()) return err;
+    if (std::string err = AddDatabase("gannet"); !err.empty()) return err;
     created_ = true;
   }
   return "";
@@ -290,10 +300,10 @@ std::unique_ptr<store::sql::Connection> SqlServer::Connect(std::string* error) c
   return std::move(c).value();
 }
 
-std::string SqlServer::RunScript(const std::string& text) {
-  std::string error;
-  auto c = Connect(&error);
-  if (!c) return error;
+std::string SqlServer::RunScript(const std::string& text, const std::string& database) {
+  auto opened = store::sql::Connection::Open(driver(), Source(database));
+  if (!opened.ok()) return opened.status().message();
+  auto c = std::move(opened).value();
   std::string stmt;
   std::istringstream in(text);
   std::string line;

@@ -36,14 +36,17 @@ class SqlServer {
   const std::string& driver_name() const { return driver_; }
   store::sql::Driver driver() const;
   int port() const { return port_; }
-  // The --sql_source of the "gannet" database.
-  std::string Source() const;
+  // The --sql_source of the "gannet" database, or of another one (AddDatabase).
+  std::string Source(const std::string& database = "gannet") const;
+  // Creates the database `name` (dropped first if it exists) with the schema's tables: one
+  // per node of a clustered test. "" or the error.
+  std::string AddDatabase(const std::string& name);
   // A connection to it, or null with `error` set.
   std::unique_ptr<store::sql::Connection> Connect(std::string* error = nullptr) const;
   // Empties every table of the schema.
   std::string Truncate();
-  // Runs statements separated by ';' at line ends (a schema file, a fixture).
-  std::string RunScript(const std::string& text);
+  // Runs statements separated by ';' at line ends (a schema file, a fixture) in `database`.
+  std::string RunScript(const std::string& text, const std::string& database = "gannet");
   // The server's log (for a failure message).
   std::string Log() const;
 
@@ -51,9 +54,11 @@ class SqlServer {
   SqlServer(std::string driver, int stop_signal);
   virtual std::string Initialize() = 0;  // the data directory
   virtual std::vector<std::string> ServerArgv() const = 0;
-  virtual std::string CreateDatabase() = 0;
+  virtual std::string CreateDatabase(const std::string& name) = 0;
   virtual std::string AdminSource() const = 0;
 
+  // Runs statements on the administrative connection (no database of ours). "" or the error.
+  std::string RunAdmin(store::sql::Driver driver, const std::vector<std::string>& stmts);
   // Runs argv to completion (as the server's user); "" or its failure with its output.
   std::string RunTool(const std::vector<std::string>& argv) const;
   pid_t Spawn(const std::vector<std::string>& argv) const;

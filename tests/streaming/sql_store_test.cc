@@ -16,6 +16,7 @@
 #include "streaming/store/exclusive_lock.h"
 #include "streaming/store/factory.h"
 #include "streaming/store/records.h"
+#include "streaming/store/sql_store.h"
 
 namespace gannet::streaming::store {
 namespace {
@@ -202,6 +203,78 @@ TEST_P(SqlStore, RecoversWhatWasStored) {
   SubState c;
   ASSERT_TRUE(st.channels.at("bar").channel->subs->CreateSub(c).ok());
   EXPECT_EQ(c.id, subs[0].state.id + 2);
+}
+
+// Lookups of messages no longer in memory read the next ones ahead (one SELECT for many): every
+// message comes back right, in order, backwards, and past the limits' removals.
+TEST_P(SqlStore, LookupsReadAheadFromTheDatabase) {
+  constexpr uint64_t kMsgs = 700;
+  {
+    auto s = Open();
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->Init(ServerInfo{"c"}).ok());
+    MsgStore& m = *(*s->CreateChannel("foo"))->msgs;
+    for (uint64_t i = 1; i <= kMsgs; ++i) {
+      const auto ts = static_cast<int64_t>(i);
+      ASSERT_TRUE(m.Store(i, ts, Record(i, "foo", "m" + std::to_string(i), ts)).ok());
+    }
+    ASSERT_TRUE(m.Flush().ok());
+  }
+  auto s = Open({}, /*keep=*/true);
+  ASSERT_TRUE(s);
+  auto rec = s->Recover();
+  ASSERT_TRUE(rec.ok() && rec->has_value());
+  MsgStore& m = *(*rec)->channels.at("foo").channel->msgs;
+  auto check = [&](uint64_t seq) {
+    auto ref = m.Lookup(seq);
+    ASSERT_TRUE(ref.ok() && ref->found()) << seq;
+    MsgRecord r;
+    ASSERT_TRUE(DecodeMsgRecord(ref->record, r));
+    EXPECT_EQ(r.data, "m" + std::to_string(seq));
+    EXPECT_EQ(ref->timestamp, static_cast<int64_t>(seq));
+  };
+  for (uint64_t i = 1; i <= kMsgs; ++i) check(i);
+  for (uint64_t i = kMsgs; i >= 1; --i) check(i);
+  EXPECT_FALSE(m.Lookup(kMsgs + 1)->found());
+  // New messages, not yet flushed, are served from memory past what was read ahead.
+  for (uint64_t i = kMsgs + 1; i <= kMsgs + 3; ++i) {
+    const auto ts = static_cast<int64_t>(i);
+    ASSERT_TRUE(m.Store(i, ts, Record(i, "foo", "m" + std::to_string(i), ts)).ok());
+  }
+  for (uint64_t i = kMsgs - 300; i <= kMsgs + 3; ++i) check(i);
+  ASSERT_TRUE(m.Empty().ok());
+  EXPECT_FALSE(m.Lookup(5)->found());
+}
+
+// What a clustered follower needs: a subscription recorded under the id it is given (the
+// leader's) moves the ids handed out later past it, and Drop empties every table.
+TEST_P(SqlStore, GivenSubscriptionIdsAndDrop) {
+  auto s = Open();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->Init(ServerInfo{"c"}).ok());
+  ASSERT_TRUE(s->AddClient({"me", "_INBOX.me", "", 1, 0, 0}).ok());
+  ChannelStore& ch = **s->CreateChannel("foo");
+  SubState given;
+  given.id = 40;
+  given.client_id = "me";
+  ASSERT_TRUE(ch.subs->UpdateSub(given).ok());
+  SubState next;
+  next.client_id = "me";
+  ASSERT_TRUE(ch.subs->CreateSub(next).ok());
+  EXPECT_EQ(next.id, 41u);
+  ASSERT_TRUE(ch.msgs->Store(1, 1, Record(1, "foo", "x", 1)).ok());
+  ASSERT_TRUE(ch.msgs->Flush().ok());
+  ASSERT_TRUE(s->Close().ok());
+  s.reset();
+  StoreOptions o;
+  o.sql.driver = server().driver_name();
+  o.sql.source = server().Source();
+  ASSERT_TRUE(::gannet::streaming::store::SqlStore::Drop(o.sql).ok());
+  auto again = Open({}, /*keep=*/true);
+  ASSERT_TRUE(again);
+  auto rec = again->Recover();
+  ASSERT_TRUE(rec.ok()) << rec.status().message();
+  EXPECT_FALSE(rec->has_value());  // no server info, nothing
 }
 
 TEST_P(SqlStore, CachingWritesAtFlushNoCachingAtOnce) {

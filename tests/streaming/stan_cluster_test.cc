@@ -11,6 +11,8 @@
 //  - empty_disk: a follower is killed, its disk wiped, restarted; then the other follower is
 //    killed, so every later PubAck needs the wiped node, and then the leader too: the wiped node
 //    must lead, with the whole history.
+// The FILE store's scenarios, and the 3-node ones on the SQL store too (each node a database of
+// its own on one PostgreSQL or MariaDB server the test starts; empty_disk empties the database).
 // After the fault: every message whose PubAck the publisher saw is delivered from the first
 // sequence, the sequences are gapless (never reused, never skipped). The failover time is from
 // the fault to the first PubAck of a message published after it (a probe publisher with a
@@ -35,6 +37,7 @@
 
 #include "http_client.h"
 #include "server_process.h"
+#include "sql_servers.h"
 #include "stan_harness.h"
 
 namespace gannet::streaming::test {
@@ -98,11 +101,62 @@ stanConnection* ConnectClient(const std::string& url, const std::string& id, std
   return sc;
 }
 
+// A publisher publishing asynchronously ("m<index>" on `channel`) on its own thread until
+// stopped, each PubAck journaled.
+class AsyncPublisher {
+ public:
+  static constexpr uint64_t kMax = 4000000;
+  AsyncPublisher(stanConnection* conn, std::string channel) {
+    j_.acked.resize(kMax);
+    thread_ = std::thread([this, conn, channel = std::move(channel)] {
+      for (uint64_t i = 0; i < kMax && !stop_.load(); ++i) {
+        const std::string data = "m" + std::to_string(i);
+        auto* ctx = new AckCtx{&j_, i};
+        if (stanConnection_PublishAsync(conn, channel.c_str(), data.data(),
+                                        static_cast<int>(data.size()), OnAck, ctx) != NATS_OK) {
+          delete ctx;
+          continue;
+        }
+        published_.store(i + 1);
+      }
+    });
+  }
+  // A failed assertion returns early: the thread stops and is joined all the same.
+  ~AsyncPublisher() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  uint64_t acks() const { return j_.acks.load(); }
+  uint64_t errors() const { return j_.errors.load(); }
+  uint64_t published() const { return published_.load(); }
+  // After Stop: the acknowledged messages, and how many of them `history` lacks.
+  uint64_t Lost(const History& history, uint64_t& acked) const {
+    uint64_t lost = 0;
+    acked = 0;
+    for (uint64_t i = 0; i < published_.load(); ++i) {
+      if (!j_.acked[i]) continue;
+      ++acked;
+      if (!history.stored.count("m" + std::to_string(i))) ++lost;
+    }
+    return lost;
+  }
+
+ private:
+  Journal j_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> published_{0};
+  std::thread thread_;
+};
+
 uint64_t AcksPerPhase() {
   const char* env = std::getenv("GANNET_CLUSTER_ACKS");
   const long long n = env ? std::atoll(env) : 0;
   return n > 0 ? static_cast<uint64_t>(n) : 3000;
 }
+
+// An SQL node's database.
+std::string NodeDatabase(const std::string& node_id) { return "raft_" + node_id; }
 
 // One node of the cluster and its directory.
 struct Node {
@@ -115,8 +169,11 @@ struct Node {
 
 class Cluster {
  public:
+  // `sql`: the nodes' SQL stores are databases of their own on that server (else FILE stores);
+  // `error` says why they could not be made.
   Cluster(const std::string& nats_url, int n, const std::string& cluster_id = "test-cluster",
-          std::vector<std::string> extra = {}) {
+          std::vector<std::string> extra = {}, SqlServer* sql = nullptr,
+          std::string* error = nullptr) {
     char tmpl[] = "/tmp/gannet-raft-XXXXXX";
     root_ = ::mkdtemp(tmpl);
     std::filesystem::create_directories(partition_dir());
@@ -136,10 +193,20 @@ class Cluster {
         if (!peers.empty()) peers += ",";
         peers += o.id;
       }
-      std::vector<std::string> args{"-ns", nats_url, "-cid", cluster_id, "-st", "FILE", "--dir",
-                                    node.dir, "--clustered", "--cluster_node_id", node.id,
-                                    "--cluster_peers", peers, "--cluster_raft_listen",
+      std::vector<std::string> args{"-ns", nats_url, "-cid", cluster_id, "--clustered",
+                                    "--cluster_node_id", node.id, "--cluster_peers", peers,
+                                    "--cluster_raft_listen",
                                     "127.0.0.1:" + std::to_string(node.raft_port)};
+      if (sql) {
+        // The Raft log where a FILE node keeps it (the tests look at it there).
+        const std::string db = NodeDatabase(node.id);
+        if (std::string err = sql->AddDatabase(db); !err.empty() && error) *error = err;
+        args.insert(args.end(), {"-st", "SQL", "--sql_driver", sql->driver_name(),
+                                 "--sql_source", sql->Source(db), "--cluster_log_path",
+                                 node.dir + "/.raft"});
+      } else {
+        args.insert(args.end(), {"-st", "FILE", "--dir", node.dir});
+      }
       args.insert(args.end(), extra.begin(), extra.end());
       node.server = std::make_unique<StanServer>(std::move(args), /*embedded=*/false);
       node.server->SetReadyMarker("Cluster node");
@@ -199,16 +266,23 @@ class Cluster {
 
 struct Scenario {
   int nodes;
-  std::string fault;  // kill_leader | isolate_leader | empty_disk
+  std::string fault;           // kill_leader | isolate_leader | empty_disk | ...
+  std::string store = "FILE";  // FILE | postgres | mysql (SQL, a database per node)
 };
 
-void PrintTo(const Scenario& s, std::ostream* os) { *os << s.nodes << " nodes, " << s.fault; }
+void PrintTo(const Scenario& s, std::ostream* os) {
+  *os << s.nodes << " nodes, " << s.fault << ", " << s.store;
+}
 
 class StanCluster : public ::testing::TestWithParam<Scenario> {};
 
 // The Raft snapshot settings of the fault tests (a test's few hundred entries see many).
 constexpr int kSnapshotThreshold = 16;
 constexpr int kTrailingLogs = 8;
+std::vector<std::string> SmallSnapshots() {
+  return {"--cluster_snapshot_threshold", std::to_string(kSnapshotThreshold),
+          "--cluster_trailing_logs", std::to_string(kTrailingLogs)};
+}
 
 TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
   const Scenario sc = GetParam();
@@ -221,9 +295,14 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
   struct Unset {
     ~Unset() { ::unsetenv("GANNET_RAFT_SEGMENT_SIZE"); }
   } unset;
-  Cluster cluster(nats.url(), sc.nodes, "test-cluster",
-                  {"--cluster_snapshot_threshold", std::to_string(kSnapshotThreshold),
-                   "--cluster_trailing_logs", std::to_string(kTrailingLogs)});
+  SqlServer* sql = nullptr;
+  std::string sql_error;
+  if (sc.store != "FILE") {
+    sql = SharedServer(sc.store, &sql_error);
+    ASSERT_NE(sql, nullptr) << sql_error;
+  }
+  Cluster cluster(nats.url(), sc.nodes, "test-cluster", SmallSnapshots(), sql, &sql_error);
+  ASSERT_EQ(sql_error, "");
   ASSERT_TRUE(cluster.StartAll()) << cluster.Outputs();
   Node* leader = cluster.WaitServing();
   ASSERT_NE(leader, nullptr) << cluster.Outputs();
@@ -241,32 +320,7 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
 
   stanConnection* pub = ConnectClient(nats.url(), "publisher", &error);
   ASSERT_NE(pub, nullptr) << error;
-  Journal j;
-  constexpr uint64_t kMax = 4000000;
-  j.acked.resize(kMax);
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> published{0};
-  std::thread publisher([&] {
-    for (uint64_t i = 0; i < kMax && !stop.load(); ++i) {
-      const std::string data = "m" + std::to_string(i);
-      auto* ctx = new AckCtx{&j, i};
-      if (stanConnection_PublishAsync(pub, "raft", data.data(), static_cast<int>(data.size()),
-                                      OnAck, ctx) != NATS_OK) {
-        delete ctx;
-        continue;
-      }
-      published.store(i + 1);
-    }
-  });
-  // A failed assertion returns early: the publisher thread stops and is joined all the same.
-  struct Joiner {
-    std::atomic<bool>& stop;
-    std::thread& t;
-    ~Joiner() {
-      stop = true;
-      if (t.joinable()) t.join();
-    }
-  } joiner{stop, publisher};
+  AsyncPublisher publisher(pub, "raft");
   stanConnection* probe = ConnectClient(nats.url(), "probe", &error, 100);
   ASSERT_NE(probe, nullptr) << error;
   auto probe_until_acked = [&](std::chrono::milliseconds timeout) {
@@ -275,7 +329,7 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
   };
 
   const uint64_t phase = AcksPerPhase();
-  ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= phase; }, 120s)) << cluster.Outputs();
+  ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= phase; }, 120s)) << cluster.Outputs();
   int faults = 0;
   int64_t failover_ms = -1;
   std::vector<Node*> followers;
@@ -369,8 +423,8 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
     Node* next = cluster.WaitServing();
     ASSERT_NE(next, nullptr);
     ASSERT_FALSE(in_minority(*next));
-    const uint64_t acked = j.acks.load();
-    ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked + phase; }, 120s));
+    const uint64_t acked = publisher.acks();
+    ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= acked + phase; }, 120s));
     for (Node& n : cluster.nodes()) std::filesystem::remove(cluster.partition_dir() + "/" + n.id);
   } else if (sc.fault == "empty_disk" || sc.fault == "restart_follower") {
     // restart_follower: the follower keeps its disk; it is restored from its own snapshot, then
@@ -380,11 +434,16 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
     Node* other = followers[1];
     wiped->server->Stop(/*kill=*/true);
     std::error_code ec;
-    if (sc.fault == "empty_disk") std::filesystem::remove_all(wiped->dir, ec);
+    if (sc.fault == "empty_disk") {
+      std::filesystem::remove_all(wiped->dir, ec);
+      if (sql) {
+        ASSERT_EQ(sql->AddDatabase(NodeDatabase(wiped->id)), "");  // an empty database
+      }
+    }
     ++faults;
-    const uint64_t acked = j.acks.load();
+    const uint64_t acked = publisher.acks();
     // Long enough for several snapshots past the stopped follower's log.
-    ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked + 2 * phase; }, 120s));
+    ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= acked + 2 * phase; }, 120s));
     const auto restart_at = Clock::now();
     ASSERT_TRUE(wiped->server->Start()) << wiped->server->Output();
     ASSERT_TRUE(WaitFor(
@@ -411,8 +470,8 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
     other->server->Stop(/*kill=*/true);
     other->down = true;
     ++faults;
-    const uint64_t acked2 = j.acks.load();
-    ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked2 + phase; }, 120s))
+    const uint64_t acked2 = publisher.acks();
+    ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= acked2 + phase; }, 120s))
         << cluster.Outputs();
     // Then the leader dies and the other comes back: only the wiped node has the whole log.
     const auto at = Clock::now();
@@ -425,11 +484,10 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
     failover_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - at).count();
     ASSERT_EQ(cluster.WaitServing(), wiped) << cluster.Outputs();
   }
-  const uint64_t acked_at_fault = j.acks.load();
-  ASSERT_TRUE(WaitFor([&] { return j.acks.load() >= acked_at_fault + phase; }, 120s))
+  const uint64_t acked_at_fault = publisher.acks();
+  ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= acked_at_fault + phase; }, 120s))
       << cluster.Outputs();
-  stop = true;
-  publisher.join();
+  publisher.Stop();
   stanConnection_Close(probe);
   stanConnection_Destroy(probe);
   stanConnection_Close(pub);
@@ -473,19 +531,18 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
   // The history: everything stored, from the first sequence.
   History history = ReadHistory(nats.url(), "raft");
   ASSERT_TRUE(history.ok);
-  uint64_t acked = 0, lost = 0;
-  for (uint64_t i = 0; i < published.load(); ++i) {
-    if (!j.acked[i]) continue;
-    ++acked;
-    if (!history.stored.count("m" + std::to_string(i))) ++lost;
-  }
+  uint64_t acked = 0;
+  const uint64_t lost = publisher.Lost(history, acked);
   EXPECT_EQ(lost, 0u);
+  EXPECT_EQ(history.duplicates, 0u);
   std::printf(
-      "[ raft     ] %d nodes, %s: faults %d, published %llu, acknowledged %llu, stored %zu, "
-      "lost %llu, failover (fault to first new PubAck) %lld ms\n",
-      sc.nodes, sc.fault.c_str(), faults, static_cast<unsigned long long>(published.load()),
+      "[ raft     ] %d nodes, %s, %s: faults %d, published %llu, acknowledged %llu, stored %zu, "
+      "lost %llu, duplicates %zu, failover (fault to first new PubAck) %lld ms\n",
+      sc.nodes, sc.fault.c_str(), sc.store.c_str(), faults,
+      static_cast<unsigned long long>(publisher.published()),
       static_cast<unsigned long long>(acked), history.msgs.size(),
-      static_cast<unsigned long long>(lost), static_cast<long long>(failover_ms));
+      static_cast<unsigned long long>(lost), history.duplicates,
+      static_cast<long long>(failover_ms));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -494,10 +551,192 @@ INSTANTIATE_TEST_SUITE_P(
                       Scenario{3, "restart_follower"},
                       Scenario{3, "isolate_leader"}, Scenario{5, "isolate_leader"},
                       Scenario{3, "partition_leader"}, Scenario{5, "partition_leader"},
-                      Scenario{3, "empty_disk"}),
+                      Scenario{3, "empty_disk"}, Scenario{3, "kill_leader", "postgres"},
+                      Scenario{3, "restart_follower", "postgres"},
+                      Scenario{3, "isolate_leader", "postgres"},
+                      Scenario{3, "empty_disk", "postgres"},
+                      Scenario{3, "kill_leader", "mysql"},
+                      Scenario{3, "restart_follower", "mysql"},
+                      Scenario{3, "isolate_leader", "mysql"},
+                      Scenario{3, "empty_disk", "mysql"}),
     [](const auto& info) {
-      return "Nodes" + std::to_string(info.param.nodes) + "_" + info.param.fault;
+      return "Nodes" + std::to_string(info.param.nodes) + "_" + info.param.fault +
+             (info.param.store == "FILE" ? "" : "_" + info.param.store);
     });
+
+// Every node's database ends with the whole channel, `want` messages from sequence 1, gapless.
+void ExpectWholeDatabases(SqlServer& sql, Cluster& cluster, uint64_t want) {
+  for (Node& n : cluster.nodes()) {
+    std::string counts;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          auto c = store::sql::Connection::Open(sql.driver(), sql.Source(NodeDatabase(n.id)));
+          if (!c.ok()) return false;
+          const std::string q = "SELECT COUNT(*), MIN(seq), MAX(seq) FROM Messages";
+          if (!(*c)->Prepare("counts", q)) return false;
+          auto r = (*c)->Exec("counts", {});
+          if (!r.ok() || r->rows.empty()) return false;
+          counts = std::to_string(r->rows.Uint(0, 0)) + " rows, " +
+                   std::to_string(r->rows.Uint(0, 1)) + "-" + std::to_string(r->rows.Uint(0, 2));
+          return r->rows.Uint(0, 0) == want && r->rows.Uint(0, 1) == 1 &&
+                 r->rows.Uint(0, 2) == want;
+        },
+        60s))
+        << "node " << n.id << ": " << counts << ", want " << want << "\n"
+        << n.server->Output();
+  }
+}
+
+// A database error mid-apply is an error, not a crash, on the SQL store (PostgreSQL, a database
+// per node): the Messages table of a node refuses every insert for a while (a CHECK constraint
+// no row meets, NOT VALID so that the rows already there stay). A follower logs the error and
+// restarts (its store lacks what was committed: it must not lead with it), then catches up once
+// the database takes inserts again; the leader's flush fails, so its PubAcks are errors until
+// then. Every acknowledged message is in the history, and every node's database ends with the
+// whole channel.
+TEST(StanClusterSql, ADatabaseErrorMidApplyIsAnErrorNotACrash) {
+  std::string error;
+  SqlServer* sql = SharedServer("postgres", &error);
+  ASSERT_NE(sql, nullptr) << error;
+  gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
+  ASSERT_TRUE(nats.Start()) << nats.Output();
+  Cluster cluster(nats.url(), 3, "test-cluster", SmallSnapshots(), sql, &error);
+  ASSERT_EQ(error, "");
+  ASSERT_TRUE(cluster.StartAll()) << cluster.Outputs();
+  Node* leader = cluster.WaitServing();
+  ASSERT_NE(leader, nullptr) << cluster.Outputs();
+  Node* follower = &cluster.nodes()[leader == &cluster.nodes()[0] ? 1 : 0];
+  auto run = [&](const Node& n, const std::string& stmt) -> std::string {
+    auto c = store::sql::Connection::Open(sql->driver(), sql->Source(NodeDatabase(n.id)));
+    if (!c.ok()) return c.status().message();
+    store::Status st = (*c)->Run(stmt);
+    return st ? "" : st.message();
+  };
+  const std::string refuse =
+      "ALTER TABLE Messages ADD CONSTRAINT gannet_fault CHECK (seq < 0) NOT VALID";
+  const std::string accept = "ALTER TABLE Messages DROP CONSTRAINT gannet_fault";
+
+  stanConnection* pub = ConnectClient(nats.url(), "publisher", &error);
+  ASSERT_NE(pub, nullptr) << error;
+  AsyncPublisher publisher(pub, "raft");
+  const uint64_t phase = AcksPerPhase() / 3;
+  ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= phase; }, 120s)) << cluster.Outputs();
+
+  // The follower's database refuses: the error is logged, the node restarts (same process id,
+  // execv), and the others go on acknowledging.
+  std::string before = follower->server->Output();
+  ASSERT_EQ(run(*follower, refuse), "");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const std::string out = follower->server->Output();
+        return out.find("Unable to apply a replicated entry", before.size()) !=
+                   std::string::npos &&
+               out.find("restarting the node as a follower", before.size()) != std::string::npos;
+      },
+      30s))
+      << follower->server->Output();
+  {
+    const std::string out = follower->server->Output();
+    const size_t at = out.find("Unable to apply a replicated entry", before.size());
+    std::printf("[ raft     ] follower: %s\n", out.substr(at, out.find('\n', at) - at).c_str());
+  }
+  uint64_t acked = publisher.acks();
+  ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= acked + phase; }, 120s))
+      << cluster.Outputs();
+  ASSERT_EQ(run(*follower, accept), "");
+  ASSERT_TRUE(follower->server->Running()) << follower->server->Output();
+
+  // The leader's database refuses: its flushes fail, its PubAcks are errors, nothing crashes.
+  before = leader->server->Output();
+  const uint64_t errors = publisher.errors();
+  ASSERT_EQ(run(*leader, refuse), "");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return publisher.errors() > errors &&
+               leader->server->Output().find("Unable to flush msg store", before.size()) !=
+                   std::string::npos;
+      },
+      30s))
+      << leader->server->Output();
+  ASSERT_EQ(run(*leader, accept), "");
+  acked = publisher.acks();
+  ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= acked + phase; }, 120s))
+      << cluster.Outputs();
+  publisher.Stop();
+  stanConnection_Close(pub);
+  stanConnection_Destroy(pub);
+  for (Node& n : cluster.nodes()) ASSERT_TRUE(n.server->Running()) << n.server->Output();
+
+  History history = ReadHistory(nats.url(), "raft");
+  ASSERT_TRUE(history.ok);
+  const uint64_t lost = publisher.Lost(history, acked);
+  EXPECT_EQ(lost, 0u);
+  EXPECT_EQ(history.duplicates, 0u);
+  ExpectWholeDatabases(*sql, cluster, history.msgs.size() + 1);
+  std::printf(
+      "[ raft     ] database errors mid-apply (postgres): published %llu, acknowledged %llu, "
+      "PubAck errors %llu, stored %zu, lost %llu, duplicates %zu\n",
+      static_cast<unsigned long long>(publisher.published()),
+      static_cast<unsigned long long>(acked),
+      static_cast<unsigned long long>(publisher.errors()), history.msgs.size(),
+      static_cast<unsigned long long>(lost), history.duplicates);
+}
+
+// The database server is killed (kill -9) and comes back after longer than the SQL store's
+// reconnection window: the leader's flushes fail (PubAck errors), the followers fail to apply,
+// restart and wait for their databases; once the server is back, the cluster serves again with
+// nothing acknowledged lost, and every database ends whole.
+TEST(StanClusterSql, TheDatabaseServerGoneForAWhileComesBack) {
+  std::string error;
+  SqlServer* sql = SharedServer("postgres", &error);
+  ASSERT_NE(sql, nullptr) << error;
+  gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
+  ASSERT_TRUE(nats.Start()) << nats.Output();
+  Cluster cluster(nats.url(), 3, "test-cluster", SmallSnapshots(), sql, &error);
+  ASSERT_EQ(error, "");
+  ASSERT_TRUE(cluster.StartAll()) << cluster.Outputs();
+  ASSERT_NE(cluster.WaitServing(), nullptr) << cluster.Outputs();
+  stanConnection* pub = ConnectClient(nats.url(), "publisher", &error);
+  ASSERT_NE(pub, nullptr) << error;
+  AsyncPublisher publisher(pub, "raft");
+  const uint64_t phase = AcksPerPhase() / 3;
+  ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= phase; }, 120s)) << cluster.Outputs();
+
+  sql->Kill();
+  // A follower gave up on its database, restarted and waits for it.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (Node& n : cluster.nodes()) {
+          if (n.server->Output().find("retrying until it opens") != std::string::npos) return true;
+        }
+        return false;
+      },
+      90s))
+      << cluster.Outputs();
+  ASSERT_EQ(sql->Start(), "");
+  const uint64_t acked = publisher.acks();
+  ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= acked + phase; }, 120s))
+      << cluster.Outputs();
+  publisher.Stop();
+  stanConnection_Close(pub);
+  stanConnection_Destroy(pub);
+  for (Node& n : cluster.nodes()) ASSERT_TRUE(n.server->Running()) << n.server->Output();
+
+  History history = ReadHistory(nats.url(), "raft");
+  ASSERT_TRUE(history.ok);
+  uint64_t acknowledged = 0;
+  const uint64_t lost = publisher.Lost(history, acknowledged);
+  EXPECT_EQ(lost, 0u);
+  EXPECT_EQ(history.duplicates, 0u);
+  ExpectWholeDatabases(*sql, cluster, history.msgs.size() + 1);
+  std::printf(
+      "[ raft     ] database server killed and restarted (postgres): published %llu, "
+      "acknowledged %llu, PubAck errors %llu, stored %zu, lost %llu, duplicates %zu\n",
+      static_cast<unsigned long long>(publisher.published()),
+      static_cast<unsigned long long>(acknowledged),
+      static_cast<unsigned long long>(publisher.errors()), history.msgs.size(),
+      static_cast<unsigned long long>(lost), history.duplicates);
+}
 
 // Bad input is an error, not a crash: a catch-up reply that does not parse is logged and asked
 // again (a NATS client answers the first requests with garbage), and a node whose snapshot file

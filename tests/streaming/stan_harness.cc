@@ -334,7 +334,7 @@ History ReadHistory(const std::string& nats_url, const std::string& channel) {
       ADD_FAILURE() << "a gap or a reused sequence: " << h.msgs[k].seq << " at position " << k + 1;
       return h;
     }
-    h.stored.insert(h.msgs[k].data);
+    if (!h.stored.insert(h.msgs[k].data).second) ++h.duplicates;
   }
   sub.reset();
   reader.reset();

@@ -157,6 +157,7 @@ struct History {
   bool ok = false;
   std::vector<Received> msgs;    // in sequence order, END left out
   std::set<std::string> stored;  // their payloads
+  size_t duplicates = 0;         // payloads stored more than once
 };
 History ReadHistory(const std::string& nats_url, const std::string& channel);
 

@@ -191,6 +191,13 @@ TEST(StreamingCommandLine, FlagsOverTheFileAndRefusals) {
   EXPECT_EQ(clustered.streaming.cluster.peers, (std::vector<std::string>{"b", "c"}));
   EXPECT_TRUE(clustered.streaming.cluster.raft_logging);
   EXPECT_EQ(clustered.streaming.cluster.log_path, "/tmp/r");
+  // An SQL store clusters too; without --dir its Raft log is the reference's default.
+  StreamingCommandLine sql;
+  err = ParseArgs({"--clustered", "-st", "SQL", "--sql_driver", "postgres", "--sql_source",
+                   "dbname=a", "-cid", "c1", "--cluster_node_id", "a", "--cluster_peers", "b"},
+                  sql);
+  ASSERT_FALSE(err) << *err;
+  EXPECT_EQ(sql.streaming.cluster.log_path, "c1/a");
   StreamingCommandLine bad2;
   err = ParseArgs({"-mm", "lots"}, bad2);
   ASSERT_TRUE(err);

@@ -1,6 +1,7 @@
 // A clustered Streaming server (--clustered): the StreamingServer's side of Raft.
 //
-// Every node keeps its own FILE store. Followers do not serve: they apply each committed Raft
+// Every node keeps its own FILE or SQL store (an SQL node: a database of its own; its Raft log
+// is on disk all the same). Followers do not serve: they apply each committed Raft
 // entry (cluster/commands.h) to their store on the applier thread (in log order, so that the
 // Raft thread never waits for the store). The leader serves the protocol
 // as a standalone server does, over a ReplicatingStore (cluster/replicating_store.h) whose
@@ -19,6 +20,7 @@
 // known at start by the marker it wrote when it activated (kLeaderMarker): that store is
 // dropped, then restored from the last snapshot and the other nodes, the log replaying the rest.
 #include <fcntl.h>
+#include <signal.h>
 #include <pthread.h>
 #include <linux/close_range.h>
 #include <unistd.h>
@@ -39,11 +41,15 @@
 #include "streaming/nuid.h"
 #include "streaming/server.h"
 #include "streaming/store/factory.h"
+#include "streaming/store/sql_store.h"
 
 namespace gannet::streaming {
 
 namespace {
 constexpr const char* kLeaderMarker = "/leader";  // in the Raft log directory
+// Set across the restart that follows a store failure (RunApplier): that start waits for the
+// store to open instead of failing (a database down for a while comes back).
+constexpr const char* kStoreRetryEnv = "GANNET_CLUSTER_STORE_RETRY";
 constexpr size_t kCatchUpReplyMax = 512 * 1024;   // bytes of messages per catch-up reply
 constexpr std::chrono::milliseconds kCatchUpTimeout{2000};
 constexpr std::chrono::milliseconds kAnnounceInterval{250};
@@ -101,10 +107,15 @@ bool IsRaftFile(const std::string& name) {
 
 }  // namespace
 
-// Removes the store's files, but the Raft log's when it lives under the store's directory (by
-// default <dir>/raft, where a channel named "raft" keeps its files too).
-void StreamingServer::WipeStoreButLog() {
+// Drops the store: a FILE store's files, but the Raft log's when it lives under the store's
+// directory (by default <dir>/raft, where a channel named "raft" keeps its files too); an SQL
+// store's rows (each node has a database of its own; the log is on disk).
+std::string StreamingServer::WipeStoreButLog() {
   namespace fs = std::filesystem;
+  if (opts_.store.type == "SQL") {
+    store::Status s = store::SqlStore::Drop(opts_.store.sql);
+    return s ? std::string() : "unable to drop the SQL store: " + s.message();
+  }
   std::error_code ec;
   const std::string ls = fs::weakly_canonical(opts_.cluster.log_path, ec).string();
   for (const auto& e : fs::directory_iterator(opts_.store.dir, ec)) {
@@ -118,6 +129,7 @@ void StreamingServer::WipeStoreButLog() {
     if (ls.rfind(ps + "/", 0) == 0) continue;  // a parent of the log (not wiped: rare layout)
     fs::remove_all(e.path(), ec);
   }
+  return {};
 }
 
 std::string StreamingServer::OpenClustered() {
@@ -144,8 +156,10 @@ std::string StreamingServer::OpenClustered() {
   // lives under the store's directory): the restore of its last snapshot fetches the messages
   // from the other nodes, or with no snapshot yet the whole log is replayed.
   std::error_code ec;
-  fs::create_directories(opts_.store.dir, ec);
-  if (ec) return "unable to create " + opts_.store.dir + ": " + ec.message();
+  if (opts_.store.type == "FILE") {
+    fs::create_directories(opts_.store.dir, ec);
+    if (ec) return "unable to create " + opts_.store.dir + ": " + ec.message();
+  }
   // The marker holds the number of voters when it was written: a node that led a group of one
   // keeps its store (no other leader can have reused its sequences, and no other node could
   // give the messages back; what it stored and did not commit was never acknowledged).
@@ -158,7 +172,9 @@ std::string StreamingServer::OpenClustered() {
     } else {
       STAN_INFO("Clustered: this node led before this start: its store is dropped and restored "
                 "from the cluster (snapshot, other nodes, log)");
-      WipeStoreButLog();
+      // The marker stays until the store is dropped: a failure here fails the start, and the
+      // next start drops it again.
+      if (std::string err = WipeStoreButLog(); !err.empty()) return err;
     }
     fs::remove(opts_.cluster.log_path + kLeaderMarker, ec);
   }
@@ -167,12 +183,30 @@ std::string StreamingServer::OpenClustered() {
   // store is fsync'd at every batch too (--file_sync, true by default), without it not: after
   // an OS crash the store may then lack what it had applied (a restore fetches it again) or not
   // recover at all (it is then dropped and restored from the cluster, below).
-  if (!opts_.cluster.sync && opts_.store.file.do_sync) {
+  if (opts_.store.type == "FILE" && !opts_.cluster.sync && opts_.store.file.do_sync) {
     STAN_INFO("Clustered: the FILE store is not fsync'd (--cluster_sync=false: only the Raft "
               "log is)");
     opts_.store.file.do_sync = false;
   }
   auto st = store::CreateStore(opts_.store);
+  if (const char* retry = std::getenv(kStoreRetryEnv); retry && *retry == '1') {
+    ::unsetenv(kStoreRetryEnv);
+    for (int attempt = 1; !st; ++attempt) {
+      // main blocks the signals until it serves: a SIGINT or SIGTERM waits here, pending.
+      sigset_t pending;
+      sigemptyset(&pending);
+      if (sigpending(&pending) == 0 &&
+          (sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1)) {
+        return "stopped while waiting for the store to open: " + st.status().message();
+      }
+      if (attempt % 10 == 1) {
+        STAN_ERROR("Clustered: unable to open the store (%s): retrying until it opens",
+                   st.status().message().c_str());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      st = store::CreateStore(opts_.store);
+    }
+  }
   if (!st) return st.status().message();
   cluster_store_ = std::move(st).value();
   auto rec = cluster_store_->Recover();
@@ -184,7 +218,7 @@ std::string StreamingServer::OpenClustered() {
                rec.status().message().c_str());
     cluster_store_->Close();
     cluster_store_.reset();
-    WipeStoreButLog();
+    if (std::string err = WipeStoreButLog(); !err.empty()) return err;
     st = store::CreateStore(opts_.store);
     if (!st) return st.status().message();
     cluster_store_ = std::move(st).value();
@@ -363,6 +397,16 @@ void StreamingServer::RunApplier() {
         cluster_recovered_.reset();  // what the start recovered is not the store any more
         if (store::Status s = cluster::ApplyEntry(item.entry, *cluster_store_); !s) {
           STAN_ERROR("Unable to apply a replicated entry: %s", s.message().c_str());
+          if (s.code() == store::Code::kIo && !cluster_stop_.load()) {
+            // A write the store (its disk, its database) refused: the store now lacks what was
+            // committed, and this node must not lead with it. The next start recovers the store
+            // as it is, restores the last snapshot (fetching the messages it lacks) and replays
+            // the log. A second's pause: a store that keeps failing does not spin.
+            // The next start waits for the store to open (a database that went away).
+            std::this_thread::sleep_for(std::chrono::seconds(1));
+            ::setenv(kStoreRetryEnv, "1", 1);
+            RestartProcess("The store failed to apply a committed entry");
+          }
         }
       }
     }
@@ -534,6 +578,7 @@ store::Status StreamingServer::RestoreStore(const cluster::ClusterState& snap) {
   std::error_code ec;
   const auto log_dir = std::filesystem::weakly_canonical(opts_.cluster.log_path, ec);
   auto holds_log = [&](const std::string& name) {
+    if (opts_.store.type != "FILE") return false;
     std::error_code e;
     return std::filesystem::weakly_canonical(opts_.store.dir + "/" + name, e) == log_dir;
   };

@@ -17,6 +17,9 @@ namespace {
 // Recently flushed messages kept in memory for deliveries, per channel.
 constexpr size_t kRecentMaxMsgs = 4096;
 constexpr size_t kRecentMaxBytes = size_t{2} << 20;
+// Messages read ahead by a Lookup that missed: one SELECT serves the next ones too.
+constexpr uint64_t kReadAheadMsgs = 256;
+constexpr size_t kReadAheadBytes = size_t{512} << 10;
 
 }  // namespace
 
@@ -221,6 +224,11 @@ Result<MsgRef> SqlMsgStore::Lookup(uint64_t seq) {
   };
   const Kept* k = from(unflushed_);
   if (!k) k = from(recent_);
+  if (!k) k = from(ahead_);
+  if (!k) {
+    if (Status s = ReadAhead(seq); !s) return s;
+    k = from(ahead_);
+  }
   MsgRef ref;
   if (k) {
     ref.seq = seq;
@@ -270,12 +278,36 @@ Result<int64_t> SqlMsgStore::ExpireMessages(int64_t now_ns) {
   return index_.front().timestamp + max_age;
 }
 
+Status SqlMsgStore::ReadAhead(uint64_t seq) {
+  ahead_.clear();
+  // Not past what was inserted: the unflushed messages are served from memory.
+  uint64_t to = std::min(last_, seq + kReadAheadMsgs - 1);
+  if (!unflushed_.empty()) to = std::min(to, unflushed_.front().seq - 1);
+  if (to < seq) return Status::Ok();
+  auto r = db_.Exec(Stmt::kLookupMsgs,
+                    {Param::Int(channel_id_), Param::Uint(seq), Param::Uint(to)});
+  if (!r.ok()) return r.status();
+  size_t bytes = 0;
+  for (size_t i = 0; i < r->rows.size(); ++i) {
+    const uint64_t s = r->rows.Uint(i, 0);
+    // Contiguous only (Lookup indexes ahead_ by offset); a hole ends the run.
+    if (!ahead_.empty() && s != ahead_.back().seq + 1) break;
+    if (ahead_.empty() && s != seq) break;
+    auto data = std::make_shared<const std::string>(r->rows.Bytes(i, 2));
+    bytes += data->size();
+    ahead_.push_back(Kept{s, r->rows.Int(i, 1), std::move(data)});
+    if (bytes >= kReadAheadBytes) break;
+  }
+  return Status::Ok();
+}
+
 Status SqlMsgStore::Empty() {
   auto r = db_.Exec(Stmt::kUpdateChannelMaxSeq, {Param::Uint(last_), Param::Int(channel_id_)});
   if (!r.ok()) return r.status();
   index_.clear();
   unflushed_.clear();
   recent_.clear();
+  ahead_.clear();
   recent_bytes_ = 0;
   bytes_ = 0;
   first_ = last_ + 1;
@@ -290,6 +322,7 @@ Status SqlMsgStore::Close() {
   index_.clear();
   unflushed_.clear();
   recent_.clear();
+  ahead_.clear();
   return s;
 }
 
@@ -344,6 +377,9 @@ Status SqlSubStore::UpdateSub(const SubState& sub) {
     auto c = db_.Exec(Stmt::kCreateSub,
                       {Param::Int(channel_id_), Param::Uint(sub.id), Param::Blob(proto)});
     if (!c.ok()) return c.status();
+    // A subscription recorded with an id given (a clustered follower applies the leader's
+    // ids): ids handed out later start past it.
+    *max_sub_id_ = std::max(*max_sub_id_, sub.id);
   }
   subs_[sub.id];
   return Status::Ok();

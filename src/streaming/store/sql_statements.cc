@@ -35,6 +35,9 @@ const char* Text(Stmt s) {
       return "INSERT INTO Messages (id, seq, timestamp, size, data) VALUES (?, ?, ?, ?, ?)";
     case Stmt::kLookupMsg:
       return "SELECT timestamp, data FROM Messages WHERE id=? AND seq=?";
+    case Stmt::kLookupMsgs:
+      return "SELECT seq, timestamp, data FROM Messages WHERE id=? AND seq>=? AND seq<=? ORDER BY "
+             "seq";
     case Stmt::kMaxSeq:
       return "SELECT COALESCE(MAX(seq), 0) FROM Messages WHERE id=?";
     case Stmt::kUpdateChannelMaxSeq:

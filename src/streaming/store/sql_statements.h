@@ -26,6 +26,7 @@ enum class Stmt {
   kAddChannel,
   kStoreMsg,
   kLookupMsg,
+  kLookupMsgs,  // a range, read ahead (catch-up answers, replays)
   kMaxSeq,
   kUpdateChannelMaxSeq,
   kDeleteMsgsUpTo,

@@ -64,6 +64,7 @@ bool Writes(Stmt stmt) {
     case Stmt::kLockSessionRelease:
     case Stmt::kHasServerInfo:
     case Stmt::kLookupMsg:
+    case Stmt::kLookupMsgs:
     case Stmt::kMaxSeq:
     case Stmt::kRecoverServerInfo:
     case Stmt::kRecoverClients:
@@ -179,6 +180,25 @@ Result<std::unique_ptr<Store>> SqlStore::Create(const StoreOptions& options) {
   store->max_sub_id_ = sid->rows.Uint(0, 0);
   store->next_row_ = row->rows.Uint(0, 0) + 1;
   return std::unique_ptr<Store>(std::move(store));
+}
+
+Status SqlStore::Drop(const SqlStoreOptions& o) {
+  auto driver = sql::ParseDriver(o.driver);
+  if (!driver) return Status(Code::kInvalid, "unsupported SQL driver \"" + o.driver + "\"");
+  auto conn = sql::Connection::Open(*driver, o.source);
+  if (!conn.ok()) return conn.status();
+  SqlDb db(std::move(conn).value(), *driver, /*fence_owner=*/"");
+  return db.Retry("dropping the store", [&] {
+    return db.Transaction([&]() -> Status {
+      for (const char* t :
+           {"SubsPending", "Subscriptions", "Messages", "Channels", "Clients", "ServerInfo"}) {
+        if (Status s = db.conn().Run(std::string("DELETE FROM ") + t); !s) {
+          return Status(s.code(), std::string("sql: unable to empty ") + t + ": " + s.message());
+        }
+      }
+      return Status::Ok();
+    });
+  });
 }
 
 SqlStore::~SqlStore() { Close(); }

@@ -12,7 +12,8 @@
 // Reads. The store keeps, per channel, the timestamp and size of every stored message (16 bytes
 // each): limits, max_age and lookups by time need no query. Lookup serves the messages not yet
 // flushed and the most recently flushed ones from memory (deliveries right after a publish),
-// older ones with a SELECT.
+// older ones with a SELECT that reads the next ones ahead too (a subscriber replaying, another
+// node's catch-up).
 //
 // Connections. --sql_max_open_conns N bounds the store's connections (the FT lock has one more,
 // exclusive_lock.h): the store's own, on which every statement runs, and with N > 1 up to N-1
@@ -124,6 +125,8 @@ class SqlMsgStore final : public MsgStore {
   Status InsertUnflushed(SqlDb& db, bool retrying);
   Status DeleteRemoved();
   void KeepRecent(Kept k);
+  // Reads the stored messages from `seq` on (up to kReadAheadMsgs / kReadAheadBytes) into ahead_.
+  Status ReadAhead(uint64_t seq);
 
   SqlDb& db_;
   const SqlStoreOptions& opts_;
@@ -137,6 +140,7 @@ class SqlMsgStore final : public MsgStore {
   uint64_t deleted_up_to_ = 0;  // the database holds nothing at or below this
   std::deque<Kept> unflushed_;  // stored, not yet inserted (caching)
   std::deque<Kept> recent_;     // inserted, kept for the deliveries that follow a publish
+  std::deque<Kept> ahead_;      // read ahead by the last Lookup that missed (ascending)
   size_t recent_bytes_ = 0;
   bool hit_limit_ = false;
   bool flush_failed_ = false;  // the last Flush gave up: its messages are still unflushed_
@@ -183,6 +187,10 @@ class SqlStore final : public Store {
   // Connects (options.sql.driver, options.sql.source), prepares the statements and validates
   // the limits. Errors: unknown driver, connection, missing tables.
   static Result<std::unique_ptr<Store>> Create(const StoreOptions& options);
+  // Deletes every row of the store's tables but StoreLock's, in one transaction: the SQL
+  // equivalent of removing a FILE store's directory (a clustered node whose store is dropped,
+  // each node having a database of its own). Errors: connection, statements.
+  static Status Drop(const SqlStoreOptions& options);
   ~SqlStore() override;
 
   std::string_view Name() const override { return "SQL"; }
