@@ -171,14 +171,8 @@ const std::map<std::string, std::string>& Aliases() {
 // Flags of the reference for features gannet-streaming does not have yet: refused.
 bool NotYet(const std::string& name) {
   static const char* kNotYet[] = {
-      "cluster_log_cache_size",
-      "cluster_log_snapshots",
-      "encrypt",
-      "encryption_cipher",
-      "encryption_key",
-      "syslog_name",
-      "nats_credentials",
-      "nkey_seed_file",
+      "cluster_log_cache_size", "cluster_log_snapshots", "encrypt",          "encryption_cipher",
+      "encryption_key",         "syslog_name",           "nats_credentials", "nkey_seed_file",
   };
   for (const char* n : kNotYet) {
     if (name == n) return true;

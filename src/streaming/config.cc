@@ -329,9 +329,9 @@ bool Mapper::Cluster(const Value& block) {
     } else if (OneOf(key, {"raft_lease_timeout", "raft_commit_timeout"})) {
       std::chrono::nanoseconds ignored{0};  // hashicorp/raft's knobs: libraft has no such timer
       ok = Duration(e, ignored);
-    } else if (OneOf(key, {"log_cache_size", "log_snapshots",
-                           "allow_add_remove_node", "proceed_on_restore_failure",
-                           "bolt_free_list_sync", "bolt_free_list_map", "nodes_connections"})) {
+    } else if (OneOf(key, {"log_cache_size", "log_snapshots", "allow_add_remove_node",
+                           "proceed_on_restore_failure", "bolt_free_list_sync",
+                           "bolt_free_list_map", "nodes_connections"})) {
       ok = NotYet(e);
     } else {
       ok = Unknown(e);

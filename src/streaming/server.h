@@ -39,7 +39,7 @@ namespace gannet::streaming {
 namespace cluster {
 class RaftNode;
 struct ClusterState;
-}
+}  // namespace cluster
 
 // The process' argv, for a clustered node that restarts itself (cluster/server_cluster.cc).
 void SetProcessArgs(char** argv);

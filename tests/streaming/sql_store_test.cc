@@ -21,6 +21,13 @@
 namespace gannet::streaming::store {
 namespace {
 
+// Server info with only the cluster id (the other fields stay empty).
+ServerInfo ClusterInfo(const std::string& id) {
+  ServerInfo info;
+  info.cluster_id = id;
+  return info;
+}
+
 using test::SqlServer;
 
 // The test program's server for `driver`, started once (a failure fails every test using it).
@@ -212,7 +219,7 @@ TEST_P(SqlStore, LookupsReadAheadFromTheDatabase) {
   {
     auto s = Open();
     ASSERT_TRUE(s);
-    ASSERT_TRUE(s->Init(ServerInfo{"c"}).ok());
+    ASSERT_TRUE(s->Init(ClusterInfo("c")).ok());
     MsgStore& m = *(*s->CreateChannel("foo"))->msgs;
     for (uint64_t i = 1; i <= kMsgs; ++i) {
       const auto ts = static_cast<int64_t>(i);
@@ -251,7 +258,7 @@ TEST_P(SqlStore, LookupsReadAheadFromTheDatabase) {
 TEST_P(SqlStore, GivenSubscriptionIdsAndDrop) {
   auto s = Open();
   ASSERT_TRUE(s);
-  ASSERT_TRUE(s->Init(ServerInfo{"c"}).ok());
+  ASSERT_TRUE(s->Init(ClusterInfo("c")).ok());
   ASSERT_TRUE(s->AddClient({"me", "_INBOX.me", "", 1, 0, 0}).ok());
   ChannelStore& ch = **s->CreateChannel("foo");
   SubState given;

@@ -193,17 +193,23 @@ class Cluster {
         if (!peers.empty()) peers += ",";
         peers += o.id;
       }
-      std::vector<std::string> args{"-ns", nats_url, "-cid", cluster_id, "--clustered",
-                                    "--cluster_node_id", node.id, "--cluster_peers", peers,
+      std::vector<std::string> args{"-ns",
+                                    nats_url,
+                                    "-cid",
+                                    cluster_id,
+                                    "--clustered",
+                                    "--cluster_node_id",
+                                    node.id,
+                                    "--cluster_peers",
+                                    peers,
                                     "--cluster_raft_listen",
                                     "127.0.0.1:" + std::to_string(node.raft_port)};
       if (sql) {
         // The Raft log where a FILE node keeps it (the tests look at it there).
         const std::string db = NodeDatabase(node.id);
         if (std::string err = sql->AddDatabase(db); !err.empty() && error) *error = err;
-        args.insert(args.end(), {"-st", "SQL", "--sql_driver", sql->driver_name(),
-                                 "--sql_source", sql->Source(db), "--cluster_log_path",
-                                 node.dir + "/.raft"});
+        args.insert(args.end(), {"-st", "SQL", "--sql_driver", sql->driver_name(), "--sql_source",
+                                 sql->Source(db), "--cluster_log_path", node.dir + "/.raft"});
       } else {
         args.insert(args.end(), {"-st", "FILE", "--dir", node.dir});
       }
@@ -458,14 +464,15 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
       // Its restore, as it logged it.
       std::istringstream lines(wiped->server->Output());
       for (std::string line; std::getline(lines, line);) {
-        if (line.find("Restor") != std::string::npos) std::printf("[ raft     ] %s\n", line.c_str());
+        if (line.find("Restor") != std::string::npos)
+          std::printf("[ raft     ] %s\n", line.c_str());
       }
     }
     std::printf("[ raft     ] %s: the follower restarted and restored a snapshot in %lld ms\n",
                 sc.fault.c_str(),
-                static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           Clock::now() - restart_at)
-                                           .count()));
+                static_cast<long long>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - restart_at)
+                        .count()));
     // Without the other follower, a majority needs the wiped node: PubAcks mean it caught up.
     other->server->Stop(/*kill=*/true);
     other->down = true;
@@ -547,18 +554,14 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
 
 INSTANTIATE_TEST_SUITE_P(
     Raft, StanCluster,
-    ::testing::Values(Scenario{3, "kill_leader"}, Scenario{5, "kill_leader"},
-                      Scenario{3, "restart_follower"},
-                      Scenario{3, "isolate_leader"}, Scenario{5, "isolate_leader"},
-                      Scenario{3, "partition_leader"}, Scenario{5, "partition_leader"},
-                      Scenario{3, "empty_disk"}, Scenario{3, "kill_leader", "postgres"},
-                      Scenario{3, "restart_follower", "postgres"},
-                      Scenario{3, "isolate_leader", "postgres"},
-                      Scenario{3, "empty_disk", "postgres"},
-                      Scenario{3, "kill_leader", "mysql"},
-                      Scenario{3, "restart_follower", "mysql"},
-                      Scenario{3, "isolate_leader", "mysql"},
-                      Scenario{3, "empty_disk", "mysql"}),
+    ::testing::Values(
+        Scenario{3, "kill_leader"}, Scenario{5, "kill_leader"}, Scenario{3, "restart_follower"},
+        Scenario{3, "isolate_leader"}, Scenario{5, "isolate_leader"},
+        Scenario{3, "partition_leader"}, Scenario{5, "partition_leader"}, Scenario{3, "empty_disk"},
+        Scenario{3, "kill_leader", "postgres"}, Scenario{3, "restart_follower", "postgres"},
+        Scenario{3, "isolate_leader", "postgres"}, Scenario{3, "empty_disk", "postgres"},
+        Scenario{3, "kill_leader", "mysql"}, Scenario{3, "restart_follower", "mysql"},
+        Scenario{3, "isolate_leader", "mysql"}, Scenario{3, "empty_disk", "mysql"}),
     [](const auto& info) {
       return "Nodes" + std::to_string(info.param.nodes) + "_" + info.param.fault +
              (info.param.store == "FILE" ? "" : "_" + info.param.store);
@@ -629,8 +632,7 @@ TEST(StanClusterSql, ADatabaseErrorMidApplyIsAnErrorNotACrash) {
   ASSERT_TRUE(WaitFor(
       [&] {
         const std::string out = follower->server->Output();
-        return out.find("Unable to apply a replicated entry", before.size()) !=
-                   std::string::npos &&
+        return out.find("Unable to apply a replicated entry", before.size()) != std::string::npos &&
                out.find("restarting the node as a follower", before.size()) != std::string::npos;
       },
       30s))
@@ -677,9 +679,8 @@ TEST(StanClusterSql, ADatabaseErrorMidApplyIsAnErrorNotACrash) {
       "[ raft     ] database errors mid-apply (postgres): published %llu, acknowledged %llu, "
       "PubAck errors %llu, stored %zu, lost %llu, duplicates %zu\n",
       static_cast<unsigned long long>(publisher.published()),
-      static_cast<unsigned long long>(acked),
-      static_cast<unsigned long long>(publisher.errors()), history.msgs.size(),
-      static_cast<unsigned long long>(lost), history.duplicates);
+      static_cast<unsigned long long>(acked), static_cast<unsigned long long>(publisher.errors()),
+      history.msgs.size(), static_cast<unsigned long long>(lost), history.duplicates);
 }
 
 // The database server is killed (kill -9) and comes back after longer than the SQL store's
@@ -904,10 +905,10 @@ TEST(StanClusterBootstrap, OneNodeClusterRestartsAsTheSameNode) {
   const std::string dir = ::mkdtemp(tmpl);
   // Snapshots every 4 entries: the restart restores one (a group of one keeps its store, as
   // no other node could give its messages back).
-  StanServer s({"-ns", nats.url(), "-st", "FILE", "--dir", dir, "--clustered",
-                "--cluster_bootstrap", "--cluster_snapshot_threshold", "4",
-                "--cluster_trailing_logs", "2"},
-               /*embedded=*/false);
+  StanServer s(
+      {"-ns", nats.url(), "-st", "FILE", "--dir", dir, "--clustered", "--cluster_bootstrap",
+       "--cluster_snapshot_threshold", "4", "--cluster_trailing_logs", "2"},
+      /*embedded=*/false);
   s.EnableMonitoring();
   ASSERT_TRUE(s.Start()) << s.Output();  // "Streaming Server is ready": it leads
   auto serverz = gannet::test::HttpGet(s.http_port(), "/streaming/serverz");
@@ -954,21 +955,11 @@ TEST(StanClusterJoin, NodesJoinASeedAndTakeOver) {
   char tmpl[] = "/tmp/gannet-raft-XXXXXX";
   const std::string root = ::mkdtemp(tmpl);
   auto args = [&](const std::string& id, bool seed) {
-    std::vector<std::string> a{"-ns",
-                               nats.url(),
-                               "-st",
-                               "FILE",
-                               "--dir",
-                               root + "/" + id,
-                               "--clustered",
-                               "--cluster_node_id",
-                               id,
-                               "--cluster_raft_listen",
+    std::vector<std::string> a{"-ns", nats.url(), "-st", "FILE", "--dir", root + "/" + id,
+                               "--clustered", "--cluster_node_id", id, "--cluster_raft_listen",
                                "127.0.0.1:" + std::to_string(gannet::test::FreeTcpPort()),
                                // The joining nodes get a snapshot and fetch the messages.
-                               "--cluster_snapshot_threshold",
-                               "16",
-                               "--cluster_trailing_logs",
+                               "--cluster_snapshot_threshold", "16", "--cluster_trailing_logs",
                                "8"};
     if (seed) a.push_back("--cluster_bootstrap");
     return a;

@@ -476,7 +476,8 @@ bool ClusterState::Apply(std::string_view entry) {
         if (!r.ok()) break;
         StateChannel& c = channels[std::string(name)];
         if (type == OpType::kCreateSub) {
-          c.subs[sub.id] = StateSub{std::move(sub), {}};
+          const uint64_t id = sub.id;
+          c.subs[id] = StateSub{std::move(sub), {}};
         } else {
           c.subs[sub.id].state = std::move(sub);
         }
@@ -622,7 +623,8 @@ std::string DecodeFetchReply(std::string_view in, FetchReply& out) {
     m.seq = r.U64();
     m.timestamp = static_cast<int64_t>(r.U64());
     m.record = r.Str();
-    if (i > 0 && m.seq != out.msgs.back().seq + 1) return "catch-up reply: sequences not contiguous";
+    if (i > 0 && m.seq != out.msgs.back().seq + 1)
+      return "catch-up reply: sequences not contiguous";
     out.msgs.push_back(m);
   }
   if (!r.ok()) return "catch-up reply truncated";

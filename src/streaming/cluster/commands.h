@@ -10,9 +10,9 @@
 #include <cstdint>
 #include <map>
 #include <set>
-#include <vector>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "streaming/store/store.h"
 

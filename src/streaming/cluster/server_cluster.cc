@@ -20,18 +20,18 @@
 // known at start by the marker it wrote when it activated (kLeaderMarker): that store is
 // dropped, then restored from the last snapshot and the other nodes, the log replaying the rest.
 #include <fcntl.h>
-#include <signal.h>
-#include <pthread.h>
 #include <linux/close_range.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cctype>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <cstdlib>
-#include <cstring>
 #include <thread>
 
 #include "streaming/cluster/commands.h"
@@ -50,7 +50,7 @@ constexpr const char* kLeaderMarker = "/leader";  // in the Raft log directory
 // Set across the restart that follows a store failure (RunApplier): that start waits for the
 // store to open instead of failing (a database down for a while comes back).
 constexpr const char* kStoreRetryEnv = "GANNET_CLUSTER_STORE_RETRY";
-constexpr size_t kCatchUpReplyMax = 512 * 1024;   // bytes of messages per catch-up reply
+constexpr size_t kCatchUpReplyMax = size_t{512} * 1024;  // bytes of messages per catch-up reply
 constexpr std::chrono::milliseconds kCatchUpTimeout{2000};
 constexpr std::chrono::milliseconds kAnnounceInterval{250};
 constexpr std::chrono::seconds kReplicateTimeout{5};
@@ -170,8 +170,9 @@ std::string StreamingServer::OpenClustered() {
     if (voters == 1) {
       STAN_INFO("Clustered: this node led a one-node group before this start: its store is kept");
     } else {
-      STAN_INFO("Clustered: this node led before this start: its store is dropped and restored "
-                "from the cluster (snapshot, other nodes, log)");
+      STAN_INFO(
+          "Clustered: this node led before this start: its store is dropped and restored "
+          "from the cluster (snapshot, other nodes, log)");
       // The marker stays until the store is dropped: a failure here fails the start, and the
       // next start drops it again.
       if (std::string err = WipeStoreButLog(); !err.empty()) return err;
@@ -184,8 +185,9 @@ std::string StreamingServer::OpenClustered() {
   // an OS crash the store may then lack what it had applied (a restore fetches it again) or not
   // recover at all (it is then dropped and restored from the cluster, below).
   if (opts_.store.type == "FILE" && !opts_.cluster.sync && opts_.store.file.do_sync) {
-    STAN_INFO("Clustered: the FILE store is not fsync'd (--cluster_sync=false: only the Raft "
-              "log is)");
+    STAN_INFO(
+        "Clustered: the FILE store is not fsync'd (--cluster_sync=false: only the Raft "
+        "log is)");
     opts_.store.file.do_sync = false;
   }
   auto st = store::CreateStore(opts_.store);
@@ -213,9 +215,10 @@ std::string StreamingServer::OpenClustered() {
   if (!rec) {
     // The cluster has everything committed: the snapshot's restore fetches the messages from
     // the other nodes, the log replays the rest.
-    STAN_ERROR("Clustered: unable to recover the store (%s): it is dropped and restored from "
-               "the cluster",
-               rec.status().message().c_str());
+    STAN_ERROR(
+        "Clustered: unable to recover the store (%s): it is dropped and restored from "
+        "the cluster",
+        rec.status().message().c_str());
     cluster_store_->Close();
     cluster_store_.reset();
     if (std::string err = WipeStoreButLog(); !err.empty()) return err;
@@ -257,10 +260,10 @@ std::string StreamingServer::StartClustered() {
   ro.snapshot_trailing = static_cast<unsigned>(opts_.cluster.trailing_logs);
   if (opts_.cluster.raft_logging) ::setenv("LIBRAFT_TRACE", "1", 1);
   // Other nodes' restores fetch message ranges from this one (leader or follower).
-  auto snap_sub = link_.connection().Subscribe(CatchUpPrefix() + ">", [this](client::Message& m) {
-    HandleCatchUp(m);
-  });
-  if (!snap_sub) return "unable to subscribe to the cluster's catch-up subject: " + snap_sub.error();
+  auto snap_sub = link_.connection().Subscribe(CatchUpPrefix() + ">",
+                                               [this](client::Message& m) { HandleCatchUp(m); });
+  if (!snap_sub)
+    return "unable to subscribe to the cluster's catch-up subject: " + snap_sub.error();
   cluster_snap_sub_ = std::move(snap_sub).value();
   const auto started = std::chrono::steady_clock::now();
   cluster_applier_ = std::thread([this] {
@@ -269,8 +272,7 @@ std::string StreamingServer::StartClustered() {
   });
   std::string err = raft_->Start(
       ro, [this](std::string_view entry) { OnClusterApply(entry); },
-      [this](bool leader) { OnClusterLeader(leader); },
-      [this] { return cluster_state_->Encode(); },
+      [this](bool leader) { OnClusterLeader(leader); }, [this] { return cluster_state_->Encode(); },
       [this](std::string_view snap) { return OnClusterRestore(snap); });
   if (!err.empty()) return "unable to start Raft: " + err;
   STAN_INFO("Raft started in %lld ms",
@@ -509,8 +511,7 @@ std::string StreamingServer::CatchUpPrefix() const {
 bool StreamingServer::OnClusterRestore(std::string_view snapshot) {
   auto snap = std::make_shared<cluster::ClusterState>();
   if (std::string err = cluster::ClusterState::Decode(snapshot, *snap); !err.empty()) {
-    STAN_ERROR("Unable to restore a Raft snapshot (%zu bytes): %s", snapshot.size(),
-               err.c_str());
+    STAN_ERROR("Unable to restore a Raft snapshot (%zu bytes): %s", snapshot.size(), err.c_str());
     return false;
   }
   if (cluster_serving_.load()) {
@@ -528,8 +529,8 @@ store::Status StreamingServer::RestoreSnapshot(const cluster::ClusterState& snap
   if (!cluster_store_) return store::Status(store::Code::kInvalid, "no follower store");
   store::Status s = RestoreStore(snap);
   if (!s) return s;
-  STAN_INFO("Restored a Raft snapshot (%zu channels, %zu clients) in %lld ms",
-            snap.channels.size(), snap.clients.size(),
+  STAN_INFO("Restored a Raft snapshot (%zu channels, %zu clients) in %lld ms", snap.channels.size(),
+            snap.clients.size(),
             static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                        std::chrono::steady_clock::now() - started)
                                        .count()));
@@ -588,7 +589,8 @@ store::Status StreamingServer::RestoreStore(const cluster::ClusterState& snap) {
     if (Status s = st.DeleteChannel(name); !s && s.code() != store::Code::kNotFound) return s;
   }
   std::vector<store::ChannelStore*> touched;
-  for (const auto& [name, sc] : snap.channels) {
+  for (const auto& [channel, sc] : snap.channels) {
+    const std::string& name = channel;  // a lambda below captures it (not a structured binding)
     store::ChannelStore* cs = st.LookupChannel(name);
     std::vector<uint64_t> local_subs;
     if (auto it = have->channels.find(name); it != have->channels.end()) {
@@ -611,10 +613,9 @@ store::Status StreamingServer::RestoreStore(const cluster::ClusterState& snap) {
       const uint64_t last = cs->msgs->LastSequence();
       // A store whose messages all precede the snapshot's first cannot continue at that first.
       if (last != 0 && sc.first > last + 1) {
-        STAN_INFO("Restore: channel \"%s\" holds %llu-%llu, the snapshot %llu-%llu: %s", name.c_str(),
-                  static_cast<unsigned long long>(cs->msgs->FirstSequence()),
-                  static_cast<unsigned long long>(last),
-                  static_cast<unsigned long long>(sc.first),
+        STAN_INFO("Restore: channel \"%s\" holds %llu-%llu, the snapshot %llu-%llu: %s",
+                  name.c_str(), static_cast<unsigned long long>(cs->msgs->FirstSequence()),
+                  static_cast<unsigned long long>(last), static_cast<unsigned long long>(sc.first),
                   static_cast<unsigned long long>(sc.last),
                   "dropping it and fetching the snapshot's range");
         if (Status s = recreate(); !s) return s;
@@ -679,8 +680,8 @@ store::Status StreamingServer::FetchMessages(const std::string& channel, store::
     if (cluster_stop_.load() || g_shutting_down.load()) {
       return Status(store::Code::kClosed, "shutting down during a catch-up");
     }
-    auto reply = link_.connection().Request(subject, cluster::EncodeFetchRequest(from, to),
-                                            kCatchUpTimeout);
+    auto reply =
+        link_.connection().Request(subject, cluster::EncodeFetchRequest(from, to), kCatchUpTimeout);
     if (!reply.ok()) {
       if (failures % 5 == 0) {
         STAN_INFO("Restore: no node sent messages %llu-%llu of channel \"%s\" yet (%s)",
@@ -778,8 +779,11 @@ void StreamingServer::HandleCatchUp(const client::Message& m) {
   }
   if (leader) {
     auto res = std::make_shared<std::optional<std::string>>();
-    if (!loop_.RunAndWait([this, res, build] { if (store_) *res = build(*store_); },
-                          kCatchUpTimeout)) {
+    if (!loop_.RunAndWait(
+            [this, res, build] {
+              if (store_) *res = build(*store_);
+            },
+            kCatchUpTimeout)) {
       return;
     }
     out = std::move(*res);

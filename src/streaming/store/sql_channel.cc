@@ -284,8 +284,8 @@ Status SqlMsgStore::ReadAhead(uint64_t seq) {
   uint64_t to = std::min(last_, seq + kReadAheadMsgs - 1);
   if (!unflushed_.empty()) to = std::min(to, unflushed_.front().seq - 1);
   if (to < seq) return Status::Ok();
-  auto r = db_.Exec(Stmt::kLookupMsgs,
-                    {Param::Int(channel_id_), Param::Uint(seq), Param::Uint(to)});
+  auto r =
+      db_.Exec(Stmt::kLookupMsgs, {Param::Int(channel_id_), Param::Uint(seq), Param::Uint(to)});
   if (!r.ok()) return r.status();
   size_t bytes = 0;
   for (size_t i = 0; i < r->rows.size(); ++i) {
