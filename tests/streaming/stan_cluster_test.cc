@@ -896,7 +896,8 @@ TEST(StanClusters, TwoClustersOnOneNatsAreIndependent) {
     ASSERT_EQ(stanConnection_Publish(e, "ch", "east", 4), NATS_OK);
     ASSERT_EQ(stanConnection_Publish(w, "ch", "west", 4), NATS_OK);
   }
-  stanConnection* e_probe = ConnectClient(nats.url(), "pe2", &error, 100, "east");
+  // 2 s for each PubAck: a probe that timed out on a slow commit would still add a message.
+  stanConnection* e_probe = ConnectClient(nats.url(), "pe2", &error, 2000, "east");
   ASSERT_NE(e_probe, nullptr) << error;
   east_leader->server->Stop(/*kill=*/true);
   east_leader->down = true;
