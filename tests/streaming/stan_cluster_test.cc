@@ -621,6 +621,71 @@ void ExpectWholeDatabases(SqlServer& sql, Cluster& cluster, uint64_t want) {
   }
 }
 
+// The SQL cluster tests' common run: a PostgreSQL server with a database per node, a NATS
+// server, a 3-node cluster serving, and an async publisher past its first phase; Finish stops
+// the publisher and checks the history (nothing acknowledged lost, no duplicates) and that every
+// node's database ends with the whole channel.
+class StanClusterSql : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    sql_ = SharedServer("postgres", &error);
+    ASSERT_NE(sql_, nullptr) << error;
+    ASSERT_TRUE(nats_.Start()) << nats_.Output();
+    cluster_ =
+        std::make_unique<Cluster>(nats_.url(), 3, "test-cluster", SmallSnapshots(), sql_, &error);
+    ASSERT_EQ(error, "");
+    ASSERT_TRUE(cluster_->StartAll()) << cluster_->Outputs();
+    leader_ = cluster_->WaitServing();
+    ASSERT_NE(leader_, nullptr) << cluster_->Outputs();
+    pub_ = ConnectClient(nats_.url(), "publisher", &error);
+    ASSERT_NE(pub_, nullptr) << error;
+    publisher_ = std::make_unique<AsyncPublisher>(pub_, "raft");
+    ASSERT_TRUE(WaitFor([&] { return publisher_->acks() >= phase_; }, 120s)) << cluster_->Outputs();
+  }
+  void TearDown() override {
+    if (publisher_) publisher_->Stop();
+    if (pub_) {
+      stanConnection_Close(pub_);
+      stanConnection_Destroy(pub_);
+    }
+  }
+  // Waits for one more phase of acknowledgements.
+  ::testing::AssertionResult AnotherPhase() {
+    const uint64_t acked = publisher_->acks();
+    if (WaitFor([&] { return publisher_->acks() >= acked + phase_; }, 120s)) {
+      return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << cluster_->Outputs();
+  }
+  void Finish(const char* what) {
+    publisher_->Stop();
+    for (Node& n : cluster_->nodes()) ASSERT_TRUE(n.server->Running()) << n.server->Output();
+    History history = ReadHistory(nats_.url(), "raft");
+    ASSERT_TRUE(history.ok);
+    uint64_t acknowledged = 0;
+    const uint64_t lost = publisher_->Lost(history, acknowledged);
+    EXPECT_EQ(lost, 0u);
+    EXPECT_EQ(history.duplicates, 0u);
+    ExpectWholeDatabases(*sql_, *cluster_, history.msgs.size() + 1);
+    std::printf(
+        "[ raft     ] %s (postgres): published %llu, acknowledged %llu, PubAck errors %llu, "
+        "stored %zu, lost %llu, duplicates %zu\n",
+        what, static_cast<unsigned long long>(publisher_->published()),
+        static_cast<unsigned long long>(acknowledged),
+        static_cast<unsigned long long>(publisher_->errors()), history.msgs.size(),
+        static_cast<unsigned long long>(lost), history.duplicates);
+  }
+
+  SqlServer* sql_ = nullptr;
+  gannet::test::ServerProcess nats_{gannet::test::ServerKind::kGannet};
+  std::unique_ptr<Cluster> cluster_;
+  Node* leader_ = nullptr;
+  stanConnection* pub_ = nullptr;
+  std::unique_ptr<AsyncPublisher> publisher_;
+  const uint64_t phase_ = AcksPerPhase() / 3;
+};
+
 // A database error mid-apply is an error, not a crash, on the SQL store (PostgreSQL, a database
 // per node): the Messages table of a node refuses every insert for a while (a CHECK constraint
 // no row meets, NOT VALID so that the rows already there stay). A follower logs the error and
@@ -628,20 +693,11 @@ void ExpectWholeDatabases(SqlServer& sql, Cluster& cluster, uint64_t want) {
 // the database takes inserts again; the leader's flush fails, so its PubAcks are errors until
 // then. Every acknowledged message is in the history, and every node's database ends with the
 // whole channel.
-TEST(StanClusterSql, ADatabaseErrorMidApplyIsAnErrorNotACrash) {
-  std::string error;
-  SqlServer* sql = SharedServer("postgres", &error);
-  ASSERT_NE(sql, nullptr) << error;
-  gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
-  ASSERT_TRUE(nats.Start()) << nats.Output();
-  Cluster cluster(nats.url(), 3, "test-cluster", SmallSnapshots(), sql, &error);
-  ASSERT_EQ(error, "");
-  ASSERT_TRUE(cluster.StartAll()) << cluster.Outputs();
-  Node* leader = cluster.WaitServing();
-  ASSERT_NE(leader, nullptr) << cluster.Outputs();
-  Node* follower = &cluster.nodes()[leader == &cluster.nodes()[0] ? 1 : 0];
+TEST_F(StanClusterSql, ADatabaseErrorMidApplyIsAnErrorNotACrash) {
+  Node* leader = leader_;
+  Node* follower = &cluster_->nodes()[leader == &cluster_->nodes()[0] ? 1 : 0];
   auto run = [&](const Node& n, const std::string& stmt) -> std::string {
-    auto c = store::sql::Connection::Open(sql->driver(), sql->Source(NodeDatabase(n.id)));
+    auto c = store::sql::Connection::Open(sql_->driver(), sql_->Source(NodeDatabase(n.id)));
     if (!c.ok()) return c.status().message();
     store::Status st = (*c)->Run(stmt);
     return st ? "" : st.message();
@@ -649,12 +705,6 @@ TEST(StanClusterSql, ADatabaseErrorMidApplyIsAnErrorNotACrash) {
   const std::string refuse =
       "ALTER TABLE Messages ADD CONSTRAINT gannet_fault CHECK (seq < 0) NOT VALID";
   const std::string accept = "ALTER TABLE Messages DROP CONSTRAINT gannet_fault";
-
-  stanConnection* pub = ConnectClient(nats.url(), "publisher", &error);
-  ASSERT_NE(pub, nullptr) << error;
-  AsyncPublisher publisher(pub, "raft");
-  const uint64_t phase = AcksPerPhase() / 3;
-  ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= phase; }, 120s)) << cluster.Outputs();
 
   // The follower's database refuses: the error is logged, the node restarts (same process id,
   // execv), and the others go on acknowledging.
@@ -673,101 +723,46 @@ TEST(StanClusterSql, ADatabaseErrorMidApplyIsAnErrorNotACrash) {
     const size_t at = out.find("Unable to apply a replicated entry", before.size());
     std::printf("[ raft     ] follower: %s\n", out.substr(at, out.find('\n', at) - at).c_str());
   }
-  uint64_t acked = publisher.acks();
-  ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= acked + phase; }, 120s))
-      << cluster.Outputs();
+  ASSERT_TRUE(AnotherPhase());
   ASSERT_EQ(run(*follower, accept), "");
   ASSERT_TRUE(follower->server->Running()) << follower->server->Output();
 
   // The leader's database refuses: its flushes fail, its PubAcks are errors, nothing crashes.
   before = leader->server->Output();
-  const uint64_t errors = publisher.errors();
+  const uint64_t errors = publisher_->errors();
   ASSERT_EQ(run(*leader, refuse), "");
   ASSERT_TRUE(WaitFor(
       [&] {
-        return publisher.errors() > errors &&
+        return publisher_->errors() > errors &&
                leader->server->Output().find("Unable to flush msg store", before.size()) !=
                    std::string::npos;
       },
       30s))
       << leader->server->Output();
   ASSERT_EQ(run(*leader, accept), "");
-  acked = publisher.acks();
-  ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= acked + phase; }, 120s))
-      << cluster.Outputs();
-  publisher.Stop();
-  stanConnection_Close(pub);
-  stanConnection_Destroy(pub);
-  for (Node& n : cluster.nodes()) ASSERT_TRUE(n.server->Running()) << n.server->Output();
-
-  History history = ReadHistory(nats.url(), "raft");
-  ASSERT_TRUE(history.ok);
-  const uint64_t lost = publisher.Lost(history, acked);
-  EXPECT_EQ(lost, 0u);
-  EXPECT_EQ(history.duplicates, 0u);
-  ExpectWholeDatabases(*sql, cluster, history.msgs.size() + 1);
-  std::printf(
-      "[ raft     ] database errors mid-apply (postgres): published %llu, acknowledged %llu, "
-      "PubAck errors %llu, stored %zu, lost %llu, duplicates %zu\n",
-      static_cast<unsigned long long>(publisher.published()),
-      static_cast<unsigned long long>(acked), static_cast<unsigned long long>(publisher.errors()),
-      history.msgs.size(), static_cast<unsigned long long>(lost), history.duplicates);
+  ASSERT_TRUE(AnotherPhase());
+  Finish("database errors mid-apply");
 }
 
 // The database server is killed (kill -9) and comes back after longer than the SQL store's
 // reconnection window: the leader's flushes fail (PubAck errors), the followers fail to apply,
 // restart and wait for their databases; once the server is back, the cluster serves again with
 // nothing acknowledged lost, and every database ends whole.
-TEST(StanClusterSql, TheDatabaseServerGoneForAWhileComesBack) {
-  std::string error;
-  SqlServer* sql = SharedServer("postgres", &error);
-  ASSERT_NE(sql, nullptr) << error;
-  gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
-  ASSERT_TRUE(nats.Start()) << nats.Output();
-  Cluster cluster(nats.url(), 3, "test-cluster", SmallSnapshots(), sql, &error);
-  ASSERT_EQ(error, "");
-  ASSERT_TRUE(cluster.StartAll()) << cluster.Outputs();
-  ASSERT_NE(cluster.WaitServing(), nullptr) << cluster.Outputs();
-  stanConnection* pub = ConnectClient(nats.url(), "publisher", &error);
-  ASSERT_NE(pub, nullptr) << error;
-  AsyncPublisher publisher(pub, "raft");
-  const uint64_t phase = AcksPerPhase() / 3;
-  ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= phase; }, 120s)) << cluster.Outputs();
-
-  sql->Kill();
+TEST_F(StanClusterSql, TheDatabaseServerGoneForAWhileComesBack) {
+  sql_->Kill();
   // A follower gave up on its database, restarted and waits for it.
   ASSERT_TRUE(WaitFor(
       [&] {
-        for (Node& n : cluster.nodes()) {
+        for (Node& n : cluster_->nodes()) {
           if (n.server->Output().find("retrying until it opens") != std::string::npos) return true;
         }
         return false;
       },
       90s))
-      << cluster.Outputs();
-  ASSERT_EQ(sql->Start(), "");
-  const uint64_t acked = publisher.acks();
-  ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= acked + phase; }, 120s))
-      << cluster.Outputs();
-  publisher.Stop();
-  stanConnection_Close(pub);
-  stanConnection_Destroy(pub);
-  for (Node& n : cluster.nodes()) ASSERT_TRUE(n.server->Running()) << n.server->Output();
-
-  History history = ReadHistory(nats.url(), "raft");
-  ASSERT_TRUE(history.ok);
-  uint64_t acknowledged = 0;
-  const uint64_t lost = publisher.Lost(history, acknowledged);
-  EXPECT_EQ(lost, 0u);
-  EXPECT_EQ(history.duplicates, 0u);
-  ExpectWholeDatabases(*sql, cluster, history.msgs.size() + 1);
-  std::printf(
-      "[ raft     ] database server killed and restarted (postgres): published %llu, "
-      "acknowledged %llu, PubAck errors %llu, stored %zu, lost %llu, duplicates %zu\n",
-      static_cast<unsigned long long>(publisher.published()),
-      static_cast<unsigned long long>(acknowledged),
-      static_cast<unsigned long long>(publisher.errors()), history.msgs.size(),
-      static_cast<unsigned long long>(lost), history.duplicates);
+      << cluster_->Outputs();
+  ASSERT_EQ(sql_->Start(), "");
+  ASSERT_TRUE(AnotherPhase());
+  Finish("database server killed and restarted");
 }
 
 // Bad input is an error, not a crash: a catch-up reply that does not parse is logged and asked
