@@ -165,6 +165,112 @@ store::SubState ReadSub(Reader& r) {
   return s;
 }
 
+void GetInfo(Reader& r, store::ServerInfo& i) {
+  for (std::string* f : {&i.cluster_id, &i.discovery, &i.publish, &i.subscribe, &i.unsubscribe,
+                         &i.close, &i.sub_close, &i.acks_subs, &i.node_id}) {
+    *f = r.Str();
+  }
+}
+store::ClientInfo GetClient(Reader& r) {
+  store::ClientInfo c;
+  c.id = r.Str();
+  c.hb_inbox = r.Str();
+  c.conn_id = r.Str();
+  c.protocol = static_cast<int32_t>(r.U32());
+  c.ping_interval = static_cast<int32_t>(r.U32());
+  c.ping_max_out = static_cast<int32_t>(r.U32());
+  return c;
+}
+
+// One op of an entry as OpReader decoded it: a field is set only for the op types named beside
+// it. The views point into the entry, so a message's record is never copied.
+struct Op {
+  OpType type{};
+  std::string_view name;     // the channel; for kDeleteClient the client's id
+  uint64_t id = 0;           // the subscription: kDeleteSub, kAddPending, kAck
+  uint64_t seq = 0;          // kMsg, kAddPending, kAck; for kFirstSeq the first sequence
+  int64_t time = 0;          // kMsg: its timestamp; kExpire: the leader's now
+  std::string_view record;   // kMsg
+  store::ServerInfo info;    // kInit
+  store::ClientInfo client;  // kAddClient
+  store::SubState sub;       // kCreateSub, kUpdateSub
+};
+
+// The one decoder of an entry's ops, for both of their appliers (ApplyEntry: a node's store;
+// ClusterState::Apply: the snapshot's state), so that the two cannot read the stream apart.
+class OpReader {
+ public:
+  enum Result { kOp, kEnd, kTruncated, kUnknown };
+
+  // `entry` with its header, skipped here: ReadEntryHeader reads it. A shorter entry reads as
+  // truncated.
+  explicit OpReader(std::string_view entry) : r_(entry) {
+    r_.U8();
+    r_.U64();
+    r_.U64();
+  }
+
+  // The next op into `op`: the fields of its type are all set, the others keep what an earlier
+  // op left. kEnd at the end of the entry or at its padding (PadEntry's zero bytes); kTruncated
+  // when the entry (or its header) stops inside an op; kUnknown with the unknown byte in
+  // op.type. After kTruncated or kUnknown the rest of the entry cannot be read.
+  Result Next(Op& op) {
+    if (!r_.ok()) return kTruncated;
+    if (r_.done()) return kEnd;
+    op.type = static_cast<OpType>(r_.U8());
+    if (static_cast<uint8_t>(op.type) == 0) return kEnd;
+    switch (op.type) {
+      case OpType::kInit:
+        GetInfo(r_, op.info);
+        break;
+      case OpType::kAddClient:
+        op.client = GetClient(r_);
+        break;
+      case OpType::kDeleteClient:
+      case OpType::kCreateChannel:
+      case OpType::kDeleteChannel:
+      case OpType::kEmpty:
+        op.name = r_.Str();
+        break;
+      case OpType::kMsg:
+        op.name = r_.Str();
+        op.seq = r_.U64();
+        op.time = static_cast<int64_t>(r_.U64());
+        op.record = r_.Str();
+        break;
+      case OpType::kExpire:
+        op.name = r_.Str();
+        op.time = static_cast<int64_t>(r_.U64());
+        break;
+      case OpType::kCreateSub:
+      case OpType::kUpdateSub:
+        op.name = r_.Str();
+        op.sub = ReadSub(r_);
+        break;
+      case OpType::kDeleteSub:
+        op.name = r_.Str();
+        op.id = r_.U64();
+        break;
+      case OpType::kAddPending:
+      case OpType::kAck:
+        op.name = r_.Str();
+        op.id = r_.U64();
+        op.seq = r_.U64();
+        break;
+      case OpType::kFirstSeq:
+        op.name = r_.Str();
+        op.seq = r_.U64();
+        break;
+      default:
+        return kUnknown;
+    }
+    return r_.ok() ? kOp : kTruncated;
+  }
+
+ private:
+  Reader r_;
+};
+
 }  // namespace
 
 bool ReadEntryHeader(std::string_view entry, uint64_t& origin, uint64_t& incarnation) {
@@ -191,7 +297,6 @@ store::Status CreateSubWithId(store::SubStore& subs, const store::SubState& sub)
 
 store::Status ApplyEntry(std::string_view entry, store::Store& st) {
   using store::Status;
-  Reader r(entry.substr(kEntryHeaderSize));
   std::vector<store::ChannelStore*> touched;
   std::set<store::ChannelStore*> seen;
   auto channel = [&](std::string_view name) -> store::ChannelStore* {
@@ -207,135 +312,86 @@ store::Status ApplyEntry(std::string_view entry, store::Store& st) {
   auto fail = [](const char* what, const Status& s) {
     return Status(s.code(), std::string(what) + ": " + s.message());
   };
-  while (!r.done()) {
-    auto type = static_cast<OpType>(r.U8());
-    if (static_cast<uint8_t>(type) == 0) break;  // the padding to 8 bytes (PadEntry)
+  OpReader ops(entry);
+  Op op;
+  OpReader::Result got;
+  while ((got = ops.Next(op)) == OpReader::kOp) {
     Status s;
-    switch (type) {
-      case OpType::kInit: {
-        store::ServerInfo i;
-        for (std::string* f : {&i.cluster_id, &i.discovery, &i.publish, &i.subscribe,
-                               &i.unsubscribe, &i.close, &i.sub_close, &i.acks_subs, &i.node_id}) {
-          *f = r.Str();
-        }
-        if (r.ok()) s = st.Init(i);
+    switch (op.type) {
+      case OpType::kInit:
+        s = st.Init(op.info);
         break;
-      }
-      case OpType::kAddClient: {
-        store::ClientInfo c;
-        c.id = r.Str();
-        c.hb_inbox = r.Str();
-        c.conn_id = r.Str();
-        c.protocol = static_cast<int32_t>(r.U32());
-        c.ping_interval = static_cast<int32_t>(r.U32());
-        c.ping_max_out = static_cast<int32_t>(r.U32());
-        if (r.ok()) s = st.AddClient(c);
+      case OpType::kAddClient:
+        s = st.AddClient(op.client);
         break;
-      }
-      case OpType::kDeleteClient: {
-        std::string_view id = r.Str();
-        if (r.ok()) {
-          s = st.DeleteClient(id);
-          if (s.code() == store::Code::kNotFound) s = Status::Ok();
-        }
+      case OpType::kDeleteClient:
+        s = st.DeleteClient(op.name);
+        if (s.code() == store::Code::kNotFound) s = Status::Ok();
         break;
-      }
-      case OpType::kCreateChannel: {
-        std::string_view name = r.Str();
-        if (r.ok() && !channel(name)) s = Status(store::Code::kIo, "cannot create channel");
+      case OpType::kCreateChannel:
+        if (!channel(op.name)) s = Status(store::Code::kIo, "cannot create channel");
         break;
-      }
-      case OpType::kDeleteChannel: {
-        std::string_view name = r.Str();
-        if (!r.ok()) break;
-        if (store::ChannelStore* cs = st.LookupChannel(name)) {
+      case OpType::kDeleteChannel:
+        if (store::ChannelStore* cs = st.LookupChannel(op.name)) {
           if (seen.erase(cs)) std::erase(touched, cs);
-          s = st.DeleteChannel(name);
+          s = st.DeleteChannel(op.name);
         }
         break;
-      }
       case OpType::kMsg: {
-        std::string_view name = r.Str();
-        uint64_t seq = r.U64();
-        auto ts = static_cast<int64_t>(r.U64());
-        std::string_view record = r.Str();
-        if (!r.ok()) break;
-        store::ChannelStore* cs = channel(name);
+        store::ChannelStore* cs = channel(op.name);
         if (!cs) {
           s = Status(store::Code::kIo, "cannot create channel");
-        } else if (seq > cs->msgs->LastSequence()) {  // a replay never stores twice
-          s = cs->msgs->Store(seq, ts, record);
+        } else if (op.seq > cs->msgs->LastSequence()) {  // a replay never stores twice
+          s = cs->msgs->Store(op.seq, op.time, op.record);
         }
         break;
       }
-      case OpType::kExpire: {
-        std::string_view name = r.Str();
-        auto now = static_cast<int64_t>(r.U64());
-        if (!r.ok()) break;
-        if (store::ChannelStore* cs = channel(name)) {
-          auto next = cs->msgs->ExpireMessages(now);
+      case OpType::kExpire:
+        if (store::ChannelStore* cs = channel(op.name)) {
+          auto next = cs->msgs->ExpireMessages(op.time);
           if (!next) s = next.status();
         }
         break;
-      }
-      case OpType::kEmpty: {
-        std::string_view name = r.Str();
-        if (!r.ok()) break;
-        if (store::ChannelStore* cs = channel(name)) s = cs->msgs->Empty();
+      case OpType::kEmpty:
+        if (store::ChannelStore* cs = channel(op.name)) s = cs->msgs->Empty();
         break;
-      }
       case OpType::kCreateSub:
       case OpType::kUpdateSub: {
-        std::string_view name = r.Str();
-        store::SubState sub = ReadSub(r);
-        if (!r.ok()) break;
-        store::ChannelStore* cs = channel(name);
+        store::ChannelStore* cs = channel(op.name);
         if (!cs) {
           s = Status(store::Code::kIo, "cannot create channel");
-          break;
+        } else if (op.type == OpType::kUpdateSub) {
+          s = cs->subs->UpdateSub(op.sub);
+        } else {
+          s = CreateSubWithId(*cs->subs, op.sub);
         }
-        if (type == OpType::kUpdateSub) {
-          s = cs->subs->UpdateSub(sub);
-          break;
-        }
-        s = CreateSubWithId(*cs->subs, sub);
         break;
       }
-      case OpType::kDeleteSub: {
-        std::string_view name = r.Str();
-        uint64_t id = r.U64();
-        if (!r.ok()) break;
-        if (store::ChannelStore* cs = channel(name)) {
-          s = cs->subs->DeleteSub(id);
+      case OpType::kDeleteSub:
+        if (store::ChannelStore* cs = channel(op.name)) {
+          s = cs->subs->DeleteSub(op.id);
           if (s.code() == store::Code::kNotFound) s = Status::Ok();
         }
         break;
-      }
       case OpType::kAddPending:
-      case OpType::kAck: {
-        std::string_view name = r.Str();
-        uint64_t id = r.U64();
-        uint64_t seq = r.U64();
-        if (!r.ok()) break;
-        if (store::ChannelStore* cs = channel(name)) {
-          s = type == OpType::kAddPending ? cs->subs->AddSeqPending(id, seq)
-                                          : cs->subs->AckSeqPending(id, seq);
+      case OpType::kAck:
+        if (store::ChannelStore* cs = channel(op.name)) {
+          s = op.type == OpType::kAddPending ? cs->subs->AddSeqPending(op.id, op.seq)
+                                             : cs->subs->AckSeqPending(op.id, op.seq);
           if (s.code() == store::Code::kNotFound) s = Status::Ok();
         }
         break;
-      }
-      case OpType::kFirstSeq: {
+      case OpType::kFirstSeq:
         // The follower's store applies the same limits itself; the snapshot keeps the value.
-        r.Str();
-        r.U64();
         break;
-      }
-      default:
-        return Status(store::Code::kCorrupt,
-                      "unknown replicated op " + std::to_string(static_cast<int>(type)));
     }
-    if (!r.ok()) return Status(store::Code::kCorrupt, "truncated replicated entry");
     if (!s.ok()) return fail("applying a replicated op", s);
+  }
+  if (got == OpReader::kTruncated)
+    return Status(store::Code::kCorrupt, "truncated replicated entry");
+  if (got == OpReader::kUnknown) {
+    return Status(store::Code::kCorrupt,
+                  "unknown replicated op " + std::to_string(static_cast<int>(op.type)));
   }
   if (Status s = st.FlushBatch(touched); !s) return fail("flushing", s);
   for (store::ChannelStore* cs : touched) {
@@ -369,12 +425,6 @@ void PutInfo(std::string& o, const store::ServerInfo& i) {
     PutStr(o, *s);
   }
 }
-void GetInfo(Reader& r, store::ServerInfo& i) {
-  for (std::string* f : {&i.cluster_id, &i.discovery, &i.publish, &i.subscribe, &i.unsubscribe,
-                         &i.close, &i.sub_close, &i.acks_subs, &i.node_id}) {
-    *f = r.Str();
-  }
-}
 void PutClient(std::string& o, const store::ClientInfo& c) {
   PutStr(o, c.id);
   PutStr(o, c.hb_inbox);
@@ -382,16 +432,6 @@ void PutClient(std::string& o, const store::ClientInfo& c) {
   PutU32(o, static_cast<uint32_t>(c.protocol));
   PutU32(o, static_cast<uint32_t>(c.ping_interval));
   PutU32(o, static_cast<uint32_t>(c.ping_max_out));
-}
-store::ClientInfo GetClient(Reader& r) {
-  store::ClientInfo c;
-  c.id = r.Str();
-  c.hb_inbox = r.Str();
-  c.conn_id = r.Str();
-  c.protocol = static_cast<int32_t>(r.U32());
-  c.ping_interval = static_cast<int32_t>(r.U32());
-  c.ping_max_out = static_cast<int32_t>(r.U32());
-  return c;
 }
 void PutSub(std::string& o, const store::SubState& s) {
   PutU64(o, s.id);
@@ -410,110 +450,69 @@ void PutSub(std::string& o, const store::SubState& s) {
 }  // namespace
 
 bool ClusterState::Apply(std::string_view entry) {
-  if (entry.size() < kEntryHeaderSize) return false;
-  Reader r(entry.substr(kEntryHeaderSize));
-  while (!r.done()) {
-    auto type = static_cast<OpType>(r.U8());
-    if (static_cast<uint8_t>(type) == 0) break;
-    switch (type) {
-      case OpType::kInit: {
-        store::ServerInfo i;
-        GetInfo(r, i);
-        if (r.ok()) {
-          info = std::move(i);
-          has_info = true;
-        }
+  OpReader ops(entry);
+  Op op;
+  OpReader::Result got;
+  while ((got = ops.Next(op)) == OpReader::kOp) {
+    switch (op.type) {
+      case OpType::kInit:
+        info = std::move(op.info);
+        has_info = true;
         break;
-      }
-      case OpType::kAddClient: {
-        store::ClientInfo c = GetClient(r);
-        if (r.ok()) clients[c.id] = std::move(c);
+      case OpType::kAddClient:
+        clients[op.client.id] = std::move(op.client);
         break;
-      }
-      case OpType::kDeleteClient: {
-        std::string_view id = r.Str();
-        if (auto it = clients.find(id); r.ok() && it != clients.end()) clients.erase(it);
+      case OpType::kDeleteClient:
+        if (auto it = clients.find(op.name); it != clients.end()) clients.erase(it);
         break;
-      }
       case OpType::kCreateChannel:
-      case OpType::kEmpty: {
-        std::string_view name = r.Str();
-        if (r.ok()) channels.try_emplace(std::string(name));
+      case OpType::kEmpty:
+      case OpType::kExpire:
+        channels.try_emplace(std::string(op.name));
         break;
-      }
-      case OpType::kDeleteChannel: {
-        std::string_view name = r.Str();
-        if (auto it = channels.find(name); r.ok() && it != channels.end()) channels.erase(it);
+      case OpType::kDeleteChannel:
+        if (auto it = channels.find(op.name); it != channels.end()) channels.erase(it);
         break;
-      }
       case OpType::kMsg: {
-        std::string_view name = r.Str();
-        uint64_t seq = r.U64();
-        r.U64();
-        r.Str();
-        if (!r.ok()) break;
-        StateChannel& c = channels[std::string(name)];
-        if (c.first == 0) c.first = seq;
-        c.last = std::max(c.last, seq);
+        StateChannel& c = channels[std::string(op.name)];
+        if (c.first == 0) c.first = op.seq;
+        c.last = std::max(c.last, op.seq);
         break;
       }
-      case OpType::kExpire: {
-        std::string_view name = r.Str();
-        r.U64();
-        if (r.ok()) channels.try_emplace(std::string(name));
+      case OpType::kFirstSeq:
+        channels[std::string(op.name)].first = op.seq;
         break;
-      }
-      case OpType::kFirstSeq: {
-        std::string_view name = r.Str();
-        uint64_t first = r.U64();
-        if (r.ok()) channels[std::string(name)].first = first;
-        break;
-      }
       case OpType::kCreateSub:
       case OpType::kUpdateSub: {
-        std::string_view name = r.Str();
-        store::SubState sub = ReadSub(r);
-        if (!r.ok()) break;
-        StateChannel& c = channels[std::string(name)];
-        if (type == OpType::kCreateSub) {
-          const uint64_t id = sub.id;
-          c.subs[id] = StateSub{std::move(sub), {}};
+        StateChannel& c = channels[std::string(op.name)];
+        if (op.type == OpType::kCreateSub) {
+          const uint64_t id = op.sub.id;
+          c.subs[id] = StateSub{std::move(op.sub), {}};
         } else {
-          c.subs[sub.id].state = std::move(sub);
+          c.subs[op.sub.id].state = std::move(op.sub);
         }
         break;
       }
-      case OpType::kDeleteSub: {
-        std::string_view name = r.Str();
-        uint64_t id = r.U64();
-        if (!r.ok()) break;
-        if (auto it = channels.find(name); it != channels.end()) it->second.subs.erase(id);
+      case OpType::kDeleteSub:
+        if (auto it = channels.find(op.name); it != channels.end()) it->second.subs.erase(op.id);
         break;
-      }
       case OpType::kAddPending:
       case OpType::kAck: {
-        std::string_view name = r.Str();
-        uint64_t id = r.U64();
-        uint64_t seq = r.U64();
-        if (!r.ok()) break;
-        auto it = channels.find(name);
+        auto it = channels.find(op.name);
         if (it == channels.end()) break;
-        auto sit = it->second.subs.find(id);
+        auto sit = it->second.subs.find(op.id);
         if (sit == it->second.subs.end()) break;
-        if (type == OpType::kAddPending) {
-          sit->second.pending.insert(seq);
-          sit->second.state.last_sent = std::max(sit->second.state.last_sent, seq);
+        if (op.type == OpType::kAddPending) {
+          sit->second.pending.insert(op.seq);
+          sit->second.state.last_sent = std::max(sit->second.state.last_sent, op.seq);
         } else {
-          sit->second.pending.erase(seq);
+          sit->second.pending.erase(op.seq);
         }
         break;
       }
-      default:
-        return false;
     }
-    if (!r.ok()) return false;
   }
-  return true;
+  return got == OpReader::kEnd;
 }
 
 std::string ClusterState::Encode() const {
