@@ -1,8 +1,11 @@
 // The replicated commands of a clustered server (streaming/cluster/commands.h): what a leader's
 // ReplicatingStore records, applied to another store, gives that store the same state; a replay
-// stores no message twice; a truncated entry is refused.
+// stores no message twice; an entry with every op gives a store and the snapshot state
+// (ClusterState) the same clients, channels and subscriptions; a truncated entry and an unknown
+// op are refused by both.
 #include <gtest/gtest.h>
 
+#include "file_test_util.h"
 #include "streaming/cluster/commands.h"
 #include "streaming/cluster/replicating_store.h"
 #include "streaming/store/memory_store.h"
@@ -79,17 +82,187 @@ TEST(ClusterCommands, AFollowerStoreGetsTheLeadersState) {
   EXPECT_EQ(m2->timestamp, 102);
 }
 
+// An entry cut anywhere inside an op (or inside its header) is refused, and the cut op is not
+// applied.
 TEST(ClusterCommands, ATruncatedEntryIsRefused) {
-  std::string e;
-  AppendEntryHeader(e, 1, 2);
+  std::string header;
+  AppendEntryHeader(header, 1, 2);
   std::string ops;
   OpWriter(ops).Msg("foo", 1, 5, "record");
-  e += ops.substr(0, ops.size() - 3);
   auto st = Memory();
-  store::Status s = ApplyEntry(e, *st);
-  EXPECT_FALSE(s.ok());
+  for (size_t cut = 1; cut < ops.size(); ++cut) {
+    SCOPED_TRACE("cut at " + std::to_string(cut));
+    const std::string e = header + ops.substr(0, cut);
+    store::Status s = ApplyEntry(e, *st);
+    EXPECT_EQ(s.code(), store::Code::kCorrupt);
+    EXPECT_EQ(s.message(), "truncated replicated entry");
+    EXPECT_EQ(st->LookupChannel("foo"), nullptr);
+    ClusterState state;
+    EXPECT_FALSE(state.Apply(e));
+    EXPECT_TRUE(state.channels.empty());
+  }
+  // Shorter than a header: the callers check it first (ReadEntryHeader), but it is an error here
+  // too, not an exception.
+  const std::string short_entry = header.substr(0, kEntryHeaderSize - 1);
+  EXPECT_EQ(ApplyEntry(short_entry, *st).code(), store::Code::kCorrupt);
+  ClusterState state;
+  EXPECT_FALSE(state.Apply(short_entry));
   uint64_t origin, incarnation;
   EXPECT_FALSE(ReadEntryHeader("short", origin, incarnation));
+}
+
+TEST(ClusterCommands, AnUnknownOpIsRefused) {
+  std::string e;
+  AppendEntryHeader(e, 1, 2);
+  OpWriter(e).Channel(OpType::kCreateChannel, "foo");
+  e += static_cast<char>(99);
+  e += "whatever follows";
+  auto st = Memory();
+  store::Status s = ApplyEntry(e, *st);
+  EXPECT_EQ(s.code(), store::Code::kCorrupt);
+  EXPECT_EQ(s.message(), "unknown replicated op 99");
+  ClusterState state;
+  EXPECT_FALSE(state.Apply(e));
+}
+
+// Every op type in one (padded) entry: a FILE store that applied it, read back by its recovery,
+// holds what ClusterState::Apply keeps of the same entry. The store applies its limits itself
+// (max_msgs 3 drops message 1), while the state takes the first sequence from kFirstSeq.
+TEST(ClusterCommands, AStoreAndTheSnapshotStateAgree) {
+  store::SubState s1;
+  s1.id = 5;  // the leader's ids, not the ones the follower's store would pick
+  s1.client_id = "me";
+  s1.inbox = "_INBOX.s1";
+  s1.ack_inbox = "_STAN.ack.x.5";
+  s1.durable_name = "dur";
+  s1.is_durable = true;
+  s1.max_in_flight = 10;
+  s1.ack_wait_in_secs = 30;
+  store::SubState s2 = s1;
+  s2.id = 6;
+  s2.inbox = "_INBOX.s2";
+  s2.durable_name.clear();
+  s2.is_durable = false;
+  s2.q_group = "q";
+
+  std::string e;
+  AppendEntryHeader(e, 1, 2);
+  OpWriter w(e);
+  store::ServerInfo info;
+  info.cluster_id = "c";
+  info.publish = "_STAN.pub.x";
+  info.node_id = "a";
+  w.Init(info);
+  store::ClientInfo me;
+  me.id = "me";
+  me.hb_inbox = "_INBOX.hb";
+  me.conn_id = "conn";
+  me.protocol = 1;
+  me.ping_interval = 5;
+  me.ping_max_out = 3;
+  w.AddClient(me);
+  store::ClientInfo other = me;
+  other.id = "other";
+  w.AddClient(other);
+  w.DeleteClient("other");
+  w.Channel(OpType::kCreateChannel, "foo");
+  w.Channel(OpType::kCreateChannel, "gone");
+  w.Channel(OpType::kDeleteChannel, "gone");
+  for (uint64_t seq = 1; seq <= 4; ++seq) {
+    const auto ts = 1000 + static_cast<int64_t>(seq);
+    w.Msg("foo", seq, ts, store::test::Msg(seq, store::test::Data(seq), ts));
+  }
+  w.FirstSeq("foo", 2);
+  w.Expire("expired", 5000);  // no max_age: only creates the channel
+  w.Channel(OpType::kEmpty, "emptied");
+  w.Sub(OpType::kCreateSub, "foo", s1);
+  w.Sub(OpType::kCreateSub, "foo", s2);
+  w.DeleteSub("foo", s2.id);
+  s1.is_closed = true;
+  w.Sub(OpType::kUpdateSub, "foo", s1);
+  for (uint64_t seq = 2; seq <= 4; ++seq) w.SubSeq(OpType::kAddPending, "foo", s1.id, seq);
+  w.SubSeq(OpType::kAck, "foo", s1.id, 3);
+  PadEntry(e);
+
+  ClusterState state;
+  ASSERT_TRUE(state.Apply(e));
+
+  store::test::TempDir dir;
+  store::StoreOptions o = store::test::FileOptions(dir.path());
+  o.limits.global.max_msgs = 3;
+  {
+    auto st = store::test::OpenStore(o);
+    ASSERT_NE(st, nullptr);
+    ASSERT_TRUE(st->Recover().ok());
+    store::Status s = ApplyEntry(e, *st);
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_TRUE(st->Close().ok());
+  }
+  auto st = store::test::OpenStore(o);
+  ASSERT_NE(st, nullptr);
+  auto rec = st->Recover();
+  ASSERT_TRUE(rec.ok()) << rec.status().message();
+  ASSERT_TRUE(rec->has_value());
+  const store::RecoveredState& r = **rec;
+
+  ASSERT_TRUE(state.has_info);
+  EXPECT_EQ(r.info.cluster_id, state.info.cluster_id);
+  EXPECT_EQ(r.info.publish, state.info.publish);
+  EXPECT_EQ(r.info.node_id, state.info.node_id);
+  ASSERT_EQ(r.clients.size(), state.clients.size());
+  for (const store::ClientInfo& c : r.clients) {
+    auto it = state.clients.find(c.id);
+    ASSERT_NE(it, state.clients.end()) << c.id;
+    EXPECT_EQ(c.hb_inbox, it->second.hb_inbox);
+    EXPECT_EQ(c.conn_id, it->second.conn_id);
+    EXPECT_EQ(c.protocol, it->second.protocol);
+    EXPECT_EQ(c.ping_interval, it->second.ping_interval);
+    EXPECT_EQ(c.ping_max_out, it->second.ping_max_out);
+  }
+  ASSERT_EQ(r.channels.size(), state.channels.size());
+  for (const auto& [name, rc] : r.channels) {
+    SCOPED_TRACE(name);
+    auto it = state.channels.find(name);
+    ASSERT_NE(it, state.channels.end());
+    const StateChannel& sc = it->second;
+    if (sc.last == 0) {
+      EXPECT_EQ(rc.channel->msgs->LastSequence(), 0u);
+    } else {
+      EXPECT_EQ(rc.channel->msgs->FirstSequence(), sc.first);
+      EXPECT_EQ(rc.channel->msgs->LastSequence(), sc.last);
+    }
+    ASSERT_EQ(rc.subscriptions.size(), sc.subs.size());
+    for (const store::RecoveredSubscription& sub : rc.subscriptions) {
+      auto sit = sc.subs.find(sub.state.id);
+      ASSERT_NE(sit, sc.subs.end()) << sub.state.id;
+      const store::SubState& want = sit->second.state;
+      EXPECT_EQ(sub.state.client_id, want.client_id);
+      EXPECT_EQ(sub.state.q_group, want.q_group);
+      EXPECT_EQ(sub.state.inbox, want.inbox);
+      EXPECT_EQ(sub.state.ack_inbox, want.ack_inbox);
+      EXPECT_EQ(sub.state.durable_name, want.durable_name);
+      EXPECT_EQ(sub.state.max_in_flight, want.max_in_flight);
+      EXPECT_EQ(sub.state.ack_wait_in_secs, want.ack_wait_in_secs);
+      EXPECT_EQ(sub.state.is_durable, want.is_durable);
+      EXPECT_EQ(sub.state.is_closed, want.is_closed);
+      EXPECT_EQ(sub.state.last_sent, want.last_sent);
+      EXPECT_EQ(std::set<uint64_t>(sub.pending.begin(), sub.pending.end()), sit->second.pending);
+    }
+  }
+  // And what that state is, so that agreeing on nothing cannot pass.
+  EXPECT_EQ(state.clients.size(), 1u);
+  EXPECT_EQ((std::vector<std::string>{"emptied", "expired", "foo"}), [&] {
+    std::vector<std::string> names;
+    for (const auto& [name, c] : state.channels) names.push_back(name);
+    return names;
+  }());
+  const StateChannel& foo = state.channels.at("foo");
+  EXPECT_EQ(foo.first, 2u);
+  EXPECT_EQ(foo.last, 4u);
+  ASSERT_EQ(foo.subs.size(), 1u);
+  EXPECT_TRUE(foo.subs.at(5).state.is_closed);
+  EXPECT_EQ(foo.subs.at(5).state.last_sent, 4u);
+  EXPECT_EQ(foo.subs.at(5).pending, (std::set<uint64_t>{2, 4}));
 }
 
 }  // namespace
