@@ -218,7 +218,7 @@ class OpReader {
     if (!r_.ok()) return kTruncated;
     if (r_.done()) return kEnd;
     op.type = static_cast<OpType>(r_.U8());
-    if (static_cast<uint8_t>(op.type) == 0) return kEnd;
+    if (static_cast<uint8_t>(op.type) == 0) return kEnd;  // the padding to 8 bytes (PadEntry)
     switch (op.type) {
       case OpType::kInit:
         GetInfo(r_, op.info);
@@ -387,8 +387,9 @@ store::Status ApplyEntry(std::string_view entry, store::Store& st) {
     }
     if (!s.ok()) return fail("applying a replicated op", s);
   }
-  if (got == OpReader::kTruncated)
+  if (got == OpReader::kTruncated) {
     return Status(store::Code::kCorrupt, "truncated replicated entry");
+  }
   if (got == OpReader::kUnknown) {
     return Status(store::Code::kCorrupt,
                   "unknown replicated op " + std::to_string(static_cast<int>(op.type)));
