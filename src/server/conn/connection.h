@@ -166,6 +166,13 @@ class Connection : public Subscriber {
   // When the socket started taking nothing while output waited (ns on the steady clock, 0
   // while it keeps up), as last seen by the owner: producers on other workers judge by it.
   int64_t stalled_since_ns() const { return stalled_since_ns_.load(std::memory_order_relaxed); }
+  // What a producer's worker staged for this connection in its last batch: the next batch's
+  // staging buffer is sized to it at once (a hint; any worker writes it).
+  size_t staging_hint() const { return staging_hint_.load(std::memory_order_relaxed); }
+  void set_staging_hint(size_t bytes) {
+    staging_hint_.store(static_cast<uint32_t>(std::min<size_t>(bytes, UINT32_MAX)),
+                        std::memory_order_relaxed);
+  }
 
  protected:
   // ---- The role's hooks (owner thread) ----
@@ -253,6 +260,7 @@ class Connection : public Subscriber {
   std::atomic<int64_t> owner_pending_{0};  // out_'s size, as last published by the owner
   Clock::time_point stalled_since_{};
   std::atomic<int64_t> stalled_since_ns_{0};
+  std::atomic<uint32_t> staging_hint_{0};
 
   // Inbox: bytes handed over by other workers (any thread, under inbox_mu_). Chunks of bounded
   // size, so a receiver that falls behind never makes one buffer grow (and reallocate, touching

@@ -8,12 +8,16 @@ namespace gannet {
 
 std::string& OutboundQueue::Tail() {
   if (chunks_.empty() || chunks_.back().size() >= kChunkTarget) {
-    if (!chunks_.empty()) sealed_bytes_ += chunks_.back().size();
+    const bool follows_full = !chunks_.empty();
+    if (follows_full) sealed_bytes_ += chunks_.back().size();
     std::string fresh;
     if (!spare_.empty()) {
       fresh.swap(spare_.back());
       spare_.pop_back();
     }
+    // Behind a full chunk this one will fill too: sized at once rather than doubled up to it
+    // (each doubling copies what it holds).
+    if (follows_full && fresh.capacity() < kChunkTarget) fresh.reserve(kChunkTarget + kChunkSlack);
     chunks_.push_back(std::move(fresh));
   }
   return chunks_.back();

@@ -44,6 +44,7 @@ class OutboundQueue {
 
  private:
   static constexpr size_t kChunkTarget = size_t{64} * 1024;  // start a new tail past this
+  static constexpr size_t kChunkSlack = size_t{16} * 1024;   // room for the message that ends one
   static constexpr int kMaxIov = 64;
   static constexpr size_t kMaxSpare = 4;
 

@@ -178,6 +178,7 @@ class Worker {
   Connection* last_staged_dst_ = nullptr;
   size_t last_staged_slot_ = 0;
   std::vector<std::string> spare_buffers_;
+  static constexpr size_t kMaxStagingHint = size_t{4} * 1024 * 1024;
   uint64_t delivered_bytes_ = 0;
 
  public:
