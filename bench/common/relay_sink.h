@@ -11,6 +11,8 @@
 // anything else ends the connection with a message on stderr.
 #pragma once
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -61,6 +63,8 @@ class RelaySink {
     while (true) {
       int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0) return;
+      int one = 1;
+      setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       auto conn = std::make_shared<Conn>();
       conn->fd = c;
       std::thread([this, conn] { Serve(conn); }).detach();
