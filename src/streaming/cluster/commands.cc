@@ -8,36 +8,67 @@
 
 namespace gannet::streaming::cluster {
 
-void OpWriter::U32(uint32_t v) {
+namespace {
+
+// The encoding's field writers (little-endian integers, length-prefixed strings), shared by
+// the replicated ops (OpWriter) and the snapshot's state (ClusterState::Encode).
+void PutU8(std::string& o, uint8_t v) { o.push_back(static_cast<char>(v)); }
+void PutU32(std::string& o, uint32_t v) {
   char b[4];
   for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  out_.append(b, 4);
+  o.append(b, 4);  // one append, not four: a replicated message writes three of these
 }
-void OpWriter::U64(uint64_t v) {
+void PutU64(std::string& o, uint64_t v) {
   char b[8];
   for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  out_.append(b, 8);
+  o.append(b, 8);
 }
-void OpWriter::Str(std::string_view s) {
-  U32(static_cast<uint32_t>(s.size()));
-  out_.append(s);
+void PutStr(std::string& o, std::string_view s) {
+  PutU32(o, static_cast<uint32_t>(s.size()));
+  o.append(s);
 }
+
+void PutInfo(std::string& o, const store::ServerInfo& i) {
+  for (const std::string* s : {&i.cluster_id, &i.discovery, &i.publish, &i.subscribe,
+                               &i.unsubscribe, &i.close, &i.sub_close, &i.acks_subs, &i.node_id}) {
+    PutStr(o, *s);
+  }
+}
+void PutClient(std::string& o, const store::ClientInfo& c) {
+  PutStr(o, c.id);
+  PutStr(o, c.hb_inbox);
+  PutStr(o, c.conn_id);
+  PutU32(o, static_cast<uint32_t>(c.protocol));
+  PutU32(o, static_cast<uint32_t>(c.ping_interval));
+  PutU32(o, static_cast<uint32_t>(c.ping_max_out));
+}
+void PutSub(std::string& o, const store::SubState& s) {
+  PutU64(o, s.id);
+  PutStr(o, s.client_id);
+  PutStr(o, s.q_group);
+  PutStr(o, s.inbox);
+  PutStr(o, s.ack_inbox);
+  PutU32(o, static_cast<uint32_t>(s.max_in_flight));
+  PutU32(o, static_cast<uint32_t>(s.ack_wait_in_secs));
+  PutStr(o, s.durable_name);
+  PutU64(o, s.last_sent);
+  PutU8(o, s.is_durable ? 1 : 0);
+  PutU8(o, s.is_closed ? 1 : 0);
+}
+
+}  // namespace
+
+void OpWriter::U32(uint32_t v) { PutU32(out_, v); }
+void OpWriter::U64(uint64_t v) { PutU64(out_, v); }
+void OpWriter::Str(std::string_view s) { PutStr(out_, s); }
 
 void OpWriter::Init(const store::ServerInfo& i) {
   U8(static_cast<uint8_t>(OpType::kInit));
-  for (const std::string* s : {&i.cluster_id, &i.discovery, &i.publish, &i.subscribe,
-                               &i.unsubscribe, &i.close, &i.sub_close, &i.acks_subs, &i.node_id}) {
-    Str(*s);
-  }
+  PutInfo(out_, i);
 }
 void OpWriter::AddClient(const store::ClientInfo& c) {
   U8(static_cast<uint8_t>(OpType::kAddClient));
-  Str(c.id);
-  Str(c.hb_inbox);
-  Str(c.conn_id);
-  U32(static_cast<uint32_t>(c.protocol));
-  U32(static_cast<uint32_t>(c.ping_interval));
-  U32(static_cast<uint32_t>(c.ping_max_out));
+  PutClient(out_, c);
 }
 void OpWriter::DeleteClient(std::string_view id) {
   U8(static_cast<uint8_t>(OpType::kDeleteClient));
@@ -62,17 +93,7 @@ void OpWriter::Expire(std::string_view channel, int64_t now_ns) {
 void OpWriter::Sub(OpType type, std::string_view channel, const store::SubState& s) {
   U8(static_cast<uint8_t>(type));
   Str(channel);
-  U64(s.id);
-  Str(s.client_id);
-  Str(s.q_group);
-  Str(s.inbox);
-  Str(s.ack_inbox);
-  U32(static_cast<uint32_t>(s.max_in_flight));
-  U32(static_cast<uint32_t>(s.ack_wait_in_secs));
-  Str(s.durable_name);
-  U64(s.last_sent);
-  U8(s.is_durable ? 1 : 0);
-  U8(s.is_closed ? 1 : 0);
+  PutSub(out_, s);
 }
 void OpWriter::DeleteSub(std::string_view channel, uint64_t id) {
   U8(static_cast<uint8_t>(OpType::kDeleteSub));
@@ -403,50 +424,10 @@ store::Status ApplyEntry(std::string_view entry, store::Store& st) {
 
 namespace {
 
-void PutU8(std::string& o, uint8_t v) { o.push_back(static_cast<char>(v)); }
-void PutU32(std::string& o, uint32_t v) {
-  for (int i = 0; i < 4; ++i) o.push_back(static_cast<char>(v >> (8 * i)));
-}
-void PutU64(std::string& o, uint64_t v) {
-  for (int i = 0; i < 8; ++i) o.push_back(static_cast<char>(v >> (8 * i)));
-}
-void PutStr(std::string& o, std::string_view s) {
-  PutU32(o, static_cast<uint32_t>(s.size()));
-  o.append(s);
-}
-
 constexpr std::string_view kSnapMagic = "GSNP";
 constexpr uint8_t kSnapVersion = 1;
 constexpr std::string_view kFetchReqMagic = "GCUR";
 constexpr std::string_view kFetchReplyMagic = "GCUP";
-
-void PutInfo(std::string& o, const store::ServerInfo& i) {
-  for (const std::string* s : {&i.cluster_id, &i.discovery, &i.publish, &i.subscribe,
-                               &i.unsubscribe, &i.close, &i.sub_close, &i.acks_subs, &i.node_id}) {
-    PutStr(o, *s);
-  }
-}
-void PutClient(std::string& o, const store::ClientInfo& c) {
-  PutStr(o, c.id);
-  PutStr(o, c.hb_inbox);
-  PutStr(o, c.conn_id);
-  PutU32(o, static_cast<uint32_t>(c.protocol));
-  PutU32(o, static_cast<uint32_t>(c.ping_interval));
-  PutU32(o, static_cast<uint32_t>(c.ping_max_out));
-}
-void PutSub(std::string& o, const store::SubState& s) {
-  PutU64(o, s.id);
-  PutStr(o, s.client_id);
-  PutStr(o, s.q_group);
-  PutStr(o, s.inbox);
-  PutStr(o, s.ack_inbox);
-  PutU32(o, static_cast<uint32_t>(s.max_in_flight));
-  PutU32(o, static_cast<uint32_t>(s.ack_wait_in_secs));
-  PutStr(o, s.durable_name);
-  PutU64(o, s.last_sent);
-  PutU8(o, s.is_durable ? 1 : 0);
-  PutU8(o, s.is_closed ? 1 : 0);
-}
 
 }  // namespace
 
