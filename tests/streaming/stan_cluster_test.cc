@@ -27,6 +27,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -100,6 +101,30 @@ stanConnection* ConnectClient(const std::string& url, const std::string& id, std
   }
   return sc;
 }
+
+// Closes and destroys a libnats Streaming connection when the scope ends, unless it already
+// was (the pointer is then null). Declared after what the connection's callbacks use, so that a
+// failed assertion, returning early, closes the connection first: its PubAck and message
+// callbacks would otherwise run on destroyed objects.
+class CloseAtExit {
+ public:
+  explicit CloseAtExit(stanConnection*& conn, std::function<void()> before = {})
+      : conn_(conn), before_(std::move(before)) {}
+  ~CloseAtExit() { Close(); }
+  void Close() {
+    if (!conn_) return;
+    if (before_) before_();
+    stanConnection_Close(conn_);
+    stanConnection_Destroy(conn_);
+    conn_ = nullptr;
+  }
+  CloseAtExit(const CloseAtExit&) = delete;
+  CloseAtExit& operator=(const CloseAtExit&) = delete;
+
+ private:
+  stanConnection*& conn_;
+  std::function<void()> before_;
+};
 
 // A publisher publishing asynchronously ("m<index>" on `channel`) on its own thread until
 // stopped, each PubAck journaled.
@@ -322,17 +347,21 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
   so.start = SubscribeOptions::Start::kFirst;
   so.max_inflight = 4096;
   StanSub sub = Subscribe(sub_conn, "raft", received, so, &error);
+  CloseAtExit close_sub_conn(sub_conn, [&] { sub.reset(); });
   ASSERT_TRUE(sub) << error;
 
   stanConnection* pub = ConnectClient(nats.url(), "publisher", &error);
   ASSERT_NE(pub, nullptr) << error;
   AsyncPublisher publisher(pub, "raft");
+  CloseAtExit close_pub(pub, [&] { publisher.Stop(); });
   stanConnection* probe = ConnectClient(nats.url(), "probe", &error, 100);
   ASSERT_NE(probe, nullptr) << error;
+  CloseAtExit close_probe(probe);
   // A probe waiting 100 ms for each PubAck times the failover finely. A machine too loaded to
   // commit within 100 ms (sanitizers, tests in parallel) would never see one: after 10 s a
   // second probe waits 2 s for its PubAck instead.
   stanConnection* patient_probe = nullptr;
+  CloseAtExit close_patient_probe(patient_probe);
   auto probe_until_acked = [&](std::chrono::milliseconds timeout) {
     const std::chrono::milliseconds fine = std::min<std::chrono::milliseconds>(timeout, 10s);
     if (WaitFor([&] { return stanConnection_Publish(probe, "raft.probe", "p", 1) == NATS_OK; },
@@ -476,7 +505,7 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
                  out.find("messages fetched") != std::string::npos;
         },
         60s))
-        << wiped->server->Output();
+        << cluster.Outputs();
     {
       // Its restore, as it logged it.
       std::istringstream lines(wiped->server->Output());
@@ -512,14 +541,9 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
   ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= acked_at_fault + phase; }, 120s))
       << cluster.Outputs();
   publisher.Stop();
-  stanConnection_Close(probe);
-  stanConnection_Destroy(probe);
-  if (patient_probe) {
-    stanConnection_Close(patient_probe);
-    stanConnection_Destroy(patient_probe);
-  }
-  stanConnection_Close(pub);
-  stanConnection_Destroy(pub);
+  close_probe.Close();
+  close_patient_probe.Close();
+  close_pub.Close();
 
   // The durable subscriber carried on past the fault.
   ASSERT_TRUE(WaitFor(
@@ -530,9 +554,7 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
       60s))
       << received.Count() << " received\n"
       << cluster.Outputs();
-  sub.reset();
-  stanConnection_Close(sub_conn);
-  stanConnection_Destroy(sub_conn);
+  close_sub_conn.Close();
 
   // The Raft logs stay bounded: snapshots were taken and the oldest segments removed. (A node
   // that restarted late in the run, a thawed old leader say, may still be catching up: waited
