@@ -178,6 +178,8 @@ class Worker {
   Connection* last_staged_dst_ = nullptr;
   size_t last_staged_slot_ = 0;
   std::vector<std::string> spare_buffers_;
+  // The most a new staging buffer is reserved to from its receiver's hint (a read is at most
+  // 1 MiB, what it stages for one receiver a little more; a larger batch grows as before).
   static constexpr size_t kMaxStagingHint = size_t{4} * 1024 * 1024;
   uint64_t delivered_bytes_ = 0;
 
