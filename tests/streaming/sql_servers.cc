@@ -204,6 +204,7 @@ std::string SqlServer::AddDatabase(const std::string& name) {
 pid_t SqlServer::Spawn(const std::vector<std::string>& argv) const {
   const std::string log = dir_ + "/server.log";
   const RunAs as = ServerUser();
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid != 0) return pid;
   int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0666);
@@ -215,6 +216,7 @@ pid_t SqlServer::Spawn(const std::vector<std::string>& argv) const {
   int null = ::open("/dev/null", O_RDONLY);
   if (null >= 0) ::dup2(null, 0);
   if (as.drop && (::setgid(as.gid) != 0 || ::setuid(as.uid) != 0)) ::_exit(126);
+  gannet::test::DieWithParent(parent);
   if (::chdir(dir_.c_str()) != 0) ::_exit(126);
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));

@@ -101,8 +101,10 @@ bool StanServer::Start(std::chrono::milliseconds timeout) {
   std::vector<char*> cenv;
   for (auto& e : env) cenv.push_back(e.data());
   cenv.push_back(nullptr);
+  const pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ == 0) {
+    gannet::test::DieWithParent(parent);
     ::dup2(log_fd, 1);
     ::dup2(log_fd, 2);
     ::setpgid(0, 0);

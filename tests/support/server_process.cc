@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -120,8 +121,10 @@ bool ServerProcess::Start(std::chrono::milliseconds timeout) {
   int log_fd = ::mkstemp(tmpl);
   log_path_ = tmpl;
 
+  const pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ == 0) {
+    DieWithParent(parent);
     ::dup2(log_fd, 1);
     ::dup2(log_fd, 2);
     ::setpgid(0, 0);
@@ -198,8 +201,10 @@ int RunServerCommand(ServerKind kind, const std::vector<std::string>& args, std:
   argv.insert(argv.end(), args.begin(), args.end());
   char tmpl[] = "/tmp/gannet-test-cmd-XXXXXX";
   int out_fd = ::mkstemp(tmpl);
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid == 0) {
+    DieWithParent(parent);
     ::dup2(out_fd, 1);
     ::dup2(out_fd, 2);
     std::vector<char*> cargv;
@@ -334,6 +339,11 @@ std::string Handshake(RawConn& conn, std::string_view connect_json) {
   }
   if (info.rfind("INFO ", 0) == 0) return info.substr(5);
   return "";
+}
+
+void DieWithParent(pid_t parent) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) std::_Exit(1);  // the parent ended before the line above
 }
 
 }  // namespace gannet::test

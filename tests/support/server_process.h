@@ -2,6 +2,8 @@
 // TCP.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -109,5 +111,11 @@ class RawConn {
 
 // Connects, reads the INFO line and (optionally) sends CONNECT; returns the INFO JSON text.
 std::string Handshake(RawConn& conn, std::string_view connect_json = "{\"verbose\":false}");
+
+// In a child just forked from `parent` (the test process), before exec: the kernel kills the
+// child when the test process ends, so that a test that crashes leaves no server running (a
+// crashed cluster test left its servers and database busy for the tests after it). Call it after
+// any change of user: that clears the setting.
+void DieWithParent(pid_t parent);
 
 }  // namespace gannet::test

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "sanitizer_report.h"
+#include "server_process.h"
 
 namespace gannet::test {
 
@@ -30,8 +31,10 @@ ToolProcess::ToolProcess(std::string binary, std::vector<std::string> args, int 
   std::string base = "/tmp/gannet-tool-" + std::to_string(getpid()) + "-" + std::to_string(++seq);
   out_ = base + ".out";
   err_ = base + ".err";
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ == 0) {
+    DieWithParent(parent);
     int o = open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     int e = open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     int in = stdin_fd >= 0 ? stdin_fd : open("/dev/null", O_RDONLY);
