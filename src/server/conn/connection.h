@@ -218,7 +218,7 @@ class Connection : public Subscriber {
   // producer flagged this connection a slow consumer. Caller holds write_mu_.
   bool TakeInbox();
   // After a read of `read` bytes that gave receivers `delivered` payload bytes.
-  void SizeNextRead(size_t read, uint64_t delivered);
+  void SizeNextRead(size_t read, uint64_t delivered, uint64_t msgs);
   // HandOver's work: `whole`, when given, is the string `bytes` views and may be taken.
   int64_t HandOverImpl(std::string_view bytes, std::string* whole, uint64_t msgs,
                        uint64_t payload_bytes, int64_t max_pending, bool& notify);
@@ -252,6 +252,8 @@ class Connection : public Subscriber {
   static constexpr size_t kMinRead = size_t{16} * 1024;
   static constexpr size_t kPressuredRead = size_t{64} * 1024;
   static constexpr uint64_t kReadDelivers = uint64_t{1024} * 1024;
+  static constexpr uint64_t kReadDeliversMax = uint64_t{4096} * 1024;
+  static constexpr uint64_t kReadMsgs = 1024;
   size_t read_limit_ = size_t{128} * 1024;
 
   // Output: the owner's queue of chunks.
