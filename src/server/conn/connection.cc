@@ -170,7 +170,7 @@ void Connection::OnReadable() {
   // A producer held back by the flow control, or any while a receiver fed from this worker
   // fills up, takes small bites, so receivers' queues grow by little between two judgements.
   const bool small = pauses_in_row_ > 0 || worker_.flow().pressured(worker_.now());
-  const size_t want = small ? std::min(read_limit_, kPressuredRead) : read_limit_;
+  const size_t want = small ? std::min(read_limit_, worker_.pressured_read()) : read_limit_;
   ssize_t n = ::read(fd_, buf.data(), std::min(want, buf.size()));
   if (n == 0) {
     Close(CloseReason::kClientClosed);

@@ -27,6 +27,14 @@ constexpr size_t kReadBufferSize = size_t{1024} * 1024;
 // number of producers feeding it (64 producers reading 1 MiB each would add 64 MiB, max_pending,
 // in one round).
 constexpr uint64_t kRoundDeliveryBudget = uint64_t{8} << 20;
+// While a receiver fed from this worker fills up, the connections readable in an epoll round
+// share 1/32 of max_pending of reading (2 MiB by default; a read each, 64 KiB to 1/64 of
+// max_pending), so that what a round adds to the receiver before its producers are judged stays
+// small whatever their number: 64 producers take 64 KiB each (reading 256 KiB each they pushed
+// one reader past max_pending), 16 take 256 KiB (a quarter of the reads of 64 KiB ones).
+constexpr int64_t kPressuredRoundShare = 32;
+constexpr int64_t kPressuredReadShare = 64;
+constexpr size_t kPressuredReadMin = size_t{64} * 1024;
 constexpr auto kTickInterval = std::chrono::milliseconds(100);
 constexpr int kMaxEvents = 256;
 // The eventfd's epoll tag; connection fds are tagged with their id (never 0).
@@ -422,6 +430,15 @@ void Worker::Run() {
     }
     now_ = Clock::now();
     const uint64_t round_start = delivered_bytes_;
+    size_t readable = 0;
+    for (int i = 0; i < n; ++i) {
+      readable += (events[i].events & EPOLLIN) != 0 ? 1 : 0;
+    }
+    const auto max_pending = static_cast<size_t>(std::max<int64_t>(flow_.max_pending(), 0));
+    pressured_read_ =
+        std::max(std::min(max_pending / kPressuredRoundShare / std::max<size_t>(readable, 1),
+                          max_pending / kPressuredReadShare),
+                 kPressuredReadMin);
     for (int i = 0; i < n; ++i) {
       uint64_t tag = events[i].data.u64;
       if (tag == kEventFdTag) {

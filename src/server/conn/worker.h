@@ -113,6 +113,9 @@ class Worker {
   // reads produce, to size the next read (Connection::OnReadable) and bound an epoll round.
   void CountDelivered(size_t payload_bytes) { delivered_bytes_ += payload_bytes; }
   uint64_t delivered_bytes() const { return delivered_bytes_; }
+  // How much a read takes while the worker is under pressure (Connection::OnReadable): the
+  // round's readable connections share 1/32 of max_pending (worker.cc).
+  size_t pressured_read() const { return pressured_read_; }
   // Aggregate counters of closed clients, for the server's totals.
   std::atomic<uint64_t> in_msgs{0}, in_bytes{0}, out_msgs{0}, out_bytes{0};
   std::atomic<uint64_t> slow_consumers{0};
@@ -182,6 +185,7 @@ class Worker {
   // 1 MiB, what it stages for one receiver a little more; a larger batch grows as before).
   static constexpr size_t kMaxStagingHint = size_t{4} * 1024 * 1024;
   uint64_t delivered_bytes_ = 0;
+  size_t pressured_read_ = size_t{64} * 1024;
 
  public:
   // The shared read buffer: connections read into it one at a time.
