@@ -167,10 +167,17 @@ void Connection::OnReadable() {
     return;
   }
   std::vector<char>& buf = worker_.read_buffer;
-  // A producer held back by the flow control, or any while a receiver fed from this worker
-  // fills up, takes small bites, so receivers' queues grow by little between two judgements.
-  const bool small = pauses_in_row_ > 0 || worker_.flow().pressured(worker_.now());
-  const size_t want = small ? std::min(read_limit_, worker_.pressured_read()) : read_limit_;
+  // A producer held back by the flow control takes small bites (64 KiB), and any while a
+  // receiver fed from this worker fills up its share of the round (Worker::pressured_read),
+  // so receivers' queues grow by little between two judgements: a paused producer resumes
+  // while its receiver may still be far behind (its pauses are at most 64 ms; sixteen of them
+  // reading 1 MiB at each resume cut a reader starved of CPU by a profiler).
+  size_t want = read_limit_;
+  if (pauses_in_row_ > 0) {
+    want = std::min(want, kPausedRead);
+  } else if (worker_.flow().pressured(worker_.now())) {
+    want = std::min(want, worker_.pressured_read());
+  }
   ssize_t n = ::read(fd_, buf.data(), std::min(want, buf.size()));
   if (n == 0) {
     Close(CloseReason::kClientClosed);
