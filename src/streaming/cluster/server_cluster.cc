@@ -17,8 +17,10 @@
 // another node (_STAN.snap.<cluster id>.<channel>); the entries after the snapshot are then
 // applied as usual (idempotently). A leader that loses its leadership (or cannot commit)
 // restarts its own process (execv): its store may hold changes the cluster did not commit,
-// known at start by the marker it wrote when it activated (kLeaderMarker): that store is
-// dropped, then restored from the last snapshot and the other nodes, the log replaying the rest.
+// known at start by the marker it wrote when it activated (kLeaderMarker). Its store is then
+// cut back to its own last snapshot (each channel's messages past the snapshot's last
+// sequence removed, the log replaying the rest); with no snapshot of its own on disk it is
+// dropped, then restored from the last snapshot and the other nodes (OpenClustered).
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <pthread.h>
