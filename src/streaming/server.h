@@ -318,10 +318,16 @@ class StreamingServer {
   // This start cuts the store's tails back to the snapshot restored at start (a node that led,
   // OpenClustered), until that restore is done; no catch-up answers from the store until then.
   std::atomic<bool> cluster_cut_tails_{false};
-  std::atomic<bool> cluster_restored_at_start_{false};  // raft_start restored a snapshot
-  std::thread::id cluster_start_thread_;                // the thread that calls raft_start
-  // The indexes of the last snapshots this node took (Raft thread; OpenClustered before it).
-  std::vector<uint64_t> cluster_own_snapshots_;
+  // raft_start restored a snapshot this node took: the cut goes ahead.
+  std::atomic<bool> cluster_cut_verified_{false};
+  std::thread::id cluster_start_thread_;  // the thread that calls raft_start
+  // The last snapshots this node took (Raft thread; OpenClustered before it runs).
+  struct OwnSnapshot {
+    uint64_t index = 0;
+    uint64_t digest = 0;  // of the snapshot's bytes
+  };
+  std::vector<OwnSnapshot> cluster_own_snapshots_;
+  std::vector<OwnSnapshot> ReadOwnSnapshots() const;
   std::atomic<bool> cluster_serving_{false};  // cluster_active_, read without cluster_mu_
   // The applier thread ("stan-apply"): entries and restores, in Raft order (apply_mu_).
   std::thread cluster_applier_;

@@ -19,8 +19,9 @@
 // restarts its own process (execv): its store may hold changes the cluster did not commit,
 // known at start by the marker it wrote when it activated (kLeaderMarker). Its store is then
 // cut back to its own last snapshot (each channel's messages past the snapshot's last
-// sequence removed, the log replaying the rest); with no snapshot of its own on disk it is
-// dropped, then restored from the last snapshot and the other nodes (OpenClustered).
+// sequence removed, the log replaying the rest); when raft_start restores no snapshot this
+// node took, it is dropped, then restored from the last snapshot and the other nodes
+// (OpenClustered, StartClustered).
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <pthread.h>
@@ -30,14 +31,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <thread>
-#include <tuple>
 
 #include "streaming/cluster/commands.h"
 #include "streaming/cluster/raft_node.h"
@@ -113,38 +112,22 @@ bool IsRaftFile(const std::string& name) {
           name.find('-') != std::string::npos);
 }
 
-// The index of the snapshot raft_start restores (libraft's choice: the newest of the
-// snapshot-<term>-<index>-<ms>.meta files whose data file is there and not empty), or 0.
-uint64_t LastSnapshotIndex(const std::string& dir) {
-  namespace fs = std::filesystem;
-  std::tuple<unsigned long long, unsigned long long, unsigned long long> best{0, 0, 0};
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    unsigned long long term = 0, index = 0, ms = 0;
-    int consumed = 0;
-    if (std::sscanf(name.c_str(), "snapshot-%llu-%llu-%llu.meta%n", &term, &index, &ms,
-                    &consumed) != 3 ||
-        static_cast<size_t>(consumed) != name.size()) {
-      continue;
-    }
-    std::error_code sec;
-    const auto size = fs::file_size(e.path().parent_path() / name.substr(0, name.size() - 5), sec);
-    if (sec || size == 0) continue;
-    best = std::max(best, std::make_tuple(term, index, ms));
-  }
-  return std::get<1>(best);
-}
-
-// The indexes of the last snapshots this node took, oldest first (kOwnSnapshot: one a line).
-std::vector<uint64_t> ReadOwnSnapshots(const std::string& dir) {
-  std::ifstream in(dir + kOwnSnapshot);
-  std::vector<uint64_t> out;
-  for (uint64_t index = 0; in >> index;) out.push_back(index);
-  return out;
+// A snapshot's bytes, as noted (kOwnSnapshot) and compared at start (FNV-1a, 64 bits).
+uint64_t SnapshotDigest(std::string_view bytes) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ULL;
+  return h;
 }
 
 }  // namespace
+
+// The last snapshots this node took, oldest first (kOwnSnapshot: "index digest" a line).
+std::vector<StreamingServer::OwnSnapshot> StreamingServer::ReadOwnSnapshots() const {
+  std::ifstream in(opts_.cluster.log_path + kOwnSnapshot);
+  std::vector<OwnSnapshot> out;
+  for (OwnSnapshot o; in >> o.index >> o.digest;) out.push_back(o);
+  return out;
+}
 
 // Drops the store: a FILE store's files, but the Raft log's when it lives under the store's
 // directory (by default <dir>/raft, where a channel named "raft" keeps its files too); an SQL
@@ -212,12 +195,13 @@ std::string StreamingServer::OpenClustered() {
   // the state takes it; a lost leadership restarts it too): every message up to a channel's last
   // sequence in it is committed and in this store as committed, and what follows may not be.
   // So raft_start's restore of that snapshot cuts each channel's tail past it (RestoreStore),
-  // and the log replays what came after. Only a snapshot known to be this node's (kOwnSnapshot)
-  // is cut to: one a leader sent as this node stopped leading (libraft writes it before its
-  // restore is refused) may hold another leader's messages under this store's sequences. With
-  // no such snapshot the store is dropped (but the Raft log, when it lives under the store's
-  // directory): the restore of the last snapshot, if any, fetches the messages from the other
-  // nodes, or the whole log is replayed.
+  // and the log replays what came after. Only a snapshot this node took (its digest noted in
+  // kOwnSnapshot, checked in OnClusterRestore) is cut to: one a leader sent as this node
+  // stopped leading (libraft writes it before its restore is refused) may hold another leader's
+  // messages under this store's sequences. With no such snapshot (StartClustered) the store is
+  // dropped (but the Raft log, when it lives under the store's directory): the restore of the
+  // last snapshot, if any, fetches the messages from the other nodes, or the whole log is
+  // replayed.
   std::error_code ec;
   if (opts_.store.type == "FILE") {
     fs::create_directories(opts_.store.dir, ec);
@@ -226,36 +210,23 @@ std::string StreamingServer::OpenClustered() {
   // The marker holds the number of voters when it was written: a node that led a group of one
   // keeps its store (no other leader can have reused its sequences, and no other node could
   // give the messages back; what it stored and did not commit was never acknowledged).
-  cluster_own_snapshots_ = ReadOwnSnapshots(opts_.cluster.log_path);
+  cluster_own_snapshots_ = ReadOwnSnapshots();
   if (fs::exists(opts_.cluster.log_path + kLeaderMarker, ec)) {
     std::ifstream in(opts_.cluster.log_path + kLeaderMarker);
     int voters = 0;
     in >> voters;
-    const uint64_t snapshot = LastSnapshotIndex(opts_.cluster.log_path);
-    const bool own = std::find(cluster_own_snapshots_.begin(), cluster_own_snapshots_.end(),
-                               snapshot) != cluster_own_snapshots_.end();
     if (voters == 1) {
       STAN_INFO("Clustered: this node led a one-node group before this start: its store is kept");
       fs::remove(opts_.cluster.log_path + kLeaderMarker, ec);
-    } else if (snapshot != 0 && own) {
-      // The marker stays until the cut is done (RestoreStore): a start that fails or stops
-      // before it cuts again (a cut is idempotent, and no snapshot is noted as this node's
-      // meanwhile: one taken during the cut holds entries applied to a store not cut yet).
-      STAN_INFO(
-          "Clustered: this node led before this start: its store is kept and cut back to its "
-          "last snapshot (index %llu), the log replaying the rest",
-          static_cast<unsigned long long>(snapshot));
-      cluster_cut_tails_ = true;
     } else {
+      // The marker stays until the cut (RestoreStore) or the drop (StartClustered) is done: a
+      // start that fails or stops before does it again (a cut is idempotent, and no snapshot is
+      // noted as this node's meanwhile: one taken then may hold entries applied to the state
+      // while the store was not cut yet).
       STAN_INFO(
-          "Clustered: this node led before this start and its last snapshot (index %llu) is "
-          "not one it took: its store is dropped and restored from the cluster (snapshot, "
-          "other nodes, log)",
-          static_cast<unsigned long long>(snapshot));
-      // The marker stays until the store is dropped: a failure here fails the start, and the
-      // next start drops it again.
-      if (std::string err = WipeStoreButLog(); !err.empty()) return err;
-      fs::remove(opts_.cluster.log_path + kLeaderMarker, ec);
+          "Clustered: this node led before this start: its store may hold messages the cluster "
+          "did not commit");
+      cluster_cut_tails_ = true;
     }
   }
   // --cluster_sync (the reference's "file sync after every write to the Raft log and message
@@ -348,11 +319,13 @@ std::string StreamingServer::StartClustered() {
       [this](std::string_view snap) { return OnClusterRestore(snap); });
   if (!err.empty()) return "unable to start Raft: " + err;
   // The applier starts now (what the Raft thread applied meanwhile waits in its queue), so that
-  // a store to be cut that raft_start did not restore a snapshot into is dropped before any
-  // entry reaches it (OpenClustered read libraft's files as raft_start does: not expected).
-  if (cluster_cut_tails_.load() && !cluster_restored_at_start_.load()) {
-    STAN_ERROR(
-        "Clustered: raft_start restored no snapshot to cut the store back to: it is dropped");
+  // the store of a node that led, when raft_start restored no snapshot this node took, is
+  // dropped before any entry or restore reaches it.
+  if (cluster_cut_tails_.load() && !cluster_cut_verified_.load()) {
+    STAN_INFO(
+        "Clustered: this node led before this start and its last snapshot is not one it took (or "
+        "it has none): its store is dropped and restored from the cluster (snapshot, other "
+        "nodes, log)");
     std::lock_guard lk(cluster_mu_);
     if (std::string e = DropClusterStore(); !e.empty()) return e;
     cluster_cut_tails_ = false;
@@ -559,27 +532,28 @@ void StreamingServer::WriteLeaderMarker(int voters) {
 }
 
 // On the Raft thread, libraft taking a snapshot of the state at the last applied entry. Its
-// index is noted as this node's before libraft writes it, with the few before it (libraft
-// keeps the last two snapshots, and a process killed while it writes one restarts from the
+// index and digest are noted as this node's before libraft writes it, with the few before it
+// (libraft keeps the last two snapshots, and a process killed while it writes one restarts from the
 // one before). Not fsync'd: a note lost, or one whose snapshot was not written, only makes a
 // deposed leader's next start drop its store, as without it. Not while a cut is pending: the
 // state may then hold entries the store was not cut for.
 std::string StreamingServer::TakeClusterSnapshot() {
+  std::string state = cluster_state_->Encode();
   if (!cluster_cut_tails_.load()) {
     constexpr size_t kKept = 8;
-    cluster_own_snapshots_.push_back(raft_->last_applied());
+    cluster_own_snapshots_.push_back({raft_->last_applied(), SnapshotDigest(state)});
     if (cluster_own_snapshots_.size() > kKept) {
       cluster_own_snapshots_.erase(cluster_own_snapshots_.begin());
     }
     const std::string path = opts_.cluster.log_path + kOwnSnapshot;
     const std::string tmp = path + ".tmp";
     std::ofstream out(tmp, std::ios::trunc);
-    for (uint64_t index : cluster_own_snapshots_) out << index << "\n";
+    for (const OwnSnapshot& o : cluster_own_snapshots_) out << o.index << " " << o.digest << "\n";
     out.close();
     std::error_code ec;
     if (out) std::filesystem::rename(tmp, path, ec);
   }
-  return cluster_state_->Encode();
+  return state;
 }
 
 void StreamingServer::ActivateClustered(int voters) {
@@ -641,7 +615,19 @@ bool StreamingServer::OnClusterRestore(std::string_view snapshot) {
   *cluster_state_ = *snap;
   // raft_start's restore runs on the thread that started Raft, before the Raft thread runs.
   const bool at_start = std::this_thread::get_id() == cluster_start_thread_;
-  if (at_start) cluster_restored_at_start_ = true;
+  if (at_start && cluster_cut_tails_.load()) {
+    // A node that led: its store is cut back to this snapshot if this node took it.
+    const uint64_t digest = SnapshotDigest(snapshot);
+    for (const OwnSnapshot& o : cluster_own_snapshots_) {
+      if (o.digest != digest) continue;
+      STAN_INFO(
+          "Clustered: its store is kept and cut back to its last snapshot (index %llu, taken by "
+          "this node), the log replaying the rest",
+          static_cast<unsigned long long>(o.index));
+      cluster_cut_verified_ = true;
+      break;
+    }
+  }
   EnqueueApply(ApplyItem{true, {}, std::move(snap), at_start});
   return true;
 }
