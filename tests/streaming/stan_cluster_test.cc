@@ -1065,6 +1065,51 @@ TEST(StanClusterBootstrap, OneNodeClusterRestartsAsTheSameNode) {
 // Auto configuration, as the reference's: a seed node bootstraps a one-node cluster, nodes
 // started with neither peers nor bootstrap ask to join (_STAN.raft.<cid>.join) and become
 // voters; then the seed dies and a joined node takes over with every message.
+// A leader killed before it took any snapshot (the default threshold, 1024 entries) has none of
+// its own to cut its store back to: its next start drops the store and replays the whole log.
+TEST(StanClusterRestart, ALeaderWithoutASnapshotOfItsOwnDropsItsStore) {
+  gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
+  ASSERT_TRUE(nats.Start()) << nats.Output();
+  Cluster cluster(nats.url(), 3);
+  ASSERT_TRUE(cluster.StartAll()) << cluster.Outputs();
+  Node* leader = cluster.WaitServing();
+  ASSERT_NE(leader, nullptr) << cluster.Outputs();
+  std::string error;
+  // PubAcks waited for 2 s: a publish to the killed leader times out soon.
+  stanConnection* c = ConnectClient(nats.url(), "p", &error);
+  ASSERT_NE(c, nullptr) << error;
+  CloseAtExit close_c(c);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(Publish(c, "drop", std::to_string(i)), "");
+  const std::string before = leader->server->Output();
+  leader->server->Stop(/*kill=*/true);
+  leader->down = true;
+  Node* next = cluster.WaitServing();
+  ASSERT_NE(next, nullptr) << cluster.Outputs();
+  for (int i = 20; i < 30; ++i) {
+    ASSERT_TRUE(WaitFor([&] { return Publish(c, "drop", std::to_string(i)).empty(); }, 30s))
+        << cluster.Outputs();
+  }
+  ASSERT_TRUE(leader->server->Start()) << leader->server->Output();
+  leader->down = false;
+  const std::string after = leader->server->Output().substr(before.size());
+  EXPECT_NE(after.find("its store is dropped"), std::string::npos) << after;
+  EXPECT_EQ(after.find("cut back"), std::string::npos) << after;
+  // The node that led second goes: the first one, its store rebuilt from its log, and the third
+  // serve the whole history.
+  next->server->Stop(/*kill=*/true);
+  next->down = true;
+  ASSERT_TRUE(WaitFor([&] { return Publish(c, "drop", "30").empty(); }, 30s)) << cluster.Outputs();
+  Collector all;
+  SubscribeOptions o;
+  o.start = SubscribeOptions::Start::kFirst;
+  StanSub sub = Subscribe(c, "drop", all, o, &error);
+  ASSERT_TRUE(sub) << error;
+  ASSERT_TRUE(all.WaitCount(31)) << all.Count();
+  auto msgs = all.Snapshot();
+  for (size_t k = 0; k < msgs.size(); ++k) EXPECT_EQ(msgs[k].data, std::to_string(k));
+  sub.reset();
+}
+
 TEST(StanClusterJoin, NodesJoinASeedAndTakeOver) {
   gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
   ASSERT_TRUE(nats.Start()) << nats.Output();
