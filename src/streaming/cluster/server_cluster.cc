@@ -51,7 +51,8 @@ namespace gannet::streaming {
 
 namespace {
 constexpr const char* kLeaderMarker = "/leader";  // in the Raft log directory
-// The index of the last snapshot this node took (not one a leader sent): see OpenClustered.
+// The last snapshots this node took (not one a leader sent), index and digest: see
+// OpenClustered.
 constexpr const char* kOwnSnapshot = "/own_snapshot";
 // Set across the restart that follows a store failure (RunApplier): that start waits for the
 // store to open instead of failing (a database down for a while comes back).
