@@ -433,7 +433,7 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
       std::istringstream lines(leader->server->Output().substr(before.size()));
       for (std::string line; std::getline(lines, line);) {
         if (line.find("Restor") != std::string::npos ||
-            line.find("led before") != std::string::npos) {
+            line.find("Clustered:") != std::string::npos) {
           std::printf("[ raft     ] old leader: %s\n", line.c_str());
         }
       }
