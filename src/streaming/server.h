@@ -177,6 +177,8 @@ class StreamingServer {
   void OnClusterLeader(bool leader);
   void ActivateClustered(int voters);
   void WriteLeaderMarker(int voters);
+  // The snapshot callback (Raft thread): the state, and the index noted as one of this node's.
+  std::string TakeClusterSnapshot();
   [[noreturn]] static void RestartProcess(const char* why);
   // Snapshots: the state (cluster_state_) and its restore into the follower's store, with the
   // message ranges it lacks fetched from another node (_STAN.snap.<cluster id>.<channel>).
@@ -185,12 +187,16 @@ class StreamingServer {
     bool restore = false;
     std::string entry;
     std::shared_ptr<const cluster::ClusterState> restore_state;
+    bool at_start = false;  // the restore of the last snapshot on disk, in raft_start
   };
   void EnqueueApply(ApplyItem item);
   void RunApplier();
   void StopApplier();
-  store::Status RestoreSnapshot(const cluster::ClusterState& snap);
-  store::Status RestoreStore(const cluster::ClusterState& snap);
+  // `cut`: the messages past the snapshot's last sequence of each channel go first.
+  store::Status RestoreSnapshot(const cluster::ClusterState& snap, bool cut);
+  store::Status RestoreStore(const cluster::ClusterState& snap, bool cut);
+  // Drops the follower's store and opens it again, empty (cluster_mu_, or before Raft starts).
+  std::string DropClusterStore();
   store::Status FetchMessages(const std::string& channel, store::ChannelStore* cs, uint64_t from,
                               uint64_t to, uint64_t& gap_at);
   std::string CatchUpPrefix() const;
@@ -309,7 +315,20 @@ class StreamingServer {
   // What the store held at start (OpenClustered), for the first restore.
   std::optional<store::RecoveredState> cluster_recovered_;
   std::atomic<bool> cluster_restoring_{false};  // a restore is queued or under way
-  std::atomic<bool> cluster_serving_{false};    // cluster_active_, read without cluster_mu_
+  // This start cuts the store's tails back to the snapshot restored at start (a node that led,
+  // OpenClustered), until that restore is done; no catch-up answers from the store until then.
+  std::atomic<bool> cluster_cut_tails_{false};
+  // raft_start restored a snapshot this node took: the cut goes ahead.
+  std::atomic<bool> cluster_cut_verified_{false};
+  std::thread::id cluster_start_thread_;  // the thread that calls raft_start
+  // The last snapshots this node took (Raft thread; OpenClustered before it runs).
+  struct OwnSnapshot {
+    uint64_t index = 0;
+    uint64_t digest = 0;  // of the snapshot's bytes
+  };
+  std::vector<OwnSnapshot> cluster_own_snapshots_;
+  std::vector<OwnSnapshot> ReadOwnSnapshots() const;
+  std::atomic<bool> cluster_serving_{false};  // cluster_active_, read without cluster_mu_
   // The applier thread ("stan-apply"): entries and restores, in Raft order (apply_mu_).
   std::thread cluster_applier_;
   std::mutex apply_mu_;

@@ -14,20 +14,32 @@
 namespace gannet::streaming::store {
 namespace {
 
-std::unique_ptr<Store> NewFileStore(const StoreLimits& limits) {
-  static std::mutex mu;
-  static std::vector<std::unique_ptr<test::TempDir>> dirs;
-  std::lock_guard lk(mu);
-  dirs.push_back(std::make_unique<test::TempDir>());
-  StoreOptions o = test::FileOptions(dirs.back()->path());
+std::mutex g_mu;
+std::vector<std::unique_ptr<test::TempDir>> g_dirs;
+
+std::unique_ptr<Store> OpenFileStore(const std::string& dir, const StoreLimits& limits) {
+  StoreOptions o = test::FileOptions(dir);
   o.limits = limits;
   auto s = CreateFileStore(o);
   EXPECT_TRUE(s.ok()) << s.status().message();
   return s.ok() ? std::move(s).value() : nullptr;
 }
 
+std::unique_ptr<Store> NewFileStore(const StoreLimits& limits) {
+  std::lock_guard lk(g_mu);
+  g_dirs.push_back(std::make_unique<test::TempDir>());
+  return OpenFileStore(g_dirs.back()->path(), limits);
+}
+
+// The directory of the store made last.
+std::unique_ptr<Store> ReopenFileStore(const StoreLimits& limits) {
+  std::lock_guard lk(g_mu);
+  if (g_dirs.empty()) return nullptr;
+  return OpenFileStore(g_dirs.back()->path(), limits);
+}
+
 INSTANTIATE_TEST_SUITE_P(File, StoreConformance,
-                         ::testing::Values(StoreMaker{"FILE", NewFileStore, 40}),
+                         ::testing::Values(StoreMaker{"FILE", NewFileStore, 40, ReopenFileStore}),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace

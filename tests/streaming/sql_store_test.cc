@@ -114,7 +114,12 @@ StoreMaker Maker(const std::string& driver) {
                       o.limits = limits;
                       return OpenSql(driver, o);
                     },
-                    0};
+                    0,
+                    [driver](const StoreLimits& limits) {
+                      StoreOptions o;
+                      o.limits = limits;
+                      return OpenSql(driver, o, true);
+                    }};
 }
 
 INSTANTIATE_TEST_SUITE_P(Sql, StoreConformance,

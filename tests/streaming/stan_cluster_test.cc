@@ -10,7 +10,10 @@
 //    RaftNode::CheckPartition), then the partition heals;
 //  - empty_disk: a follower is killed, its disk wiped, restarted; then the other follower is
 //    killed, so every later PubAck needs the wiped node, and then the leader too: the wiped node
-//    must lead, with the whole history.
+//    must lead, with the whole history;
+//  - leader_keeps_the_only_copy: a follower is stopped for good, then the leader is killed and
+//    the other follower killed and wiped, and both started again: the old leader's store, cut
+//    back to its last snapshot, is the only live copy of the committed messages.
 // The FILE store's scenarios, and the 3-node ones on the SQL store too (each node a database of
 // its own on one PostgreSQL or MariaDB server the test starts; empty_disk empties the database).
 // After the fault: every message whose PubAck the publisher saw is delivered from the first
@@ -419,16 +422,77 @@ TEST_P(StanCluster, NoAcknowledgedMessageIsLostAcrossTheFault) {
           30s))
           << leader->server->Output();
       leader->down = false;
-      // The deposed leader's store is suspect (its marker): dropped, then restored from its
-      // snapshot with the messages fetched from the other nodes (or rebuilt from its log).
-      ASSERT_NE(leader->server->Output().find("its store is dropped", before.size()),
-                std::string::npos)
+      // The deposed leader's store is suspect (its marker): cut back to its own last snapshot,
+      // or, when the last snapshot on disk is not its own (one the new leader sent as it
+      // thawed), dropped and restored from that snapshot with the messages fetched from the
+      // other nodes (or rebuilt from its log).
+      const std::string after = leader->server->Output().substr(before.size());
+      ASSERT_TRUE(after.find("its store is kept and cut back", 0) != std::string::npos ||
+                  after.find("its store is dropped", 0) != std::string::npos)
           << leader->server->Output();
       std::istringstream lines(leader->server->Output().substr(before.size()));
       for (std::string line; std::getline(lines, line);) {
         if (line.find("Restor") != std::string::npos ||
-            line.find("led before") != std::string::npos) {
+            line.find("Clustered:") != std::string::npos) {
           std::printf("[ raft     ] old leader: %s\n", line.c_str());
+        }
+      }
+    }
+  } else if (sc.fault == "leader_keeps_the_only_copy") {
+    // The deposed leader's store may be the only live one holding the committed messages: one
+    // follower stopped for good, then the leader killed and the other follower killed and
+    // wiped, both started again. The old leader keeps its store, cut back to its last snapshot
+    // (it used to drop it, and then its restore and the wiped node's waited for each other's
+    // fetches until the stopped node came back): it leads again, the wiped node fetches the
+    // messages from it, and PubAcks come while the third node is still down.
+    Node* wiped = followers[0];
+    Node* stopped = followers[1];
+    stopped->server->Stop(/*kill=*/true);
+    stopped->down = true;
+    ++faults;
+    const uint64_t acked = publisher.acks();
+    // Long enough for several snapshots past the stopped follower's log.
+    ASSERT_TRUE(WaitFor([&] { return publisher.acks() >= acked + 2 * phase; }, 120s));
+    const std::string leader_before = leader->server->Output();
+    const std::string wiped_before = wiped->server->Output();
+    const auto at = Clock::now();
+    leader->server->Stop(/*kill=*/true);
+    wiped->server->Stop(/*kill=*/true);
+    faults += 2;
+    std::error_code ec;
+    std::filesystem::remove_all(wiped->dir, ec);
+    if (sql) {
+      ASSERT_EQ(sql->AddDatabase(NodeDatabase(wiped->id)), "");  // an empty database
+    }
+    ASSERT_TRUE(leader->server->Start()) << leader->server->Output();
+    ASSERT_TRUE(wiped->server->Start()) << wiped->server->Output();
+    ASSERT_TRUE(probe_until_acked(60s)) << cluster.Outputs();
+    failover_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - at).count();
+    // The wiped node's log is empty: only the old leader can lead.
+    ASSERT_EQ(cluster.WaitServing(), leader) << cluster.Outputs();
+    const std::string old_leader = leader->server->Output().substr(leader_before.size());
+    EXPECT_NE(old_leader.find("its store is kept and cut back to its last snapshot"),
+              std::string::npos)
+        << old_leader;
+    EXPECT_EQ(old_leader.find("its store is dropped"), std::string::npos) << old_leader;
+    EXPECT_NE(old_leader.find("the store was cut back to the snapshot"), std::string::npos)
+        << old_leader;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          const std::string out = wiped->server->Output().substr(wiped_before.size());
+          return out.find("Restored a Raft snapshot") != std::string::npos &&
+                 out.find("messages fetched") != std::string::npos;
+        },
+        60s))
+        << cluster.Outputs();
+    for (const auto& [who, out] :
+         {std::pair{"old leader", old_leader},
+          std::pair{"wiped", wiped->server->Output().substr(wiped_before.size())}}) {
+      std::istringstream lines(out);
+      for (std::string line; std::getline(lines, line);) {
+        if (line.find("Restor") != std::string::npos ||
+            line.find("led before") != std::string::npos || line.find("cut") != std::string::npos) {
+          std::printf("[ raft     ] %s: %s\n", who, line.c_str());
         }
       }
     }
@@ -614,7 +678,10 @@ INSTANTIATE_TEST_SUITE_P(
         Scenario{3, "kill_leader", "postgres"}, Scenario{3, "restart_follower", "postgres"},
         Scenario{3, "isolate_leader", "postgres"}, Scenario{3, "empty_disk", "postgres"},
         Scenario{3, "kill_leader", "mysql"}, Scenario{3, "restart_follower", "mysql"},
-        Scenario{3, "isolate_leader", "mysql"}, Scenario{3, "empty_disk", "mysql"}),
+        Scenario{3, "isolate_leader", "mysql"}, Scenario{3, "empty_disk", "mysql"},
+        Scenario{3, "leader_keeps_the_only_copy"},
+        Scenario{3, "leader_keeps_the_only_copy", "postgres"},
+        Scenario{3, "leader_keeps_the_only_copy", "mysql"}),
     [](const auto& info) {
       return "Nodes" + std::to_string(info.param.nodes) + "_" + info.param.fault +
              (info.param.store == "FILE" ? "" : "_" + info.param.store);
@@ -998,6 +1065,51 @@ TEST(StanClusterBootstrap, OneNodeClusterRestartsAsTheSameNode) {
 // Auto configuration, as the reference's: a seed node bootstraps a one-node cluster, nodes
 // started with neither peers nor bootstrap ask to join (_STAN.raft.<cid>.join) and become
 // voters; then the seed dies and a joined node takes over with every message.
+// A leader killed before it took any snapshot (the default threshold, 1024 entries) has none of
+// its own to cut its store back to: its next start drops the store and replays the whole log.
+TEST(StanClusterRestart, ALeaderWithoutASnapshotOfItsOwnDropsItsStore) {
+  gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
+  ASSERT_TRUE(nats.Start()) << nats.Output();
+  Cluster cluster(nats.url(), 3);
+  ASSERT_TRUE(cluster.StartAll()) << cluster.Outputs();
+  Node* leader = cluster.WaitServing();
+  ASSERT_NE(leader, nullptr) << cluster.Outputs();
+  std::string error;
+  // PubAcks waited for 2 s: a publish to the killed leader times out soon.
+  stanConnection* c = ConnectClient(nats.url(), "p", &error);
+  ASSERT_NE(c, nullptr) << error;
+  CloseAtExit close_c(c);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(Publish(c, "drop", std::to_string(i)), "");
+  const std::string before = leader->server->Output();
+  leader->server->Stop(/*kill=*/true);
+  leader->down = true;
+  Node* next = cluster.WaitServing();
+  ASSERT_NE(next, nullptr) << cluster.Outputs();
+  for (int i = 20; i < 30; ++i) {
+    ASSERT_TRUE(WaitFor([&] { return Publish(c, "drop", std::to_string(i)).empty(); }, 30s))
+        << cluster.Outputs();
+  }
+  ASSERT_TRUE(leader->server->Start()) << leader->server->Output();
+  leader->down = false;
+  const std::string after = leader->server->Output().substr(before.size());
+  EXPECT_NE(after.find("its store is dropped"), std::string::npos) << after;
+  EXPECT_EQ(after.find("cut back"), std::string::npos) << after;
+  // The node that led second goes: the first one, its store rebuilt from its log, and the third
+  // serve the whole history.
+  next->server->Stop(/*kill=*/true);
+  next->down = true;
+  ASSERT_TRUE(WaitFor([&] { return Publish(c, "drop", "30").empty(); }, 30s)) << cluster.Outputs();
+  Collector all;
+  SubscribeOptions o;
+  o.start = SubscribeOptions::Start::kFirst;
+  StanSub sub = Subscribe(c, "drop", all, o, &error);
+  ASSERT_TRUE(sub) << error;
+  ASSERT_TRUE(all.WaitCount(31)) << all.Count();
+  auto msgs = all.Snapshot();
+  for (size_t k = 0; k < msgs.size(); ++k) EXPECT_EQ(msgs[k].data, std::to_string(k));
+  sub.reset();
+}
+
 TEST(StanClusterJoin, NodesJoinASeedAndTakeOver) {
   gannet::test::ServerProcess nats(gannet::test::ServerKind::kGannet);
   ASSERT_TRUE(nats.Start()) << nats.Output();

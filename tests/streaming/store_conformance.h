@@ -22,6 +22,9 @@ struct StoreMaker {
   // What MsgStoreState::bytes (and so max_bytes) counts per message beyond its record: 0, or
   // 40 for the FILE store (the reference's file store counts the record header and index entry).
   uint64_t per_message_bytes = 0;
+  // The store `make` made last, opened again (its files, its database) after it was closed;
+  // null for a store that keeps nothing (MEMORY).
+  std::function<std::unique_ptr<Store>(const StoreLimits&)> reopen;
 };
 
 inline void PrintTo(const StoreMaker& m, std::ostream* os) { *os << m.name; }
@@ -31,6 +34,16 @@ class StoreConformance : public ::testing::TestWithParam<StoreMaker> {
   std::unique_ptr<Store> NewStore(const StoreLimits& limits = {}) {
     auto s = GetParam().make(limits);
     EXPECT_TRUE(s != nullptr);
+    return s;
+  }
+  // The store `make` made last, opened again and recovered (null when it keeps nothing).
+  std::unique_ptr<Store> Reopen(const StoreLimits& limits = {}) {
+    if (!GetParam().reopen) return nullptr;
+    auto s = GetParam().reopen(limits);
+    EXPECT_TRUE(s != nullptr);
+    if (!s) return s;
+    auto rec = s->Recover();
+    EXPECT_TRUE(rec.ok()) << rec.status().message();
     return s;
   }
   // The bytes a message with this record counts for.

@@ -15,6 +15,13 @@ std::string Record(uint64_t seq, std::string_view data, int64_t ts) {
   return r;
 }
 
+// What a FILE store needs before its channels are recovered.
+ServerInfo TestInfo() {
+  ServerInfo info;
+  info.cluster_id = "test";
+  return info;
+}
+
 TEST_P(StoreConformance, CreateLookupDeleteChannels) {
   StoreLimits limits;
   limits.max_channels = 2;
@@ -172,6 +179,110 @@ TEST_P(StoreConformance, EmptyKeepsSequences) {
   EXPECT_EQ(m.FirstSequence(), 4u);
   ASSERT_TRUE(m.Store(4, 1, Record(4, "x", 1)).ok());
   EXPECT_EQ(m.FirstSequence(), 4u);
+}
+
+// A cut tail (a deposed cluster leader's store): gone, the next sequence is the cut's + 1, the
+// cut's no-ops, and a store that keeps its messages recovers the cut.
+TEST_P(StoreConformance, TruncateAfterCutsTheTail) {
+  auto s = NewStore();
+  ASSERT_TRUE(s->Init(TestInfo()).ok());
+  MsgStore* m = (*s->CreateChannel("foo"))->msgs.get();
+  uint64_t kept_bytes = 0;
+  for (uint64_t i = 1; i <= 10; ++i) {
+    std::string r = Record(i, "msg" + std::to_string(i), static_cast<int64_t>(i * 100));
+    if (i <= 6) kept_bytes += Counted(r.size());
+    ASSERT_TRUE(m->Store(i, static_cast<int64_t>(i * 100), r).ok());
+  }
+  ASSERT_TRUE(m->Flush().ok());
+  // At or past the end: nothing to cut.
+  ASSERT_TRUE(m->TruncateAfter(10).ok());
+  ASSERT_TRUE(m->TruncateAfter(12).ok());
+  EXPECT_EQ(m->LastSequence(), 10u);
+  EXPECT_EQ(m->State().msgs, 10u);
+  // In the middle.
+  Status st = m->TruncateAfter(6);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(m->FirstSequence(), 1u);
+  EXPECT_EQ(m->LastSequence(), 6u);
+  EXPECT_EQ(m->State().msgs, 6u);
+  EXPECT_EQ(m->State().bytes, kept_bytes);
+  EXPECT_FALSE(m->Lookup(7)->found());
+  EXPECT_FALSE(m->Lookup(10)->found());
+  EXPECT_EQ(m->Lookup(6)->record, Record(6, "msg6", 600));
+  EXPECT_EQ(*m->GetSequenceFromTimestamp(650), 7u);
+  // The sequences go on from the cut, with other messages.
+  EXPECT_EQ(m->Store(8, 800, Record(8, "x", 800)).code(), Code::kInvalid);
+  for (uint64_t i = 7; i <= 8; ++i) {
+    ASSERT_TRUE(m->Store(i, static_cast<int64_t>(i * 100), Record(i, "new", 1)).ok());
+  }
+  ASSERT_TRUE(m->Flush().ok());
+  EXPECT_EQ(m->LastSequence(), 8u);
+  EXPECT_EQ(m->Lookup(7)->record, Record(7, "new", 1));
+  if (!GetParam().reopen) return;
+  ASSERT_TRUE(s->Close().ok());
+  s.reset();
+  s = Reopen();
+  ASSERT_TRUE(s);
+  ChannelStore* c = s->LookupChannel("foo");
+  ASSERT_TRUE(c);
+  m = c->msgs.get();
+  EXPECT_EQ(m->FirstSequence(), 1u);
+  EXPECT_EQ(m->LastSequence(), 8u);
+  EXPECT_EQ(m->State().msgs, 8u);
+  EXPECT_EQ(m->Lookup(6)->record, Record(6, "msg6", 600));
+  EXPECT_EQ(m->Lookup(7)->record, Record(7, "new", 1));
+  EXPECT_EQ(m->Lookup(8)->record, Record(8, "new", 1));
+  EXPECT_FALSE(m->Lookup(9)->found());
+  ASSERT_TRUE(m->Store(9, 900, Record(9, "after", 900)).ok());
+  ASSERT_TRUE(m->Flush().ok());
+  EXPECT_EQ(m->Lookup(9)->record, Record(9, "after", 900));
+}
+
+// A cut below the first message kept (the others removed by limits) leaves no message, and the
+// sequences go on from the cut.
+TEST_P(StoreConformance, TruncateAfterBelowTheFirst) {
+  StoreLimits limits;
+  limits.global.max_msgs = 3;
+  auto s = NewStore(limits);
+  ASSERT_TRUE(s->Init(TestInfo()).ok());
+  MsgStore* m = (*s->CreateChannel("foo"))->msgs.get();
+  for (uint64_t i = 1; i <= 10; ++i) ASSERT_TRUE(m->Store(i, 1, Record(i, "x", 1)).ok());
+  ASSERT_TRUE(m->Flush().ok());
+  ASSERT_EQ(m->FirstSequence(), 8u);
+  Status st = m->TruncateAfter(5);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(m->State().msgs, 0u);
+  EXPECT_EQ(m->State().bytes, 0u);
+  EXPECT_EQ(m->LastSequence(), 5u);
+  EXPECT_EQ(m->FirstSequence(), 6u);
+  EXPECT_FALSE(m->Lookup(8)->found());
+  ASSERT_TRUE(m->Store(6, 2, Record(6, "y", 2)).ok());
+  ASSERT_TRUE(m->Flush().ok());
+  EXPECT_EQ(m->FirstSequence(), 6u);
+  EXPECT_EQ(m->LastSequence(), 6u);
+  if (GetParam().reopen) {
+    ASSERT_TRUE(s->Close().ok());
+    s.reset();
+    s = Reopen(limits);
+    ASSERT_TRUE(s);
+    ChannelStore* c = s->LookupChannel("foo");
+    ASSERT_TRUE(c);
+    m = c->msgs.get();
+    EXPECT_EQ(m->FirstSequence(), 6u);
+    EXPECT_EQ(m->LastSequence(), 6u);
+    EXPECT_EQ(m->State().msgs, 1u);
+    EXPECT_EQ(m->Lookup(6)->record, Record(6, "y", 2));
+    EXPECT_FALSE(m->Lookup(8)->found());
+  }
+  // Everything: as if nothing was ever stored.
+  ASSERT_TRUE(m->TruncateAfter(0).ok());
+  EXPECT_EQ(m->FirstSequence(), 0u);
+  EXPECT_EQ(m->LastSequence(), 0u);
+  EXPECT_EQ(m->State().msgs, 0u);
+  ASSERT_TRUE(m->Store(1, 3, Record(1, "z", 3)).ok());
+  ASSERT_TRUE(m->Flush().ok());
+  EXPECT_EQ(m->FirstSequence(), 1u);
+  EXPECT_EQ(m->Lookup(1)->record, Record(1, "z", 3));
 }
 
 TEST_P(StoreConformance, SubscriptionIdsAndMaxSubs) {

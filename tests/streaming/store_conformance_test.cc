@@ -64,7 +64,8 @@ TEST(StoreFactory, Types) {
 
 INSTANTIATE_TEST_SUITE_P(Memory, StoreConformance,
                          ::testing::Values(StoreMaker{
-                             "MEMORY", [](const StoreLimits& l) { return NewMemoryStore(l); }}),
+                             "MEMORY", [](const StoreLimits& l) { return NewMemoryStore(l); }, 0,
+                             nullptr}),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace

@@ -86,6 +86,8 @@ class RaftNode {
   void SetPeerAddress(const std::string& node_id, const std::string& host_port);
   const std::string& listen_address() const { return listen_; }
   uint64_t raft_id() const { return id_; }
+  // The last entry applied (Raft thread): in the snapshot callback, the snapshot's index.
+  uint64_t last_applied() const { return raft_.last_applied; }
   // The voters of the configuration (Raft thread).
   int VoterCount() const;
   static uint64_t IdOf(const std::string& node_id);

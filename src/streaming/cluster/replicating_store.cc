@@ -50,6 +50,10 @@ class ReplicatingMsgStore : public store::MsgStore {
     }
     return s;
   }
+  // A cut is a restarted node's restore, on its follower store: a leader never cuts.
+  Status TruncateAfter(uint64_t) override {
+    return Status(store::Code::kNotSupported, "a leader's store is not cut");
+  }
   Status Close() override { return inner_->Close(); }
 
  private:

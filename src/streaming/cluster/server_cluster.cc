@@ -17,14 +17,18 @@
 // another node (_STAN.snap.<cluster id>.<channel>); the entries after the snapshot are then
 // applied as usual (idempotently). A leader that loses its leadership (or cannot commit)
 // restarts its own process (execv): its store may hold changes the cluster did not commit,
-// known at start by the marker it wrote when it activated (kLeaderMarker): that store is
-// dropped, then restored from the last snapshot and the other nodes, the log replaying the rest.
+// known at start by the marker it wrote when it activated (kLeaderMarker). Its store is then
+// cut back to its own last snapshot (each channel's messages past the snapshot's last
+// sequence removed, the log replaying the rest); when raft_start restores no snapshot this
+// node took, it is dropped, then restored from the last snapshot and the other nodes
+// (OpenClustered, StartClustered).
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cstdlib>
@@ -47,6 +51,9 @@ namespace gannet::streaming {
 
 namespace {
 constexpr const char* kLeaderMarker = "/leader";  // in the Raft log directory
+// The last snapshots this node took (not one a leader sent), index and digest: see
+// OpenClustered.
+constexpr const char* kOwnSnapshot = "/own_snapshot";
 // Set across the restart that follows a store failure (RunApplier): that start waits for the
 // store to open instead of failing (a database down for a while comes back).
 constexpr const char* kStoreRetryEnv = "GANNET_CLUSTER_STORE_RETRY";
@@ -99,13 +106,29 @@ namespace {
 // libraft's files (libuv I/O) and ours in the Raft log directory.
 bool IsRaftFile(const std::string& name) {
   return name == "metadata1" || name == "metadata2" || name == "node_id" ||
-         name == std::string_view(kLeaderMarker).substr(1) || name.rfind("open-", 0) == 0 ||
-         name.rfind("snapshot-", 0) == 0 ||
+         name == std::string_view(kLeaderMarker).substr(1) ||
+         name.rfind(std::string_view(kOwnSnapshot).substr(1), 0) == 0 ||
+         name.rfind("open-", 0) == 0 || name.rfind("snapshot-", 0) == 0 ||
          (!name.empty() && std::isdigit(static_cast<unsigned char>(name[0])) &&
           name.find('-') != std::string::npos);
 }
 
+// A snapshot's bytes, as noted (kOwnSnapshot) and compared at start (FNV-1a, 64 bits).
+uint64_t SnapshotDigest(std::string_view bytes) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+
 }  // namespace
+
+// The last snapshots this node took, oldest first (kOwnSnapshot: "index digest" a line).
+std::vector<StreamingServer::OwnSnapshot> StreamingServer::ReadOwnSnapshots() const {
+  std::ifstream in(opts_.cluster.log_path + kOwnSnapshot);
+  std::vector<OwnSnapshot> out;
+  for (OwnSnapshot o; in >> o.index >> o.digest;) out.push_back(o);
+  return out;
+}
 
 // Drops the store: a FILE store's files, but the Raft log's when it lives under the store's
 // directory (by default <dir>/raft, where a channel named "raft" keeps its files too); an SQL
@@ -132,6 +155,22 @@ std::string StreamingServer::WipeStoreButLog() {
   return {};
 }
 
+std::string StreamingServer::DropClusterStore() {
+  if (cluster_store_) {
+    cluster_store_->Close();
+    cluster_store_.reset();
+  }
+  if (std::string err = WipeStoreButLog(); !err.empty()) return err;
+  auto st = store::CreateStore(opts_.store);
+  if (!st) return st.status().message();
+  cluster_store_ = std::move(st).value();
+  auto rec = cluster_store_->Recover();
+  if (!rec) return rec.status().message();
+  cluster_recovered_ = std::move(*rec);
+  if (!cluster_recovered_) cluster_recovered_.emplace();
+  return {};
+}
+
 std::string StreamingServer::OpenClustered() {
   namespace fs = std::filesystem;
   // A node id not given is a NUID kept with the Raft log, so a restart is the same node (the
@@ -149,12 +188,21 @@ std::string StreamingServer::OpenClustered() {
       if (!out.flush()) return "unable to write " + path;
     }
   }
-  // The store is kept, but for a node that led before this start (the marker): it may hold
-  // messages the cluster did not commit, under sequences the next leader reused, anywhere past
-  // what was committed when it stopped leading (which may be below a snapshot it took later,
-  // as a follower, before it restarted). So its store is dropped (but the Raft log, when it
-  // lives under the store's directory): the restore of its last snapshot fetches the messages
-  // from the other nodes, or with no snapshot yet the whole log is replayed.
+  // The store is kept. A node that led before this start (the marker) may hold messages the
+  // cluster did not commit, under sequences the next leader reused, past what was committed
+  // when it stopped leading: its store is cut back to its last snapshot. A snapshot this node
+  // took holds committed entries only, and none applied after its store ran ahead of the
+  // commit (OnClusterApply restarts the process on another node's entry while it serves, before
+  // the state takes it; a lost leadership restarts it too): every message up to a channel's last
+  // sequence in it is committed and in this store as committed, and what follows may not be.
+  // So raft_start's restore of that snapshot cuts each channel's tail past it (RestoreStore),
+  // and the log replays what came after. Only a snapshot this node took (its digest noted in
+  // kOwnSnapshot, checked in OnClusterRestore) is cut to: one a leader sent as this node
+  // stopped leading (libraft writes it before its restore is refused) may hold another leader's
+  // messages under this store's sequences. With no such snapshot (StartClustered) the store is
+  // dropped (but the Raft log, when it lives under the store's directory): the restore of the
+  // last snapshot, if any, fetches the messages from the other nodes, or the whole log is
+  // replayed.
   std::error_code ec;
   if (opts_.store.type == "FILE") {
     fs::create_directories(opts_.store.dir, ec);
@@ -163,21 +211,24 @@ std::string StreamingServer::OpenClustered() {
   // The marker holds the number of voters when it was written: a node that led a group of one
   // keeps its store (no other leader can have reused its sequences, and no other node could
   // give the messages back; what it stored and did not commit was never acknowledged).
+  cluster_own_snapshots_ = ReadOwnSnapshots();
   if (fs::exists(opts_.cluster.log_path + kLeaderMarker, ec)) {
     std::ifstream in(opts_.cluster.log_path + kLeaderMarker);
     int voters = 0;
     in >> voters;
     if (voters == 1) {
       STAN_INFO("Clustered: this node led a one-node group before this start: its store is kept");
+      fs::remove(opts_.cluster.log_path + kLeaderMarker, ec);
     } else {
+      // The marker stays until the cut (RestoreStore) or the drop (StartClustered) is done: a
+      // start that fails or stops before does it again (a cut is idempotent, and no snapshot is
+      // noted as this node's meanwhile: one taken then may hold entries applied to the state
+      // while the store was not cut yet).
       STAN_INFO(
-          "Clustered: this node led before this start: its store is dropped and restored "
-          "from the cluster (snapshot, other nodes, log)");
-      // The marker stays until the store is dropped: a failure here fails the start, and the
-      // next start drops it again.
-      if (std::string err = WipeStoreButLog(); !err.empty()) return err;
+          "Clustered: this node led before this start: its store may hold messages the cluster "
+          "did not commit");
+      cluster_cut_tails_ = true;
     }
-    fs::remove(opts_.cluster.log_path + kLeaderMarker, ec);
   }
   // --cluster_sync (the reference's "file sync after every write to the Raft log and message
   // store"): the Raft log is fsync'd by libraft at every append whatever the flag; with it the
@@ -219,17 +270,13 @@ std::string StreamingServer::OpenClustered() {
         "Clustered: unable to recover the store (%s): it is dropped and restored from "
         "the cluster",
         rec.status().message().c_str());
-    cluster_store_->Close();
-    cluster_store_.reset();
-    if (std::string err = WipeStoreButLog(); !err.empty()) return err;
-    st = store::CreateStore(opts_.store);
-    if (!st) return st.status().message();
-    cluster_store_ = std::move(st).value();
-    rec = cluster_store_->Recover();
-    if (!rec) return rec.status().message();
+    if (std::string err = DropClusterStore(); !err.empty()) return err;
+    // Nothing left to cut: the marker's work is done.
+    if (cluster_cut_tails_.exchange(false)) fs::remove(opts_.cluster.log_path + kLeaderMarker, ec);
+  } else {
+    cluster_recovered_ = std::move(*rec);
+    if (!cluster_recovered_) cluster_recovered_.emplace();
   }
-  cluster_recovered_ = std::move(*rec);
-  if (!cluster_recovered_) cluster_recovered_.emplace();
   cluster_state_ = std::make_unique<cluster::ClusterState>();
   std::random_device rd;
   incarnation_ = (uint64_t{rd()} << 32) | rd();
@@ -266,15 +313,30 @@ std::string StreamingServer::StartClustered() {
     return "unable to subscribe to the cluster's catch-up subject: " + snap_sub.error();
   cluster_snap_sub_ = std::move(snap_sub).value();
   const auto started = std::chrono::steady_clock::now();
+  cluster_start_thread_ = std::this_thread::get_id();
+  std::string err = raft_->Start(
+      ro, [this](std::string_view entry) { OnClusterApply(entry); },
+      [this](bool leader) { OnClusterLeader(leader); }, [this] { return TakeClusterSnapshot(); },
+      [this](std::string_view snap) { return OnClusterRestore(snap); });
+  if (!err.empty()) return "unable to start Raft: " + err;
+  // The applier starts now (what the Raft thread applied meanwhile waits in its queue), so that
+  // the store of a node that led, when raft_start restored no snapshot this node took, is
+  // dropped before any entry or restore reaches it.
+  if (cluster_cut_tails_.load() && !cluster_cut_verified_.load()) {
+    STAN_INFO(
+        "Clustered: this node led before this start and its last snapshot is not one it took (or "
+        "it has none): its store is dropped and restored from the cluster (snapshot, other "
+        "nodes, log)");
+    std::lock_guard lk(cluster_mu_);
+    if (std::string e = DropClusterStore(); !e.empty()) return e;
+    cluster_cut_tails_ = false;
+    std::error_code ec;
+    std::filesystem::remove(opts_.cluster.log_path + kLeaderMarker, ec);
+  }
   cluster_applier_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "stan-apply");
     RunApplier();
   });
-  std::string err = raft_->Start(
-      ro, [this](std::string_view entry) { OnClusterApply(entry); },
-      [this](bool leader) { OnClusterLeader(leader); }, [this] { return cluster_state_->Encode(); },
-      [this](std::string_view snap) { return OnClusterRestore(snap); });
-  if (!err.empty()) return "unable to start Raft: " + err;
   STAN_INFO("Raft started in %lld ms",
             static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                        std::chrono::steady_clock::now() - started)
@@ -352,12 +414,19 @@ void StreamingServer::OnClusterApply(std::string_view entry) {
                hex.c_str());
     return;
   }
+  const bool own = origin == raft_->raft_id() && incarnation == incarnation_;
+  // Another leader's entry: this node lost its leadership, and its store may hold what the
+  // cluster did not commit. The process restarts before the state takes the entry, so that no
+  // snapshot this node takes holds an entry its store may disagree with (OpenClustered cuts the
+  // store back to such a snapshot).
+  if (!own && cluster_serving_.load()) {
+    RestartProcess("Another node's entry was committed while serving");
+  }
   if (!cluster_state_->Apply(entry)) {
     STAN_ERROR("A replicated entry does not parse: the snapshots may miss part of it");
   }
   // The leader applied its own entries to its store when it made them.
-  if (origin == raft_->raft_id() && incarnation == incarnation_) return;
-  if (cluster_serving_.load()) RestartProcess("Another node's entry was committed while serving");
+  if (own) return;
   EnqueueApply(ApplyItem{false, std::string(entry), nullptr});
 }
 
@@ -388,7 +457,8 @@ void StreamingServer::RunApplier() {
     {
       std::lock_guard lk(cluster_mu_);
       if (item.restore) {
-        store::Status s = RestoreSnapshot(*item.restore_state);
+        store::Status s =
+            RestoreSnapshot(*item.restore_state, item.at_start && cluster_cut_tails_.load());
         if (!s) {
           if (cluster_stop_.load()) return;
           STAN_ERROR("Unable to restore a Raft snapshot: %s", s.message().c_str());
@@ -462,6 +532,31 @@ void StreamingServer::WriteLeaderMarker(int voters) {
   }
 }
 
+// On the Raft thread, libraft taking a snapshot of the state at the last applied entry. Its
+// index and digest are noted as this node's before libraft writes it, with the few before it
+// (libraft keeps the last two snapshots, and a process killed while it writes one restarts from the
+// one before). Not fsync'd: a note lost, or one whose snapshot was not written, only makes a
+// deposed leader's next start drop its store, as without it. Not while a cut is pending: the
+// state may then hold entries the store was not cut for.
+std::string StreamingServer::TakeClusterSnapshot() {
+  std::string state = cluster_state_->Encode();
+  if (!cluster_cut_tails_.load()) {
+    constexpr size_t kKept = 8;
+    cluster_own_snapshots_.push_back({raft_->last_applied(), SnapshotDigest(state)});
+    if (cluster_own_snapshots_.size() > kKept) {
+      cluster_own_snapshots_.erase(cluster_own_snapshots_.begin());
+    }
+    const std::string path = opts_.cluster.log_path + kOwnSnapshot;
+    const std::string tmp = path + ".tmp";
+    std::ofstream out(tmp, std::ios::trunc);
+    for (const OwnSnapshot& o : cluster_own_snapshots_) out << o.index << " " << o.digest << "\n";
+    out.close();
+    std::error_code ec;
+    if (out) std::filesystem::rename(tmp, path, ec);
+  }
+  return state;
+}
+
 void StreamingServer::ActivateClustered(int voters) {
   {
     // Every committed entry is in the store first (the applier may still be restoring).
@@ -519,16 +614,38 @@ bool StreamingServer::OnClusterRestore(std::string_view snapshot) {
     return false;
   }
   *cluster_state_ = *snap;
-  EnqueueApply(ApplyItem{true, {}, std::move(snap)});
+  // raft_start's restore runs on the thread that started Raft, before the Raft thread runs.
+  const bool at_start = std::this_thread::get_id() == cluster_start_thread_;
+  if (at_start && cluster_cut_tails_.load()) {
+    // A node that led: its store is cut back to this snapshot if this node took it.
+    const uint64_t digest = SnapshotDigest(snapshot);
+    for (const OwnSnapshot& o : cluster_own_snapshots_) {
+      if (o.digest != digest) continue;
+      STAN_INFO(
+          "Clustered: its store is kept and cut back to its last snapshot (index %llu, taken by "
+          "this node), the log replaying the rest",
+          static_cast<unsigned long long>(o.index));
+      cluster_cut_verified_ = true;
+      break;
+    }
+  }
+  EnqueueApply(ApplyItem{true, {}, std::move(snap), at_start});
   return true;
 }
 
 // The applier thread, under cluster_mu_.
-store::Status StreamingServer::RestoreSnapshot(const cluster::ClusterState& snap) {
+store::Status StreamingServer::RestoreSnapshot(const cluster::ClusterState& snap, bool cut) {
   const auto started = std::chrono::steady_clock::now();
   if (!cluster_store_) return store::Status(store::Code::kInvalid, "no follower store");
-  store::Status s = RestoreStore(snap);
+  store::Status s = RestoreStore(snap, cut);
   if (!s) return s;
+  if (cut) {
+    // Cut and flushed: the marker's work is done.
+    std::error_code ec;
+    std::filesystem::remove(opts_.cluster.log_path + kLeaderMarker, ec);
+    cluster_cut_tails_ = false;
+    STAN_INFO("Clustered: the store was cut back to the snapshot; the leader marker is removed");
+  }
   STAN_INFO("Restored a Raft snapshot (%zu channels, %zu clients) in %lld ms", snap.channels.size(),
             snap.clients.size(),
             static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -538,7 +655,7 @@ store::Status StreamingServer::RestoreSnapshot(const cluster::ClusterState& snap
 }
 
 // Under cluster_mu_: makes the follower's store the snapshot's state.
-store::Status StreamingServer::RestoreStore(const cluster::ClusterState& snap) {
+store::Status StreamingServer::RestoreStore(const cluster::ClusterState& snap, bool cut) {
   using store::Status;
   // What the store holds: as recovered at start, else recovered again now.
   std::optional<store::RecoveredState> have = std::move(cluster_recovered_);
@@ -609,6 +726,16 @@ store::Status StreamingServer::RestoreStore(const cluster::ClusterState& snap) {
       local_subs.clear();
       return Status::Ok();
     };
+    if (cs && cut && cs->msgs->LastSequence() > sc.last) {
+      // Past the snapshot, this node's store may hold what it stored as leader and the cluster
+      // did not commit (OpenClustered): the log replays what was committed.
+      STAN_INFO(
+          "Restore: channel \"%s\": messages %llu-%llu cut (stored as leader, past the "
+          "snapshot)",
+          name.c_str(), static_cast<unsigned long long>(sc.last + 1),
+          static_cast<unsigned long long>(cs->msgs->LastSequence()));
+      if (Status s = cs->msgs->TruncateAfter(sc.last); !s) return s;
+    }
     if (cs) {
       const uint64_t last = cs->msgs->LastSequence();
       // A store whose messages all precede the snapshot's first cannot continue at that first.
@@ -748,7 +875,7 @@ void StreamingServer::HandleCatchUp(const client::Message& m) {
                channel.c_str(), m.data().size());
     return;
   }
-  if (cluster_restoring_.load()) return;
+  if (cluster_restoring_.load() || cluster_cut_tails_.load()) return;
   // Only a node that has applied up to `to` answers (its store holds committed messages only
   // up to there: a follower's everything, a leader's up to what it proposed).
   auto build = [channel, from, to](store::Store& st) -> std::optional<std::string> {
@@ -770,7 +897,7 @@ void StreamingServer::HandleCatchUp(const client::Message& m) {
     for (int i = 0; i < 50 && !lk.try_lock(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    if (!lk.owns_lock() || cluster_restoring_.load()) return;
+    if (!lk.owns_lock() || cluster_restoring_.load() || cluster_cut_tails_.load()) return;
     leader = cluster_active_;
     if (!leader) {
       if (!cluster_store_) return;

@@ -468,6 +468,96 @@ Status FileMsgStore::Empty() {
   return result;
 }
 
+Status FileMsgStore::UncountEntries(Slice& s, uint64_t from, uint64_t to) {
+  // The slice's first rm_count entries were removed by limits: uncounted already.
+  const uint64_t live_from = s.idx_first_seq + static_cast<uint64_t>(s.rm_count);
+  IndexReader r;
+  r.last_read = from - 1;  // in order: read ahead
+  for (uint64_t seq = from; seq <= to; ++seq) {
+    auto e = ReadIndexEntry(s, seq, r);
+    if (!e) return e.status();
+    const uint64_t counted = e->size + kMsgRecordOverhead;
+    s.msgs_size -= std::min(s.msgs_size, counted);
+    if (seq >= live_from) {
+      --total_count_;
+      total_bytes_ -= std::min(total_bytes_, counted);
+    }
+  }
+  return Status::Ok();
+}
+
+Status FileMsgStore::TruncateAfter(uint64_t seq) {
+  std::lock_guard lk(mu_);
+  if (closed_) return Status(Code::kClosed, "store closed");
+  if (seq >= last_) return Status::Ok();
+  // Everything on disk first: the cut then works on the files alone (no cached record, no
+  // pending write, no read-ahead buffer of a cut part is kept).
+  if (!slices_.empty()) {
+    if (Status st = WritePendingLocked(); !st) return st;
+  }
+  blocks_.clear();
+  blocks_bytes_ = 0;
+  cache_.clear();
+  ResetReadBuffers();
+  std::vector<std::shared_ptr<File>> to_sync;
+  bool removed_files = false;
+  // Whole slices with no message kept at or below `seq`, newest first: a crash part-way leaves
+  // a shorter prefix. Those whose first messages were removed by limits go too (recovery does
+  // not know what limits removed, and would find them again). The index goes first: a data
+  // file left without one is indexed again at recovery, while an index left without its data
+  // file would be taken up by a new slice of that number.
+  while (!slices_.empty() &&
+         (slices_.back().msgs_count == 0 ||
+          seq < slices_.back().idx_first_seq + static_cast<uint64_t>(slices_.back().rm_count))) {
+    Slice& s = slices_.back();
+    if (s.msgs_count > 0) {
+      if (Status st = UncountEntries(s, s.idx_first_seq, s.last_seq); !st) return st;
+    }
+    s.dat.reset();
+    s.idx.reset();
+    for (bool index : {true, false}) {
+      const std::string p = SlicePath(s.fseq, index);
+      if (::unlink(p.c_str()) != 0 && errno != ENOENT) return IoError("remove", p, errno);
+    }
+    removed_files = true;
+    slices_.pop_back();
+  }
+  if (!slices_.empty() && slices_.back().last_seq > seq) {
+    // The cut runs through this slice: the data file ends where message seq + 1 started, the
+    // index after the entry of `seq`. The data first: an index longer than its data file is
+    // rebuilt from the data at recovery, while records past the index would be indexed again.
+    Slice& s = slices_.back();
+    if (Status st = OpenSlice(s); !st) return st;
+    IndexReader r;
+    auto next = ReadIndexEntry(s, seq + 1, r);
+    if (!next) return next.status();
+    if (Status st = UncountEntries(s, seq + 1, s.last_seq); !st) return st;
+    const auto kept = static_cast<int64_t>(seq + 1 - s.idx_first_seq);
+    const int64_t idx_size = static_cast<int64_t>(kVersionSize + kept * kIndexEntrySize);
+    if (Status st = s.dat->Truncate(next->offset); !st) return st;
+    if (Status st = s.idx->Truncate(idx_size); !st) return st;
+    s.dat_size = next->offset;
+    s.idx_size = idx_size;
+    s.msgs_count = kept;  // more than rm_count: the slice keeps a message
+    s.last_seq = seq;
+    to_sync = {s.dat, s.idx};
+  }
+  // Only the write slice stays open (OpenSlice opened the others for reads).
+  for (size_t i = 0; i + 1 < slices_.size(); ++i) CloseReadSlice(slices_[i]);
+  ResetReadBuffers();
+  last_ = seq;
+  if (total_count_ == 0) first_ = seq == 0 ? 0 : seq + 1;
+  // Made durable now whatever file_sync says: the cut is rare, and the node that asks for it
+  // (a cluster's deposed leader) must not find the cut tail again after an OS crash.
+  if (removed_files) {
+    if (Status st = SyncDir(dir_); !st) return st;
+  }
+  for (const auto& f : to_sync) {
+    if (Status st = f->SyncData(); !st) return st;
+  }
+  return Status::Ok();
+}
+
 Status FileMsgStore::Close() {
   std::lock_guard lk(mu_);
   if (closed_) return Status::Ok();

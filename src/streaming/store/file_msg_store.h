@@ -63,6 +63,7 @@ class FileMsgStore final : public MsgStore {
   MsgStoreState State() const override;
   Result<int64_t> ExpireMessages(int64_t now_ns) override;
   Status Empty() override;
+  Status TruncateAfter(uint64_t seq) override;
   Status Close() override;
 
   // Group commit, in steps so that FileStore::FlushBatch issues every write before any sync.
@@ -131,6 +132,8 @@ class FileMsgStore final : public MsgStore {
   bool SliceFull(const Slice& s, int64_t now_ns) const;
   void RemoveFirst();
   void RemoveFirstSlice();
+  // Takes the entries [from, to] of slice `s` out of the counts (TruncateAfter).
+  Status UncountEntries(Slice& s, uint64_t from, uint64_t to);
   void EnforceLimits(bool warn);
   void EvictCache();
   char* AppendToBlocks(size_t size);

@@ -110,6 +110,29 @@ Result<int64_t> MemoryMsgStore::ExpireMessages(int64_t now_ns) {
   return entries_.front().timestamp + max_age;
 }
 
+Status MemoryMsgStore::TruncateAfter(uint64_t seq) {
+  if (closed_) return Status(Code::kClosed, "store closed");
+  if (seq >= last_) return Status::Ok();
+  while (!entries_.empty() && first_ + entries_.size() - 1 > seq) {
+    const Entry e = entries_.back();
+    entries_.pop_back();
+    bytes_ -= e.size;
+    // The last entry is the last record of the last block: the block takes records from there.
+    Block& b = blocks_.back();
+    b.used = static_cast<size_t>(e.data - b.data.get());
+    if (--b.live == 0) {
+      if (blocks_.size() > 1) {
+        blocks_.pop_back();
+      } else {
+        b.used = 0;
+      }
+    }
+  }
+  last_ = seq;
+  if (entries_.empty()) first_ = seq == 0 ? 0 : seq + 1;
+  return Status::Ok();
+}
+
 Status MemoryMsgStore::Empty() {
   entries_.clear();
   blocks_.clear();

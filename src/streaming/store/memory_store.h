@@ -31,6 +31,7 @@ class MemoryMsgStore final : public MsgStore {
   MsgStoreState State() const override { return {entries_.size(), bytes_}; }
   Result<int64_t> ExpireMessages(int64_t now_ns) override;
   Status Empty() override;
+  Status TruncateAfter(uint64_t seq) override;
   Status Close() override;
 
  private:

@@ -315,6 +315,42 @@ Status SqlMsgStore::Empty() {
   return DeleteRemoved();
 }
 
+Status SqlMsgStore::TruncateAfter(uint64_t seq) {
+  if (closed_) return Status(Code::kClosed, "store closed");
+  if (seq >= last_) return Status::Ok();
+  // The rows after `seq` go (those of an earlier flush that failed included) and Channels.maxseq
+  // becomes `seq`, in one transaction: with no message left, recovery takes the last sequence
+  // from maxseq, which an earlier Empty or expiry may have set past `seq`.
+  Status s = db_.Retry("truncate", [&] {
+    return db_.Transaction([&] {
+      const Param del[] = {Param::Int(channel_id_), Param::Uint(seq)};
+      if (auto r = db_.ExecOnce(Stmt::kDeleteMsgsAfter, del); !r.ok()) return r.status();
+      const Param max[] = {Param::Uint(seq), Param::Int(channel_id_)};
+      if (auto r = db_.ExecOnce(Stmt::kUpdateChannelMaxSeq, max); !r.ok()) return r.status();
+      return Status::Ok();
+    });
+  });
+  if (!s) return s;
+  auto cut = [seq](std::deque<Kept>& d) {
+    while (!d.empty() && d.back().seq > seq) d.pop_back();
+  };
+  cut(unflushed_);
+  cut(ahead_);
+  while (!recent_.empty() && recent_.back().seq > seq) {
+    recent_bytes_ -= recent_.back().record->size();
+    recent_.pop_back();
+  }
+  while (!index_.empty() && first_ + index_.size() - 1 > seq) {
+    bytes_ -= index_.back().size;
+    index_.pop_back();
+  }
+  last_ = seq;
+  if (index_.empty()) first_ = seq == 0 ? 0 : seq + 1;
+  // The database holds nothing past `seq` now: removals by limits below it are still owed.
+  deleted_up_to_ = std::min(deleted_up_to_, seq);
+  return Status::Ok();
+}
+
 Status SqlMsgStore::Close() {
   if (closed_) return Status::Ok();
   Status s = Flush();

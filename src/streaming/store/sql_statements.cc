@@ -96,6 +96,8 @@ const char* Text(Stmt s) {
       return "DELETE FROM Messages WHERE id=?";
     case Stmt::kDeleteChannelRow:
       return "DELETE FROM Channels WHERE id=?";
+    case Stmt::kDeleteMsgsAfter:
+      return "DELETE FROM Messages WHERE id=? AND seq>?";
     case Stmt::kCount:
       break;
   }

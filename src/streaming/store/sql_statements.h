@@ -55,6 +55,7 @@ enum class Stmt {
   kDeleteChannelSubs,
   kDeleteChannelMsgs,
   kDeleteChannelRow,
+  kDeleteMsgsAfter,
   kCount,
 };
 

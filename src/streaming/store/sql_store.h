@@ -102,6 +102,7 @@ class SqlMsgStore final : public MsgStore {
   MsgStoreState State() const override { return {index_.size(), bytes_}; }
   Result<int64_t> ExpireMessages(int64_t now_ns) override;
   Status Empty() override;
+  Status TruncateAfter(uint64_t seq) override;
   Status Close() override;
 
   int64_t channel_id() const { return channel_id_; }

@@ -209,6 +209,13 @@ class MsgStore {
 
   // Removes every message (sequences are not reused: first/last stay as they were).
   virtual Status Empty() = 0;
+  // Removes the messages after `seq`, so that the next Store is of seq + 1: a clustered node
+  // that led cuts its store back to what the cluster committed (its tail may hold messages the
+  // next leader stored under the same sequences). Nothing to do when seq >= LastSequence().
+  // Afterwards LastSequence() is `seq` (0 and 0 when `seq` is 0); when no message is left,
+  // FirstSequence() is seq + 1. Durable when it returns: a store that recovers afterwards
+  // recovers the cut (one whose every message went may recover as never written).
+  virtual Status TruncateAfter(uint64_t seq) = 0;
   virtual Status Close() = 0;
 };
 
