@@ -74,8 +74,9 @@ class FlowControl {
 
   int64_t max_pending() const { return max_pending_; }
   // A receiver fed from this worker is over a quarter of its limit: for kPressureHold, every
-  // read on this worker is small (Connection::OnReadable), so that many producers, each
-  // allowed one more read before the flow control pauses it, add little to that receiver.
+  // read on this worker takes its share of the round (Worker::pressured_read; a paused
+  // producer 64 KiB), so that many producers, each allowed one more read before the flow
+  // control pauses it, add little to that receiver.
   static constexpr std::chrono::milliseconds kPressureHold{100};
   void NotePressure(Clock::time_point now) { pressure_until_ = now + kPressureHold; }
   bool pressured(Clock::time_point now) const { return now < pressure_until_; }
