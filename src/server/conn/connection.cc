@@ -174,7 +174,7 @@ void Connection::OnReadable() {
   // reading 1 MiB at each resume cut a reader starved of CPU by a profiler).
   size_t want = read_limit_;
   if (pauses_in_row_ > 0) {
-    want = std::min(want, kPausedRead);
+    want = std::min(want, Worker::kPausedRead);
   } else if (worker_.flow().pressured(worker_.now())) {
     want = std::min(want, worker_.pressured_read());
   }

@@ -250,7 +250,6 @@ class Connection : public Subscriber {
   // How much the next read takes (SizeNextRead).
   static constexpr size_t kMaxRead = size_t{1024} * 1024;
   static constexpr size_t kMinRead = size_t{16} * 1024;
-  static constexpr size_t kPausedRead = size_t{64} * 1024;
   static constexpr uint64_t kReadDelivers = uint64_t{1024} * 1024;
   static constexpr uint64_t kReadDeliversMax = uint64_t{4096} * 1024;
   static constexpr uint64_t kReadMsgs = 1024;

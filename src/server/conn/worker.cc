@@ -34,7 +34,6 @@ constexpr uint64_t kRoundDeliveryBudget = uint64_t{8} << 20;
 // one reader past max_pending), 16 take 256 KiB (a quarter of the reads of 64 KiB ones).
 constexpr int64_t kPressuredRoundShare = 32;
 constexpr int64_t kPressuredReadShare = 64;
-constexpr size_t kPressuredReadMin = size_t{64} * 1024;
 constexpr auto kTickInterval = std::chrono::milliseconds(100);
 constexpr int kMaxEvents = 256;
 // The eventfd's epoll tag; connection fds are tagged with their id (never 0).
@@ -438,7 +437,7 @@ void Worker::Run() {
     pressured_read_ =
         std::max(std::min(max_pending / kPressuredRoundShare / std::max<size_t>(readable, 1),
                           max_pending / kPressuredReadShare),
-                 kPressuredReadMin);
+                 kPausedRead);
     for (int i = 0; i < n; ++i) {
       uint64_t tag = events[i].data.u64;
       if (tag == kEventFdTag) {

@@ -116,6 +116,8 @@ class Worker {
   // How much a read takes while the worker is under pressure (Connection::OnReadable): the
   // round's readable connections share 1/32 of max_pending (worker.cc).
   size_t pressured_read() const { return pressured_read_; }
+  // What a producer the flow control paused reads at most, and the least pressured_read() is.
+  static constexpr size_t kPausedRead = size_t{64} * 1024;
   // Aggregate counters of closed clients, for the server's totals.
   std::atomic<uint64_t> in_msgs{0}, in_bytes{0}, out_msgs{0}, out_bytes{0};
   std::atomic<uint64_t> slow_consumers{0};
@@ -185,7 +187,7 @@ class Worker {
   // 1 MiB, what it stages for one receiver a little more; a larger batch grows as before).
   static constexpr size_t kMaxStagingHint = size_t{4} * 1024 * 1024;
   uint64_t delivered_bytes_ = 0;
-  size_t pressured_read_ = size_t{64} * 1024;
+  size_t pressured_read_ = kPausedRead;
 
  public:
   // The shared read buffer: connections read into it one at a time.
